@@ -1,0 +1,21 @@
+//! The support-request domain (军地双向支持需求): the log's protobuf types,
+//! validation at the edge, and the pure `decide` / `apply` pair.
+//!
+//! Nothing here does I/O or knows about NATS, sled or gRPC transport, so the
+//! rules can be tested as given(events) / when(command) / then(event or error)
+//! and folded identically by intake (to decide) and projection (to serve).
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod event;
+pub mod request;
+pub mod validate;
+
+/// Protobuf messages generated from `proto/shuangyong/v1` (messages only; the
+/// gRPC services are generated in `sy-api`).
+pub mod pb {
+    #![allow(missing_docs, clippy::doc_markdown, clippy::large_enum_variant)]
+    include!(concat!(env!("OUT_DIR"), "/shuangyong.v1.rs"));
+}
+
+pub use error::{DomainError, FieldViolation};

@@ -1,0 +1,399 @@
+//! Commands as validated values, parsed from their protobuf messages. Past
+//! `parse`, every field is known good; what remains to check depends on the
+//! aggregate's state and belongs to `decide`.
+
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::error::{DomainError, FieldViolation};
+use crate::event::to_jiff;
+use crate::pb;
+use crate::validate::{
+    self, AreaCode, Code, Districts, IdempotencyKey, Violations, china_date, text,
+};
+
+const TITLE_MAX: usize = 200;
+const TEXT_MAX: usize = 4000;
+const NAME_MAX: usize = 200;
+const CORRELATION_MAX: usize = 128;
+/// How far back a caller may date an event.
+const MAX_BACKDATE: SignedDuration = SignedDuration::from_hours(366 * 24);
+/// Clock skew tolerated for a caller-supplied `occurred_at`.
+const MAX_SKEW: SignedDuration = SignedDuration::from_secs(60);
+
+/// A new support request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    pub direction: pb::Direction,
+    pub requester_agency: Code,
+    pub requester_name: String,
+    pub category: pb::Category,
+    pub title: String,
+    pub description: String,
+    pub area_code: AreaCode,
+    pub priority: pb::Priority,
+    pub due_date: Option<Date>,
+    pub supervision_level: pb::SupervisionLevel,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Submit(Submission),
+    Assign {
+        department: Code,
+        due_date: Date,
+        note: String,
+    },
+    Start {
+        note: String,
+    },
+    RecordProgress {
+        note: String,
+    },
+    Resolve {
+        resolution: String,
+    },
+    Close {
+        note: String,
+    },
+    Reject {
+        reason: String,
+    },
+    Reopen {
+        reason: String,
+    },
+    Escalate {
+        level: pb::SupervisionLevel,
+        reason: String,
+        due_date: Option<Date>,
+    },
+    ChangeDueDate {
+        due_date: Date,
+        reason: String,
+    },
+}
+
+impl Command {
+    /// The verb used in messages: "cannot close a request that is submitted".
+    pub fn action(&self) -> &'static str {
+        match self {
+            Command::Submit(_) => "submit",
+            Command::Assign { .. } => "assign",
+            Command::Start { .. } => "start",
+            Command::RecordProgress { .. } => "record progress on",
+            Command::Resolve { .. } => "resolve",
+            Command::Close { .. } => "close",
+            Command::Reject { .. } => "reject",
+            Command::Reopen { .. } => "reopen",
+            Command::Escalate { .. } => "escalate",
+            Command::ChangeDueDate { .. } => "change the due date of",
+        }
+    }
+}
+
+/// Which request a command addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A submission: the id is derived from the actor's agency and the key.
+    New,
+    Existing(uuid::Uuid),
+}
+
+/// What every command carries besides its own fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Meta {
+    pub idempotency_key: IdempotencyKey,
+    pub correlation_id: String,
+    /// When it happened: the caller's `occurred_at`, else the time of parsing.
+    pub occurred_at: Timestamp,
+    /// Non-zero: the version the caller last saw.
+    pub expected_version: u64,
+}
+
+/// A command ready for `decide`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    pub meta: Meta,
+    pub target: Target,
+    pub command: Command,
+    /// Hash of the command without its context: a retry with the same key
+    /// must carry the same fingerprint.
+    pub fingerprint: [u8; 32],
+}
+
+/// A command's protobuf message.
+pub trait CommandMessage: prost::Message + prost::Name + Clone {
+    fn context(&self) -> Option<&pb::CommandContext>;
+    fn clear_context(&mut self);
+    /// The addressed request; `None` for a submission.
+    fn request_id(&self) -> Option<&str>;
+    /// Parses the command's own fields; `today` is the day it occurred.
+    fn body(&self, v: &mut Violations, districts: &Districts, today: Date) -> Option<Command>;
+}
+
+/// Validates a command message completely, or names every bad field.
+pub fn parse<M: CommandMessage>(
+    message: &M,
+    districts: &Districts,
+    now: Timestamp,
+) -> Result<Parsed, DomainError> {
+    let mut v = Violations::default();
+    let meta = parse_meta(message.context(), &mut v, now);
+    let today = china_date(meta.as_ref().map_or(now, |m| m.occurred_at));
+    let target = match message.request_id() {
+        None => Some(Target::New),
+        Some(id) => v
+            .check(validate::aggregate_id("request_id", id))
+            .map(Target::Existing),
+    };
+    let command = message.body(&mut v, districts, today);
+    v.finish(|| {
+        Some(Parsed {
+            meta: meta?,
+            target: target?,
+            command: command?,
+            fingerprint: fingerprint(message),
+        })
+    })
+}
+
+fn parse_meta(
+    context: Option<&pb::CommandContext>,
+    v: &mut Violations,
+    now: Timestamp,
+) -> Option<Meta> {
+    let Some(context) = context else {
+        v.push(FieldViolation::new(
+            "context.idempotency_key",
+            "is required",
+        ));
+        return None;
+    };
+    let key = v.check(IdempotencyKey::parse(
+        "context.idempotency_key",
+        &context.idempotency_key,
+    ));
+    let correlation_id = v.check(text(
+        "context.correlation_id",
+        &context.correlation_id,
+        0,
+        CORRELATION_MAX,
+    ));
+    let occurred_at = match &context.occurred_at {
+        None => Some(now),
+        Some(ts) => v.check(occurred_at(to_jiff(Some(ts)), now)),
+    };
+    Some(Meta {
+        idempotency_key: key?,
+        correlation_id: correlation_id?,
+        occurred_at: occurred_at?,
+        expected_version: context.expected_version,
+    })
+}
+
+fn occurred_at(ts: Option<Timestamp>, now: Timestamp) -> Result<Timestamp, FieldViolation> {
+    const FIELD: &str = "context.occurred_at";
+    let ts = ts.ok_or_else(|| FieldViolation::new(FIELD, "is not a valid timestamp"))?;
+    if ts > now + MAX_SKEW {
+        return Err(FieldViolation::new(FIELD, "must not be in the future"));
+    }
+    if ts < now - MAX_BACKDATE {
+        return Err(FieldViolation::new(FIELD, "must be within the last 366 days"));
+    }
+    Ok(ts)
+}
+
+fn fingerprint<M: CommandMessage>(message: &M) -> [u8; 32] {
+    let mut body = message.clone();
+    body.clear_context();
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(M::full_name().as_bytes());
+    hasher.update(&[0]);
+    hasher.update(&body.encode_to_vec());
+    *hasher.finalize().as_bytes()
+}
+
+fn required_text(v: &mut Violations, field: &str, value: &str) -> Option<String> {
+    v.check(text(field, value, 1, TEXT_MAX))
+}
+
+fn optional_text(v: &mut Violations, field: &str, value: &str) -> Option<String> {
+    v.check(text(field, value, 0, TEXT_MAX))
+}
+
+/// A due date that may not lie before the day the command occurred.
+fn due_date(v: &mut Violations, field: &str, value: &str, today: Date) -> Option<Date> {
+    let date = v.check(validate::date(field, value))?;
+    v.check(validate::not_before(field, date, today))
+}
+
+fn optional_due_date(
+    v: &mut Violations,
+    field: &str,
+    value: &str,
+    today: Date,
+) -> Option<Option<Date>> {
+    if value.is_empty() {
+        Some(None)
+    } else {
+        due_date(v, field, value, today).map(Some)
+    }
+}
+
+/// Implements the context accessors of a command message.
+macro_rules! command_context {
+    ($message:ty, $request_id:expr) => {
+        fn context(&self) -> Option<&pb::CommandContext> {
+            self.context.as_ref()
+        }
+        fn clear_context(&mut self) {
+            self.context = None;
+        }
+        fn request_id(&self) -> Option<&str> {
+            let id: fn(&$message) -> Option<&str> = $request_id;
+            id(self)
+        }
+    };
+}
+
+impl CommandMessage for pb::SubmitRequestCommand {
+    command_context!(pb::SubmitRequestCommand, |_| None);
+
+    fn body(&self, v: &mut Violations, districts: &Districts, today: Date) -> Option<Command> {
+        let direction = v.check(validate::enum_value("direction", self.direction, None));
+        let (agency, name) = match &self.requester {
+            None => {
+                v.push(FieldViolation::new("requester", "is required"));
+                (None, None)
+            }
+            Some(party) => (
+                v.check(Code::parse("requester.agency", &party.agency)),
+                v.check(text("requester.name", &party.name, 1, NAME_MAX)),
+            ),
+        };
+        let category = v.check(validate::enum_value("category", self.category, None));
+        let title = v.check(text("title", &self.title, 1, TITLE_MAX));
+        let description = optional_text(v, "description", &self.description);
+        let area_code = v.check(AreaCode::parse("area_code", &self.area_code, districts));
+        let priority = v.check(validate::enum_value(
+            "priority",
+            self.priority,
+            Some(pb::Priority::Normal),
+        ));
+        let due = optional_due_date(v, "due_date", &self.due_date, today);
+        let level = v.check(validate::enum_value(
+            "supervision_level",
+            self.supervision_level,
+            Some(pb::SupervisionLevel::None),
+        ));
+        Some(Command::Submit(Submission {
+            direction: direction?,
+            requester_agency: agency?,
+            requester_name: name?,
+            category: category?,
+            title: title?,
+            description: description?,
+            area_code: area_code?,
+            priority: priority?,
+            due_date: due?,
+            supervision_level: level?,
+        }))
+    }
+}
+
+impl CommandMessage for pb::AssignRequestCommand {
+    command_context!(pb::AssignRequestCommand, |m| Some(&m.request_id));
+
+    fn body(&self, v: &mut Violations, _: &Districts, today: Date) -> Option<Command> {
+        let department = v.check(Code::parse("department", &self.department));
+        let due = due_date(v, "due_date", &self.due_date, today);
+        let note = optional_text(v, "note", &self.note);
+        Some(Command::Assign {
+            department: department?,
+            due_date: due?,
+            note: note?,
+        })
+    }
+}
+
+impl CommandMessage for pb::StartRequestCommand {
+    command_context!(pb::StartRequestCommand, |m| Some(&m.request_id));
+
+    fn body(&self, v: &mut Violations, _: &Districts, _: Date) -> Option<Command> {
+        let note = optional_text(v, "note", &self.note)?;
+        Some(Command::Start { note })
+    }
+}
+
+impl CommandMessage for pb::RecordProgressCommand {
+    command_context!(pb::RecordProgressCommand, |m| Some(&m.request_id));
+
+    fn body(&self, v: &mut Violations, _: &Districts, _: Date) -> Option<Command> {
+        let note = required_text(v, "note", &self.note)?;
+        Some(Command::RecordProgress { note })
+    }
+}
+
+impl CommandMessage for pb::ResolveRequestCommand {
+    command_context!(pb::ResolveRequestCommand, |m| Some(&m.request_id));
+
+    fn body(&self, v: &mut Violations, _: &Districts, _: Date) -> Option<Command> {
+        let resolution = required_text(v, "resolution", &self.resolution)?;
+        Some(Command::Resolve { resolution })
+    }
+}
+
+impl CommandMessage for pb::CloseRequestCommand {
+    command_context!(pb::CloseRequestCommand, |m| Some(&m.request_id));
+
+    fn body(&self, v: &mut Violations, _: &Districts, _: Date) -> Option<Command> {
+        let note = optional_text(v, "note", &self.note)?;
+        Some(Command::Close { note })
+    }
+}
+
+impl CommandMessage for pb::RejectRequestCommand {
+    command_context!(pb::RejectRequestCommand, |m| Some(&m.request_id));
+
+    fn body(&self, v: &mut Violations, _: &Districts, _: Date) -> Option<Command> {
+        let reason = required_text(v, "reason", &self.reason)?;
+        Some(Command::Reject { reason })
+    }
+}
+
+impl CommandMessage for pb::ReopenRequestCommand {
+    command_context!(pb::ReopenRequestCommand, |m| Some(&m.request_id));
+
+    fn body(&self, v: &mut Violations, _: &Districts, _: Date) -> Option<Command> {
+        let reason = required_text(v, "reason", &self.reason)?;
+        Some(Command::Reopen { reason })
+    }
+}
+
+impl CommandMessage for pb::EscalateRequestCommand {
+    command_context!(pb::EscalateRequestCommand, |m| Some(&m.request_id));
+
+    fn body(&self, v: &mut Violations, _: &Districts, today: Date) -> Option<Command> {
+        let level = v.check(validate::enum_value("level", self.level, None));
+        let reason = required_text(v, "reason", &self.reason);
+        let due = optional_due_date(v, "due_date", &self.due_date, today);
+        Some(Command::Escalate {
+            level: level?,
+            reason: reason?,
+            due_date: due?,
+        })
+    }
+}
+
+impl CommandMessage for pb::ChangeDueDateCommand {
+    command_context!(pb::ChangeDueDateCommand, |m| Some(&m.request_id));
+
+    fn body(&self, v: &mut Violations, _: &Districts, today: Date) -> Option<Command> {
+        let due = due_date(v, "due_date", &self.due_date, today);
+        let reason = required_text(v, "reason", &self.reason);
+        Some(Command::ChangeDueDate {
+            due_date: due?,
+            reason: reason?,
+        })
+    }
+}

@@ -1,0 +1,143 @@
+//! `decide`: the one place a request's business rules live. Pure: the same
+//! state and command always give the same event or error.
+
+use crate::error::DomainError;
+use crate::pb::{self, RequestStatus, event_envelope::Payload};
+
+use super::command::{Command, Submission};
+use super::lifecycle::transition;
+
+/// The event a command yields on a request in `state`, or why it may not.
+///
+/// `state` is the folded request; a request with no events yet has status
+/// `Unspecified`. `actor` is who issues the command.
+pub fn decide(
+    state: &pb::Request,
+    command: &Command,
+    actor: &pb::Actor,
+) -> Result<Payload, DomainError> {
+    let status = state.status();
+    if status == RequestStatus::Unspecified && !matches!(command, Command::Submit(_)) {
+        return Err(DomainError::NotFound {
+            kind: "request",
+            id: state.id.clone(),
+        });
+    }
+    let payload = event_for(state, command);
+    if transition(status, &payload).is_none() {
+        return Err(DomainError::IllegalTransition {
+            action: command.action(),
+            status,
+        });
+    }
+    check_rules(state, command, actor)?;
+    Ok(payload)
+}
+
+/// Rules beyond the lifecycle table.
+fn check_rules(
+    state: &pb::Request,
+    command: &Command,
+    actor: &pb::Actor,
+) -> Result<(), DomainError> {
+    match command {
+        Command::Close { .. } | Command::Reopen { .. } => {
+            let requester = state.requester.as_ref().map_or("", |r| r.agency.as_str());
+            if actor.agency != requester {
+                return Err(DomainError::PermissionDenied(format!(
+                    "only the requesting party ({requester}) may {} a request",
+                    command.action()
+                )));
+            }
+        }
+        Command::Escalate { level, .. } => {
+            if *level <= state.supervision_level() {
+                return Err(DomainError::RuleViolated(format!(
+                    "request is already supervised at level {}; escalate to a higher level",
+                    level_name(state.supervision_level())
+                )));
+            }
+        }
+        Command::ChangeDueDate { due_date, .. } => {
+            if due_date.to_string() == state.due_date {
+                return Err(DomainError::RuleViolated(format!(
+                    "request is already due on {due_date}"
+                )));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn level_name(level: pb::SupervisionLevel) -> String {
+    level
+        .as_str_name()
+        .trim_start_matches("SUPERVISION_LEVEL_")
+        .to_ascii_lowercase()
+}
+
+fn date_text(date: Option<jiff::civil::Date>) -> String {
+    date.map(|d| d.to_string()).unwrap_or_default()
+}
+
+/// The event a command records; `state` supplies what the event keeps of the
+/// past (the level escalated from, the due date moved from).
+fn event_for(state: &pb::Request, command: &Command) -> Payload {
+    match command.clone() {
+        Command::Submit(s) => Payload::RequestSubmitted(submitted(s)),
+        Command::Assign {
+            department,
+            due_date,
+            note,
+        } => Payload::RequestAssigned(pb::RequestAssigned {
+            department: department.to_string(),
+            due_date: due_date.to_string(),
+            note,
+        }),
+        Command::Start { note } => Payload::RequestStarted(pb::RequestStarted { note }),
+        Command::RecordProgress { note } => {
+            Payload::ProgressRecorded(pb::ProgressRecorded { note })
+        }
+        Command::Resolve { resolution } => {
+            Payload::RequestResolved(pb::RequestResolved { resolution })
+        }
+        Command::Close { note } => Payload::RequestClosed(pb::RequestClosed { note }),
+        Command::Reject { reason } => Payload::RequestRejected(pb::RequestRejected { reason }),
+        Command::Reopen { reason } => Payload::RequestReopened(pb::RequestReopened { reason }),
+        Command::Escalate {
+            level,
+            reason,
+            due_date,
+        } => Payload::RequestEscalated(pb::RequestEscalated {
+            from_level: state.supervision_level,
+            to_level: level as i32,
+            reason,
+            due_date: date_text(due_date),
+        }),
+        Command::ChangeDueDate { due_date, reason } => {
+            Payload::DueDateChanged(pb::DueDateChanged {
+                previous_due_date: state.due_date.clone(),
+                due_date: due_date.to_string(),
+                reason,
+            })
+        }
+    }
+}
+
+fn submitted(s: Submission) -> pb::RequestSubmitted {
+    pb::RequestSubmitted {
+        direction: s.direction as i32,
+        requester: Some(pb::RequestingParty {
+            agency: s.requester_agency.to_string(),
+            name: s.requester_name,
+        }),
+        category: s.category as i32,
+        title: s.title,
+        description: s.description,
+        area_code: s.area_code.as_str().to_string(),
+        priority: s.priority as i32,
+        due_date: date_text(s.due_date),
+        supervision_level: s.supervision_level as i32,
+    }
+}

@@ -1,0 +1,357 @@
+//! given(commands) / when(command) / then(event or error) tests for every
+//! transition, and property tests of the fold.
+
+use jiff::civil::date;
+use proptest::prelude::*;
+
+use super::*;
+use crate::error::DomainError;
+use crate::pb::{self, RequestStatus as S, event_envelope::Payload};
+use crate::validate::{AreaCode, Code, Districts};
+
+const REQUESTER: &str = "unit-31001";
+
+fn actor(agency: &str) -> pb::Actor {
+    pb::Actor {
+        agency: agency.into(),
+        user: "tester".into(),
+    }
+}
+
+fn submission() -> Command {
+    let districts = Districts::parse("500106").unwrap();
+    Command::Submit(Submission {
+        direction: pb::Direction::MilitaryToLocal,
+        requester_agency: Code::parse("a", REQUESTER).unwrap(),
+        requester_name: "某部营房科".into(),
+        category: pb::Category::BarracksAndTrainingGrounds,
+        title: "训练场排水改造".into(),
+        description: String::new(),
+        area_code: AreaCode::parse("a", "500106001002", &districts).unwrap(),
+        priority: pb::Priority::High,
+        due_date: None,
+        supervision_level: pb::SupervisionLevel::None,
+    })
+}
+
+fn assign() -> Command {
+    Command::Assign {
+        department: Code::parse("d", "district-housing-bureau").unwrap(),
+        due_date: date(2027, 3, 1),
+        note: String::new(),
+    }
+}
+
+fn note(text: &str) -> String {
+    text.to_string()
+}
+
+/// One command of each kind, valid in shape.
+fn every_command() -> Vec<Command> {
+    vec![
+        submission(),
+        assign(),
+        Command::Start { note: note("") },
+        Command::RecordProgress { note: note("图纸已审") },
+        Command::Resolve { resolution: note("已完工") },
+        Command::Close { note: note("确认") },
+        Command::Reject { reason: note("不属于职责范围") },
+        Command::Reopen { reason: note("仍有积水") },
+        Command::Escalate {
+            level: pb::SupervisionLevel::City,
+            reason: note("跨部门协调"),
+            due_date: Some(date(2027, 6, 1)),
+        },
+        Command::ChangeDueDate {
+            due_date: date(2027, 4, 1),
+            reason: note("雨季顺延"),
+        },
+    ]
+}
+
+/// Folds the events of `commands`, each decided by the requester, and panics
+/// if any is refused: the `given` of a test.
+fn given(commands: &[Command]) -> pb::Request {
+    let mut state = pb::Request {
+        id: uuid::Uuid::nil().to_string(),
+        ..Default::default()
+    };
+    for command in commands {
+        let payload = decide(&state, command, &actor(REQUESTER)).expect("given must be legal");
+        fold(&mut state, payload, &actor(REQUESTER));
+    }
+    state
+}
+
+fn fold(state: &mut pb::Request, payload: Payload, by: &pb::Actor) {
+    let event = envelope(state, payload, by);
+    let position = state.last_position + 1;
+    apply(state, &event, position).expect("a decided event must apply");
+}
+
+fn envelope(state: &pb::Request, payload: Payload, by: &pb::Actor) -> pb::EventEnvelope {
+    pb::EventEnvelope {
+        event_id: format!("e{}", state.version + 1),
+        aggregate_kind: KIND.into(),
+        aggregate_id: uuid::Uuid::nil().to_string(),
+        aggregate_version: state.version + 1,
+        occurred_at: Some(prost_types::Timestamp {
+            seconds: 1_780_000_000 + 3600 * state.version as i64,
+            nanos: 0,
+        }),
+        actor: Some(by.clone()),
+        payload: Some(payload),
+        ..Default::default()
+    }
+}
+
+/// The request in each status, reached by legal commands.
+fn in_status(status: S) -> pb::Request {
+    let start = Command::Start { note: note("") };
+    let resolve = Command::Resolve {
+        resolution: note("done"),
+    };
+    let path: Vec<Command> = match status {
+        S::Unspecified => vec![],
+        S::Submitted => vec![submission()],
+        S::Assigned => vec![submission(), assign()],
+        S::InProgress => vec![submission(), assign(), start],
+        S::Resolved => vec![submission(), assign(), start, resolve],
+        S::Closed => vec![
+            submission(),
+            assign(),
+            start,
+            resolve,
+            Command::Close { note: note("") },
+        ],
+        S::Rejected => vec![submission(), Command::Reject { reason: note("no") }],
+    };
+    let state = given(&path);
+    assert_eq!(state.status(), status);
+    state
+}
+
+const STATUSES: [S; 7] = [
+    S::Unspecified,
+    S::Submitted,
+    S::Assigned,
+    S::InProgress,
+    S::Resolved,
+    S::Closed,
+    S::Rejected,
+];
+
+/// The lifecycle as the issue states it, written independently of
+/// `lifecycle.rs`: (command action, statuses it is legal in, status after or
+/// None for "unchanged").
+fn expected_lifecycle(action: &str) -> (&'static [S], Option<S>) {
+    match action {
+        "submit" => (&[S::Unspecified], Some(S::Submitted)),
+        "assign" => (&[S::Submitted, S::Assigned], Some(S::Assigned)),
+        "start" => (&[S::Assigned], Some(S::InProgress)),
+        "record progress on" => (&[S::InProgress], Some(S::InProgress)),
+        "resolve" => (&[S::InProgress], Some(S::Resolved)),
+        "close" => (&[S::Resolved], Some(S::Closed)),
+        "reject" => (&[S::Submitted, S::Assigned], Some(S::Rejected)),
+        "reopen" => (&[S::Resolved], Some(S::InProgress)),
+        "escalate" => (&[S::Submitted, S::Assigned, S::InProgress, S::Resolved], None),
+        "change the due date of" => (&[S::Submitted, S::Assigned, S::InProgress], None),
+        other => panic!("unknown action {other}"),
+    }
+}
+
+#[test]
+fn every_command_in_every_status_follows_the_lifecycle() {
+    for status in STATUSES {
+        for command in every_command() {
+            let state = in_status(status);
+            let (legal_in, after) = expected_lifecycle(command.action());
+            let result = decide(&state, &command, &actor(REQUESTER));
+            if legal_in.contains(&status) {
+                let payload = result.unwrap_or_else(|e| {
+                    panic!("{} in {status:?} must be legal: {e}", command.action())
+                });
+                let mut next = state.clone();
+                fold(&mut next, payload, &actor(REQUESTER));
+                assert_eq!(next.status(), after.unwrap_or(status));
+                assert_eq!(next.version, state.version + 1);
+            } else if status == S::Unspecified {
+                assert!(matches!(result, Err(DomainError::NotFound { .. })));
+            } else {
+                assert_eq!(
+                    result,
+                    Err(DomainError::IllegalTransition {
+                        action: command.action(),
+                        status
+                    }),
+                    "{} in {status:?} must be refused",
+                    command.action()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn illegal_transition_names_the_current_state() {
+    let err = decide(
+        &in_status(S::Submitted),
+        &Command::Close { note: note("") },
+        &actor(REQUESTER),
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "cannot close a request that is submitted");
+}
+
+#[test]
+fn only_the_requesting_party_closes_or_disputes() {
+    let resolved = in_status(S::Resolved);
+    for command in [
+        Command::Close { note: note("") },
+        Command::Reopen { reason: note("x") },
+    ] {
+        let err = decide(&resolved, &command, &actor("district-housing-bureau")).unwrap_err();
+        assert!(matches!(err, DomainError::PermissionDenied(ref m) if m.contains(REQUESTER)));
+    }
+}
+
+#[test]
+fn submission_records_everything_the_caller_gave() {
+    let state = given(&[submission()]);
+    assert_eq!(state.title, "训练场排水改造");
+    assert_eq!(state.area_code, "500106001002");
+    assert_eq!(state.priority(), pb::Priority::High);
+    assert_eq!(state.requester.as_ref().unwrap().agency, REQUESTER);
+    assert_eq!(state.submitted_by, Some(actor(REQUESTER)));
+    assert_eq!(state.timeline.len(), 1);
+    assert_eq!(state.timeline[0].event_type, "RequestSubmitted");
+}
+
+#[test]
+fn escalation_only_goes_up_and_may_move_the_due_date() {
+    let assigned = in_status(S::Assigned);
+    let up = Command::Escalate {
+        level: pb::SupervisionLevel::District,
+        reason: note("督办"),
+        due_date: Some(date(2027, 1, 15)),
+    };
+    let payload = decide(&assigned, &up, &actor("supervision-office")).unwrap();
+    let Payload::RequestEscalated(e) = &payload else {
+        panic!("expected RequestEscalated, got {payload:?}")
+    };
+    assert_eq!(e.from_level(), pb::SupervisionLevel::None);
+    let mut state = assigned.clone();
+    fold(&mut state, payload, &actor("supervision-office"));
+    assert_eq!(state.supervision_level(), pb::SupervisionLevel::District);
+    assert_eq!(state.due_date, "2027-01-15");
+
+    let same = decide(&state, &up, &actor("supervision-office")).unwrap_err();
+    assert!(matches!(same, DomainError::RuleViolated(ref m) if m.contains("district")));
+}
+
+#[test]
+fn due_date_change_keeps_the_previous_date_and_refuses_no_change() {
+    let assigned = in_status(S::Assigned);
+    let change = Command::ChangeDueDate {
+        due_date: date(2027, 5, 1),
+        reason: note("延期"),
+    };
+    let payload = decide(&assigned, &change, &actor("x")).unwrap();
+    assert!(matches!(&payload, Payload::DueDateChanged(e) if e.previous_due_date == "2027-03-01"));
+    let mut state = assigned;
+    fold(&mut state, payload, &actor("x"));
+    assert_eq!(state.due_date, "2027-05-01");
+    assert!(matches!(
+        decide(&state, &change, &actor("x")),
+        Err(DomainError::RuleViolated(_))
+    ));
+}
+
+#[test]
+fn reopening_clears_the_resolution_and_counts_disputes() {
+    let mut state = in_status(S::Resolved);
+    let payload = decide(&state, &Command::Reopen { reason: note("未解决") }, &actor(REQUESTER)).unwrap();
+    fold(&mut state, payload, &actor(REQUESTER));
+    assert_eq!(state.status(), S::InProgress);
+    assert_eq!(state.reopen_count, 1);
+    assert!(state.resolution.is_empty() && state.resolved_at.is_none());
+}
+
+#[test]
+fn apply_refuses_gaps_foreign_events_and_unknown_payloads() {
+    let state = in_status(S::Assigned);
+    let started = Payload::RequestStarted(pb::RequestStarted::default());
+
+    let mut gap = envelope(&state, started.clone(), &actor("x"));
+    gap.aggregate_version += 1;
+    let mut copy = state.clone();
+    assert_eq!(
+        apply(&mut copy, &gap, 9),
+        Err(ApplyError::VersionGap {
+            expected: 3,
+            actual: 4
+        })
+    );
+    assert_eq!(copy, state, "a refused event leaves the state untouched");
+
+    let mut foreign = envelope(&state, started.clone(), &actor("x"));
+    foreign.aggregate_id = uuid::Uuid::max().to_string();
+    assert!(matches!(
+        apply(&mut copy, &foreign, 9),
+        Err(ApplyError::WrongAggregate { .. })
+    ));
+
+    let mut empty = envelope(&state, started, &actor("x"));
+    empty.payload = None;
+    assert_eq!(apply(&mut copy, &empty, 9), Err(ApplyError::MissingPayload));
+
+    let closed = envelope(&state, Payload::RequestClosed(pb::RequestClosed::default()), &actor("x"));
+    assert!(matches!(
+        apply(&mut copy, &closed, 9),
+        Err(ApplyError::IllegalTransition { .. })
+    ));
+}
+
+#[test]
+fn request_ids_derive_from_agency_and_key() {
+    let a = request_id_for("unit-1", "k1");
+    assert_eq!(a, request_id_for("unit-1", "k1"));
+    assert_ne!(a, request_id_for("unit-2", "k1"));
+    assert_ne!(a, request_id_for("unit-1", "k2"));
+}
+
+fn arbitrary_command() -> impl Strategy<Value = (Command, bool)> {
+    (0..every_command().len(), any::<bool>())
+        .prop_map(|(i, by_requester)| (every_command()[i].clone(), by_requester))
+}
+
+proptest! {
+    /// Any sequence of commands, decided and applied, yields events whose
+    /// replay gives the same state; versions and timelines stay consistent.
+    #[test]
+    fn any_command_sequence_folds_the_same_way_twice(
+        commands in proptest::collection::vec(arbitrary_command(), 0..40)
+    ) {
+        let mut live = pb::Request { id: uuid::Uuid::nil().to_string(), ..Default::default() };
+        let mut log = Vec::new();
+        for (command, by_requester) in &commands {
+            let by = actor(if *by_requester { REQUESTER } else { "district-housing-bureau" });
+            if let Ok(payload) = decide(&live, command, &by) {
+                let event = envelope(&live, payload, &by);
+                let position = live.last_position + 1;
+                apply(&mut live, &event, position).expect("decided events apply");
+                log.push((event, position));
+            }
+        }
+        let mut replayed = pb::Request { id: uuid::Uuid::nil().to_string(), ..Default::default() };
+        for (event, position) in &log {
+            apply(&mut replayed, event, *position).unwrap();
+        }
+        prop_assert_eq!(&replayed, &live);
+        prop_assert_eq!(live.version as usize, log.len());
+        prop_assert_eq!(live.timeline.len(), log.len());
+        if live.status() == S::Closed {
+            prop_assert!(live.closed_at.is_some() && live.resolved_at.is_some());
+        }
+    }
+}
