@@ -1,0 +1,20 @@
+//! The gRPC surface both services share: generated `Intake` and `Query`
+//! services, the one table from domain errors to gRPC statuses, the caller's
+//! identity from metadata, and server plumbing (health, reflection, shutdown,
+//! logs).
+#![forbid(unsafe_code)]
+
+pub mod identity;
+pub mod server;
+pub mod status;
+
+/// Messages (from `sy-domain`) and the generated gRPC clients and servers.
+pub mod pb {
+    #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
+    pub use sy_domain::pb::*;
+    include!(concat!(env!("OUT_DIR"), "/shuangyong.v1.rs"));
+}
+
+/// Encoded descriptors of the protos, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/shuangyong_descriptor.bin"));

@@ -1,0 +1,257 @@
+//! The event log on NATS JetStream, the system's source of truth: one stream,
+//! file storage, append-only (`deny_delete`, `deny_purge`), a subject per
+//! aggregate (`sy.evt.<kind>.<id>`).
+//!
+//! Writers append with `Nats-Expected-Last-Subject-Sequence` (optimistic
+//! concurrency per aggregate) and `Nats-Msg-Id` (deduplication); readers load
+//! one aggregate's subject or tail the whole stream from a position with an
+//! ordered consumer.
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+
+use async_nats::connection::State;
+use async_nats::header::{NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, NATS_MESSAGE_ID};
+use async_nats::jetstream::{self, consumer, stream};
+use bytes::Bytes;
+use futures::{Stream, TryStreamExt};
+
+/// Subjects the stream captures.
+pub const STREAM_SUBJECTS: &str = "sy.evt.>";
+
+/// How to reach and shape the log.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub nats_url: String,
+    pub stream: String,
+    /// Stream replicas when the stream is created (1 in dev, 3 in a cluster).
+    pub replicas: usize,
+    /// Bound on each JetStream request; past it the call is `Unavailable`.
+    pub request_timeout: Duration,
+}
+
+/// One event as stored: its stream sequence (the position), subject and bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub position: u64,
+    pub subject: String,
+    pub payload: Bytes,
+}
+
+/// What an append returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub position: u64,
+    /// JetStream recognised the message id: nothing new was stored and
+    /// `position` is that of the first message with this id.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// NATS or the stream cannot be reached now; retrying later may work.
+    #[error("event log unavailable: {0}")]
+    Unavailable(String),
+    /// Another writer appended to the subject after the expected sequence.
+    #[error("subject {subject} has moved past sequence {expected}")]
+    Conflict { subject: String, expected: u64 },
+    /// The log answered, but not as the caller needs (bad configuration).
+    #[error("event log error: {0}")]
+    Failed(String),
+}
+
+/// A connection to the event log.
+#[derive(Clone)]
+pub struct EventLog {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    stream_name: String,
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLog")
+            .field("stream", &self.stream_name)
+            .field("state", &self.client.connection_state())
+            .finish()
+    }
+}
+
+fn unavailable(err: impl std::fmt::Display) -> LogError {
+    LogError::Unavailable(err.to_string())
+}
+
+impl EventLog {
+    /// Connects to NATS, retrying in the background while the server is down;
+    /// the returned log reports `Unavailable` until it is up.
+    pub async fn connect(config: &LogConfig) -> Result<Self, LogError> {
+        let client = async_nats::ConnectOptions::new()
+            .name("shuangyong")
+            .retry_on_initial_connect()
+            .max_reconnects(None)
+            .connection_timeout(config.request_timeout)
+            .request_timeout(Some(config.request_timeout))
+            .connect(config.nats_url.as_str())
+            .await
+            .map_err(unavailable)?;
+        let js = jetstream::ContextBuilder::new()
+            .timeout(config.request_timeout)
+            .build(client.clone());
+        Ok(Self {
+            client,
+            js,
+            stream_name: config.stream.clone(),
+        })
+    }
+
+    pub fn stream_name(&self) -> &str {
+        &self.stream_name
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.client.connection_state() == State::Connected
+    }
+
+    /// Fails fast instead of queueing behind a dead connection.
+    fn require_connection(&self) -> Result<(), LogError> {
+        if self.is_connected() {
+            Ok(())
+        } else {
+            Err(LogError::Unavailable("not connected to nats".into()))
+        }
+    }
+
+    /// Creates the stream if it does not exist; an existing stream is left as
+    /// it is (operators own its configuration from then on).
+    pub async fn ensure_stream(&self, replicas: usize) -> Result<(), LogError> {
+        self.require_connection()?;
+        let config = stream::Config {
+            name: self.stream_name.clone(),
+            description: Some("shuangyong event log: append-only, source of truth".into()),
+            subjects: vec![STREAM_SUBJECTS.into()],
+            storage: stream::StorageType::File,
+            num_replicas: replicas.max(1),
+            deny_delete: true,
+            deny_purge: true,
+            allow_direct: true,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        };
+        self.js
+            .get_or_create_stream(config)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn stream(&self) -> Result<stream::Stream<()>, LogError> {
+        self.require_connection()?;
+        self.js
+            .get_stream_no_info(&self.stream_name)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Appends `payload` to `subject` if the subject's last sequence is still
+    /// `expected_last` (0: the subject must be empty). `msg_id` deduplicates
+    /// retries within the stream's duplicate window.
+    pub async fn append(
+        &self,
+        subject: &str,
+        payload: Bytes,
+        expected_last: u64,
+        msg_id: &str,
+    ) -> Result<Appended, LogError> {
+        self.require_connection()?;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(NATS_MESSAGE_ID, msg_id);
+        headers.insert(
+            NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+            expected_last.to_string().as_str(),
+        );
+        let ack = self
+            .js
+            .publish_with_headers(subject.to_string(), headers, payload)
+            .await
+            .map_err(unavailable)?
+            .await;
+        match ack {
+            Ok(ack) => Ok(Appended {
+                position: ack.sequence,
+                duplicate: ack.duplicate,
+            }),
+            Err(err) if err.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
+                Err(LogError::Conflict {
+                    subject: subject.to_string(),
+                    expected: expected_last,
+                })
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    /// The events on `subject` after stream sequence `after`, oldest first,
+    /// read from the stream leader (so a write acknowledged before is seen).
+    pub async fn read_subject(&self, subject: &str, after: u64) -> Result<Vec<StoredEvent>, LogError> {
+        let stream = self.stream().await?;
+        let mut events = Vec::new();
+        let mut next = after + 1;
+        loop {
+            let found = stream
+                .raw_message_builder()
+                .sequence(next)
+                .next_by_subject(subject.to_string())
+                .send()
+                .await;
+            match found {
+                Ok(message) => {
+                    next = message.sequence + 1;
+                    events.push(StoredEvent {
+                        position: message.sequence,
+                        subject: message.subject.to_string(),
+                        payload: message.payload,
+                    });
+                }
+                Err(err) if err.kind() == stream::RawMessageErrorKind::NoMessageFound => {
+                    return Ok(events);
+                }
+                Err(err) => return Err(unavailable(err)),
+            }
+        }
+    }
+
+    /// The stream's last sequence (0 when empty).
+    pub async fn last_position(&self) -> Result<u64, LogError> {
+        let info = self.stream().await?.get_info().await.map_err(unavailable)?;
+        Ok(info.state.last_sequence)
+    }
+
+    /// Every event from `start` on (inclusive), in stream order, then live as
+    /// they arrive. An ordered consumer: no acks, no server-side state to
+    /// clean up, recreated by the client on gaps.
+    pub async fn tail(
+        &self,
+        start: u64,
+    ) -> Result<impl Stream<Item = Result<StoredEvent, LogError>> + Send + 'static, LogError> {
+        let stream = self.stream().await?;
+        let consumer = stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                filter_subject: STREAM_SUBJECTS.into(),
+                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: start.max(1),
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(unavailable)?;
+        let messages = consumer.messages().await.map_err(unavailable)?;
+        Ok(messages.map_err(unavailable).and_then(|message| async move {
+            let position = message.info().map_err(unavailable)?.stream_sequence;
+            Ok(StoredEvent {
+                position,
+                subject: message.subject.to_string(),
+                payload: message.payload.clone(),
+            })
+        }))
+    }
+}
