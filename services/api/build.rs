@@ -19,7 +19,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .compile_with_config(
             config,
             &files.map(PathBuf::from),
-            &[PathBuf::from(proto_root), protoc_bin_vendored::include_path()?],
+            &[
+                PathBuf::from(proto_root),
+                protoc_bin_vendored::include_path()?,
+            ],
         )?;
     println!("cargo:rerun-if-changed={proto_root}");
     Ok(())

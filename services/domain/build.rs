@@ -11,7 +11,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = prost_build::Config::new();
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
     config.enable_type_names();
-    config.compile_protos(&files, &[proto_root.into(), protoc_bin_vendored::include_path()?])?;
+    config.compile_protos(
+        &files,
+        &[proto_root.into(), protoc_bin_vendored::include_path()?],
+    )?;
     println!("cargo:rerun-if-changed={proto_root}");
     Ok(())
 }

@@ -39,9 +39,17 @@ mod tests {
     #[test]
     fn actor_needs_both_headers() {
         let mut metadata = MetadataMap::new();
-        assert_eq!(actor(&metadata).unwrap_err().code(), tonic::Code::Unauthenticated);
+        assert_eq!(
+            actor(&metadata).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
         metadata.insert(AGENCY_METADATA, "unit-31001".parse().unwrap());
-        assert!(actor(&metadata).unwrap_err().message().contains(USER_METADATA));
+        assert!(
+            actor(&metadata)
+                .unwrap_err()
+                .message()
+                .contains(USER_METADATA)
+        );
         metadata.insert(USER_METADATA, "zhang".parse().unwrap());
         assert_eq!(actor(&metadata).unwrap().agency, "unit-31001");
         metadata.insert(AGENCY_METADATA, "bad agency".parse().unwrap());

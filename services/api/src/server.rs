@@ -1,8 +1,6 @@
 //! Server plumbing both services share: logs, the shutdown signal, and the
 //! reflection service.
 
-use std::future::Future;
-
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber: JSON lines for containers, text for a
@@ -20,28 +18,26 @@ pub fn init_tracing(json: bool) {
 
 /// Resolves on SIGINT or SIGTERM: the one shutdown future a service wires
 /// through everything it runs.
-pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
-    async {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut term) => {
-                    tokio::select! {
-                        _ = ctrl_c => {}
-                        _ = term.recv() => {}
-                    }
-                }
-                Err(err) => {
-                    tracing::warn!(%err, "cannot listen for sigterm; only sigint stops the service");
-                    let _ = ctrl_c.await;
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
                 }
             }
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for sigterm; only sigint stops the service");
+                let _ = ctrl_c.await;
+            }
         }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
-        tracing::info!("shutdown requested");
     }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown requested");
 }
 
 /// gRPC reflection (v1) over the shuangyong protos, so `grpcurl` and other

@@ -77,7 +77,10 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
     {
-        return Err(FieldViolation::new(field, "must not contain control characters"));
+        return Err(FieldViolation::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_string())
 }
@@ -161,7 +164,10 @@ pub fn date(field: &str, value: &str) -> Result<Date, FieldViolation> {
             _ => b.is_ascii_digit(),
         });
     if !well_formed {
-        return Err(FieldViolation::new(field, "must be a date written YYYY-MM-DD"));
+        return Err(FieldViolation::new(
+            field,
+            "must be a date written YYYY-MM-DD",
+        ));
     }
     value
         .parse::<Date>()
@@ -246,7 +252,10 @@ impl AreaCode {
         if !districts.contains(code.district()) {
             return Err(FieldViolation::new(
                 field,
-                format!("district {} is not served by this deployment", code.district()),
+                format!(
+                    "district {} is not served by this deployment",
+                    code.district()
+                ),
             ));
         }
         Ok(code)
@@ -301,7 +310,12 @@ mod tests {
     fn text_trims_and_bounds() {
         assert_eq!(text("t", "  hi ", 1, 10).unwrap(), "hi");
         assert_eq!(text("t", "   ", 1, 10).unwrap_err().reason, "is required");
-        assert!(text("t", "abcdef", 1, 5).unwrap_err().reason.contains("at most 5"));
+        assert!(
+            text("t", "abcdef", 1, 5)
+                .unwrap_err()
+                .reason
+                .contains("at most 5")
+        );
         assert!(text("t", "a\u{0007}b", 1, 5).is_err());
         assert_eq!(text("t", "营区改造", 1, 4).unwrap(), "营区改造");
     }
@@ -311,7 +325,12 @@ mod tests {
         assert!(date("d", "2026-12-01").is_ok());
         assert!(date("d", "2026-2-1").is_err());
         assert!(date("d", "20261201").is_err());
-        assert!(date("d", "2026-02-30").unwrap_err().reason.contains("not a calendar date"));
+        assert!(
+            date("d", "2026-02-30")
+                .unwrap_err()
+                .reason
+                .contains("not a calendar date")
+        );
         assert_eq!(optional_date("d", "").unwrap(), None);
     }
 
@@ -321,13 +340,17 @@ mod tests {
         let code = AreaCode::parse("a", "500106001002", &districts).unwrap();
         assert_eq!(code.scope_prefix(), "500106001002");
         assert_eq!(
-            AreaCode::parse("a", "500106001000", &districts).unwrap().scope_prefix(),
+            AreaCode::parse("a", "500106001000", &districts)
+                .unwrap()
+                .scope_prefix(),
             "500106001"
         );
-        assert!(AreaCode::parse("a", "500107001002", &districts)
-            .unwrap_err()
-            .reason
-            .contains("not served"));
+        assert!(
+            AreaCode::parse("a", "500107001002", &districts)
+                .unwrap_err()
+                .reason
+                .contains("not served")
+        );
         assert!(AreaCode::parse("a", "50010600100", &districts).is_err());
         assert!(AreaCode::parse("a", "500106000001", &districts).is_err());
         assert!(Districts::parse("5001").is_err());

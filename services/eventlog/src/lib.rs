@@ -192,7 +192,11 @@ impl EventLog {
 
     /// The events on `subject` after stream sequence `after`, oldest first,
     /// read from the stream leader (so a write acknowledged before is seen).
-    pub async fn read_subject(&self, subject: &str, after: u64) -> Result<Vec<StoredEvent>, LogError> {
+    pub async fn read_subject(
+        &self,
+        subject: &str,
+        after: u64,
+    ) -> Result<Vec<StoredEvent>, LogError> {
         let stream = self.stream().await?;
         let mut events = Vec::new();
         let mut next = after + 1;
@@ -245,13 +249,15 @@ impl EventLog {
             .await
             .map_err(unavailable)?;
         let messages = consumer.messages().await.map_err(unavailable)?;
-        Ok(messages.map_err(unavailable).and_then(|message| async move {
-            let position = message.info().map_err(unavailable)?.stream_sequence;
-            Ok(StoredEvent {
-                position,
-                subject: message.subject.to_string(),
-                payload: message.payload.clone(),
-            })
-        }))
+        Ok(messages
+            .map_err(unavailable)
+            .and_then(|message| async move {
+                let position = message.info().map_err(unavailable)?.stream_sequence;
+                Ok(StoredEvent {
+                    position,
+                    subject: message.subject.to_string(),
+                    payload: message.payload.clone(),
+                })
+            }))
     }
 }

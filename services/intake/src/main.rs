@@ -1,1 +1,12 @@
-fn main() {}
+//! `sy-intake`: parses its configuration and runs the command API until
+//! SIGINT or SIGTERM.
+
+use clap::Parser;
+use sy_intake::Config;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    sy_api::server::init_tracing(config.log_format.is_json());
+    sy_intake::run(config, sy_api::server::shutdown_signal()).await
+}

@@ -198,7 +198,10 @@ fn occurred_at(ts: Option<Timestamp>, now: Timestamp) -> Result<Timestamp, Field
         return Err(FieldViolation::new(FIELD, "must not be in the future"));
     }
     if ts < now - MAX_BACKDATE {
-        return Err(FieldViolation::new(FIELD, "must be within the last 366 days"));
+        return Err(FieldViolation::new(
+            FIELD,
+            "must be within the last 366 days",
+        ));
     }
     Ok(ts)
 }

@@ -50,20 +50,16 @@ fn check_rules(
                 )));
             }
         }
-        Command::Escalate { level, .. } => {
-            if *level <= state.supervision_level() {
-                return Err(DomainError::RuleViolated(format!(
-                    "request is already supervised at level {}; escalate to a higher level",
-                    level_name(state.supervision_level())
-                )));
-            }
+        Command::Escalate { level, .. } if *level <= state.supervision_level() => {
+            return Err(DomainError::RuleViolated(format!(
+                "request is already supervised at level {}; escalate to a higher level",
+                level_name(state.supervision_level())
+            )));
         }
-        Command::ChangeDueDate { due_date, .. } => {
-            if due_date.to_string() == state.due_date {
-                return Err(DomainError::RuleViolated(format!(
-                    "request is already due on {due_date}"
-                )));
-            }
+        Command::ChangeDueDate { due_date, .. } if due_date.to_string() == state.due_date => {
+            return Err(DomainError::RuleViolated(format!(
+                "request is already due on {due_date}"
+            )));
         }
         _ => {}
     }

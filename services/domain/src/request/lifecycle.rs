@@ -8,7 +8,10 @@ use crate::pb::event_envelope::Payload;
 /// The status after `payload` when the request is in `current`, or `None` if
 /// the event may not happen in that status.
 pub fn transition(current: S, payload: &Payload) -> Option<S> {
-    let open = matches!(current, S::Submitted | S::Assigned | S::InProgress | S::Resolved);
+    let open = matches!(
+        current,
+        S::Submitted | S::Assigned | S::InProgress | S::Resolved
+    );
     let unresolved = is_unresolved(current);
     match payload {
         Payload::RequestSubmitted(_) => (current == S::Unspecified).then_some(S::Submitted),
@@ -30,7 +33,10 @@ pub fn transition(current: S, payload: &Payload) -> Option<S> {
 
 /// Neither closed nor rejected: counts against 销号清零.
 pub fn is_open(status: S) -> bool {
-    matches!(status, S::Submitted | S::Assigned | S::InProgress | S::Resolved)
+    matches!(
+        status,
+        S::Submitted | S::Assigned | S::InProgress | S::Resolved
+    )
 }
 
 /// Open and not yet resolved: the department still owes work, so a passed due

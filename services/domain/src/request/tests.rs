@@ -52,11 +52,21 @@ fn every_command() -> Vec<Command> {
         submission(),
         assign(),
         Command::Start { note: note("") },
-        Command::RecordProgress { note: note("图纸已审") },
-        Command::Resolve { resolution: note("已完工") },
-        Command::Close { note: note("确认") },
-        Command::Reject { reason: note("不属于职责范围") },
-        Command::Reopen { reason: note("仍有积水") },
+        Command::RecordProgress {
+            note: note("图纸已审"),
+        },
+        Command::Resolve {
+            resolution: note("已完工"),
+        },
+        Command::Close {
+            note: note("确认")
+        },
+        Command::Reject {
+            reason: note("不属于职责范围"),
+        },
+        Command::Reopen {
+            reason: note("仍有积水"),
+        },
         Command::Escalate {
             level: pb::SupervisionLevel::City,
             reason: note("跨部门协调"),
@@ -154,7 +164,10 @@ fn expected_lifecycle(action: &str) -> (&'static [S], Option<S>) {
         "close" => (&[S::Resolved], Some(S::Closed)),
         "reject" => (&[S::Submitted, S::Assigned], Some(S::Rejected)),
         "reopen" => (&[S::Resolved], Some(S::InProgress)),
-        "escalate" => (&[S::Submitted, S::Assigned, S::InProgress, S::Resolved], None),
+        "escalate" => (
+            &[S::Submitted, S::Assigned, S::InProgress, S::Resolved],
+            None,
+        ),
         "change the due date of" => (&[S::Submitted, S::Assigned, S::InProgress], None),
         other => panic!("unknown action {other}"),
     }
@@ -270,7 +283,14 @@ fn due_date_change_keeps_the_previous_date_and_refuses_no_change() {
 #[test]
 fn reopening_clears_the_resolution_and_counts_disputes() {
     let mut state = in_status(S::Resolved);
-    let payload = decide(&state, &Command::Reopen { reason: note("未解决") }, &actor(REQUESTER)).unwrap();
+    let payload = decide(
+        &state,
+        &Command::Reopen {
+            reason: note("未解决"),
+        },
+        &actor(REQUESTER),
+    )
+    .unwrap();
     fold(&mut state, payload, &actor(REQUESTER));
     assert_eq!(state.status(), S::InProgress);
     assert_eq!(state.reopen_count, 1);
@@ -305,7 +325,11 @@ fn apply_refuses_gaps_foreign_events_and_unknown_payloads() {
     empty.payload = None;
     assert_eq!(apply(&mut copy, &empty, 9), Err(ApplyError::MissingPayload));
 
-    let closed = envelope(&state, Payload::RequestClosed(pb::RequestClosed::default()), &actor("x"));
+    let closed = envelope(
+        &state,
+        Payload::RequestClosed(pb::RequestClosed::default()),
+        &actor("x"),
+    );
     assert!(matches!(
         apply(&mut copy, &closed, 9),
         Err(ApplyError::IllegalTransition { .. })

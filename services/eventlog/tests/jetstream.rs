@@ -1,0 +1,154 @@
+//! The log's guarantees against a real `nats-server` (the version Debian ships,
+//! 2.9): conditional appends, deduplication, subject reads and tails.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use sy_eventlog::{EventLog, LogConfig, LogError};
+
+struct Server {
+    child: Child,
+    port: u16,
+    _store: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn nats_server() -> Server {
+    let binary = std::env::var("SY_NATS_SERVER").unwrap_or_else(|_| {
+        if std::path::Path::new("/usr/sbin/nats-server").exists() {
+            "/usr/sbin/nats-server".into()
+        } else {
+            "nats-server".into()
+        }
+    });
+    let store = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(binary)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(store.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server must be installed (apt-get install nats-server)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nats-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Server {
+        child,
+        port,
+        _store: store,
+    }
+}
+
+async fn log(server: &Server) -> EventLog {
+    let log = EventLog::connect(&LogConfig {
+        nats_url: format!("nats://127.0.0.1:{}", server.port),
+        stream: "TEST".into(),
+        replicas: 1,
+        request_timeout: Duration::from_secs(2),
+    })
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Err(err) = log.ensure_stream(1).await {
+        assert!(Instant::now() < deadline, "stream not ready: {err}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    log
+}
+
+#[tokio::test]
+async fn appends_are_conditional_deduplicated_and_readable() {
+    let server = nats_server();
+    let log = log(&server).await;
+    let a = "sy.evt.request.a";
+
+    let first = log
+        .append(a, Bytes::from_static(b"a1"), 0, "k1")
+        .await
+        .unwrap();
+    assert_eq!((first.position, first.duplicate), (1, false));
+    // A second "first event" on the same subject loses the race.
+    let conflict = log.append(a, Bytes::from_static(b"a1'"), 0, "k1'").await;
+    assert!(matches!(
+        conflict,
+        Err(LogError::Conflict { expected: 0, .. })
+    ));
+    // Another subject is independent of a's sequence.
+    let b = log
+        .append("sy.evt.request.b", Bytes::from_static(b"b1"), 0, "kb")
+        .await
+        .unwrap();
+    assert_eq!(b.position, 2);
+    let second = log
+        .append(a, Bytes::from_static(b"a2"), 1, "k2")
+        .await
+        .unwrap();
+    assert_eq!(second.position, 3);
+    // A retry with the same message id is recognised, not stored again.
+    let retry = log
+        .append(a, Bytes::from_static(b"a2"), 1, "k2")
+        .await
+        .unwrap();
+    assert!(retry.duplicate);
+    assert_eq!(retry.position, 3);
+
+    let events = log.read_subject(a, 0).await.unwrap();
+    let positions: Vec<u64> = events.iter().map(|e| e.position).collect();
+    assert_eq!(positions, [1, 3]);
+    assert_eq!(events[1].payload, Bytes::from_static(b"a2"));
+    assert_eq!(log.read_subject(a, 1).await.unwrap().len(), 1);
+    assert!(
+        log.read_subject("sy.evt.request.none", 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(log.last_position().await.unwrap(), 3);
+
+    let tailed: Vec<u64> = log
+        .tail(2)
+        .await
+        .unwrap()
+        .take(2)
+        .map(|e| e.unwrap().position)
+        .collect()
+        .await;
+    assert_eq!(tailed, [2, 3]);
+}
+
+#[tokio::test]
+async fn a_dead_server_is_unavailable_quickly() {
+    let mut server = nats_server();
+    let log = log(&server).await;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let started = Instant::now();
+    loop {
+        let result = log
+            .append("sy.evt.request.x", Bytes::from_static(b"x"), 0, "x")
+            .await;
+        if let Err(LogError::Unavailable(_)) = result {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still {result:?}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

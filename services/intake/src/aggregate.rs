@@ -1,0 +1,164 @@
+//! Loading a request aggregate: its events on its subject, folded with the
+//! same `apply` the projection uses, plus what idempotency needs (the result
+//! of every key already used on it).
+//!
+//! Folded aggregates are cached with the subject's last sequence. A stale
+//! cache entry is safe: the append's expected-sequence check fails, and the
+//! caller refreshes, reading only the events after the cached sequence.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+
+use lru::LruCache;
+use prost::Message;
+use sy_domain::event::{GENESIS_HASH, hash};
+use sy_domain::pb::{self, CommandResult, EventEnvelope};
+use sy_domain::request::{self, KIND};
+use sy_eventlog::{EventLog, StoredEvent};
+use uuid::Uuid;
+
+use crate::error::IntakeError;
+
+/// A command already recorded on the aggregate, found by (agency, key).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub fingerprint: Vec<u8>,
+    pub result: CommandResult,
+}
+
+/// A request folded from its events.
+#[derive(Debug, Clone)]
+pub struct Aggregate {
+    pub state: pb::Request,
+    /// Stream sequence of the subject's last event; 0 for a new request.
+    pub last_position: u64,
+    /// Hash of the last event: the next event's `prev_hash`.
+    pub last_hash: [u8; 32],
+    recorded: HashMap<(String, String), Recorded>,
+}
+
+impl Aggregate {
+    fn new(id: Uuid) -> Self {
+        Self {
+            state: pb::Request {
+                id: id.to_string(),
+                ..Default::default()
+            },
+            last_position: 0,
+            last_hash: GENESIS_HASH,
+            recorded: HashMap::new(),
+        }
+    }
+
+    /// The result of the command `agency` sent with `key`, if it was recorded.
+    pub fn recorded(&self, agency: &str, key: &str) -> Option<&Recorded> {
+        self.recorded.get(&(agency.to_string(), key.to_string()))
+    }
+
+    /// Folds one stored event (as read from the log or just appended).
+    pub fn fold(&mut self, stored: &StoredEvent) -> Result<(), IntakeError> {
+        let corrupt = |reason: String| IntakeError::CorruptHistory {
+            id: self.state.id.clone(),
+            position: stored.position,
+            reason,
+        };
+        let envelope = EventEnvelope::decode(stored.payload.as_ref())
+            .map_err(|err| corrupt(format!("cannot decode: {err}")))?;
+        self.fold_envelope(&envelope, stored)
+    }
+
+    /// Folds an envelope already decoded (or just built) with its stored bytes.
+    pub fn fold_envelope(
+        &mut self,
+        envelope: &EventEnvelope,
+        stored: &StoredEvent,
+    ) -> Result<(), IntakeError> {
+        request::apply(&mut self.state, envelope, stored.position).map_err(|err| {
+            IntakeError::CorruptHistory {
+                id: self.state.id.clone(),
+                position: stored.position,
+                reason: err.to_string(),
+            }
+        })?;
+        self.last_position = stored.position;
+        self.last_hash = hash(&stored.payload);
+        let agency = envelope
+            .actor
+            .as_ref()
+            .map(|a| a.agency.clone())
+            .unwrap_or_default();
+        self.recorded.insert(
+            (agency, envelope.idempotency_key.clone()),
+            Recorded {
+                fingerprint: envelope.command_fingerprint.clone(),
+                result: CommandResult {
+                    aggregate_id: envelope.aggregate_id.clone(),
+                    version: envelope.aggregate_version,
+                    position: stored.position,
+                    event_ids: vec![envelope.event_id.clone()],
+                    replayed: false,
+                },
+            },
+        );
+        Ok(())
+    }
+}
+
+/// Loads aggregates from the log through an LRU cache.
+pub struct Aggregates {
+    log: EventLog,
+    cache: Mutex<LruCache<Uuid, Aggregate>>,
+}
+
+impl Aggregates {
+    pub fn new(log: EventLog, capacity: usize) -> Self {
+        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
+        Self {
+            log,
+            cache: Mutex::new(LruCache::new(capacity)),
+        }
+    }
+
+    fn cached(&self, id: Uuid) -> Option<Aggregate> {
+        self.cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    pub fn remember(&self, id: Uuid, aggregate: Aggregate) {
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Never replace a fresher entry written by a concurrent command.
+        if cache
+            .peek(&id)
+            .is_none_or(|current| current.last_position <= aggregate.last_position)
+        {
+            cache.put(id, aggregate);
+        }
+    }
+
+    /// The aggregate as cached, or read from the log. With `refresh`, the
+    /// events after the cached sequence are read too.
+    pub async fn load(&self, id: Uuid, refresh: bool) -> Result<Aggregate, IntakeError> {
+        let cached = self.cached(id);
+        if let (Some(aggregate), false) = (&cached, refresh) {
+            return Ok(aggregate.clone());
+        }
+        let mut aggregate = cached.unwrap_or_else(|| Aggregate::new(id));
+        let subject = sy_domain::event::subject(KIND, &id.to_string());
+        for stored in self
+            .log
+            .read_subject(&subject, aggregate.last_position)
+            .await?
+        {
+            aggregate.fold(&stored)?;
+        }
+        self.remember(id, aggregate.clone());
+        Ok(aggregate)
+    }
+}

@@ -1,0 +1,102 @@
+//! `sy-intake`: the command side. Validates each command at the edge, decides
+//! its event against the aggregate's history, and appends it to the JetStream
+//! log with optimistic concurrency and idempotency; replies only after the
+//! log acknowledged the write.
+//!
+//! Layout: `config` (flags), `service` (gRPC surface), `pipeline` (the
+//! command pipeline), `aggregate` (loading and caching aggregates), `error`
+//! (errors and their gRPC codes). Intake keeps no state of its own beyond a
+//! cache: run as many as needed.
+#![forbid(unsafe_code)]
+
+mod aggregate;
+mod config;
+mod error;
+mod pipeline;
+mod service;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sy_api::pb::intake_server::IntakeServer;
+use sy_eventlog::{EventLog, LogConfig};
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+
+pub use config::{Config, LogFormat};
+pub use error::IntakeError;
+
+const SERVICE_NAME: &str = "shuangyong.v1.Intake";
+
+/// Runs intake until `shutdown` resolves; in-flight commands finish first.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let log = EventLog::connect(&LogConfig {
+        nats_url: config.nats_url.clone(),
+        stream: config.stream.clone(),
+        replicas: config.stream_replicas,
+        request_timeout: config.nats_timeout(),
+    })
+    .await?;
+    tokio::pin!(shutdown);
+    tokio::select! {
+        ready = ensure_stream(&log, config.stream_replicas) => ready,
+        () = &mut shutdown => return Ok(()),
+    }
+
+    let pipeline = Arc::new(pipeline::Pipeline::new(
+        log.clone(),
+        config.districts.clone(),
+        config.cache_size,
+    ));
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let readiness = tokio::spawn(track_readiness(log.clone(), health));
+
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, stream = %config.stream, "listening");
+    let served = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(sy_api::server::reflection_service()?)
+        .add_service(IntakeServer::new(service::IntakeService::new(pipeline)))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+    readiness.abort();
+    served?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Creates the stream if missing, retrying while NATS is unreachable.
+async fn ensure_stream(log: &EventLog, replicas: usize) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match log.ensure_stream(replicas).await {
+            Ok(()) => return,
+            Err(err) => {
+                tracing::warn!(%err, retry_in = ?delay, "event log not ready");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// gRPC health follows the NATS connection: without it no command can land.
+async fn track_readiness(log: EventLog, health: tonic_health::server::HealthReporter) {
+    let mut last = None;
+    loop {
+        let status = if log.is_connected() {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        if last != Some(status) {
+            tracing::info!(?status, "readiness changed");
+            health.set_service_status(SERVICE_NAME, status).await;
+            health.set_service_status("", status).await;
+            last = Some(status);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
