@@ -400,3 +400,152 @@ impl CommandMessage for pb::ChangeDueDateCommand {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn districts() -> Districts {
+        Districts::parse("500106").unwrap()
+    }
+
+    fn now() -> Timestamp {
+        "2026-12-01T02:00:00Z".parse().unwrap()
+    }
+
+    fn context(key: &str) -> Option<pb::CommandContext> {
+        Some(pb::CommandContext {
+            idempotency_key: key.into(),
+            ..Default::default()
+        })
+    }
+
+    fn submit() -> pb::SubmitRequestCommand {
+        pb::SubmitRequestCommand {
+            context: context("k-1"),
+            direction: pb::Direction::LocalToMilitary as i32,
+            requester: Some(pb::RequestingParty {
+                agency: "district-education-committee".into(),
+                name: "区教委".into(),
+            }),
+            category: pb::Category::StudentMilitaryTraining as i32,
+            title: "高一新生军训教官支援".into(),
+            area_code: "500106005000".into(),
+            due_date: "2026-12-20".into(),
+            ..Default::default()
+        }
+    }
+
+    fn fields(err: DomainError) -> Vec<String> {
+        match err {
+            DomainError::Invalid(violations) => violations.into_iter().map(|v| v.field).collect(),
+            other => panic!("expected invalid, got {other}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_submission_parses_with_defaults() {
+        let parsed = parse(&submit(), &districts(), now()).unwrap();
+        assert_eq!(parsed.target, Target::New);
+        assert_eq!(parsed.meta.occurred_at, now());
+        let Command::Submit(s) = parsed.command else {
+            panic!("expected a submission")
+        };
+        assert_eq!(s.priority, pb::Priority::Normal);
+        assert_eq!(s.supervision_level, pb::SupervisionLevel::None);
+        assert_eq!(s.due_date, Some(jiff::civil::date(2026, 12, 20)));
+    }
+
+    #[test]
+    fn every_bad_field_is_named_at_once() {
+        let mut bad = submit();
+        bad.context = None;
+        bad.direction = 0;
+        bad.category = 99;
+        bad.title = "x".repeat(201);
+        bad.area_code = "500107005000".into();
+        bad.due_date = "2026-11-30".into();
+        bad.requester = Some(pb::RequestingParty {
+            agency: "有 空格".into(),
+            name: String::new(),
+        });
+        let mut got = fields(parse(&bad, &districts(), now()).unwrap_err());
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "area_code",
+                "category",
+                "context.idempotency_key",
+                "direction",
+                "due_date",
+                "requester.agency",
+                "requester.name",
+                "title"
+            ]
+        );
+    }
+
+    #[test]
+    fn due_dates_count_from_the_day_in_china() {
+        // 2026-11-30T17:00Z is already 2026-12-01 in Beijing.
+        let evening = "2026-11-30T17:00:00Z".parse().unwrap();
+        let mut command = submit();
+        command.due_date = "2026-11-30".into();
+        assert_eq!(
+            fields(parse(&command, &districts(), evening).unwrap_err()),
+            ["due_date"]
+        );
+    }
+
+    #[test]
+    fn occurred_at_is_bounded() {
+        let mut command = submit();
+        let ctx = command.context.as_mut().unwrap();
+        ctx.occurred_at = Some(prost_types::Timestamp {
+            seconds: now().as_second() + 3600,
+            nanos: 0,
+        });
+        assert_eq!(
+            fields(parse(&command, &districts(), now()).unwrap_err()),
+            ["context.occurred_at"]
+        );
+        let ctx = command.context.as_mut().unwrap();
+        ctx.occurred_at = Some(prost_types::Timestamp {
+            seconds: now().as_second() - 86_400,
+            nanos: 0,
+        });
+        command.due_date = "2026-11-30".into();
+        let parsed = parse(&command, &districts(), now()).unwrap();
+        assert_eq!(
+            parsed.meta.occurred_at.as_second(),
+            now().as_second() - 86_400
+        );
+    }
+
+    #[test]
+    fn commands_on_a_request_need_a_uuid_and_their_fields() {
+        let command = pb::ResolveRequestCommand {
+            context: context("k"),
+            request_id: "not-a-uuid".into(),
+            resolution: " ".into(),
+        };
+        let mut got = fields(parse(&command, &districts(), now()).unwrap_err());
+        got.sort();
+        assert_eq!(got, ["request_id", "resolution"]);
+    }
+
+    #[test]
+    fn fingerprints_ignore_the_context_but_not_the_command() {
+        let a = parse(&submit(), &districts(), now()).unwrap();
+        let mut retried = submit();
+        retried.context = context("k-1");
+        retried.context.as_mut().unwrap().correlation_id = "c".into();
+        let b = parse(&retried, &districts(), now()).unwrap();
+        assert_eq!(a.fingerprint, b.fingerprint);
+        let mut changed = submit();
+        changed.title = "另一件事".into();
+        let c = parse(&changed, &districts(), now()).unwrap();
+        assert_ne!(a.fingerprint, c.fingerprint);
+    }
+}
