@@ -6,6 +6,7 @@
 //! and folded identically by intake (to decide) and projection (to serve).
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod error;
 pub mod event;
 pub mod request;
