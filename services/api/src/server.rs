@@ -7,7 +7,9 @@ use tracing_subscriber::EnvFilter;
 /// terminal. `RUST_LOG` filters (default `info`).
 pub fn init_tracing(json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     // A second init (tests) keeps the first subscriber.
     let _ = if json {
         builder.json().flatten_event(true).try_init()

@@ -19,6 +19,9 @@ use futures::{Stream, TryStreamExt};
 /// Subjects the stream captures.
 pub const STREAM_SUBJECTS: &str = "sy.evt.>";
 
+/// Expiry of the tail's pull requests; heartbeats come at half of it.
+const TAIL_PULL_EXPIRY: Duration = Duration::from_secs(4);
+
 /// How to reach and shape the log.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
@@ -122,7 +125,9 @@ impl EventLog {
     }
 
     /// Creates the stream if it does not exist; an existing stream is left as
-    /// it is (operators own its configuration from then on).
+    /// it is (operators own its configuration from then on). A configuration
+    /// the server refuses for good (the subjects overlap another stream, a bad
+    /// name) is `Failed`; anything else is `Unavailable` and worth retrying.
     pub async fn ensure_stream(&self, replicas: usize) -> Result<(), LogError> {
         self.require_connection()?;
         let config = stream::Config {
@@ -141,7 +146,23 @@ impl EventLog {
             .get_or_create_stream(config)
             .await
             .map(|_| ())
-            .map_err(unavailable)
+            .map_err(|err| {
+                use jetstream::context::CreateStreamErrorKind as Kind;
+                let permanent = match err.kind() {
+                    Kind::EmptyStreamName | Kind::InvalidStreamName => true,
+                    Kind::JetStream(api) => [
+                        jetstream::ErrorCode::STREAM_SUBJECT_OVERLAP,
+                        jetstream::ErrorCode::STREAM_NAME_EXIST,
+                    ]
+                    .contains(&api.error_code()),
+                    _ => false,
+                };
+                if permanent {
+                    LogError::Failed(format!("cannot create stream {}: {err}", self.stream_name))
+                } else {
+                    unavailable(err)
+                }
+            })
     }
 
     async fn stream(&self) -> Result<stream::Stream<()>, LogError> {
@@ -244,6 +265,10 @@ impl EventLog {
                 deliver_policy: consumer::DeliverPolicy::ByStartSequence {
                     start_sequence: start.max(1),
                 },
+                // Pulls expire after 4 s, so idle heartbeats come every 2 s
+                // and a restarted server is noticed in seconds, not the 15-30 s
+                // of the client's defaults.
+                max_expires: TAIL_PULL_EXPIRY,
                 ..Default::default()
             })
             .await

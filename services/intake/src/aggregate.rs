@@ -142,6 +142,11 @@ impl Aggregates {
         }
     }
 
+    /// The aggregate as cached, else assumed new (no events).
+    pub fn cached_or_new(&self, id: Uuid) -> Aggregate {
+        self.cached(id).unwrap_or_else(|| Aggregate::new(id))
+    }
+
     /// The aggregate as cached, or read from the log. With `refresh`, the
     /// events after the cached sequence are read too.
     pub async fn load(&self, id: Uuid, refresh: bool) -> Result<Aggregate, IntakeError> {

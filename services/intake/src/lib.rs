@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sy_api::pb::intake_server::IntakeServer;
-use sy_eventlog::{EventLog, LogConfig};
+use sy_eventlog::{EventLog, LogConfig, LogError};
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 
@@ -40,7 +40,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     .await?;
     tokio::pin!(shutdown);
     tokio::select! {
-        ready = ensure_stream(&log, config.stream_replicas) => ready,
+        ready = ensure_stream(&log, config.stream_replicas) => ready?,
         () = &mut shutdown => return Ok(()),
     }
 
@@ -67,17 +67,19 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     Ok(())
 }
 
-/// Creates the stream if missing, retrying while NATS is unreachable.
-async fn ensure_stream(log: &EventLog, replicas: usize) {
+/// Creates the stream if missing, retrying while NATS is unreachable; a
+/// configuration the server refuses for good stops intake.
+async fn ensure_stream(log: &EventLog, replicas: usize) -> Result<(), LogError> {
     let mut delay = Duration::from_millis(100);
     loop {
         match log.ensure_stream(replicas).await {
-            Ok(()) => return,
-            Err(err) => {
+            Ok(()) => return Ok(()),
+            Err(LogError::Unavailable(err)) => {
                 tracing::warn!(%err, retry_in = ?delay, "event log not ready");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
+            Err(err) => return Err(err),
         }
     }
 }

@@ -50,7 +50,14 @@ impl Pipeline {
             Target::Existing(id) => id,
         };
         for attempt in 0..MAX_ATTEMPTS {
-            let aggregate = self.aggregates.load(id, attempt > 0).await?;
+            // A submission's request usually does not exist yet: skip the read
+            // and let the append's expected sequence 0 prove it. A retried
+            // submission then conflicts once and is found on the reload.
+            let aggregate = if attempt == 0 && parsed.target == Target::New {
+                self.aggregates.cached_or_new(id)
+            } else {
+                self.aggregates.load(id, attempt > 0).await?
+            };
             if let Some(result) = replay(&aggregate, actor, &parsed, id)? {
                 return Ok(result);
             }

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Runs shuangyong locally with demo data: a private nats-server (JetStream),
+# sy-intake and sy-projection in the background, then `sy demo`.
+#
+#   deploy/dev-up.sh          # build (release), start, load the demo set
+#   deploy/dev-down.sh        # stop; add --purge to delete .data/
+#
+# Everything lives under .data/ in the repository (gitignored): the NATS store,
+# the projection's sled, logs and pid files. Running it again restarts the
+# stack on the same data (the demo is idempotent: nothing is duplicated).
+#
+# Environment (all optional):
+#   SY_DEV_NATS_PORT   NATS client port to try first (default 4223; never
+#                      4222, which a system NATS may hold); the next free one is used
+#   SY_DEV_INTAKE_ADDR intake listen address (default 127.0.0.1:50051)
+#   SY_DEV_QUERY_ADDR  projection listen address (default 127.0.0.1:50052)
+#   SY_DEV_PROFILE     release (default) or debug
+#   SY_DEV_DEMO        1 (default) loads the demo set; 0 skips it
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DATA="$ROOT/.data"
+NATS_PORT="${SY_DEV_NATS_PORT:-4223}"
+INTAKE_ADDR="${SY_DEV_INTAKE_ADDR:-127.0.0.1:50051}"
+QUERY_ADDR="${SY_DEV_QUERY_ADDR:-127.0.0.1:50052}"
+PROFILE="${SY_DEV_PROFILE:-release}"
+STREAM=SHUANGYONG
+
+log() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Waits until file $1 contains $2, while pid $3 lives; $4 seconds at most.
+wait_for_log() {
+  local file=$1 pattern=$2 pid=$3 seconds=$4 i
+  for ((i = 0; i < seconds * 5; i++)); do
+    if grep -q -- "$pattern" "$file" 2>/dev/null; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      printf 'error: process %s exited; last lines of %s:\n' "$pid" "$file" >&2
+      tail -n 20 "$file" >&2 || true
+      return 1
+    fi
+    sleep 0.2
+  done
+  printf 'error: no %q in %s after %ss; last lines:\n' "$pattern" "$file" "$seconds" >&2
+  tail -n 20 "$file" >&2 || true
+  return 1
+}
+
+# Starts "$@" in its own session (Ctrl-C in this terminal does not reach it),
+# output to $LOG_FILE, pid to $PID_FILE; sets STARTED_PID.
+start_bg() {
+  setsid "$@" >"$LOG_FILE" 2>&1 </dev/null &
+  STARTED_PID=$!
+  echo "$STARTED_PID" >"$PID_FILE"
+}
+
+# --- nats-server -------------------------------------------------------------
+NATS_BIN="$(command -v nats-server || true)"
+if [ -z "$NATS_BIN" ] && [ -x /usr/sbin/nats-server ]; then NATS_BIN=/usr/sbin/nats-server; fi
+if [ -z "$NATS_BIN" ]; then
+  log "installing nats-server (apt)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nats-server
+  NATS_BIN="$(command -v nats-server || echo /usr/sbin/nats-server)"
+fi
+[ -x "$NATS_BIN" ] || die "nats-server not found after install"
+
+command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) first"
+
+# A running stack is restarted on the same data.
+if compgen -G "$DATA/*.pid" >/dev/null; then
+  log "stopping the running dev stack first"
+  "$ROOT/deploy/dev-down.sh"
+fi
+
+mkdir -p "$DATA/nats" "$DATA/projection"
+
+for addr in "$INTAKE_ADDR" "$QUERY_ADDR"; do
+  if port_in_use "${addr##*:}"; then
+    die "port ${addr##*:} is taken; set SY_DEV_INTAKE_ADDR / SY_DEV_QUERY_ADDR to free addresses"
+  fi
+done
+
+while [ "$NATS_PORT" -eq 4222 ] || port_in_use "$NATS_PORT"; do
+  NATS_PORT=$((NATS_PORT + 1))
+  [ "$NATS_PORT" -lt 4300 ] || die "no free port for NATS in 4223..4299"
+done
+
+# Our own config: the system NATS (if any) stays untouched.
+write_nats_conf() {
+  cat >"$DATA/nats.conf" <<EOF
+# Written by deploy/dev-up.sh for $("$NATS_BIN" --version 2>&1 | head -n 1).
+listen: 127.0.0.1:$NATS_PORT
+server_name: sy-dev
+jetstream {
+  store_dir: "$DATA/nats"
+$1
+}
+EOF
+}
+# The shipped deploy/nats.conf sets sync_interval: always (fsync before every
+# ack). Debian's nats-server 2.9 does not know that option, so the dev config
+# only sets it when this server accepts it. Without it JetStream fsyncs
+# periodically: an acknowledged event can be lost if the machine loses power
+# (Jepsen, NATS 2.12.1, 2025). Acceptable for a dev machine, not for production.
+write_nats_conf "  sync_interval: always"
+if "$NATS_BIN" -t -c "$DATA/nats.conf" >/dev/null 2>&1; then
+  NATS_DURABILITY="fsync before every ack: sync_interval always"
+else
+  write_nats_conf "  # sync_interval: always  -- unknown to this nats-server; see deploy/dev-up.sh"
+  NATS_DURABILITY="periodic fsync only: this nats-server lacks sync_interval, see README"
+fi
+
+log "starting nats-server on 127.0.0.1:$NATS_PORT; $NATS_DURABILITY"
+LOG_FILE="$DATA/nats.log" PID_FILE="$DATA/nats.pid" start_bg "$NATS_BIN" -c "$DATA/nats.conf"
+wait_for_log "$DATA/nats.log" "Server is ready" "$STARTED_PID" 20
+
+# --- build --------------------------------------------------------------------
+if [ "$PROFILE" = release ]; then
+  log "building the workspace (cargo build --release --locked --bins)"
+  (cd "$ROOT" && cargo build --release --locked --bins)
+  BIN="$ROOT/target/release"
+else
+  log "building the workspace (cargo build --locked --bins)"
+  (cd "$ROOT" && cargo build --locked --bins)
+  BIN="$ROOT/target/debug"
+fi
+
+# --- services -----------------------------------------------------------------
+export SY_NATS_URL="nats://127.0.0.1:$NATS_PORT" SY_STREAM="$STREAM" SY_LOG_FORMAT=text NO_COLOR=1
+
+log "starting sy-intake on $INTAKE_ADDR"
+LOG_FILE="$DATA/intake.log" PID_FILE="$DATA/intake.pid" \
+  start_bg env SY_LISTEN="$INTAKE_ADDR" SY_DISTRICTS=500106 "$BIN/sy-intake"
+INTAKE_PID=$STARTED_PID
+
+log "starting sy-projection on $QUERY_ADDR"
+LOG_FILE="$DATA/projection.log" PID_FILE="$DATA/projection.pid" \
+  start_bg env SY_LISTEN="$QUERY_ADDR" SY_DATA_DIR="$DATA/projection" "$BIN/sy-projection"
+QUERY_PID=$STARTED_PID
+
+wait_for_log "$DATA/intake.log" "listening" "$INTAKE_PID" 60
+wait_for_log "$DATA/projection.log" "listening" "$QUERY_PID" 60
+
+export SY_INTAKE_URL="http://$INTAKE_ADDR" SY_QUERY_URL="http://$QUERY_ADDR"
+if [ "${SY_DEV_DEMO:-1}" = 1 ]; then
+  log "loading the demo set (sy demo)"
+  "$BIN/sy" demo
+fi
+
+cat <<EOF
+
+shuangyong is running (data and logs in $DATA):
+  nats        nats://127.0.0.1:$NATS_PORT   stream $STREAM   log .data/nats.log
+  intake      http://$INTAKE_ADDR   (shuangyong.v1.Intake)   log .data/intake.log
+  projection  http://$QUERY_ADDR   (shuangyong.v1.Query)    log .data/projection.log
+
+try:
+  export SY_INTAKE_URL=http://$INTAKE_ADDR SY_QUERY_URL=http://$QUERY_ADDR
+  $BIN/sy walkthrough
+  $BIN/sy board
+  $BIN/sy requests list --status in-progress
+stop:
+  deploy/dev-down.sh            (deploy/dev-down.sh --purge also deletes .data/)
+EOF

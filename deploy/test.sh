@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Every check the project has, in the order CI runs them (.ci/run calls this):
+# formatting, clippy (warnings are errors), the build of all binaries, all
+# tests (the end-to-end ones start their own nats-server and service
+# binaries), and validation of the compose files. Installs what it needs
+# with apt: nats-server and, when no Compose is available, docker-compose.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    apt_updated=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+if [ -z "$(command -v cargo || true)" ] && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  PATH="$HOME/.cargo/bin:$PATH"
+fi
+command -v cargo >/dev/null || { echo "error: cargo not found" >&2; exit 1; }
+
+# The end-to-end tests spawn nats-server (Debian's 2.9 is what they target).
+if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
+  step "installing nats-server (apt)"
+  apt_install nats-server
+fi
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin" ;; esac
+export PATH
+nats-server --version
+
+step "cargo fmt --all --check"
+cargo fmt --all --check
+
+step "cargo clippy --workspace --all-targets --locked -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo build --workspace --bins --locked"
+cargo build --workspace --bins --locked
+
+step "cargo test --workspace --locked"
+cargo test --workspace --locked
+
+step "compose files"
+compose=()
+if docker compose version >/dev/null 2>&1; then
+  compose=(docker compose)
+else
+  if ! command -v docker-compose >/dev/null; then
+    step "installing docker-compose (apt)"
+    apt_install docker-compose
+  fi
+  compose=(docker-compose)
+fi
+for file in deploy/compose*.yaml; do
+  echo "${compose[*]} -f $file config -q"
+  "${compose[@]}" -f "$file" config -q
+done
+
+if command -v shellcheck >/dev/null; then
+  step "shellcheck"
+  shellcheck deploy/*.sh .ci/run
+fi
+
+step "all checks passed"

@@ -1,0 +1,233 @@
+//! `sy`, the operator's and auditor's command line: loads demo data, walks a
+//! request through its lifecycle, prints the close-out board and requests,
+//! and checks service health.
+//!
+//! Layout: `args` declares the command line; `rpc` connects and carries the
+//! actor headers; `commands` sends intake commands; `demo` (with its data in
+//! `catalogue`) and `walkthrough` are scripts over those; `render` makes
+//! tables; `error` reports failed calls with their gRPC details. `main.rs`
+//! only parses the arguments and calls [`run`].
+#![forbid(unsafe_code)]
+
+/// `println!` that tolerates a closed stdout (`sy board | head`): output is
+/// best effort, a broken pipe must not panic.
+macro_rules! say {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` that tolerates a closed stdout.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+pub mod args;
+pub mod catalogue;
+pub mod commands;
+pub mod demo;
+pub mod error;
+pub mod render;
+pub mod rpc;
+pub mod walkthrough;
+
+use std::time::Duration;
+
+use sy_api::pb;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+use args::{BoardArgs, Cli, Command, DemoArgs, HealthArgs, ListArgs, RequestsCommand, ShowArgs};
+pub use error::Error;
+use rpc::{Endpoints, read_with_retry};
+
+/// Runs one parsed command line to completion.
+pub async fn run(cli: Cli) -> Result<(), Error> {
+    let endpoints = Endpoints {
+        intake_url: cli.intake_url.clone(),
+        query_url: cli.query_url.clone(),
+        timeout: Duration::from_millis(cli.timeout_ms.max(1)),
+    };
+    match cli.command {
+        Command::Demo(demo) => {
+            let coordinator = rpc::actor(&cli.agency, &cli.user)?;
+            run_demo(&endpoints, &coordinator, &demo).await
+        }
+        Command::Walkthrough => {
+            let coordinator = rpc::actor(&cli.agency, &cli.user)?;
+            let mut intake = endpoints.intake().await?;
+            let mut query = endpoints.query().await?;
+            walkthrough::run(&mut intake, &mut query, &coordinator).await
+        }
+        Command::Board(board) => run_board(&endpoints, &board).await,
+        Command::Requests {
+            command: RequestsCommand::List(list),
+        } => run_list(&endpoints, &list).await,
+        Command::Requests {
+            command: RequestsCommand::Show(show),
+        } => run_show(&endpoints, &show).await,
+        Command::Health(health) => run_health(&health, endpoints.timeout).await,
+    }
+}
+
+async fn run_demo(
+    endpoints: &Endpoints,
+    coordinator: &pb::Actor,
+    args: &DemoArgs,
+) -> Result<(), Error> {
+    let intake = endpoints.intake().await?;
+    let scripts = demo::plan(args.seed, args.count, jiff::Timestamp::now(), coordinator);
+    say!(
+        "loading demo seed {} ({} requests) into {} as the parties of each request; coordinator {}/{}",
+        args.seed,
+        args.count,
+        endpoints.intake_url,
+        coordinator.agency,
+        coordinator.user
+    );
+    let loaded = demo::load(&intake, scripts, args.concurrency as usize).await;
+    say_raw!("{}", demo::summary(args.seed, &loaded));
+    let totals = demo::totals(&loaded);
+
+    let mut query = endpoints.query().await?;
+    let position = totals.max_position;
+    let board = read_with_retry("GetClearanceBoard", async || {
+        query
+            .get_clearance_board(pb::GetClearanceBoardRequest {
+                as_of: String::new(),
+                min_position: position,
+            })
+            .await
+    })
+    .await?;
+    say!("\n{}", render::board(&board));
+    if totals.failed > 0 {
+        let first = loaded
+            .iter()
+            .find_map(|l| {
+                l.error
+                    .as_ref()
+                    .map(|e| format!("request {}: {e}", l.index))
+            })
+            .unwrap_or_default();
+        return Err(Error::Failed(format!(
+            "{} of {} demo requests failed; first: {first}",
+            totals.failed, totals.requests
+        )));
+    }
+    Ok(())
+}
+
+async fn run_board(endpoints: &Endpoints, args: &BoardArgs) -> Result<(), Error> {
+    let mut query = endpoints.query().await?;
+    let as_of = args.as_of.clone().unwrap_or_default();
+    let board = read_with_retry("GetClearanceBoard", async || {
+        query
+            .get_clearance_board(pb::GetClearanceBoardRequest {
+                as_of: as_of.clone(),
+                min_position: args.min_position,
+            })
+            .await
+    })
+    .await?;
+    say_raw!("{}", render::board(&board));
+    Ok(())
+}
+
+async fn run_list(endpoints: &Endpoints, args: &ListArgs) -> Result<(), Error> {
+    let mut query = endpoints.query().await?;
+    let mut request = pb::ListRequestsRequest {
+        status: args.status.map_or(0, |s| pb::RequestStatus::from(s) as i32),
+        direction: args.direction.map_or(0, |d| pb::Direction::from(d) as i32),
+        category: args.category.map_or(0, |c| pb::Category::from(c) as i32),
+        department: args.department.clone().unwrap_or_default(),
+        supervision_level: args
+            .level
+            .map_or(0, |l| pb::SupervisionLevel::from(l) as i32),
+        area_code: args.area.clone().unwrap_or_default(),
+        overdue_as_of: args.overdue_as_of.clone().unwrap_or_default(),
+        page_size: args.page_size,
+        page_token: args.page_token.clone().unwrap_or_default(),
+        min_position: args.min_position,
+    };
+    let mut requests = Vec::new();
+    let (next, position) = loop {
+        let page = read_with_retry("ListRequests", async || {
+            query.list_requests(request.clone()).await
+        })
+        .await?;
+        requests.extend(page.requests);
+        if !args.all || page.next_page_token.is_empty() {
+            break (page.next_page_token, page.position);
+        }
+        request.page_token = page.next_page_token;
+    };
+    say!("{}", render::request_list(&requests));
+    say!("{} requests (position {position})", requests.len());
+    if !next.is_empty() {
+        say!("more: --page-token {next}   (or --all)");
+    }
+    Ok(())
+}
+
+async fn run_show(endpoints: &Endpoints, args: &ShowArgs) -> Result<(), Error> {
+    let mut query = endpoints.query().await?;
+    let got = read_with_retry("GetRequest", async || {
+        query
+            .get_request(pb::GetRequestRequest {
+                id: args.id.clone(),
+                min_position: args.min_position,
+            })
+            .await
+    })
+    .await?;
+    let request = got
+        .request
+        .ok_or_else(|| Error::Failed("GetRequest answered without a request".into()))?;
+    say!("{}", render::request_fields(&request));
+    say!("{}", render::timeline(&request.timeline));
+    say!("(position {})", got.position);
+    if args.history {
+        let history = query
+            .get_request_history(pb::GetRequestHistoryRequest {
+                id: args.id.clone(),
+            })
+            .await
+            .map_err(Error::rpc("GetRequestHistory"))?
+            .into_inner();
+        say_raw!("{}", walkthrough::history_text(&history));
+    }
+    Ok(())
+}
+
+async fn run_health(args: &HealthArgs, timeout: Duration) -> Result<(), Error> {
+    let channel = rpc::connect(&args.url, timeout).await?;
+    let response = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: args.service.clone(),
+        })
+        .await
+        .map_err(Error::rpc("Health.Check"))?
+        .into_inner();
+    let status = ServingStatus::try_from(response.status).unwrap_or(ServingStatus::Unknown);
+    let name = if args.service.is_empty() {
+        "(server)"
+    } else {
+        &args.service
+    };
+    say!("{} {name}: {}", args.url, status.as_str_name());
+    if status == ServingStatus::Serving {
+        Ok(())
+    } else {
+        Err(Error::Failed(format!("{name} is {}", status.as_str_name())))
+    }
+}

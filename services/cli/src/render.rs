@@ -1,0 +1,382 @@
+//! Readable output: labels for the protocol's enums (English with the
+//! article's Chinese term), China Standard Time for timestamps, and tables.
+
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
+use jiff::tz::Offset;
+use sy_api::pb::{self, Category, Direction, RequestStatus, SupervisionLevel};
+use sy_domain::validate::CHINA_OFFSET_HOURS;
+
+pub fn status_label(status: RequestStatus) -> &'static str {
+    match status {
+        RequestStatus::Unspecified => "-",
+        RequestStatus::Submitted => "submitted 已提报",
+        RequestStatus::Assigned => "assigned 已交办",
+        RequestStatus::InProgress => "in progress 办理中",
+        RequestStatus::Resolved => "resolved 待确认",
+        RequestStatus::Closed => "closed 已销号",
+        RequestStatus::Rejected => "rejected 不予受理",
+    }
+}
+
+pub fn direction_label(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Unspecified => "-",
+        Direction::MilitaryToLocal => "military→local 部队需求",
+        Direction::LocalToMilitary => "local→military 地方需求",
+    }
+}
+
+pub fn category_label(category: Category) -> &'static str {
+    match category {
+        Category::Unspecified => "-",
+        Category::BarracksAndTrainingGrounds => "barracks & training grounds 营区训练场",
+        Category::PropertyRegistration => "property registration 不动产登记",
+        Category::Medical => "medical 就医保障",
+        Category::FamilyDifficulty => "family difficulty 家庭困难",
+        Category::StudentMilitaryTraining => "student military training 学生军训",
+        Category::FreeClinic => "free clinic 义诊",
+        Category::JointSecurity => "joint security 联防联控",
+        Category::EmergencyRelief => "emergency relief 抢险救灾",
+        Category::Other => "other 双清单其他",
+    }
+}
+
+pub fn level_label(level: SupervisionLevel) -> &'static str {
+    match level {
+        SupervisionLevel::Unspecified => "-",
+        SupervisionLevel::None => "none",
+        SupervisionLevel::District => "district 区级督办",
+        SupervisionLevel::City => "city 市级督办",
+        SupervisionLevel::National => "national 市级以上督办",
+    }
+}
+
+pub fn priority_label(priority: pb::Priority) -> &'static str {
+    match priority {
+        pb::Priority::Unspecified => "-",
+        pb::Priority::Low => "low",
+        pb::Priority::Normal => "normal",
+        pb::Priority::High => "high",
+        pb::Priority::Urgent => "urgent",
+    }
+}
+
+/// A board row's key made readable: the projection names categories, levels
+/// and directions by their enum names (with or without the prefix, any case);
+/// department codes and anything else stay as they are.
+pub fn board_key_label(key: &str) -> String {
+    let upper = key.to_ascii_uppercase();
+    let lookup = |prefix: &str| -> String {
+        if upper.starts_with(prefix) {
+            upper.clone()
+        } else {
+            format!("{prefix}{upper}")
+        }
+    };
+    if let Some(c) = Category::from_str_name(&lookup("CATEGORY_")) {
+        return category_label(c).to_string();
+    }
+    if let Some(l) = SupervisionLevel::from_str_name(&lookup("SUPERVISION_LEVEL_")) {
+        return level_label(l).to_string();
+    }
+    if let Some(d) = Direction::from_str_name(&lookup("DIRECTION_")) {
+        return direction_label(d).to_string();
+    }
+    key.to_string()
+}
+
+/// A timestamp in China Standard Time, `YYYY-MM-DD HH:MM`; "-" when unset.
+pub fn time(ts: Option<&prost_types::Timestamp>) -> String {
+    let Some(ts) = ts else {
+        return "-".to_string();
+    };
+    match jiff::Timestamp::new(ts.seconds, ts.nanos) {
+        Ok(ts) => Offset::constant(CHINA_OFFSET_HOURS)
+            .to_datetime(ts)
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string(),
+        Err(_) => "-".to_string(),
+    }
+}
+
+/// A duration in seconds, in the largest unit that reads well.
+pub fn duration(seconds: u64) -> String {
+    const DAY: u64 = 86_400;
+    match seconds {
+        0 => "-".to_string(),
+        1..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min", seconds / 60),
+        3600..DAY => format!("{:.1} h", seconds as f64 / 3600.0),
+        _ => format!("{:.1} d", seconds as f64 / DAY as f64),
+    }
+}
+
+pub fn or_dash(text: &str) -> &str {
+    if text.is_empty() { "-" } else { text }
+}
+
+/// A new table with the house style and a header row.
+pub fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.iter().map(Cell::new));
+    table
+}
+
+fn number(n: u64) -> Cell {
+    Cell::new(n).set_alignment(CellAlignment::Right)
+}
+
+const BOARD_HEADER: [&str; 8] = [
+    "",
+    "submitted",
+    "open",
+    "overdue",
+    "awaiting confirmation",
+    "closed",
+    "rejected",
+    "mean time to close",
+];
+
+fn board_row(label: String, counts: &pb::BoardCounts) -> Vec<Cell> {
+    let mean = counts
+        .close_times
+        .as_ref()
+        .map_or(0, |times| times.mean_seconds);
+    vec![
+        Cell::new(label),
+        number(counts.submitted),
+        number(counts.open),
+        number(counts.overdue),
+        number(counts.awaiting_confirmation),
+        number(counts.closed),
+        number(counts.rejected),
+        Cell::new(duration(mean)).set_alignment(CellAlignment::Right),
+    ]
+}
+
+/// One board section (by department, category, ...) with a total row.
+pub fn board_section(title: &str, rows: &[pb::BoardRow], total: Option<&pb::BoardCounts>) -> Table {
+    let mut header = BOARD_HEADER;
+    header[0] = title;
+    let mut table = table(&header);
+    for row in rows {
+        let counts = row.counts.unwrap_or_default();
+        table.add_row(board_row(board_key_label(&row.key), &counts));
+    }
+    if let Some(total) = total {
+        table.add_row(board_row("total 合计".to_string(), total));
+    }
+    table
+}
+
+/// The whole close-out board as text.
+pub fn board(board: &pb::ClearanceBoard) -> String {
+    let total = board.total.unwrap_or_default();
+    let mut out = format!(
+        "close-out board 销号清零 as of {} (position {}): {} open, {} overdue, {} awaiting confirmation, {} closed of {} submitted\n",
+        board.as_of,
+        board.position,
+        total.open,
+        total.overdue,
+        total.awaiting_confirmation,
+        total.closed,
+        total.submitted,
+    );
+    let sections: [(&str, &[pb::BoardRow]); 4] = [
+        ("department 责任单位", &board.by_department),
+        ("category 类别", &board.by_category),
+        ("supervision 督办", &board.by_supervision_level),
+        ("direction 方向", &board.by_direction),
+    ];
+    for (title, rows) in sections {
+        if rows.is_empty() {
+            continue;
+        }
+        out.push('\n');
+        out.push_str(&board_section(title, rows, Some(&total)).to_string());
+        out.push('\n');
+    }
+    if let Some(times) = total.close_times.as_ref().filter(|t| t.count > 0) {
+        out.push_str(&format!(
+            "\ntime to close over {} closed: mean {}; within 1 day {}, 7 days {}, 30 days {}, 90 days {}, over 90 days {}\n",
+            times.count,
+            duration(times.mean_seconds),
+            times.within_1_day,
+            times.within_7_days,
+            times.within_30_days,
+            times.within_90_days,
+            times.over_90_days,
+        ));
+    }
+    out
+}
+
+/// Requests as a list table (no timelines).
+pub fn request_list(requests: &[pb::Request]) -> Table {
+    let mut table = table(&[
+        "id",
+        "status",
+        "direction",
+        "category",
+        "department",
+        "due",
+        "supervision",
+        "title",
+    ]);
+    for r in requests {
+        table.add_row(vec![
+            r.id.clone(),
+            status_label(r.status()).to_string(),
+            direction_label(r.direction()).to_string(),
+            category_label(r.category()).to_string(),
+            or_dash(&r.department).to_string(),
+            or_dash(&r.due_date).to_string(),
+            level_label(r.supervision_level()).to_string(),
+            r.title.clone(),
+        ]);
+    }
+    table
+}
+
+/// One request's fields, as a two-column table.
+pub fn request_fields(r: &pb::Request) -> Table {
+    let requester = r.requester.clone().unwrap_or_default();
+    let submitted_by = r.submitted_by.clone().unwrap_or_default();
+    let mut table = table(&["field", "value"]);
+    let rows: Vec<(&str, String)> = vec![
+        ("id", r.id.clone()),
+        ("title", r.title.clone()),
+        ("status", status_label(r.status()).to_string()),
+        ("version", r.version.to_string()),
+        ("direction", direction_label(r.direction()).to_string()),
+        ("category", category_label(r.category()).to_string()),
+        (
+            "requester",
+            format!("{} ({})", requester.name, requester.agency),
+        ),
+        ("area", r.area_code.clone()),
+        ("priority", priority_label(r.priority()).to_string()),
+        (
+            "supervision",
+            level_label(r.supervision_level()).to_string(),
+        ),
+        ("department", or_dash(&r.department).to_string()),
+        ("due", or_dash(&r.due_date).to_string()),
+        ("description", or_dash(&r.description).to_string()),
+        ("resolution", or_dash(&r.resolution).to_string()),
+        ("rejection", or_dash(&r.rejection_reason).to_string()),
+        ("reopened", r.reopen_count.to_string()),
+        (
+            "submitted",
+            format!(
+                "{} by {}/{}",
+                time(r.submitted_at.as_ref()),
+                submitted_by.agency,
+                submitted_by.user
+            ),
+        ),
+        ("assigned", time(r.assigned_at.as_ref())),
+        ("started", time(r.started_at.as_ref())),
+        ("resolved", time(r.resolved_at.as_ref())),
+        ("closed", time(r.closed_at.as_ref())),
+        ("updated", time(r.updated_at.as_ref())),
+        ("last position", r.last_position.to_string()),
+    ];
+    for (field, value) in rows {
+        table.add_row(vec![field.to_string(), value]);
+    }
+    table
+}
+
+/// A request's timeline, oldest first.
+pub fn timeline(entries: &[pb::TimelineEntry]) -> Table {
+    let mut table = table(&[
+        "v",
+        "position",
+        "event",
+        "occurred",
+        "actor",
+        "status after",
+        "note",
+    ]);
+    for e in entries {
+        let actor = e.actor.clone().unwrap_or_default();
+        table.add_row(vec![
+            number(e.version),
+            number(e.position),
+            Cell::new(&e.event_type),
+            Cell::new(time(e.occurred_at.as_ref())),
+            Cell::new(format!("{}/{}", actor.agency, actor.user)),
+            Cell::new(status_label(e.status_after())),
+            Cell::new(or_dash(&e.note)),
+        ]);
+    }
+    table
+}
+
+/// First bytes of a hash in hex, enough to eyeball a chain.
+pub fn short_hash(bytes: &[u8]) -> String {
+    bytes.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn board_keys_read_in_any_spelling() {
+        assert_eq!(board_key_label("CATEGORY_MEDICAL"), "medical 就医保障");
+        assert_eq!(board_key_label("medical"), "medical 就医保障");
+        assert_eq!(board_key_label("city"), "city 市级督办");
+        assert_eq!(
+            board_key_label("DIRECTION_LOCAL_TO_MILITARY"),
+            "local→military 地方需求"
+        );
+        assert_eq!(
+            board_key_label("district-housing-bureau"),
+            "district-housing-bureau"
+        );
+        assert_eq!(board_key_label("(unassigned)"), "(unassigned)");
+    }
+
+    #[test]
+    fn times_are_china_standard_time() {
+        let ts = prost_types::Timestamp {
+            seconds: 1_767_225_600, // 2026-01-01T00:00:00Z
+            nanos: 0,
+        };
+        assert_eq!(time(Some(&ts)), "2026-01-01 08:00");
+        assert_eq!(time(None), "-");
+        assert_eq!(duration(0), "-");
+        assert_eq!(duration(42), "42 s");
+        assert_eq!(duration(600), "10 min");
+        assert_eq!(duration(5400), "1.5 h");
+        assert_eq!(duration(3 * 86_400), "3.0 d");
+    }
+
+    #[test]
+    fn a_board_prints_its_sections() {
+        let counts = pb::BoardCounts {
+            submitted: 3,
+            open: 2,
+            closed: 1,
+            ..Default::default()
+        };
+        let text = board(&pb::ClearanceBoard {
+            as_of: "2026-05-01".into(),
+            total: Some(counts),
+            by_department: vec![pb::BoardRow {
+                key: "district-housing-bureau".into(),
+                counts: Some(counts),
+            }],
+            position: 9,
+            ..Default::default()
+        });
+        assert!(text.starts_with("close-out board 销号清零 as of 2026-05-01 (position 9): 2 open"));
+        assert!(text.contains("district-housing-bureau"));
+        assert!(!text.contains("category 类别"));
+    }
+}

@@ -1,0 +1,145 @@
+//! Connections and call plumbing: channels with deadlines, the actor headers
+//! every intake call carries, and reads that wait for a position.
+
+use std::time::Duration;
+
+use sy_api::pb::{self, intake_client::IntakeClient, query_client::QueryClient};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::error::Error;
+
+pub const AGENCY_METADATA: &str = "x-sy-agency";
+pub const USER_METADATA: &str = "x-sy-user";
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the services are and how long a call may take.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub intake_url: String,
+    pub query_url: String,
+    pub timeout: Duration,
+}
+
+impl Endpoints {
+    pub async fn intake(&self) -> Result<IntakeClient<Channel>, Error> {
+        Ok(IntakeClient::new(
+            connect(&self.intake_url, self.timeout).await?,
+        ))
+    }
+
+    pub async fn query(&self) -> Result<QueryClient<Channel>, Error> {
+        Ok(QueryClient::new(
+            connect(&self.query_url, self.timeout).await?,
+        ))
+    }
+}
+
+/// A connected channel, or an error naming the address and the cause.
+pub async fn connect(url: &str, timeout: Duration) -> Result<Channel, Error> {
+    let endpoint = Endpoint::from_shared(url.to_string())
+        .map_err(|err| Error::Usage(format!("invalid endpoint url {url:?}: {err}")))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(timeout);
+    endpoint.connect().await.map_err(|err| Error::Connect {
+        url: url.to_string(),
+        reason: error_chain(&err),
+    })
+}
+
+/// An error and its sources, joined: transport errors hide the cause otherwise.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Checks an actor before it goes into metadata, so a bad `--agency` is a
+/// usage error instead of a failed call.
+pub fn actor(agency: &str, user: &str) -> Result<pb::Actor, Error> {
+    let valid_agency = !agency.is_empty()
+        && agency.len() <= 64
+        && agency
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !valid_agency {
+        return Err(Error::Usage(format!(
+            "agency {agency:?} must be 1 to 64 of [A-Za-z0-9._-]"
+        )));
+    }
+    if user.trim().is_empty() || user.len() > 128 || !user.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::Usage(format!(
+            "user {user:?} must be 1 to 128 printable ASCII characters"
+        )));
+    }
+    Ok(pb::Actor {
+        agency: agency.to_string(),
+        user: user.to_string(),
+    })
+}
+
+/// A request carrying `actor` in `x-sy-agency` / `x-sy-user`.
+pub fn as_actor<T>(message: T, actor: &pb::Actor) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let metadata = request.metadata_mut();
+    // `actor()` admits only ASCII without controls, which always parses.
+    if let Ok(value) = actor.agency.parse() {
+        metadata.insert(AGENCY_METADATA, value);
+    }
+    if let Ok(value) = actor.user.parse() {
+        metadata.insert(USER_METADATA, value);
+    }
+    request
+}
+
+/// How often a read retries while the projection has not reached `min_position`.
+const POSITION_RETRIES: u32 = 2;
+const POSITION_BACKOFF: Duration = Duration::from_millis(400);
+
+/// Runs a read, retrying a few times while it answers `UNAVAILABLE` (the
+/// projection has not applied the position the caller waits for yet).
+pub async fn read_with_retry<T, F>(call: &'static str, mut read: F) -> Result<T, Error>
+where
+    F: AsyncFnMut() -> Result<tonic::Response<T>, tonic::Status>,
+{
+    let mut attempt = 0;
+    loop {
+        match read().await {
+            Ok(response) => return Ok(response.into_inner()),
+            Err(status)
+                if status.code() == tonic::Code::Unavailable && attempt < POSITION_RETRIES =>
+            {
+                attempt += 1;
+                tokio::time::sleep(POSITION_BACKOFF * attempt).await;
+            }
+            Err(status) => return Err(Error::Rpc { call, status }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actors_are_checked_before_use() {
+        assert!(actor("unit-31001", "zhang.wei").is_ok());
+        assert!(actor("bad agency", "x").is_err());
+        assert!(actor("unit-31001", "").is_err());
+        assert!(actor("unit-31001", "张伟").is_err());
+        let request = as_actor((), &actor("unit-31001", "zhang.wei").unwrap());
+        assert_eq!(
+            request.metadata().get(AGENCY_METADATA).unwrap(),
+            "unit-31001"
+        );
+        assert_eq!(request.metadata().get(USER_METADATA).unwrap(), "zhang.wei");
+    }
+}

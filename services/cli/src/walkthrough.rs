@@ -1,0 +1,308 @@
+//! `sy walkthrough`: one new request from submission to close-out (销号),
+//! every call and its `CommandResult` printed, then what the read side and the
+//! log say about it: the request with its timeline (read at the last
+//! position), its history with the hash chain checked, and its board row.
+
+use std::fmt::Write as _;
+
+use sy_api::pb::{self, intake_client::IntakeClient, query_client::QueryClient};
+use sy_domain::validate::china_date;
+use tonic::transport::Channel;
+
+use crate::catalogue::{self, Party};
+use crate::commands::{Cmd, context, send};
+use crate::error::Error;
+use crate::render;
+use crate::rpc::read_with_retry;
+
+/// The department that works the walkthrough's request.
+const DEPARTMENT: Party = catalogue::HOUSING_BUREAU;
+/// The military unit that raises it and confirms the close-out.
+const REQUESTER: Party = catalogue::UNIT_LOGISTICS;
+
+/// The script: who sends what. `run` fills in the request id after the submission.
+fn script(
+    run_id: &str,
+    coordinator: &pb::Actor,
+    today: jiff::civil::Date,
+) -> Vec<(pb::Actor, Cmd)> {
+    let ctx = |step: &str| {
+        context(
+            format!("walkthrough-{run_id}-{step}"),
+            format!("walkthrough-{run_id}"),
+            None,
+        )
+    };
+    let due = today + jiff::ToSpan::days(30);
+    vec![
+        (
+            REQUESTER.actor(),
+            Cmd::Submit(pb::SubmitRequestCommand {
+                context: ctx("submit"),
+                direction: pb::Direction::MilitaryToLocal as i32,
+                requester: Some(pb::RequestingParty {
+                    agency: REQUESTER.agency.to_string(),
+                    name: REQUESTER.name.to_string(),
+                }),
+                category: pb::Category::BarracksAndTrainingGrounds as i32,
+                title: "训练场排水改造：东侧训练场雨后积水".to_string(),
+                description:
+                    "东侧训练场地势低洼，每逢降雨大面积积水，影响日常训练，请协助实施排水改造。"
+                        .to_string(),
+                area_code: "500106004007".to_string(),
+                priority: pb::Priority::High as i32,
+                due_date: String::new(),
+                supervision_level: pb::SupervisionLevel::District as i32,
+            }),
+        ),
+        (
+            coordinator.clone(),
+            Cmd::Assign(pb::AssignRequestCommand {
+                context: ctx("assign"),
+                request_id: String::new(),
+                department: DEPARTMENT.agency.to_string(),
+                due_date: due.to_string(),
+                note: catalogue::assign_note(&DEPARTMENT),
+            }),
+        ),
+        (
+            DEPARTMENT.actor(),
+            Cmd::Start(pb::StartRequestCommand {
+                context: ctx("start"),
+                request_id: String::new(),
+                note: catalogue::START_NOTE.to_string(),
+            }),
+        ),
+        (
+            DEPARTMENT.actor(),
+            Cmd::Progress(pb::RecordProgressCommand {
+                context: ctx("progress"),
+                request_id: String::new(),
+                note: "排水管网设计已完成，施工单位已进场铺设主管道。".to_string(),
+            }),
+        ),
+        (
+            DEPARTMENT.actor(),
+            Cmd::Resolve(pb::ResolveRequestCommand {
+                context: ctx("resolve"),
+                request_id: String::new(),
+                resolution: "新建排水沟和主管道已投入使用，经军地联合验收合格。".to_string(),
+            }),
+        ),
+        (
+            REQUESTER.actor(),
+            Cmd::Close(pb::CloseRequestCommand {
+                context: ctx("close"),
+                request_id: String::new(),
+                note: catalogue::CLOSE_NOTE.to_string(),
+            }),
+        ),
+    ]
+}
+
+fn result_line(result: &pb::CommandResult) -> String {
+    format!(
+        "   -> request {} version {} position {}{} event {}",
+        result.aggregate_id,
+        result.version,
+        result.position,
+        if result.replayed { " (replayed)" } else { "" },
+        result.event_ids.join(",")
+    )
+}
+
+/// Runs the walkthrough, printing as it goes (so a failure shows what came before).
+pub async fn run(
+    intake: &mut IntakeClient<Channel>,
+    query: &mut QueryClient<Channel>,
+    coordinator: &pb::Actor,
+) -> Result<(), Error> {
+    let run_id = uuid::Uuid::now_v7().to_string();
+    let today = china_date(jiff::Timestamp::now());
+    say!("walkthrough {run_id}: one request from submission to close-out (销号)\n");
+
+    let mut request_id = String::new();
+    let mut position = 0;
+    for (n, (who, mut cmd)) in script(&run_id, coordinator, today).into_iter().enumerate() {
+        if !request_id.is_empty() {
+            cmd.set_request_id(&request_id);
+        }
+        let key = cmd
+            .context()
+            .map(|c| c.idempotency_key.clone())
+            .unwrap_or_default();
+        say!(
+            "{}. {} as {}/{} (idempotency key {key})\n   {}",
+            n + 1,
+            cmd.call(),
+            who.agency,
+            who.user,
+            cmd.summary()
+        );
+        let result = send(intake, cmd, &who).await?;
+        say!("{}", result_line(&result));
+        request_id = result.aggregate_id.clone();
+        position = result.position;
+    }
+
+    say!("\nGetRequest id={request_id} min_position={position}");
+    let id = request_id.clone();
+    let got = read_with_retry("GetRequest", async || {
+        query
+            .get_request(pb::GetRequestRequest {
+                id: id.clone(),
+                min_position: position,
+            })
+            .await
+    })
+    .await?;
+    let request = got
+        .request
+        .ok_or_else(|| Error::Failed("GetRequest answered without a request".into()))?;
+    say!(
+        "   status {} at version {}, answer reflects position {}",
+        render::status_label(request.status()),
+        request.version,
+        got.position
+    );
+    say!("{}", render::request_fields(&request));
+    say!("{}", render::timeline(&request.timeline));
+
+    say!("\nGetRequestHistory id={request_id} (from the event log itself)");
+    let history = query
+        .get_request_history(pb::GetRequestHistoryRequest {
+            id: request_id.clone(),
+        })
+        .await
+        .map_err(Error::rpc("GetRequestHistory"))?
+        .into_inner();
+    say_raw!("{}", history_text(&history));
+
+    say!(
+        "\nGetClearanceBoard min_position={position}: row {}",
+        DEPARTMENT.agency
+    );
+    let board = read_with_retry("GetClearanceBoard", async || {
+        query
+            .get_clearance_board(pb::GetClearanceBoardRequest {
+                as_of: String::new(),
+                min_position: position,
+            })
+            .await
+    })
+    .await?;
+    let rows: Vec<pb::BoardRow> = board
+        .by_department
+        .iter()
+        .filter(|row| row.key == DEPARTMENT.agency)
+        .cloned()
+        .collect();
+    say!(
+        "{}",
+        render::board_section("department 责任单位", &rows, board.total.as_ref())
+    );
+    say!(
+        "\nclosed out: request {request_id} went submitted → assigned → in progress → resolved → closed in {} events.",
+        request.version
+    );
+    Ok(())
+}
+
+/// The history as a table, and whether each event names its predecessor's hash.
+pub fn history_text(history: &pb::GetRequestHistoryResponse) -> String {
+    let mut table = render::table(&[
+        "position",
+        "v",
+        "event",
+        "actor",
+        "recorded",
+        "hash",
+        "prev_hash",
+        "chain",
+    ]);
+    let mut intact = true;
+    let mut previous: Vec<u8> = vec![0; 32];
+    for event in &history.events {
+        let envelope = event.envelope.clone().unwrap_or_default();
+        let linked = envelope.prev_hash == previous;
+        intact &= linked;
+        let actor = envelope.actor.clone().unwrap_or_default();
+        table.add_row(vec![
+            event.position.to_string(),
+            envelope.aggregate_version.to_string(),
+            envelope
+                .payload
+                .as_ref()
+                .map_or("(unknown)", sy_domain::event::event_type)
+                .to_string(),
+            format!("{}/{}", actor.agency, actor.user),
+            render::time(envelope.recorded_at.as_ref()),
+            render::short_hash(&event.hash),
+            render::short_hash(&envelope.prev_hash),
+            if linked { "ok" } else { "BROKEN" }.to_string(),
+        ]);
+        previous = event.hash.clone();
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "{table}");
+    let _ = writeln!(
+        out,
+        "   {} events, latest at position {}; hash chain {}",
+        history.events.len(),
+        history.position,
+        if intact {
+            "intact (each prev_hash is the hash of the event before it)"
+        } else {
+            "BROKEN"
+        }
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_closes_as_the_requester() {
+        let coordinator = catalogue::VETERANS_BUREAU.actor();
+        let steps = script("t", &coordinator, "2026-06-01".parse().unwrap());
+        let calls: Vec<&str> = steps.iter().map(|(_, c)| c.call()).collect();
+        assert_eq!(
+            calls,
+            [
+                "SubmitRequest",
+                "AssignRequest",
+                "StartRequest",
+                "RecordProgress",
+                "ResolveRequest",
+                "CloseRequest"
+            ]
+        );
+        assert_eq!(steps[5].0.agency, REQUESTER.agency);
+        assert_eq!(steps[0].0.agency, REQUESTER.agency);
+    }
+
+    #[test]
+    fn a_broken_chain_is_flagged() {
+        let event = |position: u64, prev: u8, hash: u8| pb::HistoryEvent {
+            position,
+            envelope: Some(pb::EventEnvelope {
+                aggregate_version: position,
+                prev_hash: vec![prev; 32],
+                ..Default::default()
+            }),
+            hash: vec![hash; 32],
+        };
+        let good = pb::GetRequestHistoryResponse {
+            events: vec![event(1, 0, 1), event(2, 1, 2)],
+            position: 2,
+        };
+        assert!(history_text(&good).contains("hash chain intact"));
+        let bad = pb::GetRequestHistoryResponse {
+            events: vec![event(1, 0, 1), event(2, 9, 2)],
+            position: 2,
+        };
+        assert!(history_text(&bad).contains("hash chain BROKEN"));
+    }
+}

@@ -1,0 +1,136 @@
+//! The fold task: follows the event log from `last_applied + 1` with an ordered
+//! consumer and hands the read model one batch at a time (whatever is ready,
+//! up to `--batch-size`), then publishes the new checkpoint to readers.
+//!
+//! NATS may be down at start or go away later; the task retries with capped
+//! exponential backoff and resumes from the read model's checkpoint, never
+//! from where a consumer happened to be. A batch already taken from the
+//! stream is always committed before the task looks at the stop signal again,
+//! so shutdown never abandons a half-read batch.
+
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use sy_eventlog::{EventLog, LogError, StoredEvent};
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::Stop;
+use crate::read_model::{BatchOutcome, ReadModel, ReadModelError};
+
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const MAX_RETRY: Duration = Duration::from_secs(5);
+
+/// Why the fold stopped for good; the service shuts down with it.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    #[error(transparent)]
+    Store(#[from] ReadModelError),
+    #[error("fold worker failed: {0}")]
+    Worker(#[from] tokio::task::JoinError),
+}
+
+/// How one subscription to the log ended.
+enum Ended {
+    Stopped,
+    /// The subscription broke; follow again from the checkpoint.
+    Interrupted(LogError),
+}
+
+/// Folds the log into `model` until `stop`; `applied` carries the checkpoint.
+pub(crate) async fn follow(
+    model: ReadModel,
+    log: EventLog,
+    batch_size: usize,
+    applied: watch::Sender<u64>,
+    mut stop: Stop,
+) -> Result<(), FollowError> {
+    let mut retry = FIRST_RETRY;
+    loop {
+        let start = applied.borrow().saturating_add(1);
+        let tail = tokio::select! {
+            () = stop.wait() => return Ok(()),
+            tail = log.tail(start) => tail,
+        };
+        match tail {
+            Ok(events) => {
+                info!(from = start, "following the event log");
+                match fold(&model, events, batch_size, &applied, &mut stop, &mut retry).await? {
+                    Ended::Stopped => return Ok(()),
+                    Ended::Interrupted(err) => {
+                        warn!(%err, retry_in = ?retry, "lost the event log; following again");
+                    }
+                }
+            }
+            Err(err) => warn!(%err, retry_in = ?retry, "cannot follow the event log"),
+        }
+        tokio::select! {
+            () = stop.wait() => return Ok(()),
+            () = tokio::time::sleep(retry) => {}
+        }
+        retry = (retry * 2).min(MAX_RETRY);
+    }
+}
+
+/// Folds one subscription's events batch by batch until it breaks or `stop`.
+async fn fold(
+    model: &ReadModel,
+    events: impl Stream<Item = Result<StoredEvent, LogError>>,
+    batch_size: usize,
+    applied: &watch::Sender<u64>,
+    stop: &mut Stop,
+    retry: &mut Duration,
+) -> Result<Ended, FollowError> {
+    let mut chunks = std::pin::pin!(events.ready_chunks(batch_size));
+    loop {
+        let chunk = tokio::select! {
+            biased;
+            () = stop.wait() => return Ok(Ended::Stopped),
+            chunk = chunks.next() => chunk,
+        };
+        let Some(chunk) = chunk else {
+            return Ok(Ended::Interrupted(LogError::Unavailable(
+                "event log subscription ended".into(),
+            )));
+        };
+        let mut batch = Vec::with_capacity(chunk.len());
+        let mut broken = None;
+        for item in chunk {
+            match item {
+                Ok(event) => batch.push(event),
+                Err(err) => {
+                    broken = Some(err);
+                    break;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let model = model.clone();
+            let outcome = tokio::task::spawn_blocking(move || model.apply_batch(&batch)).await??;
+            report(&outcome);
+            applied.send_replace(outcome.checkpoint);
+            *retry = FIRST_RETRY;
+        }
+        if let Some(err) = broken {
+            return Ok(Ended::Interrupted(err));
+        }
+    }
+}
+
+fn report(outcome: &BatchOutcome) {
+    for (position, reason) in &outcome.quarantined {
+        warn!(position, %reason, "event quarantined");
+    }
+    if outcome.redelivered > 0 {
+        debug!(
+            redelivered = outcome.redelivered,
+            "skipped events at or below the checkpoint"
+        );
+    }
+    debug!(
+        checkpoint = outcome.checkpoint,
+        applied = outcome.applied,
+        ignored = outcome.ignored,
+        "batch folded"
+    );
+}

@@ -1,0 +1,166 @@
+//! `sy-projection`: the read side. Folds the JetStream event log into a sled
+//! read model and serves `shuangyong.v1.Query` from it.
+//!
+//! Layout: `config` (flags), `follow` (the fold task: log → batches →
+//! checkpoint), `read_model` (sled trees, the fold transaction, indexes, board
+//! counters, list paging), `query` (the gRPC surface). Each replica keeps its
+//! own sled directory and can be rebuilt from the log alone, so run as many as
+//! reads need.
+//!
+//! Reads never need NATS (except request history, which comes from the log):
+//! the service starts and answers from sled while the fold task keeps trying
+//! to reach the log.
+#![forbid(unsafe_code)]
+
+mod config;
+mod follow;
+mod query;
+mod read_model;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use sy_api::pb::query_server::QueryServer;
+use sy_eventlog::{EventLog, LogConfig, LogError};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tracing::{error, info};
+
+pub use config::{Config, LogFormat};
+pub use follow::FollowError;
+pub use read_model::{
+    BatchOutcome, ListError, ListFilter, Page, Quarantined, ReadModel, ReadModelError,
+};
+
+/// Why the service could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot read the listener's address: {0}")]
+    LocalAddr(std::io::Error),
+    #[error(transparent)]
+    ReadModel(#[from] ReadModelError),
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("grpc server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+    #[error("fold stopped: {0}")]
+    Follow(#[from] FollowError),
+}
+
+/// Binds `config.listen` and runs the service until `shutdown` resolves.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| RunError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    serve(config, listener, shutdown).await
+}
+
+/// Runs the service on `listener` until `shutdown` resolves or the fold fails.
+///
+/// On shutdown the server stops accepting calls, open watches end, the fold
+/// commits the batch it holds, and sled is flushed.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    let model = ReadModel::open(&config.data_dir)?;
+    let checkpoint = model.last_applied()?;
+    info!(
+        data_dir = %config.data_dir.display(),
+        checkpoint,
+        quarantined = model.quarantine_count()?,
+        "read model opened"
+    );
+    let log = EventLog::connect(&LogConfig {
+        nats_url: config.nats_url.clone(),
+        stream: config.stream.clone(),
+        replicas: 1,
+        request_timeout: config.nats_timeout(),
+    })
+    .await?;
+
+    let (applied_tx, applied) = watch::channel(checkpoint);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let follower = tokio::spawn({
+        let (model, log, stop_tx) = (model.clone(), log.clone(), stop_tx.clone());
+        let stop = Stop(stop_rx.clone());
+        let batch_size = config.batch_len();
+        async move {
+            let followed = follow::follow(model, log, batch_size, applied_tx, stop).await;
+            if let Err(err) = &followed {
+                error!(%err, "fold failed; shutting down");
+            }
+            stop_tx.send_replace(true);
+            followed
+        }
+    });
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<QueryServer<query::QueryService>>()
+        .await;
+    let service = query::QueryService::new(
+        model.clone(),
+        log,
+        applied,
+        config.max_wait(),
+        Stop(stop_rx.clone()),
+    );
+
+    let addr = listener.local_addr().map_err(RunError::LocalAddr)?;
+    info!(addr = %addr, "listening");
+    let mut stopped = Stop(stop_rx);
+    let stop_all = stop_tx.clone();
+    let signal = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = stopped.wait() => {}
+        }
+        stop_tx.send_replace(true);
+    };
+    let served = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(sy_api::server::reflection_service()?)
+        .add_service(QueryServer::new(service))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+        .await;
+
+    // The server may also have failed; either way the fold stops now.
+    stop_all.send_replace(true);
+    let followed = match follower.await {
+        Ok(followed) => followed,
+        Err(err) => Err(FollowError::Worker(err)),
+    };
+    model.flush()?;
+    served?;
+    followed?;
+    info!("stopped");
+    Ok(())
+}
+
+/// The one stop signal, shared by the server, the fold task and every watch.
+#[derive(Clone)]
+pub(crate) struct Stop(watch::Receiver<bool>);
+
+impl Stop {
+    /// Resolves once stopping (or once nobody can signal any more).
+    pub(crate) async fn wait(&mut self) {
+        let _ = self.0.wait_for(|stopped| *stopped).await;
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        *self.0.borrow() || self.0.has_changed().is_err()
+    }
+}

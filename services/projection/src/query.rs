@@ -1,0 +1,313 @@
+//! The `shuangyong.v1.Query` gRPC service: validates each call at the edge,
+//! waits (bounded) for its `min_position`, reads the read model and stamps
+//! the reply with the position it reflects. Request history is the one read
+//! served from the log itself, so auditors see exactly what was stored.
+//!
+//! Every reply's `position` is the applied position read before the data, so
+//! the data reflects at least that position (possibly a little more).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures::stream::BoxStream;
+use prost::Message;
+use sy_api::pb::query_server::Query;
+use sy_api::status::{from_domain, invalid_argument, invalid_field, position_not_reached};
+use sy_domain::FieldViolation;
+use sy_domain::event::{hash, subject};
+use sy_domain::pb;
+use sy_domain::request::KIND;
+use sy_domain::validate::{self, AreaCode, Code, Violations, aggregate_id, china_date};
+use sy_eventlog::{EventLog, LogError};
+use tokio::sync::watch;
+use tonic::{Request, Response, Status};
+use tracing::{error, warn};
+
+use crate::Stop;
+use crate::read_model::{ListError, ListFilter, ReadModel, ReadModelError};
+
+/// Page size when the caller gives none.
+const DEFAULT_PAGE_SIZE: u32 = 50;
+const MAX_PAGE_SIZE: u32 = 500;
+/// Changes `WatchRequests` reads from sled at a time.
+const WATCH_CHUNK: usize = 256;
+
+pub(crate) struct QueryService {
+    model: ReadModel,
+    log: EventLog,
+    applied: watch::Receiver<u64>,
+    max_wait: Duration,
+    stop: Stop,
+}
+
+impl QueryService {
+    pub(crate) fn new(
+        model: ReadModel,
+        log: EventLog,
+        applied: watch::Receiver<u64>,
+        max_wait: Duration,
+        stop: Stop,
+    ) -> Self {
+        Self {
+            model,
+            log,
+            applied,
+            max_wait,
+            stop,
+        }
+    }
+
+    /// Waits until `min_position` is applied (at most `max_wait`), then
+    /// returns the applied position; UNAVAILABLE with the current position if
+    /// it is not reached in time.
+    async fn reached(&self, min_position: u64) -> Result<u64, Status> {
+        let mut applied = self.applied.clone();
+        if min_position > *applied.borrow() {
+            let wait =
+                tokio::time::timeout(self.max_wait, applied.wait_for(|p| *p >= min_position));
+            let reached = matches!(wait.await, Ok(Ok(_)));
+            if !reached {
+                return Err(position_not_reached(min_position, *applied.borrow()));
+            }
+        }
+        let position = *applied.borrow();
+        Ok(position)
+    }
+}
+
+fn internal(err: ReadModelError) -> Status {
+    error!(%err, "read model failed");
+    Status::internal(err.to_string())
+}
+
+fn from_log(err: LogError) -> Status {
+    match err {
+        LogError::Unavailable(_) => Status::unavailable(err.to_string()),
+        LogError::Conflict { .. } | LogError::Failed(_) => Status::internal(err.to_string()),
+    }
+}
+
+fn request_id(value: &str) -> Result<String, Status> {
+    aggregate_id("id", value)
+        .map(|id| id.to_string())
+        .map_err(|violation| invalid_argument(&[violation]))
+}
+
+/// An enum filter: 0 (unspecified) matches everything, unknown numbers are refused.
+fn optional_enum<E: TryFrom<i32> + Copy>(
+    field: &str,
+    raw: i32,
+) -> Result<Option<E>, FieldViolation> {
+    if raw == 0 {
+        Ok(None)
+    } else {
+        validate::enum_value(field, raw, None).map(Some)
+    }
+}
+
+fn page_size(raw: u32) -> Result<usize, FieldViolation> {
+    match raw {
+        0 => Ok(DEFAULT_PAGE_SIZE as usize),
+        1..=MAX_PAGE_SIZE => Ok(raw as usize),
+        _ => Err(FieldViolation::new(
+            "page_size",
+            format!("must be at most {MAX_PAGE_SIZE}"),
+        )),
+    }
+}
+
+/// The filters and page size of a list call, every bad field reported at once.
+fn parse_list(request: &pb::ListRequestsRequest) -> Result<(ListFilter, usize), Status> {
+    let mut v = Violations::default();
+    let status = v.check(optional_enum("status", request.status));
+    let direction = v.check(optional_enum("direction", request.direction));
+    let category = v.check(optional_enum("category", request.category));
+    let level = v.check(optional_enum(
+        "supervision_level",
+        request.supervision_level,
+    ));
+    let department = match request.department.as_str() {
+        "" => Some(None),
+        department => v.check(Code::parse("department", department)).map(Some),
+    };
+    let area = match request.area_code.as_str() {
+        "" => Some(None),
+        area => v.check(AreaCode::parse_shape("area_code", area)).map(Some),
+    };
+    let overdue_as_of = v.check(validate::optional_date(
+        "overdue_as_of",
+        &request.overdue_as_of,
+    ));
+    let page_size = v.check(page_size(request.page_size));
+    v.finish(|| {
+        Some((
+            ListFilter {
+                status: status?,
+                direction: direction?,
+                category: category?,
+                department: department?,
+                supervision_level: level?,
+                area: area?,
+                overdue_as_of: overdue_as_of?,
+            },
+            page_size?,
+        ))
+    })
+    .map_err(|err| from_domain(&err))
+}
+
+#[tonic::async_trait]
+impl Query for QueryService {
+    async fn get_request(
+        &self,
+        request: Request<pb::GetRequestRequest>,
+    ) -> Result<Response<pb::GetRequestResponse>, Status> {
+        let request = request.into_inner();
+        let id = request_id(&request.id)?;
+        let position = self.reached(request.min_position).await?;
+        let found = self.model.request(&id).map_err(internal)?;
+        let found = found.ok_or_else(|| Status::not_found(format!("request {id} not found")))?;
+        Ok(Response::new(pb::GetRequestResponse {
+            request: Some(found),
+            position,
+        }))
+    }
+
+    async fn list_requests(
+        &self,
+        request: Request<pb::ListRequestsRequest>,
+    ) -> Result<Response<pb::ListRequestsResponse>, Status> {
+        let request = request.into_inner();
+        let (filter, page_size) = parse_list(&request)?;
+        let position = self.reached(request.min_position).await?;
+        let model = self.model.clone();
+        let token = request.page_token;
+        // Up to SCAN_BUDGET point reads: off the async workers.
+        let page = tokio::task::spawn_blocking(move || model.list(&filter, page_size, &token))
+            .await
+            .map_err(|err| Status::internal(format!("list worker failed: {err}")))?;
+        let page = page.map_err(|err| match err {
+            ListError::PageToken(reason) => invalid_field("page_token", reason),
+            ListError::Store(err) => internal(err),
+        })?;
+        Ok(Response::new(pb::ListRequestsResponse {
+            requests: page.requests,
+            next_page_token: page.next_page_token,
+            position,
+        }))
+    }
+
+    async fn get_clearance_board(
+        &self,
+        request: Request<pb::GetClearanceBoardRequest>,
+    ) -> Result<Response<pb::ClearanceBoard>, Status> {
+        let request = request.into_inner();
+        let as_of = match request.as_of.as_str() {
+            "" => china_date(jiff::Timestamp::now()),
+            day => validate::date("as_of", day).map_err(|v| invalid_argument(&[v]))?,
+        };
+        let position = self.reached(request.min_position).await?;
+        let mut board = self.model.board(as_of).map_err(internal)?;
+        board.position = position;
+        Ok(Response::new(board))
+    }
+
+    async fn get_request_history(
+        &self,
+        request: Request<pb::GetRequestHistoryRequest>,
+    ) -> Result<Response<pb::GetRequestHistoryResponse>, Status> {
+        let id = request_id(&request.into_inner().id)?;
+        let stored = self
+            .log
+            .read_subject(&subject(KIND, &id), 0)
+            .await
+            .map_err(from_log)?;
+        let Some(last) = stored.last() else {
+            return Err(Status::not_found(format!("request {id} not found")));
+        };
+        let position = last.position;
+        let events = stored
+            .iter()
+            .map(|event| pb::HistoryEvent {
+                position: event.position,
+                // An undecodable event is still shown, with its hash, so the
+                // audit sees that something is stored there.
+                envelope: pb::EventEnvelope::decode(event.payload.as_ref())
+                    .inspect_err(|err| {
+                        warn!(position = event.position, %err, "stored event does not decode");
+                    })
+                    .ok(),
+                hash: hash(&event.payload).to_vec(),
+            })
+            .collect();
+        Ok(Response::new(pb::GetRequestHistoryResponse {
+            events,
+            position,
+        }))
+    }
+
+    type WatchRequestsStream = BoxStream<'static, Result<pb::RequestChange, Status>>;
+
+    async fn watch_requests(
+        &self,
+        request: Request<pb::WatchRequestsRequest>,
+    ) -> Result<Response<Self::WatchRequestsStream>, Status> {
+        let watch = Watch {
+            model: self.model.clone(),
+            after: request.into_inner().after_position,
+            applied: self.applied.clone(),
+            stop: self.stop.clone(),
+            pending: VecDeque::new(),
+            failed: false,
+        };
+        Ok(Response::new(Box::pin(futures::stream::unfold(
+            watch,
+            Watch::next,
+        ))))
+    }
+}
+
+/// State of one `WatchRequests` stream. Dropped (and so ended) when the client
+/// goes away; ends by itself on shutdown or a storage failure.
+struct Watch {
+    model: ReadModel,
+    /// Position of the last change read from sled.
+    after: u64,
+    applied: watch::Receiver<u64>,
+    stop: Stop,
+    pending: VecDeque<pb::RequestChange>,
+    /// A read failed and the error was sent: the stream ends.
+    failed: bool,
+}
+
+impl Watch {
+    async fn next(mut self) -> Option<(Result<pb::RequestChange, Status>, Self)> {
+        loop {
+            if let Some(change) = self.pending.pop_front() {
+                return Some((Ok(change), self));
+            }
+            if self.failed || self.stop.is_stopped() {
+                return None;
+            }
+            // Mark the current position seen before reading, so a batch
+            // committed after the read wakes the wait below.
+            self.applied.borrow_and_update();
+            match self.model.changes_after(self.after, WATCH_CHUNK) {
+                Err(err) => {
+                    self.failed = true;
+                    return Some((Err(internal(err)), self));
+                }
+                Ok(changes) if !changes.is_empty() => {
+                    self.after = changes.last().map_or(self.after, |c| c.position);
+                    self.pending.extend(changes);
+                }
+                Ok(_) => {
+                    tokio::select! {
+                        changed = self.applied.changed() => if changed.is_err() { return None },
+                        () = self.stop.wait() => return None,
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,531 @@
+//! The clearance board (销号清零), kept as counters updated on every event
+//! instead of scans over requests.
+//!
+//! A request counts in five rows: the total, its department (`(unassigned)`
+//! until assigned), category, supervision level and direction. Each row holds
+//! fixed counters (submitted, open, awaiting confirmation, closed, rejected and
+//! close-time statistics). [`delta`] is a pure function of the request before
+//! and after an event: it subtracts the old request's contribution and adds
+//! the new one's, so a request that moves row (reassigned, escalated) or
+//! changes status leaves its old row and enters the new one.
+//!
+//! Overdue depends on the day asked about, so it cannot be one counter.
+//! Instead `due/<row>/<YYYY-MM-DD>` counts the unresolved requests of a row
+//! due on that day; overdue as of D is the sum of a row's counters for days
+//! before D. That is a range over distinct due dates, not over requests: a
+//! board read costs the number of days with something due, however many
+//! requests there are.
+//!
+//! Board tree keys: `row/<dimension>:<key>` → [`FIELDS`] u64 BE counters;
+//! `due/<dimension>:<key>/<YYYY-MM-DD>` → u64 BE. The date is always the last
+//! ten bytes of a due key, so a row key that itself contains `/` cannot be
+//! confused with another row's (a row's due keys have exactly its prefix's
+//! length plus ten). Counters that fall to zero are removed, so the tree is a
+//! function of the counts alone.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use sy_domain::event::to_jiff;
+use sy_domain::pb::{self, RequestStatus};
+use sy_domain::request::{is_open, is_unresolved};
+
+use super::ReadModelError;
+use super::keys::{DATE_LEN, due_date, read_u64, u64_bytes};
+
+/// Counters per row, in this order.
+pub const FIELDS: usize = 12;
+const SUBMITTED: usize = 0;
+const OPEN: usize = 1;
+const AWAITING_CONFIRMATION: usize = 2;
+const CLOSED: usize = 3;
+const REJECTED: usize = 4;
+const CLOSE_COUNT: usize = 5;
+const CLOSE_TOTAL_SECONDS: usize = 6;
+/// Close-time buckets are cumulative, as their names say: a request closed in
+/// two hours counts in `within_1_day` and in every longer `within_*`.
+const WITHIN_1_DAY: usize = 7;
+const WITHIN_7_DAYS: usize = 8;
+const WITHIN_30_DAYS: usize = 9;
+const WITHIN_90_DAYS: usize = 10;
+const OVER_90_DAYS: usize = 11;
+
+const DAY_SECONDS: i64 = 24 * 60 * 60;
+
+/// Row key of requests without a department.
+pub const UNASSIGNED: &str = "(unassigned)";
+
+const ROW_PREFIX: &str = "row/";
+const DUE_PREFIX: &str = "due/";
+
+pub type Counts = [u64; FIELDS];
+pub type CountDelta = [i64; FIELDS];
+
+/// The groupings of the board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dimension {
+    Total,
+    Department,
+    Category,
+    SupervisionLevel,
+    Direction,
+}
+
+impl Dimension {
+    const ALL: [Dimension; 5] = [
+        Dimension::Total,
+        Dimension::Department,
+        Dimension::Category,
+        Dimension::SupervisionLevel,
+        Dimension::Direction,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Dimension::Total => "total",
+            Dimension::Department => "department",
+            Dimension::Category => "category",
+            Dimension::SupervisionLevel => "supervision_level",
+            Dimension::Direction => "direction",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        Dimension::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    /// The row of this dimension `request` counts in (`dimension:key`).
+    fn row_of(self, request: &pb::Request) -> String {
+        let key = self.key_of(request);
+        let mut row = String::with_capacity(self.name().len() + 1 + key.len());
+        row.push_str(self.name());
+        row.push(':');
+        row.push_str(key);
+        row
+    }
+
+    fn key_of(self, request: &pb::Request) -> &str {
+        match self {
+            Dimension::Total => "",
+            Dimension::Department if request.department.is_empty() => UNASSIGNED,
+            Dimension::Department => &request.department,
+            Dimension::Category => request.category().as_str_name(),
+            Dimension::SupervisionLevel => request.supervision_level().as_str_name(),
+            Dimension::Direction => request.direction().as_str_name(),
+        }
+    }
+}
+
+pub fn row_key(row: &str) -> String {
+    [ROW_PREFIX, row].concat()
+}
+
+pub fn due_key(row: &str, date: &str) -> String {
+    [DUE_PREFIX, row, "/", date].concat()
+}
+
+/// Changes to board counters caused by one event, keyed by board tree key.
+/// Entries that net to zero are dropped.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Delta {
+    pub rows: BTreeMap<String, CountDelta>,
+    pub due: BTreeMap<String, i64>,
+}
+
+/// The counter changes when a request goes from `before` (`None`: it did not
+/// exist) to `after`.
+pub fn delta(before: Option<&pb::Request>, after: &pb::Request) -> Delta {
+    let mut delta = Delta::default();
+    if before.is_some_and(|before| counted_alike(before, after)) {
+        return delta; // most events (progress notes) move no counter
+    }
+    if let Some(before) = before {
+        delta.add(before, -1);
+    }
+    delta.add(after, 1);
+    delta
+        .rows
+        .retain(|_, counts| counts.iter().any(|c| *c != 0));
+    delta.due.retain(|_, count| *count != 0);
+    delta
+}
+
+/// Whether two versions of a request agree on every field the board reads.
+fn counted_alike(a: &pb::Request, b: &pb::Request) -> bool {
+    a.status == b.status
+        && a.department == b.department
+        && a.category == b.category
+        && a.supervision_level == b.supervision_level
+        && a.direction == b.direction
+        && a.due_date == b.due_date
+        && a.submitted_at == b.submitted_at
+        && a.closed_at == b.closed_at
+}
+
+impl Delta {
+    /// Adds `other` to this delta (to sum a batch's events before writing).
+    pub fn merge(&mut self, other: Delta) {
+        for (key, change) in other.rows {
+            let entry = self.rows.entry(key).or_insert([0; FIELDS]);
+            for (total, count) in entry.iter_mut().zip(change) {
+                *total += count;
+            }
+        }
+        for (key, change) in other.due {
+            *self.due.entry(key).or_default() += change;
+        }
+    }
+
+    fn add(&mut self, request: &pb::Request, sign: i64) {
+        let counts = contribution(request);
+        let due = due_date(request).filter(|_| is_unresolved(request.status()));
+        for dimension in Dimension::ALL {
+            let row = dimension.row_of(request);
+            let entry = self.rows.entry(row_key(&row)).or_insert([0; FIELDS]);
+            for (total, count) in entry.iter_mut().zip(counts) {
+                *total += sign * count;
+            }
+            if let Some(date) = due {
+                *self.due.entry(due_key(&row, date)).or_default() += sign;
+            }
+        }
+    }
+}
+
+/// What one request adds to each row it counts in.
+fn contribution(request: &pb::Request) -> CountDelta {
+    let status = request.status();
+    let mut counts = [0; FIELDS];
+    counts[SUBMITTED] = 1;
+    counts[OPEN] = i64::from(is_open(status));
+    counts[AWAITING_CONFIRMATION] = i64::from(status == RequestStatus::Resolved);
+    counts[CLOSED] = i64::from(status == RequestStatus::Closed);
+    counts[REJECTED] = i64::from(status == RequestStatus::Rejected);
+    if status == RequestStatus::Closed {
+        if let Some(seconds) = close_seconds(request) {
+            counts[CLOSE_COUNT] = 1;
+            counts[CLOSE_TOTAL_SECONDS] = seconds;
+            counts[WITHIN_1_DAY] = i64::from(seconds <= DAY_SECONDS);
+            counts[WITHIN_7_DAYS] = i64::from(seconds <= 7 * DAY_SECONDS);
+            counts[WITHIN_30_DAYS] = i64::from(seconds <= 30 * DAY_SECONDS);
+            counts[WITHIN_90_DAYS] = i64::from(seconds <= 90 * DAY_SECONDS);
+            counts[OVER_90_DAYS] = i64::from(seconds > 90 * DAY_SECONDS);
+        }
+    }
+    counts
+}
+
+/// Seconds from submission to close-out. Callers may backdate events, so a
+/// close stated before its submission counts as zero rather than negative.
+fn close_seconds(request: &pb::Request) -> Option<i64> {
+    let submitted = to_jiff(request.submitted_at.as_ref())?;
+    let closed = to_jiff(request.closed_at.as_ref())?;
+    Some(closed.duration_since(submitted).as_secs().max(0))
+}
+
+/// Adds a delta to stored counters. Counters never go below zero when deltas
+/// come from [`delta`]; saturation only guards against a damaged store.
+pub fn add(counts: Counts, delta: &CountDelta) -> Counts {
+    let mut sum = counts;
+    for (total, change) in sum.iter_mut().zip(delta) {
+        debug_assert!(
+            total.checked_add_signed(*change).is_some(),
+            "board counter out of range"
+        );
+        *total = total.saturating_add_signed(*change);
+    }
+    sum
+}
+
+pub fn encode(counts: &Counts) -> Vec<u8> {
+    counts.iter().flat_map(|c| u64_bytes(*c)).collect()
+}
+
+pub fn decode(bytes: &[u8]) -> Option<Counts> {
+    if bytes.len() != FIELDS * 8 {
+        return None;
+    }
+    let mut counts = [0; FIELDS];
+    for (count, chunk) in counts.iter_mut().zip(bytes.chunks_exact(8)) {
+        *count = read_u64(chunk)?;
+    }
+    Some(counts)
+}
+
+/// Reads the board from the counter tree, with overdue counts as of `as_of`.
+pub fn read(tree: &sled::Tree, as_of: Date) -> Result<pb::ClearanceBoard, ReadModelError> {
+    let as_of = as_of.to_string();
+    let mut board = pb::ClearanceBoard {
+        as_of: as_of.clone(),
+        total: Some(board_counts(&[0; FIELDS], 0)),
+        ..Default::default()
+    };
+    for entry in tree.scan_prefix(ROW_PREFIX) {
+        let (key, value) = entry?;
+        let row = std::str::from_utf8(&key[ROW_PREFIX.len()..])
+            .map_err(|_| ReadModelError::corrupt("board row key is not utf-8"))?;
+        let counts = decode(&value)
+            .ok_or_else(|| ReadModelError::corrupt(format!("board row {row} is malformed")))?;
+        let (dimension, name) = row
+            .split_once(':')
+            .and_then(|(d, name)| Some((Dimension::parse(d)?, name)))
+            .ok_or_else(|| ReadModelError::corrupt(format!("board row {row} is unknown")))?;
+        let counts = board_counts(&counts, overdue(tree, row, &as_of)?);
+        let row = pb::BoardRow {
+            key: name.to_string(),
+            counts: Some(counts),
+        };
+        match dimension {
+            Dimension::Total => board.total = row.counts,
+            Dimension::Department => board.by_department.push(row),
+            Dimension::Category => board.by_category.push(row),
+            Dimension::SupervisionLevel => board.by_supervision_level.push(row),
+            Dimension::Direction => board.by_direction.push(row),
+        }
+    }
+    Ok(board)
+}
+
+/// Unresolved requests of `row` due before `as_of`: a range over due dates.
+fn overdue(tree: &sled::Tree, row: &str, as_of: &str) -> Result<u64, ReadModelError> {
+    let start = due_key(row, "");
+    let end = due_key(row, as_of);
+    let mut overdue = 0u64;
+    for entry in tree.range(start.as_bytes()..end.as_bytes()) {
+        let (key, value) = entry?;
+        if key.len() != start.len() + DATE_LEN {
+            continue; // another row whose key extends this one's
+        }
+        let count = read_u64(&value)
+            .ok_or_else(|| ReadModelError::corrupt(format!("due counter of {row} is malformed")))?;
+        overdue = overdue.saturating_add(count);
+    }
+    Ok(overdue)
+}
+
+fn board_counts(counts: &Counts, overdue: u64) -> pb::BoardCounts {
+    let close_count = counts[CLOSE_COUNT];
+    pb::BoardCounts {
+        submitted: counts[SUBMITTED],
+        open: counts[OPEN],
+        overdue,
+        awaiting_confirmation: counts[AWAITING_CONFIRMATION],
+        closed: counts[CLOSED],
+        rejected: counts[REJECTED],
+        close_times: Some(pb::CloseTimes {
+            count: close_count,
+            total_seconds: counts[CLOSE_TOTAL_SECONDS],
+            mean_seconds: counts[CLOSE_TOTAL_SECONDS]
+                .checked_div(close_count)
+                .unwrap_or(0),
+            within_1_day: counts[WITHIN_1_DAY],
+            within_7_days: counts[WITHIN_7_DAYS],
+            within_30_days: counts[WITHIN_30_DAYS],
+            within_90_days: counts[WITHIN_90_DAYS],
+            over_90_days: counts[OVER_90_DAYS],
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pb::RequestStatus as S;
+
+    const SUBMITTED_AT: i64 = 1_780_000_000;
+
+    fn submitted() -> pb::Request {
+        let mut request = pb::Request {
+            id: "r1".into(),
+            submitted_at: Some(prost_types::Timestamp {
+                seconds: SUBMITTED_AT,
+                nanos: 0,
+            }),
+            ..Default::default()
+        };
+        request.set_status(S::Submitted);
+        request.set_category(pb::Category::Medical);
+        request.set_supervision_level(pb::SupervisionLevel::None);
+        request.set_direction(pb::Direction::MilitaryToLocal);
+        request
+    }
+
+    fn with(request: &pb::Request, change: impl FnOnce(&mut pb::Request)) -> pb::Request {
+        let mut next = request.clone();
+        change(&mut next);
+        next
+    }
+
+    fn counts(pairs: &[(usize, i64)]) -> CountDelta {
+        let mut counts = [0; FIELDS];
+        for (field, value) in pairs {
+            counts[*field] = *value;
+        }
+        counts
+    }
+
+    fn rows(pairs: &[(&str, CountDelta)]) -> BTreeMap<String, CountDelta> {
+        pairs.iter().map(|(row, c)| (row_key(row), *c)).collect()
+    }
+
+    const ALL_ROWS: [&str; 5] = [
+        "total:",
+        "department:(unassigned)",
+        "category:CATEGORY_MEDICAL",
+        "supervision_level:SUPERVISION_LEVEL_NONE",
+        "direction:DIRECTION_MILITARY_TO_LOCAL",
+    ];
+
+    #[test]
+    fn a_submission_counts_once_in_each_of_its_rows() {
+        let delta = delta(None, &submitted());
+        let new = counts(&[(SUBMITTED, 1), (OPEN, 1)]);
+        assert_eq!(delta.rows, rows(&ALL_ROWS.map(|row| (row, new))));
+        assert!(delta.due.is_empty(), "no due date yet");
+    }
+
+    #[test]
+    fn assignment_moves_the_department_row_and_starts_the_due_counters() {
+        let before = submitted();
+        let after = with(&before, |r| {
+            r.set_status(S::Assigned);
+            r.department = "housing".into();
+            r.due_date = "2027-03-01".into();
+        });
+        let delta = delta(Some(&before), &after);
+        let one = counts(&[(SUBMITTED, 1), (OPEN, 1)]);
+        assert_eq!(
+            delta.rows,
+            rows(&[
+                ("department:(unassigned)", one.map(|c| -c)),
+                ("department:housing", one),
+            ])
+        );
+        let expected_due: BTreeMap<String, i64> = [
+            "total:",
+            "department:housing",
+            "category:CATEGORY_MEDICAL",
+            "supervision_level:SUPERVISION_LEVEL_NONE",
+            "direction:DIRECTION_MILITARY_TO_LOCAL",
+        ]
+        .into_iter()
+        .map(|row| (due_key(row, "2027-03-01"), 1))
+        .collect();
+        assert_eq!(delta.due, expected_due);
+    }
+
+    #[test]
+    fn a_due_date_change_moves_the_due_counters_only() {
+        let before = with(&submitted(), |r| r.due_date = "2027-03-01".into());
+        let after = with(&before, |r| r.due_date = "2027-04-01".into());
+        let delta = delta(Some(&before), &after);
+        assert!(delta.rows.is_empty());
+        assert_eq!(delta.due.len(), 10);
+        assert_eq!(delta.due[&due_key("total:", "2027-03-01")], -1);
+        assert_eq!(delta.due[&due_key("total:", "2027-04-01")], 1);
+    }
+
+    #[test]
+    fn resolution_awaits_confirmation_and_is_no_longer_overdue() {
+        let before = with(&submitted(), |r| {
+            r.set_status(S::InProgress);
+            r.due_date = "2027-03-01".into();
+        });
+        let after = with(&before, |r| r.set_status(S::Resolved));
+        let delta = delta(Some(&before), &after);
+        let awaiting = counts(&[(AWAITING_CONFIRMATION, 1)]);
+        assert_eq!(delta.rows, rows(&ALL_ROWS.map(|row| (row, awaiting))));
+        assert!(delta.due.values().all(|c| *c == -1));
+        assert_eq!(delta.due.len(), 5);
+    }
+
+    #[test]
+    fn close_out_records_the_time_to_close_in_cumulative_buckets() {
+        let before = with(&submitted(), |r| r.set_status(S::Resolved));
+        let after = with(&before, |r| {
+            r.set_status(S::Closed);
+            r.closed_at = Some(prost_types::Timestamp {
+                seconds: SUBMITTED_AT + 3 * DAY_SECONDS,
+                nanos: 0,
+            });
+        });
+        let delta = delta(Some(&before), &after);
+        let closed = counts(&[
+            (OPEN, -1),
+            (AWAITING_CONFIRMATION, -1),
+            (CLOSED, 1),
+            (CLOSE_COUNT, 1),
+            (CLOSE_TOTAL_SECONDS, 3 * DAY_SECONDS),
+            (WITHIN_7_DAYS, 1),
+            (WITHIN_30_DAYS, 1),
+            (WITHIN_90_DAYS, 1),
+        ]);
+        assert_eq!(delta.rows, rows(&ALL_ROWS.map(|row| (row, closed))));
+    }
+
+    #[test]
+    fn close_times_are_bucketed_and_never_negative() {
+        let closed_after = |seconds: i64| {
+            contribution(&with(&submitted(), |r| {
+                r.set_status(S::Closed);
+                r.closed_at = Some(prost_types::Timestamp {
+                    seconds: SUBMITTED_AT + seconds,
+                    nanos: 0,
+                });
+            }))
+        };
+        let backdated = closed_after(-60);
+        assert_eq!(backdated[CLOSE_TOTAL_SECONDS], 0);
+        assert_eq!(backdated[WITHIN_1_DAY], 1);
+        let slow = closed_after(91 * DAY_SECONDS);
+        assert_eq!(
+            slow[WITHIN_1_DAY..=OVER_90_DAYS],
+            [0, 0, 0, 0, 1],
+            "only over_90_days"
+        );
+        let exactly_a_day = closed_after(DAY_SECONDS);
+        assert_eq!(exactly_a_day[WITHIN_1_DAY..=OVER_90_DAYS], [1, 1, 1, 1, 0]);
+        let untimed = contribution(&with(&submitted(), |r| r.set_status(S::Closed)));
+        assert_eq!(untimed[CLOSED], 1);
+        assert_eq!(untimed[CLOSE_COUNT], 0, "no close time without timestamps");
+    }
+
+    #[test]
+    fn rejection_and_escalation_move_counts() {
+        let before = submitted();
+        let rejected = with(&before, |r| r.set_status(S::Rejected));
+        let delta_rejected = delta(Some(&before), &rejected);
+        let change = counts(&[(OPEN, -1), (REJECTED, 1)]);
+        assert_eq!(
+            delta_rejected.rows,
+            rows(&ALL_ROWS.map(|row| (row, change)))
+        );
+
+        let escalated = with(&before, |r| {
+            r.set_supervision_level(pb::SupervisionLevel::City)
+        });
+        let one = counts(&[(SUBMITTED, 1), (OPEN, 1)]);
+        assert_eq!(
+            delta(Some(&before), &escalated).rows,
+            rows(&[
+                ("supervision_level:SUPERVISION_LEVEL_CITY", one),
+                ("supervision_level:SUPERVISION_LEVEL_NONE", one.map(|c| -c)),
+            ])
+        );
+    }
+
+    #[test]
+    fn an_event_that_changes_nothing_counted_has_an_empty_delta() {
+        let before = with(&submitted(), |r| r.set_status(S::InProgress));
+        let after = with(&before, |r| r.title = "progress noted".into());
+        assert_eq!(delta(Some(&before), &after), Delta::default());
+    }
+
+    #[test]
+    fn counters_encode_and_add() {
+        let counts = add([0; FIELDS], &[1; FIELDS]);
+        assert_eq!(decode(&encode(&counts)), Some(counts));
+        assert_eq!(decode(b"short"), None);
+        assert_eq!(add(counts, &[-1; FIELDS]), [0; FIELDS]);
+    }
+}

@@ -1,0 +1,352 @@
+//! Byte layouts of every sled key the read model writes, and the opaque page
+//! token. Keeping them in one place makes the on-disk format reviewable: all
+//! integers are big-endian so byte order is numeric order, and every variable
+//! part is either last in the key or length-prefixed, so no key of one index
+//! can be mistaken for a key of another.
+//!
+//! Index keys end in `[newest_first(submitted_position)][id]`: requests sort
+//! newest first by the position of their `RequestSubmitted` event, and ties
+//! (none in practice: positions are unique) fall back to the id.
+
+use std::ops::Bound;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sy_domain::pb;
+use sy_domain::request::is_unresolved;
+
+/// `meta` key of the checkpoint: the last stream position folded (u64 BE).
+pub const LAST_APPLIED: &[u8] = b"last_applied";
+/// `meta` key of the number of quarantined events (u64 BE).
+pub const QUARANTINED: &[u8] = b"quarantined";
+
+/// Length of a `YYYY-MM-DD` date in keys.
+pub const DATE_LEN: usize = 10;
+const POSITION_LEN: usize = 8;
+
+pub fn u64_bytes(value: u64) -> [u8; 8] {
+    value.to_be_bytes()
+}
+
+/// Reads a big-endian u64; `None` unless exactly 8 bytes.
+pub fn read_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+/// Sort component that puts later submissions first.
+pub fn newest_first(submitted_position: u64) -> [u8; 8] {
+    u64_bytes(u64::MAX - submitted_position)
+}
+
+/// The position of a request's `RequestSubmitted` event: its first timeline
+/// entry (always present once a request has been folded).
+pub fn submitted_position(request: &pb::Request) -> u64 {
+    request
+        .timeline
+        .first()
+        .map_or(request.last_position, |entry| entry.position)
+}
+
+/// Prefix of the `by_status` index for one status.
+pub fn status_prefix(status: pb::RequestStatus) -> Vec<u8> {
+    (status as i32).to_be_bytes().to_vec()
+}
+
+/// Prefix of the `by_department` index for one department (length-prefixed,
+/// because department codes in the log are only as valid as their writer).
+pub fn department_prefix(department: &str) -> Vec<u8> {
+    let len = u32::try_from(department.len()).unwrap_or(u32::MAX);
+    let mut key = len.to_be_bytes().to_vec();
+    key.extend_from_slice(department.as_bytes());
+    key
+}
+
+/// A request's due date when it is a real calendar date. A malformed date (only
+/// a foreign writer could produce one) counts as no due date for overdue
+/// purposes rather than sorting somewhere arbitrary.
+pub fn due_date(request: &pb::Request) -> Option<&str> {
+    let due = request.due_date.as_str();
+    sy_domain::validate::date("due_date", due).ok().map(|_| due)
+}
+
+/// An index key: `prefix`, then newest first, then the id.
+pub fn entry_key(prefix: &[u8], submitted_position: u64, id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + POSITION_LEN + id.len());
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(&newest_first(submitted_position));
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// The request id at the end of an index key whose prefix is `prefix_len` long.
+fn entry_id(key: &[u8], prefix_len: usize) -> Option<&str> {
+    std::str::from_utf8(key.get(prefix_len + POSITION_LEN..)?).ok()
+}
+
+/// The secondary indexes a request appears in; each is its own sled tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Index {
+    /// Every request: `[newest_first][id]`.
+    All = 1,
+    /// `[status i32 BE][newest_first][id]`.
+    ByStatus = 2,
+    /// Assigned requests: `[len u32 BE][department][newest_first][id]`.
+    ByDepartment = 3,
+    /// Unresolved requests with a due date: `[YYYY-MM-DD][newest_first][id]`,
+    /// so a range below a day lists the overdue, most overdue first.
+    OpenDue = 4,
+}
+
+impl Index {
+    pub const ALL: [Index; 4] = [
+        Index::All,
+        Index::ByStatus,
+        Index::ByDepartment,
+        Index::OpenDue,
+    ];
+
+    pub fn tree_name(self) -> &'static str {
+        match self {
+            Index::All => "idx_all",
+            Index::ByStatus => "idx_status",
+            Index::ByDepartment => "idx_department",
+            Index::OpenDue => "idx_open_due",
+        }
+    }
+
+    fn from_id(id: u8) -> Option<Self> {
+        Index::ALL.into_iter().find(|index| *index as u8 == id)
+    }
+
+    /// The request id an entry of this index names; `None` for a key this
+    /// index cannot hold.
+    pub fn id_of(self, key: &[u8]) -> Option<&str> {
+        let prefix_len = match self {
+            Index::All => 0,
+            Index::ByStatus => 4,
+            Index::ByDepartment => {
+                let len = u32::from_be_bytes(key.get(..4)?.try_into().ok()?);
+                4 + usize::try_from(len).ok()?
+            }
+            Index::OpenDue => DATE_LEN,
+        };
+        entry_id(key, prefix_len)
+    }
+
+    /// The key `request` has in this index, if it belongs to it.
+    pub fn key_of(self, request: &pb::Request) -> Option<Vec<u8>> {
+        let position = submitted_position(request);
+        let prefix = match self {
+            Index::All => Vec::new(),
+            Index::ByStatus => status_prefix(request.status()),
+            Index::ByDepartment if request.department.is_empty() => return None,
+            Index::ByDepartment => department_prefix(&request.department),
+            Index::OpenDue if !is_unresolved(request.status()) => return None,
+            Index::OpenDue => due_date(request)?.as_bytes().to_vec(),
+        };
+        Some(entry_key(&prefix, position, &request.id))
+    }
+}
+
+/// The part of an index a list call walks: keys under `prefix` and below `end`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub index: Index,
+    pub prefix: Vec<u8>,
+    /// Exclusive upper bound of keys, when tighter than the prefix.
+    pub below: Option<Vec<u8>>,
+}
+
+impl Scope {
+    pub fn contains(&self, key: &[u8]) -> bool {
+        key.starts_with(&self.prefix) && self.below.as_deref().is_none_or(|end| key < end)
+    }
+
+    /// The range to walk, resuming strictly after `after` when given.
+    pub fn range(&self, after: Option<&[u8]>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+        let start = match after {
+            Some(key) => Bound::Excluded(key.to_vec()),
+            None => Bound::Included(self.prefix.clone()),
+        };
+        let end = match &self.below {
+            Some(end) => Bound::Excluded(end.clone()),
+            None => prefix_end(&self.prefix),
+        };
+        (start, end)
+    }
+}
+
+/// The first key after every key starting with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Bound::Excluded(end);
+        }
+    }
+    Bound::Unbounded
+}
+
+/// Where a list call stopped: the index, a fingerprint of the filters, and
+/// the last index key examined. Encoded as base64url; callers treat it as
+/// opaque.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub index: Index,
+    pub filter: [u8; 8],
+    pub last_key: Vec<u8>,
+}
+
+const CURSOR_VERSION: u8 = 1;
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        let mut bytes = Vec::with_capacity(10 + self.last_key.len());
+        bytes.push(CURSOR_VERSION);
+        bytes.push(self.index as u8);
+        bytes.extend_from_slice(&self.filter);
+        bytes.extend_from_slice(&self.last_key);
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// `None` for anything this service did not produce.
+    pub fn decode(token: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
+        let (&version, rest) = bytes.split_first()?;
+        let (&index, rest) = rest.split_first()?;
+        if version != CURSOR_VERSION || rest.len() < 8 {
+            return None;
+        }
+        let (filter, last_key) = rest.split_at(8);
+        Some(Self {
+            index: Index::from_id(index)?,
+            filter: filter.try_into().ok()?,
+            last_key: last_key.to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(status: pb::RequestStatus, department: &str, due: &str) -> pb::Request {
+        let mut request = pb::Request {
+            id: "0195d3b2-0000-7000-8000-000000000001".into(),
+            department: department.into(),
+            due_date: due.into(),
+            last_position: 9,
+            timeline: vec![pb::TimelineEntry {
+                position: 7,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        request.set_status(status);
+        request
+    }
+
+    #[test]
+    fn newer_submissions_sort_first() {
+        assert!(entry_key(b"", 8, "a") < entry_key(b"", 7, "a"));
+        assert!(entry_key(b"", 7, "a") < entry_key(b"", 7, "b"));
+    }
+
+    #[test]
+    fn index_keys_carry_prefix_position_and_id() {
+        let r = request(pb::RequestStatus::Assigned, "housing", "2027-03-01");
+        let all = Index::All.key_of(&r).unwrap();
+        assert_eq!(Index::All.id_of(&all), Some(r.id.as_str()));
+        assert_eq!(&all[..8], &newest_first(7));
+
+        let dept = Index::ByDepartment.key_of(&r).unwrap();
+        let prefix = department_prefix("housing");
+        assert!(dept.starts_with(&prefix));
+        assert_eq!(Index::ByDepartment.id_of(&dept), Some(r.id.as_str()));
+
+        let due = Index::OpenDue.key_of(&r).unwrap();
+        assert!(due.starts_with(b"2027-03-01"));
+        assert_eq!(Index::OpenDue.id_of(&due), Some(r.id.as_str()));
+        let status = Index::ByStatus.key_of(&r).unwrap();
+        assert_eq!(Index::ByStatus.id_of(&status), Some(r.id.as_str()));
+        assert_eq!(Index::ByDepartment.id_of(&[0, 0, 1]), None);
+    }
+
+    #[test]
+    fn indexes_hold_only_requests_they_describe() {
+        let unassigned = request(pb::RequestStatus::Submitted, "", "");
+        assert_eq!(Index::ByDepartment.key_of(&unassigned), None);
+        assert_eq!(Index::OpenDue.key_of(&unassigned), None);
+        let resolved = request(pb::RequestStatus::Resolved, "d", "2027-03-01");
+        assert_eq!(Index::OpenDue.key_of(&resolved), None);
+        let malformed = request(pb::RequestStatus::InProgress, "d", "2027-3-1");
+        assert_eq!(Index::OpenDue.key_of(&malformed), None);
+    }
+
+    #[test]
+    fn department_prefixes_do_not_nest() {
+        let short = department_prefix("ab");
+        let long = department_prefix("abc");
+        assert!(!long.starts_with(&short));
+    }
+
+    #[test]
+    fn prefix_end_bounds_every_extension() {
+        assert_eq!(prefix_end(b"ab"), Bound::Excluded(b"ac".to_vec()));
+        assert_eq!(prefix_end(&[1, 0xff]), Bound::Excluded(vec![2]));
+        assert_eq!(prefix_end(&[0xff, 0xff]), Bound::Unbounded);
+        assert_eq!(prefix_end(b""), Bound::Unbounded);
+    }
+
+    #[test]
+    fn scopes_resume_after_the_cursor_and_stay_inside() {
+        let scope = Scope {
+            index: Index::OpenDue,
+            prefix: Vec::new(),
+            below: Some(b"2027-01-01".to_vec()),
+        };
+        assert!(scope.contains(b"2026-12-31xxxxxxxxid"));
+        assert!(!scope.contains(b"2027-01-01xxxxxxxxid"));
+        assert_eq!(
+            scope.range(Some(b"k")),
+            (
+                Bound::Excluded(b"k".to_vec()),
+                Bound::Excluded(b"2027-01-01".to_vec())
+            )
+        );
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let cursor = Cursor {
+            index: Index::ByDepartment,
+            filter: [1, 2, 3, 4, 5, 6, 7, 8],
+            last_key: entry_key(&department_prefix("housing"), 42, "id"),
+        };
+        let token = cursor.encode();
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_eq!(Cursor::decode(&token), Some(cursor));
+        assert_eq!(Cursor::decode("not base64!"), None);
+        assert_eq!(Cursor::decode(""), None);
+        assert_eq!(
+            Cursor::decode(&URL_SAFE_NO_PAD.encode([1, 9, 0, 0, 0, 0, 0, 0, 0, 0])),
+            None
+        );
+        assert_eq!(
+            Cursor::decode(&URL_SAFE_NO_PAD.encode([2, 1, 0, 0, 0, 0, 0, 0, 0, 0])),
+            None
+        );
+        assert_eq!(Cursor::decode(&URL_SAFE_NO_PAD.encode([1, 1, 0])), None);
+    }
+
+    #[test]
+    fn u64_round_trips() {
+        assert_eq!(read_u64(&u64_bytes(1 << 40)), Some(1 << 40));
+        assert_eq!(read_u64(b"short"), None);
+    }
+}

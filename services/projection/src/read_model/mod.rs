@@ -1,0 +1,263 @@
+//! The sled read model: one directory per projection replica, rebuilt from the
+//! log alone. Every write happens in [`ReadModel::apply_batch`], one multi-tree
+//! transaction per batch that also moves the checkpoint, so what is durable is
+//! always the fold of exactly the events up to the durable checkpoint.
+//!
+//! Trees:
+//! - `meta`: `last_applied` (the checkpoint) and `quarantined` (a count), u64 BE;
+//! - `requests`: request id → prost-encoded `Request` (with its timeline);
+//! - `idx_all`, `idx_status`, `idx_department`, `idx_open_due`: list indexes
+//!   (layouts in [`keys`]), values empty;
+//! - `board`: clearance board counters (see [`board`]);
+//! - `changes`: position u64 BE → prost-encoded `RequestChange`, for `WatchRequests`;
+//! - `quarantine`: position u64 BE → why an event could not be folded, and its bytes.
+
+mod board;
+mod fold;
+mod keys;
+mod list;
+#[cfg(test)]
+mod tests;
+
+use std::ops::Bound;
+use std::path::Path;
+
+use jiff::civil::Date;
+use prost::Message;
+use sy_domain::pb;
+
+use keys::{Index, QUARANTINED, read_u64, u64_bytes};
+
+pub use fold::BatchOutcome;
+pub use list::{ListError, ListFilter, Page};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadModelError {
+    #[error("read model storage failed: {0}")]
+    Storage(#[from] sled::Error),
+    /// The store holds bytes this code did not write: a damaged or foreign
+    /// data directory. Rebuild it from the log.
+    #[error("read model is damaged: {0}")]
+    Corrupt(String),
+}
+
+impl ReadModelError {
+    fn corrupt(reason: impl Into<String>) -> Self {
+        Self::Corrupt(reason.into())
+    }
+}
+
+/// An event the fold refused, kept for operators and auditors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    pub position: u64,
+    pub subject: String,
+    pub reason: String,
+    /// The event's bytes exactly as stored in the log.
+    pub payload: Vec<u8>,
+}
+
+impl Quarantined {
+    /// `[reason len u32 BE][reason][subject len u32 BE][subject][payload]`.
+    fn encode(subject: &str, reason: &str, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(8 + reason.len() + subject.len() + payload.len());
+        for text in [reason, subject] {
+            let len = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            bytes.extend_from_slice(&len.to_be_bytes());
+            bytes.extend_from_slice(text.as_bytes());
+        }
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    fn decode(position: u64, bytes: &[u8]) -> Option<Self> {
+        fn text(bytes: &[u8]) -> Option<(String, &[u8])> {
+            let (len, rest) = bytes.split_at_checked(4)?;
+            let len = usize::try_from(u32::from_be_bytes(len.try_into().ok()?)).ok()?;
+            let (text, rest) = rest.split_at_checked(len)?;
+            Some((String::from_utf8(text.to_vec()).ok()?, rest))
+        }
+        let (reason, rest) = text(bytes)?;
+        let (subject, payload) = text(rest)?;
+        Some(Self {
+            position,
+            subject,
+            reason,
+            payload: payload.to_vec(),
+        })
+    }
+}
+
+#[derive(Clone)]
+struct Trees {
+    meta: sled::Tree,
+    requests: sled::Tree,
+    idx_all: sled::Tree,
+    idx_status: sled::Tree,
+    idx_department: sled::Tree,
+    idx_open_due: sled::Tree,
+    board: sled::Tree,
+    changes: sled::Tree,
+    quarantine: sled::Tree,
+}
+
+impl Trees {
+    fn open(db: &sled::Db) -> sled::Result<Self> {
+        Ok(Self {
+            meta: db.open_tree("meta")?,
+            requests: db.open_tree("requests")?,
+            idx_all: db.open_tree(Index::All.tree_name())?,
+            idx_status: db.open_tree(Index::ByStatus.tree_name())?,
+            idx_department: db.open_tree(Index::ByDepartment.tree_name())?,
+            idx_open_due: db.open_tree(Index::OpenDue.tree_name())?,
+            board: db.open_tree("board")?,
+            changes: db.open_tree("changes")?,
+            quarantine: db.open_tree("quarantine")?,
+        })
+    }
+
+    fn index(&self, index: Index) -> &sled::Tree {
+        match index {
+            Index::All => &self.idx_all,
+            Index::ByStatus => &self.idx_status,
+            Index::ByDepartment => &self.idx_department,
+            Index::OpenDue => &self.idx_open_due,
+        }
+    }
+
+    /// Every tree, in digest order (the order is part of the digest).
+    fn all(&self) -> [&sled::Tree; 9] {
+        [
+            &self.meta,
+            &self.requests,
+            &self.idx_all,
+            &self.idx_status,
+            &self.idx_department,
+            &self.idx_open_due,
+            &self.board,
+            &self.changes,
+            &self.quarantine,
+        ]
+    }
+}
+
+/// A replica's read model. Cheap to clone: clones share one sled database.
+#[derive(Clone)]
+pub struct ReadModel {
+    db: sled::Db,
+    trees: Trees,
+}
+
+impl std::fmt::Debug for ReadModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadModel").finish_non_exhaustive()
+    }
+}
+
+impl ReadModel {
+    /// Opens (or creates) the read model in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, ReadModelError> {
+        let db = sled::Config::new().path(dir).open()?;
+        let trees = Trees::open(&db)?;
+        Ok(Self { db, trees })
+    }
+
+    /// The last stream position folded (0 before the first batch).
+    pub fn last_applied(&self) -> Result<u64, ReadModelError> {
+        self.meta_counter(keys::LAST_APPLIED)
+    }
+
+    /// How many events the fold has quarantined.
+    pub fn quarantine_count(&self) -> Result<u64, ReadModelError> {
+        self.meta_counter(QUARANTINED)
+    }
+
+    fn meta_counter(&self, key: &[u8]) -> Result<u64, ReadModelError> {
+        match self.trees.meta.get(key)? {
+            None => Ok(0),
+            Some(bytes) => {
+                read_u64(&bytes).ok_or_else(|| ReadModelError::corrupt("meta counter is not a u64"))
+            }
+        }
+    }
+
+    /// The quarantined events, in log order.
+    pub fn quarantined(&self) -> Result<Vec<Quarantined>, ReadModelError> {
+        self.trees
+            .quarantine
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry?;
+                read_u64(&key)
+                    .and_then(|position| Quarantined::decode(position, &value))
+                    .ok_or_else(|| ReadModelError::corrupt("quarantine entry is malformed"))
+            })
+            .collect()
+    }
+
+    /// One request with its timeline; `id` as the log spells it.
+    pub fn request(&self, id: &str) -> Result<Option<pb::Request>, ReadModelError> {
+        self.trees
+            .requests
+            .get(id.as_bytes())?
+            .map(|bytes| decode_request(&bytes))
+            .transpose()
+    }
+
+    /// The clearance board with overdue counts as of `as_of`; `position` is
+    /// left for the caller, who knows which position it read before.
+    pub fn board(&self, as_of: Date) -> Result<pb::ClearanceBoard, ReadModelError> {
+        board::read(&self.trees.board, as_of)
+    }
+
+    /// Up to `limit` changes with a position after `after`, oldest first.
+    pub fn changes_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<pb::RequestChange>, ReadModelError> {
+        let start = Bound::Excluded(u64_bytes(after));
+        self.trees
+            .changes
+            .range::<[u8; 8], _>((start, Bound::Unbounded))
+            .take(limit)
+            .map(|entry| {
+                let (_, value) = entry?;
+                pb::RequestChange::decode(value.as_ref())
+                    .map_err(|err| ReadModelError::corrupt(format!("stored change: {err}")))
+            })
+            .collect()
+    }
+
+    /// BLAKE3 over every tree's name, keys and values in order (each
+    /// length-prefixed): equal digests mean byte-identical read models.
+    pub fn digest(&self) -> Result<[u8; 32], ReadModelError> {
+        let mut hasher = blake3::Hasher::new();
+        for tree in self.trees.all() {
+            hash_part(&mut hasher, &tree.name());
+            for entry in tree.iter() {
+                let (key, value) = entry?;
+                hash_part(&mut hasher, &key);
+                hash_part(&mut hasher, &value);
+            }
+        }
+        Ok(*hasher.finalize().as_bytes())
+    }
+
+    /// Writes everything to disk; called on shutdown (sled also flushes
+    /// periodically on its own).
+    pub fn flush(&self) -> Result<(), ReadModelError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+fn hash_part(hasher: &mut blake3::Hasher, bytes: &[u8]) {
+    hasher.update(&(bytes.len() as u64).to_be_bytes());
+    hasher.update(bytes);
+}
+
+fn decode_request(bytes: &[u8]) -> Result<pb::Request, ReadModelError> {
+    pb::Request::decode(bytes)
+        .map_err(|err| ReadModelError::corrupt(format!("stored request: {err}")))
+}

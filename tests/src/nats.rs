@@ -1,0 +1,228 @@
+//! A real `nats-server` with JetStream for one test, modelled on nats.rs's
+//! `nats-server` test-support crate: its own store directory, a port of its
+//! own, killed and cleaned up on drop. Unlike that crate it can be killed and
+//! restarted on the same port with the same store, which the fault suites need.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tempfile::TempDir;
+
+use crate::process::{Log, Process};
+
+/// How long a server may take to report it is ready.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a restart retries when its port is still taken.
+const RESTART_ATTEMPTS: usize = 10;
+
+/// The `nats-server` binary: `$SY_NATS_SERVER`, else `nats-server` on `PATH`,
+/// else Debian's `/usr/sbin/nats-server`.
+pub fn nats_server_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("SY_NATS_SERVER") {
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "SY_NATS_SERVER={} is not a file; point it at a nats-server binary",
+            path.display()
+        );
+        return path;
+    }
+    if let Some(found) = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("nats-server"))
+            .find(|candidate| candidate.is_file())
+    }) {
+        return found;
+    }
+    let debian = PathBuf::from("/usr/sbin/nats-server");
+    assert!(
+        debian.is_file(),
+        "nats-server not found: set SY_NATS_SERVER, put nats-server on PATH, \
+         or install it (`apt-get install nats-server`)"
+    );
+    debian
+}
+
+/// One `nats-server -js` on 127.0.0.1 with a temporary store.
+pub struct NatsServer {
+    binary: PathBuf,
+    store: TempDir,
+    /// 0 until the first start reported its port; reused by restarts.
+    port: u16,
+    process: Option<Process>,
+    log: Log,
+}
+
+impl NatsServer {
+    /// Starts a server on a free port and waits until JetStream answers.
+    pub async fn start() -> anyhow::Result<Self> {
+        let store = tempfile::Builder::new()
+            .prefix("sy-nats-")
+            .tempdir()
+            .context("cannot create a store directory for nats-server")?;
+        let mut server = Self {
+            binary: nats_server_binary(),
+            store,
+            port: 0,
+            process: None,
+            log: Log::new("nats-server"),
+        };
+        server.spawn().await?;
+        Ok(server)
+    }
+
+    /// `nats://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The JetStream store directory (kept across `kill` and `restart`).
+    pub fn store_dir(&self) -> &Path {
+        self.store.path()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.process.as_mut().is_some_and(|p| p.exited().is_none())
+    }
+
+    /// Everything the server logged so far, across restarts.
+    pub fn log(&self) -> String {
+        self.log.text()
+    }
+
+    /// Stops the server at once (SIGKILL); the store is kept for `restart`.
+    pub fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill9();
+        }
+    }
+
+    /// Starts the server again on the same port with the same store (killing
+    /// it first if it still runs) and waits until JetStream answers.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        let mut last_error = None;
+        for _ in 0..RESTART_ATTEMPTS {
+            match self.spawn().await {
+                Ok(()) => return Ok(()),
+                // The port may not be free yet: try again shortly.
+                Err(err) => last_error = Some(err),
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        Err(last_error.unwrap_or_else(|| anyhow::anyhow!("nats-server did not restart")))
+    }
+
+    /// A plain client of this server.
+    pub async fn client(&self) -> anyhow::Result<async_nats::Client> {
+        async_nats::ConnectOptions::new()
+            .connection_timeout(Duration::from_secs(5))
+            .connect(self.url())
+            .await
+            .with_context(|| format!("cannot connect to {}", self.url()))
+    }
+
+    /// The last sequence of `stream` (0 when the stream does not exist yet):
+    /// lets a test prove that a refused or replayed command wrote nothing.
+    pub async fn last_sequence(&self, stream: &str) -> anyhow::Result<u64> {
+        use async_nats::jetstream::context::GetStreamErrorKind;
+        let js = async_nats::jetstream::new(self.client().await?);
+        match js.get_stream(stream).await {
+            Ok(mut found) => Ok(found.info().await?.state.last_sequence),
+            Err(err) => match err.kind() {
+                GetStreamErrorKind::JetStream(js_err)
+                    if js_err.error_code()
+                        == async_nats::jetstream::ErrorCode::STREAM_NOT_FOUND =>
+                {
+                    Ok(0)
+                }
+                _ => Err(err).with_context(|| format!("cannot read stream {stream}")),
+            },
+        }
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<()> {
+        let port = if self.port == 0 {
+            "-1".to_string()
+        } else {
+            self.port.to_string()
+        };
+        let mut command = Command::new(&self.binary);
+        command
+            .args(["-a", "127.0.0.1", "-p", &port, "-js", "-sd"])
+            .arg(self.store.path());
+        let mut process = Process::spawn(command, self.log.clone())?;
+        let port = process
+            .wait_for_line(START_TIMEOUT, "its client port", client_port)
+            .await?;
+        process
+            .wait_for_line(START_TIMEOUT, "that it is ready", |line| {
+                line.contains("Server is ready").then_some(())
+            })
+            .await?;
+        self.port = port;
+        self.process = Some(process);
+        self.wait_for_jetstream().await
+    }
+
+    /// Waits until the JetStream API answers an account-info request.
+    async fn wait_for_jetstream(&self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            // A raw request: the typed account info of async-nats expects
+            // fields that nats-server 2.9 does not send.
+            let attempt = async {
+                let client = self.client().await?;
+                let reply = client.request("$JS.API.INFO", "".into()).await?;
+                let body = String::from_utf8_lossy(&reply.payload);
+                anyhow::ensure!(
+                    body.contains("account_info_response") && !body.contains("\"error\""),
+                    "jetstream not ready: {body}"
+                );
+                anyhow::Ok(())
+            };
+            match attempt.await {
+                Ok(()) => return Ok(()),
+                Err(err) if Instant::now() >= deadline => {
+                    bail!(
+                        "jetstream on {} did not answer within {START_TIMEOUT:?}: {err:#}; log:\n{}",
+                        self.url(),
+                        self.log.tail(100)
+                    )
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+        self.log.dump();
+    }
+}
+
+/// The port of "Listening for client connections on 127.0.0.1:4222".
+fn client_port(line: &str) -> Option<u16> {
+    let (_, addr) = line.split_once("Listening for client connections on ")?;
+    addr.trim().rsplit_once(':')?.1.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_port_is_read_from_the_log() {
+        let line = "[1234] 2025/01/01 00:00:00.000000 [INF] Listening for client connections on 127.0.0.1:41234";
+        assert_eq!(client_port(line), Some(41234));
+        assert_eq!(client_port("[INF] Server is ready"), None);
+    }
+}

@@ -1,0 +1,293 @@
+//! The service binaries (`sy-intake`, `sy-projection`) as child processes: the
+//! real thing a deployment runs, started with flags, found serving through the
+//! `listening addr=HOST:PORT` line it logs, killed (`SIGKILL`) or stopped
+//! (`SIGTERM`) and restarted with the same flags (so the same data dir).
+
+use std::ffi::{OsStr, OsString};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
+
+use anyhow::Context;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::nats::NatsServer;
+use crate::process::{Log, Process};
+
+/// How long a service may take to log `listening addr=`.
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a service may take to stop after SIGTERM.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub const INTAKE_BIN: &str = "sy-intake";
+pub const PROJECTION_BIN: &str = "sy-projection";
+
+/// A workspace binary, built next to the test executable:
+/// `target/<profile>/deps/<test>` → `target/<profile>/<name>`.
+/// `$SY_INTAKE_BIN` / `$SY_PROJECTION_BIN` (the name upper-cased, `-` → `_`,
+/// plus `_BIN`) override the path.
+pub fn binary_path(name: &str) -> PathBuf {
+    let var = format!("{}_BIN", name.to_uppercase().replace('-', "_"));
+    if let Some(path) = std::env::var_os(&var) {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("cannot locate the test executable");
+    let mut dir = exe
+        .parent()
+        .expect("test executable has a directory")
+        .to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} not found: run `cargo build --workspace --bins` first (or `cargo test --workspace`, \
+         which builds them), or set {var}",
+        path.display()
+    );
+    path
+}
+
+/// How to start a service; [`ServiceBuilder::start`] adds `--listen`.
+#[derive(Debug, Clone)]
+pub struct ServiceBuilder {
+    binary: PathBuf,
+    label: String,
+    args: Vec<OsString>,
+    envs: Vec<(OsString, OsString)>,
+}
+
+impl ServiceBuilder {
+    /// A workspace binary by name, e.g. `sy-intake`.
+    pub fn new(binary_name: &str) -> Self {
+        Self::with_binary(binary_path(binary_name), binary_name)
+    }
+
+    pub fn with_binary(binary: impl Into<PathBuf>, label: &str) -> Self {
+        Self {
+            binary: binary.into(),
+            label: label.to_string(),
+            args: vec!["--log-format".into(), "text".into()],
+            envs: Vec::new(),
+        }
+    }
+
+    /// `sy-intake` on `nats`, writing to `stream`.
+    pub fn intake(nats: &NatsServer, stream: &str) -> Self {
+        Self::new(INTAKE_BIN)
+            .arg("--nats-url")
+            .arg(nats.url())
+            .arg("--stream")
+            .arg(stream)
+    }
+
+    /// `sy-projection` on `nats`, folding `stream` into `data_dir`.
+    pub fn projection(nats: &NatsServer, stream: &str, data_dir: &Path) -> Self {
+        Self::new(PROJECTION_BIN)
+            .arg("--nats-url")
+            .arg(nats.url())
+            .arg("--stream")
+            .arg(stream)
+            .arg("--data-dir")
+            .arg(data_dir)
+    }
+
+    /// The name logs and errors use (e.g. `sy-projection#2`).
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    /// `--flag value`.
+    pub fn flag(self, flag: &str, value: impl ToString) -> Self {
+        self.arg(flag).arg(value.to_string())
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.envs
+            .push((key.as_ref().to_os_string(), value.as_ref().to_os_string()));
+        self
+    }
+
+    /// Spawns the service on a free port and waits until it serves.
+    pub async fn start(self) -> anyhow::Result<Service> {
+        let log = Log::new(&self.label);
+        let mut service = Service {
+            spec: self,
+            addr: None,
+            process: None,
+            log,
+        };
+        service
+            .spawn(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0))
+            .await?;
+        Ok(service)
+    }
+}
+
+/// A running (or stopped) service binary.
+pub struct Service {
+    spec: ServiceBuilder,
+    addr: Option<SocketAddr>,
+    process: Option<Process>,
+    log: Log,
+}
+
+impl Service {
+    /// The gRPC address it serves on (of its latest start).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr.expect("service has started")
+    }
+
+    /// `http://HOST:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+
+    /// A channel that connects on first use (and reconnects after restarts on
+    /// the same port).
+    pub fn channel(&self) -> Channel {
+        Endpoint::from_shared(self.endpoint())
+            .expect("valid endpoint")
+            .connect_timeout(Duration::from_secs(5))
+            .connect_lazy()
+    }
+
+    pub fn label(&self) -> &str {
+        &self.spec.label
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Process::pid)
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.process.as_mut().is_some_and(|p| p.exited().is_none())
+    }
+
+    /// Everything the service logged so far, across restarts.
+    pub fn log(&self) -> String {
+        self.log.text()
+    }
+
+    /// Crash it: SIGKILL, no chance to flush or checkpoint.
+    pub fn kill9(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill9();
+        }
+    }
+
+    /// Stop it gracefully: SIGTERM, then wait for the exit.
+    pub async fn terminate(&mut self) -> anyhow::Result<ExitStatus> {
+        match self.process.take() {
+            Some(mut process) => process.terminate(STOP_TIMEOUT).await,
+            None => anyhow::bail!("{} is not running", self.spec.label),
+        }
+    }
+
+    /// Starts it again with the same flags (same data dir), on the same port
+    /// when it is free (so existing channels reconnect), else on a new one.
+    /// A service still running is stopped gracefully first.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        if self.is_running() {
+            self.terminate().await?;
+        }
+        self.process = None;
+        let previous = self.addr();
+        match self.spawn(previous).await {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                self.log.push(format!(
+                    "--- restart on {previous} failed ({err:#}); trying a new port"
+                ));
+                self.spawn(SocketAddr::new(previous.ip(), 0)).await
+            }
+        }
+    }
+
+    async fn spawn(&mut self, listen: SocketAddr) -> anyhow::Result<()> {
+        let mut command = Command::new(&self.spec.binary);
+        // Nothing from the developer's environment leaks into the flags.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("SY_") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .env("NO_COLOR", "1")
+            .env(
+                "RUST_LOG",
+                std::env::var("SY_TEST_RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .envs(self.spec.envs.iter().map(|(k, v)| (k, v)))
+            .args(&self.spec.args)
+            .arg("--listen")
+            .arg(listen.to_string());
+        let mut process = Process::spawn(command, self.log.clone())
+            .with_context(|| format!("is {} built?", self.spec.binary.display()))?;
+        let addr = process
+            .wait_for_line(START_TIMEOUT, "`listening addr=`", listening_addr)
+            .await?;
+        self.addr = Some(addr);
+        self.process = Some(process);
+        Ok(())
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill9();
+        self.log.dump();
+    }
+}
+
+/// The address of a `... listening addr=127.0.0.1:50051 ...` log line; an
+/// unspecified host (0.0.0.0, ::) is reached through loopback.
+pub fn listening_addr(line: &str) -> Option<SocketAddr> {
+    let (before, rest) = line.split_once("addr=")?;
+    if !before.contains("listening") {
+        return None;
+    }
+    let value = rest
+        .split_whitespace()
+        .next()?
+        .trim_matches(['"', ',', '}']);
+    let mut addr: SocketAddr = value.parse().ok()?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        });
+    }
+    Some(addr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listening_lines_are_parsed() {
+        let addr = |s: &str| listening_addr(s).map(|a| a.to_string());
+        assert_eq!(
+            addr("2025-01-01T00:00:00Z  INFO sy_intake: listening addr=127.0.0.1:5051").as_deref(),
+            Some("127.0.0.1:5051")
+        );
+        assert_eq!(
+            addr("INFO sy_projection::server: listening addr=0.0.0.0:7000 stream=SY").as_deref(),
+            Some("127.0.0.1:7000")
+        );
+        assert_eq!(
+            addr(r#"INFO listening addr="[::]:7000""#).as_deref(),
+            Some("[::1]:7000")
+        );
+        assert_eq!(addr("INFO connected addr=127.0.0.1:4222"), None);
+    }
+}

@@ -1,0 +1,221 @@
+//! One whole deployment for one test: a NATS server, `sy-intake` and
+//! `sy-projection` wired to a stream of their own and a temporary data dir,
+//! so tests run in parallel without seeing each other.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use sy_api::pb;
+use tempfile::TempDir;
+
+use crate::client::{self, AGENCY, IntakeClient, QueryClient, USER};
+use crate::nats::NatsServer;
+use crate::service::{Service, ServiceBuilder};
+
+/// How long suites wait for a projection to catch up.
+pub const CONVERGE: Duration = Duration::from_secs(60);
+
+/// Flags a test may want to change; `None` keeps the service's default.
+#[derive(Debug, Clone, Default)]
+pub struct SystemBuilder {
+    districts: Option<String>,
+    max_wait_ms: Option<u64>,
+    batch_size: Option<u64>,
+    nats_timeout_ms: Option<u64>,
+}
+
+impl SystemBuilder {
+    /// `--districts` of intake (the service defaults to `500106`).
+    pub fn districts(mut self, districts: &str) -> Self {
+        self.districts = Some(districts.into());
+        self
+    }
+
+    /// `--max-wait-ms` of the projection: the bound of a `min_position` wait.
+    pub fn max_wait_ms(mut self, ms: u64) -> Self {
+        self.max_wait_ms = Some(ms);
+        self
+    }
+
+    /// `--batch-size` of the projection.
+    pub fn batch_size(mut self, size: u64) -> Self {
+        self.batch_size = Some(size);
+        self
+    }
+
+    /// `--nats-timeout-ms` of both services.
+    pub fn nats_timeout_ms(mut self, ms: u64) -> Self {
+        self.nats_timeout_ms = Some(ms);
+        self
+    }
+
+    pub async fn start(self) -> anyhow::Result<System> {
+        let nats = NatsServer::start().await?;
+        let stream = format!("SY_TEST_{}", uuid::Uuid::new_v4().simple()).to_uppercase();
+        let root = tempfile::Builder::new()
+            .prefix("sy-system-")
+            .tempdir()
+            .context("cannot create a temp dir")?;
+        let mut intake = ServiceBuilder::intake(&nats, &stream);
+        if let Some(districts) = &self.districts {
+            intake = intake.flag("--districts", districts);
+        }
+        if let Some(ms) = self.nats_timeout_ms {
+            intake = intake.flag("--nats-timeout-ms", ms);
+        }
+        // Intake first: it sets the stream up.
+        let intake = intake.start().await?;
+        let mut system = System {
+            nats,
+            intake,
+            projection: None,
+            stream,
+            root,
+            projections: AtomicUsize::new(0),
+            config: self,
+        };
+        let projection = system.projection_builder().start().await?;
+        system.projection = Some(projection);
+        Ok(system)
+    }
+}
+
+/// NATS + intake + projection for one test. Fields are public so a test can
+/// kill, restart or inspect each part.
+pub struct System {
+    pub nats: NatsServer,
+    pub intake: Service,
+    projection: Option<Service>,
+    stream: String,
+    root: TempDir,
+    projections: AtomicUsize,
+    config: SystemBuilder,
+}
+
+impl System {
+    /// The default deployment.
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::builder().start().await
+    }
+
+    pub fn builder() -> SystemBuilder {
+        SystemBuilder::default()
+    }
+
+    /// The stream this system's services use.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    pub fn projection(&self) -> &Service {
+        self.projection.as_ref().expect("projection started")
+    }
+
+    pub fn projection_mut(&mut self) -> &mut Service {
+        self.projection.as_mut().expect("projection started")
+    }
+
+    /// An intake client acting as the requesting party ([`AGENCY`]).
+    pub fn intake(&self) -> IntakeClient {
+        self.intake_as(AGENCY, USER)
+    }
+
+    /// An intake client acting as another actor.
+    pub fn intake_as(&self, agency: &str, user: &str) -> IntakeClient {
+        client::intake_client(self.intake.channel(), agency, user)
+    }
+
+    /// A query client on the system's projection.
+    pub fn query(&self) -> QueryClient {
+        client::query_client(self.projection().channel())
+    }
+
+    /// A query client on another projection (see [`System::spawn_projection`]).
+    pub fn query_at(&self, projection: &Service) -> QueryClient {
+        client::query_client(projection.channel())
+    }
+
+    /// How a further projection of this system starts: same stream and flags,
+    /// a fresh data dir (so it replays the log from sequence 1).
+    pub fn projection_builder(&self) -> ServiceBuilder {
+        let n = self.projections.fetch_add(1, Ordering::Relaxed) + 1;
+        let data_dir = self.data_dir(n);
+        let mut builder =
+            ServiceBuilder::projection(&self.nats, &self.stream, &data_dir).label(if n == 1 {
+                "sy-projection".to_string()
+            } else {
+                format!("sy-projection#{n}")
+            });
+        if let Some(ms) = self.config.max_wait_ms {
+            builder = builder.flag("--max-wait-ms", ms);
+        }
+        if let Some(size) = self.config.batch_size {
+            builder = builder.flag("--batch-size", size);
+        }
+        if let Some(ms) = self.config.nats_timeout_ms {
+            builder = builder.flag("--nats-timeout-ms", ms);
+        }
+        builder
+    }
+
+    /// Starts another projection on a fresh data dir.
+    pub async fn spawn_projection(&self) -> anyhow::Result<Service> {
+        self.projection_builder().start().await
+    }
+
+    /// The last sequence of the stream, read from NATS directly.
+    pub async fn log_position(&self) -> anyhow::Result<u64> {
+        self.nats.last_sequence(&self.stream).await
+    }
+
+    /// Submits a valid request with a fresh key; returns its result.
+    pub async fn submit(&self) -> anyhow::Result<pb::CommandResult> {
+        let command = client::submit_command(&client::new_key("submit"));
+        Ok(self.intake().submit_request(command).await?.into_inner())
+    }
+
+    /// Waits until the projection has applied `position`.
+    pub async fn wait_applied(&self, position: u64) -> anyhow::Result<u64> {
+        let query = self.query();
+        wait_applied(&query, position).await
+    }
+
+    fn data_dir(&self, n: usize) -> PathBuf {
+        self.root.path().join(format!("projection-{n}"))
+    }
+}
+
+/// Waits until the projection behind `query` has applied `position`; returns
+/// the position it reports.
+pub async fn wait_applied(query: &QueryClient, position: u64) -> anyhow::Result<u64> {
+    client::eventually(
+        CONVERGE,
+        &format!("projection at position {position}"),
+        || {
+            let mut query = query.clone();
+            async move {
+                let board = query
+                    .get_clearance_board(pb::GetClearanceBoardRequest {
+                        as_of: String::new(),
+                        min_position: position,
+                    })
+                    .await?
+                    .into_inner();
+                anyhow::ensure!(board.position >= position, "at {}", board.position);
+                Ok(board.position)
+            }
+        },
+    )
+    .await
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        // Services before NATS (fields drop in declaration order), so their
+        // logs end with their own last words rather than reconnect noise.
+        self.projection.take();
+        self.intake.kill9();
+    }
+}
