@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "../../proto/shuangyong/v1/intake.proto",
         "../../proto/shuangyong/v1/query.proto",
+        "../../proto/shuangyong/v1/admin.proto",
     ];
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     let mut config = prost_build::Config::new();

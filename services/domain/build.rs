@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "../../proto/shuangyong/v1/events.proto",
         "../../proto/shuangyong/v1/intake.proto",
         "../../proto/shuangyong/v1/query.proto",
+        "../../proto/shuangyong/v1/admin.proto",
     ];
     let mut config = prost_build::Config::new();
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);

@@ -160,6 +160,19 @@ impl System {
         builder
     }
 
+    /// Publishes raw bytes onto the log, as a foreign or broken writer would;
+    /// returns their position.
+    pub async fn publish_raw(&self, subject: &str, bytes: &'static [u8]) -> anyhow::Result<u64> {
+        let js = async_nats::jetstream::new(self.nats.client().await?);
+        let ack = js.publish(subject.to_string(), bytes.into()).await?.await?;
+        Ok(ack.sequence)
+    }
+
+    /// A projection of this system's stream on `data_dir` (the caller's).
+    pub fn projection_on(&self, data_dir: &std::path::Path) -> ServiceBuilder {
+        ServiceBuilder::projection(&self.nats, &self.stream, data_dir).label("sy-projection@dir")
+    }
+
     /// Starts another projection on a fresh data dir.
     pub async fn spawn_projection(&self) -> anyhow::Result<Service> {
         self.projection_builder().start().await

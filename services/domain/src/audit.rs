@@ -57,13 +57,7 @@ impl ChainVerifier {
                 found: envelope.aggregate_version,
             });
         }
-        if envelope.prev_hash.as_slice() != previous.hash {
-            return Err(ChainBreak::PrevHashMismatch {
-                kind: key.0,
-                id: key.1,
-                version: envelope.aggregate_version,
-            });
-        }
+        check_prev_hash(envelope, &previous.hash)?;
         self.links.insert(
             key,
             Link {
@@ -72,6 +66,20 @@ impl ChainVerifier {
             },
         );
         Ok(())
+    }
+}
+
+/// Checks that `envelope` names `previous` (the hash of its aggregate's
+/// previous event as stored, or [`GENESIS_HASH`] for the first) as `prev_hash`.
+pub fn check_prev_hash(envelope: &EventEnvelope, previous: &[u8; 32]) -> Result<(), ChainBreak> {
+    if envelope.prev_hash.as_slice() == previous {
+        Ok(())
+    } else {
+        Err(ChainBreak::PrevHashMismatch {
+            kind: envelope.aggregate_kind.clone(),
+            id: envelope.aggregate_id.clone(),
+            version: envelope.aggregate_version,
+        })
     }
 }
 

@@ -46,6 +46,12 @@ pub struct Config {
     /// Bound on each NATS request (connecting, reading a subject), in milliseconds.
     #[arg(long, env = "SY_NATS_TIMEOUT_MS", default_value_t = 2000)]
     pub nats_timeout_ms: u64,
+
+    /// Serve `--data-dir` as it is, without following the log: for a
+    /// point-in-time build made by `sy as-of`, so every query answers as of
+    /// that position. History still reads the log when it is reachable.
+    #[arg(long, env = "SY_READ_ONLY")]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

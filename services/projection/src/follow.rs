@@ -16,7 +16,8 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::Stop;
-use crate::read_model::{BatchOutcome, ReadModel, ReadModelError};
+use crate::live::Live;
+use crate::read_model::{BatchOutcome, ReadModelError};
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(5);
@@ -37,9 +38,10 @@ enum Ended {
     Interrupted(LogError),
 }
 
-/// Folds the log into `model` until `stop`; `applied` carries the checkpoint.
+/// Folds the log into the live model until `stop`; `applied` carries the
+/// checkpoint.
 pub(crate) async fn follow(
-    model: ReadModel,
+    live: Live,
     log: EventLog,
     batch_size: usize,
     applied: watch::Sender<u64>,
@@ -55,7 +57,7 @@ pub(crate) async fn follow(
         match tail {
             Ok(events) => {
                 info!(from = start, "following the event log");
-                match fold(&model, events, batch_size, &applied, &mut stop, &mut retry).await? {
+                match fold(&live, events, batch_size, &applied, &mut stop, &mut retry).await? {
                     Ended::Stopped => return Ok(()),
                     Ended::Interrupted(err) => {
                         warn!(%err, retry_in = ?retry, "lost the event log; following again");
@@ -74,7 +76,7 @@ pub(crate) async fn follow(
 
 /// Folds one subscription's events batch by batch until it breaks or `stop`.
 async fn fold(
-    model: &ReadModel,
+    live: &Live,
     events: impl Stream<Item = Result<StoredEvent, LogError>>,
     batch_size: usize,
     applied: &watch::Sender<u64>,
@@ -105,8 +107,11 @@ async fn fold(
             }
         }
         if !batch.is_empty() {
-            let model = model.clone();
+            // A rebuild may switch models between batches, never during one.
+            let paused = live.pause().await;
+            let model = live.model();
             let outcome = tokio::task::spawn_blocking(move || model.apply_batch(&batch)).await??;
+            drop(paused);
             report(&outcome);
             applied.send_replace(outcome.checkpoint);
             *retry = FIRST_RETRY;

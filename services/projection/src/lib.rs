@@ -13,13 +13,19 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod data_dir;
 mod follow;
+mod live;
 mod query;
 mod read_model;
+mod rebuild;
 
 use std::future::Future;
 use std::net::SocketAddr;
 
+use data_dir::DataDir;
+use live::Live;
+use sy_api::pb::admin_server::AdminServer;
 use sy_api::pb::query_server::QueryServer;
 use sy_eventlog::{EventLog, LogConfig, LogError};
 use tokio::net::TcpListener;
@@ -75,10 +81,16 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    let model = ReadModel::open(&config.data_dir)?;
+    let (data_dir, model) = DataDir::open(&config.data_dir)?;
+    for stale in data_dir.inactive() {
+        info!(path = %stale.display(), "deleting a read model generation no longer in use");
+        if let Err(err) = std::fs::remove_dir_all(&stale) {
+            tracing::warn!(%err, path = %stale.display(), "cannot delete an old read model");
+        }
+    }
     let checkpoint = model.last_applied()?;
     info!(
-        data_dir = %config.data_dir.display(),
+        data_dir = %data_dir.active_path().display(),
         checkpoint,
         quarantined = model.quarantine_count()?,
         "read model opened"
@@ -91,32 +103,50 @@ pub async fn serve(
     })
     .await?;
 
+    let live = Live::new(model);
     let (applied_tx, applied) = watch::channel(checkpoint);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let follower = tokio::spawn({
-        let (model, log, stop_tx) = (model.clone(), log.clone(), stop_tx.clone());
-        let stop = Stop(stop_rx.clone());
-        let batch_size = config.batch_len();
-        async move {
-            let followed = follow::follow(model, log, batch_size, applied_tx, stop).await;
-            if let Err(err) = &followed {
-                error!(%err, "fold failed; shutting down");
+    let follower = if config.read_only {
+        info!(
+            position = checkpoint,
+            "read-only: serving the data dir as it is"
+        );
+        None
+    } else {
+        Some(tokio::spawn({
+            let (live, log, stop_tx) = (live.clone(), log.clone(), stop_tx.clone());
+            let stop = Stop(stop_rx.clone());
+            let batch_size = config.batch_len();
+            async move {
+                let followed = follow::follow(live, log, batch_size, applied_tx, stop).await;
+                if let Err(err) = &followed {
+                    error!(%err, "fold failed; shutting down");
+                }
+                stop_tx.send_replace(true);
+                followed
             }
-            stop_tx.send_replace(true);
-            followed
-        }
-    });
+        }))
+    };
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<QueryServer<query::QueryService>>()
         .await;
+    let admin = rebuild::AdminService::new(
+        live.clone(),
+        data_dir,
+        log.clone(),
+        applied.clone(),
+        config.batch_len(),
+        config.read_only,
+    );
     let service = query::QueryService::new(
-        model.clone(),
+        live.clone(),
         log,
         applied,
         config.max_wait(),
         Stop(stop_rx.clone()),
+        config.read_only,
     );
 
     let addr = listener.local_addr().map_err(RunError::LocalAddr)?;
@@ -134,16 +164,19 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(sy_api::server::reflection_service()?)
         .add_service(QueryServer::new(service))
+        .add_service(AdminServer::new(admin))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
         .await;
 
     // The server may also have failed; either way the fold stops now.
     stop_all.send_replace(true);
-    let followed = match follower.await {
-        Ok(followed) => followed,
-        Err(err) => Err(FollowError::Worker(err)),
+    let followed = match follower {
+        None => Ok(()),
+        Some(follower) => follower
+            .await
+            .unwrap_or_else(|err| Err(FollowError::Worker(err))),
     };
-    model.flush()?;
+    live.model().flush()?;
     served?;
     followed?;
     info!("stopped");

@@ -24,36 +24,42 @@ use tonic::{Request, Response, Status};
 use tracing::{error, warn};
 
 use crate::Stop;
-use crate::read_model::{ListError, ListFilter, ReadModel, ReadModelError};
+use crate::live::Live;
+use crate::read_model::{ListError, ListFilter, ReadModelError};
 
 /// Page size when the caller gives none.
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 500;
+/// Quarantine entries per call when the caller gives no limit.
+const DEFAULT_QUARANTINE_LIMIT: u32 = 100;
 /// Changes `WatchRequests` reads from sled at a time.
 const WATCH_CHUNK: usize = 256;
 
 pub(crate) struct QueryService {
-    model: ReadModel,
+    live: Live,
     log: EventLog,
     applied: watch::Receiver<u64>,
     max_wait: Duration,
     stop: Stop,
+    read_only: bool,
 }
 
 impl QueryService {
     pub(crate) fn new(
-        model: ReadModel,
+        live: Live,
         log: EventLog,
         applied: watch::Receiver<u64>,
         max_wait: Duration,
         stop: Stop,
+        read_only: bool,
     ) -> Self {
         Self {
-            model,
+            live,
             log,
             applied,
             max_wait,
             stop,
+            read_only,
         }
     }
 
@@ -73,6 +79,10 @@ impl QueryService {
         let position = *applied.borrow();
         Ok(position)
     }
+}
+
+fn hex(bytes: [u8; 32]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn internal(err: ReadModelError) -> Status {
@@ -165,7 +175,7 @@ impl Query for QueryService {
         let request = request.into_inner();
         let id = request_id(&request.id)?;
         let position = self.reached(request.min_position).await?;
-        let found = self.model.request(&id).map_err(internal)?;
+        let found = self.live.model().request(&id).map_err(internal)?;
         let found = found.ok_or_else(|| Status::not_found(format!("request {id} not found")))?;
         Ok(Response::new(pb::GetRequestResponse {
             request: Some(found),
@@ -180,7 +190,7 @@ impl Query for QueryService {
         let request = request.into_inner();
         let (filter, page_size) = parse_list(&request)?;
         let position = self.reached(request.min_position).await?;
-        let model = self.model.clone();
+        let model = self.live.model();
         let token = request.page_token;
         // Up to SCAN_BUDGET point reads: off the async workers.
         let page = tokio::task::spawn_blocking(move || model.list(&filter, page_size, &token))
@@ -207,7 +217,7 @@ impl Query for QueryService {
             day => validate::date("as_of", day).map_err(|v| invalid_argument(&[v]))?,
         };
         let position = self.reached(request.min_position).await?;
-        let mut board = self.model.board(as_of).map_err(internal)?;
+        let mut board = self.live.model().board(as_of).map_err(internal)?;
         board.position = position;
         Ok(Response::new(board))
     }
@@ -246,6 +256,80 @@ impl Query for QueryService {
         }))
     }
 
+    async fn get_projection_status(
+        &self,
+        request: Request<pb::GetProjectionStatusRequest>,
+    ) -> Result<Response<pb::ProjectionStatus>, Status> {
+        let request = request.into_inner();
+        self.reached(request.min_position).await?;
+        let model = self.live.model();
+        let with_model_digest = request.include_read_model_digest;
+        // sled has no snapshots: while the fold runs, the read model digest
+        // may already include a batch past `position`. Compare replicas'
+        // read model digests when they are caught up or read-only.
+        let (digest, model_digest, quarantined) = tokio::task::spawn_blocking(move || {
+            let digest = model.log_digest()?;
+            let model_digest = if with_model_digest {
+                Some(model.digest()?)
+            } else {
+                None
+            };
+            Ok::<_, ReadModelError>((digest, model_digest, model.quarantine_count()?))
+        })
+        .await
+        .map_err(|err| Status::internal(format!("status worker failed: {err}")))?
+        .map_err(internal)?;
+        let last = if self.read_only {
+            None
+        } else {
+            self.log.last_position().await.ok()
+        };
+        Ok(Response::new(pb::ProjectionStatus {
+            position: digest.position,
+            log_digest: digest.hex(),
+            read_model_digest: model_digest.map(hex).unwrap_or_default(),
+            quarantined,
+            log_last_position: last.unwrap_or_default(),
+            log_reachable: last.is_some(),
+            read_only: self.read_only,
+        }))
+    }
+
+    async fn list_quarantined(
+        &self,
+        request: Request<pb::ListQuarantinedRequest>,
+    ) -> Result<Response<pb::ListQuarantinedResponse>, Status> {
+        let request = request.into_inner();
+        let limit = match request.limit {
+            0 => DEFAULT_QUARANTINE_LIMIT,
+            1..=MAX_PAGE_SIZE => request.limit,
+            _ => {
+                return Err(invalid_field(
+                    "limit",
+                    &format!("must be at most {MAX_PAGE_SIZE}"),
+                ));
+            }
+        };
+        let position = *self.applied.borrow();
+        let events = self
+            .live
+            .model()
+            .quarantined_after(request.after_position, limit as usize)
+            .map_err(internal)?
+            .into_iter()
+            .map(|q| pb::QuarantinedEvent {
+                position: q.position,
+                subject: q.subject,
+                reason: q.reason,
+                payload: q.payload,
+            })
+            .collect();
+        Ok(Response::new(pb::ListQuarantinedResponse {
+            events,
+            position,
+        }))
+    }
+
     type WatchRequestsStream = BoxStream<'static, Result<pb::RequestChange, Status>>;
 
     async fn watch_requests(
@@ -253,7 +337,7 @@ impl Query for QueryService {
         request: Request<pb::WatchRequestsRequest>,
     ) -> Result<Response<Self::WatchRequestsStream>, Status> {
         let watch = Watch {
-            model: self.model.clone(),
+            live: self.live.clone(),
             after: request.into_inner().after_position,
             applied: self.applied.clone(),
             stop: self.stop.clone(),
@@ -270,7 +354,7 @@ impl Query for QueryService {
 /// State of one `WatchRequests` stream. Dropped (and so ended) when the client
 /// goes away; ends by itself on shutdown or a storage failure.
 struct Watch {
-    model: ReadModel,
+    live: Live,
     /// Position of the last change read from sled.
     after: u64,
     applied: watch::Receiver<u64>,
@@ -292,7 +376,7 @@ impl Watch {
             // Mark the current position seen before reading, so a batch
             // committed after the read wakes the wait below.
             self.applied.borrow_and_update();
-            match self.model.changes_after(self.after, WATCH_CHUNK) {
+            match self.live.model().changes_after(self.after, WATCH_CHUNK) {
                 Err(err) => {
                     self.failed = true;
                     return Some((Err(internal(err)), self));

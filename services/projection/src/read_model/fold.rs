@@ -10,6 +10,10 @@
 //! rerun by sled on a conflict, so it has no side effects besides its writes:
 //! logging happens after the commit, from the returned [`BatchOutcome`].
 //!
+//! Every event moves the running log digest, and a request's event must name
+//! the hash of the request's previous event (`prev_hash`): an altered,
+//! dropped, reordered or inserted event breaks that link and is quarantined.
+//!
 //! Events the fold cannot use are quarantined with their position, subject,
 //! reason and bytes, and the fold moves on: a bad event must not stop every
 //! later one from being served. Later events of the same request then fail
@@ -18,12 +22,13 @@
 use prost::Message;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
-use sy_domain::event::subject;
+use sy_domain::audit::{LogDigest, check_prev_hash};
+use sy_domain::event::{GENESIS_HASH, hash, subject};
 use sy_domain::pb::{self, EventEnvelope};
 use sy_domain::request::{KIND, apply};
 use sy_eventlog::StoredEvent;
 
-use super::keys::{Index, LAST_APPLIED, QUARANTINED, read_u64, u64_bytes};
+use super::keys::{Index, LAST_APPLIED, LOG_DIGEST, QUARANTINED, read_u64, u64_bytes};
 use super::{Quarantined, ReadModel, ReadModelError, board, decode_request};
 
 /// What a batch did; the fold task logs it and publishes `checkpoint`.
@@ -55,6 +60,7 @@ impl ReadModel {
         (
             &t.meta,
             &t.requests,
+            &t.chain,
             &t.idx_all,
             &t.idx_status,
             &t.idx_department,
@@ -67,6 +73,7 @@ impl ReadModel {
                 |(
                     meta,
                     requests,
+                    chain,
                     idx_all,
                     idx_status,
                     idx_department,
@@ -78,6 +85,7 @@ impl ReadModel {
                     Batch {
                         meta,
                         requests,
+                        chain,
                         indexes: [idx_all, idx_status, idx_department, idx_open_due],
                         board,
                         changes,
@@ -97,6 +105,7 @@ impl ReadModel {
 struct Batch<'a> {
     meta: &'a TransactionalTree,
     requests: &'a TransactionalTree,
+    chain: &'a TransactionalTree,
     /// In [`Index::ALL`] order.
     indexes: [&'a TransactionalTree; 4],
     board: &'a TransactionalTree,
@@ -120,11 +129,16 @@ impl Batch<'_> {
         // Board changes are summed over the batch and written once: hot
         // counters (the total row) are touched once per batch, not per event.
         let mut counters = board::Delta::default();
+        let mut digest = LogDigest {
+            position: outcome.checkpoint,
+            digest: self.digest()?,
+        };
         for event in events {
             if event.position <= outcome.checkpoint {
                 outcome.redelivered += 1;
                 continue;
             }
+            digest.advance(event.position, &event.payload);
             match self.fold_event(event, &mut counters)? {
                 Verdict::Applied => outcome.applied += 1,
                 Verdict::Ignored => outcome.ignored += 1,
@@ -140,11 +154,33 @@ impl Batch<'_> {
         self.count(counters)?;
         self.meta
             .insert(LAST_APPLIED, &u64_bytes(outcome.checkpoint)[..])?;
+        self.meta.insert(LOG_DIGEST, &digest.digest[..])?;
         if !outcome.quarantined.is_empty() {
             let total = self.counter(QUARANTINED)? + outcome.quarantined.len() as u64;
             self.meta.insert(QUARANTINED, &u64_bytes(total)[..])?;
         }
         Ok(outcome)
+    }
+
+    fn digest(&self) -> TxResult<[u8; 32]> {
+        match self.meta.get(LOG_DIGEST)? {
+            None => Ok(LogDigest::default().digest),
+            Some(bytes) => bytes
+                .as_ref()
+                .try_into()
+                .map_err(|_| abort(ReadModelError::corrupt("log digest is not 32 bytes"))),
+        }
+    }
+
+    /// The hash the next event of request `id` must name as `prev_hash`.
+    fn chain_head(&self, id: &str) -> TxResult<[u8; 32]> {
+        match self.chain.get(id.as_bytes())? {
+            None => Ok(GENESIS_HASH),
+            Some(bytes) => bytes
+                .as_ref()
+                .try_into()
+                .map_err(|_| abort(ReadModelError::corrupt("chain hash is not 32 bytes"))),
+        }
     }
 
     fn counter(&self, key: &[u8]) -> TxResult<u64> {
@@ -177,7 +213,14 @@ impl Batch<'_> {
         if let Err(err) = apply(&mut after, &envelope, event.position) {
             return Ok(Verdict::Refused(err.to_string()));
         }
+        // After `apply`, so a replayed or skipped version is reported as such;
+        // what remains is an event whose content or predecessor was altered.
+        if let Err(broken) = check_prev_hash(&envelope, &self.chain_head(id)?) {
+            return Ok(Verdict::Refused(format!("hash chain broken: {broken}")));
+        }
         self.requests.insert(id.as_bytes(), after.encode_to_vec())?;
+        self.chain
+            .insert(id.as_bytes(), &hash(&event.payload)[..])?;
         self.reindex(before.as_ref(), &after)?;
         counters.merge(board::delta(before.as_ref(), &after));
         let change = pb::RequestChange {

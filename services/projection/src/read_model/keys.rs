@@ -19,6 +19,8 @@ use sy_domain::request::is_unresolved;
 pub const LAST_APPLIED: &[u8] = b"last_applied";
 /// `meta` key of the number of quarantined events (u64 BE).
 pub const QUARANTINED: &[u8] = b"quarantined";
+/// `meta` key of the running log digest at `last_applied` (32 bytes).
+pub const LOG_DIGEST: &[u8] = b"log_digest";
 
 /// Length of a `YYYY-MM-DD` date in keys.
 pub const DATE_LEN: usize = 10;

@@ -5,7 +5,10 @@
 //!
 //! Trees:
 //! - `meta`: `last_applied` (the checkpoint) and `quarantined` (a count), u64 BE;
+//!   `log_digest`, the running digest of the log up to the checkpoint;
 //! - `requests`: request id → prost-encoded `Request` (with its timeline);
+//! - `chain`: request id → hash of its last folded event, which the next
+//!   event's `prev_hash` must name (tamper evidence, checked on every fold);
 //! - `idx_all`, `idx_status`, `idx_department`, `idx_open_due`: list indexes
 //!   (layouts in [`keys`]), values empty;
 //! - `board`: clearance board counters (see [`board`]);
@@ -26,7 +29,8 @@ use jiff::civil::Date;
 use prost::Message;
 use sy_domain::pb;
 
-use keys::{Index, QUARANTINED, read_u64, u64_bytes};
+use keys::{Index, LOG_DIGEST, QUARANTINED, read_u64, u64_bytes};
+use sy_domain::audit::LogDigest;
 
 pub use fold::BatchOutcome;
 pub use list::{ListError, ListFilter, Page};
@@ -92,6 +96,7 @@ impl Quarantined {
 struct Trees {
     meta: sled::Tree,
     requests: sled::Tree,
+    chain: sled::Tree,
     idx_all: sled::Tree,
     idx_status: sled::Tree,
     idx_department: sled::Tree,
@@ -106,6 +111,7 @@ impl Trees {
         Ok(Self {
             meta: db.open_tree("meta")?,
             requests: db.open_tree("requests")?,
+            chain: db.open_tree("chain")?,
             idx_all: db.open_tree(Index::All.tree_name())?,
             idx_status: db.open_tree(Index::ByStatus.tree_name())?,
             idx_department: db.open_tree(Index::ByDepartment.tree_name())?,
@@ -126,10 +132,11 @@ impl Trees {
     }
 
     /// Every tree, in digest order (the order is part of the digest).
-    fn all(&self) -> [&sled::Tree; 9] {
+    fn all(&self) -> [&sled::Tree; 10] {
         [
             &self.meta,
             &self.requests,
+            &self.chain,
             &self.idx_all,
             &self.idx_status,
             &self.idx_department,
@@ -181,11 +188,35 @@ impl ReadModel {
         }
     }
 
+    /// The running digest of the log up to [`Self::last_applied`].
+    pub fn log_digest(&self) -> Result<LogDigest, ReadModelError> {
+        let position = self.last_applied()?;
+        let digest = match self.trees.meta.get(LOG_DIGEST)? {
+            None => LogDigest::default().digest,
+            Some(bytes) => bytes
+                .as_ref()
+                .try_into()
+                .map_err(|_| ReadModelError::corrupt("log digest is not 32 bytes"))?,
+        };
+        Ok(LogDigest { position, digest })
+    }
+
     /// The quarantined events, in log order.
     pub fn quarantined(&self) -> Result<Vec<Quarantined>, ReadModelError> {
+        self.quarantined_after(0, usize::MAX)
+    }
+
+    /// Up to `limit` quarantined events after `after`, in log order.
+    pub fn quarantined_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Quarantined>, ReadModelError> {
+        let start = Bound::Excluded(u64_bytes(after));
         self.trees
             .quarantine
-            .iter()
+            .range::<[u8; 8], _>((start, Bound::Unbounded))
+            .take(limit)
             .map(|entry| {
                 let (key, value) = entry?;
                 read_u64(&key)

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use jiff::civil::date;
 use proptest::prelude::*;
 use prost::Message;
-use sy_domain::event::subject;
+use sy_domain::event::{GENESIS_HASH, hash, subject};
 use sy_domain::pb::{self, RequestStatus as S};
 use sy_domain::request::{Command, KIND, Submission, apply, decide};
 use sy_domain::validate::{AreaCode, Code, Districts};
@@ -84,6 +84,8 @@ fn close() -> Command {
 struct Log {
     events: Vec<StoredEvent>,
     states: HashMap<String, pb::Request>,
+    /// Hash of each request's last event: the next one's `prev_hash`.
+    heads: HashMap<String, [u8; 32]>,
 }
 
 impl Log {
@@ -118,11 +120,14 @@ impl Log {
                 nanos: 0,
             }),
             actor: Some(actor),
+            prev_hash: self.heads.get(id).copied().unwrap_or(GENESIS_HASH).to_vec(),
             payload: Some(payload),
             ..Default::default()
         };
         apply(state, &envelope, position).unwrap();
-        self.push(&subject(KIND, id), envelope.encode_to_vec());
+        let stored = envelope.encode_to_vec();
+        self.heads.insert(id.to_string(), hash(&stored));
+        self.push(&subject(KIND, id), stored);
         true
     }
 
@@ -248,6 +253,55 @@ fn quarantines_what_it_cannot_fold_and_keeps_going() {
     );
     assert_eq!(model.request(&id(1)).unwrap(), None);
     assert_eq!(model.request(&id(3)).unwrap(), None);
+}
+
+#[test]
+fn an_event_that_does_not_name_its_predecessor_is_quarantined() {
+    let (_dir, model) = open();
+    let mut log = Log::default();
+    log.must(&id(1), &submit(), REQUESTER);
+    log.must(&id(1), &assign(WORKER, date(2027, 3, 1)), WORKER);
+    // Rewrite the first event (as if its title were edited in the store):
+    // the second event's prev_hash no longer names it.
+    let mut first = pb::EventEnvelope::decode(log.events[0].payload.as_ref()).unwrap();
+    let Some(pb::event_envelope::Payload::RequestSubmitted(submitted)) = &mut first.payload else {
+        panic!("first event is the submission")
+    };
+    submitted.title = "篡改".into();
+    log.events[0].payload = Bytes::from(first.encode_to_vec());
+
+    let outcome = model.apply_batch(&log.events).unwrap();
+    assert_eq!(outcome.applied, 1);
+    assert_eq!(outcome.quarantined.len(), 1);
+    assert_eq!(outcome.quarantined[0].0, 2);
+    assert!(outcome.quarantined[0].1.contains("hash chain broken"));
+    assert_eq!(
+        model.request(&id(1)).unwrap().unwrap().status(),
+        S::Submitted,
+        "the unlinked event is not applied"
+    );
+}
+
+#[test]
+fn the_log_digest_follows_every_event_and_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Log::default();
+    closed_request(&mut log, &id(1));
+    log.push("sy.evt.station.x", b"other kind".to_vec());
+    let mut expected = sy_domain::audit::LogDigest::default();
+    for event in &log.events {
+        expected.advance(event.position, &event.payload);
+    }
+    {
+        let model = ReadModel::open(dir.path()).unwrap();
+        let (a, b) = log.events.split_at(2);
+        model.apply_batch(a).unwrap();
+        model.apply_batch(b).unwrap();
+        assert_eq!(model.log_digest().unwrap(), expected);
+        model.flush().unwrap();
+    }
+    let reopened = ReadModel::open(dir.path()).unwrap();
+    assert_eq!(reopened.log_digest().unwrap(), expected);
 }
 
 #[test]

@@ -1,0 +1,170 @@
+//! Where a replica's read models live on disk. `--data-dir` holds
+//! generations (`gen-1`, `gen-2`, ...) and a file `ACTIVE` naming the one in
+//! use, so a rebuild can fill a fresh generation beside the live one and
+//! switch by rewriting `ACTIVE` (write, fsync, rename: atomic on POSIX).
+//!
+//! A directory that already holds a sled database directly (what
+//! `sy as-of --out` makes) is served as it is; it has no generations to
+//! switch between.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::read_model::{ReadModel, ReadModelError};
+
+const ACTIVE: &str = "ACTIVE";
+const GENERATION_PREFIX: &str = "gen-";
+
+/// The replica's data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+    /// The active generation's number; `None` for a plain sled directory.
+    active: Option<u64>,
+}
+
+fn io(path: &Path, err: std::io::Error) -> ReadModelError {
+    ReadModelError::Corrupt(format!("{}: {err}", path.display()))
+}
+
+impl DataDir {
+    /// Finds (or creates) the active read model under `root`.
+    pub fn open(root: &Path) -> Result<(Self, ReadModel), ReadModelError> {
+        let marker = root.join(ACTIVE);
+        let active = if marker.exists() {
+            let name = fs::read_to_string(&marker).map_err(|err| io(&marker, err))?;
+            Some(parse_generation(name.trim()).ok_or_else(|| {
+                ReadModelError::Corrupt(format!(
+                    "{} names no generation: {name:?}",
+                    marker.display()
+                ))
+            })?)
+        } else if root.join("conf").exists() {
+            None
+        } else {
+            fs::create_dir_all(root).map_err(|err| io(root, err))?;
+            let dir = Self {
+                root: root.to_path_buf(),
+                active: Some(1),
+            };
+            dir.write_active(1)?;
+            Some(1)
+        };
+        let dir = Self {
+            root: root.to_path_buf(),
+            active,
+        };
+        let model = ReadModel::open(&dir.active_path())?;
+        Ok((dir, model))
+    }
+
+    /// The directory of the read model in use.
+    pub fn active_path(&self) -> PathBuf {
+        match self.active {
+            Some(n) => self.generation_path(n),
+            None => self.root.clone(),
+        }
+    }
+
+    /// Whether generations can be switched (not a plain sled directory).
+    pub fn has_generations(&self) -> bool {
+        self.active.is_some()
+    }
+
+    fn generation_path(&self, n: u64) -> PathBuf {
+        self.root.join(format!("{GENERATION_PREFIX}{n}"))
+    }
+
+    /// A fresh, empty directory for the next generation (any leftover of an
+    /// abandoned rebuild is removed first).
+    pub fn prepare_next(&self) -> Result<(u64, PathBuf), ReadModelError> {
+        let next = self.active.unwrap_or(0) + 1;
+        let path = self.generation_path(next);
+        if path.exists() {
+            fs::remove_dir_all(&path).map_err(|err| io(&path, err))?;
+        }
+        Ok((next, path))
+    }
+
+    /// Makes generation `n` the active one, durably.
+    pub fn activate(&mut self, n: u64) -> Result<(), ReadModelError> {
+        self.write_active(n)?;
+        self.active = Some(n);
+        Ok(())
+    }
+
+    fn write_active(&self, n: u64) -> Result<(), ReadModelError> {
+        let marker = self.root.join(ACTIVE);
+        let staged = self.root.join(format!("{ACTIVE}.new"));
+        let mut file = fs::File::create(&staged).map_err(|err| io(&staged, err))?;
+        writeln!(file, "{GENERATION_PREFIX}{n}").map_err(|err| io(&staged, err))?;
+        file.sync_all().map_err(|err| io(&staged, err))?;
+        fs::rename(&staged, &marker).map_err(|err| io(&marker, err))?;
+        fs::File::open(&self.root)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|err| io(&self.root, err))
+    }
+
+    /// Generations other than the active one: left by a switch or an
+    /// abandoned rebuild.
+    pub fn inactive(&self) -> Vec<PathBuf> {
+        let Some(active) = self.active else {
+            return Vec::new();
+        };
+        let Ok(entries) = fs::read_dir(&self.root) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter(|entry| {
+                entry
+                    .file_name()
+                    .to_str()
+                    .and_then(parse_generation)
+                    .is_some_and(|n| n != active)
+            })
+            .map(|entry| entry.path())
+            .collect()
+    }
+}
+
+fn parse_generation(name: &str) -> Option<u64> {
+    name.strip_prefix(GENERATION_PREFIX)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_dir_starts_at_generation_one_and_switches() {
+        let root = tempfile::tempdir().unwrap();
+        let (mut dir, model) = DataDir::open(root.path()).unwrap();
+        assert_eq!(dir.active_path(), root.path().join("gen-1"));
+        drop(model);
+        let (next, path) = dir.prepare_next().unwrap();
+        assert_eq!((next, path.clone()), (2, root.path().join("gen-2")));
+        ReadModel::open(&path).unwrap();
+        dir.activate(next).unwrap();
+        assert_eq!(dir.inactive(), vec![root.path().join("gen-1")]);
+        let (reopened, _) = DataDir::open(root.path()).unwrap();
+        assert_eq!(reopened.active_path(), root.path().join("gen-2"));
+    }
+
+    #[test]
+    fn a_plain_sled_dir_is_served_as_it_is() {
+        let root = tempfile::tempdir().unwrap();
+        ReadModel::open(root.path()).unwrap().flush().unwrap();
+        let (dir, _) = DataDir::open(root.path()).unwrap();
+        assert!(!dir.has_generations());
+        assert_eq!(dir.active_path(), root.path());
+    }
+
+    #[test]
+    fn a_damaged_marker_is_an_error() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join(ACTIVE), "nonsense").unwrap();
+        assert!(DataDir::open(root.path()).is_err());
+    }
+}
