@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Every check the project has, in the order CI runs them (.ci/run calls this):
-# formatting, clippy (warnings are errors), the build of all binaries, all
-# tests (the end-to-end ones start their own nats-server and service
-# binaries), and validation of the compose files. Installs what it needs
-# with apt: nats-server and, when no Compose is available, docker-compose.
+# formatting, the contract (buf lint, and buf breaking against the released
+# image proto/released/v1.binpb), clippy (warnings are errors), the build of
+# all binaries, all tests (the end-to-end ones start their own nats-server and
+# service binaries), the Python example client against a private stack, and
+# validation of the compose files. Installs what it needs with apt:
+# nats-server, npm (for buf, which npm puts in .cache/buf), python3-venv and,
+# when no Compose is available, docker-compose.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,6 +44,24 @@ nats-server --version
 step "cargo fmt --all --check"
 cargo fmt --all --check
 
+# buf from npm, pinned, into .cache/buf (gitignored).
+BUF_VERSION=1.75.0
+BUF="$ROOT/.cache/buf/node_modules/.bin/buf"
+if [ ! -x "$BUF" ] || [ "$("$BUF" --version 2>/dev/null || true)" != "$BUF_VERSION" ]; then
+  if ! command -v npm >/dev/null; then
+    step "installing npm (apt)"
+    apt_install npm
+  fi
+  step "installing buf $BUF_VERSION (npm, into .cache/buf)"
+  npm install --prefix "$ROOT/.cache/buf" --no-save --no-audit --no-fund --loglevel=error "@bufbuild/buf@$BUF_VERSION"
+fi
+
+step "buf lint proto (buf $("$BUF" --version))"
+"$BUF" lint proto
+
+step "buf breaking proto --against proto/released/v1.binpb"
+"$BUF" breaking proto --against proto/released/v1.binpb
+
 step "cargo clippy --workspace --all-targets --locked -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
@@ -49,6 +70,9 @@ cargo build --workspace --bins --locked
 
 step "cargo test --workspace --locked"
 cargo test --workspace --locked
+
+step "python example client (tests/clients/python/run.sh)"
+bash tests/clients/python/run.sh
 
 step "compose files"
 compose=()
@@ -68,7 +92,7 @@ done
 
 if command -v shellcheck >/dev/null; then
   step "shellcheck"
-  shellcheck deploy/*.sh .ci/run
+  shellcheck deploy/*.sh .ci/run tests/clients/python/*.sh
 fi
 
 step "all checks passed"

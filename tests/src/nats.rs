@@ -1,8 +1,12 @@
 //! A real `nats-server` with JetStream for one test, modelled on nats.rs's
 //! `nats-server` test-support crate: its own store directory, a port of its
 //! own, killed and cleaned up on drop. Unlike that crate it can be killed and
-//! restarted on the same port with the same store, which the fault suites need.
+//! restarted on the same port with the same store, which the fault suites need,
+//! and it can start on a port chosen beforehand ([`free_port`] then
+//! [`NatsServer::start_on`]), for tests that start a client while NATS is
+//! still down.
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -45,11 +49,25 @@ pub fn nats_server_binary() -> PathBuf {
     debian
 }
 
+/// A port on 127.0.0.1 that was free a moment ago (bound to port 0, then let
+/// go), for a server that must have its address before it starts. Another
+/// process may take it in between; [`NatsServer::start_on`] then fails with
+/// the server's log.
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").context("cannot bind 127.0.0.1:0 to find a free port")?;
+    Ok(listener
+        .local_addr()
+        .context("cannot read the address of a bound listener")?
+        .port())
+}
+
 /// One `nats-server -js` on 127.0.0.1 with a temporary store.
 pub struct NatsServer {
     binary: PathBuf,
     store: TempDir,
-    /// 0 until the first start reported its port; reused by restarts.
+    /// The port chosen with `start_on`, else 0 until the first start reported
+    /// the one the server picked; reused by restarts.
     port: u16,
     process: Option<Process>,
     log: Log,
@@ -58,6 +76,23 @@ pub struct NatsServer {
 impl NatsServer {
     /// Starts a server on a free port and waits until JetStream answers.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::launch(0).await
+    }
+
+    /// Starts a server on `port` (from [`free_port`]) and waits until
+    /// JetStream answers: for a test whose clients already point at that port.
+    pub async fn start_on(port: u16) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            port != 0,
+            "start_on needs a port (see free_port); NatsServer::start picks one itself"
+        );
+        Self::launch(port)
+            .await
+            .with_context(|| format!("nats-server did not start on port {port}"))
+    }
+
+    /// Starts on `port`, or on one the server picks when it is 0.
+    async fn launch(port: u16) -> anyhow::Result<Self> {
         let store = tempfile::Builder::new()
             .prefix("sy-nats-")
             .tempdir()
@@ -65,7 +100,7 @@ impl NatsServer {
         let mut server = Self {
             binary: nats_server_binary(),
             store,
-            port: 0,
+            port,
             process: None,
             log: Log::new("nats-server"),
         };
@@ -224,5 +259,20 @@ mod tests {
         let line = "[1234] 2025/01/01 00:00:00.000000 [INF] Listening for client connections on 127.0.0.1:41234";
         assert_eq!(client_port(line), Some(41234));
         assert_eq!(client_port("[INF] Server is ready"), None);
+    }
+
+    #[tokio::test]
+    async fn a_server_starts_on_a_port_chosen_beforehand() -> anyhow::Result<()> {
+        let port = free_port()?;
+        let nats = NatsServer::start_on(port).await?;
+        assert_eq!(nats.port(), port);
+        assert_eq!(nats.url(), format!("nats://127.0.0.1:{port}"));
+        nats.client().await?;
+
+        let taken = NatsServer::start_on(port).await;
+        let err = format!("{:#}", taken.err().expect("the port is taken"));
+        assert!(err.contains(&format!("port {port}")), "{err}");
+        assert!(NatsServer::start_on(0).await.is_err());
+        Ok(())
     }
 }

@@ -7,6 +7,7 @@
 pub mod identity;
 pub mod server;
 pub mod status;
+pub mod telemetry;
 
 /// Messages (from `sy-domain`) and the generated gRPC clients and servers.
 pub mod pb {

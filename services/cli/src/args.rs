@@ -1,7 +1,9 @@
 //! The command line: every subcommand, flag and environment variable of `sy`,
 //! declared with clap derive so `sy --help` is the reference.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use sy_api::pb;
 
@@ -9,11 +11,13 @@ use sy_api::pb;
 #[command(
     name = "sy",
     version,
-    about = "Operate and inspect shuangyong (双拥): demo data, a lifecycle walkthrough, the close-out board, requests, health.",
+    about = "Operate and inspect shuangyong (双拥): demo data, a lifecycle walkthrough, the close-out board, requests, health, and audits of the event log.",
     after_help = "Every intake call carries the metadata x-sy-agency and x-sy-user. \
                   `demo` and `walkthrough` act as the parties of their script (a military unit, \
                   the responsible department, the supervision office) and as --agency/--user for \
-                  the coordinating office that assigns requests."
+                  the coordinating office that assigns requests.\n\n\
+                  Exit codes: 0 ok; 1 a call or I/O failed; 2 bad command line; \
+                  3 verification FAILED (`verify`, the chain check of `history`, an ABORTED `rebuild`)."
 )]
 pub struct Cli {
     /// Intake (command API) endpoint.
@@ -88,6 +92,171 @@ pub enum Command {
     },
     /// Ask a service's gRPC health endpoint; exits 0 only when SERVING.
     Health(HealthArgs),
+    /// Write the event log as JSON lines, one event per line, for auditors and `sy verify`.
+    #[command(after_help = EXPORT_HELP)]
+    Export(ExportArgs),
+    /// Check an export (or the log itself): hashes, every aggregate's hash chain,
+    /// positions and the log digest. Exits 3 when anything does not hold.
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
+    /// One aggregate's events as stored in the log, with its hash chain checked.
+    #[command(after_help = HISTORY_HELP)]
+    History(HistoryArgs),
+    /// Build the read models as they were at a position or a time, into a new
+    /// directory that `sy-projection --read-only` can serve.
+    #[command(after_help = AS_OF_HELP)]
+    AsOf(AsOfArgs),
+    /// Where the projection is: its position, log digest (and read model
+    /// digest), quarantine count and lag behind the log.
+    Status(StatusArgs),
+    /// Events the projection's fold refused, with the reason.
+    Quarantine(QuarantineArgs),
+    /// Rebuild the projection's read model from the log beside the live one,
+    /// verify both agree, then switch. Exits 3 when the projection aborts it.
+    #[command(after_help = REBUILD_HELP)]
+    Rebuild,
+}
+
+const EXPORT_HELP: &str = "Each line is a JSON object with the fields `position`, `subject`, \
+`hash` (hex BLAKE3 of the stored bytes), `payload` (base64 of the stored bytes) and `event` \
+(the decoded envelope, for people; `decode_error` instead when the bytes do not decode). \
+`sy verify` recomputes everything from `payload`.\n\n\
+Exit codes: 0 ok; 1 the log could not be read or the file written; 2 bad command line.";
+
+const VERIFY_HELP: &str = "What is checked: every line's `hash` against its `payload`; the \
+`event`, `decode_error` and `subject` fields against the payload; positions strictly \
+increasing and without gaps (an export starts at 1 unless --partial); each aggregate's versions \
+(1, 2, 3, ...) and hash chain (each prev_hash is the hash of the aggregate's previous event); \
+the running log digest. Each finding names its position, aggregate, version and what is wrong.\n\n\
+The chains prove each aggregate's own events and order. The order across aggregates, the \
+positions, and the last event of each aggregate (if someone also rewrote its `hash`) are \
+proved only by the digest: compare it with a replica's (`sy status`) using --expect-digest \
+and --expect-position.\n\n\
+Exit codes: 0 verified; 1 the file or the log could not be read; 2 bad command line; \
+3 verification FAILED.";
+
+const HISTORY_HELP: &str = "Read from the log itself (the subject sy.evt.KIND.ID), not from \
+a read model. Times are China Standard Time (Asia/Shanghai, UTC+8).\n\n\
+Exit codes: 0 ok and the chain intact; 1 the log could not be read or the aggregate has no \
+events; 2 bad command line; 3 the hash chain is broken.";
+
+const AS_OF_HELP: &str = "Folds the log from position 1 into a fresh read model in --out \
+(which must be missing or empty), in batches of 1000, exactly as the projection folds it: up \
+to --position inclusive, or up to the last event recorded (envelope recorded_at) at or before \
+--time. Serve the result with `sy-projection --read-only --data-dir DIR --listen ADDR`.\n\n\
+Exit codes: 0 ok; 1 the log could not be read or the read model written; 2 bad command line \
+(also a non-empty --out, or a position past the log's end).";
+
+const REBUILD_HELP: &str = "Calls shuangyong.v1.Admin/Rebuild on the projection at \
+--query-url and follows its progress: replaying the log into a new read model, verifying it \
+against the live one at the same position (log digest and read model digest), switching.\n\n\
+Exit codes: 0 switched; 1 the call failed; 2 bad command line; 3 ABORTED: the rebuilt read \
+model differs from the live one, nothing was switched.";
+
+/// Where the event log is read: the audit commands read it directly from
+/// NATS JetStream, not through a service.
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// NATS server URL of the event log.
+    #[arg(
+        long,
+        env = "SY_NATS_URL",
+        default_value = "nats://127.0.0.1:4222",
+        help_heading = "Event log"
+    )]
+    pub nats_url: String,
+    /// JetStream stream holding the event log.
+    #[arg(
+        long,
+        env = "SY_STREAM",
+        default_value = "SHUANGYONG",
+        help_heading = "Event log"
+    )]
+    pub stream: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// First position to export.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub from: u64,
+    /// Last position to export; default the log's last position when the export starts.
+    #[arg(long)]
+    pub to: Option<u64>,
+    /// File to write (replaced when the export is complete); default stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["file", "live"])))]
+pub struct VerifyArgs {
+    /// An export made by `sy export`; `-` for stdin.
+    pub file: Option<PathBuf>,
+    /// Verify the log itself, from position 1 to its last position.
+    #[arg(long)]
+    pub live: bool,
+    /// The export need not start at position 1 (made with `sy export --from`):
+    /// each aggregate's first event in it is trusted as the chain's anchor.
+    #[arg(long, conflicts_with = "live")]
+    pub partial: bool,
+    /// The log digest (hex) the export must reach, e.g. from a replica's `sy status`.
+    #[arg(long)]
+    pub expect_digest: Option<String>,
+    /// Position at which --expect-digest applies; default the last one verified.
+    #[arg(long, requires = "expect_digest")]
+    pub expect_position: Option<u64>,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Aggregate kind, e.g. `request`.
+    pub kind: String,
+    /// Aggregate id (a UUID for requests).
+    pub id: String,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("cut").required(true).args(["position", "time"])))]
+pub struct AsOfArgs {
+    /// Fold up to this position, inclusive.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub position: Option<u64>,
+    /// Fold up to the last event recorded at or before this time (RFC 3339,
+    /// with an offset: 2026-05-01T18:00:00+08:00).
+    #[arg(long)]
+    pub time: Option<jiff::Timestamp>,
+    /// New directory for the read model (created; must be missing or empty).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Also compute the read model digest (reads every tree of the replica).
+    #[arg(long)]
+    pub digest: bool,
+    /// Wait until the projection has applied this stream position.
+    #[arg(long, default_value_t = 0)]
+    pub min_position: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct QuarantineArgs {
+    /// Only events with a position after this one.
+    #[arg(long, default_value_t = 0)]
+    pub after: u64,
+    /// Events to list (1 to 500).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub limit: u32,
 }
 
 #[derive(Debug, Args)]
@@ -289,5 +458,63 @@ mod tests {
         assert_eq!(list.status, Some(StatusArg::InProgress));
         assert!(Cli::try_parse_from(["sy", "demo", "--count", "0"]).is_err());
         assert!(Cli::try_parse_from(["sy", "health"]).is_err());
+    }
+
+    #[test]
+    fn audit_commands_parse() {
+        let cli = Cli::try_parse_from(["sy", "export", "--from", "5", "--out", "x.jsonl"])
+            .expect("parses");
+        let Command::Export(export) = cli.command else {
+            panic!("wrong subcommand");
+        };
+        assert_eq!((export.from, export.to), (5, None));
+        assert_eq!(export.log.stream, "SHUANGYONG");
+        assert!(Cli::try_parse_from(["sy", "export", "--from", "0"]).is_err());
+
+        assert!(
+            Cli::try_parse_from(["sy", "verify"]).is_err(),
+            "needs a source"
+        );
+        assert!(Cli::try_parse_from(["sy", "verify", "-", "--live"]).is_err());
+        assert!(Cli::try_parse_from(["sy", "verify", "--expect-position", "3", "-"]).is_err());
+        let cli = Cli::try_parse_from(["sy", "verify", "-", "--expect-digest", "ab"]).unwrap();
+        let Command::Verify(verify) = cli.command else {
+            panic!("wrong subcommand");
+        };
+        assert_eq!(verify.file.as_deref(), Some(std::path::Path::new("-")));
+
+        assert!(Cli::try_parse_from(["sy", "as-of", "--out", "d"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "sy",
+                "as-of",
+                "--position",
+                "3",
+                "--time",
+                "2026-05-01T00:00:00Z",
+                "--out",
+                "d"
+            ])
+            .is_err()
+        );
+        let cli = Cli::try_parse_from([
+            "sy",
+            "as-of",
+            "--time",
+            "2026-05-01T18:00:00+08:00",
+            "--out",
+            "d",
+        ])
+        .unwrap();
+        let Command::AsOf(as_of) = cli.command else {
+            panic!("wrong subcommand");
+        };
+        assert_eq!(as_of.time.unwrap().to_string(), "2026-05-01T10:00:00Z");
+        assert!(
+            Cli::try_parse_from(["sy", "as-of", "--time", "2026-05-01", "--out", "d"]).is_err()
+        );
+        assert!(Cli::try_parse_from(["sy", "quarantine", "--limit", "501"]).is_err());
+        assert!(Cli::try_parse_from(["sy", "rebuild"]).is_ok());
+        assert!(Cli::try_parse_from(["sy", "history", "request"]).is_err());
     }
 }

@@ -1,6 +1,10 @@
 //! What can go wrong in `sy`, and how it is reported: a failed call shows the
 //! gRPC code, the message, every field violation of a `google.rpc.BadRequest`
 //! and the projection's position when it could not wait for `min_position`.
+//!
+//! Each error also decides the exit code ([`Error::exit_code`]): 1 when a call
+//! or I/O failed, 2 for a bad command line, 3 when a verification failed, so
+//! scripts can tell "could not check" from "checked, and it does not hold".
 
 use std::fmt::Write as _;
 
@@ -23,11 +27,48 @@ pub enum Error {
     /// The call succeeded but the answer is not what the command needs.
     #[error("{0}")]
     Failed(String),
+    /// Reading the event log failed.
+    #[error(transparent)]
+    Log(#[from] sy_eventlog::LogError),
+    /// Building or reading a local read model failed.
+    #[error(transparent)]
+    ReadModel(#[from] sy_projection::ReadModelError),
+    /// A file or stream could not be read or written.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    /// The check ran and found the log, an export or a rebuild not as it must be.
+    #[error("verification FAILED: {0}")]
+    Verification(String),
 }
+
+/// Exit code when a call or I/O failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code for a bad command line (also clap's own).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code when a verification ran and failed.
+pub const EXIT_VERIFICATION: u8 = 3;
 
 impl Error {
     pub fn rpc(call: &'static str) -> impl FnOnce(Status) -> Error {
         move |status| Error::Rpc { call, status }
+    }
+
+    /// `what` failed with the I/O error it gives.
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+        let what = what.into();
+        move |source| Error::Io { what, source }
+    }
+
+    /// The process exit code this error ends `sy` with.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => EXIT_USAGE,
+            Error::Verification(_) => EXIT_VERIFICATION,
+            _ => EXIT_FAILED,
+        }
     }
 
     /// The gRPC status, when the error is a failed call.
@@ -113,6 +154,16 @@ mod tests {
         assert!(text.starts_with("SubmitRequest failed: INVALID_ARGUMENT: title"));
         assert!(text.contains("\n  field title: is required"));
         assert!(text.contains("\n  field area_code: must be a 12-digit area code"));
+    }
+
+    #[test]
+    fn exit_codes_tell_failures_from_usage_and_verification() {
+        assert_eq!(Error::Usage("x".into()).exit_code(), 2);
+        assert_eq!(Error::Verification("x".into()).exit_code(), 3);
+        assert_eq!(Error::Failed("x".into()).exit_code(), 1);
+        let io = Error::io("reading export.jsonl")(std::io::Error::other("boom"));
+        assert_eq!(io.exit_code(), 1);
+        assert_eq!(io.to_string(), "reading export.jsonl: boom");
     }
 
     #[test]

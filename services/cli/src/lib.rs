@@ -1,12 +1,17 @@
 //! `sy`, the operator's and auditor's command line: loads demo data, walks a
 //! request through its lifecycle, prints the close-out board and requests,
-//! and checks service health.
+//! checks service health, and audits the event log.
 //!
 //! Layout: `args` declares the command line; `rpc` connects and carries the
 //! actor headers; `commands` sends intake commands; `demo` (with its data in
 //! `catalogue`) and `walkthrough` are scripts over those; `render` makes
-//! tables; `error` reports failed calls with their gRPC details. `main.rs`
-//! only parses the arguments and calls [`run`].
+//! tables; `error` reports failed calls with their gRPC details and picks
+//! the exit code. `main.rs` only parses the arguments and calls [`run`].
+//!
+//! Audit commands, one module each: `export`, `verify`, `history` and
+//! `as_of` read the log straight from JetStream through `log` (connection,
+//! ordered ranges, progress bars) and share the export format in `record`;
+//! `status`, `quarantine` and `rebuild` ask a projection replica.
 #![forbid(unsafe_code)]
 
 /// `println!` that tolerates a closed stdout (`sy board | head`): output is
@@ -31,12 +36,21 @@ macro_rules! say_raw {
 }
 
 pub mod args;
+pub mod as_of;
 pub mod catalogue;
 pub mod commands;
 pub mod demo;
 pub mod error;
+pub mod export;
+pub mod history;
+pub mod log;
+pub mod quarantine;
+pub mod rebuild;
+pub mod record;
 pub mod render;
 pub mod rpc;
+pub mod status;
+pub mod verify;
 pub mod walkthrough;
 
 use std::time::Duration;
@@ -76,6 +90,16 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             command: RequestsCommand::Show(show),
         } => run_show(&endpoints, &show).await,
         Command::Health(health) => run_health(&health, endpoints.timeout).await,
+        Command::Export(export) => export::run(&export, endpoints.timeout).await,
+        Command::Verify(verify) => verify::run(&verify, endpoints.timeout).await,
+        Command::History(history) => history::run(&history, endpoints.timeout).await,
+        Command::AsOf(as_of) => as_of::run(&as_of, endpoints.timeout).await,
+        Command::Status(status) => status::run(&endpoints, &status).await,
+        Command::Quarantine(quarantine) => quarantine::run(&endpoints, &quarantine).await,
+        Command::Rebuild => {
+            let operator = rpc::actor(&cli.agency, &cli.user)?;
+            rebuild::run(&endpoints, &operator).await
+        }
     }
 }
 

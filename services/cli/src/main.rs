@@ -1,5 +1,6 @@
 //! `sy`: parses the command line and hands it to [`sy_cli::run`]. Errors go
-//! to stderr with their gRPC details; the exit code is 1 (2 for usage errors).
+//! to stderr with their gRPC details; the exit code is 1 when a call or I/O
+//! failed, 2 for usage errors, 3 when a verification failed.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -13,10 +14,7 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let _ = writeln!(std::io::stderr(), "error: {err}");
-            match err {
-                sy_cli::Error::Usage(_) => ExitCode::from(2),
-                _ => ExitCode::FAILURE,
-            }
+            ExitCode::from(err.exit_code())
         }
     }
 }

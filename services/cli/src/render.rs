@@ -99,6 +99,21 @@ pub fn time(ts: Option<&prost_types::Timestamp>) -> String {
     }
 }
 
+/// A timestamp in China Standard Time to the second, `YYYY-MM-DD HH:MM:SS`;
+/// "-" when unset. For audit views, where minutes are too coarse to order events.
+pub fn precise_time(ts: Option<&prost_types::Timestamp>) -> String {
+    let Some(ts) = ts else {
+        return "-".to_string();
+    };
+    match jiff::Timestamp::new(ts.seconds, ts.nanos) {
+        Ok(ts) => Offset::constant(CHINA_OFFSET_HOURS)
+            .to_datetime(ts)
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        Err(_) => "-".to_string(),
+    }
+}
+
 /// A duration in seconds, in the largest unit that reads well.
 pub fn duration(seconds: u64) -> String {
     const DAY: u64 = 86_400;
@@ -349,7 +364,9 @@ mod tests {
             nanos: 0,
         };
         assert_eq!(time(Some(&ts)), "2026-01-01 08:00");
+        assert_eq!(precise_time(Some(&ts)), "2026-01-01 08:00:00");
         assert_eq!(time(None), "-");
+        assert_eq!(precise_time(None), "-");
         assert_eq!(duration(0), "-");
         assert_eq!(duration(42), "42 s");
         assert_eq!(duration(600), "10 min");

@@ -37,10 +37,22 @@ impl Endpoints {
 
 /// A connected channel, or an error naming the address and the cause.
 pub async fn connect(url: &str, timeout: Duration) -> Result<Channel, Error> {
-    let endpoint = Endpoint::from_shared(url.to_string())
+    connect_endpoint(url, endpoint(url)?.timeout(timeout)).await
+}
+
+/// A connected channel without a deadline per call, for streams that run as
+/// long as the work they report on (a rebuild).
+pub async fn connect_streaming(url: &str) -> Result<Channel, Error> {
+    connect_endpoint(url, endpoint(url)?).await
+}
+
+fn endpoint(url: &str) -> Result<Endpoint, Error> {
+    Ok(Endpoint::from_shared(url.to_string())
         .map_err(|err| Error::Usage(format!("invalid endpoint url {url:?}: {err}")))?
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(timeout);
+        .connect_timeout(CONNECT_TIMEOUT))
+}
+
+async fn connect_endpoint(url: &str, endpoint: Endpoint) -> Result<Channel, Error> {
     endpoint.connect().await.map_err(|err| Error::Connect {
         url: url.to_string(),
         reason: error_chain(&err),

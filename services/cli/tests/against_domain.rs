@@ -266,6 +266,45 @@ impl pb::query_server::Query for Fake {
         }))
     }
 
+    async fn get_projection_status(
+        &self,
+        r: Request<pb::GetProjectionStatusRequest>,
+    ) -> Result<Response<pb::ProjectionStatus>, Status> {
+        let log = self.0.lock().unwrap();
+        Ok(Response::new(pb::ProjectionStatus {
+            position: log.position,
+            log_digest: "ab".repeat(32),
+            read_model_digest: if r.into_inner().include_read_model_digest {
+                "cd".repeat(32)
+            } else {
+                String::new()
+            },
+            quarantined: 0,
+            log_last_position: log.position,
+            log_reachable: true,
+            read_only: false,
+        }))
+    }
+
+    async fn list_quarantined(
+        &self,
+        r: Request<pb::ListQuarantinedRequest>,
+    ) -> Result<Response<pb::ListQuarantinedResponse>, Status> {
+        let after = r.into_inner().after_position;
+        let events = (after + 1..=after + 2)
+            .map(|position| pb::QuarantinedEvent {
+                position,
+                subject: "sy.evt.request.junk".into(),
+                reason: "undecodable envelope".into(),
+                payload: vec![0xff; 12],
+            })
+            .collect();
+        Ok(Response::new(pb::ListQuarantinedResponse {
+            events,
+            position: self.0.lock().unwrap().position,
+        }))
+    }
+
     type WatchRequestsStream = tokio_stream::Empty<Result<pb::RequestChange, Status>>;
 
     async fn watch_requests(
@@ -274,6 +313,62 @@ impl pb::query_server::Query for Fake {
     ) -> Result<Response<Self::WatchRequestsStream>, Status> {
         Err(Status::unimplemented("not in the fake"))
     }
+}
+
+/// A projection's Admin service that replays, verifies, then switches or
+/// (with `abort`) refuses because the digests differ.
+#[derive(Clone, Copy)]
+struct FakeAdmin {
+    abort: bool,
+}
+
+#[tonic::async_trait]
+impl pb::admin_server::Admin for FakeAdmin {
+    type RebuildStream =
+        tokio_stream::Iter<std::vec::IntoIter<Result<pb::RebuildProgress, Status>>>;
+
+    async fn rebuild(
+        &self,
+        r: Request<pb::RebuildRequest>,
+    ) -> Result<Response<Self::RebuildStream>, Status> {
+        assert_eq!(
+            r.metadata().get("x-sy-agency").unwrap(),
+            "district-veterans-bureau"
+        );
+        use pb::rebuild_progress::Phase;
+        let step = |phase: Phase, position| pb::RebuildProgress {
+            phase: phase as i32,
+            position,
+            live_position: 3000,
+            log_digest: "ab".repeat(32),
+            read_model_digest: "cd".repeat(32),
+            data_dir: "/data/gen-2".into(),
+        };
+        let mut steps = vec![
+            Ok(step(Phase::Replaying, 1000)),
+            Ok(step(Phase::Replaying, 2000)),
+            Ok(step(Phase::Verifying, 3000)),
+        ];
+        steps.push(if self.abort {
+            Err(Status::aborted("read model digest differs: cdcd vs efef"))
+        } else {
+            Ok(step(Phase::Switched, 3000))
+        });
+        Ok(Response::new(tokio_stream::iter(steps)))
+    }
+}
+
+async fn serve_admin(admin: FakeAdmin) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(pb::admin_server::AdminServer::new(admin))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await
+            .unwrap();
+    });
+    url
 }
 
 /// Serves the fake (and a health service) on a free port; returns its URL.
@@ -428,4 +523,48 @@ async fn failures_carry_code_and_field_violations() {
     sy_cli::run(cli("shuangyong.v1.Intake")).await.unwrap();
     let err = sy_cli::run(cli("nope")).await.unwrap_err();
     assert_eq!(err.status().map(Status::code), Some(tonic::Code::NotFound));
+}
+
+fn sy(args: &[&str]) -> sy_cli::args::Cli {
+    <sy_cli::args::Cli as clap::Parser>::try_parse_from(
+        std::iter::once("sy").chain(args.iter().copied()),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn status_and_quarantine_read_the_replica() {
+    let url = serve(Fake::default()).await;
+    sy_cli::run(sy(&["--query-url", &url, "status", "--digest"]))
+        .await
+        .unwrap();
+    sy_cli::run(sy(&[
+        "--query-url",
+        &url,
+        "quarantine",
+        "--after",
+        "5",
+        "--limit",
+        "2",
+    ]))
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_rebuild_follows_the_stream_and_an_abort_is_a_failed_verification() {
+    let url = serve_admin(FakeAdmin { abort: false }).await;
+    sy_cli::run(sy(&["--query-url", &url, "rebuild"]))
+        .await
+        .unwrap();
+
+    let url = serve_admin(FakeAdmin { abort: true }).await;
+    let err = sy_cli::run(sy(&["--query-url", &url, "rebuild"]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 3, "{err}");
+    assert!(
+        err.to_string().contains("read model digest differs"),
+        "{err}"
+    );
 }

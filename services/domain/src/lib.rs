@@ -9,6 +9,8 @@
 pub mod audit;
 pub mod error;
 pub mod event;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod request;
 pub mod validate;
 

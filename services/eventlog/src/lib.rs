@@ -25,6 +25,7 @@ const TAIL_PULL_EXPIRY: Duration = Duration::from_secs(4);
 /// How to reach and shape the log.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
+    /// One NATS URL or several, comma-separated (the nodes of a cluster).
     pub nats_url: String,
     pub stream: String,
     /// Stream replicas when the stream is created (1 in dev, 3 in a cluster).
@@ -80,6 +81,14 @@ impl std::fmt::Debug for EventLog {
     }
 }
 
+/// The servers of a comma-separated URL list (`nats://a:4222,nats://b:4222`).
+fn servers(urls: &str) -> Vec<&str> {
+    urls.split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .collect()
+}
+
 fn unavailable(err: impl std::fmt::Display) -> LogError {
     LogError::Unavailable(err.to_string())
 }
@@ -94,7 +103,7 @@ impl EventLog {
             .max_reconnects(None)
             .connection_timeout(config.request_timeout)
             .request_timeout(Some(config.request_timeout))
-            .connect(config.nats_url.as_str())
+            .connect(servers(&config.nats_url))
             .await
             .map_err(unavailable)?;
         let js = jetstream::ContextBuilder::new()

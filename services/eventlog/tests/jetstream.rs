@@ -1,79 +1,35 @@
 //! The log's guarantees against a real `nats-server` (the version Debian ships,
 //! 2.9): conditional appends, deduplication, subject reads and tails.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
 use sy_eventlog::{EventLog, LogConfig, LogError};
+use sy_tests::{NatsServer, eventually};
 
-struct Server {
-    child: Child,
-    port: u16,
-    _store: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn nats_server() -> Server {
-    let binary = std::env::var("SY_NATS_SERVER").unwrap_or_else(|_| {
-        if std::path::Path::new("/usr/sbin/nats-server").exists() {
-            "/usr/sbin/nats-server".into()
-        } else {
-            "nats-server".into()
-        }
-    });
-    let store = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(binary)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(store.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nats-server must be installed (apt-get install nats-server)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nats-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Server {
-        child,
-        port,
-        _store: store,
-    }
-}
-
-async fn log(server: &Server) -> EventLog {
+/// A log on stream `TEST` of `server`, with the stream created.
+async fn log(server: &NatsServer) -> EventLog {
     let log = EventLog::connect(&LogConfig {
-        nats_url: format!("nats://127.0.0.1:{}", server.port),
+        nats_url: server.url(),
         stream: "TEST".into(),
         replicas: 1,
         request_timeout: Duration::from_secs(2),
     })
     .await
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while let Err(err) = log.ensure_stream(1).await {
-        assert!(Instant::now() < deadline, "stream not ready: {err}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // `connect` returns before the client is connected: retry until it is.
+    eventually(Duration::from_secs(10), "stream ready", || async {
+        Ok(log.ensure_stream(1).await?)
+    })
+    .await
+    .unwrap();
     log
 }
 
 #[tokio::test]
 async fn appends_are_conditional_deduplicated_and_readable() {
-    let server = nats_server();
+    let server = NatsServer::start().await.unwrap();
     let log = log(&server).await;
     let a = "sy.evt.request.a";
 
@@ -133,10 +89,10 @@ async fn appends_are_conditional_deduplicated_and_readable() {
 
 #[tokio::test]
 async fn a_dead_server_is_unavailable_quickly() {
-    let mut server = nats_server();
+    let mut server = NatsServer::start().await.unwrap();
     let log = log(&server).await;
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
+    server.kill();
+    assert!(!server.is_running());
     let started = Instant::now();
     loop {
         let result = log
@@ -151,4 +107,23 @@ async fn a_dead_server_is_unavailable_quickly() {
         );
     }
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_comma_separated_url_list_connects() {
+    let server = NatsServer::start().await.unwrap();
+    let log = EventLog::connect(&LogConfig {
+        nats_url: format!("{url}, {url}", url = server.url()),
+        stream: "TEST".into(),
+        replicas: 1,
+        request_timeout: Duration::from_secs(2),
+    })
+    .await
+    .unwrap();
+    eventually(Duration::from_secs(10), "stream created", || async {
+        Ok(log.ensure_stream(1).await?)
+    })
+    .await
+    .unwrap();
+    assert_eq!(log.last_position().await.unwrap(), 0);
 }

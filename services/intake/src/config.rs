@@ -57,6 +57,10 @@ pub struct Config {
     #[arg(long, env = "SY_CACHE_SIZE", default_value_t = 10_000)]
     pub cache_size: usize,
 
+    /// Address to serve Prometheus metrics on (`/metrics`); off unless set.
+    #[arg(long, env = "SY_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Log format.
     #[arg(long, env = "SY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -5,13 +5,14 @@
 //!
 //! Layout: `config` (flags), `service` (gRPC surface), `pipeline` (the
 //! command pipeline), `aggregate` (loading and caching aggregates), `error`
-//! (errors and their gRPC codes). Intake keeps no state of its own beyond a
+//! (errors and their gRPC codes), `metrics` (what it reports to Prometheus). Intake keeps no state of its own beyond a
 //! cache: run as many as needed.
 #![forbid(unsafe_code)]
 
 mod aggregate;
 mod config;
 mod error;
+mod metrics;
 mod pipeline;
 mod service;
 
@@ -31,6 +32,9 @@ const SERVICE_NAME: &str = "shuangyong.v1.Intake";
 
 /// Runs intake until `shutdown` resolves; in-flight commands finish first.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    if let Some(listen) = config.metrics_listen {
+        sy_api::telemetry::install_metrics(listen)?;
+    }
     let log = EventLog::connect(&LogConfig {
         nats_url: config.nats_url.clone(),
         stream: config.stream.clone(),
@@ -56,6 +60,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let addr = listener.local_addr()?;
     tracing::info!(%addr, stream = %config.stream, "listening");
     let served = tonic::transport::Server::builder()
+        .layer(sy_api::telemetry::GrpcMetricsLayer)
         .add_service(health_service)
         .add_service(sy_api::server::reflection_service()?)
         .add_service(IntakeServer::new(service::IntakeService::new(pipeline)))
@@ -93,6 +98,7 @@ async fn track_readiness(log: EventLog, health: tonic_health::server::HealthRepo
         } else {
             ServingStatus::NotServing
         };
+        metrics::connected(status == ServingStatus::Serving);
         if last != Some(status) {
             tracing::info!(?status, "readiness changed");
             health.set_service_status(SERVICE_NAME, status).await;

@@ -3,6 +3,8 @@
 //! sequence conflict the aggregate is reloaded and the command decided again,
 //! a bounded number of times.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use jiff::Timestamp;
 use prost::Message;
@@ -16,6 +18,7 @@ use uuid::Uuid;
 
 use crate::aggregate::{Aggregate, Aggregates};
 use crate::error::IntakeError;
+use crate::metrics;
 
 /// Attempts at deciding and appending before a contended command is ABORTED.
 const MAX_ATTEMPTS: usize = 8;
@@ -117,13 +120,18 @@ impl Pipeline {
             "{}/{}/{}",
             actor.agency, envelope.aggregate_id, envelope.idempotency_key
         );
-        let appended = match self
+        let publishing = Instant::now();
+        let appended = self
             .log
             .append(&subject, bytes.clone(), aggregate.last_position, &msg_id)
-            .await
-        {
+            .await;
+        metrics::published(publishing.elapsed());
+        let appended = match appended {
             Ok(appended) if !appended.duplicate => appended,
-            Ok(_) | Err(LogError::Conflict { .. }) => return Ok(None),
+            Ok(_) | Err(LogError::Conflict { .. }) => {
+                metrics::conflict();
+                return Ok(None);
+            }
             Err(err) => return Err(err.into()),
         };
         let stored = StoredEvent {

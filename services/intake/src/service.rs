@@ -2,12 +2,15 @@
 //! same pipeline run on its message.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use sy_api::pb::intake_server::Intake;
 use sy_api::pb::{self, CommandResult};
+use sy_api::telemetry::code_name;
 use sy_domain::request::CommandMessage;
 use tonic::{Request, Response, Status};
 
+use crate::metrics;
 use crate::pipeline::Pipeline;
 
 pub struct IntakeService {
@@ -20,6 +23,21 @@ impl IntakeService {
     }
 
     async fn run<M: CommandMessage>(
+        &self,
+        request: Request<M>,
+    ) -> Result<Response<CommandResult>, Status> {
+        let started = Instant::now();
+        let result = self.execute(request).await;
+        let outcome = match &result {
+            Ok(response) if response.get_ref().replayed => "replayed",
+            Ok(_) => "ok",
+            Err(status) => code_name(status.code()),
+        };
+        metrics::command(M::NAME, outcome, started.elapsed());
+        result
+    }
+
+    async fn execute<M: CommandMessage>(
         &self,
         request: Request<M>,
     ) -> Result<Response<CommandResult>, Status> {

@@ -12,7 +12,7 @@ use clap::{Parser, ValueEnum};
 #[derive(Debug, Clone, Parser)]
 #[command(name = "sy-projection", version, about)]
 pub struct Config {
-    /// NATS server URL of the event log.
+    /// NATS server URL(s) of the event log, comma-separated for a cluster.
     #[arg(long, env = "SY_NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
 
@@ -46,6 +46,15 @@ pub struct Config {
     /// Bound on each NATS request (connecting, reading a subject), in milliseconds.
     #[arg(long, env = "SY_NATS_TIMEOUT_MS", default_value_t = 2000)]
     pub nats_timeout_ms: u64,
+
+    /// Address to serve Prometheus metrics on (`/metrics`); off unless set.
+    #[arg(long, env = "SY_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+
+    /// Readiness bound: gRPC health reports NOT_SERVING while the log is
+    /// unreachable or this many events or more are not yet applied.
+    #[arg(long, env = "SY_READY_MAX_LAG", default_value_t = 1000)]
+    pub ready_max_lag: u64,
 
     /// Serve `--data-dir` as it is, without following the log: for a
     /// point-in-time build made by `sy as-of`, so every query answers as of

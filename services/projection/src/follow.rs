@@ -8,15 +8,20 @@
 //! stream is always committed before the task looks at the stop signal again,
 //! so shutdown never abandons a half-read batch.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
+use prost::Message;
+use sy_domain::pb::EventEnvelope;
 use sy_eventlog::{EventLog, LogError, StoredEvent};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::Stop;
 use crate::live::Live;
+use crate::metrics;
 use crate::read_model::{BatchOutcome, ReadModelError};
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -40,11 +45,15 @@ enum Ended {
 
 /// Folds the log into the live model until `stop`; `applied` carries the
 /// checkpoint.
+///
+/// `newest` gets the recording time (unix seconds) of the newest event
+/// handed to the fold, for the lag in seconds.
 pub(crate) async fn follow(
     live: Live,
     log: EventLog,
     batch_size: usize,
     applied: watch::Sender<u64>,
+    newest: Arc<AtomicI64>,
     mut stop: Stop,
 ) -> Result<(), FollowError> {
     let mut retry = FIRST_RETRY;
@@ -57,7 +66,11 @@ pub(crate) async fn follow(
         match tail {
             Ok(events) => {
                 info!(from = start, "following the event log");
-                match fold(&live, events, batch_size, &applied, &mut stop, &mut retry).await? {
+                match fold(
+                    &live, events, batch_size, &applied, &newest, &mut stop, &mut retry,
+                )
+                .await?
+                {
                     Ended::Stopped => return Ok(()),
                     Ended::Interrupted(err) => {
                         warn!(%err, retry_in = ?retry, "lost the event log; following again");
@@ -80,6 +93,7 @@ async fn fold(
     events: impl Stream<Item = Result<StoredEvent, LogError>>,
     batch_size: usize,
     applied: &watch::Sender<u64>,
+    newest: &AtomicI64,
     stop: &mut Stop,
     retry: &mut Duration,
 ) -> Result<Ended, FollowError> {
@@ -108,10 +122,19 @@ async fn fold(
         }
         if !batch.is_empty() {
             // A rebuild may switch models between batches, never during one.
+            if let Some(at) = batch
+                .last()
+                .and_then(|event| EventEnvelope::decode(event.payload.as_ref()).ok())
+                .and_then(|envelope| envelope.recorded_at)
+            {
+                newest.store(at.seconds, Ordering::Relaxed);
+            }
             let paused = live.pause().await;
             let model = live.model();
+            let started = Instant::now();
             let outcome = tokio::task::spawn_blocking(move || model.apply_batch(&batch)).await??;
             drop(paused);
+            metrics::batch(&outcome, started.elapsed());
             report(&outcome);
             applied.send_replace(outcome.checkpoint);
             *retry = FIRST_RETRY;

@@ -16,12 +16,16 @@ mod config;
 mod data_dir;
 mod follow;
 mod live;
+mod metrics;
 mod query;
 mod read_model;
 mod rebuild;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use data_dir::DataDir;
 use live::Live;
@@ -31,6 +35,7 @@ use sy_eventlog::{EventLog, LogConfig, LogError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
 use tracing::{error, info};
 
 pub use config::{Config, LogFormat};
@@ -53,12 +58,20 @@ pub enum RunError {
     ReadModel(#[from] ReadModelError),
     #[error(transparent)]
     Log(#[from] LogError),
+    #[error("cannot serve metrics: {0}")]
+    Metrics(#[from] metrics_exporter_prometheus::BuildError),
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("grpc server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
     #[error("fold stopped: {0}")]
     Follow(#[from] FollowError),
+}
+
+/// Opens the read model a replica serves from `data_dir` (the active
+/// generation), e.g. to inspect a stopped replica's store.
+pub fn open_read_model(data_dir: &Path) -> Result<ReadModel, ReadModelError> {
+    DataDir::open(data_dir).map(|(_, model)| model)
 }
 
 /// Binds `config.listen` and runs the service until `shutdown` resolves.
@@ -81,6 +94,9 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
+    if let Some(listen) = config.metrics_listen {
+        sy_api::telemetry::install_metrics(listen)?;
+    }
     let (data_dir, model) = DataDir::open(&config.data_dir)?;
     for stale in data_dir.inactive() {
         info!(path = %stale.display(), "deleting a read model generation no longer in use");
@@ -103,8 +119,11 @@ pub async fn serve(
     })
     .await?;
 
+    metrics::applied(checkpoint);
+    metrics::quarantined(model.quarantine_count()?);
     let live = Live::new(model);
     let (applied_tx, applied) = watch::channel(checkpoint);
+    let newest = Arc::new(AtomicI64::new(0));
     let (stop_tx, stop_rx) = watch::channel(false);
     let follower = if config.read_only {
         info!(
@@ -114,11 +133,13 @@ pub async fn serve(
         None
     } else {
         Some(tokio::spawn({
-            let (live, log, stop_tx) = (live.clone(), log.clone(), stop_tx.clone());
+            let (live, log, stop_tx, newest) =
+                (live.clone(), log.clone(), stop_tx.clone(), newest.clone());
             let stop = Stop(stop_rx.clone());
             let batch_size = config.batch_len();
             async move {
-                let followed = follow::follow(live, log, batch_size, applied_tx, stop).await;
+                let followed =
+                    follow::follow(live, log, batch_size, applied_tx, newest, stop).await;
                 if let Err(err) = &followed {
                     error!(%err, "fold failed; shutting down");
                 }
@@ -129,9 +150,15 @@ pub async fn serve(
     };
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<QueryServer<query::QueryService>>()
-        .await;
+    let readiness = tokio::spawn(track_readiness(Readiness {
+        health,
+        live: live.clone(),
+        log: log.clone(),
+        applied: applied.clone(),
+        newest,
+        max_lag: config.ready_max_lag,
+        read_only: config.read_only,
+    }));
     let admin = rebuild::AdminService::new(
         live.clone(),
         data_dir,
@@ -161,6 +188,7 @@ pub async fn serve(
         stop_tx.send_replace(true);
     };
     let served = tonic::transport::Server::builder()
+        .layer(sy_api::telemetry::GrpcMetricsLayer)
         .add_service(health_service)
         .add_service(sy_api::server::reflection_service()?)
         .add_service(QueryServer::new(service))
@@ -170,6 +198,10 @@ pub async fn serve(
 
     // The server may also have failed; either way the fold stops now.
     stop_all.send_replace(true);
+    readiness.abort();
+    // Wait for the task to be dropped: it holds the read model, whose
+    // directory must be free when `serve` returns.
+    let _ = readiness.await;
     let followed = match follower {
         None => Ok(()),
         Some(follower) => follower
@@ -195,5 +227,59 @@ impl Stop {
 
     pub(crate) fn is_stopped(&self) -> bool {
         *self.0.borrow() || self.0.has_changed().is_err()
+    }
+}
+
+/// What readiness is judged on.
+struct Readiness {
+    health: tonic_health::server::HealthReporter,
+    live: Live,
+    log: EventLog,
+    applied: watch::Receiver<u64>,
+    newest: Arc<AtomicI64>,
+    max_lag: u64,
+    read_only: bool,
+}
+
+/// gRPC health of `shuangyong.v1.Query` (and the server as a whole): serving
+/// while the log is reachable and the fold is less than `max_lag` events
+/// behind; a read-only replica always serves. Lag and quarantine metrics are
+/// refreshed on the same tick.
+async fn track_readiness(r: Readiness) {
+    const SERVICE: &str = "shuangyong.v1.Query";
+    let mut last = None;
+    loop {
+        let applied = *r.applied.borrow();
+        let (status, log_position) = if r.read_only {
+            (ServingStatus::Serving, None)
+        } else {
+            let log_position = r.log.last_position().await.ok();
+            let caught_up =
+                log_position.is_some_and(|p| p.saturating_sub(applied) < r.max_lag.max(1));
+            let status = if caught_up {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            (status, log_position)
+        };
+        let lag_events = log_position.map_or(0, |p| p.saturating_sub(applied));
+        let lag_seconds = if lag_events == 0 {
+            0.0
+        } else {
+            let newest = r.newest.load(Ordering::Relaxed);
+            (jiff::Timestamp::now().as_second() - newest).max(0) as f64
+        };
+        metrics::lag(log_position, lag_events, lag_seconds);
+        if let Ok(total) = r.live.model().quarantine_count() {
+            metrics::quarantined(total);
+        }
+        if last != Some(status) {
+            info!(?status, applied, log_position, "readiness changed");
+            r.health.set_service_status(SERVICE, status).await;
+            r.health.set_service_status("", status).await;
+            last = Some(status);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }

@@ -4,11 +4,9 @@
 //! down cleanly, resumes from its checkpoint, and a fresh replica rebuilds the
 //! same bytes.
 
-use std::future::Future;
-use std::net::{SocketAddr, TcpListener as StdListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Parser;
@@ -16,83 +14,19 @@ use futures::StreamExt;
 use prost::Message;
 use sy_api::pb::query_client::QueryClient;
 use sy_domain::event::{GENESIS_HASH, hash, subject};
+use sy_domain::fixtures::{REQUESTER, assign, submit};
 use sy_domain::pb::{self, RequestStatus as S};
-use sy_domain::request::{self as domain, Command as DomainCommand, KIND, Submission};
-use sy_domain::validate::{AreaCode, Code, Districts};
+use sy_domain::request::{self as domain, Command as DomainCommand, KIND};
 use sy_eventlog::{EventLog, LogConfig};
-use sy_projection::{Config, ReadModel};
-use tempfile::TempDir;
+use sy_projection::Config;
+use sy_tests::{NatsServer, eventually, free_port};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::Code as GrpcCode;
 use tonic::transport::Channel;
 
-const REQUESTER: &str = "unit-31001";
 const WORKER: &str = "district-housing-bureau";
 const STREAM: &str = "SY_TEST";
-
-/// The `nats-server` binary: `$SY_NATS_SERVER`, else on `PATH`, else Debian's.
-fn nats_server_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("SY_NATS_SERVER") {
-        return PathBuf::from(path);
-    }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join("nats-server"))
-                .find(|candidate| candidate.is_file())
-        })
-        .unwrap_or_else(|| PathBuf::from("/usr/sbin/nats-server"))
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A `nats-server -js` with its own store, killed on drop.
-struct Nats {
-    child: Child,
-    _store: TempDir,
-}
-
-impl Nats {
-    async fn start(port: u16) -> Self {
-        let store = tempfile::tempdir().unwrap();
-        let child = Command::new(nats_server_binary())
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(store.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server runs (set SY_NATS_SERVER to its path)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "nats-server did not start on {port}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Self {
-            child,
-            _store: store,
-        }
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One projection served in-process on a free port.
 struct Projection {
@@ -131,16 +65,12 @@ impl Projection {
     }
 
     async fn client(&self) -> QueryClient<Channel> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match QueryClient::connect(format!("http://{}", self.addr)).await {
-                Ok(client) => return client,
-                Err(err) => {
-                    assert!(Instant::now() < deadline, "projection not reachable: {err}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
+        let url = format!("http://{}", self.addr);
+        eventually(Duration::from_secs(10), "projection reachable", || async {
+            Ok(QueryClient::connect(url.clone()).await?)
+        })
+        .await
+        .unwrap()
     }
 
     async fn shutdown(mut self) {
@@ -163,20 +93,21 @@ struct Writer {
 }
 
 impl Writer {
-    async fn connect(port: u16) -> Self {
+    async fn connect(nats: &NatsServer) -> Self {
         let log = EventLog::connect(&LogConfig {
-            nats_url: format!("nats://127.0.0.1:{port}"),
+            nats_url: nats.url(),
             stream: STREAM.into(),
             replicas: 1,
             request_timeout: Duration::from_secs(2),
         })
         .await
         .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Err(err) = log.ensure_stream(1).await {
-            assert!(Instant::now() < deadline, "stream not created: {err}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        // `connect` returns before the client is connected: retry until it is.
+        eventually(Duration::from_secs(10), "stream created", || async {
+            Ok(log.ensure_stream(1).await?)
+        })
+        .await
+        .unwrap();
         Self {
             log,
             state: Default::default(),
@@ -245,54 +176,12 @@ impl Writer {
     }
 }
 
-fn submit() -> DomainCommand {
-    let districts = Districts::parse("500106").unwrap();
-    DomainCommand::Submit(Submission {
-        direction: pb::Direction::MilitaryToLocal,
-        requester_agency: Code::parse("a", REQUESTER).unwrap(),
-        requester_name: "某部营房科".into(),
-        category: pb::Category::BarracksAndTrainingGrounds,
-        title: "训练场排水改造".into(),
-        description: String::new(),
-        area_code: AreaCode::parse("a", "500106001002", &districts).unwrap(),
-        priority: pb::Priority::High,
-        due_date: None,
-        supervision_level: pb::SupervisionLevel::None,
-    })
-}
-
-fn assign() -> DomainCommand {
-    DomainCommand::Assign {
-        department: Code::parse("d", "housing").unwrap(),
-        due_date: jiff::civil::date(2027, 3, 1),
-        note: String::new(),
-    }
-}
-
 async fn next_change(changes: &mut tonic::Streaming<pb::RequestChange>) -> pb::RequestChange {
     tokio::time::timeout(Duration::from_secs(10), changes.next())
         .await
         .expect("a change arrives")
         .expect("the stream stays open")
         .unwrap()
-}
-
-/// Retries `call` until it succeeds (the fold may still be reconnecting).
-async fn eventually<T, F, Fut>(what: &str, mut call: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, tonic::Status>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match call().await {
-            Ok(value) => return value,
-            Err(status) => {
-                assert!(Instant::now() < deadline, "{what}: still {status:?}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
 }
 
 fn get(id: &str, min_position: u64) -> pb::GetRequestRequest {
@@ -302,9 +191,30 @@ fn get(id: &str, min_position: u64) -> pb::GetRequestRequest {
     }
 }
 
+/// `GetRequest` of `id` at `min_position`, retried until it answers (the fold
+/// may still be reconnecting or catching up).
+async fn read_at(
+    what: &str,
+    client: &QueryClient<Channel>,
+    id: &str,
+    min_position: u64,
+) -> pb::GetRequestResponse {
+    eventually(Duration::from_secs(30), what, || {
+        let mut client = client.clone();
+        async move {
+            Ok(client
+                .get_request(get(id, min_position))
+                .await?
+                .into_inner())
+        }
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn projection_serves_from_sled_and_follows_the_log() {
-    let nats_port = free_port();
+    let nats_port = free_port().unwrap();
     let data = tempfile::tempdir().unwrap();
     let id = uuid::Uuid::now_v7().to_string();
 
@@ -331,7 +241,9 @@ async fn projection_serves_from_sled_and_follows_the_log() {
         .await
         .unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
-    let serving = health
+    // Reads are answered, but the replica is not ready: it cannot tell how
+    // far behind the log it is.
+    let readiness = health
         .check(tonic_health::pb::HealthCheckRequest {
             service: "shuangyong.v1.Query".into(),
         })
@@ -339,13 +251,13 @@ async fn projection_serves_from_sled_and_follows_the_log() {
         .unwrap()
         .into_inner();
     assert_eq!(
-        serving.status(),
-        tonic_health::pb::health_check_response::ServingStatus::Serving
+        readiness.status(),
+        tonic_health::pb::health_check_response::ServingStatus::NotServing
     );
 
     // NATS comes up with a log; the projection catches up.
-    let nats = Nats::start(nats_port).await;
-    let mut writer = Writer::connect(nats_port).await;
+    let nats = NatsServer::start_on(nats_port).await.unwrap();
+    let mut writer = Writer::connect(&nats).await;
     writer.command(&id, &submit(), REQUESTER).await;
     let garbage = writer
         .raw(
@@ -354,15 +266,10 @@ async fn projection_serves_from_sled_and_follows_the_log() {
         )
         .await;
     writer.raw("sy.evt.station.s1", b"another kind").await;
-    let assigned = writer.command(&id, &assign(), WORKER).await;
+    let to_housing = assign("housing", jiff::civil::date(2027, 3, 1));
+    let assigned = writer.command(&id, &to_housing, WORKER).await;
 
-    let reply = eventually("catch up", || {
-        let mut client = client.clone();
-        let id = id.clone();
-        async move { client.get_request(get(&id, assigned)).await }
-    })
-    .await
-    .into_inner();
+    let reply = read_at("catch up", &client, &id, assigned).await;
     assert!(reply.position >= assigned);
     let request = reply.request.unwrap();
     assert_eq!(request.status(), S::Assigned);
@@ -470,7 +377,7 @@ async fn projection_serves_from_sled_and_follows_the_log() {
     projection.shutdown().await;
     drop(changes);
     let (checkpoint, quarantined, digest) = {
-        let model = ReadModel::open(data.path()).unwrap();
+        let model = sy_projection::open_read_model(data.path()).unwrap();
         let quarantined = model.quarantined().unwrap();
         (
             model.last_applied().unwrap(),
@@ -490,27 +397,23 @@ async fn projection_serves_from_sled_and_follows_the_log() {
         resolution: "done".into(),
     };
     let resolved = writer.command(&id, &resolve, WORKER).await;
-    eventually("resume", || {
-        let mut client = client.clone();
-        let id = id.clone();
-        async move { client.get_request(get(&id, resolved)).await }
-    })
-    .await;
+    read_at("resume", &client, &id, resolved).await;
     resumed.shutdown().await;
-    let resumed_digest = ReadModel::open(data.path()).unwrap().digest().unwrap();
+    let resumed_digest = sy_projection::open_read_model(data.path())
+        .unwrap()
+        .digest()
+        .unwrap();
     assert_ne!(resumed_digest, digest, "the new event was folded");
 
     let fresh_dir = tempfile::tempdir().unwrap();
     let fresh = Projection::start(nats_port, fresh_dir.path()).await;
     let fresh_client = fresh.client().await;
-    eventually("rebuild", || {
-        let mut client = fresh_client.clone();
-        let id = id.clone();
-        async move { client.get_request(get(&id, resolved)).await }
-    })
-    .await;
+    read_at("rebuild", &fresh_client, &id, resolved).await;
     fresh.shutdown().await;
-    let fresh_digest = ReadModel::open(fresh_dir.path()).unwrap().digest().unwrap();
+    let fresh_digest = sy_projection::open_read_model(fresh_dir.path())
+        .unwrap()
+        .digest()
+        .unwrap();
     assert_eq!(
         fresh_digest, resumed_digest,
         "a rebuild gives the same bytes"

@@ -6,10 +6,8 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::error::DomainError;
+use crate::fixtures::{self, REQUESTER, submit};
 use crate::pb::{self, RequestStatus as S, event_envelope::Payload};
-use crate::validate::{AreaCode, Code, Districts};
-
-const REQUESTER: &str = "unit-31001";
 
 fn actor(agency: &str) -> pb::Actor {
     pb::Actor {
@@ -18,28 +16,8 @@ fn actor(agency: &str) -> pb::Actor {
     }
 }
 
-fn submission() -> Command {
-    let districts = Districts::parse("500106").unwrap();
-    Command::Submit(Submission {
-        direction: pb::Direction::MilitaryToLocal,
-        requester_agency: Code::parse("a", REQUESTER).unwrap(),
-        requester_name: "某部营房科".into(),
-        category: pb::Category::BarracksAndTrainingGrounds,
-        title: "训练场排水改造".into(),
-        description: String::new(),
-        area_code: AreaCode::parse("a", "500106001002", &districts).unwrap(),
-        priority: pb::Priority::High,
-        due_date: None,
-        supervision_level: pb::SupervisionLevel::None,
-    })
-}
-
 fn assign() -> Command {
-    Command::Assign {
-        department: Code::parse("d", "district-housing-bureau").unwrap(),
-        due_date: date(2027, 3, 1),
-        note: String::new(),
-    }
+    fixtures::assign("district-housing-bureau", date(2027, 3, 1))
 }
 
 fn note(text: &str) -> String {
@@ -49,7 +27,7 @@ fn note(text: &str) -> String {
 /// One command of each kind, valid in shape.
 fn every_command() -> Vec<Command> {
     vec![
-        submission(),
+        submit(),
         assign(),
         Command::Start { note: note("") },
         Command::RecordProgress {
@@ -123,18 +101,18 @@ fn in_status(status: S) -> pb::Request {
     };
     let path: Vec<Command> = match status {
         S::Unspecified => vec![],
-        S::Submitted => vec![submission()],
-        S::Assigned => vec![submission(), assign()],
-        S::InProgress => vec![submission(), assign(), start],
-        S::Resolved => vec![submission(), assign(), start, resolve],
+        S::Submitted => vec![submit()],
+        S::Assigned => vec![submit(), assign()],
+        S::InProgress => vec![submit(), assign(), start],
+        S::Resolved => vec![submit(), assign(), start, resolve],
         S::Closed => vec![
-            submission(),
+            submit(),
             assign(),
             start,
             resolve,
             Command::Close { note: note("") },
         ],
-        S::Rejected => vec![submission(), Command::Reject { reason: note("no") }],
+        S::Rejected => vec![submit(), Command::Reject { reason: note("no") }],
     };
     let state = given(&path);
     assert_eq!(state.status(), status);
@@ -230,7 +208,7 @@ fn only_the_requesting_party_closes_or_disputes() {
 
 #[test]
 fn submission_records_everything_the_caller_gave() {
-    let state = given(&[submission()]);
+    let state = given(&[submit()]);
     assert_eq!(state.title, "训练场排水改造");
     assert_eq!(state.area_code, "500106001002");
     assert_eq!(state.priority(), pb::Priority::High);

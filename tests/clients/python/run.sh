@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Runs the Python example client (client.py) against a private stack, as CI
+# does (deploy/test.sh): a virtualenv with requirements.txt, stubs generated
+# from proto/, then its own nats-server (JetStream, random port, temp store),
+# sy-intake and sy-projection on free ports; client.py must pass every check.
+# Everything it started is stopped on exit, and its temp directory deleted.
+#
+#   cargo build --workspace --bins --locked   # the service binaries first
+#   tests/clients/python/run.sh
+#
+# Environment (all optional):
+#   SY_CLIENT_BIN_DIR  where sy-intake and sy-projection are (default target/debug)
+#   SY_CLIENT_VENV     the virtualenv (default .cache/python-client/venv, gitignored;
+#                      reused while requirements.txt is unchanged)
+# Installs with apt when missing: python3-venv, nats-server.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../../.." && pwd)"
+BIN="${SY_CLIENT_BIN_DIR:-$ROOT/target/debug}"
+VENV="${SY_CLIENT_VENV:-$ROOT/.cache/python-client/venv}"
+STREAM=SHUANGYONG_PY
+
+log() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    apt_updated=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+for program in sy-intake sy-projection; do
+  [ -x "$BIN/$program" ] || die "$BIN/$program not found: run cargo build --workspace --bins --locked first"
+done
+
+# --- tools --------------------------------------------------------------------
+command -v python3 >/dev/null || { log "installing python3 (apt)"; apt_install python3; }
+if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  log "installing python3-venv (apt)"
+  apt_install python3-venv
+fi
+
+NATS_BIN="$(command -v nats-server || true)"
+if [ -z "$NATS_BIN" ] && [ -x /usr/sbin/nats-server ]; then NATS_BIN=/usr/sbin/nats-server; fi
+if [ -z "$NATS_BIN" ]; then
+  log "installing nats-server (apt)"
+  apt_install nats-server
+  NATS_BIN="$(command -v nats-server || echo /usr/sbin/nats-server)"
+fi
+
+# --- virtualenv and stubs -----------------------------------------------------
+stamp="$VENV/.requirements.sha256"
+want="$(sha256sum "$HERE/requirements.txt" | cut -d' ' -f1)"
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+  log "creating the virtualenv $VENV (requirements.txt)"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$HERE/requirements.txt"
+  echo "$want" >"$stamp"
+fi
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/sy-python-client.XXXXXX")"
+PIDS=()
+NAMES=()
+
+# Stops what this script started (newest first: projection, intake, NATS),
+# SIGTERM then SIGKILL after 10 s; prints the logs when the run failed.
+cleanup() {
+  local status=$? i pid n
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    pid=${PIDS[i]}
+    kill -TERM "$pid" 2>/dev/null || continue
+    for ((n = 0; n < 50; n++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ "$status" -ne 0 ]; then
+    for i in "${!NAMES[@]}"; do
+      printf -- '--- last lines of %s.log\n' "${NAMES[i]}" >&2
+      tail -n 20 "$WORK/${NAMES[i]}.log" >&2 || true
+    done
+  fi
+  rm -rf "$WORK"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log "generating stubs"
+PYTHON="$VENV/bin/python" "$HERE/generate.sh" "$WORK/gen"
+
+# Starts "$@" in the background with output to $WORK/$name.log.
+start() {
+  local name=$1
+  shift
+  "$@" >"$WORK/$name.log" 2>&1 </dev/null &
+  PIDS+=("$!")
+  NAMES+=("$name")
+}
+
+# Prints the first match of sed expression $2 in $WORK/$1.log, waiting while
+# the last started process lives; 60 seconds at most.
+wait_for() {
+  local name=$1 expr=$2 pid=${PIDS[${#PIDS[@]} - 1]} i found
+  for ((i = 0; i < 300; i++)); do
+    found="$(sed -n "$expr" "$WORK/$name.log" | head -n 1)"
+    if [ -n "$found" ]; then
+      printf '%s\n' "$found"
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || die "$name exited before it was ready"
+    sleep 0.2
+  done
+  die "$name not ready after 60s"
+}
+
+# --- the stack ----------------------------------------------------------------
+mkdir -p "$WORK/nats" "$WORK/projection"
+# -p -1: a free port, which the server logs.
+start nats "$NATS_BIN" -a 127.0.0.1 -p -1 -js -sd "$WORK/nats"
+NATS_ADDR="$(wait_for nats 's/.*Listening for client connections on \([0-9.]*:[0-9]*\).*/\1/p')"
+log "nats-server on $NATS_ADDR ($("$NATS_BIN" --version 2>&1 | head -n 1))"
+
+export SY_LOG_FORMAT=text NO_COLOR=1
+# --listen port 0: a free port, logged as `listening addr=...`.
+start intake "$BIN/sy-intake" --nats-url "nats://$NATS_ADDR" --listen 127.0.0.1:0 --stream "$STREAM"
+INTAKE_ADDR="$(wait_for intake 's/.*listening addr=\([0-9.]*:[0-9]*\).*/\1/p')"
+log "sy-intake on $INTAKE_ADDR"
+
+start projection "$BIN/sy-projection" --nats-url "nats://$NATS_ADDR" --listen 127.0.0.1:0 \
+  --stream "$STREAM" --data-dir "$WORK/projection"
+QUERY_ADDR="$(wait_for projection 's/.*listening addr=\([0-9.]*:[0-9]*\).*/\1/p')"
+log "sy-projection on $QUERY_ADDR"
+
+# --- the client -----------------------------------------------------------------
+log "client.py"
+"$VENV/bin/python" "$HERE/client.py" --intake "$INTAKE_ADDR" --query "$QUERY_ADDR" --stubs "$WORK/gen" \
+  | tee "$WORK/client.out"
+grep -q 'replayed=True' "$WORK/client.out" || die "client.py did not show a replayed retry"
+grep -q ' 0 failed$' "$WORK/client.out" || die "client.py reported failed checks"
+log "python example client passed"

@@ -1,0 +1,146 @@
+//! What operators watch: Prometheus metrics from both services, and gRPC
+//! health that follows real readiness (NATS reachable; projection caught up).
+
+use std::time::Duration;
+
+use sy_tests::client::*;
+use sy_tests::{NatsServer, ServiceBuilder, eventually, free_port, wait_applied};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+/// `GET /metrics` over plain HTTP/1.0.
+async fn scrape(port: u16) -> anyhow::Result<String> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .await?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await?;
+    Ok(body)
+}
+
+/// The value of the first sample whose line starts with `prefix`.
+fn sample(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|line| line.starts_with(prefix))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+async fn health(
+    channel: tonic::transport::Channel,
+    service: &str,
+) -> anyhow::Result<ServingStatus> {
+    let reply = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: service.to_string(),
+        })
+        .await?
+        .into_inner();
+    Ok(reply.status())
+}
+
+#[tokio::test]
+async fn metrics_and_health_follow_what_happens() -> anyhow::Result<()> {
+    let mut nats = NatsServer::start().await?;
+    let stream = "OBSERVED";
+    let (intake_port, projection_port) = (free_port()?, free_port()?);
+    let intake = ServiceBuilder::intake(&nats, stream)
+        .flag("--metrics-listen", format!("127.0.0.1:{intake_port}"))
+        .start()
+        .await?;
+    let data = tempfile::tempdir()?;
+    let projection = ServiceBuilder::projection(&nats, stream, data.path())
+        .flag("--metrics-listen", format!("127.0.0.1:{projection_port}"))
+        .start()
+        .await?;
+
+    let mut client = intake_client(intake.channel(), AGENCY, USER);
+    let submitted = client
+        .submit_request(submit_command(&new_key("observed")))
+        .await?
+        .into_inner();
+    let mut bad = submit_command(&new_key("observed-bad"));
+    bad.area_code = "123".into();
+    assert!(client.submit_request(bad).await.is_err());
+    let query = query_client(projection.channel());
+    wait_applied(&query, submitted.position).await?;
+
+    let intake_metrics = scrape(intake_port).await?;
+    assert_eq!(
+        sample(
+            &intake_metrics,
+            "sy_intake_commands_total{command=\"SubmitRequestCommand\",outcome=\"ok\"}"
+        ),
+        Some(1.0),
+        "{intake_metrics}"
+    );
+    assert_eq!(
+        sample(
+            &intake_metrics,
+            "sy_intake_commands_total{command=\"SubmitRequestCommand\",outcome=\"INVALID_ARGUMENT\"}"
+        ),
+        Some(1.0)
+    );
+    assert!(intake_metrics.contains("sy_intake_publish_seconds"));
+    assert!(intake_metrics.contains(
+        "sy_grpc_requests_total{service=\"Intake\",method=\"SubmitRequest\",code=\"INVALID_ARGUMENT\"} 1"
+    ));
+
+    // Gauges refresh every second.
+    let projection_metrics = eventually(Duration::from_secs(10), "lag gauges", || async {
+        let text = scrape(projection_port).await?;
+        anyhow::ensure!(
+            sample(&text, "sy_projection_log_position") == Some(submitted.position as f64),
+            "not yet"
+        );
+        Ok(text)
+    })
+    .await?;
+    assert_eq!(
+        sample(&projection_metrics, "sy_projection_applied_position"),
+        Some(submitted.position as f64)
+    );
+    assert_eq!(
+        sample(&projection_metrics, "sy_projection_lag_events"),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&projection_metrics, "sy_projection_quarantined"),
+        Some(0.0)
+    );
+    assert!(projection_metrics.contains("sy_projection_events_total{verdict=\"applied\"} 1"));
+    assert!(projection_metrics.contains("sy_grpc_request_seconds"));
+
+    // Health: both serving; without NATS, intake stops serving and so does
+    // the projection (it can no longer tell how far behind it is).
+    for (channel, service) in [
+        (intake.channel(), "shuangyong.v1.Intake"),
+        (projection.channel(), "shuangyong.v1.Query"),
+    ] {
+        eventually(Duration::from_secs(10), "serving", || {
+            let channel = channel.clone();
+            async move {
+                anyhow::ensure!(health(channel, service).await? == ServingStatus::Serving);
+                Ok(())
+            }
+        })
+        .await?;
+    }
+    nats.kill();
+    for (channel, service) in [
+        (intake.channel(), "shuangyong.v1.Intake"),
+        (projection.channel(), "shuangyong.v1.Query"),
+    ] {
+        eventually(Duration::from_secs(15), "not serving", || {
+            let channel = channel.clone();
+            async move {
+                anyhow::ensure!(health(channel, service).await? == ServingStatus::NotServing);
+                Ok(())
+            }
+        })
+        .await?;
+    }
+    Ok(())
+}
