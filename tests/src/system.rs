@@ -160,6 +160,11 @@ impl System {
         builder
     }
 
+    /// The NATS URL of this system's server (for tools such as `sy`).
+    pub fn nats_url(&self) -> String {
+        self.nats.url()
+    }
+
     /// Publishes raw bytes onto the log, as a foreign or broken writer would;
     /// returns their position.
     pub async fn publish_raw(&self, subject: &str, bytes: &'static [u8]) -> anyhow::Result<u64> {

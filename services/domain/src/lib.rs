@@ -12,6 +12,7 @@ pub mod event;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod request;
+pub mod upcast;
 pub mod validate;
 
 /// Protobuf messages generated from `proto/shuangyong/v1` (messages only; the

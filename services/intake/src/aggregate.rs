@@ -15,6 +15,7 @@ use prost::Message;
 use sy_domain::event::{GENESIS_HASH, hash};
 use sy_domain::pb::{self, CommandResult, EventEnvelope};
 use sy_domain::request::{self, KIND};
+use sy_domain::upcast::upcast;
 use sy_eventlog::{EventLog, StoredEvent};
 use uuid::Uuid;
 
@@ -65,6 +66,7 @@ impl Aggregate {
         };
         let envelope = EventEnvelope::decode(stored.payload.as_ref())
             .map_err(|err| corrupt(format!("cannot decode: {err}")))?;
+        let envelope = upcast(envelope).map_err(|err| corrupt(err.to_string()))?;
         self.fold_envelope(&envelope, stored)
     }
 

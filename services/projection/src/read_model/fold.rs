@@ -26,6 +26,7 @@ use sy_domain::audit::{LogDigest, check_prev_hash};
 use sy_domain::event::{GENESIS_HASH, hash, subject};
 use sy_domain::pb::{self, EventEnvelope};
 use sy_domain::request::{KIND, apply};
+use sy_domain::upcast::upcast;
 use sy_eventlog::StoredEvent;
 
 use super::keys::{Index, LAST_APPLIED, LOG_DIGEST, QUARANTINED, read_u64, u64_bytes};
@@ -198,6 +199,10 @@ impl Batch<'_> {
         let envelope = match EventEnvelope::decode(event.payload.as_ref()) {
             Ok(envelope) => envelope,
             Err(err) => return Ok(Verdict::Refused(format!("cannot decode envelope: {err}"))),
+        };
+        let envelope = match upcast(envelope) {
+            Ok(envelope) => envelope,
+            Err(err) => return Ok(Verdict::Refused(err.to_string())),
         };
         if envelope.aggregate_id != id {
             return Ok(Verdict::Refused(format!(

@@ -283,6 +283,25 @@ fn an_event_that_does_not_name_its_predecessor_is_quarantined() {
 }
 
 #[test]
+fn events_from_a_newer_schema_are_quarantined_not_guessed_at() {
+    let (_dir, model) = open();
+    let mut log = Log::default();
+    log.must(&id(1), &submit(), REQUESTER);
+    let mut newer = pb::EventEnvelope::decode(log.events[0].payload.as_ref()).unwrap();
+    newer.aggregate_id = id(2);
+    newer.schema_version = sy_domain::event::SCHEMA_VERSION + 1;
+    log.push(&subject(KIND, &id(2)), newer.encode_to_vec());
+
+    let outcome = model.apply_batch(&log.events).unwrap();
+    assert_eq!(outcome.applied, 1);
+    assert_eq!(outcome.quarantined.len(), 1);
+    assert!(outcome.quarantined[0].1.contains("schema version"));
+    // The old (version 0) submission was upcast: its defaults are explicit.
+    let first = model.request(&id(1)).unwrap().unwrap();
+    assert_eq!(first.supervision_level(), pb::SupervisionLevel::None);
+}
+
+#[test]
 fn the_log_digest_follows_every_event_and_survives_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = Log::default();

@@ -1,0 +1,88 @@
+//! Reading old events with today's meaning. The log is never rewritten:
+//! adding a field or an event type needs nothing here (old events simply lack
+//! them), but when the meaning of stored data changes, readers upcast each
+//! envelope from the schema version it was written with to
+//! [`SCHEMA_VERSION`] before folding it. Intake and projection both call
+//! [`upcast`], so they fold the same meaning.
+
+use crate::event::SCHEMA_VERSION;
+use crate::pb::event_envelope::Payload;
+use crate::pb::{EventEnvelope, Priority, SupervisionLevel};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpcastError {
+    /// Written by a newer release: folding it with older rules could
+    /// misread it, so it is refused (and quarantined) instead.
+    #[error("event has schema version {found}; this release reads up to {supported}")]
+    Newer { found: u32, supported: u32 },
+}
+
+/// `envelope` as the current schema means it.
+pub fn upcast(mut envelope: EventEnvelope) -> Result<EventEnvelope, UpcastError> {
+    if envelope.schema_version > SCHEMA_VERSION {
+        return Err(UpcastError::Newer {
+            found: envelope.schema_version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if envelope.schema_version == 0 {
+        v0_to_v1(&mut envelope);
+    }
+    debug_assert_eq!(envelope.schema_version, SCHEMA_VERSION);
+    Ok(envelope)
+}
+
+/// Version 0 (events without a schema version) left a submission's priority
+/// and supervision level unset to mean "the defaults"; version 1 states them.
+fn v0_to_v1(envelope: &mut EventEnvelope) {
+    if let Some(Payload::RequestSubmitted(submitted)) = &mut envelope.payload {
+        if submitted.priority() == Priority::Unspecified {
+            submitted.set_priority(Priority::Normal);
+        }
+        if submitted.supervision_level() == SupervisionLevel::Unspecified {
+            submitted.set_supervision_level(SupervisionLevel::None);
+        }
+    }
+    envelope.schema_version = 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pb;
+
+    fn submitted(schema_version: u32) -> EventEnvelope {
+        EventEnvelope {
+            schema_version,
+            payload: Some(Payload::RequestSubmitted(pb::RequestSubmitted::default())),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn version_0_submissions_get_the_defaults_they_meant() {
+        let upcast = upcast(submitted(0)).unwrap();
+        assert_eq!(upcast.schema_version, SCHEMA_VERSION);
+        let Some(Payload::RequestSubmitted(s)) = upcast.payload else {
+            panic!("still a submission")
+        };
+        assert_eq!(s.priority(), Priority::Normal);
+        assert_eq!(s.supervision_level(), SupervisionLevel::None);
+    }
+
+    #[test]
+    fn current_events_pass_unchanged_and_newer_ones_are_refused() {
+        let mut current = submitted(SCHEMA_VERSION);
+        if let Some(Payload::RequestSubmitted(s)) = &mut current.payload {
+            s.set_priority(Priority::Urgent);
+        }
+        assert_eq!(upcast(current.clone()).unwrap(), current);
+        assert_eq!(
+            upcast(submitted(SCHEMA_VERSION + 1)),
+            Err(UpcastError::Newer {
+                found: SCHEMA_VERSION + 1,
+                supported: SCHEMA_VERSION
+            })
+        );
+    }
+}
