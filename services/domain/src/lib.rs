@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+pub mod person_data;
 pub mod request;
 pub mod upcast;
 pub mod validate;
