@@ -14,6 +14,8 @@
 #                      4222, which a system NATS may hold); the next free one is used
 #   SY_DEV_INTAKE_ADDR intake listen address (default 127.0.0.1:50051)
 #   SY_DEV_QUERY_ADDR  projection listen address (default 127.0.0.1:50052)
+#   SY_DEV_INTAKE_METRICS_ADDR  intake's Prometheus metrics (default 127.0.0.1:9601)
+#   SY_DEV_QUERY_METRICS_ADDR   projection's Prometheus metrics (default 127.0.0.1:9602)
 #   SY_DEV_PROFILE     release (default) or debug
 #   SY_DEV_DEMO        1 (default) loads the demo set; 0 skips it
 set -euo pipefail
@@ -23,6 +25,8 @@ DATA="$ROOT/.data"
 NATS_PORT="${SY_DEV_NATS_PORT:-4223}"
 INTAKE_ADDR="${SY_DEV_INTAKE_ADDR:-127.0.0.1:50051}"
 QUERY_ADDR="${SY_DEV_QUERY_ADDR:-127.0.0.1:50052}"
+INTAKE_METRICS_ADDR="${SY_DEV_INTAKE_METRICS_ADDR:-127.0.0.1:9601}"
+QUERY_METRICS_ADDR="${SY_DEV_QUERY_METRICS_ADDR:-127.0.0.1:9602}"
 PROFILE="${SY_DEV_PROFILE:-release}"
 STREAM=SHUANGYONG
 
@@ -84,9 +88,9 @@ fi
 
 mkdir -p "$DATA/nats" "$DATA/projection"
 
-for addr in "$INTAKE_ADDR" "$QUERY_ADDR"; do
+for addr in "$INTAKE_ADDR" "$QUERY_ADDR" "$INTAKE_METRICS_ADDR" "$QUERY_METRICS_ADDR"; do
   if port_in_use "${addr##*:}"; then
-    die "port ${addr##*:} is taken; set SY_DEV_INTAKE_ADDR / SY_DEV_QUERY_ADDR to free addresses"
+    die "port ${addr##*:} is taken; set SY_DEV_INTAKE_ADDR / SY_DEV_QUERY_ADDR / SY_DEV_INTAKE_METRICS_ADDR / SY_DEV_QUERY_METRICS_ADDR to free addresses"
   fi
 done
 
@@ -140,12 +144,14 @@ export SY_NATS_URL="nats://127.0.0.1:$NATS_PORT" SY_STREAM="$STREAM" SY_LOG_FORM
 
 log "starting sy-intake on $INTAKE_ADDR"
 LOG_FILE="$DATA/intake.log" PID_FILE="$DATA/intake.pid" \
-  start_bg env SY_LISTEN="$INTAKE_ADDR" SY_DISTRICTS=500106 "$BIN/sy-intake"
+  start_bg env SY_LISTEN="$INTAKE_ADDR" SY_METRICS_LISTEN="$INTAKE_METRICS_ADDR" \
+    SY_DISTRICTS=500106 "$BIN/sy-intake"
 INTAKE_PID=$STARTED_PID
 
 log "starting sy-projection on $QUERY_ADDR"
 LOG_FILE="$DATA/projection.log" PID_FILE="$DATA/projection.pid" \
-  start_bg env SY_LISTEN="$QUERY_ADDR" SY_DATA_DIR="$DATA/projection" "$BIN/sy-projection"
+  start_bg env SY_LISTEN="$QUERY_ADDR" SY_METRICS_LISTEN="$QUERY_METRICS_ADDR" \
+    SY_DATA_DIR="$DATA/projection" "$BIN/sy-projection"
 QUERY_PID=$STARTED_PID
 
 wait_for_log "$DATA/intake.log" "listening" "$INTAKE_PID" 60
@@ -162,7 +168,8 @@ cat <<EOF
 shuangyong is running (data and logs in $DATA):
   nats        nats://127.0.0.1:$NATS_PORT   stream $STREAM   log .data/nats.log
   intake      http://$INTAKE_ADDR   (shuangyong.v1.Intake)   log .data/intake.log
-  projection  http://$QUERY_ADDR   (shuangyong.v1.Query)    log .data/projection.log
+  projection  http://$QUERY_ADDR   (shuangyong.v1.Query, Admin)   log .data/projection.log
+  metrics     http://$INTAKE_METRICS_ADDR/metrics (intake)   http://$QUERY_METRICS_ADDR/metrics (projection)
 
 try:
   export SY_INTAKE_URL=http://$INTAKE_ADDR SY_QUERY_URL=http://$QUERY_ADDR
