@@ -15,6 +15,7 @@ pub fn from_domain(err: &DomainError) -> Status {
     match err {
         DomainError::Invalid(violations) => invalid_argument(violations),
         DomainError::NotFound { .. } => Status::not_found(message),
+        DomainError::AlreadyExists { .. } => Status::already_exists(message),
         DomainError::IllegalTransition { .. } | DomainError::RuleViolated(_) => {
             Status::failed_precondition(message)
         }

@@ -258,6 +258,100 @@ fn payload_fields(payload: &Payload) -> Fields {
             ("due_date", json!(p.due_date)),
             ("reason", json!(p.reason)),
         ],
+        Payload::PersonRegistered(p) => vec![
+            ("role", enum_name(p.role, pb::PersonRole::as_str_name)),
+            ("name", json!(p.name)),
+            ("id_number", json!(p.id_number)),
+            ("phone", json!(p.phone)),
+            ("area_code", json!(p.area_code)),
+            (
+                "links",
+                Value::Array(
+                    p.links
+                        .iter()
+                        .map(|link| {
+                            json!({
+                                "relation": enum_name(link.relation, pb::Relation::as_str_name),
+                                "name": link.name,
+                                "unit": link.unit,
+                                "person_id": link.person_id,
+                            })
+                        })
+                        .collect(),
+                ),
+            ),
+        ],
+        Payload::TrainingRecorded(p) => vec![
+            ("course", json!(p.course)),
+            ("hours", json!(p.hours)),
+            ("completed_on", json!(p.completed_on)),
+        ],
+        Payload::CertificateRecorded(p) => vec![
+            ("certificate", json!(p.certificate)),
+            ("issuer", json!(p.issuer)),
+            ("issued_on", json!(p.issued_on)),
+        ],
+        Payload::PlacementRegistered(p) => vec![
+            (
+                "programme",
+                enum_name(p.programme, pb::Programme::as_str_name),
+            ),
+            ("person_id", json!(p.person_id)),
+            ("area_code", json!(p.area_code)),
+            ("fast_lane", json!(p.fast_lane)),
+            ("school", json!(p.school)),
+            ("grade", json!(p.grade)),
+        ],
+        Payload::PlacementMatched(p) => vec![
+            ("employer", json!(p.employer)),
+            ("post", json!(p.post)),
+            ("profession_matched", json!(p.profession_matched)),
+            ("post_matched", json!(p.post_matched)),
+            ("rank_matched", json!(p.rank_matched)),
+        ],
+        Payload::PlacementOnDuty(p) => vec![("on_duty_date", json!(p.on_duty_date))],
+        Payload::PlacementDeclined(p) => vec![("reason", json!(p.reason))],
+        Payload::PlacementWithdrawn(p) => vec![("reason", json!(p.reason))],
+        Payload::TalentPoolRecommended(p) => vec![
+            ("community_code", json!(p.community_code)),
+            ("note", json!(p.note)),
+        ],
+        Payload::SchoolRequestAccepted(p) => vec![("note", json!(p.note))],
+        Payload::SchoolRequestDeclined(p) => vec![("reason", json!(p.reason))],
+        Payload::SchoolEnrolled(p) => vec![("school", json!(p.school))],
+        Payload::AllowanceGranted(p) => vec![
+            ("person_id", json!(p.person_id)),
+            ("monthly_amount_fen", json!(p.monthly_amount_fen)),
+            ("from_month", json!(p.from_month)),
+        ],
+        Payload::AllowancePaid(p) => vec![
+            ("month", json!(p.month)),
+            ("amount_fen", json!(p.amount_fen)),
+        ],
+        Payload::AllowanceStopped(p) => vec![
+            ("reason", json!(p.reason)),
+            ("automatic", json!(p.automatic)),
+        ],
+        Payload::StationOpened(p) => vec![
+            ("name", json!(p.name)),
+            ("seats", json!(p.seats)),
+            ("opening_hours", json!(p.opening_hours)),
+            ("area_code", json!(p.area_code)),
+            ("address", json!(p.address)),
+        ],
+        Payload::StationSeatsChanged(p) => vec![
+            ("seats", json!(p.seats)),
+            ("promoted_person_ids", json!(p.promoted_person_ids)),
+        ],
+        Payload::ChildEnrolled(p) => vec![
+            ("person_id", json!(p.person_id)),
+            ("waitlisted", json!(p.waitlisted)),
+        ],
+        Payload::ChildWithdrawn(p) => vec![
+            ("person_id", json!(p.person_id)),
+            ("reason", json!(p.reason)),
+            ("promoted_person_id", json!(p.promoted_person_id)),
+        ],
     };
     Fields(fields)
 }

@@ -26,6 +26,10 @@ pub enum DomainError {
     Invalid(Vec<FieldViolation>),
     #[error("{kind} {id} not found")]
     NotFound { kind: &'static str, id: String },
+    /// The aggregate a creating command names exists already (e.g. a person
+    /// with this ID number); `id` is the existing one.
+    #[error("{kind} {id} already exists")]
+    AlreadyExists { kind: &'static str, id: String },
     /// The command is well-formed but not allowed in the aggregate's current state.
     #[error("cannot {action} a request that is {}", status_name(*.status))]
     IllegalTransition {

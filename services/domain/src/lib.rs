@@ -6,13 +6,18 @@
 //! and folded identically by intake (to decide) and projection (to serve).
 #![forbid(unsafe_code)]
 
+pub mod aggregate;
+pub mod allowance;
 pub mod audit;
 pub mod error;
 pub mod event;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+pub mod person;
 pub mod person_data;
+pub mod placement;
 pub mod request;
+pub mod station;
 pub mod upcast;
 pub mod validate;
 

@@ -213,7 +213,7 @@ impl fmt::Debug for IdNumber {
 /// until the birthday's month and day are reached. Comparing `(month, day)`
 /// pairs makes 29 February fall between 28 February and 1 March, so a leap-day
 /// birthday is reached on 1 March in common years.
-fn age_on(birth: Date, on: Date) -> i16 {
+pub fn age_on(birth: Date, on: Date) -> i16 {
     let years = on.year() - birth.year();
     if (on.month(), on.day()) < (birth.month(), birth.day()) {
         years - 1

@@ -117,6 +117,13 @@ pub fn apply(
             state.due_date = e.due_date.clone();
             e.reason.clone()
         }
+        // `transition` refused every other kind's event above.
+        _ => {
+            return Err(ApplyError::IllegalTransition {
+                event_type: event_type(payload),
+                status: state.status(),
+            });
+        }
     };
 
     state.version = event.aggregate_version;

@@ -1,0 +1,362 @@
+//! Placement commands as validated values. The constructors parse caller
+//! input (text trimmed and bounded, codes and dates checked) and name every
+//! bad field at once; past them, what remains to check depends on the
+//! placement's state and belongs to `decide`.
+
+use jiff::civil::Date;
+
+use crate::error::{DomainError, FieldViolation};
+use crate::pb::Programme;
+use crate::validate::{self, AreaCode, Districts, Violations, text};
+
+use super::placement_id_for;
+
+/// Employers, posts and schools.
+const NAME_MAX: usize = 200;
+/// Grades such as "一年级" or "初二".
+const GRADE_MAX: usize = 50;
+/// Reasons and notes.
+const TEXT_MAX: usize = 4000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Enter `person_id` into `programme`, or start a new cycle after a
+    /// failed one. `school` and `grade` are the child's request (school
+    /// enrollment only, empty otherwise).
+    Register {
+        programme: Programme,
+        person_id: uuid::Uuid,
+        area_code: AreaCode,
+        fast_lane: bool,
+        school: String,
+        grade: String,
+    },
+    /// Matched to an employer and post; the three matches are those of
+    /// 专业对口、岗位对应、职务对等, recorded as given.
+    Match {
+        employer: String,
+        post: String,
+        profession_matched: bool,
+        post_matched: bool,
+        rank_matched: bool,
+    },
+    /// On duty from `on` (上岗).
+    PutOnDuty {
+        on: Date,
+    },
+    Decline {
+        reason: String,
+    },
+    Withdraw {
+        reason: String,
+    },
+    /// Into the community reserve talent pool (社区后备人才库) of a community.
+    RecommendToTalentPool {
+        community_code: AreaCode,
+        note: String,
+    },
+    AcceptSchoolRequest {
+        note: String,
+    },
+    DeclineSchoolRequest {
+        reason: String,
+    },
+    EnrollInSchool {
+        school: String,
+    },
+}
+
+impl Command {
+    /// The verb used in messages: "cannot match a veteran resettlement
+    /// placement that is on_duty".
+    pub fn action(&self) -> &'static str {
+        match self {
+            Command::Register { .. } => "register",
+            Command::Match { .. } => "match",
+            Command::PutOnDuty { .. } => "put on duty",
+            Command::Decline { .. } => "decline",
+            Command::Withdraw { .. } => "withdraw",
+            Command::RecommendToTalentPool { .. } => "recommend to the talent pool",
+            Command::AcceptSchoolRequest { .. } => "accept the school request of",
+            Command::DeclineSchoolRequest { .. } => "decline the school request of",
+            Command::EnrollInSchool { .. } => "enroll",
+        }
+    }
+
+    /// The placement a registration addresses; `None` for commands on an
+    /// existing placement, which name it themselves.
+    pub fn new_placement_id(&self) -> Option<uuid::Uuid> {
+        match self {
+            Command::Register {
+                programme,
+                person_id,
+                ..
+            } => Some(placement_id_for(person_id, *programme)),
+            _ => None,
+        }
+    }
+
+    /// A registration. `programme` is the protobuf enum's raw value;
+    /// `school` and `grade` are required for school enrollment and must be
+    /// empty otherwise.
+    pub fn register(
+        programme: i32,
+        person_id: &str,
+        area_code: &str,
+        districts: &Districts,
+        fast_lane: bool,
+        school: &str,
+        grade: &str,
+    ) -> Result<Self, DomainError> {
+        let mut v = Violations::default();
+        let programme: Option<Programme> =
+            v.check(validate::enum_value("programme", programme, None));
+        let person_id = v.check(validate::aggregate_id("person_id", person_id));
+        let area_code = v.check(AreaCode::parse("area_code", area_code, districts));
+        let (school, grade) = match programme {
+            Some(Programme::SchoolEnrollment) => (
+                v.check(text("school", school, 1, NAME_MAX)),
+                v.check(text("grade", grade, 1, GRADE_MAX)),
+            ),
+            _ => (
+                v.check(absent("school", school)),
+                v.check(absent("grade", grade)),
+            ),
+        };
+        v.finish(|| {
+            Some(Command::Register {
+                programme: programme?,
+                person_id: person_id?,
+                area_code: area_code?,
+                fast_lane,
+                school: school?,
+                grade: grade?,
+            })
+        })
+    }
+
+    /// A match to `employer` and `post`.
+    pub fn match_post(
+        employer: &str,
+        post: &str,
+        profession_matched: bool,
+        post_matched: bool,
+        rank_matched: bool,
+    ) -> Result<Self, DomainError> {
+        let mut v = Violations::default();
+        let employer = v.check(text("employer", employer, 1, NAME_MAX));
+        let post = v.check(text("post", post, 1, NAME_MAX));
+        v.finish(|| {
+            Some(Command::Match {
+                employer: employer?,
+                post: post?,
+                profession_matched,
+                post_matched,
+                rank_matched,
+            })
+        })
+    }
+
+    /// On duty from `on` (`YYYY-MM-DD`), which may not lie after `today`
+    /// (the day the command occurred, in China): a future start is a
+    /// promise, not a placement.
+    pub fn put_on_duty(on: &str, today: Date) -> Result<Self, DomainError> {
+        let mut v = Violations::default();
+        let on = v
+            .check(validate::date("on_duty_date", on))
+            .and_then(|on| v.check(not_after("on_duty_date", on, today)));
+        v.finish(|| Some(Command::PutOnDuty { on: on? }))
+    }
+
+    pub fn decline(reason: &str) -> Result<Self, DomainError> {
+        required("reason", reason).map(|reason| Command::Decline { reason })
+    }
+
+    pub fn withdraw(reason: &str) -> Result<Self, DomainError> {
+        required("reason", reason).map(|reason| Command::Withdraw { reason })
+    }
+
+    /// A recommendation into the talent pool of the community
+    /// `community_code` (a 12-digit code naming a community, in a served
+    /// district).
+    pub fn recommend_to_talent_pool(
+        community_code: &str,
+        districts: &Districts,
+        note: &str,
+    ) -> Result<Self, DomainError> {
+        let mut v = Violations::default();
+        let code = v
+            .check(AreaCode::parse("community_code", community_code, districts))
+            .and_then(|code| v.check(community("community_code", code)));
+        let note = v.check(text("note", note, 0, TEXT_MAX));
+        v.finish(|| {
+            Some(Command::RecommendToTalentPool {
+                community_code: code?,
+                note: note?,
+            })
+        })
+    }
+
+    pub fn accept_school_request(note: &str) -> Result<Self, DomainError> {
+        text("note", note, 0, TEXT_MAX)
+            .map(|note| Command::AcceptSchoolRequest { note })
+            .map_err(|violation| DomainError::Invalid(vec![violation]))
+    }
+
+    pub fn decline_school_request(reason: &str) -> Result<Self, DomainError> {
+        required("reason", reason).map(|reason| Command::DeclineSchoolRequest { reason })
+    }
+
+    pub fn enroll_in_school(school: &str) -> Result<Self, DomainError> {
+        text("school", school, 1, NAME_MAX)
+            .map(|school| Command::EnrollInSchool { school })
+            .map_err(|violation| DomainError::Invalid(vec![violation]))
+    }
+}
+
+fn required(field: &str, value: &str) -> Result<String, DomainError> {
+    text(field, value, 1, TEXT_MAX).map_err(|violation| DomainError::Invalid(vec![violation]))
+}
+
+/// A field only school enrollment uses: empty elsewhere.
+fn absent(field: &str, value: &str) -> Result<String, FieldViolation> {
+    if value.trim().is_empty() {
+        Ok(String::new())
+    } else {
+        Err(FieldViolation::new(
+            field,
+            "is only for school enrollment and must be empty",
+        ))
+    }
+}
+
+fn not_after(field: &str, value: Date, today: Date) -> Result<Date, FieldViolation> {
+    if value > today {
+        Err(FieldViolation::new(
+            field,
+            format!("{value} is in the future (today is {today})"),
+        ))
+    } else {
+        Ok(value)
+    }
+}
+
+/// A code naming one community (its last three digits not zero).
+fn community(field: &str, code: AreaCode) -> Result<AreaCode, FieldViolation> {
+    if code.as_str().ends_with("000") {
+        Err(FieldViolation::new(
+            field,
+            "must name a community (its last 3 digits)",
+        ))
+    } else {
+        Ok(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn districts() -> Districts {
+        Districts::parse("500106").unwrap()
+    }
+
+    fn fields(err: DomainError) -> Vec<String> {
+        match err {
+            DomainError::Invalid(violations) => violations.into_iter().map(|v| v.field).collect(),
+            other => panic!("expected invalid, got {other}"),
+        }
+    }
+
+    const PERSON: &str = "0190f0c2-7a44-7c3e-9d1e-3b8f1a2c4d5e";
+
+    #[test]
+    fn a_registration_parses_and_names_its_placement() {
+        let command = Command::register(
+            Programme::SchoolEnrollment as i32,
+            PERSON,
+            "500106001002",
+            &districts(),
+            false,
+            " 沙坪坝小学 ",
+            "一年级",
+        )
+        .unwrap();
+        let Command::Register {
+            school, person_id, ..
+        } = &command
+        else {
+            panic!("expected a registration")
+        };
+        assert_eq!(school, "沙坪坝小学");
+        assert_eq!(
+            command.new_placement_id(),
+            Some(placement_id_for(person_id, Programme::SchoolEnrollment))
+        );
+    }
+
+    #[test]
+    fn every_bad_registration_field_is_named_at_once() {
+        let err =
+            Command::register(0, "x", "500107001002", &districts(), true, "学校", "").unwrap_err();
+        let mut got = fields(err);
+        got.sort();
+        assert_eq!(got, ["area_code", "person_id", "programme", "school"]);
+
+        let err = Command::register(
+            Programme::SchoolEnrollment as i32,
+            PERSON,
+            "500106001002",
+            &districts(),
+            false,
+            "",
+            "",
+        )
+        .unwrap_err();
+        assert_eq!(fields(err), ["school", "grade"]);
+    }
+
+    #[test]
+    fn texts_dates_and_communities_are_checked() {
+        assert_eq!(
+            fields(Command::match_post(" ", "x", true, true, true).unwrap_err()),
+            ["employer"]
+        );
+        assert_eq!(fields(Command::decline("").unwrap_err()), ["reason"]);
+        assert_eq!(fields(Command::withdraw("\u{7}").unwrap_err()), ["reason"]);
+        assert_eq!(
+            fields(Command::decline_school_request(" ").unwrap_err()),
+            ["reason"]
+        );
+        assert_eq!(
+            fields(Command::enroll_in_school("").unwrap_err()),
+            ["school"]
+        );
+        assert!(Command::accept_school_request("").is_ok());
+
+        let today = jiff::civil::date(2026, 6, 2);
+        assert!(Command::put_on_duty("2026-06-02", today).is_ok());
+        assert_eq!(
+            fields(Command::put_on_duty("2026-06-03", today).unwrap_err()),
+            ["on_duty_date"]
+        );
+        assert_eq!(
+            fields(Command::put_on_duty("2026-6-3", today).unwrap_err()),
+            ["on_duty_date"]
+        );
+
+        assert!(Command::recommend_to_talent_pool("500106001002", &districts(), "").is_ok());
+        assert_eq!(
+            fields(
+                Command::recommend_to_talent_pool("500106001000", &districts(), "").unwrap_err()
+            ),
+            ["community_code"]
+        );
+        assert_eq!(
+            fields(
+                Command::recommend_to_talent_pool("500107001002", &districts(), "").unwrap_err()
+            ),
+            ["community_code"]
+        );
+    }
+}
