@@ -10,6 +10,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "../../proto/shuangyong/v1/intake.proto",
         "../../proto/shuangyong/v1/query.proto",
         "../../proto/shuangyong/v1/admin.proto",
+        "../../proto/shuangyong/v1/placement_intake.proto",
+        "../../proto/shuangyong/v1/placement_query.proto",
     ];
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     let mut config = prost_build::Config::new();

@@ -8,6 +8,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "../../proto/shuangyong/v1/intake.proto",
         "../../proto/shuangyong/v1/query.proto",
         "../../proto/shuangyong/v1/admin.proto",
+        "../../proto/shuangyong/v1/placement_intake.proto",
+        "../../proto/shuangyong/v1/placement_query.proto",
     ];
     let mut config = prost_build::Config::new();
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);

@@ -9,6 +9,7 @@
 pub mod aggregate;
 pub mod allowance;
 pub mod audit;
+pub mod command_meta;
 pub mod error;
 pub mod event;
 #[cfg(any(test, feature = "fixtures"))]

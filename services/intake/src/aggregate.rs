@@ -1,6 +1,6 @@
-//! Loading a request aggregate: its events on its subject, folded with the
-//! same `apply` the projection uses, plus what idempotency needs (the result
-//! of every key already used on it).
+//! Loading an aggregate (any kind): its events on its subject, folded with
+//! the same `apply` the projection uses, plus what idempotency needs (the
+//! result of every key already used on it).
 //!
 //! Folded aggregates are cached with the subject's last sequence. A stale
 //! cache entry is safe: the append's expected-sequence check fails, and the
@@ -12,9 +12,9 @@ use std::sync::Mutex;
 
 use lru::LruCache;
 use prost::Message;
-use sy_domain::event::{GENESIS_HASH, hash};
-use sy_domain::pb::{self, CommandResult, EventEnvelope};
-use sy_domain::request::{self, KIND};
+use sy_domain::aggregate::Aggregate;
+use sy_domain::event::{GENESIS_HASH, hash, to_jiff};
+use sy_domain::pb::{CommandResult, EventEnvelope};
 use sy_domain::upcast::upcast;
 use sy_eventlog::{EventLog, StoredEvent};
 use uuid::Uuid;
@@ -28,24 +28,28 @@ pub struct Recorded {
     pub result: CommandResult,
 }
 
-/// A request folded from its events.
-#[derive(Debug, Clone)]
-pub struct Aggregate {
-    pub state: pb::Request,
+/// An aggregate folded from its events.
+#[derive(Clone)]
+pub struct Loaded<A: Aggregate> {
+    /// The id the caller addressed (the state's own id is empty before its
+    /// first event).
+    pub id: Uuid,
+    pub state: A,
     /// Stream sequence of the subject's last event; 0 for a new request.
     pub last_position: u64,
     /// Hash of the last event: the next event's `prev_hash`.
     pub last_hash: [u8; 32],
+    /// When its last event occurred: the next may not be dated before it.
+    pub last_occurred_at: Option<jiff::Timestamp>,
     recorded: HashMap<(String, String), Recorded>,
 }
 
-impl Aggregate {
+impl<A: Aggregate> Loaded<A> {
     fn new(id: Uuid) -> Self {
         Self {
-            state: pb::Request {
-                id: id.to_string(),
-                ..Default::default()
-            },
+            id,
+            state: A::default(),
+            last_occurred_at: None,
             last_position: 0,
             last_hash: GENESIS_HASH,
             recorded: HashMap::new(),
@@ -60,7 +64,8 @@ impl Aggregate {
     /// Folds one stored event (as read from the log or just appended).
     pub fn fold(&mut self, stored: &StoredEvent) -> Result<(), IntakeError> {
         let corrupt = |reason: String| IntakeError::CorruptHistory {
-            id: self.state.id.clone(),
+            kind: A::KIND,
+            id: self.id.to_string(),
             position: stored.position,
             reason,
         };
@@ -76,14 +81,16 @@ impl Aggregate {
         envelope: &EventEnvelope,
         stored: &StoredEvent,
     ) -> Result<(), IntakeError> {
-        request::apply(&mut self.state, envelope, stored.position).map_err(|err| {
-            IntakeError::CorruptHistory {
-                id: self.state.id.clone(),
+        self.state
+            .apply(envelope, stored.position)
+            .map_err(|err| IntakeError::CorruptHistory {
+                kind: A::KIND,
+                id: self.id.to_string(),
                 position: stored.position,
                 reason: err.to_string(),
-            }
-        })?;
+            })?;
         self.last_position = stored.position;
+        self.last_occurred_at = to_jiff(envelope.occurred_at.as_ref());
         self.last_hash = hash(&stored.payload);
         let agency = envelope
             .actor
@@ -107,13 +114,13 @@ impl Aggregate {
     }
 }
 
-/// Loads aggregates from the log through an LRU cache.
-pub struct Aggregates {
+/// Loads aggregates of one kind from the log through an LRU cache.
+pub struct Aggregates<A: Aggregate> {
     log: EventLog,
-    cache: Mutex<LruCache<Uuid, Aggregate>>,
+    cache: Mutex<LruCache<Uuid, Loaded<A>>>,
 }
 
-impl Aggregates {
+impl<A: Aggregate> Aggregates<A> {
     pub fn new(log: EventLog, capacity: usize) -> Self {
         let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
         Self {
@@ -122,7 +129,7 @@ impl Aggregates {
         }
     }
 
-    fn cached(&self, id: Uuid) -> Option<Aggregate> {
+    fn cached(&self, id: Uuid) -> Option<Loaded<A>> {
         self.cache
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -130,7 +137,7 @@ impl Aggregates {
             .cloned()
     }
 
-    pub fn remember(&self, id: Uuid, aggregate: Aggregate) {
+    pub fn remember(&self, id: Uuid, aggregate: Loaded<A>) {
         let mut cache = self
             .cache
             .lock()
@@ -145,19 +152,19 @@ impl Aggregates {
     }
 
     /// The aggregate as cached, else assumed new (no events).
-    pub fn cached_or_new(&self, id: Uuid) -> Aggregate {
-        self.cached(id).unwrap_or_else(|| Aggregate::new(id))
+    pub fn cached_or_new(&self, id: Uuid) -> Loaded<A> {
+        self.cached(id).unwrap_or_else(|| Loaded::new(id))
     }
 
     /// The aggregate as cached, or read from the log. With `refresh`, the
     /// events after the cached sequence are read too.
-    pub async fn load(&self, id: Uuid, refresh: bool) -> Result<Aggregate, IntakeError> {
+    pub async fn load(&self, id: Uuid, refresh: bool) -> Result<Loaded<A>, IntakeError> {
         let cached = self.cached(id);
         if let (Some(aggregate), false) = (&cached, refresh) {
             return Ok(aggregate.clone());
         }
-        let mut aggregate = cached.unwrap_or_else(|| Aggregate::new(id));
-        let subject = sy_domain::event::subject(KIND, &id.to_string());
+        let mut aggregate = cached.unwrap_or_else(|| Loaded::new(id));
+        let subject = sy_domain::event::subject(A::KIND, &id.to_string());
         for stored in self
             .log
             .read_subject(&subject, aggregate.last_position)

@@ -53,6 +53,13 @@ pub struct Config {
     #[arg(long, env = "SY_NATS_TIMEOUT_MS", default_value_t = 2000)]
     pub nats_timeout_ms: u64,
 
+    /// Secret (64 hex digits) that person ids are derived from together with
+    /// the national ID number, so an id reveals nothing without it. Must be
+    /// the same for every intake of a deployment and never change. Without
+    /// it a fixed development key is used (and a warning logged).
+    #[arg(long, env = "SY_IDENTITY_KEY", value_parser = parse_key, hide_env_values = true)]
+    pub identity_key: Option<IdentityKey>,
+
     /// Aggregates whose folded state is kept in memory (LRU).
     #[arg(long, env = "SY_CACHE_SIZE", default_value_t = 10_000)]
     pub cache_size: usize,
@@ -66,7 +73,45 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
+/// A 32-byte secret; never printed.
+#[derive(Clone)]
+pub struct IdentityKey([u8; 32]);
+
+impl std::fmt::Debug for IdentityKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdentityKey(..)")
+    }
+}
+
+fn parse_key(value: &str) -> Result<IdentityKey, String> {
+    let bytes = value.as_bytes();
+    if bytes.len() != 64 || !bytes.iter().all(u8::is_ascii_hexdigit) {
+        return Err("must be 64 hex digits (32 bytes)".into());
+    }
+    let mut key = [0u8; 32];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        let hex = std::str::from_utf8(pair).map_err(|e| e.to_string())?;
+        key[i] = u8::from_str_radix(hex, 16).map_err(|e| e.to_string())?;
+    }
+    Ok(IdentityKey(key))
+}
+
+/// The development key used when none is configured: fine for demos and
+/// tests, never for real people's data.
+const DEVELOPMENT_KEY: [u8; 32] = *b"shuangyong-development-only-key!";
+
 impl Config {
+    /// The configured identity key, or the development key (with a warning).
+    pub fn identity_key(&self) -> [u8; 32] {
+        match &self.identity_key {
+            Some(IdentityKey(key)) => *key,
+            None => {
+                tracing::warn!("no --identity-key: person ids use the development key");
+                DEVELOPMENT_KEY
+            }
+        }
+    }
+
     pub fn nats_timeout(&self) -> Duration {
         Duration::from_millis(self.nats_timeout_ms.max(1))
     }

@@ -11,22 +11,32 @@ pub enum IntakeError {
     #[error(transparent)]
     Log(#[from] LogError),
     /// The idempotency key was used before for a different command.
-    #[error("idempotency key {key:?} was already used for a different command on request {id}")]
-    KeyReused { key: String, id: String },
+    #[error("idempotency key {key:?} was already used for a different command on {kind} {id}")]
+    KeyReused {
+        kind: &'static str,
+        key: String,
+        id: String,
+    },
     /// The caller's `expected_version` is stale.
-    #[error("request {id} is at version {actual}, not the expected {expected}; reload and retry")]
+    #[error("{kind} {id} is at version {actual}, not the expected {expected}; reload and retry")]
     VersionMismatch {
+        kind: &'static str,
         id: String,
         expected: u64,
         actual: u64,
     },
     /// Other writers kept winning the race for this aggregate.
-    #[error("request {id} kept changing concurrently ({attempts} attempts); retry")]
-    Contended { id: String, attempts: usize },
+    #[error("{kind} {id} kept changing concurrently ({attempts} attempts); retry")]
+    Contended {
+        kind: &'static str,
+        id: String,
+        attempts: usize,
+    },
     /// An event already in the log cannot be read back: the aggregate cannot
     /// be decided on until an operator looks at it.
-    #[error("request {id} has an unreadable event at position {position}: {reason}")]
+    #[error("{kind} {id} has an unreadable event at position {position}: {reason}")]
     CorruptHistory {
+        kind: &'static str,
         id: String,
         position: u64,
         reason: String,

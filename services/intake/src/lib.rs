@@ -1,17 +1,22 @@
-//! `sy-intake`: the command side. Validates each command at the edge, decides
+//! `sy-intake`: the command side, for support requests and the placement
+//! programmes. Validates each command at the edge, decides
 //! its event against the aggregate's history, and appends it to the JetStream
 //! log with optimistic concurrency and idempotency; replies only after the
 //! log acknowledged the write.
 //!
 //! Layout: `config` (flags), `service` (gRPC surface), `pipeline` (the
 //! command pipeline), `aggregate` (loading and caching aggregates), `error`
-//! (errors and their gRPC codes), `metrics` (what it reports to Prometheus). Intake keeps no state of its own beyond a
+//! (errors and their gRPC codes), `incoming` (parsing each command message),
+//! `kinds` (what each aggregate kind needs of the others), `metrics` (what it
+//! reports to Prometheus). Intake keeps no state of its own beyond a
 //! cache: run as many as needed.
 #![forbid(unsafe_code)]
 
 mod aggregate;
 mod config;
 mod error;
+mod incoming;
+mod kinds;
 mod metrics;
 mod pipeline;
 mod service;
@@ -21,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sy_api::pb::intake_server::IntakeServer;
+use sy_api::pb::placements_server::PlacementsServer;
 use sy_eventlog::{EventLog, LogConfig, LogError};
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
@@ -50,9 +56,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 
     let pipeline = Arc::new(pipeline::Pipeline::new(
         log.clone(),
-        config.districts.clone(),
+        incoming::Env {
+            districts: config.districts.clone(),
+            identity_key: config.identity_key(),
+        },
         config.cache_size,
     ));
+    let commands = service::IntakeService::new(pipeline);
     let (health, health_service) = tonic_health::server::health_reporter();
     let readiness = tokio::spawn(track_readiness(log.clone(), health));
 
@@ -63,7 +73,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         .layer(sy_api::telemetry::GrpcMetricsLayer)
         .add_service(health_service)
         .add_service(sy_api::server::reflection_service()?)
-        .add_service(IntakeServer::new(service::IntakeService::new(pipeline)))
+        .add_service(IntakeServer::new(commands.clone()))
+        .add_service(PlacementsServer::new(commands))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     readiness.abort();

@@ -1,18 +1,21 @@
-//! The `shuangyong.v1.Intake` gRPC service: one RPC per command, each the
-//! same pipeline run on its message.
+//! The command services, `shuangyong.v1.Intake` (support requests) and
+//! `shuangyong.v1.Placements` (placement programmes): one RPC per command,
+//! each the same pipeline run on its message.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use sy_api::pb::intake_server::Intake;
+use sy_api::pb::placements_server::Placements;
 use sy_api::pb::{self, CommandResult};
 use sy_api::telemetry::code_name;
-use sy_domain::request::CommandMessage;
 use tonic::{Request, Response, Status};
 
+use crate::incoming::Incoming;
 use crate::metrics;
 use crate::pipeline::Pipeline;
 
+#[derive(Clone)]
 pub struct IntakeService {
     pipeline: Arc<Pipeline>,
 }
@@ -22,7 +25,7 @@ impl IntakeService {
         Self { pipeline }
     }
 
-    async fn run<M: CommandMessage>(
+    async fn run<M: Incoming>(
         &self,
         request: Request<M>,
     ) -> Result<Response<CommandResult>, Status> {
@@ -37,7 +40,7 @@ impl IntakeService {
         result
     }
 
-    async fn execute<M: CommandMessage>(
+    async fn execute<M: Incoming>(
         &self,
         request: Request<M>,
     ) -> Result<Response<CommandResult>, Status> {
@@ -130,5 +133,155 @@ impl Intake for IntakeService {
         request: Request<pb::ChangeDueDateCommand>,
     ) -> Result<Response<CommandResult>, Status> {
         self.run(request).await
+    }
+}
+
+#[tonic::async_trait]
+impl Placements for IntakeService {
+    async fn register_person(
+        &self,
+        request: Request<pb::RegisterPersonCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn record_training(
+        &self,
+        request: Request<pb::RecordTrainingCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn record_certificate(
+        &self,
+        request: Request<pb::RecordCertificateCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn register_placement(
+        &self,
+        request: Request<pb::RegisterPlacementCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn match_placement(
+        &self,
+        request: Request<pb::MatchPlacementCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn decline_placement(
+        &self,
+        request: Request<pb::DeclinePlacementCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn withdraw_placement(
+        &self,
+        request: Request<pb::WithdrawPlacementCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn recommend_to_talent_pool(
+        &self,
+        request: Request<pb::RecommendToTalentPoolCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn accept_school_request(
+        &self,
+        request: Request<pb::AcceptSchoolRequestCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn decline_school_request(
+        &self,
+        request: Request<pb::DeclineSchoolRequestCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn enroll_in_school(
+        &self,
+        request: Request<pb::EnrollInSchoolCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn grant_allowance(
+        &self,
+        request: Request<pb::GrantAllowanceCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn pay_allowance(
+        &self,
+        request: Request<pb::PayAllowanceCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn stop_allowance(
+        &self,
+        request: Request<pb::StopAllowanceCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn open_station(
+        &self,
+        request: Request<pb::OpenStationCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn change_station_seats(
+        &self,
+        request: Request<pb::ChangeStationSeatsCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn enroll_child(
+        &self,
+        request: Request<pb::EnrollChildCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn withdraw_child(
+        &self,
+        request: Request<pb::WithdrawChildCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    /// A spouse on duty no longer receives the unemployed spouse allowance:
+    /// intake stops it right after the placement's event.
+    async fn put_on_duty(
+        &self,
+        request: Request<pb::PutOnDutyCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        let actor = sy_api::identity::actor(request.metadata())?;
+        let response = self.run(request).await?;
+        let result = response.get_ref();
+        if let (false, Ok(id), Some(event_id)) = (
+            result.replayed,
+            uuid::Uuid::try_parse(&result.aggregate_id),
+            result.event_ids.first(),
+        ) {
+            self.pipeline
+                .stop_allowance_of_placed_spouse(&actor, id, event_id)
+                .await;
+        }
+        Ok(response)
     }
 }

@@ -1,9 +1,11 @@
 //! `sy-projection`: the read side. Folds the JetStream event log into a sled
-//! read model and serves `shuangyong.v1.Query` from it.
+//! read model and serves `shuangyong.v1.Query` and
+//! `shuangyong.v1.PlacementQuery` from it.
 //!
 //! Layout: `config` (flags), `follow` (the fold task: log → batches →
 //! checkpoint), `read_model` (sled trees, the fold transaction, indexes, board
-//! counters, list paging), `query` (the gRPC surface). Each replica keeps its
+//! counters, list paging, the placement programmes' views and statistics),
+//! `query` and `placement_query` (the gRPC surface, sharing `serving`). Each replica keeps its
 //! own sled directory and can be rebuilt from the log alone, so run as many as
 //! reads need.
 //!
@@ -17,9 +19,11 @@ mod data_dir;
 mod follow;
 mod live;
 mod metrics;
+mod placement_query;
 mod query;
 mod read_model;
 mod rebuild;
+mod serving;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,6 +34,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use data_dir::DataDir;
 use live::Live;
 use sy_api::pb::admin_server::AdminServer;
+use sy_api::pb::placement_query_server::PlacementQueryServer;
 use sy_api::pb::query_server::QueryServer;
 use sy_eventlog::{EventLog, LogConfig, LogError};
 use tokio::net::TcpListener;
@@ -41,7 +46,8 @@ use tracing::{error, info};
 pub use config::{Config, LogFormat};
 pub use follow::FollowError;
 pub use read_model::{
-    BatchOutcome, ListError, ListFilter, Page, Quarantined, ReadModel, ReadModelError,
+    BatchOutcome, ListError, ListFilter, Page, PlacementFilter, PlacementPage, Quarantined,
+    ReadModel, ReadModelError, StationPage,
 };
 
 /// Why the service could not start or stopped abnormally.
@@ -167,6 +173,11 @@ pub async fn serve(
         config.batch_len(),
         config.read_only,
     );
+    let placements = placement_query::PlacementQueryService::new(
+        live.clone(),
+        applied.clone(),
+        config.max_wait(),
+    );
     let service = query::QueryService::new(
         live.clone(),
         log,
@@ -192,6 +203,7 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(sy_api::server::reflection_service()?)
         .add_service(QueryServer::new(service))
+        .add_service(PlacementQueryServer::new(placements))
         .add_service(AdminServer::new(admin))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
         .await;
@@ -241,12 +253,13 @@ struct Readiness {
     read_only: bool,
 }
 
-/// gRPC health of `shuangyong.v1.Query` (and the server as a whole): serving
+/// gRPC health of `shuangyong.v1.Query` and `shuangyong.v1.PlacementQuery`
+/// (and the server as a whole), both read from the same fold: serving
 /// while the log is reachable and the fold is less than `max_lag` events
 /// behind; a read-only replica always serves. Lag and quarantine metrics are
 /// refreshed on the same tick.
 async fn track_readiness(r: Readiness) {
-    const SERVICE: &str = "shuangyong.v1.Query";
+    const SERVICES: [&str; 3] = ["shuangyong.v1.Query", "shuangyong.v1.PlacementQuery", ""];
     let mut last = None;
     loop {
         let applied = *r.applied.borrow();
@@ -276,8 +289,9 @@ async fn track_readiness(r: Readiness) {
         }
         if last != Some(status) {
             info!(?status, applied, log_position, "readiness changed");
-            r.health.set_service_status(SERVICE, status).await;
-            r.health.set_service_status("", status).await;
+            for service in SERVICES {
+                r.health.set_service_status(service, status).await;
+            }
             last = Some(status);
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;

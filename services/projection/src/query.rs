@@ -12,8 +12,7 @@ use std::time::Duration;
 use futures::stream::BoxStream;
 use prost::Message;
 use sy_api::pb::query_server::Query;
-use sy_api::status::{from_domain, invalid_argument, invalid_field, position_not_reached};
-use sy_domain::FieldViolation;
+use sy_api::status::{from_domain, invalid_argument, invalid_field};
 use sy_domain::event::{hash, subject};
 use sy_domain::pb;
 use sy_domain::request::KIND;
@@ -21,15 +20,13 @@ use sy_domain::validate::{self, AreaCode, Code, Violations, aggregate_id, china_
 use sy_eventlog::{EventLog, LogError};
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
-use tracing::{error, warn};
+use tracing::warn;
 
 use crate::Stop;
 use crate::live::Live;
 use crate::read_model::{ListError, ListFilter, ReadModelError};
+use crate::serving::{MAX_PAGE_SIZE, internal, optional_enum, page_size, reached};
 
-/// Page size when the caller gives none.
-const DEFAULT_PAGE_SIZE: u32 = 50;
-const MAX_PAGE_SIZE: u32 = 500;
 /// Quarantine entries per call when the caller gives no limit.
 const DEFAULT_QUARANTINE_LIMIT: u32 = 100;
 /// Changes `WatchRequests` reads from sled at a time.
@@ -63,31 +60,13 @@ impl QueryService {
         }
     }
 
-    /// Waits until `min_position` is applied (at most `max_wait`), then
-    /// returns the applied position; UNAVAILABLE with the current position if
-    /// it is not reached in time.
     async fn reached(&self, min_position: u64) -> Result<u64, Status> {
-        let mut applied = self.applied.clone();
-        if min_position > *applied.borrow() {
-            let wait =
-                tokio::time::timeout(self.max_wait, applied.wait_for(|p| *p >= min_position));
-            let reached = matches!(wait.await, Ok(Ok(_)));
-            if !reached {
-                return Err(position_not_reached(min_position, *applied.borrow()));
-            }
-        }
-        let position = *applied.borrow();
-        Ok(position)
+        reached(&self.applied, self.max_wait, min_position).await
     }
 }
 
 fn hex(bytes: [u8; 32]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn internal(err: ReadModelError) -> Status {
-    error!(%err, "read model failed");
-    Status::internal(err.to_string())
 }
 
 fn from_log(err: LogError) -> Status {
@@ -101,29 +80,6 @@ fn request_id(value: &str) -> Result<String, Status> {
     aggregate_id("id", value)
         .map(|id| id.to_string())
         .map_err(|violation| invalid_argument(&[violation]))
-}
-
-/// An enum filter: 0 (unspecified) matches everything, unknown numbers are refused.
-fn optional_enum<E: TryFrom<i32> + Copy>(
-    field: &str,
-    raw: i32,
-) -> Result<Option<E>, FieldViolation> {
-    if raw == 0 {
-        Ok(None)
-    } else {
-        validate::enum_value(field, raw, None).map(Some)
-    }
-}
-
-fn page_size(raw: u32) -> Result<usize, FieldViolation> {
-    match raw {
-        0 => Ok(DEFAULT_PAGE_SIZE as usize),
-        1..=MAX_PAGE_SIZE => Ok(raw as usize),
-        _ => Err(FieldViolation::new(
-            "page_size",
-            format!("must be at most {MAX_PAGE_SIZE}"),
-        )),
-    }
 }
 
 /// The filters and page size of a list call, every bad field reported at once.

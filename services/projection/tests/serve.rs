@@ -265,7 +265,7 @@ async fn projection_serves_from_sled_and_follows_the_log() {
             b"\xff\xfe",
         )
         .await;
-    writer.raw("sy.evt.station.s1", b"another kind").await;
+    writer.raw("sy.evt.convoy.c1", b"another kind").await;
     let to_housing = assign("housing", jiff::civil::date(2027, 3, 1));
     let assigned = writer.command(&id, &to_housing, WORKER).await;
 

@@ -12,7 +12,8 @@ mod decide;
 mod lifecycle;
 
 pub use apply::{ApplyError, apply};
-pub use command::{Command, CommandMessage, Meta, Parsed, Submission, Target, parse};
+pub use crate::command_meta::Meta;
+pub use command::{Command, CommandMessage, Parsed, Submission, Target, parse};
 pub use decide::decide;
 pub use lifecycle::{is_open, is_unresolved, transition};
 
@@ -34,3 +35,50 @@ pub fn request_id_for(agency: &str, idempotency_key: &str) -> uuid::Uuid {
 
 #[cfg(test)]
 mod tests;
+
+/// A request is an aggregate like the others, so intake runs one pipeline.
+impl crate::aggregate::Aggregate for crate::pb::Request {
+    const KIND: &'static str = KIND;
+    type Command = Command;
+    type Facts = ();
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn apply(
+        &mut self,
+        event: &crate::pb::EventEnvelope,
+        position: u64,
+    ) -> Result<(), crate::aggregate::ApplyError> {
+        use crate::aggregate::ApplyError as Generic;
+        apply(self, event, position).map_err(|err| match err {
+            ApplyError::MissingPayload => Generic::MissingPayload,
+            ApplyError::WrongAggregate { kind, id, expected } => Generic::WrongAggregate {
+                kind,
+                id,
+                expected_kind: KIND,
+                expected_id: expected,
+            },
+            ApplyError::VersionGap { expected, actual } => Generic::VersionGap { expected, actual },
+            ApplyError::IllegalTransition { event_type, status } => Generic::NotApplicable {
+                event_type,
+                kind: KIND,
+                state: crate::error::status_name(status),
+            },
+        })
+    }
+
+    fn decide(
+        &self,
+        command: &Command,
+        _facts: &(),
+        actor: &crate::pb::Actor,
+    ) -> Result<crate::pb::event_envelope::Payload, crate::DomainError> {
+        decide(self, command, actor)
+    }
+}

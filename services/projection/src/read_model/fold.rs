@@ -10,34 +10,52 @@
 //! rerun by sled on a conflict, so it has no side effects besides its writes:
 //! logging happens after the commit, from the returned [`BatchOutcome`].
 //!
-//! Every event moves the running log digest, and a request's event must name
-//! the hash of the request's previous event (`prev_hash`): an altered,
+//! Events are dispatched by the kind their subject names: requests, and the
+//! placement programmes' persons, placements, allowances and stations (folded
+//! by [`super::registry`] into views, counted by [`super::stats`]); events
+//! of other kinds are checkpointed past as ignored.
+//!
+//! Every event moves the running log digest, and an aggregate's event must
+//! name the hash of the aggregate's previous event (`prev_hash`): an altered,
 //! dropped, reordered or inserted event breaks that link and is quarantined.
 //!
 //! Events the fold cannot use are quarantined with their position, subject,
 //! reason and bytes, and the fold moves on: a bad event must not stop every
-//! later one from being served. Later events of the same request then fail
+//! later one from being served. Later events of the same aggregate then fail
 //! `apply`'s version check and are quarantined too, rather than guessed at.
 
 use prost::Message;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sy_domain::aggregate::Aggregate;
+use sy_domain::allowance::Allowance;
 use sy_domain::audit::{LogDigest, check_prev_hash};
-use sy_domain::event::{GENESIS_HASH, hash, subject};
-use sy_domain::pb::{self, EventEnvelope};
+use sy_domain::event::{GENESIS_HASH, SUBJECT_PREFIX, hash};
+use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
+use sy_domain::person::Person;
 use sy_domain::request::{KIND, apply};
 use sy_domain::upcast::upcast;
 use sy_eventlog::StoredEvent;
 
-use super::keys::{Index, LAST_APPLIED, LOG_DIGEST, QUARANTINED, read_u64, u64_bytes};
-use super::{Quarantined, ReadModel, ReadModelError, board, decode_request};
+use super::keys::{
+    Index, LAST_APPLIED, LOG_DIGEST, QUARANTINED, newest_first, read_u64, u64_bytes,
+};
+use super::registry::{self, StoredAllowance, StoredPlacement, status_named};
+use super::{Quarantined, ReadModel, ReadModelError, board, decode_request, stats};
+
+const PERSON: &str = <Person as Aggregate>::KIND;
+const PLACEMENT: &str = sy_domain::placement::KIND;
+const ALLOWANCE: &str = <Allowance as Aggregate>::KIND;
+const STATION: &str = sy_domain::station::KIND;
+/// The placement programmes' aggregate kinds, folded beside requests.
+const REGISTRY_KINDS: [&str; 4] = [PERSON, PLACEMENT, ALLOWANCE, STATION];
 
 /// What a batch did; the fold task logs it and publishes `checkpoint`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchOutcome {
     /// The checkpoint after the batch: the last position folded.
     pub checkpoint: u64,
-    /// Request events applied.
+    /// Events applied (requests and the placement programmes' kinds).
     pub applied: usize,
     /// Events of other aggregate kinds, checkpointed past.
     pub ignored: usize,
@@ -57,21 +75,10 @@ impl ReadModel {
     /// Folds `events` (in stream order) and moves the checkpoint past them,
     /// atomically. Events at or below the current checkpoint are skipped.
     pub fn apply_batch(&self, events: &[StoredEvent]) -> Result<BatchOutcome, ReadModelError> {
-        let t = &self.trees;
-        (
-            &t.meta,
-            &t.requests,
-            &t.chain,
-            &t.idx_all,
-            &t.idx_status,
-            &t.idx_department,
-            &t.idx_open_due,
-            &t.board,
-            &t.changes,
-            &t.quarantine,
-        )
-            .transaction(
-                |(
+        let trees = self.trees.all();
+        trees[..]
+            .transaction(|tx| {
+                let [
                     meta,
                     requests,
                     chain,
@@ -82,19 +89,44 @@ impl ReadModel {
                     board,
                     changes,
                     quarantine,
-                )| {
-                    Batch {
-                        meta,
-                        requests,
-                        chain,
-                        indexes: [idx_all, idx_status, idx_department, idx_open_due],
-                        board,
-                        changes,
-                        quarantine,
-                    }
-                    .fold(events)
-                },
-            )
+                    people,
+                    placements,
+                    allowances,
+                    stations,
+                    idx_placements,
+                    idx_placement_status,
+                    idx_placement_fast,
+                    idx_stations,
+                    stats,
+                ] = tx.as_slice()
+                // sled gives one transactional tree per tree, in order.
+                else {
+                    return Err(abort(ReadModelError::corrupt(
+                        "the batch transaction did not open every tree",
+                    )));
+                };
+                Batch {
+                    meta,
+                    requests,
+                    chain,
+                    indexes: [idx_all, idx_status, idx_department, idx_open_due],
+                    board,
+                    changes,
+                    quarantine,
+                    registry: Registry {
+                        people,
+                        placements,
+                        allowances,
+                        stations,
+                        idx_placements,
+                        idx_placement_status,
+                        idx_placement_fast,
+                        idx_stations,
+                    },
+                    stats,
+                }
+                .fold(events)
+            })
             .map_err(|err| match err {
                 TransactionError::Abort(err) => err,
                 TransactionError::Storage(err) => ReadModelError::Storage(err),
@@ -112,6 +144,39 @@ struct Batch<'a> {
     board: &'a TransactionalTree,
     changes: &'a TransactionalTree,
     quarantine: &'a TransactionalTree,
+    registry: Registry<'a>,
+    stats: &'a TransactionalTree,
+}
+
+/// The placement programmes' trees (see [`super`]).
+struct Registry<'a> {
+    people: &'a TransactionalTree,
+    placements: &'a TransactionalTree,
+    allowances: &'a TransactionalTree,
+    stations: &'a TransactionalTree,
+    idx_placements: &'a TransactionalTree,
+    idx_placement_status: &'a TransactionalTree,
+    idx_placement_fast: &'a TransactionalTree,
+    idx_stations: &'a TransactionalTree,
+}
+
+/// The envelope of `event`, upcast, if it decodes and names the aggregate
+/// its subject names; otherwise why not.
+fn decode(event: &StoredEvent, kind: &str, id: &str) -> Result<EventEnvelope, String> {
+    let envelope = EventEnvelope::decode(event.payload.as_ref())
+        .map_err(|err| format!("cannot decode envelope: {err}"))?;
+    let envelope = upcast(envelope).map_err(|err| err.to_string())?;
+    if envelope.aggregate_id != id {
+        return Err(format!(
+            "subject names {kind} {id} but the envelope names {}",
+            envelope.aggregate_id
+        ));
+    }
+    Ok(envelope)
+}
+
+fn decoded<M: Message + Default>(what: &str, bytes: &[u8]) -> TxResult<M> {
+    M::decode(bytes).map_err(|err| abort(ReadModelError::corrupt(format!("stored {what}: {err}"))))
 }
 
 /// What became of one event.
@@ -130,6 +195,7 @@ impl Batch<'_> {
         // Board changes are summed over the batch and written once: hot
         // counters (the total row) are touched once per batch, not per event.
         let mut counters = board::Delta::default();
+        let mut stats = stats::Delta::default();
         let mut digest = LogDigest {
             position: outcome.checkpoint,
             digest: self.digest()?,
@@ -140,7 +206,7 @@ impl Batch<'_> {
                 continue;
             }
             digest.advance(event.position, &event.payload);
-            match self.fold_event(event, &mut counters)? {
+            match self.fold_event(event, &mut counters, &mut stats)? {
                 Verdict::Applied => outcome.applied += 1,
                 Verdict::Ignored => outcome.ignored += 1,
                 Verdict::Refused(reason) => {
@@ -153,6 +219,7 @@ impl Batch<'_> {
             outcome.checkpoint = event.position;
         }
         self.count(counters)?;
+        self.count_stats(&stats)?;
         self.meta
             .insert(LAST_APPLIED, &u64_bytes(outcome.checkpoint)[..])?;
         self.meta.insert(LOG_DIGEST, &digest.digest[..])?;
@@ -173,7 +240,8 @@ impl Batch<'_> {
         }
     }
 
-    /// The hash the next event of request `id` must name as `prev_hash`.
+    /// The hash the next event of aggregate `id` must name as `prev_hash`
+    /// (requests by id, other kinds by `{kind}.{id}`).
     fn chain_head(&self, id: &str) -> TxResult<[u8; 32]> {
         match self.chain.get(id.as_bytes())? {
             None => Ok(GENESIS_HASH),
@@ -192,24 +260,43 @@ impl Batch<'_> {
         }
     }
 
-    fn fold_event(&self, event: &StoredEvent, counters: &mut board::Delta) -> TxResult<Verdict> {
-        let Some(id) = event.subject.strip_prefix(&subject(KIND, "")) else {
+    fn fold_event(
+        &self,
+        event: &StoredEvent,
+        counters: &mut board::Delta,
+        stats: &mut stats::Delta,
+    ) -> TxResult<Verdict> {
+        let Some((kind, id)) = event
+            .subject
+            .strip_prefix(SUBJECT_PREFIX)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .and_then(|rest| rest.split_once('.'))
+        else {
             return Ok(Verdict::Ignored);
         };
-        let envelope = match EventEnvelope::decode(event.payload.as_ref()) {
-            Ok(envelope) => envelope,
-            Err(err) => return Ok(Verdict::Refused(format!("cannot decode envelope: {err}"))),
-        };
-        let envelope = match upcast(envelope) {
-            Ok(envelope) => envelope,
-            Err(err) => return Ok(Verdict::Refused(err.to_string())),
-        };
-        if envelope.aggregate_id != id {
-            return Ok(Verdict::Refused(format!(
-                "subject names request {id} but the envelope names {}",
-                envelope.aggregate_id
-            )));
+        if kind == KIND {
+            return self.fold_request(event, id, counters);
         }
+        if !REGISTRY_KINDS.contains(&kind) {
+            return Ok(Verdict::Ignored);
+        }
+        let envelope = match decode(event, kind, id) {
+            Ok(envelope) => envelope,
+            Err(reason) => return Ok(Verdict::Refused(reason)),
+        };
+        self.registry_event(kind, id, event, &envelope, stats)
+    }
+
+    fn fold_request(
+        &self,
+        event: &StoredEvent,
+        id: &str,
+        counters: &mut board::Delta,
+    ) -> TxResult<Verdict> {
+        let envelope = match decode(event, KIND, id) {
+            Ok(envelope) => envelope,
+            Err(reason) => return Ok(Verdict::Refused(reason)),
+        };
         let before = match self.requests.get(id.as_bytes())? {
             Some(bytes) => Some(decode_request(&bytes).map_err(abort)?),
             None => None,
@@ -306,4 +393,223 @@ impl Batch<'_> {
         }
         Ok(())
     }
+}
+
+impl Batch<'_> {
+    /// Folds an event of the placement programmes; `envelope` is decoded and
+    /// names `id`. Like requests: `apply` first, then the hash chain (keyed
+    /// `{kind}.{id}` in `chain`), then the writes.
+    fn registry_event(
+        &self,
+        kind: &str,
+        id: &str,
+        event: &StoredEvent,
+        envelope: &EventEnvelope,
+        stats: &mut stats::Delta,
+    ) -> TxResult<Verdict> {
+        let chain_key = format!("{kind}.{id}");
+        let r = &self.registry;
+        let Some(payload) = envelope.payload.as_ref() else {
+            return Ok(Verdict::Refused(
+                "event has no payload it knows (written by a newer schema?)".into(),
+            ));
+        };
+        let write: Write = match kind {
+            PERSON => {
+                let before: Option<pb::PersonView> = match r.people.get(id.as_bytes())? {
+                    Some(bytes) => Some(decoded("person", &bytes)?),
+                    None => None,
+                };
+                match registry::person(before.as_ref(), envelope, event.position) {
+                    Err(reason) => return Ok(Verdict::Refused(reason)),
+                    Ok(after) => Write::Person { before, after },
+                }
+            }
+            PLACEMENT => {
+                let before: Option<StoredPlacement> = match r.placements.get(id.as_bytes())? {
+                    Some(bytes) => Some(decoded("placement", &bytes)?),
+                    None => None,
+                };
+                match registry::placement(before.as_ref(), envelope, event.position) {
+                    Err(reason) => return Ok(Verdict::Refused(reason)),
+                    Ok(after) => Write::Placement { before, after },
+                }
+            }
+            ALLOWANCE => {
+                let before: Option<StoredAllowance> = match r.allowances.get(id.as_bytes())? {
+                    Some(bytes) => Some(decoded("allowance", &bytes)?),
+                    None => None,
+                };
+                let area = match payload {
+                    Payload::AllowanceGranted(e) => self.person_area(&e.person_id)?,
+                    _ => String::new(),
+                };
+                match registry::allowance(before.as_ref(), envelope, &area) {
+                    Err(reason) => return Ok(Verdict::Refused(reason)),
+                    Ok(after) => Write::Allowance { before, after },
+                }
+            }
+            // STATION: the caller admits only `REGISTRY_KINDS`.
+            _ => {
+                let before: Option<pb::StationView> = match r.stations.get(id.as_bytes())? {
+                    Some(bytes) => Some(decoded("station", &bytes)?),
+                    None => None,
+                };
+                match registry::station(before.as_ref(), envelope) {
+                    Err(reason) => return Ok(Verdict::Refused(reason)),
+                    Ok(after) => Write::Station { before, after },
+                }
+            }
+        };
+        if let Err(broken) = check_prev_hash(envelope, &self.chain_head(&chain_key)?) {
+            return Ok(Verdict::Refused(format!("hash chain broken: {broken}")));
+        }
+        self.chain
+            .insert(chain_key.as_bytes(), &hash(&event.payload)[..])?;
+        match write {
+            Write::Person { before, after } => {
+                if before.is_none() {
+                    stats::person_registered(stats, &after.area_code);
+                }
+                r.people.insert(id.as_bytes(), after.encode_to_vec())?;
+            }
+            Write::Placement { before, after } => {
+                stats::placement(stats, before.as_ref(), &after, payload);
+                self.reindex_placement(id, before.as_ref(), &after)?;
+                r.placements.insert(id.as_bytes(), after.encode_to_vec())?;
+            }
+            Write::Allowance { before, after } => {
+                stats::allowance(stats, before.as_ref(), &after, payload);
+                r.allowances.insert(id.as_bytes(), after.encode_to_vec())?;
+            }
+            Write::Station { before, after } => {
+                if before.is_none() {
+                    r.idx_stations
+                        .insert(station_key(&after.area_code, id), &[][..])?;
+                }
+                r.stations.insert(id.as_bytes(), after.encode_to_vec())?;
+            }
+        }
+        Ok(Verdict::Applied)
+    }
+
+    /// The area of person `person_id` as folded so far; empty if unknown.
+    fn person_area(&self, person_id: &str) -> TxResult<String> {
+        Ok(match self.registry.people.get(person_id.as_bytes())? {
+            Some(bytes) => decoded::<pb::PersonView>("person", &bytes)?.area_code,
+            None => String::new(),
+        })
+    }
+
+    /// Moves the placement's list index entries from where `before` had them.
+    fn reindex_placement(
+        &self,
+        id: &str,
+        before: Option<&StoredPlacement>,
+        after: &StoredPlacement,
+    ) -> TxResult<()> {
+        let r = &self.registry;
+        let old = before.map(|b| placement_keys(id, b));
+        let new = placement_keys(id, after);
+        if old.as_ref() == Some(&new) {
+            return Ok(());
+        }
+        if let Some(old) = old {
+            r.idx_placements.remove(old.all)?;
+            r.idx_placement_status.remove(old.by_status)?;
+            if let Some(fast) = old.fast {
+                r.idx_placement_fast.remove(fast)?;
+            }
+        }
+        r.idx_placements.insert(new.all, &[][..])?;
+        r.idx_placement_status.insert(new.by_status, &[][..])?;
+        if let Some(fast) = new.fast {
+            r.idx_placement_fast.insert(fast, &[][..])?;
+        }
+        Ok(())
+    }
+
+    /// Applies the batch's statistics changes, dropping counters at zero.
+    fn count_stats(&self, delta: &stats::Delta) -> TxResult<()> {
+        for (key, change) in delta {
+            if *change == 0 {
+                continue;
+            }
+            let count = match self.stats.get(key)? {
+                None => 0,
+                Some(bytes) => read_u64(&bytes).ok_or_else(|| {
+                    abort(ReadModelError::corrupt("a stats counter is malformed"))
+                })?,
+            };
+            match count.saturating_add_signed(*change) {
+                0 => self.stats.remove(&key[..])?,
+                count => self.stats.insert(&key[..], &u64_bytes(count)[..])?,
+            };
+        }
+        Ok(())
+    }
+}
+
+/// A registry aggregate before and after its event, to be written.
+enum Write {
+    Person {
+        before: Option<pb::PersonView>,
+        after: pb::PersonView,
+    },
+    Placement {
+        before: Option<StoredPlacement>,
+        after: StoredPlacement,
+    },
+    Allowance {
+        before: Option<StoredAllowance>,
+        after: StoredAllowance,
+    },
+    Station {
+        before: Option<pb::StationView>,
+        after: pb::StationView,
+    },
+}
+
+/// A placement's keys in the placement list indexes.
+#[derive(Debug, PartialEq, Eq)]
+struct PlacementKeys {
+    /// `idx_placements`: `[newest first 8][id]`.
+    all: Vec<u8>,
+    /// `idx_placement_status`: `[programme][status][newest first 8][id]`.
+    by_status: Vec<u8>,
+    /// `idx_placement_fast`, for fast-lane placements: as `all`.
+    fast: Option<Vec<u8>>,
+}
+
+fn placement_keys(id: &str, placement: &StoredPlacement) -> PlacementKeys {
+    let mut all = newest_first(placement.registered_position).to_vec();
+    all.extend_from_slice(id.as_bytes());
+    let view = placement.view.as_ref();
+    let mut by_status = placement_status_prefix(
+        view.map_or(0, |v| v.programme),
+        view.and_then(|v| status_named(&v.status)),
+    );
+    by_status.extend_from_slice(&all);
+    let fast = view.is_some_and(|v| v.fast_lane).then(|| all.clone());
+    PlacementKeys {
+        all,
+        by_status,
+        fast,
+    }
+}
+
+/// Prefix of `idx_placement_status` for one programme and status.
+pub(super) fn placement_status_prefix(
+    programme: i32,
+    status: Option<sy_domain::placement::Status>,
+) -> Vec<u8> {
+    vec![
+        u8::try_from(programme).unwrap_or(u8::MAX),
+        status.map_or(u8::MAX, |s| s as u8),
+    ]
+}
+
+/// A station's key in `idx_stations`: `[area code][/][id]`.
+pub(super) fn station_key(area_code: &str, id: &str) -> Vec<u8> {
+    format!("{area_code}/{id}").into_bytes()
 }

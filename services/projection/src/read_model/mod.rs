@@ -13,12 +13,32 @@
 //!   (layouts in [`keys`]), values empty;
 //! - `board`: clearance board counters (see [`board`]);
 //! - `changes`: position u64 BE → prost-encoded `RequestChange`, for `WatchRequests`;
-//! - `quarantine`: position u64 BE → why an event could not be folded, and its bytes.
+//! - `quarantine`: position u64 BE → why an event could not be folded, and its bytes;
+//!
+//! and for the placement programmes (see [`registry`] for why views are
+//! stored rather than the domain states):
+//! - `people`: person id → prost `PersonView`, personal data masked only
+//!   (the full ID number, phone and name are never stored);
+//! - `placements`: placement id → `StoredPlacement`; `allowances`: allowance
+//!   id → `StoredAllowance`; `stations`: station id → `StationView`;
+//! - `idx_placements` (`[newest first 8][id]`), `idx_placement_status`
+//!   (`[programme][status][newest first 8][id]`), `idx_placement_fast`
+//!   (fast-lane placements only, `[newest first 8][id]`), `idx_stations`
+//!   (`[area code]/[id]`): list indexes, values empty;
+//! - `stats`: placement statistics counters (see [`stats`]).
+//!
+//! The chain tree holds every kind's head: requests by id, other kinds by
+//! `{kind}.{id}`.
 
 mod board;
 mod fold;
 mod keys;
 mod list;
+mod placement_list;
+#[cfg(test)]
+mod placement_tests;
+mod registry;
+mod stats;
 #[cfg(test)]
 mod tests;
 
@@ -34,6 +54,7 @@ use sy_domain::audit::LogDigest;
 
 pub use fold::BatchOutcome;
 pub use list::{ListError, ListFilter, Page};
+pub use placement_list::{PlacementFilter, PlacementPage, StationPage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadModelError {
@@ -104,6 +125,15 @@ struct Trees {
     board: sled::Tree,
     changes: sled::Tree,
     quarantine: sled::Tree,
+    people: sled::Tree,
+    placements: sled::Tree,
+    allowances: sled::Tree,
+    stations: sled::Tree,
+    idx_placements: sled::Tree,
+    idx_placement_status: sled::Tree,
+    idx_placement_fast: sled::Tree,
+    idx_stations: sled::Tree,
+    stats: sled::Tree,
 }
 
 impl Trees {
@@ -119,6 +149,15 @@ impl Trees {
             board: db.open_tree("board")?,
             changes: db.open_tree("changes")?,
             quarantine: db.open_tree("quarantine")?,
+            people: db.open_tree("people")?,
+            placements: db.open_tree("placements")?,
+            allowances: db.open_tree("allowances")?,
+            stations: db.open_tree("stations")?,
+            idx_placements: db.open_tree("idx_placements")?,
+            idx_placement_status: db.open_tree("idx_placement_status")?,
+            idx_placement_fast: db.open_tree("idx_placement_fast")?,
+            idx_stations: db.open_tree("idx_stations")?,
+            stats: db.open_tree("stats")?,
         })
     }
 
@@ -131,8 +170,9 @@ impl Trees {
         }
     }
 
-    /// Every tree, in digest order (the order is part of the digest).
-    fn all(&self) -> [&sled::Tree; 10] {
+    /// Every tree, in digest order (the order is part of the digest); the
+    /// fold's transaction opens them in this order too.
+    fn all(&self) -> [&sled::Tree; 19] {
         [
             &self.meta,
             &self.requests,
@@ -144,6 +184,15 @@ impl Trees {
             &self.board,
             &self.changes,
             &self.quarantine,
+            &self.people,
+            &self.placements,
+            &self.allowances,
+            &self.stations,
+            &self.idx_placements,
+            &self.idx_placement_status,
+            &self.idx_placement_fast,
+            &self.idx_stations,
+            &self.stats,
         ]
     }
 }

@@ -226,7 +226,7 @@ fn quarantines_what_it_cannot_fold_and_keeps_going() {
     let garbage = vec![0xff, 0x01, 0x02];
     log.push(&subject(KIND, &id(1)), garbage.clone()); // 1: not an envelope
     log.must(&id(2), &submit(), REQUESTER); // 2: fine
-    log.push("sy.evt.station.x", b"not ours".to_vec()); // 3: other kind, ignored
+    log.push("sy.evt.convoy.x", b"not ours".to_vec()); // 3: unknown kind, ignored
     let replayed = log.events[1].payload.to_vec();
     log.push(&subject(KIND, &id(2)), replayed); // 4: version 1 again
     let foreign = log.events[1].payload.to_vec();
@@ -697,7 +697,7 @@ proptest! {
             }
             log.command(&id(*n), command, if *by_requester { REQUESTER } else { WORKER });
         }
-        log.push("sy.evt.placement.p1", b"ignored".to_vec());
+        log.push("sy.evt.convoy.c1", b"ignored".to_vec());
         let events = &log.events;
 
         let (_one_dir, one) = open();

@@ -1,0 +1,221 @@
+//! The `shuangyong.v1.PlacementQuery` gRPC service: registries and
+//! statistics of the placement programmes, from the read model's placement
+//! trees. Same rules as [`crate::query`]: validation at the edge
+//! (INVALID_ARGUMENT naming the field), a bounded wait for `min_position`,
+//! and every reply stamped with the applied position read before the data.
+//! Personal data is served as stored: masked.
+
+use std::time::Duration;
+
+use sy_api::pb::placement_query_server::PlacementQuery;
+use sy_api::status::{from_domain, invalid_argument, invalid_field};
+use sy_domain::pb;
+use sy_domain::placement::Status as PlacementStatus;
+use sy_domain::validate::{AreaCode, Violations, aggregate_id, china_date};
+use tokio::sync::watch;
+use tonic::{Request, Response, Status};
+
+use crate::live::Live;
+use crate::read_model::{ListError, PlacementFilter};
+use crate::serving::{internal, optional_enum, page_size, reached};
+
+pub(crate) struct PlacementQueryService {
+    live: Live,
+    applied: watch::Receiver<u64>,
+    max_wait: Duration,
+}
+
+impl PlacementQueryService {
+    pub(crate) fn new(live: Live, applied: watch::Receiver<u64>, max_wait: Duration) -> Self {
+        Self {
+            live,
+            applied,
+            max_wait,
+        }
+    }
+
+    async fn reached(&self, min_position: u64) -> Result<u64, Status> {
+        reached(&self.applied, self.max_wait, min_position).await
+    }
+}
+
+fn id(value: &str) -> Result<String, Status> {
+    aggregate_id("id", value)
+        .map(|id| id.to_string())
+        .map_err(|violation| invalid_argument(&[violation]))
+}
+
+fn from_list(err: ListError) -> Status {
+    match err {
+        ListError::PageToken(reason) => invalid_field("page_token", reason),
+        ListError::Store(err) => internal(err),
+    }
+}
+
+/// An optional 12-digit area filter.
+fn optional_area(v: &mut Violations, field: &str, value: &str) -> Option<Option<AreaCode>> {
+    match value {
+        "" => Some(None),
+        area => v.check(AreaCode::parse_shape(field, area)).map(Some),
+    }
+}
+
+fn parse_list(request: &pb::ListPlacementsRequest) -> Result<(PlacementFilter, usize), Status> {
+    let mut v = Violations::default();
+    let programme = v.check(optional_enum("programme", request.programme));
+    let status = match request.status.as_str() {
+        "" => Some(None),
+        name => v.check(
+            PlacementStatus::ALL
+                .into_iter()
+                .find(|s| *s != PlacementStatus::Unregistered && s.as_str() == name)
+                .map(Some)
+                .ok_or_else(|| {
+                    sy_domain::FieldViolation::new(
+                        "status",
+                        "must be registered, matched, on_duty, accepted, enrolled, declined or withdrawn",
+                    )
+                }),
+        ),
+    };
+    let area = optional_area(&mut v, "area_code", &request.area_code);
+    let page_size = v.check(page_size(request.page_size));
+    v.finish(|| {
+        Some((
+            PlacementFilter {
+                programme: programme?,
+                status: status?,
+                area: area?,
+                fast_lane_only: request.fast_lane_only,
+            },
+            page_size?,
+        ))
+    })
+    .map_err(|err| from_domain(&err))
+}
+
+/// Runs a blocking read model call off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Status> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| Status::internal(format!("read worker failed: {err}")))?
+}
+
+#[tonic::async_trait]
+impl PlacementQuery for PlacementQueryService {
+    async fn get_person(
+        &self,
+        request: Request<pb::GetPersonRequest>,
+    ) -> Result<Response<pb::GetPersonResponse>, Status> {
+        let request = request.into_inner();
+        let id = id(&request.id)?;
+        let position = self.reached(request.min_position).await?;
+        let person = self.live.model().person(&id).map_err(internal)?;
+        let person = person.ok_or_else(|| Status::not_found(format!("person {id} not found")))?;
+        Ok(Response::new(pb::GetPersonResponse {
+            person: Some(person),
+            position,
+        }))
+    }
+
+    async fn list_placements(
+        &self,
+        request: Request<pb::ListPlacementsRequest>,
+    ) -> Result<Response<pb::ListPlacementsResponse>, Status> {
+        let request = request.into_inner();
+        let (filter, page_size) = parse_list(&request)?;
+        let position = self.reached(request.min_position).await?;
+        let model = self.live.model();
+        let token = request.page_token;
+        let page = blocking(move || {
+            model
+                .list_placements(&filter, page_size, &token)
+                .map_err(from_list)
+        })
+        .await?;
+        Ok(Response::new(pb::ListPlacementsResponse {
+            placements: page.placements,
+            next_page_token: page.next_page_token,
+            position,
+        }))
+    }
+
+    async fn get_placement_stats(
+        &self,
+        request: Request<pb::GetPlacementStatsRequest>,
+    ) -> Result<Response<pb::GetPlacementStatsResponse>, Status> {
+        let request = request.into_inner();
+        let mut v = Violations::default();
+        let area = optional_area(&mut v, "area_code", &request.area_code);
+        let year = match request.year {
+            0 => Some(china_date(jiff::Timestamp::now()).year()),
+            1..=9999 => i16::try_from(request.year).ok(),
+            _ => {
+                v.push(sy_domain::FieldViolation::new(
+                    "year",
+                    "must be a year from 1 to 9999",
+                ));
+                None
+            }
+        };
+        let (area, year) = v
+            .finish(|| Some((area?, year?)))
+            .map_err(|err| from_domain(&err))?;
+        let position = self.reached(request.min_position).await?;
+        let model = self.live.model();
+        let stats =
+            blocking(move || model.placement_stats(area.as_ref(), year).map_err(internal)).await?;
+        let (area, below) = stats.map_or((None, Vec::new()), |(area, below)| (Some(area), below));
+        Ok(Response::new(pb::GetPlacementStatsResponse {
+            area,
+            below,
+            year: i32::from(year),
+            position,
+        }))
+    }
+
+    async fn get_station(
+        &self,
+        request: Request<pb::GetStationRequest>,
+    ) -> Result<Response<pb::GetStationResponse>, Status> {
+        let request = request.into_inner();
+        let id = id(&request.id)?;
+        let position = self.reached(request.min_position).await?;
+        let station = self.live.model().station(&id).map_err(internal)?;
+        let station =
+            station.ok_or_else(|| Status::not_found(format!("station {id} not found")))?;
+        Ok(Response::new(pb::GetStationResponse {
+            station: Some(station),
+            position,
+        }))
+    }
+
+    async fn list_stations(
+        &self,
+        request: Request<pb::ListStationsRequest>,
+    ) -> Result<Response<pb::ListStationsResponse>, Status> {
+        let request = request.into_inner();
+        let mut v = Violations::default();
+        let area = optional_area(&mut v, "area_code", &request.area_code);
+        let page_size = v.check(page_size(request.page_size));
+        let (area, page_size) = v
+            .finish(|| Some((area?, page_size?)))
+            .map_err(|err| from_domain(&err))?;
+        let position = self.reached(request.min_position).await?;
+        let model = self.live.model();
+        let token = request.page_token;
+        let page = blocking(move || {
+            model
+                .list_stations(area.as_ref(), page_size, &token)
+                .map_err(from_list)
+        })
+        .await?;
+        Ok(Response::new(pb::ListStationsResponse {
+            stations: page.stations,
+            next_page_token: page.next_page_token,
+            position,
+        }))
+    }
+}

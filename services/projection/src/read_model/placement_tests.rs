@@ -1,0 +1,776 @@
+//! The placement programmes in the read model: persons registered through
+//! the domain's own `decide` (so their personal data is real-shaped), the
+//! other aggregates' events hand-built as intake would write them.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use jiff::civil::Date;
+use prost::Message;
+use sy_domain::aggregate::Aggregate;
+use sy_domain::allowance::{Allowance, allowance_id_for};
+use sy_domain::event::{GENESIS_HASH, hash, subject};
+use sy_domain::pb::{self, PersonRole, Programme, Relation, event_envelope::Payload};
+use sy_domain::person::{Command, Link, Person, person_id_for};
+use sy_domain::person_data::{IdNumber, PersonName, Phone};
+use sy_domain::placement::{Placement, Status, placement_id_for};
+use sy_domain::station::Station;
+use sy_domain::validate::{AreaCode, Code, Districts};
+use sy_eventlog::StoredEvent;
+use tempfile::TempDir;
+
+use super::stats::{BUCKETS, quantile};
+use super::*;
+
+const KEY: [u8; 32] = [7; 32];
+const TODAY: Date = Date::constant(2026, 6, 1);
+/// 2026-06-01T00:00Z.
+const T0: i64 = 1_780_272_000;
+const HOUR: i64 = 3600;
+const COMMUNITY: &str = "500106001002";
+const OTHER_STREET: &str = "500106002003";
+
+fn open() -> (TempDir, ReadModel) {
+    let dir = tempfile::tempdir().unwrap();
+    let model = ReadModel::open(dir.path()).unwrap();
+    (dir, model)
+}
+
+/// A valid Shapingba number born `birth` (YYYYMMDD) with `sequence`.
+fn id_number(birth: &str, sequence: &str) -> String {
+    let body = format!("500106{birth}{sequence}");
+    "0123456789X"
+        .chars()
+        .map(|check| format!("{body}{check}"))
+        .find(|number| IdNumber::parse("n", number, TODAY).is_ok())
+        .unwrap()
+}
+
+fn link(relation: Relation) -> Link {
+    Link {
+        relation,
+        name: PersonName::parse("name", "王强国").unwrap(),
+        unit: Some(Code::parse("unit", "unit-31001").unwrap()),
+        person_id: None,
+    }
+}
+
+/// A log in the making: versions and hash chain per aggregate.
+#[derive(Default)]
+struct Log {
+    events: Vec<StoredEvent>,
+    versions: HashMap<String, u64>,
+    heads: HashMap<String, [u8; 32]>,
+}
+
+impl Log {
+    /// Records `payload` as the next event of `kind` `id`, `hours` after T0.
+    fn emit(&mut self, kind: &str, id: &str, payload: Payload, hours: i64) {
+        let key = format!("{kind}.{id}");
+        let version = self.versions.get(&key).copied().unwrap_or_default() + 1;
+        let position = self.events.len() as u64 + 1;
+        let envelope = pb::EventEnvelope {
+            event_id: format!("event-{position}"),
+            aggregate_kind: kind.into(),
+            aggregate_id: id.into(),
+            aggregate_version: version,
+            occurred_at: Some(prost_types::Timestamp {
+                seconds: T0 + HOUR * hours,
+                nanos: 0,
+            }),
+            actor: Some(pb::Actor {
+                agency: "district-veterans-bureau".into(),
+                user: "tester".into(),
+            }),
+            prev_hash: self
+                .heads
+                .get(&key)
+                .copied()
+                .unwrap_or(GENESIS_HASH)
+                .to_vec(),
+            payload: Some(payload),
+            ..Default::default()
+        };
+        let stored = envelope.encode_to_vec();
+        self.heads.insert(key.clone(), hash(&stored));
+        self.versions.insert(key, version);
+        self.events.push(StoredEvent {
+            position,
+            subject: subject(kind, id),
+            payload: Bytes::from(stored),
+        });
+    }
+
+    /// Registers a person through the domain's `decide`; returns their id.
+    fn person(&mut self, role: PersonRole, number: &str, area: &str) -> String {
+        let id_number = IdNumber::parse("id_number", number, TODAY).unwrap();
+        let id = person_id_for(&KEY, &id_number).to_string();
+        let command = Command::Register {
+            role,
+            name: PersonName::parse("name", "李秀兰").unwrap(),
+            id_number,
+            phone: Some(Phone::parse("phone", "13812345678").unwrap()),
+            area_code: AreaCode::parse("area_code", area, &Districts::parse("500106").unwrap())
+                .unwrap(),
+            links: match role {
+                PersonRole::MilitarySpouse => vec![link(Relation::SpouseOf)],
+                PersonRole::MilitaryChild => vec![link(Relation::ChildOf)],
+                _ => Vec::new(),
+            },
+        };
+        let payload = Person::new(&id)
+            .decide(&command, &(), &pb::Actor::default())
+            .unwrap();
+        self.emit("person", &id, payload, 0);
+        id
+    }
+
+    /// Registers `person` in `programme`; returns the placement id.
+    fn register(
+        &mut self,
+        person: &str,
+        programme: Programme,
+        area: &str,
+        fast_lane: bool,
+        hours: i64,
+    ) -> String {
+        let uuid = uuid::Uuid::parse_str(person).unwrap();
+        let id = placement_id_for(&uuid, programme).to_string();
+        let event = pb::PlacementRegistered {
+            programme: programme as i32,
+            person_id: person.into(),
+            area_code: area.into(),
+            fast_lane,
+            school: if programme == Programme::SchoolEnrollment {
+                "沙坪坝小学".into()
+            } else {
+                String::new()
+            },
+            grade: String::new(),
+        };
+        self.emit("placement", &id, Payload::PlacementRegistered(event), hours);
+        id
+    }
+
+    /// Matches and puts `placement` on duty `hours` after T0.
+    fn place(&mut self, placement: &str, hours: i64) {
+        let matched = pb::PlacementMatched {
+            employer: "重庆某公司".into(),
+            post: "安保".into(),
+            profession_matched: true,
+            ..Default::default()
+        };
+        self.emit(
+            "placement",
+            placement,
+            Payload::PlacementMatched(matched),
+            hours,
+        );
+        let on_duty = pb::PlacementOnDuty {
+            on_duty_date: "2026-06-02".into(),
+        };
+        self.emit(
+            "placement",
+            placement,
+            Payload::PlacementOnDuty(on_duty),
+            hours,
+        );
+    }
+
+    /// The domain aggregate `id` folded from this log by its own `apply`,
+    /// skipping what it refuses as the read model quarantines it.
+    fn domain<A: Aggregate>(&self, id: &str) -> A {
+        let mut state = A::default();
+        for event in self
+            .events
+            .iter()
+            .filter(|e| e.subject == subject(A::KIND, id))
+        {
+            let envelope = pb::EventEnvelope::decode(event.payload.as_ref()).unwrap();
+            let _refused = state.apply(&envelope, event.position);
+        }
+        state
+    }
+
+    fn fold(&self, model: &ReadModel) -> BatchOutcome {
+        model.apply_batch(&self.events).unwrap()
+    }
+}
+
+fn programme(area: &pb::AreaStats, programme: Programme) -> &pb::ProgrammeStats {
+    area.programmes
+        .iter()
+        .find(|p| p.programme == programme as i32)
+        .unwrap()
+}
+
+#[test]
+fn persons_are_stored_masked_only() {
+    let (_dir, model) = open();
+    let mut log = Log::default();
+    let number = id_number("19900315", "124");
+    let id = log.person(PersonRole::MilitarySpouse, &number, COMMUNITY);
+    let training = pb::TrainingRecorded {
+        course: "育婴师".into(),
+        hours: 40,
+        completed_on: "2026-05-20".into(),
+    };
+    log.emit("person", &id, Payload::TrainingRecorded(training), 1);
+    let outcome = log.fold(&model);
+    assert_eq!(outcome.applied, 2);
+    assert!(outcome.quarantined.is_empty(), "{outcome:?}");
+
+    let person = model.person(&id).unwrap().unwrap();
+    assert_eq!(
+        person.id_number,
+        IdNumber::parse("n", &number, TODAY).unwrap().masked()
+    );
+    assert_eq!(person.phone, "138****5678");
+    assert_eq!(person.name, "李**");
+    assert_eq!(person.sex, "female");
+    assert_eq!(person.birth_year, 1990);
+    assert_eq!(person.trainings.len(), 1);
+    assert_eq!(person.version, 2);
+
+    // No tree holds the full number, phone or name, in keys or values.
+    for tree in model.trees.all() {
+        for entry in tree.iter() {
+            let (key, value) = entry.unwrap();
+            for secret in [number.as_str(), "13812345678", "李秀兰", "王强国"] {
+                for bytes in [&key[..], &value[..]] {
+                    assert!(
+                        !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                        "tree {:?} stores {secret}",
+                        String::from_utf8_lossy(&tree.name())
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn placement_statistics_are_counted_per_area_level() {
+    let (_dir, model) = open();
+    let mut log = Log::default();
+    let fast = log.person(
+        PersonRole::Veteran,
+        &id_number("19850101", "111"),
+        COMMUNITY,
+    );
+    let slow = log.person(
+        PersonRole::Veteran,
+        &id_number("19850102", "111"),
+        COMMUNITY,
+    );
+    let again = log.person(
+        PersonRole::Veteran,
+        &id_number("19850103", "111"),
+        OTHER_STREET,
+    );
+    let vr = Programme::VeteranResettlement;
+
+    let a = log.register(&fast, vr, COMMUNITY, true, 0);
+    let talent = pb::TalentPoolRecommended {
+        community_code: COMMUNITY.into(),
+        note: String::new(),
+    };
+    log.emit("placement", &a, Payload::TalentPoolRecommended(talent), 1);
+    log.place(&a, 20);
+    let b = log.register(&slow, vr, COMMUNITY, true, 0);
+    log.place(&b, 30);
+    let c = log.register(&again, vr, OTHER_STREET, false, 0);
+    let declined = pb::PlacementDeclined {
+        reason: "薪资不符".into(),
+    };
+    log.emit("placement", &c, Payload::PlacementDeclined(declined), 2);
+    log.register(&again, vr, OTHER_STREET, false, 3);
+    let outcome = log.fold(&model);
+    assert!(outcome.quarantined.is_empty(), "{outcome:?}");
+
+    let (district, below) = model.placement_stats(None, 2026).unwrap().unwrap();
+    assert_eq!(district.area_code, "500106000000");
+    assert_eq!(district.people, 3);
+    let stats = programme(&district, vr);
+    assert_eq!(stats.registered, 4);
+    assert_eq!(stats.placed, 2);
+    assert!((stats.placement_rate - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(stats.fast_lane_placed, 2);
+    assert_eq!(stats.fast_lane_within_24h, 1);
+    assert!((stats.fast_lane_within_24h_rate - 0.5).abs() < 1e-9);
+    assert_eq!(stats.talent_pool_recommended, 1);
+    assert_eq!(stats.declined, 1);
+    assert_eq!(stats.median_seconds_to_placement, 24 * 3600);
+    assert_eq!(stats.p90_seconds_to_placement, 48 * 3600);
+
+    let streets: Vec<_> = below.iter().map(|a| a.area_code.as_str()).collect();
+    assert_eq!(streets, ["500106001000", "500106002000"]);
+    assert_eq!(programme(&below[0], vr).placed, 2);
+    assert_eq!(programme(&below[1], vr).registered, 2);
+    assert!((programme(&below[1], vr).placement_rate).abs() < 1e-9);
+
+    let street = AreaCode::parse_shape("a", "500106001000").unwrap();
+    let (area, communities) = model.placement_stats(Some(&street), 2026).unwrap().unwrap();
+    assert_eq!(area.people, 2);
+    assert_eq!(communities.len(), 1);
+    assert_eq!(communities[0].area_code, COMMUNITY);
+
+    // The views agree with the domain's own placements.
+    for (person, id) in [(&fast, &a), (&slow, &b), (&again, &c)] {
+        let domain: Placement = log.domain(id);
+        let view = &model.person(person).unwrap().unwrap().placements[0];
+        assert_eq!(view.status, domain.status().as_str());
+        assert_eq!(view.cycle, domain.cycle());
+        assert_eq!(view.area_code, domain.current().area_code);
+        let seconds = domain.time_to_placement().map(|d| d.as_secs() as u64);
+        assert_eq!(seconds.unwrap_or_default(), view.seconds_to_placement);
+        assert_eq!(
+            domain.fast_lane_within_24h().unwrap_or_default(),
+            view.within_24h
+        );
+    }
+
+    let placement = model.person(&fast).unwrap().unwrap().placements;
+    assert_eq!(placement.len(), 1);
+    assert_eq!(placement[0].status, "on_duty");
+    assert!(placement[0].within_24h);
+    assert_eq!(placement[0].seconds_to_placement, 20 * 3600);
+    assert_eq!(placement[0].talent_pool_community, COMMUNITY);
+}
+
+#[test]
+fn school_requests_count_decisions_and_acceptances() {
+    let (_dir, model) = open();
+    let mut log = Log::default();
+    let se = Programme::SchoolEnrollment;
+    let one = log.person(
+        PersonRole::MilitaryChild,
+        &id_number("20180601", "013"),
+        COMMUNITY,
+    );
+    let two = log.person(
+        PersonRole::MilitaryChild,
+        &id_number("20180602", "013"),
+        COMMUNITY,
+    );
+    let a = log.register(&one, se, COMMUNITY, false, 0);
+    let accepted = pb::SchoolRequestAccepted::default();
+    log.emit("placement", &a, Payload::SchoolRequestAccepted(accepted), 5);
+    let enrolled = pb::SchoolEnrolled {
+        school: "沙坪坝小学".into(),
+    };
+    log.emit("placement", &a, Payload::SchoolEnrolled(enrolled), 100);
+    let b = log.register(&two, se, COMMUNITY, false, 0);
+    let declined = pb::SchoolRequestDeclined {
+        reason: "学位已满".into(),
+    };
+    log.emit("placement", &b, Payload::SchoolRequestDeclined(declined), 5);
+    assert!(log.fold(&model).quarantined.is_empty());
+
+    let community = AreaCode::parse_shape("a", COMMUNITY).unwrap();
+    let (area, below) = model
+        .placement_stats(Some(&community), 2026)
+        .unwrap()
+        .unwrap();
+    assert!(below.is_empty());
+    let stats = programme(&area, se);
+    assert_eq!((stats.requests_decided, stats.requests_accepted), (2, 1));
+    assert!((stats.acceptance_rate - 0.5).abs() < 1e-9);
+    assert_eq!((stats.placed, stats.declined), (1, 1));
+    assert_eq!(stats.median_seconds_to_placement, 7 * 86_400);
+}
+
+#[test]
+fn allowances_are_summed_per_month_and_year() {
+    let (_dir, model) = open();
+    let mut log = Log::default();
+    let spouse = log.person(
+        PersonRole::MilitarySpouse,
+        &id_number("19900315", "124"),
+        COMMUNITY,
+    );
+    let id = allowance_id_for(&uuid::Uuid::parse_str(&spouse).unwrap()).to_string();
+    let granted = pb::AllowanceGranted {
+        person_id: spouse.clone(),
+        monthly_amount_fen: 150_000,
+        from_month: "2025-12".into(),
+    };
+    log.emit("allowance", &id, Payload::AllowanceGranted(granted), 1);
+    for month in ["2025-12", "2026-01", "2026-02"] {
+        let paid = pb::AllowancePaid {
+            month: month.into(),
+            amount_fen: 150_000,
+        };
+        log.emit("allowance", &id, Payload::AllowancePaid(paid), 2);
+    }
+    // Paid twice for one month: quarantined, not counted.
+    let twice = pb::AllowancePaid {
+        month: "2026-01".into(),
+        amount_fen: 150_000,
+    };
+    log.emit("allowance", &id, Payload::AllowancePaid(twice), 3);
+    let outcome = log.fold(&model);
+    assert_eq!(outcome.quarantined.len(), 1, "{outcome:?}");
+
+    let (area, _) = model.placement_stats(None, 2026).unwrap().unwrap();
+    let allowance = area.allowance.unwrap();
+    assert_eq!((allowance.spouses_granted, allowance.active), (1, 1));
+    assert_eq!(allowance.paid_fen_in_year, 300_000);
+    assert_eq!(allowance.paid_fen_by_month.len(), 2);
+    assert_eq!(allowance.paid_fen_by_month["2026-02"], 150_000);
+    let (area, _) = model.placement_stats(None, 2025).unwrap().unwrap();
+    assert_eq!(area.allowance.unwrap().paid_fen_in_year, 150_000);
+
+    // The quarantined event left a version gap: later events are refused too.
+    let stopped = pb::AllowanceStopped {
+        reason: "已就业".into(),
+        automatic: true,
+    };
+    let mut later = Log::default();
+    later.emit("allowance", &id, Payload::AllowanceStopped(stopped), 4);
+    let mut event = later.events.remove(0);
+    event.position = log.events.len() as u64 + 1;
+    assert_eq!(model.apply_batch(&[event]).unwrap().quarantined.len(), 1);
+
+    let person = model.person(&spouse).unwrap().unwrap();
+    let view = person.allowance.unwrap();
+    let domain: Allowance = log.domain(&id);
+    assert_eq!(view.total_paid_fen, domain.total_paid_fen());
+    assert_eq!(view.months_paid as usize, domain.paid().len());
+    assert_eq!(
+        Some(view.last_paid_month.clone()),
+        domain.last_paid_month().map(|m| m.to_string())
+    );
+    assert_eq!(view.status, "granted");
+    assert_eq!(view.total_paid_fen, 450_000);
+    assert_eq!(view.months_paid, 3);
+    assert_eq!(view.last_paid_month, "2026-02");
+}
+
+#[test]
+fn a_stopped_allowance_is_no_longer_active() {
+    let (_dir, model) = open();
+    let mut log = Log::default();
+    let spouse = log.person(
+        PersonRole::MilitarySpouse,
+        &id_number("19900315", "124"),
+        COMMUNITY,
+    );
+    let id = allowance_id_for(&uuid::Uuid::parse_str(&spouse).unwrap()).to_string();
+    let granted = pb::AllowanceGranted {
+        person_id: spouse.clone(),
+        monthly_amount_fen: 150_000,
+        from_month: "2026-01".into(),
+    };
+    log.emit(
+        "allowance",
+        &id,
+        Payload::AllowanceGranted(granted.clone()),
+        1,
+    );
+    let stopped = pb::AllowanceStopped {
+        reason: "已就业".into(),
+        automatic: false,
+    };
+    log.emit("allowance", &id, Payload::AllowanceStopped(stopped), 2);
+    assert!(log.fold(&model).quarantined.is_empty());
+    let (area, _) = model.placement_stats(None, 2026).unwrap().unwrap();
+    let allowance = area.allowance.unwrap();
+    assert_eq!((allowance.spouses_granted, allowance.active), (1, 0));
+}
+
+#[test]
+fn stations_keep_seats_and_waitlist_in_order() {
+    let (_dir, model) = open();
+    let mut log = Log::default();
+    let id = uuid::Uuid::from_u128(42).to_string();
+    let opened = pb::StationOpened {
+        name: "军娃托管站".into(),
+        seats: 2,
+        opening_hours: "16:00-19:00".into(),
+        area_code: COMMUNITY.into(),
+        address: "沙坪坝区".into(),
+    };
+    log.emit("station", &id, Payload::StationOpened(opened), 0);
+    let child = |n: u128| uuid::Uuid::from_u128(1000 + n).to_string();
+    for (n, waitlisted) in [(1, false), (2, false), (3, true), (4, true)] {
+        let enrolled = pb::ChildEnrolled {
+            person_id: child(n),
+            waitlisted,
+        };
+        log.emit("station", &id, Payload::ChildEnrolled(enrolled), 1);
+    }
+    let withdrawn = pb::ChildWithdrawn {
+        person_id: child(1),
+        reason: "搬家".into(),
+        promoted_person_id: child(3),
+    };
+    log.emit("station", &id, Payload::ChildWithdrawn(withdrawn), 2);
+    let seats = pb::StationSeatsChanged {
+        seats: 4,
+        promoted_person_ids: vec![child(4)],
+    };
+    log.emit("station", &id, Payload::StationSeatsChanged(seats), 3);
+    // Out of turn: child 5 would be seated in a full station without waiting.
+    let full = pb::ChildEnrolled {
+        person_id: child(5),
+        waitlisted: true,
+    };
+    log.emit("station", &id, Payload::ChildEnrolled(full), 4);
+    let outcome = log.fold(&model);
+    assert_eq!(outcome.quarantined.len(), 1, "{outcome:?}");
+
+    let station = model.station(&id).unwrap().unwrap();
+    let domain: Station = log.domain(&id);
+    assert_eq!(station.seated, domain.seated());
+    assert_eq!(station.waitlist, domain.waitlist());
+    assert_eq!(station.version, domain.version());
+    assert_eq!(station.seated, [child(2), child(3), child(4)]);
+    assert!(station.waitlist.is_empty());
+    assert_eq!(
+        (station.seats, station.occupancy, station.free_seats),
+        (4, 3, 1)
+    );
+
+    let street = AreaCode::parse_shape("a", "500106001000").unwrap();
+    let page = model.list_stations(Some(&street), 10, "").unwrap();
+    assert_eq!(page.stations.len(), 1);
+    let elsewhere = AreaCode::parse_shape("a", OTHER_STREET).unwrap();
+    assert!(
+        model
+            .list_stations(Some(&elsewhere), 10, "")
+            .unwrap()
+            .stations
+            .is_empty()
+    );
+}
+
+#[test]
+fn placements_list_newest_first_by_filters_and_pages() {
+    let (_dir, model) = open();
+    let mut log = Log::default();
+    let vr = Programme::VeteranResettlement;
+    let mut placements = Vec::new();
+    for n in 0..5 {
+        let area = if n % 2 == 0 { COMMUNITY } else { OTHER_STREET };
+        let person = log.person(
+            PersonRole::Veteran,
+            &id_number(&format!("1985010{}", n + 1), "111"),
+            area,
+        );
+        placements.push(log.register(&person, vr, area, n < 2, 0));
+    }
+    log.place(&placements[0], 5);
+    assert!(log.fold(&model).quarantined.is_empty());
+
+    let list = |filter: &PlacementFilter, size: usize| {
+        let mut ids = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = model.list_placements(filter, size, &token).unwrap();
+            ids.extend(page.placements.into_iter().map(|p| p.id));
+            if page.next_page_token.is_empty() {
+                return ids;
+            }
+            token = page.next_page_token;
+        }
+    };
+    let newest_first: Vec<String> = placements.iter().rev().cloned().collect();
+    assert_eq!(list(&PlacementFilter::default(), 2), newest_first);
+    let registered = PlacementFilter {
+        programme: Some(vr),
+        status: Some(Status::Registered),
+        ..Default::default()
+    };
+    assert_eq!(list(&registered, 1), newest_first[..4]);
+    let fast = PlacementFilter {
+        fast_lane_only: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        list(&fast, 10),
+        [placements[1].clone(), placements[0].clone()]
+    );
+    let street = PlacementFilter {
+        area: Some(AreaCode::parse_shape("a", "500106002000").unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(
+        list(&street, 10),
+        [placements[3].clone(), placements[1].clone()]
+    );
+
+    let page = model
+        .list_placements(&PlacementFilter::default(), 1, "")
+        .unwrap();
+    assert!(matches!(
+        model.list_placements(&fast, 1, &page.next_page_token),
+        Err(ListError::PageToken(_))
+    ));
+    assert!(matches!(
+        model.list_placements(&fast, 1, "garbage"),
+        Err(ListError::PageToken(_))
+    ));
+}
+
+#[test]
+fn a_new_cycle_moves_the_placement_in_every_index() {
+    let (_dir, model) = open();
+    let mut log = Log::default();
+    let vr = Programme::VeteranResettlement;
+    let first = log.person(
+        PersonRole::Veteran,
+        &id_number("19850101", "111"),
+        COMMUNITY,
+    );
+    let second = log.person(
+        PersonRole::Veteran,
+        &id_number("19850102", "111"),
+        COMMUNITY,
+    );
+    let a = log.register(&first, vr, COMMUNITY, true, 0);
+    let b = log.register(&second, vr, COMMUNITY, false, 0);
+    let withdrawn = pb::PlacementWithdrawn {
+        reason: "另行择业".into(),
+    };
+    log.emit("placement", &a, Payload::PlacementWithdrawn(withdrawn), 1);
+    log.register(&first, vr, OTHER_STREET, false, 2);
+    assert!(log.fold(&model).quarantined.is_empty());
+
+    let ids = |filter: &PlacementFilter| -> Vec<String> {
+        let page = model.list_placements(filter, 10, "").unwrap();
+        page.placements.into_iter().map(|p| p.id).collect()
+    };
+    // Re-registered last: now the newest, out of the fast lane, registered.
+    assert_eq!(ids(&PlacementFilter::default()), [a.clone(), b.clone()]);
+    let fast = PlacementFilter {
+        fast_lane_only: true,
+        ..Default::default()
+    };
+    assert!(ids(&fast).is_empty());
+    let withdrawn = PlacementFilter {
+        programme: Some(vr),
+        status: Some(Status::Withdrawn),
+        ..Default::default()
+    };
+    assert!(ids(&withdrawn).is_empty());
+    let registered = PlacementFilter {
+        status: Some(Status::Registered),
+        ..withdrawn
+    };
+    assert_eq!(ids(&registered), [a.clone(), b]);
+    for tree in [
+        &model.trees.idx_placements,
+        &model.trees.idx_placement_status,
+    ] {
+        assert_eq!(tree.len(), 2);
+    }
+    assert_eq!(model.trees.idx_placement_fast.len(), 0);
+
+    // Counted in the new cycle's area: one person, two cycles.
+    let (district, streets) = model.placement_stats(None, 2026).unwrap().unwrap();
+    let stats = programme(&district, vr);
+    assert_eq!((stats.registered, stats.withdrawn), (3, 1));
+    assert!(stats.placement_rate.abs() < 1e-9);
+    assert_eq!(programme(&streets[1], vr).registered, 1);
+    let view = &model.person(&first).unwrap().unwrap().placements[0];
+    assert_eq!((view.cycle, view.area_code.as_str()), (2, OTHER_STREET));
+}
+
+#[test]
+fn gaps_broken_chains_and_unknown_kinds_are_handled() {
+    let (_dir, model) = open();
+    let mut log = Log::default();
+    let person = log.person(
+        PersonRole::Veteran,
+        &id_number("19850101", "111"),
+        COMMUNITY,
+    );
+    let placement = log.register(&person, Programme::VeteranResettlement, COMMUNITY, false, 0);
+    log.place(&placement, 5);
+    // Drop the match: the on-duty event then has a version gap.
+    log.events.remove(2);
+    for (position, event) in log.events.iter_mut().enumerate() {
+        event.position = position as u64 + 1;
+    }
+    // An event of a kind this fold does not know.
+    log.events.push(StoredEvent {
+        position: 4,
+        subject: subject("vehicle", "v-1"),
+        payload: Bytes::from_static(b"whatever"),
+    });
+    // A registration whose predecessor hash is wrong.
+    let other = log.person(
+        PersonRole::Veteran,
+        &id_number("19850102", "111"),
+        COMMUNITY,
+    );
+    let mut envelope = pb::EventEnvelope::decode(log.events[4].payload.as_ref()).unwrap();
+    envelope.prev_hash = vec![1; 32];
+    log.events[4].payload = Bytes::from(envelope.encode_to_vec());
+    let outcome = log.fold(&model);
+    assert_eq!(outcome.applied, 2);
+    assert_eq!(outcome.ignored, 1);
+    let reasons: Vec<_> = outcome
+        .quarantined
+        .iter()
+        .map(|(p, r)| (*p, r.as_str()))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].1.contains("version"), "{reasons:?}");
+    assert!(reasons[1].1.contains("hash chain"), "{reasons:?}");
+    assert!(model.person(&other).unwrap().is_none());
+    let view = &model.person(&person).unwrap().unwrap().placements[0];
+    assert_eq!(view.status, "registered");
+}
+
+#[test]
+fn replays_are_byte_identical_however_batched() {
+    let mut log = Log::default();
+    let vr = Programme::VeteranResettlement;
+    let person = log.person(
+        PersonRole::Veteran,
+        &id_number("19850101", "111"),
+        COMMUNITY,
+    );
+    let placement = log.register(&person, vr, COMMUNITY, true, 0);
+    log.place(&placement, 3);
+    let spouse = log.person(
+        PersonRole::MilitarySpouse,
+        &id_number("19900315", "124"),
+        COMMUNITY,
+    );
+    let allowance = allowance_id_for(&uuid::Uuid::parse_str(&spouse).unwrap()).to_string();
+    let granted = pb::AllowanceGranted {
+        person_id: spouse,
+        monthly_amount_fen: 150_000,
+        from_month: "2026-01".into(),
+    };
+    log.emit(
+        "allowance",
+        &allowance,
+        Payload::AllowanceGranted(granted),
+        1,
+    );
+
+    let (_one, whole) = open();
+    whole.apply_batch(&log.events).unwrap();
+    let (_two, pieces) = open();
+    for batch in log.events.chunks(2) {
+        pieces.apply_batch(batch).unwrap();
+    }
+    assert_eq!(whole.digest().unwrap(), pieces.digest().unwrap());
+    assert_eq!(whole.log_digest().unwrap(), pieces.log_digest().unwrap());
+}
+
+#[test]
+fn quantiles_are_bucket_upper_bounds() {
+    let mut histogram = [0; BUCKETS.len()];
+    assert_eq!(quantile(&histogram, 50), 0);
+    histogram[0] = 5;
+    histogram[3] = 4;
+    histogram[13] = 1;
+    assert_eq!(quantile(&histogram, 50), 3600);
+    assert_eq!(quantile(&histogram, 90), 86_400);
+    assert_eq!(quantile(&histogram, 100), u64::MAX);
+}
