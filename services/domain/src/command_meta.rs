@@ -90,4 +90,3 @@ pub fn fingerprint<M: prost::Message + prost::Name + Clone>(
     hasher.update(&body.encode_to_vec());
     *hasher.finalize().as_bytes()
 }
-
