@@ -2,15 +2,13 @@
 //! `parse`, every field is known good; what remains to check depends on the
 //! aggregate's state and belongs to `decide`.
 
-use jiff::civil::Date;
 use jiff::Timestamp;
+use jiff::civil::Date;
 
 use crate::command_meta::{Meta, fingerprint, parse_meta};
 use crate::error::{DomainError, FieldViolation};
 use crate::pb;
-use crate::validate::{
-    self, AreaCode, Code, Districts, Violations, china_date, text,
-};
+use crate::validate::{self, AreaCode, Code, Districts, Violations, china_date, text};
 
 const TITLE_MAX: usize = 200;
 const TEXT_MAX: usize = 4000;

@@ -11,8 +11,8 @@ mod command;
 mod decide;
 mod lifecycle;
 
-pub use apply::{ApplyError, apply};
 pub use crate::command_meta::Meta;
+pub use apply::{ApplyError, apply};
 pub use command::{Command, CommandMessage, Parsed, Submission, Target, parse};
 pub use decide::decide;
 pub use lifecycle::{is_open, is_unresolved, transition};
