@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs shuangyong locally with demo data: a private nats-server (JetStream),
-# sy-intake and sy-projection in the background, then `sy demo`.
+# sy-intake and sy-projection in the background, then `sy demo` (support
+# requests) and `sy demo placements` (the placement programmes at the
+# article's scale).
 #
 #   deploy/dev-up.sh          # build (release), start, load the demo set
 #   deploy/dev-down.sh        # stop; add --purge to delete .data/
@@ -161,14 +163,16 @@ export SY_INTAKE_URL="http://$INTAKE_ADDR" SY_QUERY_URL="http://$QUERY_ADDR"
 if [ "${SY_DEV_DEMO:-1}" = 1 ]; then
   log "loading the demo set (sy demo)"
   "$BIN/sy" demo
+  log "loading the placement scenario at the article's scale (sy demo placements)"
+  "$BIN/sy" demo placements
 fi
 
 cat <<EOF
 
 shuangyong is running (data and logs in $DATA):
   nats        nats://127.0.0.1:$NATS_PORT   stream $STREAM   log .data/nats.log
-  intake      http://$INTAKE_ADDR   (shuangyong.v1.Intake)   log .data/intake.log
-  projection  http://$QUERY_ADDR   (shuangyong.v1.Query, Admin)   log .data/projection.log
+  intake      http://$INTAKE_ADDR   (shuangyong.v1.Intake, Placements)   log .data/intake.log
+  projection  http://$QUERY_ADDR   (shuangyong.v1.Query, PlacementQuery, Admin)   log .data/projection.log
   metrics     http://$INTAKE_METRICS_ADDR/metrics (intake)   http://$QUERY_METRICS_ADDR/metrics (projection)
 
 try:

@@ -198,3 +198,189 @@ where
         }
     }
 }
+
+/// A placement intake client acting as one actor.
+pub type PlacementsClient =
+    pb::placements_client::PlacementsClient<InterceptedService<Channel, ActorInterceptor>>;
+/// A placement query client.
+pub type PlacementQueryClient =
+    pb::placement_query_client::PlacementQueryClient<InterceptedService<Channel, ActorInterceptor>>;
+
+/// The placement commands on `channel` (intake's), acting as `agency`/`user`.
+pub fn placements_client(channel: Channel, agency: &str, user: &str) -> PlacementsClient {
+    pb::placements_client::PlacementsClient::with_interceptor(
+        channel,
+        ActorInterceptor::new(agency, user),
+    )
+}
+
+/// The placement queries on `channel` (a projection's).
+pub fn placement_query_client(channel: Channel) -> PlacementQueryClient {
+    pb::placement_query_client::PlacementQueryClient::with_interceptor(
+        channel,
+        ActorInterceptor::new(AGENCY, USER),
+    )
+}
+
+/// The MOD 11-2 check character of the 17 digits `body`.
+pub fn id_check_character(body: &str) -> char {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(digit, weight)| u32::from(digit - b'0') * weight)
+        .sum();
+    match (12 - sum % 11) % 11 {
+        10 => 'X',
+        n => char::from(b'0' + n as u8),
+    }
+}
+
+/// A valid ID number of region 500106 for someone born on `birth` with
+/// sequence code `sequence` (0 to 999; odd for men).
+pub fn id_number(birth: jiff::civil::Date, sequence: u16) -> String {
+    let body = format!(
+        "500106{:04}{:02}{:02}{:03}",
+        birth.year(),
+        birth.month(),
+        birth.day(),
+        sequence % 1000
+    );
+    format!("{body}{}", id_check_character(&body))
+}
+
+/// A valid ID number, different on every call in a test run, of someone
+/// `age` years old today (Asia/Shanghai): their birthday 1 to 300 days ago.
+pub fn fresh_id_number(age: i16) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let today = sy_domain::validate::china_date(jiff::Timestamp::now());
+    let birth = today
+        .checked_sub(jiff::Span::new().years(age).days(1 + i64::from(n % 300)))
+        .expect("date in range");
+    id_number(birth, (n / 300 % 1000) as u16)
+}
+
+/// A registration of `role` with `id_number`, phone 13812345678 in
+/// [`AREA_CODE`]; spouses and children get the link their role needs.
+pub fn register_person_command(role: pb::PersonRole, id_number: &str) -> pb::RegisterPersonCommand {
+    let relation = match role {
+        pb::PersonRole::MilitarySpouse => Some(pb::Relation::SpouseOf),
+        pb::PersonRole::MilitaryChild => Some(pb::Relation::ChildOf),
+        _ => None,
+    };
+    pb::RegisterPersonCommand {
+        context: fresh_ctx(),
+        role: role as i32,
+        name: "张三".into(),
+        id_number: id_number.into(),
+        phone: "13812345678".into(),
+        area_code: AREA_CODE.into(),
+        links: relation
+            .map(|relation| pb::PersonLink {
+                relation: relation as i32,
+                name: "李四".into(),
+                unit: AGENCY.into(),
+                person_id: String::new(),
+            })
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// `person_id` enters `programme` in [`AREA_CODE`] (schools: a school and grade).
+pub fn register_placement_command(
+    programme: pb::Programme,
+    person_id: &str,
+) -> pb::RegisterPlacementCommand {
+    let school = programme == pb::Programme::SchoolEnrollment;
+    pb::RegisterPlacementCommand {
+        context: fresh_ctx(),
+        programme: programme as i32,
+        person_id: person_id.into(),
+        area_code: AREA_CODE.into(),
+        fast_lane: false,
+        school: if school {
+            "沙坪坝小学".into()
+        } else {
+            String::new()
+        },
+        grade: if school {
+            "一年级".into()
+        } else {
+            String::new()
+        },
+    }
+}
+
+pub fn match_placement_command(placement_id: &str) -> pb::MatchPlacementCommand {
+    pb::MatchPlacementCommand {
+        context: fresh_ctx(),
+        placement_id: placement_id.into(),
+        employer: "沙坪坝区人民医院".into(),
+        post: "护士".into(),
+        profession_matched: true,
+        post_matched: true,
+        rank_matched: true,
+    }
+}
+
+/// On duty today.
+pub fn put_on_duty_command(placement_id: &str) -> pb::PutOnDutyCommand {
+    pb::PutOnDutyCommand {
+        context: fresh_ctx(),
+        placement_id: placement_id.into(),
+        on_duty_date: date_in_days(0),
+    }
+}
+
+pub fn grant_allowance_command(
+    person_id: &str,
+    monthly_amount_fen: i64,
+    from_month: &str,
+) -> pb::GrantAllowanceCommand {
+    pb::GrantAllowanceCommand {
+        context: fresh_ctx(),
+        person_id: person_id.into(),
+        monthly_amount_fen,
+        from_month: from_month.into(),
+    }
+}
+
+pub fn pay_allowance_command(person_id: &str, month: &str) -> pb::PayAllowanceCommand {
+    pb::PayAllowanceCommand {
+        context: fresh_ctx(),
+        person_id: person_id.into(),
+        month: month.into(),
+    }
+}
+
+/// A station of `seats` seats in [`AREA_CODE`], open 08:30-17:30.
+pub fn open_station_command(seats: u32) -> pb::OpenStationCommand {
+    pb::OpenStationCommand {
+        context: fresh_ctx(),
+        name: "小龙坎街道军娃托管站".into(),
+        seats,
+        opening_hours: "08:30-17:30".into(),
+        area_code: AREA_CODE.into(),
+        address: "沙坪坝区小龙坎正街1号".into(),
+    }
+}
+
+pub fn enroll_child_command(station_id: &str, child_person_id: &str) -> pb::EnrollChildCommand {
+    pb::EnrollChildCommand {
+        context: fresh_ctx(),
+        station_id: station_id.into(),
+        child_person_id: child_person_id.into(),
+    }
+}
+
+pub fn withdraw_child_command(station_id: &str, child_person_id: &str) -> pb::WithdrawChildCommand {
+    pb::WithdrawChildCommand {
+        context: fresh_ctx(),
+        station_id: station_id.into(),
+        child_person_id: child_person_id.into(),
+        reason: "随军调动".into(),
+    }
+}

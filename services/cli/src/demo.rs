@@ -115,16 +115,16 @@ pub struct Script {
 /// SplitMix64: small, fast and stable across releases, so a seed means the
 /// same demo set forever (a library RNG may change its stream).
 #[derive(Debug)]
-struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64, index: u32) -> Self {
+    pub fn new(seed: u64, index: u32) -> Self {
         let mut rng = Rng(seed ^ (u64::from(index) + 1).wrapping_mul(0xD134_2543_DE82_EF95));
-        rng.next();
+        rng.next_u64();
         rng
     }
 
-    fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -133,13 +133,13 @@ impl Rng {
     }
 
     /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
         debug_assert!(lo <= hi);
-        lo + (self.next() % ((hi - lo) as u64 + 1)) as i64
+        lo + (self.next_u64() % ((hi - lo) as u64 + 1)) as i64
     }
 
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
     }
 }
 
@@ -440,7 +440,7 @@ enum Kind {
 }
 
 /// A moment between 09:00 and 17:00 China Standard Time on `day`.
-fn office_time(day: Date, rng: &mut Rng) -> Timestamp {
+pub fn office_time(day: Date, rng: &mut Rng) -> Timestamp {
     let minutes = rng.range(9 * 60, 17 * 60);
     let datetime = day.at((minutes / 60) as i8, (minutes % 60) as i8, 0, 0);
     Offset::constant(CHINA_OFFSET_HOURS)

@@ -4,7 +4,8 @@
 //!
 //! Layout: `args` declares the command line; `rpc` connects and carries the
 //! actor headers; `commands` sends intake commands; `demo` (with its data in
-//! `catalogue`) and `walkthrough` are scripts over those; `render` makes
+//! `catalogue`) and `walkthrough` are scripts over those; `placements` is the
+//! placement programmes' demo scenario (`sy demo placements`); `render` makes
 //! tables; `error` reports failed calls with their gRPC details and picks
 //! the exit code. `main.rs` only parses the arguments and calls [`run`].
 //!
@@ -44,6 +45,7 @@ pub mod error;
 pub mod export;
 pub mod history;
 pub mod log;
+pub mod placements;
 pub mod quarantine;
 pub mod rebuild;
 pub mod record;
@@ -60,7 +62,10 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
-use args::{BoardArgs, Cli, Command, DemoArgs, HealthArgs, ListArgs, RequestsCommand, ShowArgs};
+use args::{
+    BoardArgs, Cli, Command, DemoArgs, DemoScenario, HealthArgs, ListArgs, PlacementsDemoArgs,
+    RequestsCommand, ShowArgs,
+};
 pub use error::Error;
 use rpc::{Endpoints, read_with_retry};
 
@@ -74,7 +79,12 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Demo(demo) => {
             let coordinator = rpc::actor(&cli.agency, &cli.user)?;
-            run_demo(&endpoints, &coordinator, &demo).await
+            match &demo.scenario {
+                Some(DemoScenario::Placements(args)) => {
+                    run_placements_demo(&endpoints, &coordinator, args).await
+                }
+                None => run_demo(&endpoints, &coordinator, &demo).await,
+            }
         }
         Command::Walkthrough => {
             let coordinator = rpc::actor(&cli.agency, &cli.user)?;
@@ -146,6 +156,56 @@ async fn run_demo(
         return Err(Error::Failed(format!(
             "{} of {} demo requests failed; first: {first}",
             totals.failed, totals.requests
+        )));
+    }
+    Ok(())
+}
+
+async fn run_placements_demo(
+    endpoints: &Endpoints,
+    operator: &pb::Actor,
+    args: &PlacementsDemoArgs,
+) -> Result<(), Error> {
+    let placements = endpoints.placements().await?;
+    let now = jiff::Timestamp::now();
+    let scenario = placements::plan(args.seed, args.scale, now, operator);
+    let commands: usize = scenario
+        .people
+        .iter()
+        .chain(&scenario.stations)
+        .map(|t| t.steps.len())
+        .sum();
+    say!(
+        "loading placements demo seed {} (scale 1/{}: {} people, {} stations, {commands} commands) into {} as {}/{} ({} for school decisions), {} at a time",
+        args.seed,
+        args.scale,
+        scenario.people.len(),
+        scenario.stations.len(),
+        endpoints.intake_url,
+        operator.agency,
+        operator.user,
+        placements::EDUCATION_AGENCY,
+        args.concurrency
+    );
+    let started = std::time::Instant::now();
+    let loaded = placements::load(&placements, &scenario, args.concurrency as usize).await;
+    let totals = placements::totals(&loaded);
+    say_raw!("{}", placements::summary(&scenario, &loaded));
+    say!("loaded in {:.1} s", started.elapsed().as_secs_f64());
+
+    let mut query = endpoints.placement_query().await?;
+    let stats = placements::stats(
+        &mut query,
+        placements::catalogue::DISTRICT_AREA,
+        i32::from(scenario.year),
+        totals.max_position,
+    )
+    .await?;
+    say!("\n{}", placements::stats_text(&stats));
+    if totals.failed > 0 {
+        return Err(Error::Failed(format!(
+            "{} of {} people and stations failed (see above)",
+            totals.failed, totals.tracks
         )));
     }
     Ok(())

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use sy_api::pb::{self, intake_client::IntakeClient, query_client::QueryClient};
+use sy_api::pb::{
+    self, intake_client::IntakeClient, placement_query_client::PlacementQueryClient,
+    placements_client::PlacementsClient, query_client::QueryClient,
+};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::Error;
@@ -30,6 +33,20 @@ impl Endpoints {
 
     pub async fn query(&self) -> Result<QueryClient<Channel>, Error> {
         Ok(QueryClient::new(
+            connect(&self.query_url, self.timeout).await?,
+        ))
+    }
+
+    /// The placement commands, served by intake beside `Intake`.
+    pub async fn placements(&self) -> Result<PlacementsClient<Channel>, Error> {
+        Ok(PlacementsClient::new(
+            connect(&self.intake_url, self.timeout).await?,
+        ))
+    }
+
+    /// The placement queries, served by the projection beside `Query`.
+    pub async fn placement_query(&self) -> Result<PlacementQueryClient<Channel>, Error> {
+        Ok(PlacementQueryClient::new(
             connect(&self.query_url, self.timeout).await?,
         ))
     }
