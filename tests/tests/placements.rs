@@ -439,3 +439,72 @@ async fn the_demo_reproduces_the_articles_figures_on_a_fresh_replica_too() -> an
     assert!(started.elapsed() < Duration::from_secs(600));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_spouse_on_duty_stops_their_allowance_automatically() -> anyhow::Result<()> {
+    let sys = System::start().await?;
+    let mut client = placements(&sys, "allowance-officer");
+    let spouse = register(&mut client, PersonRole::MilitarySpouse, 30).await?;
+    client
+        .grant_allowance(grant_allowance_command(&spouse, 210_000, &last_month()))
+        .await?;
+    client
+        .pay_allowance(pay_allowance_command(&spouse, &last_month()))
+        .await?;
+    let placement = client
+        .register_placement(register_placement_command(
+            Programme::SpousePlacement,
+            &spouse,
+        ))
+        .await?
+        .into_inner()
+        .aggregate_id;
+    client
+        .match_placement(match_placement_command(&placement))
+        .await?;
+    let on_duty = client
+        .put_on_duty(put_on_duty_command(&placement))
+        .await?
+        .into_inner();
+
+    // The stop is its own event, appended right after the placement's.
+    let person = eventually(CONVERGE, "allowance stopped", || {
+        let mut query = placement_query(&sys);
+        let spouse = spouse.clone();
+        async move {
+            let person = query
+                .get_person(pb::GetPersonRequest {
+                    id: spouse,
+                    min_position: on_duty.position,
+                })
+                .await?
+                .into_inner()
+                .person
+                .context("GetPerson without a person")?;
+            let allowance = person.allowance.clone().unwrap_or_default();
+            anyhow::ensure!(
+                allowance.status == "stopped",
+                "allowance {:?}",
+                allowance.status
+            );
+            Ok(person)
+        }
+    })
+    .await?;
+    let allowance = person.allowance.unwrap_or_default();
+    assert!(allowance.stopped_automatically);
+    assert_eq!(allowance.total_paid_fen, 210_000);
+    assert_eq!(allowance.months_paid, 1);
+
+    // No more payments while the spouse is placed.
+    let refused = client
+        .pay_allowance(pay_allowance_command(&spouse, &this_month()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        tonic::Code::FailedPrecondition,
+        "{refused:?}"
+    );
+    Ok(())
+}
