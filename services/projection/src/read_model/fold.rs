@@ -179,6 +179,17 @@ fn decoded<M: Message + Default>(what: &str, bytes: &[u8]) -> TxResult<M> {
     M::decode(bytes).map_err(|err| abort(ReadModelError::corrupt(format!("stored {what}: {err}"))))
 }
 
+/// The stored view of `id` in `tree`, if any.
+fn stored<M: Message + Default>(
+    tree: &TransactionalTree,
+    what: &str,
+    id: &str,
+) -> TxResult<Option<M>> {
+    tree.get(id.as_bytes())?
+        .map(|bytes| decoded(what, &bytes))
+        .transpose()
+}
+
 /// What became of one event.
 enum Verdict {
     Applied,
@@ -416,30 +427,21 @@ impl Batch<'_> {
         };
         let write: Write = match kind {
             PERSON => {
-                let before: Option<pb::PersonView> = match r.people.get(id.as_bytes())? {
-                    Some(bytes) => Some(decoded("person", &bytes)?),
-                    None => None,
-                };
+                let before: Option<pb::PersonView> = stored(r.people, "person", id)?;
                 match registry::person(before.as_ref(), envelope, event.position) {
                     Err(reason) => return Ok(Verdict::Refused(reason)),
                     Ok(after) => Write::Person { before, after },
                 }
             }
             PLACEMENT => {
-                let before: Option<StoredPlacement> = match r.placements.get(id.as_bytes())? {
-                    Some(bytes) => Some(decoded("placement", &bytes)?),
-                    None => None,
-                };
+                let before: Option<StoredPlacement> = stored(r.placements, "placement", id)?;
                 match registry::placement(before.as_ref(), envelope, event.position) {
                     Err(reason) => return Ok(Verdict::Refused(reason)),
                     Ok(after) => Write::Placement { before, after },
                 }
             }
             ALLOWANCE => {
-                let before: Option<StoredAllowance> = match r.allowances.get(id.as_bytes())? {
-                    Some(bytes) => Some(decoded("allowance", &bytes)?),
-                    None => None,
-                };
+                let before: Option<StoredAllowance> = stored(r.allowances, "allowance", id)?;
                 let area = match payload {
                     Payload::AllowanceGranted(e) => self.person_area(&e.person_id)?,
                     _ => String::new(),
@@ -451,10 +453,7 @@ impl Batch<'_> {
             }
             // STATION: the caller admits only `REGISTRY_KINDS`.
             _ => {
-                let before: Option<pb::StationView> = match r.stations.get(id.as_bytes())? {
-                    Some(bytes) => Some(decoded("station", &bytes)?),
-                    None => None,
-                };
+                let before: Option<pb::StationView> = stored(r.stations, "station", id)?;
                 match registry::station(before.as_ref(), envelope) {
                     Err(reason) => return Ok(Verdict::Refused(reason)),
                     Ok(after) => Write::Station { before, after },
