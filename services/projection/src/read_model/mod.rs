@@ -212,8 +212,30 @@ impl std::fmt::Debug for ReadModel {
 
 impl ReadModel {
     /// Opens (or creates) the read model in `dir`.
+    ///
+    /// sled locks its directory; a handle just dropped (by this process's
+    /// previous model, or a process still exiting) releases the lock when
+    /// sled's background flusher stops, within about a second. Opening
+    /// waits that long for it before giving up.
     pub fn open(dir: &Path) -> Result<Self, ReadModelError> {
-        let db = sled::Config::new().path(dir).open()?;
+        const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+        const RETRY: std::time::Duration = std::time::Duration::from_millis(50);
+        let started = std::time::Instant::now();
+        let db = loop {
+            match sled::Config::new().path(dir).open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(err))
+                    if err.kind() == std::io::ErrorKind::WouldBlock
+                        || err.to_string().contains("could not acquire lock") =>
+                {
+                    if started.elapsed() >= LOCK_WAIT {
+                        return Err(sled::Error::Io(err).into());
+                    }
+                    std::thread::sleep(RETRY);
+                }
+                Err(err) => return Err(err.into()),
+            }
+        };
         let trees = Trees::open(&db)?;
         Ok(Self { db, trees })
     }
