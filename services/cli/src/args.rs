@@ -61,6 +61,17 @@ pub struct Cli {
     )]
     pub user: String,
 
+    /// Bearer token sent with every intake call (`authorization`), for an
+    /// intake started with `--tokens-file`.
+    #[arg(
+        long,
+        env = "SY_TOKEN",
+        global = true,
+        hide_env_values = true,
+        help_heading = "Connection"
+    )]
+    pub token: Option<String>,
+
     /// Deadline of each call, in milliseconds.
     #[arg(
         long,
@@ -115,6 +126,29 @@ pub enum Command {
     /// verify both agree, then switch. Exits 3 when the projection aborts it.
     #[command(after_help = REBUILD_HELP)]
     Rebuild,
+    /// Bearer tokens for intake's `--tokens-file`.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token: prints it (give it to the agency's system) and the line
+    /// to add to the tokens file (which holds only the token's hash).
+    New(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("grant").required(true).args(["agency_code", "all"])))]
+pub struct TokenArgs {
+    /// Agency the token may act for (repeat for several).
+    #[arg(long = "for", value_name = "AGENCY")]
+    pub agency_code: Vec<String>,
+    /// The token may act for every agency (a gateway, the coordinating office).
+    #[arg(long)]
+    pub all: bool,
 }
 
 const EXPORT_HELP: &str = "Each line is a JSON object with the fields `position`, `subject`, \

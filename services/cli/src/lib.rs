@@ -71,6 +71,7 @@ use rpc::{Endpoints, read_with_retry};
 
 /// Runs one parsed command line to completion.
 pub async fn run(cli: Cli) -> Result<(), Error> {
+    rpc::use_token(cli.token.clone());
     let endpoints = Endpoints {
         intake_url: cli.intake_url.clone(),
         query_url: cli.query_url.clone(),
@@ -110,7 +111,33 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let operator = rpc::actor(&cli.agency, &cli.user)?;
             rebuild::run(&endpoints, &operator).await
         }
+        Command::Token {
+            command: args::TokenCommand::New(token),
+        } => new_token(&token),
     }
+}
+
+/// Prints a fresh token and its tokens-file line.
+fn new_token(args: &args::TokenArgs) -> Result<(), Error> {
+    for agency in &args.agency_code {
+        rpc::actor(agency, "token")?;
+    }
+    let token = format!(
+        "sy_{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let agencies = if args.all {
+        "*".to_string()
+    } else {
+        args.agency_code.join(",")
+    };
+    say!("token (give to the agency's system; shown once): {token}");
+    say!(
+        "tokens-file line: {} {agencies}",
+        sy_api::identity::token_hash(&token)
+    );
+    Ok(())
 }
 
 async fn run_demo(

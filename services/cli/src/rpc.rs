@@ -115,10 +115,24 @@ pub fn actor(agency: &str, user: &str) -> Result<pb::Actor, Error> {
     })
 }
 
-/// A request carrying `actor` in `x-sy-agency` / `x-sy-user`.
+/// The bearer token of this run (`--token`), set once at start.
+static TOKEN: std::sync::OnceLock<Option<tonic::metadata::AsciiMetadataValue>> =
+    std::sync::OnceLock::new();
+
+/// Sends `token` as `authorization: Bearer <token>` with every intake call.
+pub fn use_token(token: Option<String>) {
+    let value = token.and_then(|t| format!("Bearer {}", t.trim()).parse().ok());
+    let _ = TOKEN.set(value);
+}
+
+/// A request carrying `actor` in `x-sy-agency` / `x-sy-user` (and the
+/// bearer token, when there is one).
 pub fn as_actor<T>(message: T, actor: &pb::Actor) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     let metadata = request.metadata_mut();
+    if let Some(Some(token)) = TOKEN.get() {
+        metadata.insert(sy_api::identity::AUTHORIZATION_METADATA, token.clone());
+    }
     // `actor()` admits only ASCII without controls, which always parses.
     if let Ok(value) = actor.agency.parse() {
         metadata.insert(AGENCY_METADATA, value);

@@ -38,6 +38,7 @@ const SERVICE_NAME: &str = "shuangyong.v1.Intake";
 
 /// Runs intake until `shutdown` resolves; in-flight commands finish first.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let identity = config.identity()?;
     if let Some(listen) = config.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }
@@ -62,7 +63,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         },
         config.cache_size,
     ));
-    let commands = service::IntakeService::new(pipeline);
+    let commands = service::IntakeService::new(pipeline, identity);
     let (health, health_service) = tonic_health::server::health_reporter();
     let readiness = tokio::spawn(track_readiness(log.clone(), health));
 

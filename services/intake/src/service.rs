@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use sy_api::identity::Identity;
 use sy_api::pb::intake_server::Intake;
 use sy_api::pb::placements_server::Placements;
 use sy_api::pb::{self, CommandResult};
@@ -18,11 +19,12 @@ use crate::pipeline::Pipeline;
 #[derive(Clone)]
 pub struct IntakeService {
     pipeline: Arc<Pipeline>,
+    identity: Identity,
 }
 
 impl IntakeService {
-    pub fn new(pipeline: Arc<Pipeline>) -> Self {
-        Self { pipeline }
+    pub fn new(pipeline: Arc<Pipeline>, identity: Identity) -> Self {
+        Self { pipeline, identity }
     }
 
     async fn run<M: Incoming>(
@@ -44,7 +46,7 @@ impl IntakeService {
         &self,
         request: Request<M>,
     ) -> Result<Response<CommandResult>, Status> {
-        let actor = sy_api::identity::actor(request.metadata())?;
+        let actor = self.identity.actor(request.metadata())?;
         let message = request.into_inner();
         match self.pipeline.execute(&actor, &message).await {
             Ok(result) => Ok(Response::new(result)),
@@ -270,7 +272,7 @@ impl Placements for IntakeService {
         &self,
         request: Request<pb::PutOnDutyCommand>,
     ) -> Result<Response<CommandResult>, Status> {
-        let actor = sy_api::identity::actor(request.metadata())?;
+        let actor = self.identity.actor(request.metadata())?;
         let response = self.run(request).await?;
         let result = response.get_ref();
         if let (false, Ok(id), Some(event_id)) = (
