@@ -32,12 +32,8 @@ QUERY_METRICS_ADDR="${SY_DEV_QUERY_METRICS_ADDR:-127.0.0.1:9602}"
 PROFILE="${SY_DEV_PROFILE:-release}"
 STREAM=SHUANGYONG
 
-log() { printf '==> %s\n' "$*"; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
+# shellcheck source=deploy/lib.sh
+. "$ROOT/deploy/lib.sh"
 
 # True when something accepts TCP connections on 127.0.0.1:$1.
 port_in_use() {
@@ -70,15 +66,7 @@ start_bg() {
 }
 
 # --- nats-server -------------------------------------------------------------
-NATS_BIN="$(command -v nats-server || true)"
-if [ -z "$NATS_BIN" ] && [ -x /usr/sbin/nats-server ]; then NATS_BIN=/usr/sbin/nats-server; fi
-if [ -z "$NATS_BIN" ]; then
-  log "installing nats-server (apt)"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nats-server
-  NATS_BIN="$(command -v nats-server || echo /usr/sbin/nats-server)"
-fi
-[ -x "$NATS_BIN" ] || die "nats-server not found after install"
+find_nats_server
 
 command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) first"
 

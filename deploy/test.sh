@@ -14,18 +14,8 @@ cd "$ROOT"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
-apt_updated=0
-apt_install() {
-  if [ "$apt_updated" = 0 ]; then
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    apt_updated=1
-  fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
-}
+# shellcheck source=deploy/lib.sh
+. "$ROOT/deploy/lib.sh"
 
 if [ -z "$(command -v cargo || true)" ] && [ -x "$HOME/.cargo/bin/cargo" ]; then
   PATH="$HOME/.cargo/bin:$PATH"
@@ -33,13 +23,10 @@ fi
 command -v cargo >/dev/null || { echo "error: cargo not found" >&2; exit 1; }
 
 # The end-to-end tests spawn nats-server (Debian's 2.9 is what they target).
-if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
-  step "installing nats-server (apt)"
-  apt_install nats-server
-fi
+find_nats_server
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin" ;; esac
 export PATH
-nats-server --version
+"$NATS_BIN" --version
 
 step "cargo fmt --all --check"
 cargo fmt --all --check

@@ -21,21 +21,8 @@ BIN="${SY_CLIENT_BIN_DIR:-$ROOT/target/debug}"
 VENV="${SY_CLIENT_VENV:-$ROOT/.cache/python-client/venv}"
 STREAM=SHUANGYONG_PY
 
-log() { printf '==> %s\n' "$*"; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
-apt_updated=0
-apt_install() {
-  if [ "$apt_updated" = 0 ]; then
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    apt_updated=1
-  fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
-}
+# shellcheck source=deploy/lib.sh
+. "$ROOT/deploy/lib.sh"
 
 for program in sy-intake sy-projection; do
   [ -x "$BIN/$program" ] || die "$BIN/$program not found: run cargo build --workspace --bins --locked first"
@@ -48,13 +35,7 @@ if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
   apt_install python3-venv
 fi
 
-NATS_BIN="$(command -v nats-server || true)"
-if [ -z "$NATS_BIN" ] && [ -x /usr/sbin/nats-server ]; then NATS_BIN=/usr/sbin/nats-server; fi
-if [ -z "$NATS_BIN" ]; then
-  log "installing nats-server (apt)"
-  apt_install nats-server
-  NATS_BIN="$(command -v nats-server || echo /usr/sbin/nats-server)"
-fi
+find_nats_server
 
 # --- virtualenv and stubs -----------------------------------------------------
 stamp="$VENV/.requirements.sha256"

@@ -1,0 +1,33 @@
+# shellcheck shell=bash
+# Helpers the scripts share (sourced, not run): messages, root commands and
+# apt installs on a fresh Debian machine, and finding nats-server.
+
+log() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Runs a command as root: directly when root, else with sudo.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs Debian packages, updating the package lists once per script.
+SY_APT_UPDATED=0
+apt_install() {
+  if [ "$SY_APT_UPDATED" = 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    SY_APT_UPDATED=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+# Sets NATS_BIN to a nats-server binary, installing Debian's when there is none.
+find_nats_server() {
+  NATS_BIN="$(command -v nats-server || true)"
+  if [ -z "$NATS_BIN" ] && [ -x /usr/sbin/nats-server ]; then NATS_BIN=/usr/sbin/nats-server; fi
+  if [ -z "$NATS_BIN" ]; then
+    log "installing nats-server (apt)"
+    apt_install nats-server
+    NATS_BIN="$(command -v nats-server || echo /usr/sbin/nats-server)"
+  fi
+  [ -x "$NATS_BIN" ] || die "nats-server not found after install"
+}
