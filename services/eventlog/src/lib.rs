@@ -174,6 +174,23 @@ impl EventLog {
             })
     }
 
+    /// [`Self::ensure_stream`], retried with capped backoff while the log is
+    /// `Unavailable` (NATS not up yet, or the client still connecting); a
+    /// permanent refusal (`Failed`) is returned at once.
+    pub async fn await_stream(&self, replicas: usize) -> Result<(), LogError> {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.ensure_stream(replicas).await {
+                Err(LogError::Unavailable(err)) => {
+                    tracing::warn!(%err, retry_in = ?delay, "event log not ready");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                done => return done,
+            }
+        }
+    }
+
     async fn stream(&self) -> Result<stream::Stream<()>, LogError> {
         self.require_connection()?;
         self.js

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::StreamExt;
 use sy_eventlog::{EventLog, LogConfig, LogError};
-use sy_tests::{NatsServer, eventually};
+use sy_tests::NatsServer;
 
 /// A log on stream `TEST` of `server`, with the stream created.
 async fn log(server: &NatsServer) -> EventLog {
@@ -18,12 +18,10 @@ async fn log(server: &NatsServer) -> EventLog {
     })
     .await
     .unwrap();
-    // `connect` returns before the client is connected: retry until it is.
-    eventually(Duration::from_secs(10), "stream ready", || async {
-        Ok(log.ensure_stream(1).await?)
-    })
-    .await
-    .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), log.await_stream(1))
+        .await
+        .expect("stream ready in time")
+        .unwrap();
     log
 }
 
@@ -120,10 +118,9 @@ async fn a_comma_separated_url_list_connects() {
     })
     .await
     .unwrap();
-    eventually(Duration::from_secs(10), "stream created", || async {
-        Ok(log.ensure_stream(1).await?)
-    })
-    .await
-    .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), log.await_stream(1))
+        .await
+        .expect("stream ready in time")
+        .unwrap();
     assert_eq!(log.last_position().await.unwrap(), 0);
 }

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use sy_api::pb::intake_server::IntakeServer;
 use sy_api::pb::placements_server::PlacementsServer;
-use sy_eventlog::{EventLog, LogConfig, LogError};
+use sy_eventlog::{EventLog, LogConfig};
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 
@@ -51,7 +51,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     .await?;
     tokio::pin!(shutdown);
     tokio::select! {
-        ready = ensure_stream(&log, config.stream_replicas) => ready?,
+        ready = log.await_stream(config.stream_replicas) => ready?,
         () = &mut shutdown => return Ok(()),
     }
 
@@ -82,23 +82,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     served?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Creates the stream if missing, retrying while NATS is unreachable; a
-/// configuration the server refuses for good stops intake.
-async fn ensure_stream(log: &EventLog, replicas: usize) -> Result<(), LogError> {
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match log.ensure_stream(replicas).await {
-            Ok(()) => return Ok(()),
-            Err(LogError::Unavailable(err)) => {
-                tracing::warn!(%err, retry_in = ?delay, "event log not ready");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(err) => return Err(err),
-        }
-    }
 }
 
 /// gRPC health follows the NATS connection: without it no command can land.

@@ -29,11 +29,10 @@ async fn placement_queries_are_served_and_validated() {
     })
     .await
     .unwrap();
-    eventually(Duration::from_secs(10), "stream created", || async {
-        Ok(log.ensure_stream(1).await?)
-    })
-    .await
-    .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), log.await_stream(1))
+        .await
+        .expect("stream ready in time")
+        .unwrap();
 
     // A station opens and seats a child.
     let station = uuid::Uuid::now_v7().to_string();

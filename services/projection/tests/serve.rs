@@ -102,12 +102,10 @@ impl Writer {
         })
         .await
         .unwrap();
-        // `connect` returns before the client is connected: retry until it is.
-        eventually(Duration::from_secs(10), "stream created", || async {
-            Ok(log.ensure_stream(1).await?)
-        })
-        .await
-        .unwrap();
+        tokio::time::timeout(Duration::from_secs(10), log.await_stream(1))
+            .await
+            .expect("stream ready in time")
+            .unwrap();
         Self {
             log,
             state: Default::default(),

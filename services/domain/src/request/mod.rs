@@ -11,7 +11,6 @@ mod command;
 mod decide;
 mod lifecycle;
 
-pub use crate::command_meta::Meta;
 pub use apply::{ApplyError, apply};
 pub use command::{Command, CommandMessage, Parsed, Submission, Target, parse};
 pub use decide::decide;
