@@ -31,3 +31,12 @@ find_nats_server() {
   fi
   [ -x "$NATS_BIN" ] || die "nats-server not found after install"
 }
+
+# Makes sure python3 can create virtualenvs (Debian splits venv out).
+ensure_python_venv() {
+  command -v python3 >/dev/null || { log "installing python3 (apt)"; apt_install python3; }
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    log "installing python3-venv (apt)"
+    apt_install python3-venv
+  fi
+}

@@ -5,8 +5,8 @@
 # all binaries, all tests (the end-to-end ones start their own nats-server and
 # service binaries), the Python example client against a private stack, and
 # validation of the compose files. Installs what it needs with apt:
-# nats-server, npm (for buf, which npm puts in .cache/buf), python3-venv and,
-# when no Compose is available, docker-compose.
+# nats-server, python3-venv (buf comes from PyPI's buf-bin, into .cache/buf)
+# and, when no Compose is available, docker-compose.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,16 +31,16 @@ export PATH
 step "cargo fmt --all --check"
 cargo fmt --all --check
 
-# buf from npm, pinned, into .cache/buf (gitignored).
+# buf from PyPI (buf-bin packages the upstream release binary), pinned, in a
+# virtualenv under .cache/buf (gitignored).
 BUF_VERSION=1.75.0
-BUF="$ROOT/.cache/buf/node_modules/.bin/buf"
+BUF="$ROOT/.cache/buf/venv/bin/buf"
 if [ ! -x "$BUF" ] || [ "$("$BUF" --version 2>/dev/null || true)" != "$BUF_VERSION" ]; then
-  if ! command -v npm >/dev/null; then
-    step "installing npm (apt)"
-    apt_install npm
-  fi
-  step "installing buf $BUF_VERSION (npm, into .cache/buf)"
-  npm install --prefix "$ROOT/.cache/buf" --no-save --no-audit --no-fund --loglevel=error "@bufbuild/buf@$BUF_VERSION"
+  ensure_python_venv
+  step "installing buf $BUF_VERSION (PyPI buf-bin, into .cache/buf)"
+  rm -rf "$ROOT/.cache/buf"
+  python3 -m venv "$ROOT/.cache/buf/venv"
+  "$ROOT/.cache/buf/venv/bin/python" -m pip install -q --disable-pip-version-check "buf-bin==$BUF_VERSION"
 fi
 
 step "buf lint proto (buf $("$BUF" --version))"

@@ -362,9 +362,9 @@ async fn serve_admin(admin: FakeAdmin) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
-        tonic::transport::Server::builder()
+        sy_api::server::builder()
             .add_service(pb::admin_server::AdminServer::new(admin))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .serve_with_incoming(sy_api::server::incoming(listener))
             .await
             .unwrap();
     });
@@ -378,11 +378,11 @@ async fn serve(fake: Fake) -> String {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<IntakeServer<Fake>>().await;
     tokio::spawn(async move {
-        tonic::transport::Server::builder()
+        sy_api::server::builder()
             .add_service(health)
             .add_service(IntakeServer::new(fake.clone()))
             .add_service(QueryServer::new(fake))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .serve_with_incoming(sy_api::server::incoming(listener))
             .await
             .unwrap();
     });

@@ -28,7 +28,6 @@ use std::time::Duration;
 use sy_api::pb::intake_server::IntakeServer;
 use sy_api::pb::placements_server::PlacementsServer;
 use sy_eventlog::{EventLog, LogConfig};
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 
 pub use config::{Config, LogFormat};
@@ -70,13 +69,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, stream = %config.stream, "listening");
-    let served = tonic::transport::Server::builder()
+    let served = sy_api::server::builder()
         .layer(sy_api::telemetry::GrpcMetricsLayer)
         .add_service(health_service)
         .add_service(sy_api::server::reflection_service()?)
         .add_service(IntakeServer::new(commands.clone()))
         .add_service(PlacementsServer::new(commands))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(sy_api::server::incoming(listener), shutdown)
         .await;
     readiness.abort();
     served?;

@@ -39,7 +39,6 @@ use sy_api::pb::query_server::QueryServer;
 use sy_eventlog::{EventLog, LogConfig, LogError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use tracing::{error, info};
 
@@ -198,14 +197,14 @@ pub async fn serve(
         }
         stop_tx.send_replace(true);
     };
-    let served = tonic::transport::Server::builder()
+    let served = sy_api::server::builder()
         .layer(sy_api::telemetry::GrpcMetricsLayer)
         .add_service(health_service)
         .add_service(sy_api::server::reflection_service()?)
         .add_service(QueryServer::new(service))
         .add_service(PlacementQueryServer::new(placements))
         .add_service(AdminServer::new(admin))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+        .serve_with_incoming_shutdown(sy_api::server::incoming(listener), signal)
         .await;
 
     // The server may also have failed; either way the fold stops now.

@@ -29,11 +29,7 @@ for program in sy-intake sy-projection; do
 done
 
 # --- tools --------------------------------------------------------------------
-command -v python3 >/dev/null || { log "installing python3 (apt)"; apt_install python3; }
-if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
-  log "installing python3-venv (apt)"
-  apt_install python3-venv
-fi
+ensure_python_venv
 
 find_nats_server
 
