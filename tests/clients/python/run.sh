@@ -9,7 +9,8 @@
 #   tests/clients/python/run.sh
 #
 # Environment (all optional):
-#   SY_CLIENT_BIN_DIR  where sy-intake and sy-projection are (default target/debug)
+#   SY_CLIENT_BIN_DIR  where sy-intake and sy-projection are (default
+#                      $CARGO_TARGET_DIR/debug, else target/debug)
 #   SY_CLIENT_VENV     the virtualenv (default .cache/python-client/venv, gitignored;
 #                      reused while requirements.txt is unchanged)
 # Installs with apt when missing: python3-venv, nats-server.
@@ -17,7 +18,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../../.." && pwd)"
-BIN="${SY_CLIENT_BIN_DIR:-$ROOT/target/debug}"
+BIN="${SY_CLIENT_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/debug}"
 VENV="${SY_CLIENT_VENV:-$ROOT/.cache/python-client/venv}"
 STREAM=SHUANGYONG_PY
 
