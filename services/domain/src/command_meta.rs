@@ -1,14 +1,20 @@
-//! What every command carries besides its own fields (`CommandContext`):
-//! the idempotency key, a correlation id, when it occurred, the version the
-//! caller last saw; and the command's fingerprint, which lets a retried key
-//! be told apart from a reused one. Shared by every aggregate's commands.
+//! The one way every kind's command messages are parsed: [`CommandMessage`],
+//! implemented by each protobuf command in its kind's `command.rs`, turns a
+//! message into a [`Parsed`] command for that kind's aggregate, naming every
+//! bad field at once. Here too is what every command carries besides its own
+//! fields (`CommandContext`): the idempotency key, a correlation id, when it
+//! occurred, the version the caller last saw; and the command's fingerprint,
+//! which lets a retried key be told apart from a reused one.
 
+use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
+use uuid::Uuid;
 
-use crate::error::FieldViolation;
+use crate::aggregate::{Aggregate, Implied};
+use crate::error::{DomainError, FieldViolation};
 use crate::event::to_jiff;
 use crate::pb;
-use crate::validate::{IdempotencyKey, Violations, text};
+use crate::validate::{Districts, IdempotencyKey, Violations, china_date, text};
 
 const CORRELATION_MAX: usize = 128;
 /// How far back a caller may date an event.
@@ -25,6 +31,129 @@ pub struct Meta {
     pub occurred_at: Timestamp,
     /// Non-zero: the version the caller last saw.
     pub expected_version: u64,
+}
+
+/// What parsing needs to know of the deployment.
+#[derive(Clone)]
+pub struct ParseEnv {
+    pub districts: Districts,
+    /// Secret that person ids are derived from (with the ID number).
+    pub identity_key: [u8; 32],
+}
+
+/// What a message's own fields are parsed against.
+pub struct Input<'a> {
+    pub env: &'a ParseEnv,
+    pub actor: &'a pb::Actor,
+    /// The day the command occurred, in China.
+    pub today: Date,
+    /// The idempotency key as sent: the ids of aggregates a command creates
+    /// derive from it (only used when it parsed).
+    pub idempotency_key: &'a str,
+}
+
+/// A command ready for the pipeline.
+#[derive(Debug)]
+pub struct Parsed<A: Aggregate> {
+    pub meta: Meta,
+    /// The aggregate the command addresses.
+    pub id: Uuid,
+    pub command: A::Command,
+    /// Hash of the command without its context: a retry with the same key
+    /// must carry the same fingerprint.
+    pub fingerprint: [u8; 32],
+    /// The command creates its aggregate, which most likely does not exist.
+    pub assume_new: bool,
+    /// The event that caused this command, for follow-ups; empty otherwise.
+    pub causation_id: String,
+}
+
+/// A command message of the API, parsed into its kind's command.
+pub trait CommandMessage: prost::Message + prost::Name + Clone + Send + Sync + 'static {
+    /// The aggregate kind the command addresses.
+    type Target: Aggregate;
+    /// The command creates its aggregate (so it most likely does not exist).
+    const CREATES: bool = false;
+
+    fn context(&self) -> Option<&pb::CommandContext>;
+    fn clear_context(&mut self);
+
+    /// Parses the message's own fields into the addressed aggregate's id and
+    /// the command, recording every bad field in `v`.
+    fn body(
+        &self,
+        v: &mut Violations,
+        input: &Input<'_>,
+    ) -> Option<(Uuid, <Self::Target as Aggregate>::Command)>;
+
+    /// Validates the whole message, or names every bad field.
+    fn parse(
+        &self,
+        env: &ParseEnv,
+        actor: &pb::Actor,
+        now: Timestamp,
+    ) -> Result<Parsed<Self::Target>, DomainError> {
+        let mut v = Violations::default();
+        let context = self.context();
+        let meta = parse_meta(context, &mut v, now);
+        let input = Input {
+            env,
+            actor,
+            today: china_date(meta.as_ref().map_or(now, |m| m.occurred_at)),
+            idempotency_key: context.map_or("", |c| c.idempotency_key.as_str()),
+        };
+        let body = self.body(&mut v, &input);
+        v.finish(|| {
+            let (id, command) = body?;
+            Some(Parsed {
+                meta: meta?,
+                id,
+                command,
+                fingerprint: fingerprint(self, Self::clear_context),
+                assume_new: Self::CREATES,
+                causation_id: String::new(),
+            })
+        })
+    }
+}
+
+/// Implements `CommandMessage`'s context accessors for a message with a
+/// `context` field (every command message has one).
+macro_rules! context_accessors {
+    () => {
+        fn context(&self) -> Option<&$crate::pb::CommandContext> {
+            self.context.as_ref()
+        }
+        fn clear_context(&mut self) {
+            self.context = None;
+        }
+    };
+}
+pub(crate) use context_accessors;
+
+/// The command a follow-up issues, caused by the event `caused_by`: its key
+/// derives from that event, so issuing it again is a replay, not a repeat.
+pub fn follow_up<A: Aggregate>(
+    implied: Implied<A>,
+    caused_by: &str,
+    now: Timestamp,
+) -> Result<Parsed<A>, DomainError> {
+    let key = format!("{}/{caused_by}", implied.key_prefix);
+    let idempotency_key = IdempotencyKey::parse("context.idempotency_key", &key)
+        .map_err(|violation| DomainError::Invalid(vec![violation]))?;
+    Ok(Parsed {
+        meta: Meta {
+            idempotency_key,
+            correlation_id: String::new(),
+            occurred_at: now,
+            expected_version: 0,
+        },
+        id: implied.id,
+        command: implied.command,
+        fingerprint: *blake3::hash(key.as_bytes()).as_bytes(),
+        assume_new: false,
+        causation_id: caused_by.to_string(),
+    })
 }
 
 /// Parses a command's context; `None` (with violations) when it is bad.

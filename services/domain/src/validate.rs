@@ -40,6 +40,23 @@ impl Violations {
         self.0.push(violation);
     }
 
+    /// Keeps the value of a constructor that names its own bad fields, or
+    /// records them and yields `None`.
+    pub fn absorb<T>(&mut self, result: Result<T, DomainError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(DomainError::Invalid(violations)) => {
+                self.0.extend(violations);
+                None
+            }
+            Err(other) => {
+                self.0
+                    .push(FieldViolation::new("command", other.to_string()));
+                None
+            }
+        }
+    }
+
     /// `Ok(value)` when nothing was recorded; the value is only built then.
     pub fn finish<T>(self, value: impl FnOnce() -> Option<T>) -> Result<T, DomainError> {
         if self.0.is_empty() {

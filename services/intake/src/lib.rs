@@ -4,18 +4,20 @@
 //! log with optimistic concurrency and idempotency; replies only after the
 //! log acknowledged the write.
 //!
-//! Layout: `config` (flags), `service` (gRPC surface), `pipeline` (the
-//! command pipeline), `aggregate` (loading and caching aggregates), `error`
-//! (errors and their gRPC codes), `incoming` (parsing each command message),
-//! `kinds` (what each aggregate kind needs of the others), `metrics` (what it
-//! reports to Prometheus). Intake keeps no state of its own beyond a
-//! cache: run as many as needed.
+//! Layout: `config` (flags), `service` (gRPC surface: one span per command,
+//! the same pipeline for every RPC), `pipeline` (the command pipeline and the
+//! follow-ups the domain declares), `kinds` (a cache per aggregate kind and
+//! what each kind needs of the others), `aggregate` (loading and caching
+//! aggregates), `error` (errors and their gRPC codes), `metrics` (what it
+//! reports to Prometheus). Commands are parsed by the domain
+//! (`sy_domain::command_meta::CommandMessage`). Modules depend one way:
+//! `service` → `pipeline` → `kinds` → `aggregate` → `error`. Intake keeps no
+//! state of its own beyond a cache: run as many as needed.
 #![forbid(unsafe_code)]
 
 mod aggregate;
 mod config;
 mod error;
-mod incoming;
 mod kinds;
 mod metrics;
 mod pipeline;
@@ -56,7 +58,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 
     let pipeline = Arc::new(pipeline::Pipeline::new(
         log.clone(),
-        incoming::Env {
+        sy_domain::command_meta::ParseEnv {
             districts: config.districts.clone(),
             identity_key: config.identity_key(),
         },

@@ -1,15 +1,18 @@
-//! Placement commands as validated values. The constructors parse caller
-//! input (text trimmed and bounded, codes and dates checked) and name every
-//! bad field at once; past them, what remains to check depends on the
-//! placement's state and belongs to `decide`.
+//! Placement commands as validated values, parsed from their protobuf
+//! messages ([`CommandMessage`]). The constructors parse caller input (text
+//! trimmed and bounded, codes and dates checked) and name every bad field at
+//! once; past them, what remains to check depends on the placement's state
+//! and belongs to `decide`.
 
 use jiff::civil::Date;
+use uuid::Uuid;
 
+use crate::command_meta::{CommandMessage, Input, context_accessors};
 use crate::error::{DomainError, FieldViolation};
-use crate::pb::Programme;
+use crate::pb::{self, Programme};
 use crate::validate::{self, AreaCode, Districts, Violations, text};
 
-use super::placement_id_for;
+use super::{Placement, placement_id_for};
 
 /// Employers, posts and schools.
 const NAME_MAX: usize = 200;
@@ -250,6 +253,139 @@ fn community(field: &str, code: AreaCode) -> Result<AreaCode, FieldViolation> {
         ))
     } else {
         Ok(code)
+    }
+}
+
+/// A registration addresses the placement of its person in its programme.
+impl CommandMessage for pb::RegisterPlacementCommand {
+    type Target = Placement;
+    context_accessors!();
+
+    fn body(&self, v: &mut Violations, input: &Input<'_>) -> Option<(Uuid, Command)> {
+        let command = v.absorb(Command::register(
+            self.programme,
+            &self.person_id,
+            &self.area_code,
+            &input.env.districts,
+            self.fast_lane,
+            &self.school,
+            &self.grade,
+        ))?;
+        Some((command.new_placement_id()?, command))
+    }
+}
+
+/// A command on the placement `placement_id`.
+fn on_placement(
+    v: &mut Violations,
+    placement_id: &str,
+    command: Result<Command, DomainError>,
+) -> Option<(Uuid, Command)> {
+    let id = v.check(validate::aggregate_id("placement_id", placement_id));
+    let command = v.absorb(command);
+    Some((id?, command?))
+}
+
+impl CommandMessage for pb::MatchPlacementCommand {
+    type Target = Placement;
+    context_accessors!();
+
+    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
+        let command = Command::match_post(
+            &self.employer,
+            &self.post,
+            self.profession_matched,
+            self.post_matched,
+            self.rank_matched,
+        );
+        on_placement(v, &self.placement_id, command)
+    }
+}
+
+/// On duty today unless the message names the day.
+impl CommandMessage for pb::PutOnDutyCommand {
+    type Target = Placement;
+    context_accessors!();
+
+    fn body(&self, v: &mut Violations, input: &Input<'_>) -> Option<(Uuid, Command)> {
+        let on = if self.on_duty_date.is_empty() {
+            input.today.to_string()
+        } else {
+            self.on_duty_date.clone()
+        };
+        let command = Command::put_on_duty(&on, input.today);
+        on_placement(v, &self.placement_id, command)
+    }
+}
+
+impl CommandMessage for pb::DeclinePlacementCommand {
+    type Target = Placement;
+    context_accessors!();
+
+    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
+        on_placement(v, &self.placement_id, Command::decline(&self.reason))
+    }
+}
+
+impl CommandMessage for pb::WithdrawPlacementCommand {
+    type Target = Placement;
+    context_accessors!();
+
+    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
+        on_placement(v, &self.placement_id, Command::withdraw(&self.reason))
+    }
+}
+
+impl CommandMessage for pb::RecommendToTalentPoolCommand {
+    type Target = Placement;
+    context_accessors!();
+
+    fn body(&self, v: &mut Violations, input: &Input<'_>) -> Option<(Uuid, Command)> {
+        let command = Command::recommend_to_talent_pool(
+            &self.community_code,
+            &input.env.districts,
+            &self.note,
+        );
+        on_placement(v, &self.placement_id, command)
+    }
+}
+
+impl CommandMessage for pb::AcceptSchoolRequestCommand {
+    type Target = Placement;
+    context_accessors!();
+
+    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
+        on_placement(
+            v,
+            &self.placement_id,
+            Command::accept_school_request(&self.note),
+        )
+    }
+}
+
+impl CommandMessage for pb::DeclineSchoolRequestCommand {
+    type Target = Placement;
+    context_accessors!();
+
+    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
+        on_placement(
+            v,
+            &self.placement_id,
+            Command::decline_school_request(&self.reason),
+        )
+    }
+}
+
+impl CommandMessage for pb::EnrollInSchoolCommand {
+    type Target = Placement;
+    context_accessors!();
+
+    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
+        on_placement(
+            v,
+            &self.placement_id,
+            Command::enroll_in_school(&self.school),
+        )
     }
 }
 

@@ -1,13 +1,18 @@
-//! A station's commands, what `decide` needs to know of other aggregates, and
+//! A station's commands and their parsing from protobuf messages
+//! ([`CommandMessage`]), what `decide` needs to know of other aggregates, and
 //! the programme's promises as constants: seats, ages and opening hours.
 
 use std::fmt;
 
 use jiff::civil::{Date, Time};
+use uuid::Uuid;
 
+use super::{Station, station_id_for};
 use crate::aggregate::PersonFacts;
+use crate::command_meta::{CommandMessage, Input, context_accessors};
 use crate::error::FieldViolation;
-use crate::validate::AreaCode;
+use crate::pb;
+use crate::validate::{self, AreaCode, Violations};
 
 /// Most seats a station may offer.
 pub const MAX_SEATS: u32 = 500;
@@ -52,6 +57,87 @@ pub enum Command {
 pub struct StationFacts {
     /// The registered person `child_id` names; `None` when not registered.
     pub child: Option<PersonFacts>,
+}
+
+/// An opening creates its station, whose id derives from the opening agency
+/// and the idempotency key. Its text fields are checked by `decide`.
+impl CommandMessage for pb::OpenStationCommand {
+    type Target = Station;
+    const CREATES: bool = true;
+    context_accessors!();
+
+    fn body(&self, v: &mut Violations, input: &Input<'_>) -> Option<(Uuid, Command)> {
+        let area_code = v.check(AreaCode::parse(
+            "area_code",
+            &self.area_code,
+            &input.env.districts,
+        ));
+        Some((
+            station_id_for(&input.actor.agency, input.idempotency_key),
+            Command::Open {
+                name: self.name.clone(),
+                seats: self.seats,
+                opening_hours: self.opening_hours.clone(),
+                area_code: area_code?,
+                address: self.address.clone(),
+            },
+        ))
+    }
+}
+
+impl CommandMessage for pb::ChangeStationSeatsCommand {
+    type Target = Station;
+    context_accessors!();
+
+    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
+        let id = v.check(validate::aggregate_id("station_id", &self.station_id));
+        Some((id?, Command::ChangeSeats { seats: self.seats }))
+    }
+}
+
+/// Enrolled as of the day the command occurred.
+impl CommandMessage for pb::EnrollChildCommand {
+    type Target = Station;
+    context_accessors!();
+
+    fn body(&self, v: &mut Violations, input: &Input<'_>) -> Option<(Uuid, Command)> {
+        let (id, child_id) = station_and_child(v, &self.station_id, &self.child_person_id);
+        Some((
+            id?,
+            Command::Enroll {
+                child_id: child_id?,
+                on: input.today,
+            },
+        ))
+    }
+}
+
+impl CommandMessage for pb::WithdrawChildCommand {
+    type Target = Station;
+    context_accessors!();
+
+    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
+        let (id, child_id) = station_and_child(v, &self.station_id, &self.child_person_id);
+        Some((
+            id?,
+            Command::Withdraw {
+                child_id: child_id?,
+                reason: self.reason.clone(),
+            },
+        ))
+    }
+}
+
+/// The station a command addresses and the child it names.
+fn station_and_child(
+    v: &mut Violations,
+    station_id: &str,
+    child_id: &str,
+) -> (Option<Uuid>, Option<Uuid>) {
+    (
+        v.check(validate::aggregate_id("station_id", station_id)),
+        v.check(validate::aggregate_id("child_person_id", child_id)),
+    )
 }
 
 /// Daily opening hours `HH:MM-HH:MM` within one day, open at least
