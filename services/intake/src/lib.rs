@@ -32,7 +32,7 @@ use sy_api::pb::placements_server::PlacementsServer;
 use sy_eventlog::{EventLog, LogConfig};
 use tonic_health::ServingStatus;
 
-pub use config::{Config, LogFormat};
+pub use config::Config;
 pub use error::IntakeError;
 
 const SERVICE_NAME: &str = "shuangyong.v1.Intake";
@@ -40,14 +40,14 @@ const SERVICE_NAME: &str = "shuangyong.v1.Intake";
 /// Runs intake until `shutdown` resolves; in-flight commands finish first.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let identity = config.identity()?;
-    if let Some(listen) = config.metrics_listen {
+    if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }
     let log = EventLog::connect(&LogConfig {
-        nats_url: config.nats_url.clone(),
-        stream: config.stream.clone(),
+        nats_url: config.common.nats_url.clone(),
+        stream: config.common.stream.clone(),
         replicas: config.stream_replicas,
-        request_timeout: config.nats_timeout(),
+        request_timeout: config.common.nats_timeout(),
     })
     .await?;
     tokio::pin!(shutdown);
@@ -70,7 +70,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, stream = %config.stream, "listening");
+    tracing::info!(%addr, stream = %config.common.stream, "listening");
     let served = sy_api::server::builder()
         .layer(sy_api::telemetry::GrpcMetricsLayer)
         .add_service(health_service)
