@@ -131,6 +131,44 @@ macro_rules! context_accessors {
 }
 pub(crate) use context_accessors;
 
+/// Implements `CommandMessage` for messages on an existing aggregate of kind
+/// `$target`, addressed by the message's id field `$field` (a UUID; mapped
+/// through `$to_id` when given): a table of each message and how its own
+/// fields parse into the command, as `|message, violations, input| fields`.
+macro_rules! on_existing {
+    ($target:ty, $field:ident; $($table:tt)+) => {
+        $crate::command_meta::on_existing!($target, $field => $crate::command_meta::as_is; $($table)+);
+    };
+    (
+        $target:ty, $field:ident => $to_id:expr;
+        $($message:ty => |$m:ident, $v:pat_param, $input:pat_param| $fields:expr;)+
+    ) => {$(
+        impl $crate::command_meta::CommandMessage for $message {
+            type Target = $target;
+            $crate::command_meta::context_accessors!();
+
+            fn body(
+                &self,
+                v: &mut $crate::validate::Violations,
+                input: &$crate::command_meta::Input<'_>,
+            ) -> Option<(uuid::Uuid, <$target as $crate::aggregate::Aggregate>::Command)> {
+                let id = v
+                    .check($crate::validate::aggregate_id(stringify!($field), &self.$field))
+                    .map($to_id);
+                let ($m, $v, $input) = (self, &mut *v, input);
+                let command = $fields;
+                Some((id?, command?))
+            }
+        }
+    )+};
+}
+pub(crate) use on_existing;
+
+/// The id a message names, when it is the addressed aggregate's own.
+pub(crate) fn as_is(id: Uuid) -> Uuid {
+    id
+}
+
 /// The command a follow-up issues, caused by the event `caused_by`: its key
 /// derives from that event, so issuing it again is a replay, not a repeat.
 pub fn follow_up<A: Aggregate>(
@@ -218,4 +256,140 @@ pub fn fingerprint<M: prost::Message + prost::Name + Clone>(
     hasher.update(&[0]);
     hasher.update(&body.encode_to_vec());
     *hasher.finalize().as_bytes()
+}
+
+/// Parsing through `CommandMessage`, one message of each kind (each kind's
+/// own fields are tested with its commands; the end-to-end validation suite
+/// checks every message through the API).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::allowance::{self, Allowance};
+    use crate::placement::Placement;
+    use crate::{person, station};
+
+    fn env() -> ParseEnv {
+        ParseEnv {
+            districts: Districts::parse("500106").unwrap(),
+            identity_key: [7; 32],
+        }
+    }
+
+    fn actor() -> pb::Actor {
+        pb::Actor {
+            agency: "district-veterans-bureau".into(),
+            user: "tester".into(),
+        }
+    }
+
+    fn now() -> Timestamp {
+        "2026-12-01T02:00:00Z".parse().unwrap()
+    }
+
+    fn context(key: &str) -> Option<pb::CommandContext> {
+        Some(pb::CommandContext {
+            idempotency_key: key.into(),
+            correlation_id: "c-1".into(),
+            ..Default::default()
+        })
+    }
+
+    fn fields<A: Aggregate>(result: Result<Parsed<A>, DomainError>) -> Vec<String> {
+        match result {
+            Err(DomainError::Invalid(violations)) => {
+                violations.into_iter().map(|v| v.field).collect()
+            }
+            Err(other) => panic!("expected invalid, got {other}"),
+            Ok(_) => panic!("expected invalid, got a command"),
+        }
+    }
+
+    const PERSON: &str = "0190f0c2-7a44-7c3e-9d1e-3b8f1a2c4d5e";
+
+    #[test]
+    fn creating_commands_derive_their_aggregate_id() {
+        let open = pb::OpenStationCommand {
+            context: context("s-1"),
+            area_code: "500106001002".into(),
+            ..Default::default()
+        };
+        let parsed = open.parse(&env(), &actor(), now()).unwrap();
+        assert!(parsed.assume_new);
+        assert_eq!(
+            parsed.id,
+            station::station_id_for("district-veterans-bureau", "s-1")
+        );
+        assert_eq!(parsed.meta.correlation_id, "c-1");
+
+        let pay = pb::PayAllowanceCommand {
+            context: context("p-1"),
+            person_id: PERSON.into(),
+            month: "2026-11".into(),
+        };
+        let parsed = pay.parse(&env(), &actor(), now()).unwrap();
+        assert!(!parsed.assume_new);
+        assert_eq!(
+            parsed.id,
+            allowance::allowance_id_for(&PERSON.parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn every_bad_field_of_any_kind_is_named_at_once() {
+        let register = pb::RegisterPersonCommand {
+            context: None,
+            role: 0,
+            links: vec![pb::PersonLink::default()],
+            ..Default::default()
+        };
+        let mut got = fields(register.parse(&env(), &actor(), now()));
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "area_code",
+                "context.idempotency_key",
+                "id_number",
+                "links[0].name",
+                "links[0].relation",
+                "name",
+                "role"
+            ]
+        );
+        let decline = pb::DeclinePlacementCommand {
+            context: context("d-1"),
+            placement_id: "nope".into(),
+            reason: " ".into(),
+        };
+        assert_eq!(
+            fields::<Placement>(decline.parse(&env(), &actor(), now())),
+            ["placement_id", "reason"]
+        );
+        let training = pb::RecordTrainingCommand {
+            context: context("t-1"),
+            person_id: PERSON.into(),
+            course: "育婴师".into(),
+            hours: 40,
+            completed_on: "2026-12-02".into(),
+        };
+        assert_eq!(
+            fields::<person::Person>(training.parse(&env(), &actor(), now())),
+            ["completed_on"]
+        );
+    }
+
+    #[test]
+    fn a_follow_up_is_keyed_and_caused_by_its_event() {
+        let person_id = PERSON.parse().unwrap();
+        let implied = allowance::stop_on_placement(&person_id);
+        let parsed: Parsed<Allowance> = follow_up(implied, "event-9", now()).unwrap();
+        assert_eq!(parsed.meta.idempotency_key.as_str(), "auto-stop/event-9");
+        assert_eq!(parsed.causation_id, "event-9");
+        assert_eq!(
+            parsed.fingerprint,
+            *blake3::hash(b"auto-stop/event-9").as_bytes()
+        );
+        assert_eq!(parsed.id, allowance::allowance_id_for(&person_id));
+        assert!(!parsed.assume_new);
+    }
 }

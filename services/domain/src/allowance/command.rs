@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::month::Month;
 use super::{Allowance, allowance_id_for};
-use crate::command_meta::{CommandMessage, Input, context_accessors};
+use crate::command_meta::{CommandMessage, Input, context_accessors, on_existing};
 use crate::error::FieldViolation;
 use crate::pb;
 use crate::validate::{self, Violations, text};
@@ -63,33 +63,15 @@ impl CommandMessage for pb::GrantAllowanceCommand {
     }
 }
 
-impl CommandMessage for pb::PayAllowanceCommand {
-    type Target = Allowance;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
-        let person_id = v.check(validate::aggregate_id("person_id", &self.person_id));
-        let month = v.check(Month::parse("month", &self.month));
-        Some((
-            allowance_id_for(&person_id?),
-            Command::Pay { month: month? },
-        ))
-    }
-}
-
-impl CommandMessage for pb::StopAllowanceCommand {
-    type Target = Allowance;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
-        let person_id = v.check(validate::aggregate_id("person_id", &self.person_id));
-        let reason = v.check(text("reason", &self.reason, 1, REASON_MAX));
-        Some((
-            allowance_id_for(&person_id?),
-            Command::Stop {
-                reason: reason?,
-                automatic: false,
-            },
-        ))
-    }
+// Pay and stop name the person; the allowance is theirs.
+on_existing! { Allowance, person_id => |id| allowance_id_for(&id);
+    pb::PayAllowanceCommand => |m, v, _| {
+        v.check(Month::parse("month", &m.month)).map(|month| Command::Pay { month })
+    };
+    pb::StopAllowanceCommand => |m, v, _| {
+        v.check(text("reason", &m.reason, 1, REASON_MAX)).map(|reason| Command::Stop {
+            reason,
+            automatic: false,
+        })
+    };
 }

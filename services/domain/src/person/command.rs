@@ -7,7 +7,7 @@ use jiff::civil::Date;
 use uuid::Uuid;
 
 use super::{Person, person_id_for};
-use crate::command_meta::{CommandMessage, Input, context_accessors};
+use crate::command_meta::{CommandMessage, Input, context_accessors, on_existing};
 use crate::error::FieldViolation;
 use crate::pb::{self, PersonRole, Relation};
 use crate::person_data::{IdNumber, PersonName, Phone};
@@ -121,10 +121,7 @@ impl CommandMessage for pb::RegisterPersonCommand {
         let role = v.check(validate::enum_value::<PersonRole>("role", self.role, None));
         let name = v.check(PersonName::parse("name", &self.name));
         let id_number = v.check(IdNumber::parse("id_number", &self.id_number, input.today));
-        let phone = match self.phone.as_str() {
-            "" => Some(None),
-            phone => v.check(Phone::parse("phone", phone)).map(Some),
-        };
+        let phone = v.check_optional(&self.phone, |phone| Phone::parse("phone", phone));
         let area_code = v.check(AreaCode::parse(
             "area_code",
             &self.area_code,
@@ -160,18 +157,12 @@ fn parse_link(v: &mut Violations, field: &str, link: &pb::PersonLink) -> Option<
         None,
     ));
     let name = v.check(PersonName::parse(&format!("{field}.name"), &link.name));
-    let unit = match link.unit.as_str() {
-        "" => Some(None),
-        unit => v
-            .check(Code::parse(&format!("{field}.unit"), unit))
-            .map(Some),
-    };
-    let person_id = match link.person_id.as_str() {
-        "" => Some(None),
-        id => v
-            .check(validate::aggregate_id(&format!("{field}.person_id"), id))
-            .map(Some),
-    };
+    let unit = v.check_optional(&link.unit, |unit| {
+        Code::parse(&format!("{field}.unit"), unit)
+    });
+    let person_id = v.check_optional(&link.person_id, |id| {
+        validate::aggregate_id(&format!("{field}.person_id"), id)
+    });
     Some(Link {
         relation: relation?,
         name: name?,
@@ -180,43 +171,26 @@ fn parse_link(v: &mut Violations, field: &str, link: &pb::PersonLink) -> Option<
     })
 }
 
-impl CommandMessage for pb::RecordTrainingCommand {
-    type Target = Person;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, input: &Input<'_>) -> Option<(Uuid, Command)> {
-        let id = v.check(validate::aggregate_id("person_id", &self.person_id));
-        let course = v.check(text("course", &self.course, 1, TITLE_MAX));
-        let completed_on = not_after_today(v, "completed_on", &self.completed_on, input.today);
-        Some((
-            id?,
-            Command::RecordTraining {
-                course: course?,
-                hours: self.hours,
-                completed_on: completed_on?,
-            },
-        ))
-    }
-}
-
-impl CommandMessage for pb::RecordCertificateCommand {
-    type Target = Person;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, input: &Input<'_>) -> Option<(Uuid, Command)> {
-        let id = v.check(validate::aggregate_id("person_id", &self.person_id));
-        let certificate = v.check(text("certificate", &self.certificate, 1, TITLE_MAX));
-        let issuer = v.check(text("issuer", &self.issuer, 1, TITLE_MAX));
-        let issued_on = not_after_today(v, "issued_on", &self.issued_on, input.today);
-        Some((
-            id?,
-            Command::RecordCertificate {
-                certificate: certificate?,
-                issuer: issuer?,
-                issued_on: issued_on?,
-            },
-        ))
-    }
+on_existing! { Person, person_id;
+    pb::RecordTrainingCommand => |m, v, input| {
+        let course = v.check(text("course", &m.course, 1, TITLE_MAX));
+        let completed_on = not_after_today(v, "completed_on", &m.completed_on, input.today);
+        Some(Command::RecordTraining {
+            course: course?,
+            hours: m.hours,
+            completed_on: completed_on?,
+        })
+    };
+    pb::RecordCertificateCommand => |m, v, input| {
+        let certificate = v.check(text("certificate", &m.certificate, 1, TITLE_MAX));
+        let issuer = v.check(text("issuer", &m.issuer, 1, TITLE_MAX));
+        let issued_on = not_after_today(v, "issued_on", &m.issued_on, input.today);
+        Some(Command::RecordCertificate {
+            certificate: certificate?,
+            issuer: issuer?,
+            issued_on: issued_on?,
+        })
+    };
 }
 
 /// A date that has already come (the day the command occurred at the latest).

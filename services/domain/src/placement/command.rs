@@ -7,7 +7,7 @@
 use jiff::civil::Date;
 use uuid::Uuid;
 
-use crate::command_meta::{CommandMessage, Input, context_accessors};
+use crate::command_meta::{CommandMessage, Input, context_accessors, on_existing};
 use crate::error::{DomainError, FieldViolation};
 use crate::pb::{self, Programme};
 use crate::validate::{self, AreaCode, Districts, Violations, text};
@@ -275,118 +275,39 @@ impl CommandMessage for pb::RegisterPlacementCommand {
     }
 }
 
-/// A command on the placement `placement_id`.
-fn on_placement(
-    v: &mut Violations,
-    placement_id: &str,
-    command: Result<Command, DomainError>,
-) -> Option<(Uuid, Command)> {
-    let id = v.check(validate::aggregate_id("placement_id", placement_id));
-    let command = v.absorb(command);
-    Some((id?, command?))
-}
-
-impl CommandMessage for pb::MatchPlacementCommand {
-    type Target = Placement;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
-        let command = Command::match_post(
-            &self.employer,
-            &self.post,
-            self.profession_matched,
-            self.post_matched,
-            self.rank_matched,
-        );
-        on_placement(v, &self.placement_id, command)
-    }
-}
-
-/// On duty today unless the message names the day.
-impl CommandMessage for pb::PutOnDutyCommand {
-    type Target = Placement;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, input: &Input<'_>) -> Option<(Uuid, Command)> {
-        let on = if self.on_duty_date.is_empty() {
+on_existing! { Placement, placement_id;
+    pb::MatchPlacementCommand => |m, v, _| {
+        v.absorb(Command::match_post(
+            &m.employer,
+            &m.post,
+            m.profession_matched,
+            m.post_matched,
+            m.rank_matched,
+        ))
+    };
+    // On duty today unless the message names the day.
+    pb::PutOnDutyCommand => |m, v, input| {
+        let on = if m.on_duty_date.is_empty() {
             input.today.to_string()
         } else {
-            self.on_duty_date.clone()
+            m.on_duty_date.clone()
         };
-        let command = Command::put_on_duty(&on, input.today);
-        on_placement(v, &self.placement_id, command)
-    }
-}
-
-impl CommandMessage for pb::DeclinePlacementCommand {
-    type Target = Placement;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
-        on_placement(v, &self.placement_id, Command::decline(&self.reason))
-    }
-}
-
-impl CommandMessage for pb::WithdrawPlacementCommand {
-    type Target = Placement;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
-        on_placement(v, &self.placement_id, Command::withdraw(&self.reason))
-    }
-}
-
-impl CommandMessage for pb::RecommendToTalentPoolCommand {
-    type Target = Placement;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, input: &Input<'_>) -> Option<(Uuid, Command)> {
-        let command = Command::recommend_to_talent_pool(
-            &self.community_code,
+        v.absorb(Command::put_on_duty(&on, input.today))
+    };
+    pb::DeclinePlacementCommand => |m, v, _| v.absorb(Command::decline(&m.reason));
+    pb::WithdrawPlacementCommand => |m, v, _| v.absorb(Command::withdraw(&m.reason));
+    pb::RecommendToTalentPoolCommand => |m, v, input| {
+        v.absorb(Command::recommend_to_talent_pool(
+            &m.community_code,
             &input.env.districts,
-            &self.note,
-        );
-        on_placement(v, &self.placement_id, command)
-    }
-}
-
-impl CommandMessage for pb::AcceptSchoolRequestCommand {
-    type Target = Placement;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
-        on_placement(
-            v,
-            &self.placement_id,
-            Command::accept_school_request(&self.note),
-        )
-    }
-}
-
-impl CommandMessage for pb::DeclineSchoolRequestCommand {
-    type Target = Placement;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
-        on_placement(
-            v,
-            &self.placement_id,
-            Command::decline_school_request(&self.reason),
-        )
-    }
-}
-
-impl CommandMessage for pb::EnrollInSchoolCommand {
-    type Target = Placement;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
-        on_placement(
-            v,
-            &self.placement_id,
-            Command::enroll_in_school(&self.school),
-        )
-    }
+            &m.note,
+        ))
+    };
+    pb::AcceptSchoolRequestCommand => |m, v, _| v.absorb(Command::accept_school_request(&m.note));
+    pb::DeclineSchoolRequestCommand => |m, v, _| {
+        v.absorb(Command::decline_school_request(&m.reason))
+    };
+    pb::EnrollInSchoolCommand => |m, v, _| v.absorb(Command::enroll_in_school(&m.school));
 }
 
 #[cfg(test)]

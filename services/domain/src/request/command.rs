@@ -5,7 +5,7 @@
 use jiff::civil::Date;
 use uuid::Uuid;
 
-use crate::command_meta::{CommandMessage, Input, context_accessors};
+use crate::command_meta::{CommandMessage, Input, context_accessors, on_existing};
 use crate::error::FieldViolation;
 use crate::pb;
 use crate::validate::{self, AreaCode, Code, Violations, text};
@@ -113,17 +113,6 @@ fn optional_due_date(
     }
 }
 
-/// The addressed request's id, then the command's own `fields`.
-fn on_request(
-    v: &mut Violations,
-    request_id: &str,
-    fields: impl FnOnce(&mut Violations) -> Option<Command>,
-) -> Option<(Uuid, Command)> {
-    let id = v.check(validate::aggregate_id("request_id", request_id));
-    let command = fields(v);
-    Some((id?, command?))
-}
-
 /// A submission creates its request, whose id derives from the submitting
 /// agency and the idempotency key.
 impl CommandMessage for pb::SubmitRequestCommand {
@@ -178,131 +167,54 @@ impl CommandMessage for pb::SubmitRequestCommand {
     }
 }
 
-impl CommandMessage for pb::AssignRequestCommand {
-    type Target = pb::Request;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, input: &Input<'_>) -> Option<(Uuid, Command)> {
-        on_request(v, &self.request_id, |v| {
-            let today = input.today;
-            let department = v.check(Code::parse("department", &self.department));
-            let due = due_date(v, "due_date", &self.due_date, today);
-            let note = optional_text(v, "note", &self.note);
-            Some(Command::Assign {
-                department: department?,
-                due_date: due?,
-                note: note?,
-            })
+on_existing! { pb::Request, request_id;
+    pb::AssignRequestCommand => |m, v, input| {
+        let department = v.check(Code::parse("department", &m.department));
+        let due = due_date(v, "due_date", &m.due_date, input.today);
+        let note = optional_text(v, "note", &m.note);
+        Some(Command::Assign {
+            department: department?,
+            due_date: due?,
+            note: note?,
         })
-    }
-}
-
-impl CommandMessage for pb::StartRequestCommand {
-    type Target = pb::Request;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
-        on_request(v, &self.request_id, |v| {
-            let note = optional_text(v, "note", &self.note)?;
-            Some(Command::Start { note })
+    };
+    pb::StartRequestCommand => |m, v, _| {
+        optional_text(v, "note", &m.note).map(|note| Command::Start { note })
+    };
+    pb::RecordProgressCommand => |m, v, _| {
+        required_text(v, "note", &m.note).map(|note| Command::RecordProgress { note })
+    };
+    pb::ResolveRequestCommand => |m, v, _| {
+        required_text(v, "resolution", &m.resolution)
+            .map(|resolution| Command::Resolve { resolution })
+    };
+    pb::CloseRequestCommand => |m, v, _| {
+        optional_text(v, "note", &m.note).map(|note| Command::Close { note })
+    };
+    pb::RejectRequestCommand => |m, v, _| {
+        required_text(v, "reason", &m.reason).map(|reason| Command::Reject { reason })
+    };
+    pb::ReopenRequestCommand => |m, v, _| {
+        required_text(v, "reason", &m.reason).map(|reason| Command::Reopen { reason })
+    };
+    pb::EscalateRequestCommand => |m, v, input| {
+        let level = v.check(validate::enum_value("level", m.level, None));
+        let reason = required_text(v, "reason", &m.reason);
+        let due = optional_due_date(v, "due_date", &m.due_date, input.today);
+        Some(Command::Escalate {
+            level: level?,
+            reason: reason?,
+            due_date: due?,
         })
-    }
-}
-
-impl CommandMessage for pb::RecordProgressCommand {
-    type Target = pb::Request;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
-        on_request(v, &self.request_id, |v| {
-            let note = required_text(v, "note", &self.note)?;
-            Some(Command::RecordProgress { note })
+    };
+    pb::ChangeDueDateCommand => |m, v, input| {
+        let due = due_date(v, "due_date", &m.due_date, input.today);
+        let reason = required_text(v, "reason", &m.reason);
+        Some(Command::ChangeDueDate {
+            due_date: due?,
+            reason: reason?,
         })
-    }
-}
-
-impl CommandMessage for pb::ResolveRequestCommand {
-    type Target = pb::Request;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
-        on_request(v, &self.request_id, |v| {
-            let resolution = required_text(v, "resolution", &self.resolution)?;
-            Some(Command::Resolve { resolution })
-        })
-    }
-}
-
-impl CommandMessage for pb::CloseRequestCommand {
-    type Target = pb::Request;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
-        on_request(v, &self.request_id, |v| {
-            let note = optional_text(v, "note", &self.note)?;
-            Some(Command::Close { note })
-        })
-    }
-}
-
-impl CommandMessage for pb::RejectRequestCommand {
-    type Target = pb::Request;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
-        on_request(v, &self.request_id, |v| {
-            let reason = required_text(v, "reason", &self.reason)?;
-            Some(Command::Reject { reason })
-        })
-    }
-}
-
-impl CommandMessage for pb::ReopenRequestCommand {
-    type Target = pb::Request;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
-        on_request(v, &self.request_id, |v| {
-            let reason = required_text(v, "reason", &self.reason)?;
-            Some(Command::Reopen { reason })
-        })
-    }
-}
-
-impl CommandMessage for pb::EscalateRequestCommand {
-    type Target = pb::Request;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, input: &Input<'_>) -> Option<(Uuid, Command)> {
-        on_request(v, &self.request_id, |v| {
-            let today = input.today;
-            let level = v.check(validate::enum_value("level", self.level, None));
-            let reason = required_text(v, "reason", &self.reason);
-            let due = optional_due_date(v, "due_date", &self.due_date, today);
-            Some(Command::Escalate {
-                level: level?,
-                reason: reason?,
-                due_date: due?,
-            })
-        })
-    }
-}
-
-impl CommandMessage for pb::ChangeDueDateCommand {
-    type Target = pb::Request;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, input: &Input<'_>) -> Option<(Uuid, Command)> {
-        on_request(v, &self.request_id, |v| {
-            let today = input.today;
-            let due = due_date(v, "due_date", &self.due_date, today);
-            let reason = required_text(v, "reason", &self.reason);
-            Some(Command::ChangeDueDate {
-                due_date: due?,
-                reason: reason?,
-            })
-        })
-    }
+    };
 }
 
 #[cfg(test)]

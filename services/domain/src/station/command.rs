@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{Station, station_id_for};
 use crate::aggregate::PersonFacts;
-use crate::command_meta::{CommandMessage, Input, context_accessors};
+use crate::command_meta::{CommandMessage, Input, context_accessors, on_existing};
 use crate::error::FieldViolation;
 use crate::pb;
 use crate::validate::{self, AreaCode, Violations};
@@ -85,59 +85,26 @@ impl CommandMessage for pb::OpenStationCommand {
     }
 }
 
-impl CommandMessage for pb::ChangeStationSeatsCommand {
-    type Target = Station;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
-        let id = v.check(validate::aggregate_id("station_id", &self.station_id));
-        Some((id?, Command::ChangeSeats { seats: self.seats }))
-    }
+on_existing! { Station, station_id;
+    pb::ChangeStationSeatsCommand => |m, _, _| Some(Command::ChangeSeats { seats: m.seats });
+    // Enrolled as of the day the command occurred.
+    pb::EnrollChildCommand => |m, v, input| {
+        child(v, &m.child_person_id).map(|child_id| Command::Enroll {
+            child_id,
+            on: input.today,
+        })
+    };
+    pb::WithdrawChildCommand => |m, v, _| {
+        child(v, &m.child_person_id).map(|child_id| Command::Withdraw {
+            child_id,
+            reason: m.reason.clone(),
+        })
+    };
 }
 
-/// Enrolled as of the day the command occurred.
-impl CommandMessage for pb::EnrollChildCommand {
-    type Target = Station;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, input: &Input<'_>) -> Option<(Uuid, Command)> {
-        let (id, child_id) = station_and_child(v, &self.station_id, &self.child_person_id);
-        Some((
-            id?,
-            Command::Enroll {
-                child_id: child_id?,
-                on: input.today,
-            },
-        ))
-    }
-}
-
-impl CommandMessage for pb::WithdrawChildCommand {
-    type Target = Station;
-    context_accessors!();
-
-    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
-        let (id, child_id) = station_and_child(v, &self.station_id, &self.child_person_id);
-        Some((
-            id?,
-            Command::Withdraw {
-                child_id: child_id?,
-                reason: self.reason.clone(),
-            },
-        ))
-    }
-}
-
-/// The station a command addresses and the child it names.
-fn station_and_child(
-    v: &mut Violations,
-    station_id: &str,
-    child_id: &str,
-) -> (Option<Uuid>, Option<Uuid>) {
-    (
-        v.check(validate::aggregate_id("station_id", station_id)),
-        v.check(validate::aggregate_id("child_person_id", child_id)),
-    )
+/// The child a command names.
+fn child(v: &mut Violations, child_id: &str) -> Option<Uuid> {
+    v.check(validate::aggregate_id("child_person_id", child_id))
 }
 
 /// Daily opening hours `HH:MM-HH:MM` within one day, open at least
