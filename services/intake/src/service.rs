@@ -32,6 +32,7 @@ impl IntakeService {
     /// Runs one command; its log lines carry the command, the agency, and
     /// (once parsed) the aggregate and the correlation id.
     #[tracing::instrument(
+        name = "command",
         skip_all,
         fields(command = M::NAME, agency = Empty, aggregate = Empty, correlation_id = Empty)
     )]
