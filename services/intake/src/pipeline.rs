@@ -79,8 +79,8 @@ impl Pipeline {
 
     /// Issues `follow_ups` of the event `caused_by`, and theirs in turn, as
     /// commands of `actor`. A failure is logged, not returned: the causing
-    /// event stands, and the aggregate a follow-up addresses refuses what the
-    /// missing command would have prevented.
+    /// event stands (a placed spouse's allowance that could not be stopped
+    /// still refuses every payment while they are placed).
     async fn follow(&self, actor: &pb::Actor, follow_ups: Vec<FollowUp>, caused_by: &str) {
         let mut pending: Vec<(FollowUp, String)> = follow_ups
             .into_iter()
@@ -90,8 +90,10 @@ impl Pipeline {
             let issued = match follow_up {
                 FollowUp::Allowance(implied) => self.issue(actor, implied, &caused_by).await,
             };
-            if let Some(Executed { result, follow_ups }) = issued {
-                let event_id = result.event_ids.first().cloned().unwrap_or_default();
+            let Some(Executed { result, follow_ups }) = issued else {
+                continue;
+            };
+            if let Some(event_id) = result.event_ids.first() {
                 pending.extend(follow_ups.into_iter().map(|f| (f, event_id.clone())));
             }
         }
