@@ -1,9 +1,10 @@
 //! The gRPC surface both services share: generated `Intake` and `Query`
 //! services, the one table from domain errors to gRPC statuses, the caller's
-//! identity from metadata, and server plumbing (health, reflection, shutdown,
-//! logs).
+//! identity from metadata, server plumbing (health, reflection, shutdown,
+//! logs), and the flags every service takes (`args`).
 #![forbid(unsafe_code)]
 
+pub mod args;
 pub mod identity;
 pub mod server;
 pub mod status;

@@ -15,8 +15,10 @@ use sy_api::pb::{
 };
 use sy_cli::commands::{Cmd, context, send};
 use sy_cli::demo;
+use sy_domain::aggregate::Aggregate;
+use sy_domain::command_meta::{CommandMessage, ParseEnv};
 use sy_domain::event::{hash, to_proto};
-use sy_domain::request::{self, CommandMessage, Target};
+use sy_domain::request;
 use sy_domain::validate::Districts;
 use tonic::{Request, Response, Status};
 
@@ -37,7 +39,7 @@ impl Fake {
         Timestamp::now() + self.0.lock().unwrap().clock_offset
     }
 
-    fn handle<M: CommandMessage>(
+    fn handle<M: CommandMessage<Target = pb::Request>>(
         &self,
         request: Request<M>,
     ) -> Result<Response<pb::CommandResult>, Status> {
@@ -45,7 +47,12 @@ impl Fake {
         let message = request.into_inner();
         let now = self.now();
         let districts = Districts::parse("500106").unwrap();
-        let parsed = request::parse(&message, &districts, now)
+        let env = ParseEnv {
+            districts,
+            identity_key: [0; 32],
+        };
+        let parsed = message
+            .parse(&env, &actor, now)
             .map_err(|e| sy_api::status::from_domain(&e))?;
         let mut log = self.0.lock().unwrap();
         let key = (
@@ -62,10 +69,7 @@ impl Fake {
             result.replayed = true;
             return Ok(Response::new(result));
         }
-        let id = match parsed.target {
-            Target::New => request::request_id_for(&actor.agency, &key.1).to_string(),
-            Target::Existing(id) => id.to_string(),
-        };
+        let id = parsed.id.to_string();
         let mut state = log.requests.get(&id).cloned().unwrap_or(pb::Request {
             id: id.clone(),
             ..Default::default()
@@ -91,7 +95,7 @@ impl Fake {
             payload: Some(payload),
             ..Default::default()
         };
-        request::apply(&mut state, &envelope, position)
+        Aggregate::apply(&mut state, &envelope, position)
             .map_err(|e| Status::internal(e.to_string()))?;
         history.push(pb::HistoryEvent {
             position,

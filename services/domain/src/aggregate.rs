@@ -1,13 +1,17 @@
-//! The shape every aggregate of the placement programmes shares (person,
-//! placement, allowance, station), so intake can run one pipeline for all
-//! kinds and the projection one fold: a state folded from its own events by
+//! The shape every aggregate shares (request, person, placement, allowance,
+//! station), so intake can run one pipeline for all kinds and the projection
+//! one fold: a state folded from its own events by
 //! `apply`, and `decide`, which turns a validated command into the one event
 //! it records (one command, one event, one subject: atomic in the log).
 //!
 //! Rules that span aggregates (a placement needs a registered person of the
 //! right role; a station checks a child's age) are decided by the aggregate
 //! that owns the invariant, from `Facts` the caller looked up beforehand.
+//! Consequences that span aggregates (a spouse going on duty stops their
+//! allowance) are declared by the aggregate whose event implies them, as
+//! [`FollowUp`] commands the caller issues once the event is stored.
 
+use crate::allowance::Allowance;
 use crate::error::DomainError;
 use crate::event::event_type;
 use crate::pb::event_envelope::Payload;
@@ -47,6 +51,23 @@ pub enum ApplyError {
     },
 }
 
+/// A command on an aggregate of kind `A` that an event implies.
+pub struct Implied<A: Aggregate> {
+    /// The aggregate it addresses.
+    pub id: uuid::Uuid,
+    pub command: A::Command,
+    /// Issued only when this holds for the addressed aggregate's current
+    /// state; otherwise there is nothing to do (not an error).
+    pub needed: fn(&A) -> bool,
+    /// Its idempotency key is `{key_prefix}/{causing event id}`.
+    pub key_prefix: &'static str,
+}
+
+/// A follow-up command, by the kind it addresses.
+pub enum FollowUp {
+    Allowance(Implied<Allowance>),
+}
+
 pub trait Aggregate: Clone + Default + Send + Sync + 'static {
     /// Kind in subjects and envelopes (`sy.evt.<KIND>.<id>`).
     const KIND: &'static str;
@@ -72,6 +93,12 @@ pub trait Aggregate: Clone + Default + Send + Sync + 'static {
         facts: &Self::Facts,
         actor: &Actor,
     ) -> Result<Payload, DomainError>;
+
+    /// The commands on other aggregates that `event`, just folded into this
+    /// state, implies. Pure; none by default.
+    fn follow_ups(&self, _event: &Payload) -> Vec<FollowUp> {
+        Vec::new()
+    }
 }
 
 /// The checks every `apply` starts with: a payload, this aggregate's kind and

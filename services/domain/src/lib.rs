@@ -1,5 +1,9 @@
-//! The support-request domain (军地双向支持需求): the log's protobuf types,
-//! validation at the edge, and the pure `decide` / `apply` pair.
+//! The domain of support requests (军地双向支持需求) and the placement
+//! programmes: the log's protobuf types and, for every aggregate kind, the one
+//! way of each thing: its command messages parsed at the edge through
+//! `command_meta::CommandMessage` (in `<kind>/command.rs`), and the pure
+//! `decide` / `apply` pair of the `aggregate::Aggregate` trait, with the
+//! follow-up commands an event implies (`Aggregate::follow_ups`).
 //!
 //! Nothing here does I/O or knows about NATS, sled or gRPC transport, so the
 //! rules can be tested as given(events) / when(command) / then(event or error)

@@ -40,6 +40,36 @@ impl Violations {
         self.0.push(violation);
     }
 
+    /// An optional field: `Some(None)` when empty, else checked by `parse`.
+    pub fn check_optional<T>(
+        &mut self,
+        value: &str,
+        parse: impl FnOnce(&str) -> Result<T, FieldViolation>,
+    ) -> Option<Option<T>> {
+        if value.is_empty() {
+            Some(None)
+        } else {
+            self.check(parse(value)).map(Some)
+        }
+    }
+
+    /// Keeps the value of a constructor that names its own bad fields, or
+    /// records them and yields `None`.
+    pub fn absorb<T>(&mut self, result: Result<T, DomainError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(DomainError::Invalid(violations)) => {
+                self.0.extend(violations);
+                None
+            }
+            Err(other) => {
+                self.0
+                    .push(FieldViolation::new("command", other.to_string()));
+                None
+            }
+        }
+    }
+
     /// `Ok(value)` when nothing was recorded; the value is only built then.
     pub fn finish<T>(self, value: impl FnOnce() -> Option<T>) -> Result<T, DomainError> {
         if self.0.is_empty() {

@@ -7,10 +7,11 @@
 use std::path::PathBuf;
 
 use prost::Message;
+use sy_domain::aggregate::Aggregate;
 use sy_domain::audit::ChainVerifier;
 use sy_domain::event::{GENESIS_HASH, SCHEMA_VERSION, event_type, hash};
 use sy_domain::pb::{self, EventEnvelope, RequestStatus, event_envelope::Payload};
-use sy_domain::request::{self, KIND};
+use sy_domain::request::KIND;
 use sy_domain::upcast::upcast;
 
 fn golden_path() -> PathBuf {
@@ -197,7 +198,7 @@ fn golden_events_still_decode_chain_and_fold() {
         let envelope = upcast(stored_envelope).expect("golden events are not from the future");
         types.push(event_type(envelope.payload.as_ref().expect("payload")));
         let state = states.entry(envelope.aggregate_id.clone()).or_default();
-        request::apply(state, &envelope, position).expect("folds");
+        Aggregate::apply(state, &envelope, position).expect("folds");
     }
     assert_eq!(types.len(), 12);
     let mut distinct = types.clone();

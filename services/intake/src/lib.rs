@@ -4,18 +4,20 @@
 //! log with optimistic concurrency and idempotency; replies only after the
 //! log acknowledged the write.
 //!
-//! Layout: `config` (flags), `service` (gRPC surface), `pipeline` (the
-//! command pipeline), `aggregate` (loading and caching aggregates), `error`
-//! (errors and their gRPC codes), `incoming` (parsing each command message),
-//! `kinds` (what each aggregate kind needs of the others), `metrics` (what it
-//! reports to Prometheus). Intake keeps no state of its own beyond a
-//! cache: run as many as needed.
+//! Layout: `config` (flags), `service` (gRPC surface: one span per command,
+//! the same pipeline for every RPC), `pipeline` (the command pipeline and the
+//! follow-ups the domain declares), `kinds` (a cache per aggregate kind and
+//! what each kind needs of the others), `aggregate` (loading and caching
+//! aggregates), `error` (errors and their gRPC codes), `metrics` (what it
+//! reports to Prometheus). Commands are parsed by the domain
+//! (`sy_domain::command_meta::CommandMessage`). Modules depend one way:
+//! `service` → `pipeline` → `kinds` → `aggregate` → `error`. Intake keeps no
+//! state of its own beyond a cache: run as many as needed.
 #![forbid(unsafe_code)]
 
 mod aggregate;
 mod config;
 mod error;
-mod incoming;
 mod kinds;
 mod metrics;
 mod pipeline;
@@ -30,7 +32,7 @@ use sy_api::pb::placements_server::PlacementsServer;
 use sy_eventlog::{EventLog, LogConfig};
 use tonic_health::ServingStatus;
 
-pub use config::{Config, LogFormat};
+pub use config::Config;
 pub use error::IntakeError;
 
 const SERVICE_NAME: &str = "shuangyong.v1.Intake";
@@ -38,14 +40,14 @@ const SERVICE_NAME: &str = "shuangyong.v1.Intake";
 /// Runs intake until `shutdown` resolves; in-flight commands finish first.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let identity = config.identity()?;
-    if let Some(listen) = config.metrics_listen {
+    if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }
     let log = EventLog::connect(&LogConfig {
-        nats_url: config.nats_url.clone(),
-        stream: config.stream.clone(),
+        nats_url: config.common.nats_url.clone(),
+        stream: config.common.stream.clone(),
         replicas: config.stream_replicas,
-        request_timeout: config.nats_timeout(),
+        request_timeout: config.common.nats_timeout(),
     })
     .await?;
     tokio::pin!(shutdown);
@@ -56,7 +58,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 
     let pipeline = Arc::new(pipeline::Pipeline::new(
         log.clone(),
-        incoming::Env {
+        sy_domain::command_meta::ParseEnv {
             districts: config.districts.clone(),
             identity_key: config.identity_key(),
         },
@@ -68,7 +70,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, stream = %config.stream, "listening");
+    tracing::info!(%addr, stream = %config.common.stream, "listening");
     let served = sy_api::server::builder()
         .layer(sy_api::telemetry::GrpcMetricsLayer)
         .add_service(health_service)

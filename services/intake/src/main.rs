@@ -7,6 +7,6 @@ use sy_intake::Config;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    sy_api::server::init_tracing(config.log_format.is_json());
+    config.common.init_tracing();
     sy_intake::run(config, sy_api::server::shutdown_signal()).await
 }

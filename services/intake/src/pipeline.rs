@@ -2,91 +2,151 @@
 //! idempotency → facts from other aggregates → decide → append with the
 //! aggregate's expected sequence → reply after JetStream's ack. On a sequence
 //! conflict the aggregate is reloaded and the command decided again, a
-//! bounded number of times.
+//! bounded number of times. Once an event is acknowledged, the follow-up
+//! commands the domain declares for it (`Aggregate::follow_ups`) run through
+//! the same pipeline before the reply.
+//!
+//! Log lines carry the fields of the caller's span (the command, the agency,
+//! the aggregate and the correlation id); this module records the last two
+//! once the command is parsed.
 
-use std::future::Future;
 use std::time::Instant;
 
 use bytes::Bytes;
 use jiff::Timestamp;
 use prost::Message;
-use sy_domain::aggregate::Aggregate;
-use sy_domain::allowance::Allowance;
-use sy_domain::command_meta::Meta;
+use sy_domain::aggregate::{Aggregate, FollowUp, Implied};
+use sy_domain::command_meta::{self, CommandMessage, Meta, ParseEnv, Parsed};
 use sy_domain::event::{SCHEMA_VERSION, subject, to_proto};
 use sy_domain::pb::{self, CommandResult, EventEnvelope};
-use sy_domain::person::Person;
-use sy_domain::placement::Placement;
-use sy_domain::station::Station;
 use sy_domain::{DomainError, FieldViolation};
 use sy_eventlog::{EventLog, LogError, StoredEvent};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::aggregate::{Aggregates, Loaded};
 use crate::error::IntakeError;
-use crate::incoming::{Env, Incoming, Parsed};
+use crate::kinds::{Stored, Stores};
 use crate::metrics;
 
 /// Attempts at deciding and appending before a contended command is ABORTED.
 const MAX_ATTEMPTS: usize = 8;
 
-/// An aggregate kind intake can load and write, and what its commands need
-/// to know of other aggregates.
-pub trait Stored: Aggregate {
-    /// This kind's cache.
-    fn aggregates(pipeline: &Pipeline) -> &Aggregates<Self>;
-
-    /// The facts `command` needs on `state`, read from the other aggregates.
-    fn facts(
-        pipeline: &Pipeline,
-        state: &Self,
-        command: &Self::Command,
-    ) -> impl Future<Output = Result<Self::Facts, IntakeError>> + Send;
-}
-
 /// Runs commands against the event log.
 pub struct Pipeline {
     log: EventLog,
-    env: Env,
-    pub(crate) requests: Aggregates<pb::Request>,
-    pub(crate) people: Aggregates<Person>,
-    pub(crate) placements: Aggregates<Placement>,
-    pub(crate) allowances: Aggregates<Allowance>,
-    pub(crate) stations: Aggregates<Station>,
+    env: ParseEnv,
+    stores: Stores,
+}
+
+/// A command's outcome, and the follow-ups its new event implies (none when
+/// it was replayed).
+struct Executed {
+    result: CommandResult,
+    follow_ups: Vec<FollowUp>,
 }
 
 impl Pipeline {
-    pub fn new(log: EventLog, env: Env, cache_size: usize) -> Self {
+    pub fn new(log: EventLog, env: ParseEnv, cache_size: usize) -> Self {
         Self {
-            requests: Aggregates::new(log.clone(), cache_size),
-            people: Aggregates::new(log.clone(), cache_size),
-            placements: Aggregates::new(log.clone(), cache_size),
-            allowances: Aggregates::new(log.clone(), cache_size),
-            stations: Aggregates::new(log.clone(), cache_size),
+            stores: Stores::new(&log, cache_size),
             log,
             env,
         }
     }
 
-    /// Validates and executes one command issued by `actor`.
-    pub async fn execute<M: Incoming>(
+    /// Validates and executes one command issued by `actor`, then the
+    /// follow-ups its event implies.
+    pub async fn execute<M>(
         &self,
         actor: &pb::Actor,
         message: &M,
-    ) -> Result<CommandResult, IntakeError> {
+    ) -> Result<CommandResult, IntakeError>
+    where
+        M: CommandMessage,
+        M::Target: Stored,
+    {
         let parsed = message.parse(&self.env, actor, Timestamp::now())?;
-        self.run::<M::Target>(actor, parsed).await
+        let span = tracing::Span::current();
+        span.record("aggregate", tracing::field::display(parsed.id));
+        span.record("correlation_id", parsed.meta.correlation_id.as_str());
+        let Executed { result, follow_ups } = self.run(actor, parsed).await?;
+        if let Some(event_id) = result.event_ids.first() {
+            self.follow(actor, follow_ups, event_id).await;
+        }
+        Ok(result)
     }
 
-    /// Executes an already parsed command (also for follow-ups intake issues
-    /// itself, such as stopping an allowance when a spouse is placed).
-    pub async fn run<A: Stored>(
+    /// Issues `follow_ups` of the event `caused_by`, and theirs in turn, as
+    /// commands of `actor`. A failure is logged, not returned: the causing
+    /// event stands (a placed spouse's allowance that could not be stopped
+    /// still refuses every payment while they are placed).
+    async fn follow(&self, actor: &pb::Actor, follow_ups: Vec<FollowUp>, caused_by: &str) {
+        let mut pending: Vec<(FollowUp, String)> = follow_ups
+            .into_iter()
+            .map(|follow_up| (follow_up, caused_by.to_string()))
+            .collect();
+        while let Some((follow_up, caused_by)) = pending.pop() {
+            let issued = match follow_up {
+                FollowUp::Allowance(implied) => self.issue(actor, implied, &caused_by).await,
+            };
+            let Some(Executed { result, follow_ups }) = issued else {
+                continue;
+            };
+            if let Some(event_id) = result.event_ids.first() {
+                pending.extend(follow_ups.into_iter().map(|f| (f, event_id.clone())));
+            }
+        }
+    }
+
+    /// Issues one follow-up if the aggregate it addresses needs it.
+    async fn issue<A: Stored>(
+        &self,
+        actor: &pb::Actor,
+        implied: Implied<A>,
+        caused_by: &str,
+    ) -> Option<Executed> {
+        let span = tracing::info_span!(
+            "follow_up",
+            kind = A::KIND,
+            aggregate = %implied.id,
+            caused_by,
+        );
+        let issued = async {
+            let current = A::aggregates(&self.stores).load(implied.id, false).await?;
+            if !(implied.needed)(&current.state) {
+                return Ok(None);
+            }
+            let parsed = command_meta::follow_up(implied, caused_by, Timestamp::now())?;
+            self.run(actor, parsed).await.map(Some)
+        };
+        match issued.instrument(span.clone()).await {
+            Ok(Some(executed)) => {
+                span.in_scope(|| {
+                    tracing::info!(
+                        position = executed.result.position,
+                        replayed = executed.result.replayed,
+                        "follow-up recorded"
+                    );
+                });
+                Some(executed)
+            }
+            Ok(None) => None,
+            Err(err) => {
+                span.in_scope(|| tracing::warn!(%err, "follow-up failed"));
+                None
+            }
+        }
+    }
+
+    /// Executes an already parsed command.
+    async fn run<A: Stored>(
         &self,
         actor: &pb::Actor,
         parsed: Parsed<A>,
-    ) -> Result<CommandResult, IntakeError> {
+    ) -> Result<Executed, IntakeError> {
         let id = parsed.id;
-        let aggregates = A::aggregates(self);
+        let aggregates = A::aggregates(&self.stores);
         for attempt in 0..MAX_ATTEMPTS {
             // A creating command usually addresses an aggregate that does not
             // exist yet: skip the read and let the append's expected sequence
@@ -98,17 +158,20 @@ impl Pipeline {
                 aggregates.load(id, attempt > 0).await?
             };
             if let Some(result) = replay(&loaded, actor, &parsed)? {
-                return Ok(result);
+                return Ok(Executed {
+                    result,
+                    follow_ups: Vec::new(),
+                });
             }
-            let facts = A::facts(self, &loaded.state, &parsed.command).await?;
+            let facts = A::facts(&self.stores, &loaded.state, &parsed.command).await?;
             match self
                 .append(aggregates, loaded, actor, &parsed, &facts)
                 .await
             {
-                Ok(Some(result)) => return Ok(result),
+                Ok(Some(executed)) => return Ok(executed),
                 // Lost the race (or a retry of this very command won it):
                 // reload and look again.
-                Ok(None) => tracing::debug!(%id, attempt, "sequence conflict; deciding again"),
+                Ok(None) => tracing::debug!(attempt, "sequence conflict; deciding again"),
                 Err(err) => return Err(err),
             }
         }
@@ -127,7 +190,7 @@ impl Pipeline {
         actor: &pb::Actor,
         parsed: &Parsed<A>,
         facts: &A::Facts,
-    ) -> Result<Option<CommandResult>, IntakeError> {
+    ) -> Result<Option<Executed>, IntakeError> {
         let meta = &parsed.meta;
         let id = parsed.id;
         if meta.expected_version != 0 && meta.expected_version != loaded.state.version() {
@@ -184,24 +247,24 @@ impl Pipeline {
             payload: bytes,
         };
         loaded.fold_envelope(&envelope, &stored)?;
+        let payload = envelope.payload.as_ref().expect("built with a payload");
+        let follow_ups = loaded.state.follow_ups(payload);
         aggregates.remember(id, loaded);
-        let event_type =
-            sy_domain::event::event_type(envelope.payload.as_ref().expect("built with a payload"));
-        tracing::info!(
-            kind = A::KIND,
-            %id,
-            event = event_type,
+        tracing::debug!(
+            event = sy_domain::event::event_type(payload),
             version = envelope.aggregate_version,
             position = appended.position,
-            agency = %actor.agency,
             "event appended"
         );
-        Ok(Some(CommandResult {
-            aggregate_id: envelope.aggregate_id,
-            version: envelope.aggregate_version,
-            position: appended.position,
-            event_ids: vec![envelope.event_id],
-            replayed: false,
+        Ok(Some(Executed {
+            result: CommandResult {
+                aggregate_id: envelope.aggregate_id,
+                version: envelope.aggregate_version,
+                position: appended.position,
+                event_ids: vec![envelope.event_id],
+                replayed: false,
+            },
+            follow_ups,
         }))
     }
 }

@@ -1,6 +1,6 @@
 //! The command services, `shuangyong.v1.Intake` (support requests) and
 //! `shuangyong.v1.Placements` (placement programmes): one RPC per command,
-//! each the same pipeline run on its message.
+//! each the same pipeline run on its message, in a span of its own.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,9 +10,11 @@ use sy_api::pb::intake_server::Intake;
 use sy_api::pb::placements_server::Placements;
 use sy_api::pb::{self, CommandResult};
 use sy_api::telemetry::code_name;
+use sy_domain::command_meta::CommandMessage;
 use tonic::{Request, Response, Status};
+use tracing::field::Empty;
 
-use crate::incoming::Incoming;
+use crate::kinds::Stored;
 use crate::metrics;
 use crate::pipeline::Pipeline;
 
@@ -27,10 +29,18 @@ impl IntakeService {
         Self { pipeline, identity }
     }
 
-    async fn run<M: Incoming>(
-        &self,
-        request: Request<M>,
-    ) -> Result<Response<CommandResult>, Status> {
+    /// Runs one command; its log lines carry the command, the agency, and
+    /// (once parsed) the aggregate and the correlation id.
+    #[tracing::instrument(
+        name = "command",
+        skip_all,
+        fields(command = M::NAME, agency = Empty, aggregate = Empty, correlation_id = Empty)
+    )]
+    async fn run<M>(&self, request: Request<M>) -> Result<Response<CommandResult>, Status>
+    where
+        M: CommandMessage,
+        M::Target: Stored,
+    {
         let started = Instant::now();
         let result = self.execute(request).await;
         let outcome = match &result {
@@ -42,19 +52,19 @@ impl IntakeService {
         result
     }
 
-    async fn execute<M: Incoming>(
-        &self,
-        request: Request<M>,
-    ) -> Result<Response<CommandResult>, Status> {
+    async fn execute<M>(&self, request: Request<M>) -> Result<Response<CommandResult>, Status>
+    where
+        M: CommandMessage,
+        M::Target: Stored,
+    {
         let actor = self.identity.actor(request.metadata())?;
+        tracing::Span::current().record("agency", actor.agency.as_str());
         let message = request.into_inner();
         match self.pipeline.execute(&actor, &message).await {
             Ok(result) => Ok(Response::new(result)),
             Err(err) => {
                 let status = Status::from(err);
                 tracing::info!(
-                    command = M::NAME,
-                    agency = %actor.agency,
                     code = ?status.code(),
                     message = status.message(),
                     "command refused"
@@ -266,24 +276,10 @@ impl Placements for IntakeService {
         self.run(request).await
     }
 
-    /// A spouse on duty no longer receives the unemployed spouse allowance:
-    /// intake stops it right after the placement's event.
     async fn put_on_duty(
         &self,
         request: Request<pb::PutOnDutyCommand>,
     ) -> Result<Response<CommandResult>, Status> {
-        let actor = self.identity.actor(request.metadata())?;
-        let response = self.run(request).await?;
-        let result = response.get_ref();
-        if let (false, Ok(id), Some(event_id)) = (
-            result.replayed,
-            uuid::Uuid::try_parse(&result.aggregate_id),
-            result.event_ids.first(),
-        ) {
-            self.pipeline
-                .stop_allowance_of_placed_spouse(&actor, id, event_id)
-                .await;
-        }
-        Ok(response)
+        self.run(request).await
     }
 }

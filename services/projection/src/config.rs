@@ -1,37 +1,31 @@
 //! Command-line flags and their `SY_*` environment variables. Every flag has a
 //! documented default, so `sy-projection` with no arguments runs against a
 //! local NATS; nothing here is secret, so the whole config may be logged.
+//! The flags every service takes (NATS, stream, metrics, logs) are
+//! `sy_api::args::CommonArgs`; these are the projection's own.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+use sy_api::args::CommonArgs;
 
 /// The projection: folds the event log into sled and serves `shuangyong.v1.Query`.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "sy-projection", version, about)]
 pub struct Config {
-    /// NATS server URL(s) of the event log, comma-separated for a cluster.
-    #[arg(long, env = "SY_NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    pub nats_url: String,
+    #[command(flatten)]
+    pub common: CommonArgs,
 
     /// Address the gRPC server binds (port 0 picks a free port; the chosen
     /// address is logged as `listening addr=...`).
     #[arg(long, env = "SY_LISTEN", default_value = "127.0.0.1:50052")]
     pub listen: SocketAddr,
 
-    /// JetStream stream holding the event log.
-    #[arg(long, env = "SY_STREAM", default_value = "SHUANGYONG")]
-    pub stream: String,
-
     /// Directory of this replica's sled read model.
     #[arg(long, env = "SY_DATA_DIR", default_value = "data/projection")]
     pub data_dir: PathBuf,
-
-    /// Log format: `text` for a terminal, `json` for containers.
-    #[arg(long, env = "SY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
 
     /// Longest a read waits for its `min_position` to be applied before
     /// answering UNAVAILABLE, in milliseconds.
@@ -42,14 +36,6 @@ pub struct Config {
     #[arg(long, env = "SY_BATCH_SIZE", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub batch_size: u64,
-
-    /// Bound on each NATS request (connecting, reading a subject), in milliseconds.
-    #[arg(long, env = "SY_NATS_TIMEOUT_MS", default_value_t = 2000)]
-    pub nats_timeout_ms: u64,
-
-    /// Address to serve Prometheus metrics on (`/metrics`); off unless set.
-    #[arg(long, env = "SY_METRICS_LISTEN")]
-    pub metrics_listen: Option<std::net::SocketAddr>,
 
     /// Readiness bound: gRPC health reports NOT_SERVING while the log is
     /// unreachable or this many events or more are not yet applied.
@@ -63,19 +49,9 @@ pub struct Config {
     pub read_only: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
 impl Config {
     pub fn max_wait(&self) -> Duration {
         Duration::from_millis(self.max_wait_ms)
-    }
-
-    pub fn nats_timeout(&self) -> Duration {
-        Duration::from_millis(self.nats_timeout_ms)
     }
 
     /// `batch_size` as a length; the parser bounds it to 1..=100000.
@@ -86,16 +62,18 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    use sy_api::args::LogFormat;
+
     use super::*;
 
     #[test]
     fn defaults_need_no_arguments() {
         let config = Config::try_parse_from(["sy-projection"]).unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:50052");
-        assert_eq!(config.stream, "SHUANGYONG");
+        assert_eq!(config.common.stream, "SHUANGYONG");
         assert_eq!(config.batch_len(), 1000);
         assert_eq!(config.max_wait(), Duration::from_secs(5));
-        assert_eq!(config.log_format, LogFormat::Text);
+        assert_eq!(config.common.log_format, LogFormat::Text);
     }
 
     #[test]
@@ -110,6 +88,6 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config.listen.port(), 0);
-        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.common.log_format, LogFormat::Json);
     }
 }

@@ -42,7 +42,7 @@ use tokio::sync::watch;
 use tonic_health::ServingStatus;
 use tracing::{error, info};
 
-pub use config::{Config, LogFormat};
+pub use config::Config;
 pub use follow::FollowError;
 pub use read_model::{
     BatchOutcome, ListError, ListFilter, Page, PlacementFilter, PlacementPage, Quarantined,
@@ -99,7 +99,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    if let Some(listen) = config.metrics_listen {
+    if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }
     let (data_dir, model) = DataDir::open(&config.data_dir)?;
@@ -117,10 +117,10 @@ pub async fn serve(
         "read model opened"
     );
     let log = EventLog::connect(&LogConfig {
-        nats_url: config.nats_url.clone(),
-        stream: config.stream.clone(),
+        nats_url: config.common.nats_url.clone(),
+        stream: config.common.stream.clone(),
         replicas: 1,
-        request_timeout: config.nats_timeout(),
+        request_timeout: config.common.nats_timeout(),
     })
     .await?;
 

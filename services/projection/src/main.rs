@@ -2,12 +2,12 @@
 //! until SIGINT or SIGTERM. Everything else lives in the library.
 
 use clap::Parser;
-use sy_projection::{Config, LogFormat};
+use sy_projection::Config;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    sy_api::server::init_tracing(config.log_format == LogFormat::Json);
+    config.common.init_tracing();
     sy_projection::run(config, sy_api::server::shutdown_signal()).await?;
     Ok(())
 }

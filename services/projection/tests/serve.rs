@@ -13,6 +13,7 @@ use clap::Parser;
 use futures::StreamExt;
 use prost::Message;
 use sy_api::pb::query_client::QueryClient;
+use sy_domain::aggregate::Aggregate;
 use sy_domain::event::{GENESIS_HASH, hash, subject};
 use sy_domain::fixtures::{REQUESTER, assign, submit};
 use sy_domain::pb::{self, RequestStatus as S};
@@ -154,7 +155,7 @@ impl Writer {
             )
             .await
             .unwrap();
-        domain::apply(state, &envelope, appended.position).unwrap();
+        Aggregate::apply(state, &envelope, appended.position).unwrap();
         *last = appended.position;
         *prev_hash = hash(&bytes);
         appended.position

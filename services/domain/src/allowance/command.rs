@@ -1,7 +1,16 @@
-//! Allowance commands as validated values (months parsed at the edge with
-//! [`Month::parse`]); amounts and reasons are checked by `decide`.
+//! Allowance commands as validated values, parsed from their protobuf
+//! messages ([`CommandMessage`]); what remains to check depends on the
+//! allowance's state and belongs to `decide`. Each command names the person,
+//! and the allowance it addresses is [`allowance_id_for`] that person.
+
+use uuid::Uuid;
 
 use super::month::Month;
+use super::{Allowance, allowance_id_for};
+use crate::command_meta::{CommandMessage, Input, context_accessors, on_existing};
+use crate::error::FieldViolation;
+use crate::pb;
+use crate::validate::{self, Violations, text};
 
 /// Monthly amounts a grant may carry, in fen: positive, at most 10,000 yuan.
 pub const MONTHLY_AMOUNT_FEN: std::ops::RangeInclusive<i64> = 1..=1_000_000;
@@ -24,4 +33,45 @@ pub enum Command {
     /// Stops the allowance: on request, or `automatic`ally when the spouse
     /// went on duty.
     Stop { reason: String, automatic: bool },
+}
+
+impl CommandMessage for pb::GrantAllowanceCommand {
+    type Target = Allowance;
+    context_accessors!();
+
+    fn body(&self, v: &mut Violations, _: &Input<'_>) -> Option<(Uuid, Command)> {
+        let person_id = v.check(validate::aggregate_id("person_id", &self.person_id));
+        if !MONTHLY_AMOUNT_FEN.contains(&self.monthly_amount_fen) {
+            v.push(FieldViolation::new(
+                "monthly_amount_fen",
+                format!(
+                    "must be a positive number of fen, at most {}",
+                    MONTHLY_AMOUNT_FEN.end()
+                ),
+            ));
+        }
+        let from_month = v.check(Month::parse("from_month", &self.from_month));
+        let person_id = person_id?;
+        Some((
+            allowance_id_for(&person_id),
+            Command::Grant {
+                person_id,
+                monthly_amount_fen: self.monthly_amount_fen,
+                from_month: from_month?,
+            },
+        ))
+    }
+}
+
+// Pay and stop name the person; the allowance is theirs.
+on_existing! { Allowance, person_id => |id| allowance_id_for(&id);
+    pb::PayAllowanceCommand => |m, v, _| {
+        v.check(Month::parse("month", &m.month)).map(|month| Command::Pay { month })
+    };
+    pb::StopAllowanceCommand => |m, v, _| {
+        v.check(text("reason", &m.reason, 1, REASON_MAX)).map(|reason| Command::Stop {
+            reason,
+            automatic: false,
+        })
+    };
 }

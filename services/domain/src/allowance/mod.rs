@@ -36,7 +36,7 @@ pub use command::{Command, MONTHLY_AMOUNT_FEN};
 pub use month::Month;
 pub use state::{Allowance, AllowanceStatus, GrantPeriod, Stop};
 
-use crate::aggregate::{Aggregate, ApplyError, PersonFacts};
+use crate::aggregate::{Aggregate, ApplyError, Implied, PersonFacts};
 use crate::error::DomainError;
 use crate::pb::event_envelope::Payload;
 use crate::pb::{Actor, EventEnvelope};
@@ -49,6 +49,20 @@ const ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x3f0e_9a57_c2d1_4b86_a7e
 /// opaque id.
 pub fn allowance_id_for(person_id: &uuid::Uuid) -> uuid::Uuid {
     uuid::Uuid::new_v5(&ID_NAMESPACE, person_id.as_bytes())
+}
+
+/// The stop that `person_id` going on duty as a placed spouse implies
+/// (the allowance ends with employment); needed only while it is granted.
+pub fn stop_on_placement(person_id: &uuid::Uuid) -> Implied<Allowance> {
+    Implied {
+        id: allowance_id_for(person_id),
+        command: Command::Stop {
+            reason: "spouse placed (随军家属已安置)".into(),
+            automatic: true,
+        },
+        needed: |allowance| allowance.status() == Some(AllowanceStatus::Granted),
+        key_prefix: "auto-stop",
+    }
 }
 
 /// What an allowance command needs to know of other aggregates, looked up by

@@ -608,3 +608,14 @@ proptest! {
 fn month_of(value: &str) -> Month {
     Month::parse("month", value).unwrap()
 }
+
+#[test]
+fn the_stop_a_placement_implies_is_needed_only_while_granted() {
+    let implied = stop_on_placement(&person_id());
+    assert_eq!(implied.id.to_string(), id());
+    assert!(!(implied.needed)(&given(&[])));
+    let granted = given(&[grant(AMOUNT, "2026-01")]);
+    assert!((implied.needed)(&granted));
+    let stopped = given(&[grant(AMOUNT, "2026-01"), stop(true)]);
+    assert!(!(implied.needed)(&stopped));
+}

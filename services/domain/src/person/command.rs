@@ -1,14 +1,17 @@
-//! Person commands as validated values. The edge builds them from parsed
-//! types (`IdNumber::parse`, `Phone::parse`, `AreaCode::parse`...); what is
-//! left to check depends on the role or the person's state and belongs to
-//! `decide`.
+//! Person commands as validated values, parsed from their protobuf messages
+//! ([`CommandMessage`]) into the value types (`IdNumber`, `Phone`,
+//! `AreaCode`...); what is left to check depends on the role or the
+//! person's state and belongs to `decide`.
 
 use jiff::civil::Date;
+use uuid::Uuid;
 
+use super::{Person, person_id_for};
+use crate::command_meta::{CommandMessage, Input, context_accessors, on_existing};
 use crate::error::FieldViolation;
 use crate::pb::{self, PersonRole, Relation};
 use crate::person_data::{IdNumber, PersonName, Phone};
-use crate::validate::{AreaCode, Code};
+use crate::validate::{self, AreaCode, Code, Violations, text};
 
 /// The service member or veteran a spouse or child belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,3 +110,98 @@ pub const TRAINING_HOURS: std::ops::RangeInclusive<u32> = 1..=2000;
 
 /// Longest course, certificate or issuer name, in characters.
 pub const TITLE_MAX: usize = 200;
+
+/// A registration creates its person, whose id derives from the ID number.
+impl CommandMessage for pb::RegisterPersonCommand {
+    type Target = Person;
+    const CREATES: bool = true;
+    context_accessors!();
+
+    fn body(&self, v: &mut Violations, input: &Input<'_>) -> Option<(Uuid, Command)> {
+        let role = v.check(validate::enum_value::<PersonRole>("role", self.role, None));
+        let name = v.check(PersonName::parse("name", &self.name));
+        let id_number = v.check(IdNumber::parse("id_number", &self.id_number, input.today));
+        let phone = v.check_optional(&self.phone, |phone| Phone::parse("phone", phone));
+        let area_code = v.check(AreaCode::parse(
+            "area_code",
+            &self.area_code,
+            &input.env.districts,
+        ));
+        let links: Vec<Option<Link>> = self
+            .links
+            .iter()
+            .enumerate()
+            .map(|(i, link)| parse_link(v, &format!("links[{i}]"), link))
+            .collect();
+        let id_number = id_number?;
+        let id = person_id_for(&input.env.identity_key, &id_number);
+        Some((
+            id,
+            Command::Register {
+                role: role?,
+                name: name?,
+                id_number,
+                phone: phone?,
+                area_code: area_code?,
+                links: links.into_iter().collect::<Option<Vec<_>>>()?,
+            },
+        ))
+    }
+}
+
+/// A link as sent, every bad field named.
+fn parse_link(v: &mut Violations, field: &str, link: &pb::PersonLink) -> Option<Link> {
+    let relation = v.check(validate::enum_value(
+        &format!("{field}.relation"),
+        link.relation,
+        None,
+    ));
+    let name = v.check(PersonName::parse(&format!("{field}.name"), &link.name));
+    let unit = v.check_optional(&link.unit, |unit| {
+        Code::parse(&format!("{field}.unit"), unit)
+    });
+    let person_id = v.check_optional(&link.person_id, |id| {
+        validate::aggregate_id(&format!("{field}.person_id"), id)
+    });
+    Some(Link {
+        relation: relation?,
+        name: name?,
+        unit: unit?,
+        person_id: person_id?,
+    })
+}
+
+on_existing! { Person, person_id;
+    pb::RecordTrainingCommand => |m, v, input| {
+        let course = v.check(text("course", &m.course, 1, TITLE_MAX));
+        let completed_on = not_after_today(v, "completed_on", &m.completed_on, input.today);
+        Some(Command::RecordTraining {
+            course: course?,
+            hours: m.hours,
+            completed_on: completed_on?,
+        })
+    };
+    pb::RecordCertificateCommand => |m, v, input| {
+        let certificate = v.check(text("certificate", &m.certificate, 1, TITLE_MAX));
+        let issuer = v.check(text("issuer", &m.issuer, 1, TITLE_MAX));
+        let issued_on = not_after_today(v, "issued_on", &m.issued_on, input.today);
+        Some(Command::RecordCertificate {
+            certificate: certificate?,
+            issuer: issuer?,
+            issued_on: issued_on?,
+        })
+    };
+}
+
+/// A date that has already come (the day the command occurred at the latest).
+fn not_after_today(v: &mut Violations, field: &str, value: &str, today: Date) -> Option<Date> {
+    let date = v.check(validate::date(field, value))?;
+    if date > today {
+        v.push(FieldViolation::new(
+            field,
+            format!("{date} is in the future"),
+        ));
+        return None;
+    }
+    Some(date)
+}

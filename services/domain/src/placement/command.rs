@@ -1,15 +1,18 @@
-//! Placement commands as validated values. The constructors parse caller
-//! input (text trimmed and bounded, codes and dates checked) and name every
-//! bad field at once; past them, what remains to check depends on the
-//! placement's state and belongs to `decide`.
+//! Placement commands as validated values, parsed from their protobuf
+//! messages ([`CommandMessage`]). The constructors parse caller input (text
+//! trimmed and bounded, codes and dates checked) and name every bad field at
+//! once; past them, what remains to check depends on the placement's state
+//! and belongs to `decide`.
 
 use jiff::civil::Date;
+use uuid::Uuid;
 
+use crate::command_meta::{CommandMessage, Input, context_accessors, on_existing};
 use crate::error::{DomainError, FieldViolation};
-use crate::pb::Programme;
+use crate::pb::{self, Programme};
 use crate::validate::{self, AreaCode, Districts, Violations, text};
 
-use super::placement_id_for;
+use super::{Placement, placement_id_for};
 
 /// Employers, posts and schools.
 const NAME_MAX: usize = 200;
@@ -251,6 +254,60 @@ fn community(field: &str, code: AreaCode) -> Result<AreaCode, FieldViolation> {
     } else {
         Ok(code)
     }
+}
+
+/// A registration addresses the placement of its person in its programme.
+impl CommandMessage for pb::RegisterPlacementCommand {
+    type Target = Placement;
+    context_accessors!();
+
+    fn body(&self, v: &mut Violations, input: &Input<'_>) -> Option<(Uuid, Command)> {
+        let command = v.absorb(Command::register(
+            self.programme,
+            &self.person_id,
+            &self.area_code,
+            &input.env.districts,
+            self.fast_lane,
+            &self.school,
+            &self.grade,
+        ))?;
+        Some((command.new_placement_id()?, command))
+    }
+}
+
+on_existing! { Placement, placement_id;
+    pb::MatchPlacementCommand => |m, v, _| {
+        v.absorb(Command::match_post(
+            &m.employer,
+            &m.post,
+            m.profession_matched,
+            m.post_matched,
+            m.rank_matched,
+        ))
+    };
+    // On duty today unless the message names the day.
+    pb::PutOnDutyCommand => |m, v, input| {
+        let on = if m.on_duty_date.is_empty() {
+            input.today.to_string()
+        } else {
+            m.on_duty_date.clone()
+        };
+        v.absorb(Command::put_on_duty(&on, input.today))
+    };
+    pb::DeclinePlacementCommand => |m, v, _| v.absorb(Command::decline(&m.reason));
+    pb::WithdrawPlacementCommand => |m, v, _| v.absorb(Command::withdraw(&m.reason));
+    pb::RecommendToTalentPoolCommand => |m, v, input| {
+        v.absorb(Command::recommend_to_talent_pool(
+            &m.community_code,
+            &input.env.districts,
+            &m.note,
+        ))
+    };
+    pb::AcceptSchoolRequestCommand => |m, v, _| v.absorb(Command::accept_school_request(&m.note));
+    pb::DeclineSchoolRequestCommand => |m, v, _| {
+        v.absorb(Command::decline_school_request(&m.reason))
+    };
+    pb::EnrollInSchoolCommand => |m, v, _| v.absorb(Command::enroll_in_school(&m.school));
 }
 
 #[cfg(test)]

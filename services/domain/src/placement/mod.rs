@@ -29,7 +29,7 @@ pub use command::Command;
 pub use lifecycle::{Status, transition};
 pub use state::{Cycle, FAST_LANE_PROMISE, Placement, TalentPool};
 
-use crate::aggregate::PersonFacts;
+use crate::aggregate::{FollowUp, PersonFacts};
 use crate::pb::{PersonRole, Programme};
 
 /// Aggregate kind of placements in subjects and envelopes.
@@ -114,6 +114,21 @@ impl crate::aggregate::Aggregate for Placement {
         actor: &crate::pb::Actor,
     ) -> Result<crate::pb::event_envelope::Payload, crate::DomainError> {
         decide::decide(self, command, facts, actor)
+    }
+
+    /// A spouse on duty no longer receives the unemployed spouse allowance.
+    fn follow_ups(&self, event: &crate::pb::event_envelope::Payload) -> Vec<FollowUp> {
+        use crate::pb::event_envelope::Payload;
+        match (event, self.person_id()) {
+            (Payload::PlacementOnDuty(_), Some(person_id))
+                if self.programme() == Programme::SpousePlacement && self.is_placed() =>
+            {
+                vec![FollowUp::Allowance(crate::allowance::stop_on_placement(
+                    &person_id,
+                ))]
+            }
+            _ => Vec::new(),
+        }
     }
 }
 

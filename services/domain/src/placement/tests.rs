@@ -796,3 +796,36 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_spouse_on_duty_implies_stopping_a_granted_allowance() {
+    use crate::aggregate::FollowUp;
+    use crate::allowance::{Allowance, allowance_id_for};
+
+    let matched = in_status(P::SpousePlacement, Status::Matched).unwrap();
+    let payload = when(&matched, &on_duty(), P::SpousePlacement).unwrap();
+    let placed = folded(&matched, P::SpousePlacement, payload.clone(), 3600);
+    let follow_ups = placed.follow_ups(&payload);
+    let [FollowUp::Allowance(stop)] = follow_ups.as_slice() else {
+        panic!("expected one allowance stop")
+    };
+    assert_eq!(stop.id, allowance_id_for(&person()));
+    assert_eq!(stop.key_prefix, "auto-stop");
+    assert!(matches!(
+        stop.command,
+        crate::allowance::Command::Stop {
+            automatic: true,
+            ..
+        }
+    ));
+    assert!(!(stop.needed)(&Allowance::default()), "nothing to stop");
+
+    // Only the on-duty event of a spouse implies it.
+    let veteran = in_status(P::VeteranResettlement, Status::Matched).unwrap();
+    let payload = when(&veteran, &on_duty(), P::VeteranResettlement).unwrap();
+    let placed = folded(&veteran, P::VeteranResettlement, payload.clone(), 3600);
+    assert!(placed.follow_ups(&payload).is_empty());
+    let registered = in_status(P::SpousePlacement, Status::Registered).unwrap();
+    let payload = when(&registered, &match_post(), P::SpousePlacement).unwrap();
+    assert!(registered.follow_ups(&payload).is_empty());
+}

@@ -2,59 +2,24 @@
 //! deterministic (times come from the event, never the clock), so replaying the
 //! log from sequence 1 rebuilds byte-identical state.
 
+use crate::aggregate::{ApplyError, check_envelope, not_applicable};
+use crate::error::status_name;
 use crate::event::event_type;
-use crate::pb::{self, EventEnvelope, RequestStatus, TimelineEntry, event_envelope::Payload};
+use crate::pb::{self, EventEnvelope, TimelineEntry, event_envelope::Payload};
 
-use super::KIND;
 use super::lifecycle::transition;
-
-/// Why an event from the log cannot be folded. The projection quarantines such
-/// events instead of guessing.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ApplyError {
-    #[error("event has no payload it knows (written by a newer schema?)")]
-    MissingPayload,
-    #[error("event belongs to {kind} {id}, not to request {expected}")]
-    WrongAggregate {
-        kind: String,
-        id: String,
-        expected: String,
-    },
-    #[error("event has version {actual}, expected {expected}")]
-    VersionGap { expected: u64, actual: u64 },
-    #[error("{event_type} cannot follow status {}", crate::error::status_name(*.status))]
-    IllegalTransition {
-        event_type: &'static str,
-        status: RequestStatus,
-    },
-}
 
 /// Folds `event`, stored at stream sequence `position`, into `state`. On error
 /// `state` is unchanged.
-pub fn apply(
+pub(super) fn apply(
     state: &mut pb::Request,
     event: &EventEnvelope,
     position: u64,
 ) -> Result<(), ApplyError> {
-    let payload = event.payload.as_ref().ok_or(ApplyError::MissingPayload)?;
-    let is_first = state.status() == RequestStatus::Unspecified;
-    if event.aggregate_kind != KIND || (!is_first && event.aggregate_id != state.id) {
-        return Err(ApplyError::WrongAggregate {
-            kind: event.aggregate_kind.clone(),
-            id: event.aggregate_id.clone(),
-            expected: state.id.clone(),
-        });
-    }
-    if event.aggregate_version != state.version + 1 {
-        return Err(ApplyError::VersionGap {
-            expected: state.version + 1,
-            actual: event.aggregate_version,
-        });
-    }
-    let status = transition(state.status(), payload).ok_or(ApplyError::IllegalTransition {
-        event_type: event_type(payload),
-        status: state.status(),
-    })?;
+    let payload = check_envelope(state, event)?;
+    let from = state.status();
+    let refused = move || not_applicable::<pb::Request>(payload, status_name(from));
+    let status = transition(from, payload).ok_or_else(refused)?;
 
     let at = event.occurred_at;
     let note = match payload {
@@ -118,12 +83,7 @@ pub fn apply(
             e.reason.clone()
         }
         // `transition` refused every other kind's event above.
-        _ => {
-            return Err(ApplyError::IllegalTransition {
-                event_type: event_type(payload),
-                status: state.status(),
-            });
-        }
+        _ => return Err(refused()),
     };
 
     state.version = event.aggregate_version;

@@ -1,14 +1,16 @@
-//! Commands as validated values, parsed from their protobuf messages. Past
-//! `parse`, every field is known good; what remains to check depends on the
-//! aggregate's state and belongs to `decide`.
+//! Request commands as validated values, parsed from their protobuf messages
+//! ([`CommandMessage`]). Past parsing, every field is known good; what
+//! remains to check depends on the aggregate's state and belongs to `decide`.
 
-use jiff::Timestamp;
 use jiff::civil::Date;
+use uuid::Uuid;
 
-use crate::command_meta::{Meta, fingerprint, parse_meta};
-use crate::error::{DomainError, FieldViolation};
+use crate::command_meta::{CommandMessage, Input, context_accessors, on_existing};
+use crate::error::FieldViolation;
 use crate::pb;
-use crate::validate::{self, AreaCode, Code, Districts, Violations, china_date, text};
+use crate::validate::{self, AreaCode, Code, Violations, text};
+
+use super::request_id_for;
 
 const TITLE_MAX: usize = 200;
 const TEXT_MAX: usize = 4000;
@@ -84,61 +86,6 @@ impl Command {
     }
 }
 
-/// Which request a command addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// A submission: the id is derived from the actor's agency and the key.
-    New,
-    Existing(uuid::Uuid),
-}
-
-/// A command ready for `decide`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Parsed {
-    pub meta: Meta,
-    pub target: Target,
-    pub command: Command,
-    /// Hash of the command without its context: a retry with the same key
-    /// must carry the same fingerprint.
-    pub fingerprint: [u8; 32],
-}
-
-/// A command's protobuf message.
-pub trait CommandMessage: prost::Message + prost::Name + Clone {
-    fn context(&self) -> Option<&pb::CommandContext>;
-    fn clear_context(&mut self);
-    /// The addressed request; `None` for a submission.
-    fn request_id(&self) -> Option<&str>;
-    /// Parses the command's own fields; `today` is the day it occurred.
-    fn body(&self, v: &mut Violations, districts: &Districts, today: Date) -> Option<Command>;
-}
-
-/// Validates a command message completely, or names every bad field.
-pub fn parse<M: CommandMessage>(
-    message: &M,
-    districts: &Districts,
-    now: Timestamp,
-) -> Result<Parsed, DomainError> {
-    let mut v = Violations::default();
-    let meta = parse_meta(message.context(), &mut v, now);
-    let today = china_date(meta.as_ref().map_or(now, |m| m.occurred_at));
-    let target = match message.request_id() {
-        None => Some(Target::New),
-        Some(id) => v
-            .check(validate::aggregate_id("request_id", id))
-            .map(Target::Existing),
-    };
-    let command = message.body(&mut v, districts, today);
-    v.finish(|| {
-        Some(Parsed {
-            meta: meta?,
-            target: target?,
-            command: command?,
-            fingerprint: fingerprint(message, M::clear_context),
-        })
-    })
-}
-
 fn required_text(v: &mut Violations, field: &str, value: &str) -> Option<String> {
     v.check(text(field, value, 1, TEXT_MAX))
 }
@@ -166,26 +113,15 @@ fn optional_due_date(
     }
 }
 
-/// Implements the context accessors of a command message.
-macro_rules! command_context {
-    ($message:ty, $request_id:expr) => {
-        fn context(&self) -> Option<&pb::CommandContext> {
-            self.context.as_ref()
-        }
-        fn clear_context(&mut self) {
-            self.context = None;
-        }
-        fn request_id(&self) -> Option<&str> {
-            let id: fn(&$message) -> Option<&str> = $request_id;
-            id(self)
-        }
-    };
-}
-
+/// A submission creates its request, whose id derives from the submitting
+/// agency and the idempotency key.
 impl CommandMessage for pb::SubmitRequestCommand {
-    command_context!(pb::SubmitRequestCommand, |_| None);
+    type Target = pb::Request;
+    const CREATES: bool = true;
+    context_accessors!();
 
-    fn body(&self, v: &mut Violations, districts: &Districts, today: Date) -> Option<Command> {
+    fn body(&self, v: &mut Violations, input: &Input<'_>) -> Option<(Uuid, Command)> {
+        let (districts, today) = (&input.env.districts, input.today);
         let direction = v.check(validate::enum_value("direction", self.direction, None));
         let (agency, name) = match &self.requester {
             None => {
@@ -212,124 +148,97 @@ impl CommandMessage for pb::SubmitRequestCommand {
             self.supervision_level,
             Some(pb::SupervisionLevel::None),
         ));
-        Some(Command::Submit(Submission {
-            direction: direction?,
-            requester_agency: agency?,
-            requester_name: name?,
-            category: category?,
-            title: title?,
-            description: description?,
-            area_code: area_code?,
-            priority: priority?,
-            due_date: due?,
-            supervision_level: level?,
-        }))
+        let id = request_id_for(&input.actor.agency, input.idempotency_key);
+        Some((
+            id,
+            Command::Submit(Submission {
+                direction: direction?,
+                requester_agency: agency?,
+                requester_name: name?,
+                category: category?,
+                title: title?,
+                description: description?,
+                area_code: area_code?,
+                priority: priority?,
+                due_date: due?,
+                supervision_level: level?,
+            }),
+        ))
     }
 }
 
-impl CommandMessage for pb::AssignRequestCommand {
-    command_context!(pb::AssignRequestCommand, |m| Some(&m.request_id));
-
-    fn body(&self, v: &mut Violations, _: &Districts, today: Date) -> Option<Command> {
-        let department = v.check(Code::parse("department", &self.department));
-        let due = due_date(v, "due_date", &self.due_date, today);
-        let note = optional_text(v, "note", &self.note);
+on_existing! { pb::Request, request_id;
+    pb::AssignRequestCommand => |m, v, input| {
+        let department = v.check(Code::parse("department", &m.department));
+        let due = due_date(v, "due_date", &m.due_date, input.today);
+        let note = optional_text(v, "note", &m.note);
         Some(Command::Assign {
             department: department?,
             due_date: due?,
             note: note?,
         })
-    }
-}
-
-impl CommandMessage for pb::StartRequestCommand {
-    command_context!(pb::StartRequestCommand, |m| Some(&m.request_id));
-
-    fn body(&self, v: &mut Violations, _: &Districts, _: Date) -> Option<Command> {
-        let note = optional_text(v, "note", &self.note)?;
-        Some(Command::Start { note })
-    }
-}
-
-impl CommandMessage for pb::RecordProgressCommand {
-    command_context!(pb::RecordProgressCommand, |m| Some(&m.request_id));
-
-    fn body(&self, v: &mut Violations, _: &Districts, _: Date) -> Option<Command> {
-        let note = required_text(v, "note", &self.note)?;
-        Some(Command::RecordProgress { note })
-    }
-}
-
-impl CommandMessage for pb::ResolveRequestCommand {
-    command_context!(pb::ResolveRequestCommand, |m| Some(&m.request_id));
-
-    fn body(&self, v: &mut Violations, _: &Districts, _: Date) -> Option<Command> {
-        let resolution = required_text(v, "resolution", &self.resolution)?;
-        Some(Command::Resolve { resolution })
-    }
-}
-
-impl CommandMessage for pb::CloseRequestCommand {
-    command_context!(pb::CloseRequestCommand, |m| Some(&m.request_id));
-
-    fn body(&self, v: &mut Violations, _: &Districts, _: Date) -> Option<Command> {
-        let note = optional_text(v, "note", &self.note)?;
-        Some(Command::Close { note })
-    }
-}
-
-impl CommandMessage for pb::RejectRequestCommand {
-    command_context!(pb::RejectRequestCommand, |m| Some(&m.request_id));
-
-    fn body(&self, v: &mut Violations, _: &Districts, _: Date) -> Option<Command> {
-        let reason = required_text(v, "reason", &self.reason)?;
-        Some(Command::Reject { reason })
-    }
-}
-
-impl CommandMessage for pb::ReopenRequestCommand {
-    command_context!(pb::ReopenRequestCommand, |m| Some(&m.request_id));
-
-    fn body(&self, v: &mut Violations, _: &Districts, _: Date) -> Option<Command> {
-        let reason = required_text(v, "reason", &self.reason)?;
-        Some(Command::Reopen { reason })
-    }
-}
-
-impl CommandMessage for pb::EscalateRequestCommand {
-    command_context!(pb::EscalateRequestCommand, |m| Some(&m.request_id));
-
-    fn body(&self, v: &mut Violations, _: &Districts, today: Date) -> Option<Command> {
-        let level = v.check(validate::enum_value("level", self.level, None));
-        let reason = required_text(v, "reason", &self.reason);
-        let due = optional_due_date(v, "due_date", &self.due_date, today);
+    };
+    pb::StartRequestCommand => |m, v, _| {
+        optional_text(v, "note", &m.note).map(|note| Command::Start { note })
+    };
+    pb::RecordProgressCommand => |m, v, _| {
+        required_text(v, "note", &m.note).map(|note| Command::RecordProgress { note })
+    };
+    pb::ResolveRequestCommand => |m, v, _| {
+        required_text(v, "resolution", &m.resolution)
+            .map(|resolution| Command::Resolve { resolution })
+    };
+    pb::CloseRequestCommand => |m, v, _| {
+        optional_text(v, "note", &m.note).map(|note| Command::Close { note })
+    };
+    pb::RejectRequestCommand => |m, v, _| {
+        required_text(v, "reason", &m.reason).map(|reason| Command::Reject { reason })
+    };
+    pb::ReopenRequestCommand => |m, v, _| {
+        required_text(v, "reason", &m.reason).map(|reason| Command::Reopen { reason })
+    };
+    pb::EscalateRequestCommand => |m, v, input| {
+        let level = v.check(validate::enum_value("level", m.level, None));
+        let reason = required_text(v, "reason", &m.reason);
+        let due = optional_due_date(v, "due_date", &m.due_date, input.today);
         Some(Command::Escalate {
             level: level?,
             reason: reason?,
             due_date: due?,
         })
-    }
-}
-
-impl CommandMessage for pb::ChangeDueDateCommand {
-    command_context!(pb::ChangeDueDateCommand, |m| Some(&m.request_id));
-
-    fn body(&self, v: &mut Violations, _: &Districts, today: Date) -> Option<Command> {
-        let due = due_date(v, "due_date", &self.due_date, today);
-        let reason = required_text(v, "reason", &self.reason);
+    };
+    pb::ChangeDueDateCommand => |m, v, input| {
+        let due = due_date(v, "due_date", &m.due_date, input.today);
+        let reason = required_text(v, "reason", &m.reason);
         Some(Command::ChangeDueDate {
             due_date: due?,
             reason: reason?,
         })
-    }
+    };
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use jiff::Timestamp;
 
-    fn districts() -> Districts {
-        Districts::parse("500106").unwrap()
+    use super::*;
+    use crate::command_meta::{ParseEnv, Parsed};
+    use crate::error::DomainError;
+    use crate::validate::Districts;
+
+    fn parse<M: CommandMessage>(
+        message: &M,
+        now: Timestamp,
+    ) -> Result<Parsed<M::Target>, DomainError> {
+        let env = ParseEnv {
+            districts: Districts::parse("500106").unwrap(),
+            identity_key: [7; 32],
+        };
+        let actor = pb::Actor {
+            agency: "unit-31001".into(),
+            user: "tester".into(),
+        };
+        message.parse(&env, &actor, now)
     }
 
     fn now() -> Timestamp {
@@ -368,8 +277,9 @@ mod tests {
 
     #[test]
     fn a_valid_submission_parses_with_defaults() {
-        let parsed = parse(&submit(), &districts(), now()).unwrap();
-        assert_eq!(parsed.target, Target::New);
+        let parsed = parse(&submit(), now()).unwrap();
+        assert!(parsed.assume_new);
+        assert_eq!(parsed.id, request_id_for("unit-31001", "k-1"));
         assert_eq!(parsed.meta.occurred_at, now());
         let Command::Submit(s) = parsed.command else {
             panic!("expected a submission")
@@ -392,7 +302,7 @@ mod tests {
             agency: "有 空格".into(),
             name: String::new(),
         });
-        let mut got = fields(parse(&bad, &districts(), now()).unwrap_err());
+        let mut got = fields(parse(&bad, now()).unwrap_err());
         got.sort();
         assert_eq!(
             got,
@@ -415,10 +325,7 @@ mod tests {
         let evening = "2026-11-30T17:00:00Z".parse().unwrap();
         let mut command = submit();
         command.due_date = "2026-11-30".into();
-        assert_eq!(
-            fields(parse(&command, &districts(), evening).unwrap_err()),
-            ["due_date"]
-        );
+        assert_eq!(fields(parse(&command, evening).unwrap_err()), ["due_date"]);
     }
 
     #[test]
@@ -430,7 +337,7 @@ mod tests {
             nanos: 0,
         });
         assert_eq!(
-            fields(parse(&command, &districts(), now()).unwrap_err()),
+            fields(parse(&command, now()).unwrap_err()),
             ["context.occurred_at"]
         );
         let ctx = command.context.as_mut().unwrap();
@@ -439,7 +346,7 @@ mod tests {
             nanos: 0,
         });
         command.due_date = "2026-11-30".into();
-        let parsed = parse(&command, &districts(), now()).unwrap();
+        let parsed = parse(&command, now()).unwrap();
         assert_eq!(
             parsed.meta.occurred_at.as_second(),
             now().as_second() - 86_400
@@ -453,22 +360,22 @@ mod tests {
             request_id: "not-a-uuid".into(),
             resolution: " ".into(),
         };
-        let mut got = fields(parse(&command, &districts(), now()).unwrap_err());
+        let mut got = fields(parse(&command, now()).unwrap_err());
         got.sort();
         assert_eq!(got, ["request_id", "resolution"]);
     }
 
     #[test]
     fn fingerprints_ignore_the_context_but_not_the_command() {
-        let a = parse(&submit(), &districts(), now()).unwrap();
+        let a = parse(&submit(), now()).unwrap();
         let mut retried = submit();
         retried.context = context("k-1");
         retried.context.as_mut().unwrap().correlation_id = "c".into();
-        let b = parse(&retried, &districts(), now()).unwrap();
+        let b = parse(&retried, now()).unwrap();
         assert_eq!(a.fingerprint, b.fingerprint);
         let mut changed = submit();
         changed.title = "另一件事".into();
-        let c = parse(&changed, &districts(), now()).unwrap();
+        let c = parse(&changed, now()).unwrap();
         assert_ne!(a.fingerprint, c.fingerprint);
     }
 }

@@ -11,8 +11,7 @@ mod command;
 mod decide;
 mod lifecycle;
 
-pub use apply::{ApplyError, apply};
-pub use command::{Command, CommandMessage, Parsed, Submission, Target, parse};
+pub use command::{Command, Submission};
 pub use decide::decide;
 pub use lifecycle::{is_open, is_unresolved, transition};
 
@@ -54,22 +53,7 @@ impl crate::aggregate::Aggregate for crate::pb::Request {
         event: &crate::pb::EventEnvelope,
         position: u64,
     ) -> Result<(), crate::aggregate::ApplyError> {
-        use crate::aggregate::ApplyError as Generic;
-        apply(self, event, position).map_err(|err| match err {
-            ApplyError::MissingPayload => Generic::MissingPayload,
-            ApplyError::WrongAggregate { kind, id, expected } => Generic::WrongAggregate {
-                kind,
-                id,
-                expected_kind: KIND,
-                expected_id: expected,
-            },
-            ApplyError::VersionGap { expected, actual } => Generic::VersionGap { expected, actual },
-            ApplyError::IllegalTransition { event_type, status } => Generic::NotApplicable {
-                event_type,
-                kind: KIND,
-                state: crate::error::status_name(status),
-            },
-        })
+        apply::apply(self, event, position)
     }
 
     fn decide(

@@ -5,9 +5,19 @@ use jiff::civil::date;
 use proptest::prelude::*;
 
 use super::*;
+use crate::aggregate::{Aggregate, ApplyError};
 use crate::error::DomainError;
 use crate::fixtures::{self, REQUESTER, submit};
 use crate::pb::{self, RequestStatus as S, event_envelope::Payload};
+
+/// A request folds through the `Aggregate` trait, like every kind.
+fn apply(
+    state: &mut pb::Request,
+    event: &pb::EventEnvelope,
+    position: u64,
+) -> Result<(), ApplyError> {
+    Aggregate::apply(state, event, position)
+}
 
 fn actor(agency: &str) -> pb::Actor {
     pb::Actor {
@@ -310,7 +320,7 @@ fn apply_refuses_gaps_foreign_events_and_unknown_payloads() {
     );
     assert!(matches!(
         apply(&mut copy, &closed, 9),
-        Err(ApplyError::IllegalTransition { .. })
+        Err(ApplyError::NotApplicable { .. })
     ));
 }
 

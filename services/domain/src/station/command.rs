@@ -1,13 +1,18 @@
-//! A station's commands, what `decide` needs to know of other aggregates, and
+//! A station's commands and their parsing from protobuf messages
+//! ([`CommandMessage`]), what `decide` needs to know of other aggregates, and
 //! the programme's promises as constants: seats, ages and opening hours.
 
 use std::fmt;
 
 use jiff::civil::{Date, Time};
+use uuid::Uuid;
 
+use super::{Station, station_id_for};
 use crate::aggregate::PersonFacts;
+use crate::command_meta::{CommandMessage, Input, context_accessors, on_existing};
 use crate::error::FieldViolation;
-use crate::validate::AreaCode;
+use crate::pb;
+use crate::validate::{self, AreaCode, Violations};
 
 /// Most seats a station may offer.
 pub const MAX_SEATS: u32 = 500;
@@ -52,6 +57,54 @@ pub enum Command {
 pub struct StationFacts {
     /// The registered person `child_id` names; `None` when not registered.
     pub child: Option<PersonFacts>,
+}
+
+/// An opening creates its station, whose id derives from the opening agency
+/// and the idempotency key. Its text fields are checked by `decide`.
+impl CommandMessage for pb::OpenStationCommand {
+    type Target = Station;
+    const CREATES: bool = true;
+    context_accessors!();
+
+    fn body(&self, v: &mut Violations, input: &Input<'_>) -> Option<(Uuid, Command)> {
+        let area_code = v.check(AreaCode::parse(
+            "area_code",
+            &self.area_code,
+            &input.env.districts,
+        ));
+        Some((
+            station_id_for(&input.actor.agency, input.idempotency_key),
+            Command::Open {
+                name: self.name.clone(),
+                seats: self.seats,
+                opening_hours: self.opening_hours.clone(),
+                area_code: area_code?,
+                address: self.address.clone(),
+            },
+        ))
+    }
+}
+
+on_existing! { Station, station_id;
+    pb::ChangeStationSeatsCommand => |m, _, _| Some(Command::ChangeSeats { seats: m.seats });
+    // Enrolled as of the day the command occurred.
+    pb::EnrollChildCommand => |m, v, input| {
+        child(v, &m.child_person_id).map(|child_id| Command::Enroll {
+            child_id,
+            on: input.today,
+        })
+    };
+    pb::WithdrawChildCommand => |m, v, _| {
+        child(v, &m.child_person_id).map(|child_id| Command::Withdraw {
+            child_id,
+            reason: m.reason.clone(),
+        })
+    };
+}
+
+/// The child a command names.
+fn child(v: &mut Violations, child_id: &str) -> Option<Uuid> {
+    v.check(validate::aggregate_id("child_person_id", child_id))
 }
 
 /// Daily opening hours `HH:MM-HH:MM` within one day, open at least

@@ -33,7 +33,7 @@ use sy_domain::audit::{LogDigest, check_prev_hash};
 use sy_domain::event::{GENESIS_HASH, SUBJECT_PREFIX, hash};
 use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
 use sy_domain::person::Person;
-use sy_domain::request::{KIND, apply};
+use sy_domain::request::KIND;
 use sy_domain::upcast::upcast;
 use sy_eventlog::StoredEvent;
 
@@ -313,7 +313,7 @@ impl Batch<'_> {
             None => None,
         };
         let mut after = before.clone().unwrap_or_default();
-        if let Err(err) = apply(&mut after, &envelope, event.position) {
+        if let Err(err) = after.apply(&envelope, event.position) {
             return Ok(Verdict::Refused(err.to_string()));
         }
         // After `apply`, so a replayed or skipped version is reported as such;

@@ -7,9 +7,10 @@ use bytes::Bytes;
 use jiff::civil::date;
 use proptest::prelude::*;
 use prost::Message;
+use sy_domain::aggregate::Aggregate;
 use sy_domain::event::{GENESIS_HASH, hash, subject};
 use sy_domain::pb::{self, RequestStatus as S};
-use sy_domain::request::{Command, KIND, Submission, apply, decide};
+use sy_domain::request::{Command, KIND, Submission, decide};
 use sy_domain::validate::{AreaCode, Code, Districts};
 use sy_eventlog::StoredEvent;
 use tempfile::TempDir;
@@ -124,7 +125,7 @@ impl Log {
             payload: Some(payload),
             ..Default::default()
         };
-        apply(state, &envelope, position).unwrap();
+        state.apply(&envelope, position).unwrap();
         let stored = envelope.encode_to_vec();
         self.heads.insert(id.to_string(), hash(&stored));
         self.push(&subject(KIND, id), stored);

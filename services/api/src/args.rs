@@ -1,0 +1,86 @@
+//! The flags both services share (the event log, metrics and logs), so
+//! `sy-intake` and `sy-projection` spell, document and default them the same
+//! way: each binary flattens [`CommonArgs`] into its own flags.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// Flags of every service, each with its `SY_*` environment variable.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// NATS server URL(s) of the event log, comma-separated for a cluster.
+    #[arg(long, env = "SY_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+
+    /// JetStream stream holding the event log (intake creates it if missing).
+    #[arg(long, env = "SY_STREAM", default_value = "SHUANGYONG")]
+    pub stream: String,
+
+    /// Bound on each NATS request (connecting, publishing, reading), in
+    /// milliseconds; past it the call waiting on it fails with UNAVAILABLE.
+    #[arg(long, env = "SY_NATS_TIMEOUT_MS", default_value_t = 2000)]
+    pub nats_timeout_ms: u64,
+
+    /// Address to serve Prometheus metrics on (`/metrics`); off unless set.
+    #[arg(long, env = "SY_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Log format.
+    #[arg(long, env = "SY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    Text,
+    /// One JSON object per line, for containers and log shippers.
+    Json,
+}
+
+impl CommonArgs {
+    /// `--nats-timeout-ms` as a duration (at least a millisecond).
+    pub fn nats_timeout(&self) -> Duration {
+        Duration::from_millis(self.nats_timeout_ms.max(1))
+    }
+
+    /// Installs the global log subscriber in `--log-format`.
+    pub fn init_tracing(&self) {
+        crate::server::init_tracing(self.log_format == LogFormat::Json);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+
+    #[test]
+    fn defaults_need_no_arguments() {
+        let common = Flags::try_parse_from(["sy"]).unwrap().common;
+        assert_eq!(common.nats_url, "nats://127.0.0.1:4222");
+        assert_eq!(common.stream, "SHUANGYONG");
+        assert_eq!(common.nats_timeout(), Duration::from_secs(2));
+        assert_eq!(common.metrics_listen, None);
+        assert_eq!(common.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn a_zero_timeout_is_a_millisecond() {
+        let common =
+            Flags::try_parse_from(["sy", "--nats-timeout-ms", "0", "--log-format", "json"])
+                .unwrap()
+                .common;
+        assert_eq!(common.nats_timeout(), Duration::from_millis(1));
+        assert_eq!(common.log_format, LogFormat::Json);
+    }
+}
