@@ -157,6 +157,15 @@ fn decode(event: &StoredEvent, kind: &str, id: &str) -> Result<EventEnvelope, St
     Ok(envelope)
 }
 
+/// The event being folded and the aggregate it belongs to.
+struct At<'e> {
+    id: &'e str,
+    /// Where the aggregate's hash chain head is kept in `chain`.
+    chain_key: String,
+    event: &'e StoredEvent,
+    envelope: &'e EventEnvelope,
+}
+
 /// `before` (or a new aggregate) with `event` folded by the domain's `apply`.
 fn applied<A: Aggregate>(
     before: Option<&A>,
@@ -283,13 +292,22 @@ impl Batch<'_> {
             .ok_or_else(|| refused(ApplyError::MissingPayload))?;
         let position = event.position;
         let t = &self.trees;
-        let chain_key = format!("{kind}.{id}");
+        let at = At {
+            id,
+            // Requests came first and keep their bare id in the chain.
+            chain_key: if kind == REQUEST {
+                id.to_string()
+            } else {
+                format!("{kind}.{id}")
+            },
+            event,
+            envelope: &envelope,
+        };
         match kind {
             REQUEST => {
-                let (before, after) =
-                    self.step(t.requests, id, id, event, &envelope, |before| {
-                        applied::<pb::Request>(before, &envelope, position)
-                    })?;
+                let (before, after) = self.step(t.requests, &at, |before| {
+                    applied::<pb::Request>(before, &envelope, position)
+                })?;
                 self.reindex(before.as_ref(), &after)?;
                 deltas.board.merge(board::delta(before.as_ref(), &after));
                 let change = pb::RequestChange {
@@ -307,22 +325,16 @@ impl Batch<'_> {
                     .insert(&u64_bytes(position)[..], change.encode_to_vec())?;
             }
             PERSON => {
-                let (before, after) =
-                    self.step(t.people, id, &chain_key, event, &envelope, |before| {
-                        registry::person(before, &envelope, position)
-                    })?;
+                let (before, after) = self.step(t.people, &at, |before| {
+                    registry::person(before, &envelope, position)
+                })?;
                 if before.is_none() {
                     stats::person_registered(&mut deltas.stats, &after.area_code);
                 }
             }
             PLACEMENT => {
-                let (before, after) = self.step(
-                    t.placements,
-                    id,
-                    &chain_key,
-                    event,
-                    &envelope,
-                    |before: Option<&StoredPlacement>| {
+                let (before, after) =
+                    self.step(t.placements, &at, |before: Option<&StoredPlacement>| {
                         let state = applied(before.map(|b| &b.state), &envelope, position)?;
                         let registered_position = match payload {
                             Payload::PlacementRegistered(_) => position,
@@ -332,8 +344,7 @@ impl Batch<'_> {
                             state,
                             registered_position,
                         })
-                    },
-                )?;
+                    })?;
                 let before_state = before.as_ref().map(|b| &b.state);
                 stats::placement(&mut deltas.stats, before_state, &after.state, payload);
                 self.reindex_placement(id, before.as_ref(), &after)?;
@@ -343,27 +354,20 @@ impl Batch<'_> {
                     Payload::AllowanceGranted(e) => self.person_area(&e.person_id)?,
                     _ => String::new(),
                 };
-                let (before, after) = self.step(
-                    t.allowances,
-                    id,
-                    &chain_key,
-                    event,
-                    &envelope,
-                    |before: Option<&StoredAllowance>| {
+                let (before, after) =
+                    self.step(t.allowances, &at, |before: Option<&StoredAllowance>| {
                         let state = applied(before.map(|b| &b.state), &envelope, position)?;
                         let kept = before.map(|b| b.area_code.clone()).unwrap_or_default();
                         let area_code = if kept.is_empty() { area } else { kept };
                         Ok(StoredAllowance { state, area_code })
-                    },
-                )?;
+                    })?;
                 let before_state = before.as_ref().map(|b| &b.state);
                 stats::allowance(&mut deltas.stats, before_state, &after.area_code, payload);
             }
             _ => {
-                let (before, after) =
-                    self.step(t.stations, id, &chain_key, event, &envelope, |before| {
-                        applied::<Station>(before, &envelope, position)
-                    })?;
+                let (before, after) = self.step(t.stations, &at, |before| {
+                    applied::<Station>(before, &envelope, position)
+                })?;
                 if before.is_none() {
                     t.idx_stations
                         .insert(station_key(after.area_code(), id), &[][..])?;
@@ -373,19 +377,22 @@ impl Batch<'_> {
         Ok(true)
     }
 
-    /// Folds `envelope` into record `id` of `tree` with `fold`, checks the
-    /// hash chain at `chain_key`, then writes the record and the chain head.
+    /// Folds the event `at` names into its record in `tree` with `fold`,
+    /// checks the hash chain, then writes the record and the chain head.
     /// Returns the record before and after. Nothing is written unless both
     /// checks pass, so a refused event leaves the read model as it was.
     fn step<R: Record>(
         &self,
         tree: &TransactionalTree,
-        id: &str,
-        chain_key: &str,
-        event: &StoredEvent,
-        envelope: &EventEnvelope,
+        at: &At<'_>,
         fold: impl FnOnce(Option<&R>) -> Result<R, String>,
     ) -> Result<(Option<R>, R), Skip> {
+        let At {
+            id,
+            chain_key,
+            event,
+            envelope,
+        } = at;
         let before = tree
             .get(id.as_bytes())?
             .map(|bytes| R::decode_record(&bytes))
