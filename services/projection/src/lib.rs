@@ -172,19 +172,13 @@ pub async fn serve(
         config.batch_len(),
         config.read_only,
     );
-    let placements = placement_query::PlacementQueryService::new(
-        live.clone(),
-        applied.clone(),
-        config.max_wait(),
-    );
-    let service = query::QueryService::new(
-        live.clone(),
-        log,
+    let reads = serving::Reads {
+        live: live.clone(),
         applied,
-        config.max_wait(),
-        Stop(stop_rx.clone()),
-        config.read_only,
-    );
+        max_wait: config.max_wait(),
+    };
+    let placements = placement_query::PlacementQueryService::new(reads.clone());
+    let service = query::QueryService::new(reads, log, Stop(stop_rx.clone()), config.read_only);
 
     let addr = listener.local_addr().map_err(RunError::LocalAddr)?;
     info!(addr = %addr, "listening");

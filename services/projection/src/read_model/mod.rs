@@ -224,18 +224,10 @@ impl ReadModel {
         after: u64,
         limit: usize,
     ) -> Result<Vec<Quarantined>, ReadModelError> {
-        let start = Bound::Excluded(u64_bytes(after));
-        self.trees
-            .quarantine
-            .range::<[u8; 8], _>((start, Bound::Unbounded))
-            .take(limit)
-            .map(|entry| {
-                let (key, value) = entry?;
-                read_u64(&key)
-                    .and_then(|position| Quarantined::decode(position, &value))
-                    .ok_or_else(|| ReadModelError::corrupt("quarantine entry is malformed"))
-            })
-            .collect()
+        after_position(&self.trees.quarantine, after, limit, |position, value| {
+            Quarantined::decode(position, value)
+                .ok_or_else(|| ReadModelError::corrupt("quarantine entry is malformed"))
+        })
     }
 
     /// One request with its timeline; `id` as the log spells it.
@@ -259,17 +251,10 @@ impl ReadModel {
         after: u64,
         limit: usize,
     ) -> Result<Vec<pb::RequestChange>, ReadModelError> {
-        let start = Bound::Excluded(u64_bytes(after));
-        self.trees
-            .changes
-            .range::<[u8; 8], _>((start, Bound::Unbounded))
-            .take(limit)
-            .map(|entry| {
-                let (_, value) = entry?;
-                pb::RequestChange::decode(value.as_ref())
-                    .map_err(|err| ReadModelError::corrupt(format!("stored change: {err}")))
-            })
-            .collect()
+        after_position(&self.trees.changes, after, limit, |_, value| {
+            pb::RequestChange::decode(value)
+                .map_err(|err| ReadModelError::corrupt(format!("stored change: {err}")))
+        })
     }
 
     /// BLAKE3 over every tree's name, keys and values in order (each
@@ -293,6 +278,27 @@ impl ReadModel {
         self.db.flush()?;
         Ok(())
     }
+}
+
+/// Up to `limit` entries of a tree keyed by stream position (u64 BE) after
+/// `after`, in log order, each decoded by `decode` from its position and
+/// value.
+fn after_position<T>(
+    tree: &sled::Tree,
+    after: u64,
+    limit: usize,
+    decode: impl Fn(u64, &[u8]) -> Result<T, ReadModelError>,
+) -> Result<Vec<T>, ReadModelError> {
+    let start = Bound::Excluded(u64_bytes(after));
+    tree.range::<[u8; 8], _>((start, Bound::Unbounded))
+        .take(limit)
+        .map(|entry| {
+            let (key, value) = entry?;
+            let position = read_u64(&key)
+                .ok_or_else(|| ReadModelError::corrupt("a position key is malformed"))?;
+            decode(position, &value)
+        })
+        .collect()
 }
 
 fn hash_part(hasher: &mut blake3::Hasher, bytes: &[u8]) {
