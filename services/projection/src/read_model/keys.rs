@@ -115,15 +115,6 @@ impl Index {
         Index::OpenDue,
     ];
 
-    pub fn tree_name(self) -> &'static str {
-        match self {
-            Index::All => "idx_all",
-            Index::ByStatus => "idx_status",
-            Index::ByDepartment => "idx_department",
-            Index::OpenDue => "idx_open_due",
-        }
-    }
-
     /// The request id an entry of this index names; `None` for a key this
     /// index cannot hold.
     pub fn id_of(self, key: &[u8]) -> Option<&str> {

@@ -227,7 +227,7 @@ impl ReadModel {
         let overdue_before = filter.overdue_as_of.map(|day| day.to_string());
         let (requests, next_page_token) = walk.run(page_size, page_token, |key| {
             let id = index.id_of(key).ok_or_else(|| {
-                ReadModelError::corrupt(format!("{} key is malformed", index.tree_name()))
+                ReadModelError::corrupt(format!("a key of the {index:?} index is malformed"))
             })?;
             let bytes = self.trees.requests.get(id.as_bytes())?.ok_or_else(|| {
                 ReadModelError::corrupt(format!("index names request {id}, which is not stored"))
