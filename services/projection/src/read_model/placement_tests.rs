@@ -753,6 +753,32 @@ fn gaps_broken_chains_and_unknown_kinds_are_handled() {
 }
 
 #[test]
+fn outcomes_name_each_events_correlation_id_for_the_logs() {
+    let (_dir, model) = open();
+    let mut log = Log::default();
+    let person = log.person(
+        PersonRole::Veteran,
+        &id_number("19850101", "111"),
+        COMMUNITY,
+    );
+    log.register(&person, Programme::VeteranResettlement, COMMUNITY, false, 0);
+    for (event, correlation_id) in log.events.iter_mut().zip(["corr-1", "corr-2"]) {
+        let mut envelope = pb::EventEnvelope::decode(event.payload.as_ref()).unwrap();
+        envelope.correlation_id = correlation_id.into();
+        if correlation_id == "corr-2" {
+            envelope.aggregate_version = 5; // quarantined, still named
+        }
+        event.payload = Bytes::from(envelope.encode_to_vec());
+    }
+    let outcome = log.fold(&model);
+    assert_eq!(outcome.quarantined.len(), 1, "{outcome:?}");
+    assert_eq!(
+        outcome.correlation_ids,
+        [(1, "corr-1".to_string()), (2, "corr-2".to_string())]
+    );
+}
+
+#[test]
 fn replays_are_byte_identical_however_batched() {
     let mut log = Log::default();
     let vr = Programme::VeteranResettlement;
