@@ -6,12 +6,20 @@
 //! A directory that already holds a sled database directly (what
 //! `sy as-of --out` makes) is served as it is; it has no generations to
 //! switch between.
+//!
+//! A generation written in another read-model format (by an older or newer
+//! version of this service) cannot be read as it is. Opening it starts the
+//! next generation empty instead, so the fold replays the log from sequence 1
+//! into the current format; the old generation is deleted at start-up like
+//! any inactive one. A plain sled directory in another format is refused.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::read_model::{ReadModel, ReadModelError};
+use tracing::warn;
+
+use crate::read_model::{FORMAT, ReadModel, ReadModelError};
 
 const ACTIVE: &str = "ACTIVE";
 const GENERATION_PREFIX: &str = "gen-";
@@ -51,11 +59,34 @@ impl DataDir {
             dir.write_active(1)?;
             Some(1)
         };
-        let dir = Self {
+        let mut dir = Self {
             root: root.to_path_buf(),
             active,
         };
         let model = ReadModel::open(&dir.active_path())?;
+        let format = model.format()?;
+        if format == FORMAT {
+            return Ok((dir, model));
+        }
+        let path = dir.active_path();
+        if !dir.has_generations() {
+            return Err(ReadModelError::Corrupt(format!(
+                "{} holds a read model in format {format}; this version reads format {FORMAT}: \
+                 make it again from the log",
+                path.display()
+            )));
+        }
+        drop(model);
+        let (next, next_path) = dir.prepare_next()?;
+        warn!(
+            old = %path.display(),
+            new = %next_path.display(),
+            format,
+            expected = FORMAT,
+            "read model is in another format; rebuilding it from the log in a new generation"
+        );
+        let model = ReadModel::open(&next_path)?;
+        dir.activate(next)?;
         Ok((dir, model))
     }
 
@@ -159,6 +190,39 @@ mod tests {
         let (dir, _) = DataDir::open(root.path()).unwrap();
         assert!(!dir.has_generations());
         assert_eq!(dir.active_path(), root.path());
+    }
+
+    /// What the previous version left: a generation that folded up to
+    /// position 5 and has no format key.
+    fn old_store(path: &Path) {
+        let db = sled::open(path).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert("last_applied", &5u64.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+
+    #[test]
+    fn an_older_format_is_rebuilt_from_the_log_in_a_new_generation() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join(ACTIVE), "gen-1\n").unwrap();
+        old_store(&root.path().join("gen-1"));
+        let (dir, model) = DataDir::open(root.path()).unwrap();
+        assert_eq!(dir.active_path(), root.path().join("gen-2"));
+        assert_eq!(model.format().unwrap(), FORMAT);
+        assert_eq!(model.last_applied().unwrap(), 0, "replayed from sequence 1");
+        assert_eq!(dir.inactive(), vec![root.path().join("gen-1")]);
+        drop(model);
+        let (reopened, model) = DataDir::open(root.path()).unwrap();
+        assert_eq!(reopened.active_path(), root.path().join("gen-2"));
+        assert_eq!(model.format().unwrap(), FORMAT);
+    }
+
+    #[test]
+    fn a_plain_sled_dir_in_an_older_format_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        old_store(root.path());
+        let err = DataDir::open(root.path()).unwrap_err();
+        assert!(err.to_string().contains("format 1"), "{err}");
     }
 
     #[test]

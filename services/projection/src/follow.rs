@@ -7,6 +7,10 @@
 //! from where a consumer happened to be. A batch already taken from the
 //! stream is always committed before the task looks at the stop signal again,
 //! so shutdown never abandons a half-read batch.
+//!
+//! Each batch is folded in its own span (`fold_batch`, with its first and
+//! last position and size), and every event's correlation id is logged with
+//! its position, so a request can be followed from intake's logs into these.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -129,13 +133,7 @@ async fn fold(
             {
                 newest.store(at.seconds, Ordering::Relaxed);
             }
-            let paused = live.pause().await;
-            let model = live.model();
-            let started = Instant::now();
-            let outcome = tokio::task::spawn_blocking(move || model.apply_batch(&batch)).await??;
-            drop(paused);
-            metrics::batch(&outcome, started.elapsed());
-            report(&outcome);
+            let outcome = fold_batch(live, batch).await?;
             applied.send_replace(outcome.checkpoint);
             *retry = FIRST_RETRY;
         }
@@ -145,9 +143,43 @@ async fn fold(
     }
 }
 
+/// Folds one batch into the live model (paused for rebuilds meanwhile) and
+/// reports it.
+#[tracing::instrument(
+    skip_all,
+    fields(
+        first = batch.first().map(|event| event.position),
+        last = batch.last().map(|event| event.position),
+        events = batch.len(),
+    )
+)]
+async fn fold_batch(live: &Live, batch: Vec<StoredEvent>) -> Result<BatchOutcome, FollowError> {
+    let paused = live.pause().await;
+    let model = live.model();
+    let started = Instant::now();
+    let outcome = tokio::task::spawn_blocking(move || model.apply_batch(&batch)).await??;
+    drop(paused);
+    metrics::batch(&outcome, started.elapsed());
+    report(&outcome);
+    Ok(outcome)
+}
+
 fn report(outcome: &BatchOutcome) {
+    let correlation_id = |position: u64| {
+        outcome
+            .correlation_ids
+            .iter()
+            .find(|(at, _)| *at == position)
+            .map_or("", |(_, id)| id.as_str())
+    };
     for (position, reason) in &outcome.quarantined {
-        warn!(position, %reason, "event quarantined");
+        let correlation_id = correlation_id(*position);
+        warn!(position, correlation_id, %reason, "event quarantined");
+    }
+    for (position, correlation_id) in &outcome.correlation_ids {
+        if !outcome.quarantined.iter().any(|(at, _)| at == position) {
+            debug!(position, %correlation_id, "event folded");
+        }
     }
     if outcome.redelivered > 0 {
         debug!(
@@ -156,7 +188,6 @@ fn report(outcome: &BatchOutcome) {
         );
     }
     debug!(
-        checkpoint = outcome.checkpoint,
         applied = outcome.applied,
         ignored = outcome.ignored,
         "batch folded"

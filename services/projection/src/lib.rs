@@ -3,11 +3,18 @@
 //! `shuangyong.v1.PlacementQuery` from it.
 //!
 //! Layout: `config` (flags), `follow` (the fold task: log → batches →
-//! checkpoint), `read_model` (sled trees, the fold transaction, indexes, board
-//! counters, list paging, the placement programmes' views and statistics),
-//! `query` and `placement_query` (the gRPC surface, sharing `serving`). Each replica keeps its
-//! own sled directory and can be rebuilt from the log alone, so run as many as
-//! reads need.
+//! checkpoint, a span per batch), `data_dir` (generations, and the rebuild of
+//! a store in an older format), `read_model` (one named set of sled trees,
+//! the fold transaction, indexes, counters, list paging, the placement
+//! programmes' views and statistics), `query` and `placement_query` (the gRPC
+//! surface, sharing `serving`). Each replica keeps its own sled directory and
+//! can be rebuilt from the log alone, so run as many as reads need.
+//!
+//! The one way to fold: every aggregate kind is folded by the domain's own
+//! `Aggregate::apply` into the domain state, which the read model stores;
+//! views, indexes and counters are derived from the states before and after
+//! each event. Persons alone are kept masked (the domain state holds full ID
+//! numbers), folded with the domain's own functions.
 //!
 //! Reads never need NATS (except request history, which comes from the log):
 //! the service starts and answers from sled while the fold task keeps trying
@@ -172,19 +179,13 @@ pub async fn serve(
         config.batch_len(),
         config.read_only,
     );
-    let placements = placement_query::PlacementQueryService::new(
-        live.clone(),
-        applied.clone(),
-        config.max_wait(),
-    );
-    let service = query::QueryService::new(
-        live.clone(),
-        log,
+    let reads = serving::Reads {
+        live: live.clone(),
         applied,
-        config.max_wait(),
-        Stop(stop_rx.clone()),
-        config.read_only,
-    );
+        max_wait: config.max_wait(),
+    };
+    let placements = placement_query::PlacementQueryService::new(reads.clone());
+    let service = query::QueryService::new(reads, log, Stop(stop_rx.clone()), config.read_only);
 
     let addr = listener.local_addr().map_err(RunError::LocalAddr)?;
     info!(addr = %addr, "listening");

@@ -5,50 +5,23 @@
 //! and every reply stamped with the applied position read before the data.
 //! Personal data is served as stored: masked.
 
-use std::time::Duration;
-
 use sy_api::pb::placement_query_server::PlacementQuery;
-use sy_api::status::{from_domain, invalid_argument, invalid_field};
+use sy_api::status::from_domain;
 use sy_domain::pb;
 use sy_domain::placement::Status as PlacementStatus;
-use sy_domain::validate::{AreaCode, Violations, aggregate_id, china_date};
-use tokio::sync::watch;
+use sy_domain::validate::{AreaCode, Violations, china_date};
 use tonic::{Request, Response, Status};
 
-use crate::live::Live;
-use crate::read_model::{ListError, PlacementFilter};
-use crate::serving::{internal, optional_enum, page_size, reached};
+use crate::read_model::{PlacementFilter, ReadModel};
+use crate::serving::{Reads, from_list, id, internal, optional_enum, page_size};
 
 pub(crate) struct PlacementQueryService {
-    live: Live,
-    applied: watch::Receiver<u64>,
-    max_wait: Duration,
+    reads: Reads,
 }
 
 impl PlacementQueryService {
-    pub(crate) fn new(live: Live, applied: watch::Receiver<u64>, max_wait: Duration) -> Self {
-        Self {
-            live,
-            applied,
-            max_wait,
-        }
-    }
-
-    async fn reached(&self, min_position: u64) -> Result<u64, Status> {
-        reached(&self.applied, self.max_wait, min_position).await
-    }
-}
-
-fn id(value: &str) -> Result<String, Status> {
-    aggregate_id("id", value)
-        .map(|id| id.to_string())
-        .map_err(|violation| invalid_argument(&[violation]))
-}
-
-fn from_list(err: ListError) -> Status {
-    match err {
-        ListError::PageToken(reason) => invalid_field("page_token", reason),
-        ListError::Store(err) => internal(err),
+    pub(crate) fn new(reads: Reads) -> Self {
+        Self { reads }
     }
 }
 
@@ -94,15 +67,6 @@ fn parse_list(request: &pb::ListPlacementsRequest) -> Result<(PlacementFilter, u
     .map_err(|err| from_domain(&err))
 }
 
-/// Runs a blocking read model call off the async workers.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, Status> + Send + 'static,
-) -> Result<T, Status> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|err| Status::internal(format!("read worker failed: {err}")))?
-}
-
 #[tonic::async_trait]
 impl PlacementQuery for PlacementQueryService {
     async fn get_person(
@@ -111,9 +75,10 @@ impl PlacementQuery for PlacementQueryService {
     ) -> Result<Response<pb::GetPersonResponse>, Status> {
         let request = request.into_inner();
         let id = id(&request.id)?;
-        let position = self.reached(request.min_position).await?;
-        let person = self.live.model().person(&id).map_err(internal)?;
-        let person = person.ok_or_else(|| Status::not_found(format!("person {id} not found")))?;
+        let (person, position) = self
+            .reads
+            .one(request.min_position, "person", &id, ReadModel::person)
+            .await?;
         Ok(Response::new(pb::GetPersonResponse {
             person: Some(person),
             position,
@@ -126,15 +91,15 @@ impl PlacementQuery for PlacementQueryService {
     ) -> Result<Response<pb::ListPlacementsResponse>, Status> {
         let request = request.into_inner();
         let (filter, page_size) = parse_list(&request)?;
-        let position = self.reached(request.min_position).await?;
-        let model = self.live.model();
         let token = request.page_token;
-        let page = blocking(move || {
-            model
-                .list_placements(&filter, page_size, &token)
-                .map_err(from_list)
-        })
-        .await?;
+        let (page, position) = self
+            .reads
+            .blocking(request.min_position, move |model| {
+                model
+                    .list_placements(&filter, page_size, &token)
+                    .map_err(from_list)
+            })
+            .await?;
         Ok(Response::new(pb::ListPlacementsResponse {
             placements: page.placements,
             next_page_token: page.next_page_token,
@@ -163,10 +128,12 @@ impl PlacementQuery for PlacementQueryService {
         let (area, year) = v
             .finish(|| Some((area?, year?)))
             .map_err(|err| from_domain(&err))?;
-        let position = self.reached(request.min_position).await?;
-        let model = self.live.model();
-        let stats =
-            blocking(move || model.placement_stats(area.as_ref(), year).map_err(internal)).await?;
+        let (stats, position) = self
+            .reads
+            .blocking(request.min_position, move |model| {
+                model.placement_stats(area.as_ref(), year).map_err(internal)
+            })
+            .await?;
         let (area, below) = stats.map_or((None, Vec::new()), |(area, below)| (Some(area), below));
         Ok(Response::new(pb::GetPlacementStatsResponse {
             area,
@@ -182,10 +149,10 @@ impl PlacementQuery for PlacementQueryService {
     ) -> Result<Response<pb::GetStationResponse>, Status> {
         let request = request.into_inner();
         let id = id(&request.id)?;
-        let position = self.reached(request.min_position).await?;
-        let station = self.live.model().station(&id).map_err(internal)?;
-        let station =
-            station.ok_or_else(|| Status::not_found(format!("station {id} not found")))?;
+        let (station, position) = self
+            .reads
+            .one(request.min_position, "station", &id, ReadModel::station)
+            .await?;
         Ok(Response::new(pb::GetStationResponse {
             station: Some(station),
             position,
@@ -203,15 +170,15 @@ impl PlacementQuery for PlacementQueryService {
         let (area, page_size) = v
             .finish(|| Some((area?, page_size?)))
             .map_err(|err| from_domain(&err))?;
-        let position = self.reached(request.min_position).await?;
-        let model = self.live.model();
         let token = request.page_token;
-        let page = blocking(move || {
-            model
-                .list_stations(area.as_ref(), page_size, &token)
-                .map_err(from_list)
-        })
-        .await?;
+        let (page, position) = self
+            .reads
+            .blocking(request.min_position, move |model| {
+                model
+                    .list_stations(area.as_ref(), page_size, &token)
+                    .map_err(from_list)
+            })
+            .await?;
         Ok(Response::new(pb::ListStationsResponse {
             stations: page.stations,
             next_page_token: page.next_page_token,

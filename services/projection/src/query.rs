@@ -7,7 +7,6 @@
 //! the data reflects at least that position (possibly a little more).
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
 use futures::stream::BoxStream;
 use prost::Message;
@@ -16,7 +15,7 @@ use sy_api::status::{from_domain, invalid_argument, invalid_field};
 use sy_domain::event::{hash, subject};
 use sy_domain::pb;
 use sy_domain::request::KIND;
-use sy_domain::validate::{self, AreaCode, Code, Violations, aggregate_id, china_date};
+use sy_domain::validate::{self, AreaCode, Code, Violations, china_date};
 use sy_eventlog::{EventLog, LogError};
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
@@ -24,8 +23,8 @@ use tracing::warn;
 
 use crate::Stop;
 use crate::live::Live;
-use crate::read_model::{ListError, ListFilter, ReadModelError};
-use crate::serving::{MAX_PAGE_SIZE, internal, optional_enum, page_size, reached};
+use crate::read_model::{ListFilter, ReadModel, ReadModelError};
+use crate::serving::{MAX_PAGE_SIZE, Reads, from_list, id, internal, optional_enum, page_size};
 
 /// Quarantine entries per call when the caller gives no limit.
 const DEFAULT_QUARANTINE_LIMIT: u32 = 100;
@@ -33,35 +32,20 @@ const DEFAULT_QUARANTINE_LIMIT: u32 = 100;
 const WATCH_CHUNK: usize = 256;
 
 pub(crate) struct QueryService {
-    live: Live,
+    reads: Reads,
     log: EventLog,
-    applied: watch::Receiver<u64>,
-    max_wait: Duration,
     stop: Stop,
     read_only: bool,
 }
 
 impl QueryService {
-    pub(crate) fn new(
-        live: Live,
-        log: EventLog,
-        applied: watch::Receiver<u64>,
-        max_wait: Duration,
-        stop: Stop,
-        read_only: bool,
-    ) -> Self {
+    pub(crate) fn new(reads: Reads, log: EventLog, stop: Stop, read_only: bool) -> Self {
         Self {
-            live,
+            reads,
             log,
-            applied,
-            max_wait,
             stop,
             read_only,
         }
-    }
-
-    async fn reached(&self, min_position: u64) -> Result<u64, Status> {
-        reached(&self.applied, self.max_wait, min_position).await
     }
 }
 
@@ -74,12 +58,6 @@ fn from_log(err: LogError) -> Status {
         LogError::Unavailable(_) => Status::unavailable(err.to_string()),
         LogError::Conflict { .. } | LogError::Failed(_) => Status::internal(err.to_string()),
     }
-}
-
-fn request_id(value: &str) -> Result<String, Status> {
-    aggregate_id("id", value)
-        .map(|id| id.to_string())
-        .map_err(|violation| invalid_argument(&[violation]))
 }
 
 /// The filters and page size of a list call, every bad field reported at once.
@@ -129,10 +107,11 @@ impl Query for QueryService {
         request: Request<pb::GetRequestRequest>,
     ) -> Result<Response<pb::GetRequestResponse>, Status> {
         let request = request.into_inner();
-        let id = request_id(&request.id)?;
-        let position = self.reached(request.min_position).await?;
-        let found = self.live.model().request(&id).map_err(internal)?;
-        let found = found.ok_or_else(|| Status::not_found(format!("request {id} not found")))?;
+        let id = id(&request.id)?;
+        let (found, position) = self
+            .reads
+            .one(request.min_position, "request", &id, ReadModel::request)
+            .await?;
         Ok(Response::new(pb::GetRequestResponse {
             request: Some(found),
             position,
@@ -145,17 +124,14 @@ impl Query for QueryService {
     ) -> Result<Response<pb::ListRequestsResponse>, Status> {
         let request = request.into_inner();
         let (filter, page_size) = parse_list(&request)?;
-        let position = self.reached(request.min_position).await?;
-        let model = self.live.model();
         let token = request.page_token;
         // Up to SCAN_BUDGET point reads: off the async workers.
-        let page = tokio::task::spawn_blocking(move || model.list(&filter, page_size, &token))
-            .await
-            .map_err(|err| Status::internal(format!("list worker failed: {err}")))?;
-        let page = page.map_err(|err| match err {
-            ListError::PageToken(reason) => invalid_field("page_token", reason),
-            ListError::Store(err) => internal(err),
-        })?;
+        let (page, position) = self
+            .reads
+            .blocking(request.min_position, move |model| {
+                model.list(&filter, page_size, &token).map_err(from_list)
+            })
+            .await?;
         Ok(Response::new(pb::ListRequestsResponse {
             requests: page.requests,
             next_page_token: page.next_page_token,
@@ -172,8 +148,8 @@ impl Query for QueryService {
             "" => china_date(jiff::Timestamp::now()),
             day => validate::date("as_of", day).map_err(|v| invalid_argument(&[v]))?,
         };
-        let position = self.reached(request.min_position).await?;
-        let mut board = self.live.model().board(as_of).map_err(internal)?;
+        let position = self.reads.reached(request.min_position).await?;
+        let mut board = self.reads.live.model().board(as_of).map_err(internal)?;
         board.position = position;
         Ok(Response::new(board))
     }
@@ -182,7 +158,7 @@ impl Query for QueryService {
         &self,
         request: Request<pb::GetRequestHistoryRequest>,
     ) -> Result<Response<pb::GetRequestHistoryResponse>, Status> {
-        let id = request_id(&request.into_inner().id)?;
+        let id = id(&request.into_inner().id)?;
         let stored = self
             .log
             .read_subject(&subject(KIND, &id), 0)
@@ -217,24 +193,25 @@ impl Query for QueryService {
         request: Request<pb::GetProjectionStatusRequest>,
     ) -> Result<Response<pb::ProjectionStatus>, Status> {
         let request = request.into_inner();
-        self.reached(request.min_position).await?;
-        let model = self.live.model();
         let with_model_digest = request.include_read_model_digest;
         // sled has no snapshots: while the fold runs, the read model digest
         // may already include a batch past `position`. Compare replicas'
         // read model digests when they are caught up or read-only.
-        let (digest, model_digest, quarantined) = tokio::task::spawn_blocking(move || {
-            let digest = model.log_digest()?;
-            let model_digest = if with_model_digest {
-                Some(model.digest()?)
-            } else {
-                None
-            };
-            Ok::<_, ReadModelError>((digest, model_digest, model.quarantine_count()?))
-        })
-        .await
-        .map_err(|err| Status::internal(format!("status worker failed: {err}")))?
-        .map_err(internal)?;
+        let ((digest, model_digest, quarantined), _) = self
+            .reads
+            .blocking(request.min_position, move |model| {
+                let read = || {
+                    let digest = model.log_digest()?;
+                    let model_digest = if with_model_digest {
+                        Some(model.digest()?)
+                    } else {
+                        None
+                    };
+                    Ok::<_, ReadModelError>((digest, model_digest, model.quarantine_count()?))
+                };
+                read().map_err(internal)
+            })
+            .await?;
         let last = if self.read_only {
             None
         } else {
@@ -266,8 +243,9 @@ impl Query for QueryService {
                 ));
             }
         };
-        let position = *self.applied.borrow();
+        let position = *self.reads.applied.borrow();
         let events = self
+            .reads
             .live
             .model()
             .quarantined_after(request.after_position, limit as usize)
@@ -293,9 +271,9 @@ impl Query for QueryService {
         request: Request<pb::WatchRequestsRequest>,
     ) -> Result<Response<Self::WatchRequestsStream>, Status> {
         let watch = Watch {
-            live: self.live.clone(),
+            live: self.reads.live.clone(),
             after: request.into_inner().after_position,
-            applied: self.applied.clone(),
+            applied: self.reads.applied.clone(),
             stop: self.stop.clone(),
             pending: VecDeque::new(),
             failed: false,

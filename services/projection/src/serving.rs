@@ -1,40 +1,97 @@
-//! What the gRPC services share: the bounded wait for `min_position`, the
-//! mapping of read model failures, and the validation of list parameters.
+//! What the gRPC services share: [`Reads`] (the bounded wait for
+//! `min_position`, point reads answering NOT_FOUND, blocking reads off the
+//! async workers), the mapping of read model failures, and the validation of
+//! ids and list parameters.
 
 use std::time::Duration;
 
-use sy_api::status::position_not_reached;
+use sy_api::status::{invalid_argument, invalid_field, position_not_reached};
 use sy_domain::FieldViolation;
-use sy_domain::validate;
+use sy_domain::validate::{self, aggregate_id};
 use tokio::sync::watch;
 use tonic::Status;
 use tracing::error;
 
-use crate::read_model::ReadModelError;
+use crate::live::Live;
+use crate::read_model::{ListError, ReadModel, ReadModelError};
 
 /// Page size when the caller gives none.
 pub(crate) const DEFAULT_PAGE_SIZE: u32 = 50;
 pub(crate) const MAX_PAGE_SIZE: u32 = 500;
 
-/// Waits until `min_position` is applied (at most `max_wait`), then returns
-/// the applied position; UNAVAILABLE with the current position if it is not
-/// reached in time. Replies carry this position: it is read before the
-/// data, so the data reflects at least it.
-pub(crate) async fn reached(
-    applied: &watch::Receiver<u64>,
-    max_wait: Duration,
-    min_position: u64,
-) -> Result<u64, Status> {
-    let mut applied = applied.clone();
-    if min_position > *applied.borrow() {
-        let wait = tokio::time::timeout(max_wait, applied.wait_for(|p| *p >= min_position));
-        let reached = matches!(wait.await, Ok(Ok(_)));
-        if !reached {
-            return Err(position_not_reached(min_position, *applied.borrow()));
+/// What every query service reads with.
+#[derive(Clone)]
+pub(crate) struct Reads {
+    pub live: Live,
+    /// The fold's checkpoint.
+    pub applied: watch::Receiver<u64>,
+    /// How long a call waits for its `min_position`.
+    pub max_wait: Duration,
+}
+
+impl Reads {
+    /// Waits until `min_position` is applied (at most `max_wait`), then
+    /// returns the applied position; UNAVAILABLE with the current position
+    /// if it is not reached in time. Replies carry this position: it is read
+    /// before the data, so the data reflects at least it.
+    pub async fn reached(&self, min_position: u64) -> Result<u64, Status> {
+        let mut applied = self.applied.clone();
+        if min_position > *applied.borrow() {
+            let wait =
+                tokio::time::timeout(self.max_wait, applied.wait_for(|p| *p >= min_position));
+            let reached = matches!(wait.await, Ok(Ok(_)));
+            if !reached {
+                return Err(position_not_reached(min_position, *applied.borrow()));
+            }
         }
+        let position = *applied.borrow();
+        Ok(position)
     }
-    let position = *applied.borrow();
-    Ok(position)
+
+    /// The `what` with `id`, read by `read` once `min_position` is applied,
+    /// and the position it reflects; NOT_FOUND naming it when absent.
+    pub async fn one<T>(
+        &self,
+        min_position: u64,
+        what: &str,
+        id: &str,
+        read: impl FnOnce(&ReadModel, &str) -> Result<Option<T>, ReadModelError>,
+    ) -> Result<(T, u64), Status> {
+        let position = self.reached(min_position).await?;
+        let found = read(&self.live.model(), id).map_err(internal)?;
+        let found = found.ok_or_else(|| Status::not_found(format!("{what} {id} not found")))?;
+        Ok((found, position))
+    }
+
+    /// `work` on the read model once `min_position` is applied, off the
+    /// async workers (lists and statistics read many entries), and the
+    /// position it reflects.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        min_position: u64,
+        work: impl FnOnce(ReadModel) -> Result<T, Status> + Send + 'static,
+    ) -> Result<(T, u64), Status> {
+        let position = self.reached(min_position).await?;
+        let model = self.live.model();
+        let found = tokio::task::spawn_blocking(move || work(model))
+            .await
+            .map_err(|err| Status::internal(format!("read worker failed: {err}")))??;
+        Ok((found, position))
+    }
+}
+
+/// An aggregate id argument (a UUID), as the log spells it.
+pub(crate) fn id(value: &str) -> Result<String, Status> {
+    aggregate_id("id", value)
+        .map(|id| id.to_string())
+        .map_err(|violation| invalid_argument(&[violation]))
+}
+
+pub(crate) fn from_list(err: ListError) -> Status {
+    match err {
+        ListError::PageToken(reason) => invalid_field("page_token", reason),
+        ListError::Store(err) => internal(err),
+    }
 }
 
 pub(crate) fn internal(err: ReadModelError) -> Status {

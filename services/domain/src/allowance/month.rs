@@ -8,7 +8,9 @@ use crate::error::FieldViolation;
 
 /// A calendar month written `YYYY-MM`. Ordered by time, so a set of months
 /// iterates oldest first.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Month {
     // Field order matters: the derived `Ord` compares the year first.
     year: i16,

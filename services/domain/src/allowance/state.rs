@@ -15,7 +15,7 @@ pub enum AllowanceStatus {
 }
 
 /// One grant, from `from_month` until stopped.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GrantPeriod {
     pub monthly_amount_fen: i64,
     pub from_month: Month,
@@ -25,7 +25,7 @@ pub struct GrantPeriod {
     pub stop: Option<Stop>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stop {
     pub reason: String,
     /// Stopped by the system because the spouse went on duty.
@@ -40,7 +40,7 @@ pub struct Stop {
 /// was made while a period ran and is not before that period's first month,
 /// periods do not overlap in months, and `total_paid_fen` is the sum of the
 /// payments.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Allowance {
     pub(super) id: String,
     pub(super) version: u64,

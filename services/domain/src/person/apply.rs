@@ -11,7 +11,7 @@ use crate::person_data::{IdNumber, PersonName, Phone};
 use crate::validate::{self, AreaCode, china_date};
 
 use super::command::Link;
-use super::state::{Certificate, Person, PersonRecord, Training};
+use super::state::{Certificate, Person, PersonRecord, RecordEntry, Training};
 
 pub(super) fn apply(state: &mut Person, event: &EventEnvelope) -> Result<(), ApplyError> {
     let payload = check_envelope(state, event)?;
@@ -25,37 +25,50 @@ pub(super) fn apply(state: &mut Person, event: &EventEnvelope) -> Result<(), App
             state.id = event.aggregate_id.clone();
             state.record = Some(record);
         }
-        (Payload::TrainingRecorded(e), Some(record)) => {
-            let completed_on = validate::date("completed_on", &e.completed_on).map_err(|v| {
-                not_applicable::<Person>(payload, format!("registered ({})", stored(&v)))
-            })?;
-            record.trainings.push(Training {
-                course: e.course.clone(),
-                hours: e.hours,
-                completed_on,
-            });
-        }
-        (Payload::CertificateRecorded(e), Some(record)) => {
-            let issued_on = validate::date("issued_on", &e.issued_on).map_err(|v| {
-                not_applicable::<Person>(payload, format!("registered ({})", stored(&v)))
-            })?;
-            record.certificates.push(Certificate {
-                certificate: e.certificate.clone(),
-                issuer: e.issuer.clone(),
-                issued_on,
-            });
-        }
-        (_, record) => {
-            let state = if record.is_some() {
-                "registered"
-            } else {
-                "not registered"
-            };
-            return Err(not_applicable::<Person>(payload, state));
-        }
+        (_, Some(record)) => match entry(payload)? {
+            RecordEntry::Training(training) => record.trainings.push(training),
+            RecordEntry::Certificate(certificate) => record.certificates.push(certificate),
+        },
+        (_, None) => return Err(not_applicable::<Person>(payload, "not registered")),
     }
     state.version = event.aggregate_version;
     Ok(())
+}
+
+impl Person {
+    /// The entry `event` adds to the record of the registered person `id`
+    /// at `version`, checked exactly as `apply` checks it (envelope, which
+    /// events a registered person takes, their dates). For folds that keep
+    /// the record in another shape: the projection keeps it masked, so it
+    /// cannot hold a `Person`.
+    pub fn entry(id: &str, version: u64, event: &EventEnvelope) -> Result<RecordEntry, ApplyError> {
+        let registered = Person {
+            id: id.to_string(),
+            version,
+            record: None,
+        };
+        entry(check_envelope(&registered, event)?)
+    }
+}
+
+/// What `payload` adds to a registered person's record.
+fn entry(payload: &Payload) -> Result<RecordEntry, ApplyError> {
+    let refuse = |v: FieldViolation| {
+        not_applicable::<Person>(payload, format!("registered ({})", stored(&v)))
+    };
+    match payload {
+        Payload::TrainingRecorded(e) => Ok(RecordEntry::Training(Training {
+            course: e.course.clone(),
+            hours: e.hours,
+            completed_on: validate::date("completed_on", &e.completed_on).map_err(refuse)?,
+        })),
+        Payload::CertificateRecorded(e) => Ok(RecordEntry::Certificate(Certificate {
+            certificate: e.certificate.clone(),
+            issuer: e.issuer.clone(),
+            issued_on: validate::date("issued_on", &e.issued_on).map_err(refuse)?,
+        })),
+        _ => Err(not_applicable::<Person>(payload, "registered")),
+    }
 }
 
 /// The record a registration event stores, or why it does not parse. The

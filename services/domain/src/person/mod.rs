@@ -41,7 +41,7 @@ mod decide;
 mod state;
 
 pub use command::{Command, Link, TITLE_MAX, TRAINING_HOURS};
-pub use state::{Certificate, Person, PersonRecord, Training};
+pub use state::{Certificate, Person, PersonRecord, RecordEntry, Training};
 
 use crate::aggregate::{Aggregate, ApplyError};
 use crate::error::DomainError;

@@ -45,6 +45,13 @@ pub struct Training {
     pub completed_on: Date,
 }
 
+/// What a registered person's record takes after the registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordEntry {
+    Training(Training),
+    Certificate(Certificate),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Certificate {
     pub certificate: String,

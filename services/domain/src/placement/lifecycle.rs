@@ -7,7 +7,19 @@ use crate::pb::Programme as P;
 use crate::pb::event_envelope::Payload;
 
 /// Where a placement stands in its current cycle.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum Status {
     /// No event yet: the placement does not exist.
     #[default]

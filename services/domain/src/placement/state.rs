@@ -14,11 +14,12 @@ use super::lifecycle::Status;
 pub const FAST_LANE_PROMISE: SignedDuration = SignedDuration::from_hours(24);
 
 /// One person in one programme, folded from its events.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Placement {
     pub(super) id: String,
     pub(super) version: u64,
     pub(super) last_position: u64,
+    #[serde(with = "programme_number")]
     pub(super) programme: Programme,
     pub(super) person_id: Option<uuid::Uuid>,
     pub(super) status: Status,
@@ -31,7 +32,7 @@ pub struct Placement {
 
 /// What the current cycle recorded; cleared by the next registration. Times
 /// are the events' `occurred_at`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Cycle {
     /// 12-digit area code the person registered in.
     pub area_code: String,
@@ -68,7 +69,7 @@ pub struct Cycle {
 }
 
 /// A recommendation into a community's reserve talent pool (社区后备人才库).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TalentPool {
     pub community_code: String,
     pub note: String,
@@ -149,5 +150,23 @@ impl Placement {
         }
         self.time_to_placement()
             .map(|elapsed| elapsed <= FAST_LANE_PROMISE)
+    }
+}
+
+/// Serde for the prost enum [`Programme`] by its wire number, so a stored
+/// placement reads back in any encoding.
+mod programme_number {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    use crate::pb::Programme;
+
+    pub fn serialize<S: Serializer>(programme: &Programme, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i32(*programme as i32)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Programme, D::Error> {
+        let number = i32::deserialize(d)?;
+        Programme::try_from(number)
+            .map_err(|_| D::Error::custom(format!("programme {number} is unknown")))
     }
 }

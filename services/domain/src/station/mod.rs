@@ -45,7 +45,7 @@ pub fn station_id_for(agency: &str, idempotency_key: &str) -> uuid::Uuid {
 
 /// A station folded from its events. Fields are private so the seat
 /// invariant can only change through `apply`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Station {
     id: String,
     version: u64,

@@ -30,8 +30,8 @@ use sy_domain::event::to_jiff;
 use sy_domain::pb::{self, RequestStatus};
 use sy_domain::request::{is_open, is_unresolved};
 
-use super::ReadModelError;
-use super::keys::{DATE_LEN, due_date, read_u64, u64_bytes};
+use super::keys::{DATE_LEN, ROW_PREFIX, due_date, due_key, read_u64, row_key};
+use super::{ReadModelError, counters};
 
 /// Counters per row, in this order.
 pub const FIELDS: usize = 12;
@@ -54,9 +54,6 @@ const DAY_SECONDS: i64 = 24 * 60 * 60;
 
 /// Row key of requests without a department.
 pub const UNASSIGNED: &str = "(unassigned)";
-
-const ROW_PREFIX: &str = "row/";
-const DUE_PREFIX: &str = "due/";
 
 pub type Counts = [u64; FIELDS];
 pub type CountDelta = [i64; FIELDS];
@@ -114,14 +111,6 @@ impl Dimension {
             Dimension::Direction => request.direction().as_str_name(),
         }
     }
-}
-
-pub fn row_key(row: &str) -> String {
-    [ROW_PREFIX, row].concat()
-}
-
-pub fn due_key(row: &str, date: &str) -> String {
-    [DUE_PREFIX, row, "/", date].concat()
 }
 
 /// Changes to board counters caused by one event, keyed by board tree key.
@@ -223,35 +212,6 @@ fn close_seconds(request: &pb::Request) -> Option<i64> {
     Some(closed.duration_since(submitted).as_secs().max(0))
 }
 
-/// Adds a delta to stored counters. Counters never go below zero when deltas
-/// come from [`delta`]; saturation only guards against a damaged store.
-pub fn add(counts: Counts, delta: &CountDelta) -> Counts {
-    let mut sum = counts;
-    for (total, change) in sum.iter_mut().zip(delta) {
-        debug_assert!(
-            total.checked_add_signed(*change).is_some(),
-            "board counter out of range"
-        );
-        *total = total.saturating_add_signed(*change);
-    }
-    sum
-}
-
-pub fn encode(counts: &Counts) -> Vec<u8> {
-    counts.iter().flat_map(|c| u64_bytes(*c)).collect()
-}
-
-pub fn decode(bytes: &[u8]) -> Option<Counts> {
-    if bytes.len() != FIELDS * 8 {
-        return None;
-    }
-    let mut counts = [0; FIELDS];
-    for (count, chunk) in counts.iter_mut().zip(bytes.chunks_exact(8)) {
-        *count = read_u64(chunk)?;
-    }
-    Some(counts)
-}
-
 /// Reads the board from the counter tree, with overdue counts as of `as_of`.
 pub fn read(tree: &sled::Tree, as_of: Date) -> Result<pb::ClearanceBoard, ReadModelError> {
     let as_of = as_of.to_string();
@@ -264,7 +224,7 @@ pub fn read(tree: &sled::Tree, as_of: Date) -> Result<pb::ClearanceBoard, ReadMo
         let (key, value) = entry?;
         let row = std::str::from_utf8(&key[ROW_PREFIX.len()..])
             .map_err(|_| ReadModelError::corrupt("board row key is not utf-8"))?;
-        let counts = decode(&value)
+        let counts = counters::decode::<FIELDS>(&value)
             .ok_or_else(|| ReadModelError::corrupt(format!("board row {row} is malformed")))?;
         let (dimension, name) = row
             .split_once(':')
@@ -523,9 +483,10 @@ mod tests {
 
     #[test]
     fn counters_encode_and_add() {
+        use super::super::counters::{add, decode, encode};
         let counts = add([0; FIELDS], &[1; FIELDS]);
         assert_eq!(decode(&encode(&counts)), Some(counts));
-        assert_eq!(decode(b"short"), None);
+        assert_eq!(decode::<FIELDS>(b"short"), None);
         assert_eq!(add(counts, &[-1; FIELDS]), [0; FIELDS]);
     }
 }

@@ -10,10 +10,12 @@
 //! rerun by sled on a conflict, so it has no side effects besides its writes:
 //! logging happens after the commit, from the returned [`BatchOutcome`].
 //!
-//! Events are dispatched by the kind their subject names: requests, and the
-//! placement programmes' persons, placements, allowances and stations (folded
-//! by [`super::registry`] into views, counted by [`super::stats`]); events
-//! of other kinds are checkpointed past as ignored.
+//! Events are dispatched by the kind their subject names. Requests,
+//! placements, allowances and stations are folded by the domain's own
+//! `Aggregate::apply` into the state the read model stores (see
+//! [`super::registry`]); persons by the masking fold there. Indexes and
+//! counters ([`super::board`], [`super::stats`]) move by comparing the state
+//! before and after. Events of other kinds are checkpointed past as ignored.
 //!
 //! Every event moves the running log digest, and an aggregate's event must
 //! name the hash of the aggregate's previous event (`prev_hash`): an altered,
@@ -26,29 +28,32 @@
 
 use prost::Message;
 use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
-use sy_domain::aggregate::Aggregate;
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
+use sy_domain::aggregate::{Aggregate, ApplyError};
 use sy_domain::allowance::Allowance;
 use sy_domain::audit::{LogDigest, check_prev_hash};
 use sy_domain::event::{GENESIS_HASH, SUBJECT_PREFIX, hash};
 use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
 use sy_domain::person::Person;
-use sy_domain::request::KIND;
+use sy_domain::placement::Placement;
+use sy_domain::station::Station;
 use sy_domain::upcast::upcast;
 use sy_eventlog::StoredEvent;
 
 use super::keys::{
-    Index, LAST_APPLIED, LOG_DIGEST, QUARANTINED, newest_first, read_u64, u64_bytes,
+    Index, LAST_APPLIED, LOG_DIGEST, PlacementKeys, QUARANTINED, read_u64, station_key, u64_bytes,
 };
-use super::registry::{self, StoredAllowance, StoredPlacement, status_named};
-use super::{Quarantined, ReadModel, ReadModelError, board, decode_request, stats};
+use super::registry::{self, Record, StoredAllowance, StoredPlacement};
+use super::trees::Trees;
+use super::{Quarantined, ReadModel, ReadModelError, board, counters, stats};
 
+const REQUEST: &str = <pb::Request as Aggregate>::KIND;
 const PERSON: &str = <Person as Aggregate>::KIND;
-const PLACEMENT: &str = sy_domain::placement::KIND;
+const PLACEMENT: &str = <Placement as Aggregate>::KIND;
 const ALLOWANCE: &str = <Allowance as Aggregate>::KIND;
-const STATION: &str = sy_domain::station::KIND;
-/// The placement programmes' aggregate kinds, folded beside requests.
-const REGISTRY_KINDS: [&str; 4] = [PERSON, PLACEMENT, ALLOWANCE, STATION];
+const STATION: &str = <Station as Aggregate>::KIND;
 
 /// What a batch did; the fold task logs it and publishes `checkpoint`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,6 +68,9 @@ pub struct BatchOutcome {
     pub redelivered: usize,
     /// Events quarantined by this batch: position and reason.
     pub quarantined: Vec<(u64, String)>,
+    /// Position and correlation id of each event folded or quarantined
+    /// that carried one, so logs follow a request from intake on.
+    pub correlation_ids: Vec<(u64, String)>,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<ReadModelError>>;
@@ -71,61 +79,48 @@ fn abort(err: ReadModelError) -> ConflictableTransactionError<ReadModelError> {
     ConflictableTransactionError::Abort(err)
 }
 
+/// Why an event was not folded: refused (it is quarantined and the batch
+/// goes on), or the transaction failed (the batch stops).
+enum Skip {
+    Refused(String),
+    Failed(ConflictableTransactionError<ReadModelError>),
+}
+
+impl From<UnabortableTransactionError> for Skip {
+    fn from(err: UnabortableTransactionError) -> Self {
+        Self::Failed(err.into())
+    }
+}
+
+impl From<ConflictableTransactionError<ReadModelError>> for Skip {
+    fn from(err: ConflictableTransactionError<ReadModelError>) -> Self {
+        Self::Failed(err)
+    }
+}
+
+impl From<ReadModelError> for Skip {
+    fn from(err: ReadModelError) -> Self {
+        Self::Failed(abort(err))
+    }
+}
+
+fn refused(reason: impl ToString) -> Skip {
+    Skip::Refused(reason.to_string())
+}
+
 impl ReadModel {
     /// Folds `events` (in stream order) and moves the checkpoint past them,
     /// atomically. Events at or below the current checkpoint are skipped.
     pub fn apply_batch(&self, events: &[StoredEvent]) -> Result<BatchOutcome, ReadModelError> {
-        let trees = self.trees.all();
-        trees[..]
+        self.trees.all()[..]
             .transaction(|tx| {
-                let [
-                    meta,
-                    requests,
-                    chain,
-                    idx_all,
-                    idx_status,
-                    idx_department,
-                    idx_open_due,
-                    board,
-                    changes,
-                    quarantine,
-                    people,
-                    placements,
-                    allowances,
-                    stations,
-                    idx_placements,
-                    idx_placement_status,
-                    idx_placement_fast,
-                    idx_stations,
-                    stats,
-                ] = tx.as_slice()
-                // sled gives one transactional tree per tree, in order.
-                else {
-                    return Err(abort(ReadModelError::corrupt(
+                // sled hands out one transactional tree per tree, in order.
+                let trees = Trees::from_ordered(tx.iter()).ok_or_else(|| {
+                    abort(ReadModelError::corrupt(
                         "the batch transaction did not open every tree",
-                    )));
-                };
-                Batch {
-                    meta,
-                    requests,
-                    chain,
-                    indexes: [idx_all, idx_status, idx_department, idx_open_due],
-                    board,
-                    changes,
-                    quarantine,
-                    registry: Registry {
-                        people,
-                        placements,
-                        allowances,
-                        stations,
-                        idx_placements,
-                        idx_placement_status,
-                        idx_placement_fast,
-                        idx_stations,
-                    },
-                    stats,
-                }
-                .fold(events)
+                    ))
+                })?;
+                Batch { trees }.fold(events)
             })
             .map_err(|err| match err {
                 TransactionError::Abort(err) => err,
@@ -136,28 +131,15 @@ impl ReadModel {
 
 /// The transactional view of every tree during one batch.
 struct Batch<'a> {
-    meta: &'a TransactionalTree,
-    requests: &'a TransactionalTree,
-    chain: &'a TransactionalTree,
-    /// In [`Index::ALL`] order.
-    indexes: [&'a TransactionalTree; 4],
-    board: &'a TransactionalTree,
-    changes: &'a TransactionalTree,
-    quarantine: &'a TransactionalTree,
-    registry: Registry<'a>,
-    stats: &'a TransactionalTree,
+    trees: Trees<&'a TransactionalTree>,
 }
 
-/// The placement programmes' trees (see [`super`]).
-struct Registry<'a> {
-    people: &'a TransactionalTree,
-    placements: &'a TransactionalTree,
-    allowances: &'a TransactionalTree,
-    stations: &'a TransactionalTree,
-    idx_placements: &'a TransactionalTree,
-    idx_placement_status: &'a TransactionalTree,
-    idx_placement_fast: &'a TransactionalTree,
-    idx_stations: &'a TransactionalTree,
+/// Counter changes of a batch, summed over its events and written once: hot
+/// counters (the board's total row) are touched once per batch.
+#[derive(Default)]
+struct Deltas {
+    board: board::Delta,
+    stats: stats::Delta,
 }
 
 /// The envelope of `event`, upcast, if it decodes and names the aggregate
@@ -175,38 +157,36 @@ fn decode(event: &StoredEvent, kind: &str, id: &str) -> Result<EventEnvelope, St
     Ok(envelope)
 }
 
-fn decoded<M: Message + Default>(what: &str, bytes: &[u8]) -> TxResult<M> {
-    M::decode(bytes).map_err(|err| abort(ReadModelError::corrupt(format!("stored {what}: {err}"))))
+/// The event being folded and the aggregate it belongs to.
+struct At<'e> {
+    id: &'e str,
+    /// Where the aggregate's hash chain head is kept in `chain`.
+    chain_key: String,
+    event: &'e StoredEvent,
+    envelope: &'e EventEnvelope,
 }
 
-/// The stored view of `id` in `tree`, if any.
-fn stored<M: Message + Default>(
-    tree: &TransactionalTree,
-    what: &str,
-    id: &str,
-) -> TxResult<Option<M>> {
-    tree.get(id.as_bytes())?
-        .map(|bytes| decoded(what, &bytes))
-        .transpose()
-}
-
-/// What became of one event.
-enum Verdict {
-    Applied,
-    Ignored,
-    Refused(String),
+/// `before` (or a new aggregate) with `event` folded by the domain's `apply`.
+fn applied<A: Aggregate>(
+    before: Option<&A>,
+    event: &EventEnvelope,
+    position: u64,
+) -> Result<A, String> {
+    let mut state = before.cloned().unwrap_or_default();
+    state
+        .apply(event, position)
+        .map_err(|err| err.to_string())?;
+    Ok(state)
 }
 
 impl Batch<'_> {
     fn fold(&self, events: &[StoredEvent]) -> TxResult<BatchOutcome> {
+        let meta = self.trees.meta;
         let mut outcome = BatchOutcome {
             checkpoint: self.counter(LAST_APPLIED)?,
             ..Default::default()
         };
-        // Board changes are summed over the batch and written once: hot
-        // counters (the total row) are touched once per batch, not per event.
-        let mut counters = board::Delta::default();
-        let mut stats = stats::Delta::default();
+        let mut deltas = Deltas::default();
         let mut digest = LogDigest {
             position: outcome.checkpoint,
             digest: self.digest()?,
@@ -217,32 +197,44 @@ impl Batch<'_> {
                 continue;
             }
             digest.advance(event.position, &event.payload);
-            match self.fold_event(event, &mut counters, &mut stats)? {
-                Verdict::Applied => outcome.applied += 1,
-                Verdict::Ignored => outcome.ignored += 1,
-                Verdict::Refused(reason) => {
+            match self.fold_event(event, &mut deltas, &mut outcome.correlation_ids) {
+                Ok(true) => outcome.applied += 1,
+                Ok(false) => outcome.ignored += 1,
+                Err(Skip::Refused(reason)) => {
                     let entry = Quarantined::encode(&event.subject, &reason, &event.payload);
-                    self.quarantine
+                    self.trees
+                        .quarantine
                         .insert(&u64_bytes(event.position)[..], entry)?;
                     outcome.quarantined.push((event.position, reason));
                 }
+                Err(Skip::Failed(err)) => return Err(err),
             }
             outcome.checkpoint = event.position;
         }
-        self.count(counters)?;
-        self.count_stats(&stats)?;
-        self.meta
-            .insert(LAST_APPLIED, &u64_bytes(outcome.checkpoint)[..])?;
-        self.meta.insert(LOG_DIGEST, &digest.digest[..])?;
+        let Deltas { board, stats } = deltas;
+        let rows = board
+            .rows
+            .iter()
+            .map(|(key, change)| (key.as_bytes(), *change));
+        counters::apply(self.trees.board, rows)?;
+        let due = board
+            .due
+            .iter()
+            .map(|(key, change)| (key.as_bytes(), [*change]));
+        counters::apply(self.trees.board, due)?;
+        let stats = stats.iter().map(|(key, change)| (&key[..], [*change]));
+        counters::apply(self.trees.stats, stats)?;
+        meta.insert(LAST_APPLIED, &u64_bytes(outcome.checkpoint)[..])?;
+        meta.insert(LOG_DIGEST, &digest.digest[..])?;
         if !outcome.quarantined.is_empty() {
             let total = self.counter(QUARANTINED)? + outcome.quarantined.len() as u64;
-            self.meta.insert(QUARANTINED, &u64_bytes(total)[..])?;
+            meta.insert(QUARANTINED, &u64_bytes(total)[..])?;
         }
         Ok(outcome)
     }
 
     fn digest(&self) -> TxResult<[u8; 32]> {
-        match self.meta.get(LOG_DIGEST)? {
+        match self.trees.meta.get(LOG_DIGEST)? {
             None => Ok(LogDigest::default().digest),
             Some(bytes) => bytes
                 .as_ref()
@@ -254,7 +246,7 @@ impl Batch<'_> {
     /// The hash the next event of aggregate `id` must name as `prev_hash`
     /// (requests by id, other kinds by `{kind}.{id}`).
     fn chain_head(&self, id: &str) -> TxResult<[u8; 32]> {
-        match self.chain.get(id.as_bytes())? {
+        match self.trees.chain.get(id.as_bytes())? {
             None => Ok(GENESIS_HASH),
             Some(bytes) => bytes
                 .as_ref()
@@ -264,238 +256,173 @@ impl Batch<'_> {
     }
 
     fn counter(&self, key: &[u8]) -> TxResult<u64> {
-        match self.meta.get(key)? {
+        match self.trees.meta.get(key)? {
             None => Ok(0),
             Some(bytes) => read_u64(&bytes)
                 .ok_or_else(|| abort(ReadModelError::corrupt("meta counter is not a u64"))),
         }
     }
 
+    /// Folds one event; `Ok(false)` for an event of a kind the read model
+    /// does not keep.
     fn fold_event(
         &self,
         event: &StoredEvent,
-        counters: &mut board::Delta,
-        stats: &mut stats::Delta,
-    ) -> TxResult<Verdict> {
+        deltas: &mut Deltas,
+        correlation_ids: &mut Vec<(u64, String)>,
+    ) -> Result<bool, Skip> {
         let Some((kind, id)) = event
             .subject
             .strip_prefix(SUBJECT_PREFIX)
             .and_then(|rest| rest.strip_prefix('.'))
             .and_then(|rest| rest.split_once('.'))
         else {
-            return Ok(Verdict::Ignored);
+            return Ok(false);
         };
-        if kind == KIND {
-            return self.fold_request(event, id, counters);
+        if ![REQUEST, PERSON, PLACEMENT, ALLOWANCE, STATION].contains(&kind) {
+            return Ok(false);
         }
-        if !REGISTRY_KINDS.contains(&kind) {
-            return Ok(Verdict::Ignored);
+        let envelope = decode(event, kind, id).map_err(Skip::Refused)?;
+        if !envelope.correlation_id.is_empty() {
+            correlation_ids.push((event.position, envelope.correlation_id.clone()));
         }
-        let envelope = match decode(event, kind, id) {
-            Ok(envelope) => envelope,
-            Err(reason) => return Ok(Verdict::Refused(reason)),
-        };
-        self.registry_event(kind, id, event, &envelope, stats)
-    }
-
-    fn fold_request(
-        &self,
-        event: &StoredEvent,
-        id: &str,
-        counters: &mut board::Delta,
-    ) -> TxResult<Verdict> {
-        let envelope = match decode(event, KIND, id) {
-            Ok(envelope) => envelope,
-            Err(reason) => return Ok(Verdict::Refused(reason)),
-        };
-        let before = match self.requests.get(id.as_bytes())? {
-            Some(bytes) => Some(decode_request(&bytes).map_err(abort)?),
-            None => None,
-        };
-        let mut after = before.clone().unwrap_or_default();
-        if let Err(err) = after.apply(&envelope, event.position) {
-            return Ok(Verdict::Refused(err.to_string()));
-        }
-        // After `apply`, so a replayed or skipped version is reported as such;
-        // what remains is an event whose content or predecessor was altered.
-        if let Err(broken) = check_prev_hash(&envelope, &self.chain_head(id)?) {
-            return Ok(Verdict::Refused(format!("hash chain broken: {broken}")));
-        }
-        self.requests.insert(id.as_bytes(), after.encode_to_vec())?;
-        self.chain
-            .insert(id.as_bytes(), &hash(&event.payload)[..])?;
-        self.reindex(before.as_ref(), &after)?;
-        counters.merge(board::delta(before.as_ref(), &after));
-        let change = pb::RequestChange {
-            position: event.position,
-            request_id: after.id.clone(),
-            version: after.version,
-            event_type: after
-                .timeline
-                .last()
-                .map(|entry| entry.event_type.clone())
-                .unwrap_or_default(),
-            status: after.status,
-        };
-        self.changes
-            .insert(&u64_bytes(event.position)[..], change.encode_to_vec())?;
-        Ok(Verdict::Applied)
-    }
-
-    /// Moves the request's index entries from where `before` had them.
-    fn reindex(&self, before: Option<&pb::Request>, after: &pb::Request) -> TxResult<()> {
-        for (index, tree) in Index::ALL.into_iter().zip(self.indexes) {
-            let old = before.and_then(|request| index.key_of(request));
-            let new = index.key_of(after);
-            if old == new {
-                continue;
-            }
-            if let Some(old) = old {
-                tree.remove(old)?;
-            }
-            if let Some(new) = new {
-                tree.insert(new, &[][..])?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Applies the batch's board changes, dropping counters that reach zero.
-    fn count(&self, delta: board::Delta) -> TxResult<()> {
-        for (key, change) in &delta.rows {
-            if change.iter().all(|c| *c == 0) {
-                continue;
-            }
-            let counts = match self.board.get(key.as_bytes())? {
-                None => [0; board::FIELDS],
-                Some(bytes) => board::decode(&bytes).ok_or_else(|| {
-                    abort(ReadModelError::corrupt(format!(
-                        "board row {key} is malformed"
-                    )))
-                })?,
-            };
-            let counts = board::add(counts, change);
-            if counts == [0; board::FIELDS] {
-                self.board.remove(key.as_bytes())?;
+        let payload = envelope
+            .payload
+            .as_ref()
+            .ok_or_else(|| refused(ApplyError::MissingPayload))?;
+        let position = event.position;
+        let t = &self.trees;
+        let at = At {
+            id,
+            // Requests came first and keep their bare id in the chain.
+            chain_key: if kind == REQUEST {
+                id.to_string()
             } else {
-                self.board.insert(key.as_bytes(), board::encode(&counts))?;
-            }
-        }
-        for (key, change) in &delta.due {
-            if *change == 0 {
-                continue;
-            }
-            let count = match self.board.get(key.as_bytes())? {
-                None => 0,
-                Some(bytes) => read_u64(&bytes).ok_or_else(|| {
-                    abort(ReadModelError::corrupt(format!(
-                        "due counter {key} is malformed"
-                    )))
-                })?,
-            };
-            debug_assert!(
-                count.checked_add_signed(*change).is_some(),
-                "due counter out of range"
-            );
-            match count.saturating_add_signed(*change) {
-                0 => self.board.remove(key.as_bytes())?,
-                count => self.board.insert(key.as_bytes(), &u64_bytes(count)[..])?,
-            };
-        }
-        Ok(())
-    }
-}
-
-impl Batch<'_> {
-    /// Folds an event of the placement programmes; `envelope` is decoded and
-    /// names `id`. Like requests: `apply` first, then the hash chain (keyed
-    /// `{kind}.{id}` in `chain`), then the writes.
-    fn registry_event(
-        &self,
-        kind: &str,
-        id: &str,
-        event: &StoredEvent,
-        envelope: &EventEnvelope,
-        stats: &mut stats::Delta,
-    ) -> TxResult<Verdict> {
-        let chain_key = format!("{kind}.{id}");
-        let r = &self.registry;
-        let Some(payload) = envelope.payload.as_ref() else {
-            return Ok(Verdict::Refused(
-                "event has no payload it knows (written by a newer schema?)".into(),
-            ));
+                format!("{kind}.{id}")
+            },
+            event,
+            envelope: &envelope,
         };
-        let write: Write = match kind {
+        match kind {
+            REQUEST => {
+                let (before, after) = self.step(t.requests, &at, |before| {
+                    applied::<pb::Request>(before, &envelope, position)
+                })?;
+                self.reindex(before.as_ref(), &after)?;
+                deltas.board.merge(board::delta(before.as_ref(), &after));
+                let change = pb::RequestChange {
+                    position,
+                    request_id: after.id.clone(),
+                    version: after.version,
+                    event_type: after
+                        .timeline
+                        .last()
+                        .map(|entry| entry.event_type.clone())
+                        .unwrap_or_default(),
+                    status: after.status,
+                };
+                t.changes
+                    .insert(&u64_bytes(position)[..], change.encode_to_vec())?;
+            }
             PERSON => {
-                let before: Option<pb::PersonView> = stored(r.people, "person", id)?;
-                match registry::person(before.as_ref(), envelope, event.position) {
-                    Err(reason) => return Ok(Verdict::Refused(reason)),
-                    Ok(after) => Write::Person { before, after },
+                let (before, after) = self.step(t.people, &at, |before| {
+                    registry::person(before, &envelope, position)
+                })?;
+                if before.is_none() {
+                    stats::person_registered(&mut deltas.stats, &after.area_code);
                 }
             }
             PLACEMENT => {
-                let before: Option<StoredPlacement> = stored(r.placements, "placement", id)?;
-                match registry::placement(before.as_ref(), envelope, event.position) {
-                    Err(reason) => return Ok(Verdict::Refused(reason)),
-                    Ok(after) => Write::Placement { before, after },
-                }
+                let (before, after) =
+                    self.step(t.placements, &at, |before: Option<&StoredPlacement>| {
+                        let state = applied(before.map(|b| &b.state), &envelope, position)?;
+                        let registered_position = match payload {
+                            Payload::PlacementRegistered(_) => position,
+                            _ => before.map_or(position, |b| b.registered_position),
+                        };
+                        Ok(StoredPlacement {
+                            state,
+                            registered_position,
+                        })
+                    })?;
+                let before_state = before.as_ref().map(|b| &b.state);
+                stats::placement(&mut deltas.stats, before_state, &after.state, payload);
+                self.reindex_placement(id, before.as_ref(), &after)?;
             }
             ALLOWANCE => {
-                let before: Option<StoredAllowance> = stored(r.allowances, "allowance", id)?;
                 let area = match payload {
                     Payload::AllowanceGranted(e) => self.person_area(&e.person_id)?,
                     _ => String::new(),
                 };
-                match registry::allowance(before.as_ref(), envelope, &area) {
-                    Err(reason) => return Ok(Verdict::Refused(reason)),
-                    Ok(after) => Write::Allowance { before, after },
-                }
+                let (before, after) =
+                    self.step(t.allowances, &at, |before: Option<&StoredAllowance>| {
+                        let state = applied(before.map(|b| &b.state), &envelope, position)?;
+                        let kept = before.map(|b| b.area_code.clone()).unwrap_or_default();
+                        let area_code = if kept.is_empty() { area } else { kept };
+                        Ok(StoredAllowance { state, area_code })
+                    })?;
+                let before_state = before.as_ref().map(|b| &b.state);
+                stats::allowance(&mut deltas.stats, before_state, &after.area_code, payload);
             }
-            // STATION: the caller admits only `REGISTRY_KINDS`.
             _ => {
-                let before: Option<pb::StationView> = stored(r.stations, "station", id)?;
-                match registry::station(before.as_ref(), envelope) {
-                    Err(reason) => return Ok(Verdict::Refused(reason)),
-                    Ok(after) => Write::Station { before, after },
+                let (before, after) = self.step(t.stations, &at, |before| {
+                    applied::<Station>(before, &envelope, position)
+                })?;
+                if before.is_none() {
+                    t.idx_stations
+                        .insert(station_key(after.area_code(), id), &[][..])?;
                 }
             }
-        };
-        if let Err(broken) = check_prev_hash(envelope, &self.chain_head(&chain_key)?) {
-            return Ok(Verdict::Refused(format!("hash chain broken: {broken}")));
         }
-        self.chain
+        Ok(true)
+    }
+
+    /// Folds the event `at` names into its record in `tree` with `fold`,
+    /// checks the hash chain, then writes the record and the chain head.
+    /// Returns the record before and after. Nothing is written unless both
+    /// checks pass, so a refused event leaves the read model as it was.
+    fn step<R: Record>(
+        &self,
+        tree: &TransactionalTree,
+        at: &At<'_>,
+        fold: impl FnOnce(Option<&R>) -> Result<R, String>,
+    ) -> Result<(Option<R>, R), Skip> {
+        let At {
+            id,
+            chain_key,
+            event,
+            envelope,
+        } = at;
+        let before = tree
+            .get(id.as_bytes())?
+            .map(|bytes| R::decode_record(&bytes))
+            .transpose()?;
+        let after = fold(before.as_ref()).map_err(Skip::Refused)?;
+        // After `apply`, so a replayed or skipped version is reported as such;
+        // what remains is an event whose content or predecessor was altered.
+        check_prev_hash(envelope, &self.chain_head(chain_key)?)
+            .map_err(|broken| refused(format!("hash chain broken: {broken}")))?;
+        self.trees
+            .chain
             .insert(chain_key.as_bytes(), &hash(&event.payload)[..])?;
-        match write {
-            Write::Person { before, after } => {
-                if before.is_none() {
-                    stats::person_registered(stats, &after.area_code);
-                }
-                r.people.insert(id.as_bytes(), after.encode_to_vec())?;
-            }
-            Write::Placement { before, after } => {
-                stats::placement(stats, before.as_ref(), &after, payload);
-                self.reindex_placement(id, before.as_ref(), &after)?;
-                r.placements.insert(id.as_bytes(), after.encode_to_vec())?;
-            }
-            Write::Allowance { before, after } => {
-                stats::allowance(stats, before.as_ref(), &after, payload);
-                r.allowances.insert(id.as_bytes(), after.encode_to_vec())?;
-            }
-            Write::Station { before, after } => {
-                if before.is_none() {
-                    r.idx_stations
-                        .insert(station_key(&after.area_code, id), &[][..])?;
-                }
-                r.stations.insert(id.as_bytes(), after.encode_to_vec())?;
-            }
+        tree.insert(id.as_bytes(), after.encode_record())?;
+        Ok((before, after))
+    }
+
+    /// Moves the request's index entries from where `before` had them.
+    fn reindex(&self, before: Option<&pb::Request>, after: &pb::Request) -> TxResult<()> {
+        for index in Index::ALL {
+            let old = before.and_then(|request| index.key_of(request));
+            let new = index.key_of(after);
+            move_entry(self.trees.index(index), old, new)?;
         }
-        Ok(Verdict::Applied)
+        Ok(())
     }
 
     /// The area of person `person_id` as folded so far; empty if unknown.
-    fn person_area(&self, person_id: &str) -> TxResult<String> {
-        Ok(match self.registry.people.get(person_id.as_bytes())? {
-            Some(bytes) => decoded::<pb::PersonView>("person", &bytes)?.area_code,
+    fn person_area(&self, person_id: &str) -> Result<String, Skip> {
+        Ok(match self.trees.people.get(person_id.as_bytes())? {
+            Some(bytes) => pb::PersonView::decode_record(&bytes)?.area_code,
             None => String::new(),
         })
     }
@@ -507,108 +434,35 @@ impl Batch<'_> {
         before: Option<&StoredPlacement>,
         after: &StoredPlacement,
     ) -> TxResult<()> {
-        let r = &self.registry;
-        let old = before.map(|b| placement_keys(id, b));
-        let new = placement_keys(id, after);
-        if old.as_ref() == Some(&new) {
-            return Ok(());
-        }
-        if let Some(old) = old {
-            r.idx_placements.remove(old.all)?;
-            r.idx_placement_status.remove(old.by_status)?;
-            if let Some(fast) = old.fast {
-                r.idx_placement_fast.remove(fast)?;
-            }
-        }
-        r.idx_placements.insert(new.all, &[][..])?;
-        r.idx_placement_status.insert(new.by_status, &[][..])?;
-        if let Some(fast) = new.fast {
-            r.idx_placement_fast.insert(fast, &[][..])?;
-        }
-        Ok(())
-    }
-
-    /// Applies the batch's statistics changes, dropping counters at zero.
-    fn count_stats(&self, delta: &stats::Delta) -> TxResult<()> {
-        for (key, change) in delta {
-            if *change == 0 {
-                continue;
-            }
-            let count = match self.stats.get(key)? {
-                None => 0,
-                Some(bytes) => read_u64(&bytes).ok_or_else(|| {
-                    abort(ReadModelError::corrupt("a stats counter is malformed"))
-                })?,
-            };
-            match count.saturating_add_signed(*change) {
-                0 => self.stats.remove(&key[..])?,
-                count => self.stats.insert(&key[..], &u64_bytes(count)[..])?,
-            };
-        }
-        Ok(())
+        let keys = |p: &StoredPlacement| PlacementKeys::of(id, p.registered_position, &p.state);
+        let old = before.map(keys);
+        let new = keys(after);
+        let t = &self.trees;
+        move_entry(
+            t.idx_placements,
+            old.as_ref().map(|k| k.all.clone()),
+            Some(new.all),
+        )?;
+        let old_status = old.as_ref().map(|k| k.by_status.clone());
+        move_entry(t.idx_placement_status, old_status, Some(new.by_status))?;
+        move_entry(t.idx_placement_fast, old.and_then(|k| k.fast), new.fast)
     }
 }
 
-/// A registry aggregate before and after its event, to be written.
-enum Write {
-    Person {
-        before: Option<pb::PersonView>,
-        after: pb::PersonView,
-    },
-    Placement {
-        before: Option<StoredPlacement>,
-        after: StoredPlacement,
-    },
-    Allowance {
-        before: Option<StoredAllowance>,
-        after: StoredAllowance,
-    },
-    Station {
-        before: Option<pb::StationView>,
-        after: pb::StationView,
-    },
-}
-
-/// A placement's keys in the placement list indexes.
-#[derive(Debug, PartialEq, Eq)]
-struct PlacementKeys {
-    /// `idx_placements`: `[newest first 8][id]`.
-    all: Vec<u8>,
-    /// `idx_placement_status`: `[programme][status][newest first 8][id]`.
-    by_status: Vec<u8>,
-    /// `idx_placement_fast`, for fast-lane placements: as `all`.
-    fast: Option<Vec<u8>>,
-}
-
-fn placement_keys(id: &str, placement: &StoredPlacement) -> PlacementKeys {
-    let mut all = newest_first(placement.registered_position).to_vec();
-    all.extend_from_slice(id.as_bytes());
-    let view = placement.view.as_ref();
-    let mut by_status = placement_status_prefix(
-        view.map_or(0, |v| v.programme),
-        view.and_then(|v| status_named(&v.status)),
-    );
-    by_status.extend_from_slice(&all);
-    let fast = view.is_some_and(|v| v.fast_lane).then(|| all.clone());
-    PlacementKeys {
-        all,
-        by_status,
-        fast,
+/// Moves an index entry (values are empty) from key `old` to key `new`.
+fn move_entry(
+    tree: &TransactionalTree,
+    old: Option<Vec<u8>>,
+    new: Option<Vec<u8>>,
+) -> TxResult<()> {
+    if old == new {
+        return Ok(());
     }
-}
-
-/// Prefix of `idx_placement_status` for one programme and status.
-pub(super) fn placement_status_prefix(
-    programme: i32,
-    status: Option<sy_domain::placement::Status>,
-) -> Vec<u8> {
-    vec![
-        u8::try_from(programme).unwrap_or(u8::MAX),
-        status.map_or(u8::MAX, |s| s as u8),
-    ]
-}
-
-/// A station's key in `idx_stations`: `[area code][/][id]`.
-pub(super) fn station_key(area_code: &str, id: &str) -> Vec<u8> {
-    format!("{area_code}/{id}").into_bytes()
+    if let Some(old) = old {
+        tree.remove(old)?;
+    }
+    if let Some(new) = new {
+        tree.insert(new, &[][..])?;
+    }
+    Ok(())
 }

@@ -4,6 +4,10 @@
 //! part is either last in the key or length-prefixed, so no key of one index
 //! can be mistaken for a key of another.
 //!
+//! Layouts of counter trees live here too: the board's row and due keys
+//! (meaning in [`super::board`]) and the statistics keys (in
+//! [`super::stats`]).
+//!
 //! Index keys end in `[newest_first(submitted_position)][id]`: requests sort
 //! newest first by the position of their `RequestSubmitted` event, and ties
 //! (none in practice: positions are unique) fall back to the id.
@@ -12,7 +16,8 @@ use std::ops::Bound;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sy_domain::pb;
+use sy_domain::pb::{self, Programme};
+use sy_domain::placement::{Placement, Status};
 use sy_domain::request::is_unresolved;
 
 /// `meta` key of the checkpoint: the last stream position folded (u64 BE).
@@ -21,6 +26,9 @@ pub const LAST_APPLIED: &[u8] = b"last_applied";
 pub const QUARANTINED: &[u8] = b"quarantined";
 /// `meta` key of the running log digest at `last_applied` (32 bytes).
 pub const LOG_DIGEST: &[u8] = b"log_digest";
+/// `meta` key of the format the trees are written in (u64 BE); absent in
+/// stores written before formats were numbered.
+pub const FORMAT: &[u8] = b"format";
 
 /// Length of a `YYYY-MM-DD` date in keys.
 pub const DATE_LEN: usize = 10;
@@ -107,19 +115,6 @@ impl Index {
         Index::OpenDue,
     ];
 
-    pub fn tree_name(self) -> &'static str {
-        match self {
-            Index::All => "idx_all",
-            Index::ByStatus => "idx_status",
-            Index::ByDepartment => "idx_department",
-            Index::OpenDue => "idx_open_due",
-        }
-    }
-
-    fn from_id(id: u8) -> Option<Self> {
-        Index::ALL.into_iter().find(|index| *index as u8 == id)
-    }
-
     /// The request id an entry of this index names; `None` for a key this
     /// index cannot hold.
     pub fn id_of(self, key: &[u8]) -> Option<&str> {
@@ -150,10 +145,150 @@ impl Index {
     }
 }
 
+/// A placement's keys in the placement list indexes. Placements sort
+/// newest first by the position of their current cycle's registration.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PlacementKeys {
+    /// `idx_placements`: `[newest first 8][id]`.
+    pub all: Vec<u8>,
+    /// `idx_placement_status`: `[programme][status][newest first 8][id]`.
+    pub by_status: Vec<u8>,
+    /// `idx_placement_fast`, for fast-lane placements: as `all`.
+    pub fast: Option<Vec<u8>>,
+}
+
+impl PlacementKeys {
+    /// The keys of `placement`, registered at `registered_position`.
+    pub fn of(id: &str, registered_position: u64, placement: &Placement) -> Self {
+        let all = entry_key(b"", registered_position, id);
+        let prefix = placement_status_prefix(placement.programme(), placement.status());
+        let fast = placement.current().fast_lane.then(|| all.clone());
+        Self {
+            by_status: entry_key(&prefix, registered_position, id),
+            all,
+            fast,
+        }
+    }
+}
+
+/// Prefix of `idx_placement_status` for one programme and status.
+pub fn placement_status_prefix(programme: Programme, status: Status) -> Vec<u8> {
+    vec![
+        u8::try_from(programme as i32).unwrap_or(u8::MAX),
+        status as u8,
+    ]
+}
+
+/// A station's key in `idx_stations`: `[area code][/][id]`.
+pub fn station_key(area_code: &str, id: &str) -> Vec<u8> {
+    format!("{area_code}/{id}").into_bytes()
+}
+
+/// The station id of an `idx_stations` key.
+pub fn station_of(key: &[u8]) -> Option<&str> {
+    let slash = key.iter().position(|b| *b == b'/')?;
+    std::str::from_utf8(&key[slash + 1..]).ok()
+}
+
+/// The id at the end of a placement index key under `prefix_len` bytes of
+/// prefix.
+pub fn placement_of(key: &[u8], prefix_len: usize) -> Option<&str> {
+    entry_id(key, prefix_len)
+}
+
+/// Board row keys: `row/<dimension>:<key>`.
+pub const ROW_PREFIX: &str = "row/";
+const DUE_PREFIX: &str = "due/";
+
+pub fn row_key(row: &str) -> String {
+    [ROW_PREFIX, row].concat()
+}
+
+/// Board due keys: `due/<dimension>:<key>/<YYYY-MM-DD>`.
+pub fn due_key(row: &str, date: &str) -> String {
+    [DUE_PREFIX, row, "/", date].concat()
+}
+
+/// A statistics counter's key: `{len:02}/{area}/{metric}`.
+pub fn stats_key(area: &str, metric: &str) -> Vec<u8> {
+    format!("{:02}/{area}/{metric}", area.len()).into_bytes()
+}
+
+/// Prefix of the counters of area `scope` itself.
+pub fn stats_own_prefix(scope: &str) -> String {
+    format!("{:02}/{scope}/", scope.len())
+}
+
+/// Prefix of the counters of the areas one level (3 digits) below `scope`.
+pub fn stats_below_prefix(scope: &str) -> String {
+    format!("{:02}/{scope}", scope.len() + 3)
+}
+
+/// Prefix of every district's counters.
+pub const STATS_DISTRICTS: &[u8] = b"06/";
+
+/// The district of a key under [`STATS_DISTRICTS`].
+pub fn stats_district(key: &[u8]) -> Option<String> {
+    key.get(3..9)
+        .map(|area| String::from_utf8_lossy(area).into_owned())
+}
+
+/// The area and metric of a statistics key.
+pub fn stats_parts(key: &str) -> Option<(&str, &str)> {
+    let mut parts = key.splitn(3, '/');
+    let (_, area, metric) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((area, metric))
+}
+
+/// A list index as page tokens name it (one byte).
+pub trait ListIndex: Copy + Eq {
+    fn id(self) -> u8;
+    fn from_id(id: u8) -> Option<Self>;
+}
+
+impl ListIndex for Index {
+    fn id(self) -> u8 {
+        self as u8
+    }
+
+    fn from_id(id: u8) -> Option<Self> {
+        Index::ALL.into_iter().find(|index| *index as u8 == id)
+    }
+}
+
+/// The indexes of the placement programmes' lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlacementIndex {
+    /// `idx_placements`.
+    Placements = 0,
+    /// `idx_placement_status`.
+    ByStatus = 1,
+    /// `idx_stations`.
+    Stations = 2,
+    /// `idx_placement_fast`.
+    FastLane = 3,
+}
+
+impl ListIndex for PlacementIndex {
+    fn id(self) -> u8 {
+        self as u8
+    }
+
+    fn from_id(id: u8) -> Option<Self> {
+        [
+            Self::Placements,
+            Self::ByStatus,
+            Self::Stations,
+            Self::FastLane,
+        ]
+        .into_iter()
+        .find(|index| *index as u8 == id)
+    }
+}
+
 /// The part of an index a list call walks: keys under `prefix` and below `end`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
-    pub index: Index,
     pub prefix: Vec<u8>,
     /// Exclusive upper bound of keys, when tighter than the prefix.
     pub below: Option<Vec<u8>>,
@@ -194,19 +329,19 @@ pub fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
 /// the last index key examined. Encoded as base64url; callers treat it as
 /// opaque.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    pub index: Index,
+pub struct Cursor<I> {
+    pub index: I,
     pub filter: [u8; 8],
     pub last_key: Vec<u8>,
 }
 
 const CURSOR_VERSION: u8 = 1;
 
-impl Cursor {
+impl<I: ListIndex> Cursor<I> {
     pub fn encode(&self) -> String {
         let mut bytes = Vec::with_capacity(10 + self.last_key.len());
         bytes.push(CURSOR_VERSION);
-        bytes.push(self.index as u8);
+        bytes.push(self.index.id());
         bytes.extend_from_slice(&self.filter);
         bytes.extend_from_slice(&self.last_key);
         URL_SAFE_NO_PAD.encode(bytes)
@@ -222,7 +357,7 @@ impl Cursor {
         }
         let (filter, last_key) = rest.split_at(8);
         Some(Self {
-            index: Index::from_id(index)?,
+            index: I::from_id(index)?,
             filter: filter.try_into().ok()?,
             last_key: last_key.to_vec(),
         })
@@ -304,7 +439,6 @@ mod tests {
     #[test]
     fn scopes_resume_after_the_cursor_and_stay_inside() {
         let scope = Scope {
-            index: Index::OpenDue,
             prefix: Vec::new(),
             below: Some(b"2027-01-01".to_vec()),
         };
@@ -332,18 +466,21 @@ mod tests {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         );
-        assert_eq!(Cursor::decode(&token), Some(cursor));
-        assert_eq!(Cursor::decode("not base64!"), None);
-        assert_eq!(Cursor::decode(""), None);
+        assert_eq!(Cursor::<Index>::decode(&token), Some(cursor));
+        assert_eq!(Cursor::<Index>::decode("not base64!"), None);
+        assert_eq!(Cursor::<Index>::decode(""), None);
         assert_eq!(
-            Cursor::decode(&URL_SAFE_NO_PAD.encode([1, 9, 0, 0, 0, 0, 0, 0, 0, 0])),
+            Cursor::<Index>::decode(&URL_SAFE_NO_PAD.encode([1, 9, 0, 0, 0, 0, 0, 0, 0, 0])),
             None
         );
         assert_eq!(
-            Cursor::decode(&URL_SAFE_NO_PAD.encode([2, 1, 0, 0, 0, 0, 0, 0, 0, 0])),
+            Cursor::<Index>::decode(&URL_SAFE_NO_PAD.encode([2, 1, 0, 0, 0, 0, 0, 0, 0, 0])),
             None
         );
-        assert_eq!(Cursor::decode(&URL_SAFE_NO_PAD.encode([1, 1, 0])), None);
+        assert_eq!(
+            Cursor::<Index>::decode(&URL_SAFE_NO_PAD.encode([1, 1, 0])),
+            None
+        );
     }
 
     #[test]

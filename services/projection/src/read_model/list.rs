@@ -1,21 +1,27 @@
-//! `ListRequests` over the indexes: pick the most selective index the filters
-//! allow (overdue > status > department > all), walk it newest first (most
-//! overdue first for the due index), check every filter on each request, and
-//! stop at a full page or after [`SCAN_BUDGET`] index entries.
+//! Every list of the read model walks an index the same way ([`Walk`]): in
+//! key order within the part of the index the filters allow, checking every
+//! filter on each entry, stopping at a full page or after [`SCAN_BUDGET`]
+//! index entries.
 //!
 //! The budget bounds the work of one call however rare the matches are; a call
 //! that runs out returns what it found (possibly nothing) with a page token,
 //! so a caller keeps paging and every call stays cheap. The token records the
 //! index, a fingerprint of the filters and the last key examined, so a token
 //! cannot be replayed against other filters.
+//!
+//! `ListRequests` is here too: pick the most selective index the filters
+//! allow (overdue > status > department > all) and walk it newest first
+//! (most overdue first for the due index). The placement lists are in
+//! [`super::placement_list`].
 
 use jiff::civil::Date;
 use sy_domain::pb;
 use sy_domain::request::is_unresolved;
 use sy_domain::validate::{AreaCode, Code};
 
-use super::keys::{Cursor, Index, Scope, department_prefix, due_date, status_prefix};
-use super::{ReadModel, ReadModelError, decode_request};
+use super::keys::{Cursor, Index, ListIndex, Scope, department_prefix, due_date, status_prefix};
+use super::registry::Record;
+use super::{ReadModel, ReadModelError};
 
 /// Most index entries one list call examines.
 pub const SCAN_BUDGET: usize = 5000;
@@ -51,9 +57,88 @@ pub enum ListError {
     Store(#[from] ReadModelError),
 }
 
+/// One walk over a list index: the tree, its name in page tokens, the part
+/// of it the filters allow and the filters' fingerprint.
+pub(super) struct Walk<'a, I> {
+    pub tree: &'a sled::Tree,
+    pub index: I,
+    pub scope: Scope,
+    pub fingerprint: [u8; 8],
+}
+
+impl<I: ListIndex> Walk<'_, I> {
+    /// Up to `page_size` (≥ 1) values after `page_token` (empty: from the
+    /// start) and the token of the next page (empty on the last): `pick`
+    /// turns an entry's key into a value, or `None` if it does not match.
+    pub fn run<T>(
+        &self,
+        page_size: usize,
+        page_token: &str,
+        mut pick: impl FnMut(&[u8]) -> Result<Option<T>, ReadModelError>,
+    ) -> Result<(Vec<T>, String), ListError> {
+        debug_assert!(page_size > 0, "page size is validated at the edge");
+        let after = if page_token.is_empty() {
+            None
+        } else {
+            Some(self.resume(page_token)?)
+        };
+        let mut entries = self.tree.range(self.scope.range(after.as_deref()));
+        let mut found = Vec::new();
+        let mut last_key = None;
+        let mut examined = 0;
+        while found.len() < page_size && examined < SCAN_BUDGET {
+            let Some(entry) = entries.next() else {
+                return Ok((found, String::new()));
+            };
+            let (key, _) = entry.map_err(ReadModelError::from)?;
+            examined += 1;
+            if let Some(value) = pick(&key)? {
+                found.push(value);
+            }
+            last_key = Some(key);
+        }
+        let more = entries
+            .next()
+            .transpose()
+            .map_err(ReadModelError::from)?
+            .is_some();
+        let token = match (more, last_key) {
+            (true, Some(last_key)) => Cursor {
+                index: self.index,
+                filter: self.fingerprint,
+                last_key: last_key.to_vec(),
+            }
+            .encode(),
+            _ => String::new(),
+        };
+        Ok((found, token))
+    }
+
+    /// The last key of a token issued for this walk.
+    fn resume(&self, token: &str) -> Result<Vec<u8>, ListError> {
+        let cursor = Cursor::<I>::decode(token)
+            .filter(|cursor| cursor.index == self.index && self.scope.contains(&cursor.last_key))
+            .ok_or(ListError::PageToken(
+                "is not a token issued for these filters",
+            ))?;
+        if cursor.filter != self.fingerprint {
+            return Err(ListError::PageToken("was issued for different filters"));
+        }
+        Ok(cursor.last_key)
+    }
+}
+
+/// The first 8 bytes of a hash of the filters: enough to tell filter sets
+/// apart in a page token.
+pub(super) fn fingerprint(hash: &blake3::Hash) -> [u8; 8] {
+    let mut fingerprint = [0; 8];
+    fingerprint.copy_from_slice(&hash.as_bytes()[..8]);
+    fingerprint
+}
+
 impl ListFilter {
-    /// The part of the most selective usable index.
-    fn scope(&self) -> Scope {
+    /// The most selective usable index and the part of it to walk.
+    fn scope(&self) -> (Index, Scope) {
         let (index, prefix, below) = if let Some(day) = self.overdue_as_of {
             (
                 Index::OpenDue,
@@ -71,11 +156,7 @@ impl ListFilter {
         } else {
             (Index::All, Vec::new(), None)
         };
-        Scope {
-            index,
-            prefix,
-            below,
-        }
+        (index, Scope { prefix, below })
     }
 
     /// Identifies the filters in a page token (page size may change between pages).
@@ -101,10 +182,7 @@ impl ListFilter {
             hasher.update(&(text.len() as u64).to_be_bytes());
             hasher.update(text.as_bytes());
         }
-        let hash = hasher.finalize();
-        let mut fingerprint = [0; 8];
-        fingerprint.copy_from_slice(&hash.as_bytes()[..8]);
-        fingerprint
+        fingerprint(&hasher.finalize())
     }
 
     /// Every filter, including the one the index already guarantees (cheap,
@@ -139,66 +217,31 @@ impl ReadModel {
         page_size: usize,
         page_token: &str,
     ) -> Result<Page, ListError> {
-        debug_assert!(page_size > 0, "page size is validated at the edge");
-        let scope = filter.scope();
-        let fingerprint = filter.fingerprint();
-        let after = if page_token.is_empty() {
-            None
-        } else {
-            let cursor = Cursor::decode(page_token)
-                .filter(|cursor| cursor.index == scope.index && scope.contains(&cursor.last_key))
-                .ok_or(ListError::PageToken(
-                    "is not a token issued for these filters",
-                ))?;
-            if cursor.filter != fingerprint {
-                return Err(ListError::PageToken("was issued for different filters"));
-            }
-            Some(cursor.last_key)
+        let (index, scope) = filter.scope();
+        let walk = Walk {
+            tree: self.trees.index(index),
+            index,
+            scope,
+            fingerprint: filter.fingerprint(),
         };
         let overdue_before = filter.overdue_as_of.map(|day| day.to_string());
-
-        let tree = self.trees.index(scope.index);
-        let mut entries = tree.range(scope.range(after.as_deref()));
-        let mut page = Page::default();
-        let mut last_key = None;
-        let mut examined = 0;
-        while page.requests.len() < page_size && examined < SCAN_BUDGET {
-            let Some(entry) = entries.next() else {
-                return Ok(page);
-            };
-            let (key, _) = entry.map_err(ReadModelError::from)?;
-            examined += 1;
-            let id = scope.index.id_of(&key).ok_or_else(|| {
-                ReadModelError::corrupt(format!("{} key is malformed", scope.index.tree_name()))
+        let (requests, next_page_token) = walk.run(page_size, page_token, |key| {
+            let id = index.id_of(key).ok_or_else(|| {
+                ReadModelError::corrupt(format!("a key of the {index:?} index is malformed"))
             })?;
-            let bytes = self
-                .trees
-                .requests
-                .get(id.as_bytes())
-                .map_err(ReadModelError::from)?;
-            let bytes = bytes.ok_or_else(|| {
+            let bytes = self.trees.requests.get(id.as_bytes())?.ok_or_else(|| {
                 ReadModelError::corrupt(format!("index names request {id}, which is not stored"))
             })?;
-            let mut request = decode_request(&bytes)?;
-            if filter.matches(&request, overdue_before.as_deref()) {
-                request.timeline.clear();
-                page.requests.push(request);
+            let mut request = pb::Request::decode_record(&bytes)?;
+            if !filter.matches(&request, overdue_before.as_deref()) {
+                return Ok(None);
             }
-            last_key = Some(key);
-        }
-        let more = entries
-            .next()
-            .transpose()
-            .map_err(ReadModelError::from)?
-            .is_some();
-        if let (true, Some(last_key)) = (more, last_key) {
-            page.next_page_token = Cursor {
-                index: scope.index,
-                filter: fingerprint,
-                last_key: last_key.to_vec(),
-            }
-            .encode();
-        }
-        Ok(page)
+            request.timeline.clear();
+            Ok(Some(request))
+        })?;
+        Ok(Page {
+            requests,
+            next_page_token,
+        })
     }
 }

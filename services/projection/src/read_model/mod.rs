@@ -3,9 +3,10 @@
 //! transaction per batch that also moves the checkpoint, so what is durable is
 //! always the fold of exactly the events up to the durable checkpoint.
 //!
-//! Trees:
+//! Trees (one named set, [`trees::Trees`]):
 //! - `meta`: `last_applied` (the checkpoint) and `quarantined` (a count), u64 BE;
 //!   `log_digest`, the running digest of the log up to the checkpoint;
+//!   `format`, the [`FORMAT`] the trees are written in;
 //! - `requests`: request id → prost-encoded `Request` (with its timeline);
 //! - `chain`: request id → hash of its last folded event, which the next
 //!   event's `prev_hash` must name (tamper evidence, checked on every fold);
@@ -15,12 +16,12 @@
 //! - `changes`: position u64 BE → prost-encoded `RequestChange`, for `WatchRequests`;
 //! - `quarantine`: position u64 BE → why an event could not be folded, and its bytes;
 //!
-//! and for the placement programmes (see [`registry`] for why views are
-//! stored rather than the domain states):
+//! and for the placement programmes (see [`registry`]: domain states, and
+//! persons masked):
 //! - `people`: person id → prost `PersonView`, personal data masked only
 //!   (the full ID number, phone and name are never stored);
 //! - `placements`: placement id → `StoredPlacement`; `allowances`: allowance
-//!   id → `StoredAllowance`; `stations`: station id → `StationView`;
+//!   id → `StoredAllowance`; `stations`: station id → the domain `Station`;
 //! - `idx_placements` (`[newest first 8][id]`), `idx_placement_status`
 //!   (`[programme][status][newest first 8][id]`), `idx_placement_fast`
 //!   (fast-lane placements only, `[newest first 8][id]`), `idx_stations`
@@ -31,6 +32,7 @@
 //! `{kind}.{id}`.
 
 mod board;
+mod counters;
 mod fold;
 mod keys;
 mod list;
@@ -41,6 +43,8 @@ mod registry;
 mod stats;
 #[cfg(test)]
 mod tests;
+mod trees;
+mod views;
 
 use std::ops::Bound;
 use std::path::Path;
@@ -49,8 +53,16 @@ use jiff::civil::Date;
 use prost::Message;
 use sy_domain::pb;
 
-use keys::{Index, LOG_DIGEST, QUARANTINED, read_u64, u64_bytes};
+use keys::{FORMAT as FORMAT_KEY, LAST_APPLIED, LOG_DIGEST, QUARANTINED, read_u64, u64_bytes};
+use registry::Record;
 use sy_domain::audit::LogDigest;
+use trees::Trees;
+
+/// The format this code writes the trees in. Raise it whenever stored bytes
+/// change meaning; a store in an older format is rebuilt from the log (see
+/// `crate::data_dir`). 1: views stored as prost messages (no `format` key);
+/// 2: domain states stored with postcard.
+pub const FORMAT: u64 = 2;
 
 pub use fold::BatchOutcome;
 pub use list::{ListError, ListFilter, Page};
@@ -113,95 +125,11 @@ impl Quarantined {
     }
 }
 
-#[derive(Clone)]
-struct Trees {
-    meta: sled::Tree,
-    requests: sled::Tree,
-    chain: sled::Tree,
-    idx_all: sled::Tree,
-    idx_status: sled::Tree,
-    idx_department: sled::Tree,
-    idx_open_due: sled::Tree,
-    board: sled::Tree,
-    changes: sled::Tree,
-    quarantine: sled::Tree,
-    people: sled::Tree,
-    placements: sled::Tree,
-    allowances: sled::Tree,
-    stations: sled::Tree,
-    idx_placements: sled::Tree,
-    idx_placement_status: sled::Tree,
-    idx_placement_fast: sled::Tree,
-    idx_stations: sled::Tree,
-    stats: sled::Tree,
-}
-
-impl Trees {
-    fn open(db: &sled::Db) -> sled::Result<Self> {
-        Ok(Self {
-            meta: db.open_tree("meta")?,
-            requests: db.open_tree("requests")?,
-            chain: db.open_tree("chain")?,
-            idx_all: db.open_tree(Index::All.tree_name())?,
-            idx_status: db.open_tree(Index::ByStatus.tree_name())?,
-            idx_department: db.open_tree(Index::ByDepartment.tree_name())?,
-            idx_open_due: db.open_tree(Index::OpenDue.tree_name())?,
-            board: db.open_tree("board")?,
-            changes: db.open_tree("changes")?,
-            quarantine: db.open_tree("quarantine")?,
-            people: db.open_tree("people")?,
-            placements: db.open_tree("placements")?,
-            allowances: db.open_tree("allowances")?,
-            stations: db.open_tree("stations")?,
-            idx_placements: db.open_tree("idx_placements")?,
-            idx_placement_status: db.open_tree("idx_placement_status")?,
-            idx_placement_fast: db.open_tree("idx_placement_fast")?,
-            idx_stations: db.open_tree("idx_stations")?,
-            stats: db.open_tree("stats")?,
-        })
-    }
-
-    fn index(&self, index: Index) -> &sled::Tree {
-        match index {
-            Index::All => &self.idx_all,
-            Index::ByStatus => &self.idx_status,
-            Index::ByDepartment => &self.idx_department,
-            Index::OpenDue => &self.idx_open_due,
-        }
-    }
-
-    /// Every tree, in digest order (the order is part of the digest); the
-    /// fold's transaction opens them in this order too.
-    fn all(&self) -> [&sled::Tree; 19] {
-        [
-            &self.meta,
-            &self.requests,
-            &self.chain,
-            &self.idx_all,
-            &self.idx_status,
-            &self.idx_department,
-            &self.idx_open_due,
-            &self.board,
-            &self.changes,
-            &self.quarantine,
-            &self.people,
-            &self.placements,
-            &self.allowances,
-            &self.stations,
-            &self.idx_placements,
-            &self.idx_placement_status,
-            &self.idx_placement_fast,
-            &self.idx_stations,
-            &self.stats,
-        ]
-    }
-}
-
 /// A replica's read model. Cheap to clone: clones share one sled database.
 #[derive(Clone)]
 pub struct ReadModel {
     db: sled::Db,
-    trees: Trees,
+    trees: Trees<sled::Tree>,
 }
 
 impl std::fmt::Debug for ReadModel {
@@ -236,13 +164,26 @@ impl ReadModel {
                 Err(err) => return Err(err.into()),
             }
         };
-        let trees = Trees::open(&db)?;
+        let trees = Trees::by_name(|name| db.open_tree(name))?;
+        // A store that has folded nothing yet is written in this format.
+        if trees.meta.get(LAST_APPLIED)?.is_none() && trees.meta.get(FORMAT_KEY)?.is_none() {
+            trees.meta.insert(FORMAT_KEY, &u64_bytes(FORMAT)[..])?;
+        }
         Ok(Self { db, trees })
+    }
+
+    /// The format the trees are written in (1 for stores from before
+    /// formats were numbered); anything but [`FORMAT`] must be rebuilt.
+    pub fn format(&self) -> Result<u64, ReadModelError> {
+        match self.trees.meta.get(FORMAT_KEY)? {
+            None => Ok(1),
+            Some(_) => self.meta_counter(FORMAT_KEY),
+        }
     }
 
     /// The last stream position folded (0 before the first batch).
     pub fn last_applied(&self) -> Result<u64, ReadModelError> {
-        self.meta_counter(keys::LAST_APPLIED)
+        self.meta_counter(LAST_APPLIED)
     }
 
     /// How many events the fold has quarantined.
@@ -283,18 +224,10 @@ impl ReadModel {
         after: u64,
         limit: usize,
     ) -> Result<Vec<Quarantined>, ReadModelError> {
-        let start = Bound::Excluded(u64_bytes(after));
-        self.trees
-            .quarantine
-            .range::<[u8; 8], _>((start, Bound::Unbounded))
-            .take(limit)
-            .map(|entry| {
-                let (key, value) = entry?;
-                read_u64(&key)
-                    .and_then(|position| Quarantined::decode(position, &value))
-                    .ok_or_else(|| ReadModelError::corrupt("quarantine entry is malformed"))
-            })
-            .collect()
+        after_position(&self.trees.quarantine, after, limit, |position, value| {
+            Quarantined::decode(position, value)
+                .ok_or_else(|| ReadModelError::corrupt("quarantine entry is malformed"))
+        })
     }
 
     /// One request with its timeline; `id` as the log spells it.
@@ -302,7 +235,7 @@ impl ReadModel {
         self.trees
             .requests
             .get(id.as_bytes())?
-            .map(|bytes| decode_request(&bytes))
+            .map(|bytes| pb::Request::decode_record(&bytes))
             .transpose()
     }
 
@@ -318,17 +251,10 @@ impl ReadModel {
         after: u64,
         limit: usize,
     ) -> Result<Vec<pb::RequestChange>, ReadModelError> {
-        let start = Bound::Excluded(u64_bytes(after));
-        self.trees
-            .changes
-            .range::<[u8; 8], _>((start, Bound::Unbounded))
-            .take(limit)
-            .map(|entry| {
-                let (_, value) = entry?;
-                pb::RequestChange::decode(value.as_ref())
-                    .map_err(|err| ReadModelError::corrupt(format!("stored change: {err}")))
-            })
-            .collect()
+        after_position(&self.trees.changes, after, limit, |_, value| {
+            pb::RequestChange::decode(value)
+                .map_err(|err| ReadModelError::corrupt(format!("stored change: {err}")))
+        })
     }
 
     /// BLAKE3 over every tree's name, keys and values in order (each
@@ -354,12 +280,28 @@ impl ReadModel {
     }
 }
 
+/// Up to `limit` entries of a tree keyed by stream position (u64 BE) after
+/// `after`, in log order, each decoded by `decode` from its position and
+/// value.
+fn after_position<T>(
+    tree: &sled::Tree,
+    after: u64,
+    limit: usize,
+    decode: impl Fn(u64, &[u8]) -> Result<T, ReadModelError>,
+) -> Result<Vec<T>, ReadModelError> {
+    let start = Bound::Excluded(u64_bytes(after));
+    tree.range::<[u8; 8], _>((start, Bound::Unbounded))
+        .take(limit)
+        .map(|entry| {
+            let (key, value) = entry?;
+            let position = read_u64(&key)
+                .ok_or_else(|| ReadModelError::corrupt("a position key is malformed"))?;
+            decode(position, &value)
+        })
+        .collect()
+}
+
 fn hash_part(hasher: &mut blake3::Hasher, bytes: &[u8]) {
     hasher.update(&(bytes.len() as u64).to_be_bytes());
     hasher.update(bytes);
-}
-
-fn decode_request(bytes: &[u8]) -> Result<pb::Request, ReadModelError> {
-    pb::Request::decode(bytes)
-        .map_err(|err| ReadModelError::corrupt(format!("stored request: {err}")))
 }

@@ -1,28 +1,20 @@
 //! Reads of the placement programmes' trees: a person with their placements
 //! and allowance, a station, the placement and station lists, statistics.
 //!
-//! Lists work like `ListRequests` (see [`super::list`]): walk one index in
-//! order, check every filter on each entry, stop at a full page or after
-//! [`SCAN_BUDGET`] entries, and hand out an opaque token naming the index, a
-//! fingerprint of the filters and the last key examined.
+//! Lists walk their index like `ListRequests`, through [`Walk`]; filters are
+//! checked on the stored domain states, and the views are derived from them
+//! ([`super::views`]).
 
-use std::ops::Bound;
-
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use prost::Message;
 use sy_domain::allowance::allowance_id_for;
 use sy_domain::pb::{self, Programme};
-use sy_domain::placement::{Status, placement_id_for};
+use sy_domain::placement::{Placement, Status, placement_id_for};
+use sy_domain::station::Station;
 use sy_domain::validate::{AreaCode, aggregate_id};
 
-use super::fold::placement_status_prefix;
-use super::keys::prefix_end;
-use super::list::{ListError, SCAN_BUDGET};
-use super::registry::{StoredAllowance, StoredPlacement};
-use super::{ReadModel, ReadModelError, stats};
-
-const TOKEN_VERSION: u8 = 1;
+use super::keys::{PlacementIndex, Scope, placement_of, placement_status_prefix, station_of};
+use super::list::{ListError, Walk, fingerprint};
+use super::registry::{Record, StoredAllowance, StoredPlacement};
+use super::{ReadModel, ReadModelError, stats, views};
 
 /// Validated `ListPlacements` filters; `None` matches everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,14 +27,15 @@ pub struct PlacementFilter {
 }
 
 impl PlacementFilter {
-    fn matches(&self, view: &pb::PlacementView) -> bool {
-        self.programme.is_none_or(|p| view.programme() == p)
-            && self.status.is_none_or(|s| view.status == s.as_str())
+    fn matches(&self, placement: &Placement) -> bool {
+        let cycle = placement.current();
+        self.programme.is_none_or(|p| placement.programme() == p)
+            && self.status.is_none_or(|s| placement.status() == s)
             && self
                 .area
                 .as_ref()
-                .is_none_or(|a| view.area_code.starts_with(a.scope_prefix()))
-            && (!self.fast_lane_only || view.fast_lane)
+                .is_none_or(|a| cycle.area_code.starts_with(a.scope_prefix()))
+            && (!self.fast_lane_only || cycle.fast_lane)
     }
 }
 
@@ -60,113 +53,28 @@ pub struct StationPage {
     pub next_page_token: String,
 }
 
-/// One index walk: the tree, its number in page tokens, the key prefix it
-/// stays in and the filters' fingerprint.
-struct Walk<'a> {
-    tree: &'a sled::Tree,
-    index: u8,
-    prefix: Vec<u8>,
-    fingerprint: [u8; 8],
-}
-
-impl Walk<'_> {
-    /// Up to `page_size` matching values after `page_token`: `pick` decodes
-    /// an entry's key into a value, or `None` if it does not match.
-    fn run<T>(
-        &self,
-        page_size: usize,
-        page_token: &str,
-        mut pick: impl FnMut(&[u8]) -> Result<Option<T>, ReadModelError>,
-    ) -> Result<(Vec<T>, String), ListError> {
-        let start = if page_token.is_empty() {
-            Bound::Included(self.prefix.clone())
-        } else {
-            Bound::Excluded(self.resume(page_token)?)
-        };
-        let mut entries = self.tree.range((start, prefix_end(&self.prefix)));
-        let mut found = Vec::new();
-        let mut last_key = None;
-        let mut examined = 0;
-        while found.len() < page_size && examined < SCAN_BUDGET {
-            let Some(entry) = entries.next() else {
-                return Ok((found, String::new()));
-            };
-            let (key, _) = entry.map_err(ReadModelError::from)?;
-            examined += 1;
-            if let Some(value) = pick(&key)? {
-                found.push(value);
-            }
-            last_key = Some(key);
-        }
-        let more = entries
-            .next()
-            .transpose()
-            .map_err(ReadModelError::from)?
-            .is_some();
-        let token = match (more, last_key) {
-            (true, Some(last_key)) => {
-                let mut bytes = vec![TOKEN_VERSION, self.index];
-                bytes.extend_from_slice(&self.fingerprint);
-                bytes.extend_from_slice(&last_key);
-                URL_SAFE_NO_PAD.encode(bytes)
-            }
-            _ => String::new(),
-        };
-        Ok((found, token))
-    }
-
-    /// The last key of a token issued for this walk.
-    fn resume(&self, token: &str) -> Result<Vec<u8>, ListError> {
-        let foreign = ListError::PageToken("is not a token issued for these filters");
-        let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| foreign)?;
-        let Some(([version, index], rest)) = bytes.split_first_chunk::<2>() else {
-            return Err(ListError::PageToken(
-                "is not a token issued for these filters",
-            ));
-        };
-        let Some((fingerprint, last_key)) = rest.split_first_chunk::<8>() else {
-            return Err(ListError::PageToken(
-                "is not a token issued for these filters",
-            ));
-        };
-        if *version != TOKEN_VERSION || *index != self.index || !last_key.starts_with(&self.prefix)
-        {
-            return Err(ListError::PageToken(
-                "is not a token issued for these filters",
-            ));
-        }
-        if *fingerprint != self.fingerprint {
-            return Err(ListError::PageToken("was issued for different filters"));
-        }
-        Ok(last_key.to_vec())
-    }
-}
-
-fn fingerprint(text: &str) -> [u8; 8] {
-    let hash = blake3::hash(text.as_bytes());
-    let mut fingerprint = [0; 8];
-    fingerprint.copy_from_slice(&hash.as_bytes()[..8]);
-    fingerprint
-}
-
-fn decode<M: Message + Default>(what: &str, bytes: &[u8]) -> Result<M, ReadModelError> {
-    M::decode(bytes).map_err(|err| ReadModelError::corrupt(format!("stored {what}: {err}")))
-}
-
-fn id_after(key: &[u8], skip: usize) -> Result<&str, ReadModelError> {
-    key.get(skip..)
-        .and_then(|id| std::str::from_utf8(id).ok())
-        .ok_or_else(|| ReadModelError::corrupt("a list index key is malformed"))
-}
-
 impl ReadModel {
+    /// The stored record `id` of `tree`, if any.
+    fn record<R: Record>(&self, tree: &sled::Tree, id: &str) -> Result<Option<R>, ReadModelError> {
+        tree.get(id.as_bytes())?
+            .map(|bytes| R::decode_record(&bytes))
+            .transpose()
+    }
+
+    /// The record an index entry names; its absence is damage.
+    fn indexed<R: Record>(&self, tree: &sled::Tree, id: Option<&str>) -> Result<R, ReadModelError> {
+        let id = id.ok_or_else(|| ReadModelError::corrupt("a list index key is malformed"))?;
+        self.record(tree, id)?.ok_or_else(|| {
+            ReadModelError::corrupt(format!("index names {} {id}, which is not stored", R::WHAT))
+        })
+    }
+
     /// A person with their placements and allowance; `None` if not
     /// registered. `id` is a UUID (validated at the edge).
     pub fn person(&self, id: &str) -> Result<Option<pb::PersonView>, ReadModelError> {
-        let Some(bytes) = self.trees.people.get(id.as_bytes())? else {
+        let Some(mut person) = self.record::<pb::PersonView>(&self.trees.people, id)? else {
             return Ok(None);
         };
-        let mut person: pb::PersonView = decode("person", &bytes)?;
         let uuid = aggregate_id("id", id)
             .map_err(|_| ReadModelError::corrupt(format!("stored person id {id} is no UUID")))?;
         for programme in [
@@ -175,25 +83,21 @@ impl ReadModel {
             Programme::SchoolEnrollment,
         ] {
             let placement_id = placement_id_for(&uuid, programme).to_string();
-            if let Some(bytes) = self.trees.placements.get(placement_id.as_bytes())? {
-                let stored: StoredPlacement = decode("placement", &bytes)?;
-                person.placements.extend(stored.view);
+            if let Some(stored) =
+                self.record::<StoredPlacement>(&self.trees.placements, &placement_id)?
+            {
+                person.placements.push(views::placement(&stored.state));
             }
         }
         let allowance_id = allowance_id_for(&uuid).to_string();
-        if let Some(bytes) = self.trees.allowances.get(allowance_id.as_bytes())? {
-            let stored: StoredAllowance = decode("allowance", &bytes)?;
-            person.allowance = stored.view;
-        }
+        let allowance = self.record::<StoredAllowance>(&self.trees.allowances, &allowance_id)?;
+        person.allowance = allowance.map(|stored| views::allowance(&stored.state));
         Ok(Some(person))
     }
 
     pub fn station(&self, id: &str) -> Result<Option<pb::StationView>, ReadModelError> {
-        self.trees
-            .stations
-            .get(id.as_bytes())?
-            .map(|bytes| decode("station", &bytes))
-            .transpose()
+        let station = self.record::<Station>(&self.trees.stations, id)?;
+        Ok(station.as_ref().map(views::station))
     }
 
     /// Placements matching `filter`, newest registration first.
@@ -208,26 +112,36 @@ impl ReadModel {
         let (tree, index, prefix) = match (filter.programme, filter.status) {
             (Some(programme), Some(status)) => (
                 &self.trees.idx_placement_status,
-                1,
-                placement_status_prefix(programme as i32, Some(status)),
+                PlacementIndex::ByStatus,
+                placement_status_prefix(programme, status),
             ),
-            _ if filter.fast_lane_only => (&self.trees.idx_placement_fast, 3, Vec::new()),
-            _ => (&self.trees.idx_placements, 0, Vec::new()),
+            _ if filter.fast_lane_only => (
+                &self.trees.idx_placement_fast,
+                PlacementIndex::FastLane,
+                Vec::new(),
+            ),
+            _ => (
+                &self.trees.idx_placements,
+                PlacementIndex::Placements,
+                Vec::new(),
+            ),
         };
+        let prefix_len = prefix.len();
         let walk = Walk {
             tree,
             index,
-            prefix,
-            fingerprint: fingerprint(&format!("{filter:?}")),
+            scope: Scope {
+                prefix,
+                below: None,
+            },
+            fingerprint: fingerprint(&blake3::hash(format!("{filter:?}").as_bytes())),
         };
-        let skip = walk.prefix.len() + 8;
         let (placements, next_page_token) = walk.run(page_size, page_token, |key| {
-            let id = id_after(key, skip)?;
-            let bytes = self.trees.placements.get(id.as_bytes())?.ok_or_else(|| {
-                ReadModelError::corrupt(format!("index names placement {id}, which is not stored"))
-            })?;
-            let stored: StoredPlacement = decode("placement", &bytes)?;
-            Ok(stored.view.filter(|view| filter.matches(view)))
+            let stored: StoredPlacement =
+                self.indexed(&self.trees.placements, placement_of(key, prefix_len))?;
+            Ok(filter
+                .matches(&stored.state)
+                .then(|| views::placement(&stored.state)))
         })?;
         Ok(PlacementPage {
             placements,
@@ -245,16 +159,16 @@ impl ReadModel {
         let prefix = area.map_or("", AreaCode::scope_prefix);
         let walk = Walk {
             tree: &self.trees.idx_stations,
-            index: 2,
-            prefix: prefix.as_bytes().to_vec(),
-            fingerprint: fingerprint(prefix),
+            index: PlacementIndex::Stations,
+            scope: Scope {
+                prefix: prefix.as_bytes().to_vec(),
+                below: None,
+            },
+            fingerprint: fingerprint(&blake3::hash(prefix.as_bytes())),
         };
         let (stations, next_page_token) = walk.run(page_size, page_token, |key| {
-            let slash = key.iter().position(|b| *b == b'/').unwrap_or(key.len());
-            let id = id_after(key, slash + 1)?;
-            self.station(id)?.map(Some).ok_or_else(|| {
-                ReadModelError::corrupt(format!("index names station {id}, which is not stored"))
-            })
+            let station: Station = self.indexed(&self.trees.stations, station_of(key))?;
+            Ok(Some(views::station(&station)))
         })?;
         Ok(StationPage {
             stations,

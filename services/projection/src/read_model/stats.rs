@@ -1,10 +1,14 @@
 //! Placement statistics as counters (tree `stats`), moved by each event in
 //! the batch transaction and only read by prefix at query time.
 //!
+//! Counters move by what the domain states before and after an event say
+//! (placed or not, the cycle, the time to placement), and by the event's type
+//! for counts of events (registrations, declines).
+//!
 //! Every counter exists at three levels of the area it is counted in:
 //! district (6 digits), street (9) and community (12), leaving out levels
 //! the code does not name (a street-level code `500106001000` counts in its
-//! district and street only). Key: `{len:02}/{area}/{metric}`, value u64 BE;
+//! district and street only). Key: [`keys::stats_key`], value u64 BE;
 //! a counter that reaches zero is removed. Metrics:
 //! - `people`: persons registered in the area;
 //! - `p{programme}/{name}` for a programme's wire number, counted in the
@@ -18,10 +22,12 @@
 
 use std::collections::BTreeMap;
 
+use sy_domain::allowance::{Allowance, Month};
 use sy_domain::pb::{self, Programme, event_envelope::Payload};
+use sy_domain::placement::Placement;
 
-use super::ReadModelError;
-use super::registry::{StoredAllowance, StoredPlacement, status_named};
+use super::keys::{self, STATS_DISTRICTS, stats_below_prefix, stats_own_prefix, stats_parts};
+use super::{ReadModelError, views};
 
 /// Upper bounds (seconds) of the time-to-placement histogram's buckets; the
 /// last is +inf, reported as `u64::MAX`.
@@ -66,13 +72,9 @@ pub fn levels(area: &str) -> Vec<&str> {
     levels
 }
 
-fn key(level: &str, metric: &str) -> Vec<u8> {
-    format!("{:02}/{level}/{metric}", level.len()).into_bytes()
-}
-
 fn add(delta: &mut Delta, area: &str, metric: &str, change: i64) {
     for level in levels(area) {
-        *delta.entry(key(level, metric)).or_default() += change;
+        *delta.entry(keys::stats_key(level, metric)).or_default() += change;
     }
 }
 
@@ -92,20 +94,18 @@ pub fn person_registered(delta: &mut Delta, area: &str) {
 /// What a placement event changed, from the placement before and after it.
 pub fn placement(
     delta: &mut Delta,
-    before: Option<&StoredPlacement>,
-    after: &StoredPlacement,
+    before: Option<&Placement>,
+    after: &Placement,
     payload: &Payload,
 ) {
-    let Some(view) = after.view.as_ref() else {
-        return;
-    };
-    let area = view.area_code.as_str();
-    let metric = |name: &str| format!("p{}/{name}", view.programme);
+    let cycle = after.current();
+    let area = cycle.area_code.as_str();
+    let metric = |name: &str| format!("p{}/{name}", after.programme() as i32);
     let mut count = |name: &str| add(delta, area, &metric(name), 1);
     match payload {
         Payload::PlacementRegistered(_) => {
             count("registered");
-            if view.cycle == 1 {
+            if after.cycle() == 1 {
                 count("people");
             }
         }
@@ -122,35 +122,26 @@ pub fn placement(
         }
         _ => {}
     }
-    let was_placed = before
-        .and_then(|b| b.view.as_ref())
-        .and_then(|v| status_named(&v.status))
-        .is_some_and(|s| s.is_placed());
-    let placed = status_named(&view.status).is_some_and(|s| s.is_placed());
-    if placed && !was_placed {
+    if after.is_placed() && !before.is_some_and(Placement::is_placed) {
         count("placed");
-        count(&format!("h{:02}", bucket(view.seconds_to_placement)));
-        if view.fast_lane && matches!(payload, Payload::PlacementOnDuty(_)) {
+        count(&format!(
+            "h{:02}",
+            bucket(views::seconds_to_placement(after))
+        ));
+        if cycle.fast_lane && matches!(payload, Payload::PlacementOnDuty(_)) {
             count("fast_placed");
-            if view.within_24h {
+            if after.fast_lane_within_24h() == Some(true) {
                 count("fast_24h");
             }
         }
     }
 }
 
-/// What an allowance event changed.
-pub fn allowance(
-    delta: &mut Delta,
-    before: Option<&StoredAllowance>,
-    after: &StoredAllowance,
-    payload: &Payload,
-) {
-    let area = after.area_code.as_str();
+/// What an allowance event changed; `area` is where the allowance counts.
+pub fn allowance(delta: &mut Delta, before: Option<&Allowance>, area: &str, payload: &Payload) {
     match payload {
         Payload::AllowanceGranted(_) => {
-            let first = before.is_none_or(|b| b.view.as_ref().is_none_or(|v| v.status.is_empty()));
-            if first {
+            if before.is_none_or(|b| b.status().is_none()) {
                 add(delta, area, "a/granted", 1);
             }
             add(delta, area, "a/active", 1);
@@ -158,7 +149,7 @@ pub fn allowance(
         Payload::AllowanceStopped(_) => add(delta, area, "a/active", -1),
         Payload::AllowancePaid(e) => {
             // The fold checked the month; store it as the view spells months.
-            if let Ok(month) = sy_domain::allowance::Month::parse("month", &e.month) {
+            if let Ok(month) = Month::parse("month", &e.month) {
                 add(delta, area, &format!("a/m/{month}"), e.amount_fen);
             }
         }
@@ -176,13 +167,9 @@ fn scan(tree: &sled::Tree, prefix: &str) -> Result<BTreeMap<String, Counters>, R
         let (key, value) = entry?;
         let key = std::str::from_utf8(&key)
             .map_err(|_| ReadModelError::corrupt("stats key is not UTF-8"))?;
-        let mut parts = key.splitn(3, '/');
-        let (Some(_), Some(area), Some(metric)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(ReadModelError::corrupt(format!(
-                "stats key {key} is malformed"
-            )));
-        };
-        let value = super::keys::read_u64(&value)
+        let (area, metric) = stats_parts(key)
+            .ok_or_else(|| ReadModelError::corrupt(format!("stats key {key} is malformed")))?;
+        let value = keys::read_u64(&value)
             .ok_or_else(|| ReadModelError::corrupt(format!("stats counter {key} is malformed")))?;
         areas
             .entry(area.to_string())
@@ -194,13 +181,11 @@ fn scan(tree: &sled::Tree, prefix: &str) -> Result<BTreeMap<String, Counters>, R
 
 /// The first district that has counters, if any.
 pub fn first_district(tree: &sled::Tree) -> Result<Option<String>, ReadModelError> {
-    let Some(entry) = tree.scan_prefix(b"06/").next() else {
+    let Some(entry) = tree.scan_prefix(STATS_DISTRICTS).next() else {
         return Ok(None);
     };
     let (key, _) = entry?;
-    Ok(key
-        .get(3..9)
-        .map(|area| String::from_utf8_lossy(area).into_owned()))
+    Ok(keys::stats_district(&key))
 }
 
 /// The statistics of the area `scope` (a district, street or community
@@ -210,11 +195,11 @@ pub fn read(
     scope: &str,
     year: i16,
 ) -> Result<(pb::AreaStats, Vec<pb::AreaStats>), ReadModelError> {
-    let own = scan(tree, &format!("{:02}/{scope}/", scope.len()))?;
+    let own = scan(tree, &stats_own_prefix(scope))?;
     let own = own.get(scope).cloned().unwrap_or_default();
     let area = area_stats(scope, &own, year);
     let below = match scope.len() {
-        6 | 9 => scan(tree, &format!("{:02}/{scope}", scope.len() + 3))?
+        6 | 9 => scan(tree, &stats_below_prefix(scope))?
             .iter()
             .map(|(code, counters)| area_stats(code, counters, year))
             .collect(),

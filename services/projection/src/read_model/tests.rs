@@ -10,7 +10,7 @@ use prost::Message;
 use sy_domain::aggregate::Aggregate;
 use sy_domain::event::{GENESIS_HASH, hash, subject};
 use sy_domain::pb::{self, RequestStatus as S};
-use sy_domain::request::{Command, KIND, Submission, decide};
+use sy_domain::request::{Command, KIND, Submission};
 use sy_domain::validate::{AreaCode, Code, Districts};
 use sy_eventlog::StoredEvent;
 use tempfile::TempDir;
@@ -108,7 +108,7 @@ impl Log {
             agency: agency.into(),
             user: "tester".into(),
         };
-        let Ok(payload) = decide(state, command, &actor) else {
+        let Ok(payload) = state.decide(command, &(), &actor) else {
             return false;
         };
         let envelope = pb::EventEnvelope {
@@ -601,7 +601,7 @@ fn recomputed(model: &ReadModel) -> Recomputed {
     let mut indexes: BTreeMap<Index, Vec<Vec<u8>>> = BTreeMap::new();
     for entry in model.trees.requests.iter() {
         let (_, bytes) = entry.unwrap();
-        let request = decode_request(&bytes).unwrap();
+        let request = pb::Request::decode_record(&bytes).unwrap();
         sum.merge(board::delta(None, &request));
         for index in Index::ALL {
             if let Some(key) = index.key_of(&request) {
@@ -612,7 +612,7 @@ fn recomputed(model: &ReadModel) -> Recomputed {
     let mut board_tree = BTreeMap::new();
     for (key, counts) in sum.rows {
         let counts = counts.map(|c| u64::try_from(c).unwrap());
-        board_tree.insert(key.into_bytes(), board::encode(&counts));
+        board_tree.insert(key.into_bytes(), counters::encode(&counts));
     }
     for (key, count) in sum.due {
         board_tree.insert(

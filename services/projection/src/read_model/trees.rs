@@ -1,0 +1,73 @@
+//! The read model's sled trees as one named set. [`Trees`] is generic over
+//! what stands for a tree (a `sled::Tree` when opened, a
+//! `&TransactionalTree` inside the batch transaction), so every tree is
+//! reached by its name and swapping two is a compile error, not a silent
+//! mix-up. The names are listed once, in [`trees!`]; their order is the
+//! digest order (part of the read-model digest: never reorder, only append).
+
+use super::keys::Index;
+
+/// Declares [`Trees`] with one field per tree, named as the tree is on disk.
+macro_rules! trees {
+    ($($(#[$doc:meta])* $name:ident,)+) => {
+        /// One value per read-model tree, by name.
+        #[derive(Debug, Clone)]
+        pub(super) struct Trees<T> {
+            $($(#[$doc])* pub $name: T,)+
+        }
+
+        impl<T> Trees<T> {
+            /// Every tree's value built by `f` from its name.
+            pub fn by_name<E>(mut f: impl FnMut(&'static str) -> Result<T, E>) -> Result<Self, E> {
+                Ok(Self { $($name: f(stringify!($name))?,)+ })
+            }
+
+            /// Every tree in digest order.
+            pub fn all(&self) -> Vec<&T> {
+                vec![$(&self.$name),+]
+            }
+
+            /// The set back from values in digest order (what
+            /// [`Self::all`] handed out); `None` if some are missing.
+            pub fn from_ordered<I: IntoIterator<Item = T>>(values: I) -> Option<Self> {
+                let mut values = values.into_iter();
+                Some(Self { $($name: values.next()?,)+ })
+            }
+        }
+    };
+}
+
+trees! {
+    /// `last_applied`, `quarantined`, `log_digest`, `format`.
+    meta,
+    requests,
+    chain,
+    idx_all,
+    idx_status,
+    idx_department,
+    idx_open_due,
+    board,
+    changes,
+    quarantine,
+    people,
+    placements,
+    allowances,
+    stations,
+    idx_placements,
+    idx_placement_status,
+    idx_placement_fast,
+    idx_stations,
+    stats,
+}
+
+impl<T> Trees<T> {
+    /// The tree of a request index.
+    pub fn index(&self, index: Index) -> &T {
+        match index {
+            Index::All => &self.idx_all,
+            Index::ByStatus => &self.idx_status,
+            Index::ByDepartment => &self.idx_department,
+            Index::OpenDue => &self.idx_open_due,
+        }
+    }
+}
