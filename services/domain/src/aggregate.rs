@@ -8,10 +8,8 @@
 //! right role; a station checks a child's age) are decided by the aggregate
 //! that owns the invariant, from `Facts` the caller looked up beforehand.
 //! Consequences that span aggregates (a spouse going on duty stops their
-//! allowance) are declared by the aggregate whose event implies them, as
-//! [`FollowUp`] commands the caller issues once the event is stored.
+//! allowance) are [`Implied`] commands, declared in [`crate::follow_up`].
 
-use crate::allowance::Allowance;
 use crate::error::DomainError;
 use crate::event::event_type;
 use crate::pb::event_envelope::Payload;
@@ -63,11 +61,6 @@ pub struct Implied<A: Aggregate> {
     pub key_prefix: &'static str,
 }
 
-/// A follow-up command, by the kind it addresses.
-pub enum FollowUp {
-    Allowance(Implied<Allowance>),
-}
-
 pub trait Aggregate: Clone + Default + Send + Sync + 'static {
     /// Kind in subjects and envelopes (`sy.evt.<KIND>.<id>`).
     const KIND: &'static str;
@@ -93,12 +86,6 @@ pub trait Aggregate: Clone + Default + Send + Sync + 'static {
         facts: &Self::Facts,
         actor: &Actor,
     ) -> Result<Payload, DomainError>;
-
-    /// The commands on other aggregates that `event`, just folded into this
-    /// state, implies. Pure; none by default.
-    fn follow_ups(&self, _event: &Payload) -> Vec<FollowUp> {
-        Vec::new()
-    }
 }
 
 /// The checks every `apply` starts with: a payload, this aggregate's kind and

@@ -3,7 +3,7 @@
 //! way of each thing: its command messages parsed at the edge through
 //! `command_meta::CommandMessage` (in `<kind>/command.rs`), and the pure
 //! `decide` / `apply` pair of the `aggregate::Aggregate` trait, with the
-//! follow-up commands an event implies (`Aggregate::follow_ups`).
+//! follow-up commands an event implies (`follow_up::Implies`).
 //!
 //! Nothing here does I/O or knows about NATS, sled or gRPC transport, so the
 //! rules can be tested as given(events) / when(command) / then(event or error)
@@ -18,6 +18,7 @@ pub mod error;
 pub mod event;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+pub mod follow_up;
 pub mod person;
 pub mod person_data;
 pub mod placement;

@@ -4,8 +4,9 @@
 
 use std::future::Future;
 
-use sy_domain::aggregate::{Aggregate, PersonFacts};
+use sy_domain::aggregate::PersonFacts;
 use sy_domain::allowance::{self, Allowance, AllowanceFacts};
+use sy_domain::follow_up::Implies;
 use sy_domain::pb::{self, Programme};
 use sy_domain::person::Person;
 use sy_domain::placement::{self, Placement, PlacementFacts};
@@ -43,7 +44,7 @@ impl Stores {
 
 /// An aggregate kind intake can load and write, and what its commands need
 /// to know of other aggregates.
-pub trait Stored: Aggregate {
+pub trait Stored: Implies {
     /// This kind's cache.
     fn aggregates(stores: &Stores) -> &Aggregates<Self>;
 

@@ -3,7 +3,7 @@
 //! aggregate's expected sequence → reply after JetStream's ack. On a sequence
 //! conflict the aggregate is reloaded and the command decided again, a
 //! bounded number of times. Once an event is acknowledged, the follow-up
-//! commands the domain declares for it (`Aggregate::follow_ups`) run through
+//! commands the domain declares for it (`Implies::follow_ups`) run through
 //! the same pipeline before the reply.
 //!
 //! Log lines carry the fields of the caller's span (the command, the agency,
@@ -15,9 +15,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use jiff::Timestamp;
 use prost::Message;
-use sy_domain::aggregate::{Aggregate, FollowUp, Implied};
+use sy_domain::aggregate::{Aggregate, Implied};
 use sy_domain::command_meta::{self, CommandMessage, Meta, ParseEnv, Parsed};
 use sy_domain::event::{SCHEMA_VERSION, subject, to_proto};
+use sy_domain::follow_up::FollowUp;
 use sy_domain::pb::{self, CommandResult, EventEnvelope};
 use sy_domain::{DomainError, FieldViolation};
 use sy_eventlog::{EventLog, LogError, StoredEvent};

@@ -29,7 +29,8 @@ pub use command::Command;
 pub use lifecycle::{Status, transition};
 pub use state::{Cycle, FAST_LANE_PROMISE, Placement, TalentPool};
 
-use crate::aggregate::{FollowUp, PersonFacts};
+use crate::aggregate::PersonFacts;
+use crate::follow_up::{FollowUp, Implies};
 use crate::pb::{PersonRole, Programme};
 
 /// Aggregate kind of placements in subjects and envelopes.
@@ -115,7 +116,9 @@ impl crate::aggregate::Aggregate for Placement {
     ) -> Result<crate::pb::event_envelope::Payload, crate::DomainError> {
         decide::decide(self, command, facts, actor)
     }
+}
 
+impl Implies for Placement {
     /// A spouse on duty no longer receives the unemployed spouse allowance.
     fn follow_ups(&self, event: &crate::pb::event_envelope::Payload) -> Vec<FollowUp> {
         use crate::pb::event_envelope::Payload;

@@ -799,8 +799,8 @@ proptest! {
 
 #[test]
 fn a_spouse_on_duty_implies_stopping_a_granted_allowance() {
-    use crate::aggregate::FollowUp;
     use crate::allowance::{Allowance, allowance_id_for};
+    use crate::follow_up::{FollowUp, Implies};
 
     let matched = in_status(P::SpousePlacement, Status::Matched).unwrap();
     let payload = when(&matched, &on_duty(), P::SpousePlacement).unwrap();
