@@ -10,19 +10,17 @@
 //! other due dates for the same keys, which intake refuses as
 //! `ALREADY_EXISTS`: the demo counts those steps as kept from the earlier run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use futures::StreamExt;
 use jiff::civil::Date;
 use jiff::tz::Offset;
 use jiff::{SignedDuration, Timestamp, ToSpan};
-use sy_api::pb::{self, Category, SupervisionLevel, intake_client::IntakeClient};
+use sy_api::pb::{self, Category, SupervisionLevel};
 use sy_domain::validate::{CHINA_OFFSET_HOURS, china_date};
-use tonic::transport::Channel;
 
 use crate::catalogue::{self, TEMPLATES, Template};
-use crate::commands::{Cmd, context, send};
-use crate::error::Error;
+use crate::commands::{Cmd, IntakeClients, Slot, context};
+use crate::load::{self, Sent, Step, Totals};
 
 /// The end state a request's script drives it to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -95,13 +93,6 @@ const SCHEDULE: [Plan; 20] = [
     Plan::Rescheduled,
     Plan::InProgress,
 ];
-
-/// One command of a script: who sends it and what.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Step {
-    pub actor: pb::Actor,
-    pub cmd: Cmd,
-}
 
 /// A request's whole script; `steps[0]` is the submission.
 #[derive(Debug, Clone, PartialEq)]
@@ -278,9 +269,9 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
             Some(at),
         )
     };
-    let mut steps = vec![Step {
-        actor: requester.actor(),
-        cmd: Cmd::Submit(pb::SubmitRequestCommand {
+    let mut steps = vec![Step::new(
+        requester.actor(),
+        Cmd::Submit(pb::SubmitRequestCommand {
             context: ctx("submit", times[0]),
             direction: template.direction as i32,
             requester: Some(pb::RequestingParty {
@@ -297,7 +288,7 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
             due_date: String::new(),
             supervision_level: level as i32,
         }),
-    }];
+    )];
     let mut due = submitted_day;
     for ((kind, _), at) in kinds.iter().zip(&times[1..]) {
         let at = *at;
@@ -414,7 +405,7 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
                 )
             }
         };
-        steps.push(Step { actor: who, cmd });
+        steps.push(Step::new(who, cmd));
     }
     Script {
         index,
@@ -448,120 +439,39 @@ pub fn office_time(day: Date, rng: &mut Rng) -> Timestamp {
         .unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-/// What happened to one command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Written,
-    Replayed,
-    /// `ALREADY_EXISTS`: the key was used by an earlier run with other dates.
-    Kept,
-}
-
 /// What loading one script did.
 #[derive(Debug)]
 pub struct Loaded {
     pub index: u32,
     pub plan: Plan,
     pub title: String,
-    pub request_id: Option<String>,
-    pub outcomes: Vec<Outcome>,
-    pub max_position: u64,
-    pub error: Option<Error>,
+    pub sent: Sent,
 }
 
 /// Sends every script, `concurrency` requests at a time (each request's
 /// commands in order), and reports per script, in index order.
 pub async fn load(
-    intake: &IntakeClient<Channel>,
+    clients: &IntakeClients,
     scripts: Vec<Script>,
     concurrency: usize,
 ) -> Vec<Loaded> {
-    let mut loaded: Vec<Loaded> = futures::stream::iter(scripts)
-        .map(|script| {
-            let client = intake.clone();
-            async move { load_one(client, script).await }
+    let steps = scripts.iter().map(|script| script.steps.as_slice());
+    let sent = load::send_all(clients, steps, &HashMap::new(), concurrency).await;
+    scripts
+        .into_iter()
+        .zip(sent)
+        .map(|(script, sent)| Loaded {
+            index: script.index,
+            plan: script.plan,
+            title: script.title,
+            sent,
         })
-        .buffer_unordered(concurrency.max(1))
         .collect()
-        .await;
-    loaded.sort_by_key(|l| l.index);
-    loaded
 }
 
-async fn load_one(mut client: IntakeClient<Channel>, script: Script) -> Loaded {
-    let mut loaded = Loaded {
-        index: script.index,
-        plan: script.plan,
-        title: script.title,
-        request_id: None,
-        outcomes: Vec::new(),
-        max_position: 0,
-        error: None,
-    };
-    for step in script.steps {
-        let mut cmd = step.cmd;
-        if let Some(id) = &loaded.request_id {
-            cmd.set_request_id(id);
-        }
-        let is_submit = matches!(cmd, Cmd::Submit(_));
-        match send(&mut client, cmd, &step.actor).await {
-            Ok(result) => {
-                loaded.max_position = loaded.max_position.max(result.position);
-                loaded.outcomes.push(if result.replayed {
-                    Outcome::Replayed
-                } else {
-                    Outcome::Written
-                });
-                if is_submit {
-                    loaded.request_id = Some(result.aggregate_id);
-                }
-            }
-            Err(err)
-                if !is_submit
-                    && err.status().map(tonic::Status::code)
-                        == Some(tonic::Code::AlreadyExists) =>
-            {
-                loaded.outcomes.push(Outcome::Kept);
-            }
-            Err(err) => {
-                loaded.error = Some(err);
-                break;
-            }
-        }
-    }
-    loaded
-}
-
-/// Totals of a load, for the summary line.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Totals {
-    pub requests: usize,
-    pub commands: usize,
-    pub written: usize,
-    pub replayed: usize,
-    pub kept: usize,
-    pub failed: usize,
-    pub max_position: u64,
-}
-
+/// The totals of a load.
 pub fn totals(loaded: &[Loaded]) -> Totals {
-    let mut t = Totals {
-        requests: loaded.len(),
-        ..Totals::default()
-    };
-    for l in loaded {
-        t.commands += l.outcomes.len();
-        for o in &l.outcomes {
-            match o {
-                Outcome::Written => t.written += 1,
-                Outcome::Replayed => t.replayed += 1,
-                Outcome::Kept => t.kept += 1,
-            }
-        }
-        t.failed += usize::from(l.error.is_some());
-        t.max_position = t.max_position.max(l.max_position);
-    }
-    t
+    Totals::of(loaded.iter().map(|l| &l.sent))
 }
 
 /// The summary printed after a load: totals, the mix of end states, each request.
@@ -569,7 +479,7 @@ pub fn summary(seed: u64, loaded: &[Loaded]) -> String {
     let t = totals(loaded);
     let mut out = format!(
         "demo seed {seed}: {} requests, {} commands: {} written, {} replayed (already in the log), {} kept from an earlier day, {} requests failed\n",
-        t.requests, t.commands, t.written, t.replayed, t.kept, t.failed
+        t.scripts, t.commands, t.written, t.replayed, t.kept, t.failed
     );
     let mut by_plan: BTreeMap<Plan, usize> = BTreeMap::new();
     for l in loaded {
@@ -583,13 +493,13 @@ pub fn summary(seed: u64, loaded: &[Loaded]) -> String {
 
     let mut table = crate::render::table(&["#", "request id", "planned state", "title", "result"]);
     for l in loaded {
-        let result = match &l.error {
+        let result = match &l.sent.error {
             Some(err) => format!("failed: {err}"),
             None => "ok".to_string(),
         };
         table.add_row(vec![
             l.index.to_string(),
-            l.request_id.clone().unwrap_or_else(|| "-".to_string()),
+            l.sent.ids.get(Slot::Request).unwrap_or("-").to_string(),
             l.plan.label().to_string(),
             l.title.clone(),
             result,

@@ -44,6 +44,7 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod history;
+pub mod load;
 pub mod log;
 pub mod placements;
 pub mod quarantine;
@@ -67,6 +68,7 @@ use args::{
     RequestsCommand, ShowArgs,
 };
 pub use error::Error;
+use load::Totals;
 use rpc::{Endpoints, read_with_retry};
 
 /// Runs one parsed command line to completion.
@@ -175,14 +177,15 @@ async fn run_demo(
         let first = loaded
             .iter()
             .find_map(|l| {
-                l.error
+                l.sent
+                    .error
                     .as_ref()
                     .map(|e| format!("request {}: {e}", l.index))
             })
             .unwrap_or_default();
         return Err(Error::Failed(format!(
             "{} of {} demo requests failed; first: {first}",
-            totals.failed, totals.requests
+            totals.failed, totals.scripts
         )));
     }
     Ok(())
@@ -193,7 +196,7 @@ async fn run_placements_demo(
     operator: &pb::Actor,
     args: &PlacementsDemoArgs,
 ) -> Result<(), Error> {
-    let placements = endpoints.placements().await?;
+    let intake = endpoints.intake().await?;
     let now = jiff::Timestamp::now();
     let scenario = placements::plan(args.seed, args.scale, now, operator);
     let commands: usize = scenario
@@ -215,8 +218,8 @@ async fn run_placements_demo(
         args.concurrency
     );
     let started = std::time::Instant::now();
-    let loaded = placements::load(&placements, &scenario, args.concurrency as usize).await;
-    let totals = placements::totals(&loaded);
+    let loaded = placements::load(&intake, &scenario, args.concurrency as usize).await;
+    let totals = Totals::of(loaded.iter().map(|l| &l.sent));
     say_raw!("{}", placements::summary(&scenario, &loaded));
     say!("loaded in {:.1} s", started.elapsed().as_secs_f64());
 
@@ -232,7 +235,7 @@ async fn run_placements_demo(
     if totals.failed > 0 {
         return Err(Error::Failed(format!(
             "{} of {} people and stations failed (see above)",
-            totals.failed, totals.tracks
+            totals.failed, totals.scripts
         )));
     }
     Ok(())

@@ -5,12 +5,12 @@
 
 use std::fmt::Write as _;
 
-use sy_api::pb::{self, intake_client::IntakeClient, query_client::QueryClient};
+use sy_api::pb::{self, query_client::QueryClient};
 use sy_domain::validate::china_date;
 use tonic::transport::Channel;
 
 use crate::catalogue::{self, Party};
-use crate::commands::{Cmd, context, send};
+use crate::commands::{Cmd, Ids, IntakeClients, Slot, context, send};
 use crate::error::Error;
 use crate::render;
 use crate::rpc::read_with_retry;
@@ -113,7 +113,7 @@ fn result_line(result: &pb::CommandResult) -> String {
 
 /// Runs the walkthrough, printing as it goes (so a failure shows what came before).
 pub async fn run(
-    intake: &mut IntakeClient<Channel>,
+    intake: &mut IntakeClients,
     query: &mut QueryClient<Channel>,
     coordinator: &pb::Actor,
 ) -> Result<(), Error> {
@@ -121,12 +121,11 @@ pub async fn run(
     let today = china_date(jiff::Timestamp::now());
     say!("walkthrough {run_id}: one request from submission to close-out (销号)\n");
 
+    let mut ids = Ids::default();
     let mut request_id = String::new();
     let mut position = 0;
     for (n, (who, mut cmd)) in script(&run_id, coordinator, today).into_iter().enumerate() {
-        if !request_id.is_empty() {
-            cmd.set_request_id(&request_id);
-        }
+        cmd.fill(&ids);
         let key = cmd
             .context()
             .map(|c| c.idempotency_key.clone())
@@ -142,6 +141,7 @@ pub async fn run(
         let result = send(intake, cmd, &who).await?;
         say!("{}", result_line(&result));
         request_id = result.aggregate_id.clone();
+        ids.set(Slot::Request, result.aggregate_id);
         position = result.position;
     }
 

@@ -23,18 +23,16 @@
 //!
 //! Layout: `catalogue` holds who and where (names, ID numbers, areas,
 //! employers, schools, stations); `plan` turns a seed into tracks of dated
-//! commands; `command` sends one command; `load` runs the tracks; `render`
-//! prints the summary and the statistics.
+//! commands ([`crate::commands::Cmd`]); `load` runs the tracks through
+//! [`crate::load`]; `render` prints the summary and the statistics.
 
 pub mod catalogue;
-pub mod command;
 pub mod load;
 pub mod plan;
 pub mod render;
 
-pub use command::{Ids, PCmd, send};
-pub use load::{Loaded, Totals, load, totals};
+pub use load::{Loaded, load};
 pub use plan::{
-    Counts, EDUCATION_AGENCY, Kind, MONTHLY_ALLOWANCE_FEN, Planned, Scenario, Step, Track, plan,
+    Counts, EDUCATION_AGENCY, Kind, MONTHLY_ALLOWANCE_FEN, Planned, Scenario, Track, plan,
 };
 pub use render::{programme_label, stats, stats_text, summary, yuan};

@@ -7,9 +7,9 @@ use sy_api::pb::{self, PersonRole, Programme};
 use sy_domain::validate::china_date;
 
 use super::catalogue::{self as cat, IdNumbers};
-use super::command::PCmd;
-use crate::commands::context;
+use crate::commands::{Cmd, context};
 use crate::demo::{Rng, office_time};
+use crate::load::Step;
 
 /// The allowance per month (未就业随军家属基本生活保障金): 2,100 yuan, in fen.
 pub const MONTHLY_ALLOWANCE_FEN: i64 = 210_000;
@@ -97,15 +97,6 @@ impl Kind {
             Kind::Station => "station",
         }
     }
-}
-
-/// One command of a track: who sends it, what, and for a station's
-/// enrollment the child (by index) it is about.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Step {
-    pub actor: pb::Actor,
-    pub cmd: PCmd,
-    pub child: Option<u32>,
 }
 
 /// One person's (or station's) commands, in order.
@@ -247,7 +238,7 @@ fn mins(m: i64) -> SignedDuration {
 }
 
 /// Builds a step's command once its context is known.
-type Build = Box<dyn FnOnce(Ctx) -> PCmd>;
+type Build = Box<dyn FnOnce(Ctx) -> Cmd>;
 
 /// What a track is built from: its steps' contents, each with the time it is
 /// wished to happen; [`Draft::finish`] dates them.
@@ -288,7 +279,7 @@ impl Draft {
         actor: &pb::Actor,
         name: impl Into<String>,
         at: Timestamp,
-        build: impl FnOnce(Ctx) -> PCmd + 'static,
+        build: impl FnOnce(Ctx) -> Cmd + 'static,
     ) {
         self.steps.push(DraftStep {
             actor: actor.clone(),
@@ -338,9 +329,9 @@ fn register_person(
     phone: String,
     area_code: String,
     links: Vec<pb::PersonLink>,
-) -> impl FnOnce(Ctx) -> PCmd {
+) -> impl FnOnce(Ctx) -> Cmd {
     move |c| {
-        PCmd::RegisterPerson(pb::RegisterPersonCommand {
+        Cmd::RegisterPerson(pb::RegisterPersonCommand {
             context: c.context,
             role: role as i32,
             name,
@@ -358,9 +349,9 @@ fn register_placement(
     fast_lane: bool,
     school: String,
     grade: String,
-) -> impl FnOnce(Ctx) -> PCmd {
+) -> impl FnOnce(Ctx) -> Cmd {
     move |c| {
-        PCmd::RegisterPlacement(pb::RegisterPlacementCommand {
+        Cmd::RegisterPlacement(pb::RegisterPlacementCommand {
             context: c.context,
             programme: programme as i32,
             person_id: String::new(),
@@ -372,10 +363,10 @@ fn register_placement(
     }
 }
 
-fn match_post(employer: &str, post: &str, matched: bool) -> impl FnOnce(Ctx) -> PCmd + 'static {
+fn match_post(employer: &str, post: &str, matched: bool) -> impl FnOnce(Ctx) -> Cmd + 'static {
     let (employer, post) = (employer.to_string(), post.to_string());
     move |c| {
-        PCmd::Match(pb::MatchPlacementCommand {
+        Cmd::Match(pb::MatchPlacementCommand {
             context: c.context,
             placement_id: String::new(),
             employer,
@@ -387,8 +378,8 @@ fn match_post(employer: &str, post: &str, matched: bool) -> impl FnOnce(Ctx) -> 
     }
 }
 
-fn on_duty(c: Ctx) -> PCmd {
-    PCmd::PutOnDuty(pb::PutOnDutyCommand {
+fn on_duty(c: Ctx) -> Cmd {
+    Cmd::PutOnDuty(pb::PutOnDutyCommand {
         context: c.context,
         placement_id: String::new(),
         on_duty_date: c.day.to_string(),
@@ -472,7 +463,7 @@ fn veteran(
     if pool {
         let at = duty + hours(24 * rng.range(1, 30));
         d.push(operator, "talent-pool", at, move |c| {
-            PCmd::RecommendToTalentPool(pb::RecommendToTalentPoolCommand {
+            Cmd::RecommendToTalentPool(pb::RecommendToTalentPoolCommand {
                 context: c.context,
                 placement_id: String::new(),
                 community_code: area,
@@ -546,7 +537,7 @@ fn spouse(
         at += hours(rng.range(24, 240));
         planned.trainings += 1;
         d.push(operator, "training", at, move |c| {
-            PCmd::RecordTraining(pb::RecordTrainingCommand {
+            Cmd::RecordTraining(pb::RecordTrainingCommand {
                 context: c.context,
                 person_id: String::new(),
                 course: course.to_string(),
@@ -559,7 +550,7 @@ fn spouse(
             at += hours(rng.range(24, 120));
             planned.certificates += 1;
             d.push(operator, "certificate", at, move |c| {
-                PCmd::RecordCertificate(pb::RecordCertificateCommand {
+                Cmd::RecordCertificate(pb::RecordCertificateCommand {
                     context: c.context,
                     person_id: String::new(),
                     certificate: certificate.to_string(),
@@ -591,7 +582,7 @@ fn spouse(
     } else {
         let from = format!("{year:04}-01");
         d.push(operator, "grant", at + hours(rng.range(1, 48)), move |c| {
-            PCmd::GrantAllowance(pb::GrantAllowanceCommand {
+            Cmd::GrantAllowance(pb::GrantAllowanceCommand {
                 context: c.context,
                 person_id: String::new(),
                 monthly_amount_fen: MONTHLY_ALLOWANCE_FEN,
@@ -604,7 +595,7 @@ fn spouse(
             let day = jiff::civil::date(year, month, 10);
             let paid = office_time(day, &mut rng);
             d.push(operator, format!("pay-{month:02}"), paid, move |c| {
-                PCmd::PayAllowance(pb::PayAllowanceCommand {
+                Cmd::PayAllowance(pb::PayAllowanceCommand {
                     context: c.context,
                     person_id: String::new(),
                     month: format!("{year:04}-{month:02}"),
@@ -668,14 +659,14 @@ fn child(
         register_placement(Programme::SchoolEnrollment, area, false, school, grade),
     );
     d.push(education, "accept", accepted, |c| {
-        PCmd::AcceptSchoolRequest(pb::AcceptSchoolRequestCommand {
+        Cmd::AcceptSchoolRequest(pb::AcceptSchoolRequestCommand {
             context: c.context,
             placement_id: String::new(),
             note: "军人子女优先入学".to_string(),
         })
     });
     d.push(education, "enroll", enrolled, move |c| {
-        PCmd::EnrollInSchool(pb::EnrollInSchoolCommand {
+        Cmd::EnrollInSchool(pb::EnrollInSchoolCommand {
             context: c.context,
             placement_id: String::new(),
             school: enrolled_at,
@@ -713,7 +704,7 @@ fn stations(
         let opened = office_time(today - rng.range(200, 320).days(), &mut rng);
         let mut d = Draft::new(seed, Kind::Station, index);
         d.push(operator, "open", opened, move |c| {
-            PCmd::OpenStation(pb::OpenStationCommand {
+            Cmd::OpenStation(pb::OpenStationCommand {
                 context: c.context,
                 name,
                 seats,
@@ -733,7 +724,7 @@ fn stations(
                 planned.waitlisted += 1;
             }
             d.push(operator, format!("enroll-child-{child:04}"), at, |c| {
-                PCmd::EnrollChild(pb::EnrollChildCommand {
+                Cmd::EnrollChild(pb::EnrollChildCommand {
                     context: c.context,
                     station_id: String::new(),
                     child_person_id: String::new(),
@@ -819,7 +810,7 @@ mod tests {
                 }
                 last = Some(at);
                 match &step.cmd {
-                    PCmd::RegisterPerson(c) => {
+                    Cmd::RegisterPerson(c) => {
                         let id = IdNumber::parse("id_number", &c.id_number, today).unwrap();
                         let age = id.age_on(today);
                         let ages = match track.kind {
@@ -830,8 +821,8 @@ mod tests {
                         assert!(ages.contains(&age), "{age}");
                         assert!(c.id_number.starts_with("500106"));
                     }
-                    PCmd::RecommendToTalentPool(_) => pool += 1,
-                    PCmd::PutOnDuty(c) => {
+                    Cmd::RecommendToTalentPool(_) => pool += 1,
+                    Cmd::PutOnDuty(c) => {
                         assert_eq!(c.on_duty_date, china_date(at).to_string());
                     }
                     _ => {}
@@ -862,7 +853,7 @@ mod tests {
             for step in &station.steps[1..] {
                 let child = step.child.expect("an enrollment names its child");
                 assert!(seen.insert(child));
-                let PCmd::RegisterPerson(c) = &s.people[(s.counts.veterans
+                let Cmd::RegisterPerson(c) = &s.people[(s.counts.veterans
                     + s.counts.spouses_placed
                     + s.counts.spouses_on_allowance
                     + child) as usize]
@@ -902,11 +893,11 @@ mod tests {
                         .all(|t| *t < now && *t >= now - OLDEST - hours(1))
                 );
                 for step in &track.steps {
-                    if let PCmd::PayAllowance(c) = &step.cmd {
+                    if let Cmd::PayAllowance(c) = &step.cmd {
                         assert!(c.month.starts_with(&format!("{:04}-", today.year())));
                         months += 1;
                     }
-                    if let PCmd::RegisterPerson(c) = &step.cmd {
+                    if let Cmd::RegisterPerson(c) = &step.cmd {
                         IdNumber::parse("id_number", &c.id_number, today).unwrap();
                     }
                 }

@@ -4,18 +4,20 @@
 use sy_api::pb::{self, Programme, placement_query_client::PlacementQueryClient};
 use tonic::transport::Channel;
 
-use super::load::{Loaded, Totals, totals};
+use super::load::Loaded;
 use super::plan::{Kind, MONTHLY_ALLOWANCE_FEN, Scenario};
 use crate::error::Error;
+use crate::load::Totals;
+use crate::rpc::{Retry, read_with};
 
 /// The summary printed after a load: per kind of track, then the figures planned.
 pub fn summary(scenario: &Scenario, loaded: &[Loaded]) -> String {
-    let t = totals(loaded);
+    let t = Totals::of(loaded.iter().map(|l| &l.sent));
     let mut out = format!(
         "placements demo seed {} (scale 1/{}): {} people and stations, {} commands: {} written, {} replayed (already in the log), {} kept from an earlier run, {} failed\n",
         scenario.seed,
         scenario.counts.scale,
-        t.tracks,
+        t.scripts,
         t.commands,
         t.written,
         t.replayed,
@@ -24,7 +26,7 @@ pub fn summary(scenario: &Scenario, loaded: &[Loaded]) -> String {
     );
     let mut by_kind: std::collections::BTreeMap<Kind, Totals> = Default::default();
     for l in loaded {
-        by_kind.entry(l.kind).or_default().add(l);
+        by_kind.entry(l.kind).or_default().add(&l.sent);
     }
     let mut table = crate::render::table(&[
         "who", "tracks", "commands", "written", "replayed", "kept", "failed",
@@ -32,7 +34,7 @@ pub fn summary(scenario: &Scenario, loaded: &[Loaded]) -> String {
     for (kind, t) in &by_kind {
         table.add_row(vec![
             kind.label().to_string(),
-            t.tracks.to_string(),
+            t.scripts.to_string(),
             t.commands.to_string(),
             t.written.to_string(),
             t.replayed.to_string(),
@@ -67,7 +69,7 @@ pub fn summary(scenario: &Scenario, loaded: &[Loaded]) -> String {
     let failures: Vec<String> = loaded
         .iter()
         .filter_map(|l| {
-            let err = l.error.as_ref()?;
+            let err = l.sent.error.as_ref()?;
             Some(format!("{} #{}: {err}", l.kind.key(), l.index))
         })
         .take(10)
@@ -98,10 +100,6 @@ pub fn yuan(fen: i64) -> String {
     }
 }
 
-/// How long the statistics may take to catch up with what was written.
-const STATS_ATTEMPTS: u32 = 120;
-const STATS_BACKOFF: std::time::Duration = std::time::Duration::from_millis(500);
-
 /// `GetPlacementStats` for `area` and `year` once the projection has applied
 /// `position`, waiting (a minute at most) while it answers `UNAVAILABLE`.
 pub async fn stats(
@@ -110,32 +108,16 @@ pub async fn stats(
     year: i32,
     position: u64,
 ) -> Result<pb::GetPlacementStatsResponse, Error> {
-    let mut attempt = 0;
-    loop {
-        let request = pb::GetPlacementStatsRequest {
-            area_code: area.to_string(),
-            year,
-            min_position: position,
-        };
-        match query.get_placement_stats(request).await {
-            Ok(response) => return Ok(response.into_inner()),
-            Err(status)
-                if matches!(
-                    status.code(),
-                    tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
-                ) && attempt < STATS_ATTEMPTS =>
-            {
-                attempt += 1;
-                tokio::time::sleep(STATS_BACKOFF).await;
-            }
-            Err(status) => {
-                return Err(Error::Rpc {
-                    call: "GetPlacementStats",
-                    status,
-                });
-            }
-        }
-    }
+    read_with(Retry::CATCH_UP, "GetPlacementStats", async || {
+        query
+            .get_placement_stats(pb::GetPlacementStatsRequest {
+                area_code: area.to_string(),
+                year,
+                min_position: position,
+            })
+            .await
+    })
+    .await
 }
 
 pub fn programme_label(programme: Programme) -> &'static str {
