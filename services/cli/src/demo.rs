@@ -10,7 +10,7 @@
 //! other due dates for the same keys, which intake refuses as
 //! `ALREADY_EXISTS`: the demo counts those steps as kept from the earlier run.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use jiff::civil::Date;
 use jiff::tz::Offset;
@@ -19,7 +19,7 @@ use sy_api::pb::{self, Category, SupervisionLevel};
 use sy_domain::validate::{CHINA_OFFSET_HOURS, china_date};
 
 use crate::catalogue::{self, TEMPLATES, Template};
-use crate::commands::{Cmd, IntakeClients, Slot, context};
+use crate::commands::{Cmd, IntakeClients, context};
 use crate::load::{self, Sent, Step, Totals};
 
 /// The end state a request's script drives it to.
@@ -472,42 +472,6 @@ pub async fn load(
 /// The totals of a load.
 pub fn totals(loaded: &[Loaded]) -> Totals {
     Totals::of(loaded.iter().map(|l| &l.sent))
-}
-
-/// The summary printed after a load: totals, the mix of end states, each request.
-pub fn summary(seed: u64, loaded: &[Loaded]) -> String {
-    let t = totals(loaded);
-    let mut out = format!(
-        "demo seed {seed}: {} requests, {} commands: {} written, {} replayed (already in the log), {} kept from an earlier day, {} requests failed\n",
-        t.scripts, t.commands, t.written, t.replayed, t.kept, t.failed
-    );
-    let mut by_plan: BTreeMap<Plan, usize> = BTreeMap::new();
-    for l in loaded {
-        *by_plan.entry(l.plan).or_default() += 1;
-    }
-    let mix: Vec<String> = by_plan
-        .iter()
-        .map(|(plan, n)| format!("{n} {}", plan.label()))
-        .collect();
-    out.push_str(&format!("end states: {}\n", mix.join(", ")));
-
-    let mut table = crate::render::table(&["#", "request id", "planned state", "title", "result"]);
-    for l in loaded {
-        let result = match &l.sent.error {
-            Some(err) => format!("failed: {err}"),
-            None => "ok".to_string(),
-        };
-        table.add_row(vec![
-            l.index.to_string(),
-            l.sent.ids.get(Slot::Request).unwrap_or("-").to_string(),
-            l.plan.label().to_string(),
-            l.title.clone(),
-            result,
-        ]);
-    }
-    out.push_str(&table.to_string());
-    out.push('\n');
-    out
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ use args::{
 };
 pub use error::Error;
 use load::Totals;
-use rpc::{Endpoints, read_with_retry};
+use rpc::{Endpoints, Retry, read_with, read_with_retry};
 
 /// Runs one parsed command line to completion.
 pub async fn run(cli: Cli) -> Result<(), Error> {
@@ -158,20 +158,11 @@ async fn run_demo(
         coordinator.user
     );
     let loaded = demo::load(&intake, scripts, args.concurrency as usize).await;
-    say_raw!("{}", demo::summary(args.seed, &loaded));
+    say_raw!("{}", render::requests_summary(args.seed, &loaded));
     let totals = demo::totals(&loaded);
 
     let mut query = endpoints.query().await?;
-    let position = totals.max_position;
-    let board = read_with_retry("GetClearanceBoard", async || {
-        query
-            .get_clearance_board(pb::GetClearanceBoardRequest {
-                as_of: String::new(),
-                min_position: position,
-            })
-            .await
-    })
-    .await?;
+    let board = rpc::clearance_board(&mut query, String::new(), totals.max_position).await?;
     say!("\n{}", render::board(&board));
     if totals.failed > 0 {
         let first = loaded
@@ -220,18 +211,21 @@ async fn run_placements_demo(
     let started = std::time::Instant::now();
     let loaded = placements::load(&intake, &scenario, args.concurrency as usize).await;
     let totals = Totals::of(loaded.iter().map(|l| &l.sent));
-    say_raw!("{}", placements::summary(&scenario, &loaded));
+    say_raw!("{}", render::placements_summary(&scenario, &loaded));
     say!("loaded in {:.1} s", started.elapsed().as_secs_f64());
 
     let mut query = endpoints.placement_query().await?;
-    let stats = placements::stats(
-        &mut query,
-        placements::catalogue::DISTRICT_AREA,
-        i32::from(scenario.year),
-        totals.max_position,
-    )
+    let stats = read_with(Retry::CATCH_UP, "GetPlacementStats", async || {
+        query
+            .get_placement_stats(pb::GetPlacementStatsRequest {
+                area_code: placements::catalogue::DISTRICT_AREA.to_string(),
+                year: i32::from(scenario.year),
+                min_position: totals.max_position,
+            })
+            .await
+    })
     .await?;
-    say!("\n{}", placements::stats_text(&stats));
+    say!("\n{}", render::stats_text(&stats));
     if totals.failed > 0 {
         return Err(Error::Failed(format!(
             "{} of {} people and stations failed (see above)",
@@ -244,15 +238,7 @@ async fn run_placements_demo(
 async fn run_board(endpoints: &Endpoints, args: &BoardArgs) -> Result<(), Error> {
     let mut query = endpoints.query().await?;
     let as_of = args.as_of.clone().unwrap_or_default();
-    let board = read_with_retry("GetClearanceBoard", async || {
-        query
-            .get_clearance_board(pb::GetClearanceBoardRequest {
-                as_of: as_of.clone(),
-                min_position: args.min_position,
-            })
-            .await
-    })
-    .await?;
+    let board = rpc::clearance_board(&mut query, as_of, args.min_position).await?;
     say_raw!("{}", render::board(&board));
     Ok(())
 }

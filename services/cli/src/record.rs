@@ -23,7 +23,7 @@ use prost_reflect::{
 };
 use serde::ser::SerializeMap as _;
 use serde::{Deserialize, Serialize, Serializer};
-use sy_domain::event::{event_type, hash};
+use sy_domain::event::hash;
 use sy_domain::pb::EventEnvelope;
 
 /// `event_type` of an envelope whose payload this release does not know.
@@ -181,11 +181,7 @@ impl EventView {
             prev_hash: hex(&e.prev_hash),
             idempotency_key: e.idempotency_key.clone(),
             command_fingerprint: hex(&e.command_fingerprint),
-            event_type: e
-                .payload
-                .as_ref()
-                .map_or(UNKNOWN_EVENT_TYPE, event_type)
-                .to_string(),
+            event_type: crate::render::event_label(e).to_string(),
             data: Data::of(dynamic),
         }
     }

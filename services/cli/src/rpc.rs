@@ -191,6 +191,24 @@ where
     }
 }
 
+/// The close-out board for the day `as_of` (empty: today), once the
+/// projection has applied `min_position`.
+pub async fn clearance_board(
+    query: &mut QueryClient<Channel>,
+    as_of: String,
+    min_position: u64,
+) -> Result<pb::ClearanceBoard, Error> {
+    read_with_retry("GetClearanceBoard", async || {
+        query
+            .get_clearance_board(pb::GetClearanceBoardRequest {
+                as_of: as_of.clone(),
+                min_position,
+            })
+            .await
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use crate::catalogue::{self, Party};
 use crate::commands::{Cmd, Ids, IntakeClients, Slot, context, send};
 use crate::error::Error;
 use crate::render;
-use crate::rpc::read_with_retry;
+use crate::rpc::{self, read_with_retry};
 
 /// The department that works the walkthrough's request.
 const DEPARTMENT: Party = catalogue::HOUSING_BUREAU;
@@ -182,15 +182,7 @@ pub async fn run(
         "\nGetClearanceBoard min_position={position}: row {}",
         DEPARTMENT.agency
     );
-    let board = read_with_retry("GetClearanceBoard", async || {
-        query
-            .get_clearance_board(pb::GetClearanceBoardRequest {
-                as_of: String::new(),
-                min_position: position,
-            })
-            .await
-    })
-    .await?;
+    let board = rpc::clearance_board(query, String::new(), position).await?;
     let rows: Vec<pb::BoardRow> = board
         .by_department
         .iter()
@@ -226,16 +218,11 @@ pub fn history_text(history: &pb::GetRequestHistoryResponse) -> String {
         let envelope = event.envelope.clone().unwrap_or_default();
         let linked = envelope.prev_hash == previous;
         intact &= linked;
-        let actor = envelope.actor.clone().unwrap_or_default();
         table.add_row(vec![
             event.position.to_string(),
             envelope.aggregate_version.to_string(),
-            envelope
-                .payload
-                .as_ref()
-                .map_or("(unknown)", sy_domain::event::event_type)
-                .to_string(),
-            format!("{}/{}", actor.agency, actor.user),
+            render::event_label(&envelope).to_string(),
+            render::actor(envelope.actor.as_ref()),
             render::time(envelope.recorded_at.as_ref()),
             render::short_hash(&event.hash),
             render::short_hash(&envelope.prev_hash),

@@ -24,15 +24,13 @@
 //! Layout: `catalogue` holds who and where (names, ID numbers, areas,
 //! employers, schools, stations); `plan` turns a seed into tracks of dated
 //! commands ([`crate::commands::Cmd`]); `load` runs the tracks through
-//! [`crate::load`]; `render` prints the summary and the statistics.
+//! [`crate::load`]. What is printed is in [`crate::render`].
 
 pub mod catalogue;
 pub mod load;
 pub mod plan;
-pub mod render;
 
 pub use load::{Loaded, load};
 pub use plan::{
     Counts, EDUCATION_AGENCY, Kind, MONTHLY_ALLOWANCE_FEN, Planned, Scenario, Track, plan,
 };
-pub use render::{programme_label, stats, stats_text, summary, yuan};

@@ -88,7 +88,7 @@ impl Kind {
         }
     }
 
-    pub(super) fn key(self) -> &'static str {
+    pub fn key(self) -> &'static str {
         match self {
             Kind::Veteran => "vet",
             Kind::SpousePlaced => "spouse",
@@ -743,7 +743,7 @@ fn stations(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::placements::yuan;
+    use crate::render::yuan;
     use std::collections::{BTreeMap, HashSet};
     use sy_domain::person_data::IdNumber;
 
