@@ -18,7 +18,7 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use sy_api::pb::{self, Category, SupervisionLevel};
 use sy_domain::validate::{CHINA_OFFSET_HOURS, china_date};
 
-use crate::catalogue::{self, TEMPLATES, Template};
+use crate::catalogue::{self, SUPERVISION_OFFICE};
 use crate::commands::{Cmd, IntakeClients, context};
 use crate::load::{self, Sent, Step, Totals};
 
@@ -149,8 +149,9 @@ pub fn plan(seed: u64, count: u32, now: Timestamp, coordinator: &pb::Actor) -> V
 fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Script {
     let mut rng = Rng::new(seed, index);
     let turn = u64::from(index).wrapping_add(seed) as usize;
-    let template: &Template = &TEMPLATES[turn % TEMPLATES.len()];
-    let case = template.cases[(turn / TEMPLATES.len()) % 2];
+    let cat = catalogue::requests();
+    let template = &cat.templates[turn % cat.templates.len()];
+    let case = &template.cases[(turn / cat.templates.len()) % 2];
     let plan =
         SCHEDULE[u64::from(index).wrapping_add(seed.wrapping_mul(7)) as usize % SCHEDULE.len()];
     let title = format!("{}：{}", template.title, case);
@@ -237,8 +238,8 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
         }
     }
 
-    let requester = template.requester;
-    let department = template.department;
+    let requester = cat.party(&template.requester);
+    let department = cat.party(&template.department);
     let level = if plan == Plan::Escalated || rng.chance(25) {
         SupervisionLevel::District
     } else {
@@ -253,7 +254,7 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
         },
     };
     let community = if rng.chance(15) { 0 } else { rng.range(1, 12) };
-    let street = catalogue::STREETS[rng.range(0, catalogue::STREETS.len() as i64 - 1) as usize];
+    let street = &cat.streets[rng.range(0, cat.streets.len() as i64 - 1) as usize];
     let area_code = format!("500106{street}{community:03}");
     let due_days = if plan == Plan::Overdue {
         rng.range(10, 20)
@@ -275,12 +276,12 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
             context: ctx("submit", times[0]),
             direction: template.direction as i32,
             requester: Some(pb::RequestingParty {
-                agency: requester.agency.to_string(),
-                name: requester.name.to_string(),
+                agency: requester.agency.clone(),
+                name: requester.name.clone(),
             }),
             category: template.category as i32,
             title: title.clone(),
-            description: template.description.to_string(),
+            description: template.description.clone(),
             area_code,
             priority: priority as i32,
             // Left to the assignment: a submission without dates is the same
@@ -301,9 +302,9 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
                     Cmd::Assign(pb::AssignRequestCommand {
                         context: ctx("assign", at),
                         request_id: String::new(),
-                        department: department.agency.to_string(),
+                        department: department.agency.clone(),
                         due_date: date_text(due),
-                        note: catalogue::assign_note(&department),
+                        note: cat.assign_note(department),
                     }),
                 )
             }
@@ -312,55 +313,40 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
                 Cmd::Start(pb::StartRequestCommand {
                     context: ctx("start", at),
                     request_id: String::new(),
-                    note: catalogue::START_NOTE.to_string(),
+                    note: cat.notes.start.clone(),
                 }),
             ),
-            Progress | Rework => (
-                department.actor(),
-                Cmd::Progress(pb::RecordProgressCommand {
-                    context: ctx(
-                        if *kind == Progress {
-                            "progress"
-                        } else {
-                            "progress-2"
-                        },
-                        at,
-                    ),
+            Progress | Rework => {
+                let (name, note) = match kind {
+                    Progress => ("progress", &template.progress),
+                    _ => ("progress-2", &cat.notes.rework_progress),
+                };
+                let progress = pb::RecordProgressCommand {
+                    context: ctx(name, at),
                     request_id: String::new(),
-                    note: if *kind == Progress {
-                        template.progress
-                    } else {
-                        catalogue::REWORK_PROGRESS
-                    }
-                    .to_string(),
-                }),
-            ),
-            Resolve | Resolve2 => (
-                department.actor(),
-                Cmd::Resolve(pb::ResolveRequestCommand {
-                    context: ctx(
-                        if *kind == Resolve {
-                            "resolve"
-                        } else {
-                            "resolve-2"
-                        },
-                        at,
-                    ),
+                    note: note.clone(),
+                };
+                (department.actor(), Cmd::Progress(progress))
+            }
+            // A second resolution, after a dispute, says what was reworked.
+            Resolve | Resolve2 => {
+                let (name, resolution) = match kind {
+                    Resolve => ("resolve", &template.resolution),
+                    _ => ("resolve-2", &cat.notes.rework_resolution),
+                };
+                let resolve = pb::ResolveRequestCommand {
+                    context: ctx(name, at),
                     request_id: String::new(),
-                    resolution: if *kind == Resolve {
-                        template.resolution
-                    } else {
-                        catalogue::REWORK_RESOLUTION
-                    }
-                    .to_string(),
-                }),
-            ),
+                    resolution: resolution.clone(),
+                };
+                (department.actor(), Cmd::Resolve(resolve))
+            }
             Close => (
                 requester.actor(),
                 Cmd::Close(pb::CloseRequestCommand {
                     context: ctx("close", at),
                     request_id: String::new(),
-                    note: catalogue::CLOSE_NOTE.to_string(),
+                    note: cat.notes.close.clone(),
                 }),
             ),
             Reopen => (
@@ -368,7 +354,7 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
                 Cmd::Reopen(pb::ReopenRequestCommand {
                     context: ctx("reopen", at),
                     request_id: String::new(),
-                    reason: catalogue::REOPEN_REASON.to_string(),
+                    reason: cat.notes.reopen.clone(),
                 }),
             ),
             Reject => (
@@ -376,18 +362,18 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
                 Cmd::Reject(pb::RejectRequestCommand {
                     context: ctx("reject", at),
                     request_id: String::new(),
-                    reason: catalogue::REJECT_REASONS[index as usize % 2].to_string(),
+                    reason: cat.notes.reject[index as usize % cat.notes.reject.len()].clone(),
                 }),
             ),
             Escalate => {
                 due = today + 30.days();
                 (
-                    catalogue::SUPERVISION_OFFICE.actor(),
+                    cat.party(SUPERVISION_OFFICE).actor(),
                     Cmd::Escalate(pb::EscalateRequestCommand {
                         context: ctx("escalate", at),
                         request_id: String::new(),
                         level: SupervisionLevel::City as i32,
-                        reason: catalogue::ESCALATE_REASON.to_string(),
+                        reason: cat.notes.escalate.clone(),
                         due_date: date_text(due),
                     }),
                 )
@@ -400,7 +386,7 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
                         context: ctx("change-due-date", at),
                         request_id: String::new(),
                         due_date: date_text(due),
-                        reason: catalogue::RESCHEDULE_REASON.to_string(),
+                        reason: cat.notes.reschedule.clone(),
                     }),
                 )
             }

@@ -218,7 +218,7 @@ async fn run_placements_demo(
     let stats = read_with(Retry::CATCH_UP, "GetPlacementStats", async || {
         query
             .get_placement_stats(pb::GetPlacementStatsRequest {
-                area_code: placements::catalogue::DISTRICT_AREA.to_string(),
+                area_code: placements::people::DISTRICT_AREA.to_string(),
                 year: i32::from(scenario.year),
                 min_position: totals.max_position,
             })

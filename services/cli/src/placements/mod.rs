@@ -10,7 +10,7 @@
 //! employment fast lane (most of those on duty within 24 hours); 33 of them
 //! recommended to the community reserve talent pool; 26 spouses placed with
 //! the three matches; 60 spouses paid the allowance every month of the year
-//! ([`MONTHLY_ALLOWANCE_FEN`] × 12 × 60 = 1,512,000 yuan); training and
+//! (2,100 yuan × 12 × 60 = 1,512,000 yuan); training and
 //! certificates for some spouses; 2,000 children whose school requests are
 //! all accepted and enrolled; six care stations, full, with a waitlist.
 //!
@@ -26,11 +26,9 @@
 //! commands ([`crate::commands::Cmd`]); `load` runs the tracks through
 //! [`crate::load`]. What is printed is in [`crate::render`].
 
-pub mod catalogue;
 pub mod load;
+pub mod people;
 pub mod plan;
 
 pub use load::{Loaded, load};
-pub use plan::{
-    Counts, EDUCATION_AGENCY, Kind, MONTHLY_ALLOWANCE_FEN, Planned, Scenario, Track, plan,
-};
+pub use plan::{Counts, EDUCATION_AGENCY, Kind, Planned, Scenario, Track, plan};

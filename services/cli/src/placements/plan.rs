@@ -6,17 +6,12 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use sy_api::pb::{self, PersonRole, Programme};
 use sy_domain::validate::china_date;
 
-use super::catalogue::{self as cat, IdNumbers};
+use super::people::{self as cat, IdNumbers, pick};
+use crate::catalogue::{Post, placements};
 use crate::commands::{Cmd, context};
 use crate::demo::{Rng, office_time};
 use crate::load::Step;
 
-/// The allowance per month (未就业随军家属基本生活保障金): 2,100 yuan, in fen.
-pub const MONTHLY_ALLOWANCE_FEN: i64 = 210_000;
-/// Of veterans, the share registered in the employment fast lane (percent).
-const FAST_LANE_PERCENT: u64 = 30;
-/// Of fast-lane veterans, the share on duty within 24 hours (percent).
-const WITHIN_24H_PERCENT: u64 = 90;
 /// The oldest a step may be dated: intake accepts 366 days, with a margin.
 const OLDEST: SignedDuration = SignedDuration::from_hours(360 * 24);
 
@@ -42,27 +37,29 @@ impl Counts {
     pub fn at_scale(scale: u32) -> Self {
         let scale = scale.max(1);
         let div = |n: u32| n.div_ceil(scale);
+        let article = &placements().article;
         Counts {
-            veterans: div(1581),
-            talent_pool: div(33),
-            spouses_placed: div(26),
-            spouses_on_allowance: div(60),
-            children: div(2000),
-            waitlist_per_station: div(4),
+            veterans: div(article.veterans),
+            talent_pool: div(article.talent_pool),
+            spouses_placed: div(article.spouses_placed),
+            spouses_on_allowance: div(article.spouses_on_allowance),
+            children: div(article.children),
+            waitlist_per_station: div(article.waitlist_per_station),
             scale,
         }
     }
 
     /// Allowance paid in the scenario's year: every month for each spouse.
     pub fn allowance_fen_in_year(&self) -> i64 {
-        i64::from(self.spouses_on_allowance) * 12 * MONTHLY_ALLOWANCE_FEN
+        i64::from(self.spouses_on_allowance) * 12 * placements().article.monthly_allowance_fen
     }
 
     /// Seats of each station at this scale.
     pub fn seats(&self) -> Vec<u32> {
-        cat::STATIONS
+        placements()
+            .stations
             .iter()
-            .map(|(_, seats)| seats.div_ceil(self.scale))
+            .map(|station| station.seats.div_ceil(self.scale))
             .collect()
     }
 }
@@ -363,14 +360,13 @@ fn register_placement(
     }
 }
 
-fn match_post(employer: &str, post: &str, matched: bool) -> impl FnOnce(Ctx) -> Cmd + 'static {
-    let (employer, post) = (employer.to_string(), post.to_string());
+fn match_post(job: &'static Post, matched: bool) -> impl FnOnce(Ctx) -> Cmd + 'static {
     move |c| {
         Cmd::Match(pb::MatchPlacementCommand {
             context: c.context,
             placement_id: String::new(),
-            employer,
-            post,
+            employer: job.employer.clone(),
+            post: job.post.clone(),
             profession_matched: matched,
             post_matched: matched,
             rank_matched: matched,
@@ -404,8 +400,8 @@ fn veteran(
     let id_number = ids.issue(birth, male, &mut rng);
     let name = cat::adult_name(male, &mut rng);
     let area = cat::community(&mut rng);
-    let fast_lane = rng.chance(FAST_LANE_PERCENT);
-    let (employer, post) = cat::VETERAN_POSTS[rng.range(0, 11) as usize];
+    let fast_lane = rng.chance(placements().article.fast_lane_percent);
+    let job = pick(&placements().veteran_posts, &mut rng);
 
     let days_ago = if fast_lane {
         rng.range(2, 340)
@@ -416,7 +412,7 @@ fn veteran(
     let entered = registered + mins(rng.range(10, 90));
     let (matched, duty) = if fast_lane {
         let matched = entered + mins(rng.range(30, 180));
-        let duty = if rng.chance(WITHIN_24H_PERCENT) {
+        let duty = if rng.chance(placements().article.within_24h_percent) {
             matched + hours(rng.range(2, 18))
         } else {
             entered + hours(rng.range(30, 72))
@@ -453,12 +449,7 @@ fn veteran(
             String::new(),
         ),
     );
-    d.push(
-        operator,
-        "match",
-        matched,
-        match_post(employer, post, false),
-    );
+    d.push(operator, "match", matched, match_post(job, false));
     d.push(operator, "on-duty", duty, on_duty);
     if pool {
         let at = duty + hours(24 * rng.range(1, 30));
@@ -467,7 +458,7 @@ fn veteran(
                 context: c.context,
                 placement_id: String::new(),
                 community_code: area,
-                note: "社区后备人才库，免笔试推荐".to_string(),
+                note: placements().notes.talent_pool.clone(),
             })
         });
     }
@@ -533,35 +524,35 @@ fn spouse(
     );
     let mut at = registered;
     if rng.chance(60) {
-        let (course, hours_taken) = cat::COURSES[rng.range(0, 5) as usize];
+        let course = pick(&placements().courses, &mut rng);
         at += hours(rng.range(24, 240));
         planned.trainings += 1;
         d.push(operator, "training", at, move |c| {
             Cmd::RecordTraining(pb::RecordTrainingCommand {
                 context: c.context,
                 person_id: String::new(),
-                course: course.to_string(),
-                hours: hours_taken,
+                course: course.name.clone(),
+                hours: course.hours,
                 completed_on: c.day.to_string(),
             })
         });
         if rng.chance(40) {
-            let (certificate, issuer) = cat::CERTIFICATES[rng.range(0, 3) as usize];
+            let certificate = pick(&placements().certificates, &mut rng);
             at += hours(rng.range(24, 120));
             planned.certificates += 1;
             d.push(operator, "certificate", at, move |c| {
                 Cmd::RecordCertificate(pb::RecordCertificateCommand {
                     context: c.context,
                     person_id: String::new(),
-                    certificate: certificate.to_string(),
-                    issuer: issuer.to_string(),
+                    certificate: certificate.name.clone(),
+                    issuer: certificate.issuer.clone(),
                     issued_on: c.day.to_string(),
                 })
             });
         }
     }
     if kind == Kind::SpousePlaced {
-        let (employer, post) = cat::SPOUSE_POSTS[rng.range(0, 9) as usize];
+        let job = pick(&placements().spouse_posts, &mut rng);
         let entered = at + hours(rng.range(2, 72));
         let matched = entered + hours(24 * rng.range(10, 60));
         let duty = matched + hours(24 * rng.range(3, 20));
@@ -577,7 +568,7 @@ fn spouse(
                 String::new(),
             ),
         );
-        d.push(operator, "match", matched, match_post(employer, post, true));
+        d.push(operator, "match", matched, match_post(job, true));
         d.push(operator, "on-duty", duty, on_duty);
     } else {
         let from = format!("{year:04}-01");
@@ -585,7 +576,7 @@ fn spouse(
             Cmd::GrantAllowance(pb::GrantAllowanceCommand {
                 context: c.context,
                 person_id: String::new(),
-                monthly_amount_fen: MONTHLY_ALLOWANCE_FEN,
+                monthly_amount_fen: placements().article.monthly_allowance_fen,
                 from_month: from,
             })
         });
@@ -662,7 +653,7 @@ fn child(
         Cmd::AcceptSchoolRequest(pb::AcceptSchoolRequestCommand {
             context: c.context,
             placement_id: String::new(),
-            note: "军人子女优先入学".to_string(),
+            note: placements().notes.school_accepted.clone(),
         })
     });
     d.push(education, "enroll", enrolled, move |c| {
@@ -690,17 +681,14 @@ fn stations(
     // Children who are 4 to 12 today were 3 to 12 on any of the last 15 days.
     let mut candidates = (0..ages.len() as u32).filter(|&i| (4..=12).contains(&ages[i as usize]));
     let mut tracks = Vec::new();
-    for (index, ((street, _), seats)) in cat::STATIONS.iter().zip(counts.seats()).enumerate() {
+    for (index, (station, seats)) in placements().stations.iter().zip(counts.seats()).enumerate() {
         let index = index as u32;
         let mut rng = Rng::new(seed ^ 0x57A7_1011, index);
-        let street = *street;
-        let area = cat::community_of(street, &mut rng);
-        let name = format!("{}街道军娃托管站", cat::street_name(street));
-        let address = format!(
-            "沙坪坝区{}街道{}号",
-            cat::street_name(street),
-            rng.range(1, 300)
-        );
+        let notes = &placements().notes;
+        let area = cat::community_of(station.street, &mut rng);
+        let street = cat::street_name(station.street);
+        let name = notes.station_name(street);
+        let address = notes.station_address(street, rng.range(1, 300));
         let opened = office_time(today - rng.range(200, 320).days(), &mut rng);
         let mut d = Draft::new(seed, Kind::Station, index);
         d.push(operator, "open", opened, move |c| {
@@ -708,7 +696,7 @@ fn stations(
                 context: c.context,
                 name,
                 seats,
-                opening_hours: "08:30-17:30".to_string(),
+                opening_hours: notes.station_hours.clone(),
                 area_code: area,
                 address,
             })

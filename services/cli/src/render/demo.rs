@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 
 use super::{table, yuan};
+use crate::catalogue;
 use crate::commands::Slot;
 use crate::demo::{self, Plan};
 use crate::load::Totals;
-use crate::placements::{self, Kind, MONTHLY_ALLOWANCE_FEN, Scenario};
+use crate::placements::{self, Kind, Scenario};
 
 /// What `sy demo` prints after its load: totals, the mix of end states, each request.
 pub fn requests_summary(seed: u64, loaded: &[demo::Loaded]) -> String {
@@ -91,7 +92,7 @@ pub fn placements_summary(scenario: &Scenario, loaded: &[placements::Loaded]) ->
         c.talent_pool,
         c.spouses_placed,
         c.spouses_on_allowance,
-        MONTHLY_ALLOWANCE_FEN / 100,
+        catalogue::placements().article.monthly_allowance_fen / 100,
         scenario.year,
         yuan(c.allowance_fen_in_year()),
         p.trainings,
