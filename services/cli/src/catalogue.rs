@@ -152,10 +152,23 @@ pub struct Placements {
     pub stations: Vec<Station>,
 }
 
-/// The article's figures, at scale 1.
+/// The article's figures.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Article {
+    /// How many of each, at scale 1.
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// The allowance per month (未就业随军家属基本生活保障金), in fen.
+    pub monthly_allowance_fen: i64,
+    /// Of veterans, the share registered in the employment fast lane (percent).
+    pub fast_lane_percent: u64,
+    /// Of fast-lane veterans, the share on duty within 24 hours (percent).
+    pub within_24h_percent: u64,
+}
+
+/// How many of each the placements scenario writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Counts {
     pub veterans: u32,
     pub talent_pool: u32,
     pub spouses_placed: u32,
@@ -163,12 +176,13 @@ pub struct Article {
     pub children: u32,
     /// Children beyond the seats at each station (its waitlist).
     pub waitlist_per_station: u32,
-    /// The allowance per month (未就业随军家属基本生活保障金), in fen.
-    pub monthly_allowance_fen: i64,
-    /// Of veterans, the share registered in the employment fast lane (percent).
-    pub fast_lane_percent: u64,
-    /// Of fast-lane veterans, the share on duty within 24 hours (percent).
-    pub within_24h_percent: u64,
+    /// Divides the stations' seats (1 in the data file).
+    #[serde(skip_deserializing, default = "unscaled")]
+    pub scale: u32,
+}
+
+fn unscaled() -> u32 {
+    1
 }
 
 /// What the placement scripts say.
@@ -276,7 +290,7 @@ mod tests {
     fn the_placements_data_has_what_the_scenario_draws() {
         let p = placements();
         assert_eq!(p.street_names.len(), 10);
-        assert_eq!(p.article.veterans, 1581);
+        assert_eq!(p.article.counts.veterans, 1581);
         assert!(p.stations.iter().all(|s| (1..=10).contains(&s.street)));
         assert_eq!(p.schools.kindergarten_grades.len(), 3);
         assert_eq!(p.schools.primary_grades.len(), 6);

@@ -7,6 +7,7 @@ use sy_api::pb::{self, PersonRole, Programme};
 use sy_domain::validate::china_date;
 
 use super::people::{self as cat, IdNumbers, pick};
+pub use crate::catalogue::Counts;
 use crate::catalogue::{Post, placements};
 use crate::commands::{Cmd, context};
 use crate::demo::{Rng, office_time};
@@ -18,26 +19,12 @@ const OLDEST: SignedDuration = SignedDuration::from_hours(360 * 24);
 /// The agency that decides school requests (the others are the operator's).
 pub const EDUCATION_AGENCY: &str = "district-education-commission";
 
-/// How many of each the scenario writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Counts {
-    pub veterans: u32,
-    pub talent_pool: u32,
-    pub spouses_placed: u32,
-    pub spouses_on_allowance: u32,
-    pub children: u32,
-    /// Children beyond the seats at each station (its waitlist).
-    pub waitlist_per_station: u32,
-    /// Divides the stations' seats.
-    pub scale: u32,
-}
-
 impl Counts {
     /// The article's figures divided by `scale` (rounding up; 1 keeps them).
     pub fn at_scale(scale: u32) -> Self {
         let scale = scale.max(1);
         let div = |n: u32| n.div_ceil(scale);
-        let article = &placements().article;
+        let article = &placements().article.counts;
         Counts {
             veterans: div(article.veterans),
             talent_pool: div(article.talent_pool),
@@ -137,51 +124,36 @@ pub fn plan(seed: u64, scale: u32, now: Timestamp, operator: &pb::Actor) -> Scen
         agency: EDUCATION_AGENCY.to_string(),
         user: "enrollment.office".to_string(),
     };
-    let mut ids = IdNumbers::default();
-    let mut planned = Planned::default();
+    let mut planner = Planner {
+        seed,
+        now,
+        today,
+        operator,
+        ids: IdNumbers::default(),
+        planned: Planned::default(),
+    };
     let mut people = Vec::new();
-
     let pool = chosen(seed, counts.veterans, counts.talent_pool);
     for i in 0..counts.veterans {
-        people.push(veteran(
-            seed,
-            i,
-            pool[i as usize],
-            (now, today),
-            operator,
-            &mut ids,
-            &mut planned,
-        ));
+        people.push(planner.veteran(i, pool[i as usize]));
     }
-    for i in 0..counts.spouses_placed {
-        people.push(spouse(
-            seed,
-            Kind::SpousePlaced,
-            i,
-            (now, today),
-            operator,
-            &mut ids,
-            &mut planned,
-        ));
-    }
-    for i in 0..counts.spouses_on_allowance {
-        people.push(spouse(
-            seed,
-            Kind::SpouseOnAllowance,
-            i,
-            (now, today),
-            operator,
-            &mut ids,
-            &mut planned,
-        ));
+    for kind in [Kind::SpousePlaced, Kind::SpouseOnAllowance] {
+        let count = match kind {
+            Kind::SpousePlaced => counts.spouses_placed,
+            _ => counts.spouses_on_allowance,
+        };
+        for i in 0..count {
+            people.push(planner.spouse(kind, i));
+        }
     }
     let mut ages = Vec::new();
     for i in 0..counts.children {
-        let (track, age) = child(seed, i, (now, today), operator, &education, &mut ids);
+        let (track, age) = planner.child(i, &education);
         people.push(track);
         ages.push(age);
     }
-    let stations = stations(seed, &counts, &ages, now, operator, &mut planned);
+    let stations = planner.stations(&counts, &ages);
+    let planned = planner.planned;
     Scenario {
         seed,
         counts,
@@ -382,350 +354,345 @@ fn on_duty(c: Ctx) -> Cmd {
     })
 }
 
-/// A veteran: registered, in a programme, matched, on duty; `pool`: then
-/// recommended to the talent pool of their community.
-fn veteran(
+/// What every track is planned from: the seed, when, who sends, and what
+/// the tracks share (ID numbers never issued twice, the figures planned).
+struct Planner<'a> {
     seed: u64,
-    index: u32,
-    pool: bool,
-    (now, today): (Timestamp, Date),
-    operator: &pb::Actor,
-    ids: &mut IdNumbers,
-    planned: &mut Planned,
-) -> Track {
-    let mut rng = Rng::new(seed ^ 0x05E7_E4A4, index);
-    let male = rng.chance(88);
-    let age = rng.range(20, 55);
-    let birth = cat::birth_for_age(today, age, &mut rng);
-    let id_number = ids.issue(birth, male, &mut rng);
-    let name = cat::adult_name(male, &mut rng);
-    let area = cat::community(&mut rng);
-    let fast_lane = rng.chance(placements().article.fast_lane_percent);
-    let job = pick(&placements().veteran_posts, &mut rng);
-
-    let days_ago = if fast_lane {
-        rng.range(2, 340)
-    } else {
-        rng.range(80, 350)
-    };
-    let registered = office_time(today - days_ago.days(), &mut rng);
-    let entered = registered + mins(rng.range(10, 90));
-    let (matched, duty) = if fast_lane {
-        let matched = entered + mins(rng.range(30, 180));
-        let duty = if rng.chance(placements().article.within_24h_percent) {
-            matched + hours(rng.range(2, 18))
-        } else {
-            entered + hours(rng.range(30, 72))
-        };
-        (matched, duty)
-    } else {
-        let matched = entered + hours(24 * rng.range(3, 45) + rng.range(0, 6));
-        (matched, matched + hours(24 * rng.range(1, 20)))
-    };
-
-    let mut d = Draft::new(seed, Kind::Veteran, index);
-    d.push(
-        operator,
-        "register",
-        registered,
-        register_person(
-            PersonRole::Veteran,
-            name,
-            id_number,
-            cat::phone(&mut rng),
-            area.clone(),
-            Vec::new(),
-        ),
-    );
-    d.push(
-        operator,
-        "enter",
-        entered,
-        register_placement(
-            Programme::VeteranResettlement,
-            area.clone(),
-            fast_lane,
-            String::new(),
-            String::new(),
-        ),
-    );
-    d.push(operator, "match", matched, match_post(job, false));
-    d.push(operator, "on-duty", duty, on_duty);
-    if pool {
-        let at = duty + hours(24 * rng.range(1, 30));
-        d.push(operator, "talent-pool", at, move |c| {
-            Cmd::RecommendToTalentPool(pb::RecommendToTalentPoolCommand {
-                context: c.context,
-                placement_id: String::new(),
-                community_code: area,
-                note: placements().notes.talent_pool.clone(),
-            })
-        });
-    }
-    let track = d.finish(now);
-    if fast_lane {
-        // Counted on the dates as sent (the latest steps may have moved).
-        planned.fast_lane += 1;
-        let at = |i: usize| track.steps[i].cmd.occurred_at();
-        if let (Some(entered), Some(duty)) = (at(1), at(3)) {
-            planned.fast_lane_within_24h += u32::from(duty - entered < hours(24));
-        }
-    }
-    track
+    now: Timestamp,
+    today: Date,
+    operator: &'a pb::Actor,
+    ids: IdNumbers,
+    planned: Planned,
 }
 
-/// A spouse: registered (with training and certificates for some), then
-/// placed with the three matches, or granted the allowance from January and
-/// paid each month of the year.
-fn spouse(
-    seed: u64,
-    kind: Kind,
-    index: u32,
-    (now, today): (Timestamp, Date),
-    operator: &pb::Actor,
-    ids: &mut IdNumbers,
-    planned: &mut Planned,
-) -> Track {
-    let mut rng = Rng::new(seed ^ 0x05B0_005E ^ ((kind as u64) << 40), index);
-    let male = rng.chance(8);
-    let age = rng.range(22, 50);
-    let birth = cat::birth_for_age(today, age, &mut rng);
-    let id_number = ids.issue(birth, male, &mut rng);
-    let name = cat::adult_name(male, &mut rng);
-    let area = cat::community(&mut rng);
-    let link = pb::PersonLink {
-        relation: pb::Relation::SpouseOf as i32,
-        name: cat::adult_name(!male, &mut rng),
-        unit: cat::unit(&mut rng),
-        person_id: String::new(),
-    };
-    let year = today.year();
-    let registered = match kind {
-        // Before the year's first payment.
-        Kind::SpouseOnAllowance => office_time(
-            jiff::civil::date(year, 1, 2) + rng.range(0, 2).days(),
-            &mut rng,
-        ),
-        _ => office_time(today - rng.range(150, 340).days(), &mut rng),
-    };
-    let mut d = Draft::new(seed, kind, index);
-    d.push(
-        operator,
-        "register",
-        registered,
-        register_person(
-            PersonRole::MilitarySpouse,
-            name,
-            id_number,
-            cat::phone(&mut rng),
-            area.clone(),
-            vec![link],
-        ),
-    );
-    let mut at = registered;
-    if rng.chance(60) {
-        let course = pick(&placements().courses, &mut rng);
-        at += hours(rng.range(24, 240));
-        planned.trainings += 1;
-        d.push(operator, "training", at, move |c| {
-            Cmd::RecordTraining(pb::RecordTrainingCommand {
-                context: c.context,
-                person_id: String::new(),
-                course: course.name.clone(),
-                hours: course.hours,
-                completed_on: c.day.to_string(),
-            })
-        });
-        if rng.chance(40) {
-            let certificate = pick(&placements().certificates, &mut rng);
-            at += hours(rng.range(24, 120));
-            planned.certificates += 1;
-            d.push(operator, "certificate", at, move |c| {
-                Cmd::RecordCertificate(pb::RecordCertificateCommand {
-                    context: c.context,
-                    person_id: String::new(),
-                    certificate: certificate.name.clone(),
-                    issuer: certificate.issuer.clone(),
-                    issued_on: c.day.to_string(),
-                })
-            });
-        }
+impl Planner<'_> {
+    /// Someone `youngest` to `oldest` years old today, male at `male_percent`:
+    /// whether male, their age and a fresh ID number, drawn in this order.
+    fn someone(
+        &mut self,
+        rng: &mut Rng,
+        male_percent: u64,
+        (youngest, oldest): (i64, i64),
+    ) -> (bool, i64, String) {
+        let male = rng.chance(male_percent);
+        let age = rng.range(youngest, oldest);
+        let birth = cat::birth_for_age(self.today, age, rng);
+        (male, age, self.ids.issue(birth, male, rng))
     }
-    if kind == Kind::SpousePlaced {
-        let job = pick(&placements().spouse_posts, &mut rng);
-        let entered = at + hours(rng.range(2, 72));
-        let matched = entered + hours(24 * rng.range(10, 60));
-        let duty = matched + hours(24 * rng.range(3, 20));
+
+    /// A veteran: registered, in a programme, matched, on duty; `pool`: then
+    /// recommended to the talent pool of their community.
+    fn veteran(&mut self, index: u32, pool: bool) -> Track {
+        let (seed, now, today, operator) = (self.seed, self.now, self.today, self.operator);
+        let mut rng = Rng::new(seed ^ 0x05E7_E4A4, index);
+        let (male, _, id_number) = self.someone(&mut rng, 88, (20, 55));
+        let name = cat::adult_name(male, &mut rng);
+        let area = cat::community(&mut rng);
+        let fast_lane = rng.chance(placements().article.fast_lane_percent);
+        let job = pick(&placements().veteran_posts, &mut rng);
+
+        let days_ago = if fast_lane {
+            rng.range(2, 340)
+        } else {
+            rng.range(80, 350)
+        };
+        let registered = office_time(today - days_ago.days(), &mut rng);
+        let entered = registered + mins(rng.range(10, 90));
+        let (matched, duty) = if fast_lane {
+            let matched = entered + mins(rng.range(30, 180));
+            let duty = if rng.chance(placements().article.within_24h_percent) {
+                matched + hours(rng.range(2, 18))
+            } else {
+                entered + hours(rng.range(30, 72))
+            };
+            (matched, duty)
+        } else {
+            let matched = entered + hours(24 * rng.range(3, 45) + rng.range(0, 6));
+            (matched, matched + hours(24 * rng.range(1, 20)))
+        };
+
+        let mut d = Draft::new(seed, Kind::Veteran, index);
+        d.push(
+            operator,
+            "register",
+            registered,
+            register_person(
+                PersonRole::Veteran,
+                name,
+                id_number,
+                cat::phone(&mut rng),
+                area.clone(),
+                Vec::new(),
+            ),
+        );
         d.push(
             operator,
             "enter",
             entered,
             register_placement(
-                Programme::SpousePlacement,
-                area,
-                false,
+                Programme::VeteranResettlement,
+                area.clone(),
+                fast_lane,
                 String::new(),
                 String::new(),
             ),
         );
-        d.push(operator, "match", matched, match_post(job, true));
+        d.push(operator, "match", matched, match_post(job, false));
         d.push(operator, "on-duty", duty, on_duty);
-    } else {
-        let from = format!("{year:04}-01");
-        d.push(operator, "grant", at + hours(rng.range(1, 48)), move |c| {
-            Cmd::GrantAllowance(pb::GrantAllowanceCommand {
-                context: c.context,
-                person_id: String::new(),
-                monthly_amount_fen: placements().article.monthly_allowance_fen,
-                from_month: from,
-            })
-        });
-        for month in 1..=12i8 {
-            // Paid around the 10th of the month; months still to come are
-            // paid in advance (dated just now, in order).
-            let day = jiff::civil::date(year, month, 10);
-            let paid = office_time(day, &mut rng);
-            d.push(operator, format!("pay-{month:02}"), paid, move |c| {
-                Cmd::PayAllowance(pb::PayAllowanceCommand {
+        if pool {
+            let at = duty + hours(24 * rng.range(1, 30));
+            d.push(operator, "talent-pool", at, move |c| {
+                Cmd::RecommendToTalentPool(pb::RecommendToTalentPoolCommand {
                     context: c.context,
-                    person_id: String::new(),
-                    month: format!("{year:04}-{month:02}"),
+                    placement_id: String::new(),
+                    community_code: area,
+                    note: placements().notes.talent_pool.clone(),
                 })
             });
-        }
-    }
-    d.finish(now)
-}
-
-/// A child aged 3 to 15: registered, a school requested, accepted, enrolled.
-/// Returns the track and the child's age today.
-fn child(
-    seed: u64,
-    index: u32,
-    (now, today): (Timestamp, Date),
-    operator: &pb::Actor,
-    education: &pb::Actor,
-    ids: &mut IdNumbers,
-) -> (Track, i64) {
-    let mut rng = Rng::new(seed ^ 0x000C_411D, index);
-    let male = rng.chance(52);
-    let age = rng.range(3, 15);
-    let birth = cat::birth_for_age(today, age, &mut rng);
-    let id_number = ids.issue(birth, male, &mut rng);
-    let parent = cat::adult_name(true, &mut rng);
-    let name = cat::child_name(&parent, &mut rng);
-    let area = cat::community(&mut rng);
-    let link = pb::PersonLink {
-        relation: pb::Relation::ChildOf as i32,
-        name: parent,
-        unit: cat::unit(&mut rng),
-        person_id: String::new(),
-    };
-    let (school, grade) = cat::school_and_grade(age, &mut rng);
-    // Registered at least three weeks ago: the stations enroll later.
-    let registered = office_time(today - rng.range(21, 340).days(), &mut rng);
-    let requested = registered + mins(rng.range(5, 120));
-    let accepted = requested + hours(24 * rng.range(1, 7));
-    let enrolled = accepted + hours(24 * rng.range(1, 10));
-
-    let mut d = Draft::new(seed, Kind::Child, index);
-    d.push(
-        operator,
-        "register",
-        registered,
-        register_person(
-            PersonRole::MilitaryChild,
-            name,
-            id_number,
-            String::new(),
-            area.clone(),
-            vec![link],
-        ),
-    );
-    let enrolled_at = school.clone();
-    d.push(
-        operator,
-        "request",
-        requested,
-        register_placement(Programme::SchoolEnrollment, area, false, school, grade),
-    );
-    d.push(education, "accept", accepted, |c| {
-        Cmd::AcceptSchoolRequest(pb::AcceptSchoolRequestCommand {
-            context: c.context,
-            placement_id: String::new(),
-            note: placements().notes.school_accepted.clone(),
-        })
-    });
-    d.push(education, "enroll", enrolled, move |c| {
-        Cmd::EnrollInSchool(pb::EnrollInSchoolCommand {
-            context: c.context,
-            placement_id: String::new(),
-            school: enrolled_at,
-        })
-    });
-    (d.finish(now), age)
-}
-
-/// The care stations: opened months ago, then children aged 4 to 12 today
-/// enrolled in the last two weeks, seats first, then a waitlist. Each child
-/// goes to one station at most.
-fn stations(
-    seed: u64,
-    counts: &Counts,
-    ages: &[i64],
-    now: Timestamp,
-    operator: &pb::Actor,
-    planned: &mut Planned,
-) -> Vec<Track> {
-    let today = china_date(now);
-    // Children who are 4 to 12 today were 3 to 12 on any of the last 15 days.
-    let mut candidates = (0..ages.len() as u32).filter(|&i| (4..=12).contains(&ages[i as usize]));
-    let mut tracks = Vec::new();
-    for (index, (station, seats)) in placements().stations.iter().zip(counts.seats()).enumerate() {
-        let index = index as u32;
-        let mut rng = Rng::new(seed ^ 0x57A7_1011, index);
-        let notes = &placements().notes;
-        let area = cat::community_of(station.street, &mut rng);
-        let street = cat::street_name(station.street);
-        let name = notes.station_name(street);
-        let address = notes.station_address(street, rng.range(1, 300));
-        let opened = office_time(today - rng.range(200, 320).days(), &mut rng);
-        let mut d = Draft::new(seed, Kind::Station, index);
-        d.push(operator, "open", opened, move |c| {
-            Cmd::OpenStation(pb::OpenStationCommand {
-                context: c.context,
-                name,
-                seats,
-                opening_hours: notes.station_hours.clone(),
-                area_code: area,
-                address,
-            })
-        });
-        let wanted = seats + counts.waitlist_per_station;
-        let children: Vec<u32> = candidates.by_ref().take(wanted as usize).collect();
-        let mut at = now - hours(24 * 14);
-        for (n, child) in children.into_iter().enumerate() {
-            at += mins(rng.range(20, 90));
-            if n < seats as usize {
-                planned.seated += 1;
-            } else {
-                planned.waitlisted += 1;
-            }
-            d.push(operator, format!("enroll-child-{child:04}"), at, |c| {
-                Cmd::EnrollChild(pb::EnrollChildCommand {
-                    context: c.context,
-                    station_id: String::new(),
-                    child_person_id: String::new(),
-                })
-            });
-            if let Some(step) = d.steps.last_mut() {
-                step.child = Some(child);
-            }
         }
         let track = d.finish(now);
-        tracks.push(track);
+        if fast_lane {
+            // Counted on the dates as sent (the latest steps may have moved).
+            self.planned.fast_lane += 1;
+            let at = |i: usize| track.steps[i].cmd.occurred_at();
+            if let (Some(entered), Some(duty)) = (at(1), at(3)) {
+                self.planned.fast_lane_within_24h += u32::from(duty - entered < hours(24));
+            }
+        }
+        track
     }
-    tracks
+
+    /// A spouse: registered (with training and certificates for some), then
+    /// placed with the three matches, or granted the allowance from January and
+    /// paid each month of the year.
+    fn spouse(&mut self, kind: Kind, index: u32) -> Track {
+        let (seed, now, today, operator) = (self.seed, self.now, self.today, self.operator);
+        let mut rng = Rng::new(seed ^ 0x05B0_005E ^ ((kind as u64) << 40), index);
+        let (male, _, id_number) = self.someone(&mut rng, 8, (22, 50));
+        let name = cat::adult_name(male, &mut rng);
+        let area = cat::community(&mut rng);
+        let link = pb::PersonLink {
+            relation: pb::Relation::SpouseOf as i32,
+            name: cat::adult_name(!male, &mut rng),
+            unit: cat::unit(&mut rng),
+            person_id: String::new(),
+        };
+        let year = today.year();
+        let registered = match kind {
+            // Before the year's first payment.
+            Kind::SpouseOnAllowance => office_time(
+                jiff::civil::date(year, 1, 2) + rng.range(0, 2).days(),
+                &mut rng,
+            ),
+            _ => office_time(today - rng.range(150, 340).days(), &mut rng),
+        };
+        let mut d = Draft::new(seed, kind, index);
+        d.push(
+            operator,
+            "register",
+            registered,
+            register_person(
+                PersonRole::MilitarySpouse,
+                name,
+                id_number,
+                cat::phone(&mut rng),
+                area.clone(),
+                vec![link],
+            ),
+        );
+        let mut at = registered;
+        if rng.chance(60) {
+            let course = pick(&placements().courses, &mut rng);
+            at += hours(rng.range(24, 240));
+            self.planned.trainings += 1;
+            d.push(operator, "training", at, move |c| {
+                Cmd::RecordTraining(pb::RecordTrainingCommand {
+                    context: c.context,
+                    person_id: String::new(),
+                    course: course.name.clone(),
+                    hours: course.hours,
+                    completed_on: c.day.to_string(),
+                })
+            });
+            if rng.chance(40) {
+                let certificate = pick(&placements().certificates, &mut rng);
+                at += hours(rng.range(24, 120));
+                self.planned.certificates += 1;
+                d.push(operator, "certificate", at, move |c| {
+                    Cmd::RecordCertificate(pb::RecordCertificateCommand {
+                        context: c.context,
+                        person_id: String::new(),
+                        certificate: certificate.name.clone(),
+                        issuer: certificate.issuer.clone(),
+                        issued_on: c.day.to_string(),
+                    })
+                });
+            }
+        }
+        if kind == Kind::SpousePlaced {
+            let job = pick(&placements().spouse_posts, &mut rng);
+            let entered = at + hours(rng.range(2, 72));
+            let matched = entered + hours(24 * rng.range(10, 60));
+            let duty = matched + hours(24 * rng.range(3, 20));
+            d.push(
+                operator,
+                "enter",
+                entered,
+                register_placement(
+                    Programme::SpousePlacement,
+                    area,
+                    false,
+                    String::new(),
+                    String::new(),
+                ),
+            );
+            d.push(operator, "match", matched, match_post(job, true));
+            d.push(operator, "on-duty", duty, on_duty);
+        } else {
+            let from = format!("{year:04}-01");
+            d.push(operator, "grant", at + hours(rng.range(1, 48)), move |c| {
+                Cmd::GrantAllowance(pb::GrantAllowanceCommand {
+                    context: c.context,
+                    person_id: String::new(),
+                    monthly_amount_fen: placements().article.monthly_allowance_fen,
+                    from_month: from,
+                })
+            });
+            for month in 1..=12i8 {
+                // Paid around the 10th of the month; months still to come are
+                // paid in advance (dated just now, in order).
+                let day = jiff::civil::date(year, month, 10);
+                let paid = office_time(day, &mut rng);
+                d.push(operator, format!("pay-{month:02}"), paid, move |c| {
+                    Cmd::PayAllowance(pb::PayAllowanceCommand {
+                        context: c.context,
+                        person_id: String::new(),
+                        month: format!("{year:04}-{month:02}"),
+                    })
+                });
+            }
+        }
+        d.finish(now)
+    }
+
+    /// A child aged 3 to 15: registered, a school requested, accepted, enrolled.
+    /// Returns the track and the child's age today.
+    fn child(&mut self, index: u32, education: &pb::Actor) -> (Track, i64) {
+        let (seed, now, today, operator) = (self.seed, self.now, self.today, self.operator);
+        let mut rng = Rng::new(seed ^ 0x000C_411D, index);
+        let (_, age, id_number) = self.someone(&mut rng, 52, (3, 15));
+        let parent = cat::adult_name(true, &mut rng);
+        let name = cat::child_name(&parent, &mut rng);
+        let area = cat::community(&mut rng);
+        let link = pb::PersonLink {
+            relation: pb::Relation::ChildOf as i32,
+            name: parent,
+            unit: cat::unit(&mut rng),
+            person_id: String::new(),
+        };
+        let (school, grade) = cat::school_and_grade(age, &mut rng);
+        // Registered at least three weeks ago: the stations enroll later.
+        let registered = office_time(today - rng.range(21, 340).days(), &mut rng);
+        let requested = registered + mins(rng.range(5, 120));
+        let accepted = requested + hours(24 * rng.range(1, 7));
+        let enrolled = accepted + hours(24 * rng.range(1, 10));
+
+        let mut d = Draft::new(seed, Kind::Child, index);
+        d.push(
+            operator,
+            "register",
+            registered,
+            register_person(
+                PersonRole::MilitaryChild,
+                name,
+                id_number,
+                String::new(),
+                area.clone(),
+                vec![link],
+            ),
+        );
+        let enrolled_at = school.clone();
+        d.push(
+            operator,
+            "request",
+            requested,
+            register_placement(Programme::SchoolEnrollment, area, false, school, grade),
+        );
+        d.push(education, "accept", accepted, |c| {
+            Cmd::AcceptSchoolRequest(pb::AcceptSchoolRequestCommand {
+                context: c.context,
+                placement_id: String::new(),
+                note: placements().notes.school_accepted.clone(),
+            })
+        });
+        d.push(education, "enroll", enrolled, move |c| {
+            Cmd::EnrollInSchool(pb::EnrollInSchoolCommand {
+                context: c.context,
+                placement_id: String::new(),
+                school: enrolled_at,
+            })
+        });
+        (d.finish(now), age)
+    }
+
+    /// The care stations: opened months ago, then children aged 4 to 12 today
+    /// enrolled in the last two weeks, seats first, then a waitlist. Each child
+    /// goes to one station at most.
+    fn stations(&mut self, counts: &Counts, ages: &[i64]) -> Vec<Track> {
+        let (seed, now, operator) = (self.seed, self.now, self.operator);
+        let today = china_date(now);
+        // Children who are 4 to 12 today were 3 to 12 on any of the last 15 days.
+        let mut candidates =
+            (0..ages.len() as u32).filter(|&i| (4..=12).contains(&ages[i as usize]));
+        let mut tracks = Vec::new();
+        for (index, (station, seats)) in
+            placements().stations.iter().zip(counts.seats()).enumerate()
+        {
+            let index = index as u32;
+            let mut rng = Rng::new(seed ^ 0x57A7_1011, index);
+            let notes = &placements().notes;
+            let area = cat::community_of(station.street, &mut rng);
+            let street = cat::street_name(station.street);
+            let name = notes.station_name(street);
+            let address = notes.station_address(street, rng.range(1, 300));
+            let opened = office_time(today - rng.range(200, 320).days(), &mut rng);
+            let mut d = Draft::new(seed, Kind::Station, index);
+            d.push(operator, "open", opened, move |c| {
+                Cmd::OpenStation(pb::OpenStationCommand {
+                    context: c.context,
+                    name,
+                    seats,
+                    opening_hours: notes.station_hours.clone(),
+                    area_code: area,
+                    address,
+                })
+            });
+            let wanted = seats + counts.waitlist_per_station;
+            let children: Vec<u32> = candidates.by_ref().take(wanted as usize).collect();
+            let mut at = now - hours(24 * 14);
+            for (n, child) in children.into_iter().enumerate() {
+                at += mins(rng.range(20, 90));
+                if n < seats as usize {
+                    self.planned.seated += 1;
+                } else {
+                    self.planned.waitlisted += 1;
+                }
+                d.push(operator, format!("enroll-child-{child:04}"), at, |c| {
+                    Cmd::EnrollChild(pb::EnrollChildCommand {
+                        context: c.context,
+                        station_id: String::new(),
+                        child_person_id: String::new(),
+                    })
+                });
+                if let Some(step) = d.steps.last_mut() {
+                    step.child = Some(child);
+                }
+            }
+            let track = d.finish(now);
+            tracks.push(track);
+        }
+        tracks
+    }
 }
 
 #[cfg(test)]
