@@ -36,7 +36,7 @@ use sy_eventlog::StoredEvent;
 
 use crate::args::VerifyArgs;
 use crate::error::Error;
-use crate::log::{self, Range};
+use crate::log;
 use crate::record::{Record, hex, parse_hash};
 
 /// What does not hold about one line or event.
@@ -730,7 +730,7 @@ async fn verify_log(
 ) -> Result<Report, Error> {
     let log = log::open(&args.log, timeout).await?;
     let last = log.last_position().await?;
-    let mut range = Range::read(&log, 1, last, timeout).await?;
+    let mut range = log.range(1, last, timeout).await?;
     let bar = log::progress(last, "verifying the log");
     let mut verifier = Verifier::new(options);
     while let Some(event) = range.next().await? {
