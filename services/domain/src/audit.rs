@@ -2,7 +2,11 @@
 //! hash of the one before it) and a running digest over the whole log in
 //! stream order, so two replicas or a replay can be compared with one value.
 
+mod chains;
+
 use std::collections::HashMap;
+
+pub use chains::{ChainFollower, ChainProblem};
 
 use crate::event::{GENESIS_HASH, hash};
 use crate::pb::EventEnvelope;
