@@ -2,17 +2,22 @@
 //! request through its lifecycle, prints the close-out board and requests,
 //! checks service health, and audits the event log.
 //!
-//! Layout: `args` declares the command line; `rpc` connects and carries the
-//! actor headers; `commands` sends intake commands; `demo` (with its data in
-//! `catalogue`) and `walkthrough` are scripts over those; `placements` is the
-//! placement programmes' demo scenario (`sy demo placements`); `render` makes
-//! tables; `error` reports failed calls with their gRPC details and picks
-//! the exit code. `main.rs` only parses the arguments and calls [`run`].
+//! Layout: `args` declares the command line; `rpc` connects, carries the
+//! actor headers and retries reads; `commands` is the one command tree of
+//! intake (requests and placement programmes alike) and sends a command;
+//! `load` sends scripts of commands and totals what was written. The demos
+//! are scripts over those: `demo` (support requests), `placements` (the
+//! placement programmes, `sy demo placements`) and `walkthrough`, with their
+//! data in `data/*.toml`, read by `catalogue`. `render` makes every table
+//! and summary; `error` reports failed calls with their gRPC details and
+//! picks the exit code. `main.rs` only parses the arguments and calls [`run`].
 //!
 //! Audit commands, one module each: `export`, `verify`, `history` and
 //! `as_of` read the log straight from JetStream through `log` (connection,
-//! ordered ranges, progress bars) and share the export format in `record`;
-//! `status`, `quarantine` and `rebuild` ask a projection replica.
+//! progress bars; ranges are [`sy_eventlog::Range`]) and share the export
+//! format in `record` (payloads as JSON by their protobuf descriptors); the
+//! checks themselves are `sy_domain::audit`'s. `status`, `quarantine` and
+//! `rebuild` ask a projection replica.
 #![forbid(unsafe_code)]
 
 /// `println!` that tolerates a closed stdout (`sy board | head`): output is

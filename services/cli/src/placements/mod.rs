@@ -21,9 +21,11 @@
 //! rerun another day finds some keys used with other dates (`ALREADY_EXISTS`)
 //! and counts those steps as kept, as `sy demo` does.
 //!
-//! Layout: `catalogue` holds who and where (names, ID numbers, areas,
-//! employers, schools, stations); `plan` turns a seed into tracks of dated
-//! commands ([`crate::commands::Cmd`]); `load` runs the tracks through
+//! Layout: `data/placements.toml` (through [`crate::catalogue`]) holds who
+//! and where (names, employers, schools, stations) and the article's
+//! figures; `people` draws people from it (ID numbers, names, areas);
+//! `plan` turns a seed into tracks of dated commands
+//! ([`crate::commands::Cmd`]); `load` runs the tracks through
 //! [`crate::load`]. What is printed is in [`crate::render`].
 
 pub mod load;
