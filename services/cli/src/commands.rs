@@ -57,6 +57,12 @@ macro_rules! commands {
                     $(Cmd::$variant(c) => c.context.as_ref(),)*
                 }
             }
+
+            pub fn context_mut(&mut self) -> &mut Option<pb::CommandContext> {
+                match self {
+                    $(Cmd::$variant(c) => &mut c.context,)*
+                }
+            }
         }
 
         /// Sends `cmd` as `actor`; the result once JetStream acknowledged it.

@@ -206,11 +206,8 @@ fn mins(m: i64) -> SignedDuration {
     SignedDuration::from_mins(m)
 }
 
-/// Builds a step's command once its context is known.
-type Build = Box<dyn FnOnce(Ctx) -> Cmd>;
-
-/// What a track is built from: its steps' contents, each with the time it is
-/// wished to happen; [`Draft::finish`] dates them.
+/// What a track is built from: its steps' commands, each with the time it
+/// is wished to happen; [`Draft::finish`] dates them.
 struct Draft {
     kind: Kind,
     index: u32,
@@ -219,18 +216,10 @@ struct Draft {
 }
 
 struct DraftStep {
-    actor: pb::Actor,
+    step: Step,
     /// Ends the idempotency key: unique within the track.
     name: String,
     at: Timestamp,
-    child: Option<u32>,
-    build: Build,
-}
-
-/// A step's context and its day in China.
-struct Ctx {
-    context: Option<pb::CommandContext>,
-    day: Date,
 }
 
 impl Draft {
@@ -243,23 +232,17 @@ impl Draft {
         }
     }
 
-    fn push(
-        &mut self,
-        actor: &pb::Actor,
-        name: impl Into<String>,
-        at: Timestamp,
-        build: impl FnOnce(Ctx) -> Cmd + 'static,
-    ) {
+    /// Adds `cmd` (its context and dates left empty) as `actor`, wished at `at`.
+    fn push(&mut self, actor: &pb::Actor, name: impl Into<String>, at: Timestamp, cmd: Cmd) {
         self.steps.push(DraftStep {
-            actor: actor.clone(),
+            step: Step::new(actor.clone(), cmd),
             name: name.into(),
             at,
-            child: None,
-            build: Box::new(build),
         });
     }
 
-    /// Dates the steps (see [`settle`]) and builds their commands.
+    /// Dates the steps (see [`settle`]): their contexts, and the days their
+    /// commands name.
     fn finish(self, now: Timestamp) -> Track {
         let mut times: Vec<Timestamp> = self.steps.iter().map(|s| s.at).collect();
         settle(&mut times, now);
@@ -267,20 +250,14 @@ impl Draft {
             .steps
             .into_iter()
             .zip(times)
-            .map(|(step, at)| {
-                let ctx = Ctx {
-                    context: context(
-                        format!("{}-{}", self.key_prefix, step.name),
-                        self.key_prefix.clone(),
-                        Some(at),
-                    ),
-                    day: china_date(at),
-                };
-                Step {
-                    actor: step.actor,
-                    cmd: (step.build)(ctx),
-                    child: step.child,
-                }
+            .map(|(DraftStep { mut step, name, .. }, at)| {
+                *step.cmd.context_mut() = context(
+                    format!("{}-{name}", self.key_prefix),
+                    self.key_prefix.clone(),
+                    Some(at),
+                );
+                date(&mut step.cmd, china_date(at));
+                step
             })
             .collect();
         Track {
@@ -291,6 +268,17 @@ impl Draft {
     }
 }
 
+/// Sets the day a command says something happened on.
+fn date(cmd: &mut Cmd, day: Date) {
+    let day = day.to_string();
+    match cmd {
+        Cmd::PutOnDuty(c) => c.on_duty_date = day,
+        Cmd::RecordTraining(c) => c.completed_on = day,
+        Cmd::RecordCertificate(c) => c.issued_on = day,
+        _ => {}
+    }
+}
+
 fn register_person(
     role: PersonRole,
     name: String,
@@ -298,18 +286,16 @@ fn register_person(
     phone: String,
     area_code: String,
     links: Vec<pb::PersonLink>,
-) -> impl FnOnce(Ctx) -> Cmd {
-    move |c| {
-        Cmd::RegisterPerson(pb::RegisterPersonCommand {
-            context: c.context,
-            role: role as i32,
-            name,
-            id_number,
-            phone,
-            area_code,
-            links,
-        })
-    }
+) -> Cmd {
+    Cmd::RegisterPerson(pb::RegisterPersonCommand {
+        context: None,
+        role: role as i32,
+        name,
+        id_number,
+        phone,
+        area_code,
+        links,
+    })
 }
 
 fn register_placement(
@@ -318,40 +304,33 @@ fn register_placement(
     fast_lane: bool,
     school: String,
     grade: String,
-) -> impl FnOnce(Ctx) -> Cmd {
-    move |c| {
-        Cmd::RegisterPlacement(pb::RegisterPlacementCommand {
-            context: c.context,
-            programme: programme as i32,
-            person_id: String::new(),
-            area_code,
-            fast_lane,
-            school,
-            grade,
-        })
-    }
-}
-
-fn match_post(job: &'static Post, matched: bool) -> impl FnOnce(Ctx) -> Cmd + 'static {
-    move |c| {
-        Cmd::Match(pb::MatchPlacementCommand {
-            context: c.context,
-            placement_id: String::new(),
-            employer: job.employer.clone(),
-            post: job.post.clone(),
-            profession_matched: matched,
-            post_matched: matched,
-            rank_matched: matched,
-        })
-    }
-}
-
-fn on_duty(c: Ctx) -> Cmd {
-    Cmd::PutOnDuty(pb::PutOnDutyCommand {
-        context: c.context,
-        placement_id: String::new(),
-        on_duty_date: c.day.to_string(),
+) -> Cmd {
+    Cmd::RegisterPlacement(pb::RegisterPlacementCommand {
+        context: None,
+        programme: programme as i32,
+        person_id: String::new(),
+        area_code,
+        fast_lane,
+        school,
+        grade,
     })
+}
+
+fn match_post(job: &Post, matched: bool) -> Cmd {
+    Cmd::Match(pb::MatchPlacementCommand {
+        context: None,
+        placement_id: String::new(),
+        employer: job.employer.clone(),
+        post: job.post.clone(),
+        profession_matched: matched,
+        post_matched: matched,
+        rank_matched: matched,
+    })
+}
+
+/// On duty, on the day the step is dated to.
+fn on_duty() -> Cmd {
+    Cmd::PutOnDuty(pb::PutOnDutyCommand::default())
 }
 
 /// What every track is planned from: the seed, when, who sends, and what
@@ -438,17 +417,20 @@ impl Planner<'_> {
             ),
         );
         d.push(operator, "match", matched, match_post(job, false));
-        d.push(operator, "on-duty", duty, on_duty);
+        d.push(operator, "on-duty", duty, on_duty());
         if pool {
             let at = duty + hours(24 * rng.range(1, 30));
-            d.push(operator, "talent-pool", at, move |c| {
+            d.push(
+                operator,
+                "talent-pool",
+                at,
                 Cmd::RecommendToTalentPool(pb::RecommendToTalentPoolCommand {
-                    context: c.context,
+                    context: None,
                     placement_id: String::new(),
                     community_code: area,
                     note: placements().notes.talent_pool.clone(),
-                })
-            });
+                }),
+            );
         }
         let track = d.finish(now);
         if fast_lane {
@@ -505,28 +487,34 @@ impl Planner<'_> {
             let course = pick(&placements().courses, &mut rng);
             at += hours(rng.range(24, 240));
             self.planned.trainings += 1;
-            d.push(operator, "training", at, move |c| {
+            d.push(
+                operator,
+                "training",
+                at,
                 Cmd::RecordTraining(pb::RecordTrainingCommand {
-                    context: c.context,
+                    context: None,
                     person_id: String::new(),
                     course: course.name.clone(),
                     hours: course.hours,
-                    completed_on: c.day.to_string(),
-                })
-            });
+                    completed_on: String::new(),
+                }),
+            );
             if rng.chance(40) {
                 let certificate = pick(&placements().certificates, &mut rng);
                 at += hours(rng.range(24, 120));
                 self.planned.certificates += 1;
-                d.push(operator, "certificate", at, move |c| {
+                d.push(
+                    operator,
+                    "certificate",
+                    at,
                     Cmd::RecordCertificate(pb::RecordCertificateCommand {
-                        context: c.context,
+                        context: None,
                         person_id: String::new(),
                         certificate: certificate.name.clone(),
                         issuer: certificate.issuer.clone(),
-                        issued_on: c.day.to_string(),
-                    })
-                });
+                        issued_on: String::new(),
+                    }),
+                );
             }
         }
         if kind == Kind::SpousePlaced {
@@ -547,29 +535,35 @@ impl Planner<'_> {
                 ),
             );
             d.push(operator, "match", matched, match_post(job, true));
-            d.push(operator, "on-duty", duty, on_duty);
+            d.push(operator, "on-duty", duty, on_duty());
         } else {
             let from = format!("{year:04}-01");
-            d.push(operator, "grant", at + hours(rng.range(1, 48)), move |c| {
+            d.push(
+                operator,
+                "grant",
+                at + hours(rng.range(1, 48)),
                 Cmd::GrantAllowance(pb::GrantAllowanceCommand {
-                    context: c.context,
+                    context: None,
                     person_id: String::new(),
                     monthly_amount_fen: placements().article.monthly_allowance_fen,
                     from_month: from,
-                })
-            });
+                }),
+            );
             for month in 1..=12i8 {
                 // Paid around the 10th of the month; months still to come are
                 // paid in advance (dated just now, in order).
                 let day = jiff::civil::date(year, month, 10);
                 let paid = office_time(day, &mut rng);
-                d.push(operator, format!("pay-{month:02}"), paid, move |c| {
+                d.push(
+                    operator,
+                    format!("pay-{month:02}"),
+                    paid,
                     Cmd::PayAllowance(pb::PayAllowanceCommand {
-                        context: c.context,
+                        context: None,
                         person_id: String::new(),
                         month: format!("{year:04}-{month:02}"),
-                    })
-                });
+                    }),
+                );
             }
         }
         d.finish(now)
@@ -618,20 +612,26 @@ impl Planner<'_> {
             requested,
             register_placement(Programme::SchoolEnrollment, area, false, school, grade),
         );
-        d.push(education, "accept", accepted, |c| {
+        d.push(
+            education,
+            "accept",
+            accepted,
             Cmd::AcceptSchoolRequest(pb::AcceptSchoolRequestCommand {
-                context: c.context,
+                context: None,
                 placement_id: String::new(),
                 note: placements().notes.school_accepted.clone(),
-            })
-        });
-        d.push(education, "enroll", enrolled, move |c| {
+            }),
+        );
+        d.push(
+            education,
+            "enroll",
+            enrolled,
             Cmd::EnrollInSchool(pb::EnrollInSchoolCommand {
-                context: c.context,
+                context: None,
                 placement_id: String::new(),
                 school: enrolled_at,
-            })
-        });
+            }),
+        );
         (d.finish(now), age)
     }
 
@@ -657,16 +657,19 @@ impl Planner<'_> {
             let address = notes.station_address(street, rng.range(1, 300));
             let opened = office_time(today - rng.range(200, 320).days(), &mut rng);
             let mut d = Draft::new(seed, Kind::Station, index);
-            d.push(operator, "open", opened, move |c| {
+            d.push(
+                operator,
+                "open",
+                opened,
                 Cmd::OpenStation(pb::OpenStationCommand {
-                    context: c.context,
+                    context: None,
                     name,
                     seats,
                     opening_hours: notes.station_hours.clone(),
                     area_code: area,
                     address,
-                })
-            });
+                }),
+            );
             let wanted = seats + counts.waitlist_per_station;
             let children: Vec<u32> = candidates.by_ref().take(wanted as usize).collect();
             let mut at = now - hours(24 * 14);
@@ -677,15 +680,18 @@ impl Planner<'_> {
                 } else {
                     self.planned.waitlisted += 1;
                 }
-                d.push(operator, format!("enroll-child-{child:04}"), at, |c| {
+                d.push(
+                    operator,
+                    format!("enroll-child-{child:04}"),
+                    at,
                     Cmd::EnrollChild(pb::EnrollChildCommand {
-                        context: c.context,
+                        context: None,
                         station_id: String::new(),
                         child_person_id: String::new(),
-                    })
-                });
-                if let Some(step) = d.steps.last_mut() {
-                    step.child = Some(child);
+                    }),
+                );
+                if let Some(last) = d.steps.last_mut() {
+                    last.step.child = Some(child);
                 }
             }
             let track = d.finish(now);
