@@ -288,13 +288,13 @@ fn register_person(
     links: Vec<pb::PersonLink>,
 ) -> Cmd {
     Cmd::RegisterPerson(pb::RegisterPersonCommand {
-        context: None,
         role: role as i32,
         name,
         id_number,
         phone,
         area_code,
         links,
+        ..Default::default()
     })
 }
 
@@ -306,25 +306,23 @@ fn register_placement(
     grade: String,
 ) -> Cmd {
     Cmd::RegisterPlacement(pb::RegisterPlacementCommand {
-        context: None,
         programme: programme as i32,
-        person_id: String::new(),
         area_code,
         fast_lane,
         school,
         grade,
+        ..Default::default()
     })
 }
 
 fn match_post(job: &Post, matched: bool) -> Cmd {
     Cmd::Match(pb::MatchPlacementCommand {
-        context: None,
-        placement_id: String::new(),
         employer: job.employer.clone(),
         post: job.post.clone(),
         profession_matched: matched,
         post_matched: matched,
         rank_matched: matched,
+        ..Default::default()
     })
 }
 
@@ -425,10 +423,9 @@ impl Planner<'_> {
                 "talent-pool",
                 at,
                 Cmd::RecommendToTalentPool(pb::RecommendToTalentPoolCommand {
-                    context: None,
-                    placement_id: String::new(),
                     community_code: area,
                     note: placements().notes.talent_pool.clone(),
+                    ..Default::default()
                 }),
             );
         }
@@ -492,11 +489,9 @@ impl Planner<'_> {
                 "training",
                 at,
                 Cmd::RecordTraining(pb::RecordTrainingCommand {
-                    context: None,
-                    person_id: String::new(),
                     course: course.name.clone(),
                     hours: course.hours,
-                    completed_on: String::new(),
+                    ..Default::default()
                 }),
             );
             if rng.chance(40) {
@@ -508,11 +503,9 @@ impl Planner<'_> {
                     "certificate",
                     at,
                     Cmd::RecordCertificate(pb::RecordCertificateCommand {
-                        context: None,
-                        person_id: String::new(),
                         certificate: certificate.name.clone(),
                         issuer: certificate.issuer.clone(),
-                        issued_on: String::new(),
+                        ..Default::default()
                     }),
                 );
             }
@@ -543,10 +536,9 @@ impl Planner<'_> {
                 "grant",
                 at + hours(rng.range(1, 48)),
                 Cmd::GrantAllowance(pb::GrantAllowanceCommand {
-                    context: None,
-                    person_id: String::new(),
                     monthly_amount_fen: placements().article.monthly_allowance_fen,
                     from_month: from,
+                    ..Default::default()
                 }),
             );
             for month in 1..=12i8 {
@@ -559,9 +551,8 @@ impl Planner<'_> {
                     format!("pay-{month:02}"),
                     paid,
                     Cmd::PayAllowance(pb::PayAllowanceCommand {
-                        context: None,
-                        person_id: String::new(),
                         month: format!("{year:04}-{month:02}"),
+                        ..Default::default()
                     }),
                 );
             }
@@ -617,9 +608,8 @@ impl Planner<'_> {
             "accept",
             accepted,
             Cmd::AcceptSchoolRequest(pb::AcceptSchoolRequestCommand {
-                context: None,
-                placement_id: String::new(),
                 note: placements().notes.school_accepted.clone(),
+                ..Default::default()
             }),
         );
         d.push(
@@ -627,9 +617,8 @@ impl Planner<'_> {
             "enroll",
             enrolled,
             Cmd::EnrollInSchool(pb::EnrollInSchoolCommand {
-                context: None,
-                placement_id: String::new(),
                 school: enrolled_at,
+                ..Default::default()
             }),
         );
         (d.finish(now), age)
@@ -662,12 +651,12 @@ impl Planner<'_> {
                 "open",
                 opened,
                 Cmd::OpenStation(pb::OpenStationCommand {
-                    context: None,
                     name,
                     seats,
                     opening_hours: notes.station_hours.clone(),
                     area_code: area,
                     address,
+                    ..Default::default()
                 }),
             );
             let wanted = seats + counts.waitlist_per_station;
@@ -685,9 +674,7 @@ impl Planner<'_> {
                     format!("enroll-child-{child:04}"),
                     at,
                     Cmd::EnrollChild(pb::EnrollChildCommand {
-                        context: None,
-                        station_id: String::new(),
-                        child_person_id: String::new(),
+                        ..Default::default()
                     }),
                 );
                 if let Some(last) = d.steps.last_mut() {
