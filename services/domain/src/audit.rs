@@ -128,7 +128,8 @@ mod tests {
 
     use super::*;
 
-    fn chain(n: u64) -> Vec<(EventEnvelope, Vec<u8>)> {
+    /// Versions 1 to `n` of one aggregate, each with its bytes as stored.
+    pub(super) fn chain(n: u64) -> Vec<(EventEnvelope, Vec<u8>)> {
         let mut previous = GENESIS_HASH;
         (1..=n)
             .map(|version| {

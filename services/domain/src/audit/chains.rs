@@ -200,26 +200,14 @@ impl ChainFollower {
 
 #[cfg(test)]
 mod tests {
-    use prost::Message as _;
-
     use super::*;
     use crate::event::hash;
 
     /// Versions 1 to `n` of one aggregate, each with its stored hash.
     fn chain(n: u64) -> Vec<(EventEnvelope, [u8; 32])> {
-        let mut previous = GENESIS_HASH;
-        (1..=n)
-            .map(|version| {
-                let envelope = EventEnvelope {
-                    aggregate_kind: "request".into(),
-                    aggregate_id: "a".into(),
-                    aggregate_version: version,
-                    prev_hash: previous.to_vec(),
-                    ..Default::default()
-                };
-                previous = hash(&envelope.encode_to_vec());
-                (envelope, previous)
-            })
+        super::super::tests::chain(n)
+            .into_iter()
+            .map(|(envelope, stored)| (envelope, hash(&stored)))
             .collect()
     }
 
