@@ -20,7 +20,7 @@ use sy_projection::{BatchOutcome, ReadModel};
 
 use crate::args::AsOfArgs;
 use crate::error::Error;
-use crate::log::{self, Range};
+use crate::log;
 use crate::record::hex;
 
 /// Events folded per sled transaction, as the projection does by default.
@@ -169,7 +169,7 @@ async fn find_cut(
     timeout: Duration,
 ) -> Result<TimeCut, Error> {
     let mut cut = TimeCut::new(at);
-    let mut range = Range::read(log, 1, last, timeout).await?;
+    let mut range = log.range(1, last, timeout).await?;
     let bar = log::progress(last, "finding the time's position");
     while let Some(event) = range.next().await? {
         cut.see(event.position, &event.payload);
@@ -211,7 +211,7 @@ pub async fn run(args: &AsOfArgs, timeout: Duration) -> Result<(), Error> {
 
     let model = ReadModel::open(&args.out)?;
     let mut folder = Folder::new(model);
-    let mut range = Range::read(&log, 1, cut, timeout).await?;
+    let mut range = log.range(1, cut, timeout).await?;
     let bar = log::progress(cut, "folding");
     while let Some(event) = range.next().await? {
         folder.push(event).await?;

@@ -1,77 +1,191 @@
-//! Intake commands as one value, so scripts (the demo, the walkthrough) can
-//! be written as data and sent by one function that names each call.
+//! Intake commands as one value: every call of intake's `Intake` (requests)
+//! and `Placements` (people, placements, allowances, stations) services, so
+//! scripts (both demos, the walkthrough) are data, sent by one function that
+//! names each call.
 
-use sy_api::pb::{self, intake_client::IntakeClient};
-use tonic::transport::Channel;
+use jiff::Timestamp;
+use sy_api::pb::{self, intake_client::IntakeClient, placements_client::PlacementsClient};
+use tonic::transport::{Channel, Endpoint};
 
 use crate::error::Error;
 use crate::rpc::as_actor;
 
-/// One intake command, its request id filled in when the script knows it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cmd {
-    Submit(pb::SubmitRequestCommand),
-    Assign(pb::AssignRequestCommand),
-    Start(pb::StartRequestCommand),
-    Progress(pb::RecordProgressCommand),
-    Resolve(pb::ResolveRequestCommand),
-    Close(pb::CloseRequestCommand),
-    Reject(pb::RejectRequestCommand),
-    Reopen(pb::ReopenRequestCommand),
-    Escalate(pb::EscalateRequestCommand),
-    ChangeDueDate(pb::ChangeDueDateCommand),
+/// Intake's two command services, both served at `--intake-url`.
+#[derive(Debug, Clone)]
+pub struct IntakeClients {
+    pub requests: IntakeClient<Channel>,
+    pub placements: PlacementsClient<Channel>,
+}
+
+impl IntakeClients {
+    /// Both services over one channel.
+    pub fn new(channel: Channel) -> Self {
+        Self {
+            requests: IntakeClient::new(channel.clone()),
+            placements: PlacementsClient::new(channel),
+        }
+    }
+
+    /// Connects to intake at `url`, without a deadline per call.
+    pub async fn connect(url: String) -> Result<Self, tonic::transport::Error> {
+        Ok(Self::new(Endpoint::from_shared(url)?.connect().await?))
+    }
+}
+
+/// Declares [`Cmd`] from one table (variant, message, client and method,
+/// RPC name), so a call's name, its context and how it is sent cannot
+/// disagree.
+macro_rules! commands {
+    ($($variant:ident($message:ident) => $client:ident.$method:ident, $call:literal;)*) => {
+        /// One intake command, the id of its aggregate filled in when the
+        /// script knows it.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Cmd {
+            $($variant(pb::$message),)*
+        }
+
+        impl Cmd {
+            /// The RPC's name, as printed and in errors.
+            pub fn call(&self) -> &'static str {
+                match self {
+                    $(Cmd::$variant(_) => $call,)*
+                }
+            }
+
+            pub fn context(&self) -> Option<&pb::CommandContext> {
+                match self {
+                    $(Cmd::$variant(c) => c.context.as_ref(),)*
+                }
+            }
+
+            pub fn context_mut(&mut self) -> &mut Option<pb::CommandContext> {
+                match self {
+                    $(Cmd::$variant(c) => &mut c.context,)*
+                }
+            }
+        }
+
+        /// Sends `cmd` as `actor`; the result once JetStream acknowledged it.
+        pub async fn send(
+            clients: &mut IntakeClients,
+            cmd: Cmd,
+            actor: &pb::Actor,
+        ) -> Result<pb::CommandResult, Error> {
+            let call = cmd.call();
+            let response = match cmd {
+                $(Cmd::$variant(c) => clients.$client.$method(as_actor(c, actor)).await,)*
+            };
+            response
+                .map(tonic::Response::into_inner)
+                .map_err(Error::rpc(call))
+        }
+    };
+}
+
+commands! {
+    Submit(SubmitRequestCommand) => requests.submit_request, "SubmitRequest";
+    Assign(AssignRequestCommand) => requests.assign_request, "AssignRequest";
+    Start(StartRequestCommand) => requests.start_request, "StartRequest";
+    Progress(RecordProgressCommand) => requests.record_progress, "RecordProgress";
+    Resolve(ResolveRequestCommand) => requests.resolve_request, "ResolveRequest";
+    Close(CloseRequestCommand) => requests.close_request, "CloseRequest";
+    Reject(RejectRequestCommand) => requests.reject_request, "RejectRequest";
+    Reopen(ReopenRequestCommand) => requests.reopen_request, "ReopenRequest";
+    Escalate(EscalateRequestCommand) => requests.escalate_request, "EscalateRequest";
+    ChangeDueDate(ChangeDueDateCommand) => requests.change_due_date, "ChangeDueDate";
+    RegisterPerson(RegisterPersonCommand) => placements.register_person, "RegisterPerson";
+    RecordTraining(RecordTrainingCommand) => placements.record_training, "RecordTraining";
+    RecordCertificate(RecordCertificateCommand) => placements.record_certificate, "RecordCertificate";
+    RegisterPlacement(RegisterPlacementCommand) => placements.register_placement, "RegisterPlacement";
+    Match(MatchPlacementCommand) => placements.match_placement, "MatchPlacement";
+    PutOnDuty(PutOnDutyCommand) => placements.put_on_duty, "PutOnDuty";
+    RecommendToTalentPool(RecommendToTalentPoolCommand) => placements.recommend_to_talent_pool, "RecommendToTalentPool";
+    AcceptSchoolRequest(AcceptSchoolRequestCommand) => placements.accept_school_request, "AcceptSchoolRequest";
+    EnrollInSchool(EnrollInSchoolCommand) => placements.enroll_in_school, "EnrollInSchool";
+    GrantAllowance(GrantAllowanceCommand) => placements.grant_allowance, "GrantAllowance";
+    PayAllowance(PayAllowanceCommand) => placements.pay_allowance, "PayAllowance";
+    OpenStation(OpenStationCommand) => placements.open_station, "OpenStation";
+    EnrollChild(EnrollChildCommand) => placements.enroll_child, "EnrollChild";
+}
+
+/// What kind of aggregate an id a script learns names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    Request,
+    Person,
+    Placement,
+    Station,
+}
+
+/// The ids a script learns from the results of its creating commands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ids([Option<String>; 4]);
+
+impl Ids {
+    pub fn get(&self, slot: Slot) -> Option<&str> {
+        self.0[slot as usize].as_deref()
+    }
+
+    pub fn set(&mut self, slot: Slot, id: String) {
+        self.0[slot as usize] = Some(id);
+    }
 }
 
 impl Cmd {
-    /// The RPC's name, as printed and in errors.
-    pub fn call(&self) -> &'static str {
+    /// When the command is dated to have happened.
+    pub fn occurred_at(&self) -> Option<Timestamp> {
+        sy_domain::event::to_jiff(self.context()?.occurred_at.as_ref())
+    }
+
+    /// The aggregate the command creates: its result carries the new id.
+    pub fn creates(&self) -> Option<Slot> {
         match self {
-            Cmd::Submit(_) => "SubmitRequest",
-            Cmd::Assign(_) => "AssignRequest",
-            Cmd::Start(_) => "StartRequest",
-            Cmd::Progress(_) => "RecordProgress",
-            Cmd::Resolve(_) => "ResolveRequest",
-            Cmd::Close(_) => "CloseRequest",
-            Cmd::Reject(_) => "RejectRequest",
-            Cmd::Reopen(_) => "ReopenRequest",
-            Cmd::Escalate(_) => "EscalateRequest",
-            Cmd::ChangeDueDate(_) => "ChangeDueDate",
+            Cmd::Submit(_) => Some(Slot::Request),
+            Cmd::RegisterPerson(_) => Some(Slot::Person),
+            Cmd::RegisterPlacement(_) => Some(Slot::Placement),
+            Cmd::OpenStation(_) => Some(Slot::Station),
+            _ => None,
         }
     }
 
-    pub fn context(&self) -> Option<&pb::CommandContext> {
-        match self {
-            Cmd::Submit(c) => c.context.as_ref(),
-            Cmd::Assign(c) => c.context.as_ref(),
-            Cmd::Start(c) => c.context.as_ref(),
-            Cmd::Progress(c) => c.context.as_ref(),
-            Cmd::Resolve(c) => c.context.as_ref(),
-            Cmd::Close(c) => c.context.as_ref(),
-            Cmd::Reject(c) => c.context.as_ref(),
-            Cmd::Reopen(c) => c.context.as_ref(),
-            Cmd::Escalate(c) => c.context.as_ref(),
-            Cmd::ChangeDueDate(c) => c.context.as_ref(),
+    /// The field naming the aggregate the command addresses, and its kind.
+    fn target(&mut self) -> Option<(&mut String, Slot)> {
+        use Slot::{Person, Placement, Request, Station};
+        Some(match self {
+            Cmd::Submit(_) | Cmd::RegisterPerson(_) | Cmd::OpenStation(_) => return None,
+            Cmd::Assign(c) => (&mut c.request_id, Request),
+            Cmd::Start(c) => (&mut c.request_id, Request),
+            Cmd::Progress(c) => (&mut c.request_id, Request),
+            Cmd::Resolve(c) => (&mut c.request_id, Request),
+            Cmd::Close(c) => (&mut c.request_id, Request),
+            Cmd::Reject(c) => (&mut c.request_id, Request),
+            Cmd::Reopen(c) => (&mut c.request_id, Request),
+            Cmd::Escalate(c) => (&mut c.request_id, Request),
+            Cmd::ChangeDueDate(c) => (&mut c.request_id, Request),
+            Cmd::RecordTraining(c) => (&mut c.person_id, Person),
+            Cmd::RecordCertificate(c) => (&mut c.person_id, Person),
+            Cmd::RegisterPlacement(c) => (&mut c.person_id, Person),
+            Cmd::GrantAllowance(c) => (&mut c.person_id, Person),
+            Cmd::PayAllowance(c) => (&mut c.person_id, Person),
+            Cmd::Match(c) => (&mut c.placement_id, Placement),
+            Cmd::PutOnDuty(c) => (&mut c.placement_id, Placement),
+            Cmd::RecommendToTalentPool(c) => (&mut c.placement_id, Placement),
+            Cmd::AcceptSchoolRequest(c) => (&mut c.placement_id, Placement),
+            Cmd::EnrollInSchool(c) => (&mut c.placement_id, Placement),
+            Cmd::EnrollChild(c) => (&mut c.station_id, Station),
+        })
+    }
+
+    /// Addresses the command to the script's aggregate, unless it names one.
+    pub fn fill(&mut self, ids: &Ids) {
+        if let Some((field, slot)) = self.target() {
+            if let (true, Some(id)) = (field.is_empty(), ids.get(slot)) {
+                *field = id.to_string();
+            }
         }
     }
 
-    /// Addresses the command to a request (no-op for a submission).
-    pub fn set_request_id(&mut self, id: &str) {
-        let slot = match self {
-            Cmd::Submit(_) => return,
-            Cmd::Assign(c) => &mut c.request_id,
-            Cmd::Start(c) => &mut c.request_id,
-            Cmd::Progress(c) => &mut c.request_id,
-            Cmd::Resolve(c) => &mut c.request_id,
-            Cmd::Close(c) => &mut c.request_id,
-            Cmd::Reject(c) => &mut c.request_id,
-            Cmd::Reopen(c) => &mut c.request_id,
-            Cmd::Escalate(c) => &mut c.request_id,
-            Cmd::ChangeDueDate(c) => &mut c.request_id,
-        };
-        *slot = id.to_string();
-    }
-
-    /// The text a reader would want to see next to the call.
+    /// The text a reader would want to see next to a request's call.
     pub fn summary(&self) -> String {
         match self {
             Cmd::Submit(c) => format!("{} (area {})", c.title, c.area_code),
@@ -93,6 +207,7 @@ impl Cmd {
                 c.reason
             ),
             Cmd::ChangeDueDate(c) => format!("to {}: {}", c.due_date, c.reason),
+            _ => String::new(),
         }
     }
 }
@@ -102,39 +217,12 @@ impl Cmd {
 pub fn context(
     key: String,
     correlation_id: String,
-    occurred_at: Option<jiff::Timestamp>,
+    occurred_at: Option<Timestamp>,
 ) -> Option<pb::CommandContext> {
     Some(pb::CommandContext {
         idempotency_key: key,
         correlation_id,
-        occurred_at: occurred_at.map(|ts| prost_types::Timestamp {
-            seconds: ts.as_second(),
-            nanos: ts.subsec_nanosecond(),
-        }),
+        occurred_at: occurred_at.map(sy_domain::event::to_proto),
         expected_version: 0,
     })
-}
-
-/// Sends `cmd` as `actor`; the result once JetStream acknowledged it.
-pub async fn send(
-    client: &mut IntakeClient<Channel>,
-    cmd: Cmd,
-    actor: &pb::Actor,
-) -> Result<pb::CommandResult, Error> {
-    let call = cmd.call();
-    let response = match cmd {
-        Cmd::Submit(c) => client.submit_request(as_actor(c, actor)).await,
-        Cmd::Assign(c) => client.assign_request(as_actor(c, actor)).await,
-        Cmd::Start(c) => client.start_request(as_actor(c, actor)).await,
-        Cmd::Progress(c) => client.record_progress(as_actor(c, actor)).await,
-        Cmd::Resolve(c) => client.resolve_request(as_actor(c, actor)).await,
-        Cmd::Close(c) => client.close_request(as_actor(c, actor)).await,
-        Cmd::Reject(c) => client.reject_request(as_actor(c, actor)).await,
-        Cmd::Reopen(c) => client.reopen_request(as_actor(c, actor)).await,
-        Cmd::Escalate(c) => client.escalate_request(as_actor(c, actor)).await,
-        Cmd::ChangeDueDate(c) => client.change_due_date(as_actor(c, actor)).await,
-    };
-    response
-        .map(tonic::Response::into_inner)
-        .map_err(Error::rpc(call))
 }

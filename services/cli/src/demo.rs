@@ -10,19 +10,17 @@
 //! other due dates for the same keys, which intake refuses as
 //! `ALREADY_EXISTS`: the demo counts those steps as kept from the earlier run.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
-use futures::StreamExt;
 use jiff::civil::Date;
 use jiff::tz::Offset;
 use jiff::{SignedDuration, Timestamp, ToSpan};
-use sy_api::pb::{self, Category, SupervisionLevel, intake_client::IntakeClient};
+use sy_api::pb::{self, Category, SupervisionLevel};
 use sy_domain::validate::{CHINA_OFFSET_HOURS, china_date};
-use tonic::transport::Channel;
 
-use crate::catalogue::{self, TEMPLATES, Template};
-use crate::commands::{Cmd, context, send};
-use crate::error::Error;
+use crate::catalogue::{self, SUPERVISION_OFFICE};
+use crate::commands::{Cmd, IntakeClients, context};
+use crate::load::{self, Sent, Step, Totals};
 
 /// The end state a request's script drives it to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -96,13 +94,6 @@ const SCHEDULE: [Plan; 20] = [
     Plan::InProgress,
 ];
 
-/// One command of a script: who sends it and what.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Step {
-    pub actor: pb::Actor,
-    pub cmd: Cmd,
-}
-
 /// A request's whole script; `steps[0]` is the submission.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Script {
@@ -158,8 +149,9 @@ pub fn plan(seed: u64, count: u32, now: Timestamp, coordinator: &pb::Actor) -> V
 fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Script {
     let mut rng = Rng::new(seed, index);
     let turn = u64::from(index).wrapping_add(seed) as usize;
-    let template: &Template = &TEMPLATES[turn % TEMPLATES.len()];
-    let case = template.cases[(turn / TEMPLATES.len()) % 2];
+    let cat = catalogue::requests();
+    let template = &cat.templates[turn % cat.templates.len()];
+    let case = &template.cases[(turn / cat.templates.len()) % 2];
     let plan =
         SCHEDULE[u64::from(index).wrapping_add(seed.wrapping_mul(7)) as usize % SCHEDULE.len()];
     let title = format!("{}：{}", template.title, case);
@@ -246,8 +238,8 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
         }
     }
 
-    let requester = template.requester;
-    let department = template.department;
+    let requester = cat.party(&template.requester);
+    let department = cat.party(&template.department);
     let level = if plan == Plan::Escalated || rng.chance(25) {
         SupervisionLevel::District
     } else {
@@ -262,7 +254,7 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
         },
     };
     let community = if rng.chance(15) { 0 } else { rng.range(1, 12) };
-    let street = catalogue::STREETS[rng.range(0, catalogue::STREETS.len() as i64 - 1) as usize];
+    let street = &cat.streets[rng.range(0, cat.streets.len() as i64 - 1) as usize];
     let area_code = format!("500106{street}{community:03}");
     let due_days = if plan == Plan::Overdue {
         rng.range(10, 20)
@@ -278,18 +270,18 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
             Some(at),
         )
     };
-    let mut steps = vec![Step {
-        actor: requester.actor(),
-        cmd: Cmd::Submit(pb::SubmitRequestCommand {
+    let mut steps = vec![Step::new(
+        requester.actor(),
+        Cmd::Submit(pb::SubmitRequestCommand {
             context: ctx("submit", times[0]),
             direction: template.direction as i32,
             requester: Some(pb::RequestingParty {
-                agency: requester.agency.to_string(),
-                name: requester.name.to_string(),
+                agency: requester.agency.clone(),
+                name: requester.name.clone(),
             }),
             category: template.category as i32,
             title: title.clone(),
-            description: template.description.to_string(),
+            description: template.description.clone(),
             area_code,
             priority: priority as i32,
             // Left to the assignment: a submission without dates is the same
@@ -297,7 +289,7 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
             due_date: String::new(),
             supervision_level: level as i32,
         }),
-    }];
+    )];
     let mut due = submitted_day;
     for ((kind, _), at) in kinds.iter().zip(&times[1..]) {
         let at = *at;
@@ -310,9 +302,9 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
                     Cmd::Assign(pb::AssignRequestCommand {
                         context: ctx("assign", at),
                         request_id: String::new(),
-                        department: department.agency.to_string(),
+                        department: department.agency.clone(),
                         due_date: date_text(due),
-                        note: catalogue::assign_note(&department),
+                        note: cat.assign_note(department),
                     }),
                 )
             }
@@ -321,55 +313,40 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
                 Cmd::Start(pb::StartRequestCommand {
                     context: ctx("start", at),
                     request_id: String::new(),
-                    note: catalogue::START_NOTE.to_string(),
+                    note: cat.notes.start.clone(),
                 }),
             ),
-            Progress | Rework => (
-                department.actor(),
-                Cmd::Progress(pb::RecordProgressCommand {
-                    context: ctx(
-                        if *kind == Progress {
-                            "progress"
-                        } else {
-                            "progress-2"
-                        },
-                        at,
-                    ),
+            Progress | Rework => {
+                let (name, note) = match kind {
+                    Progress => ("progress", &template.progress),
+                    _ => ("progress-2", &cat.notes.rework_progress),
+                };
+                let progress = pb::RecordProgressCommand {
+                    context: ctx(name, at),
                     request_id: String::new(),
-                    note: if *kind == Progress {
-                        template.progress
-                    } else {
-                        catalogue::REWORK_PROGRESS
-                    }
-                    .to_string(),
-                }),
-            ),
-            Resolve | Resolve2 => (
-                department.actor(),
-                Cmd::Resolve(pb::ResolveRequestCommand {
-                    context: ctx(
-                        if *kind == Resolve {
-                            "resolve"
-                        } else {
-                            "resolve-2"
-                        },
-                        at,
-                    ),
+                    note: note.clone(),
+                };
+                (department.actor(), Cmd::Progress(progress))
+            }
+            // A second resolution, after a dispute, says what was reworked.
+            Resolve | Resolve2 => {
+                let (name, resolution) = match kind {
+                    Resolve => ("resolve", &template.resolution),
+                    _ => ("resolve-2", &cat.notes.rework_resolution),
+                };
+                let resolve = pb::ResolveRequestCommand {
+                    context: ctx(name, at),
                     request_id: String::new(),
-                    resolution: if *kind == Resolve {
-                        template.resolution
-                    } else {
-                        catalogue::REWORK_RESOLUTION
-                    }
-                    .to_string(),
-                }),
-            ),
+                    resolution: resolution.clone(),
+                };
+                (department.actor(), Cmd::Resolve(resolve))
+            }
             Close => (
                 requester.actor(),
                 Cmd::Close(pb::CloseRequestCommand {
                     context: ctx("close", at),
                     request_id: String::new(),
-                    note: catalogue::CLOSE_NOTE.to_string(),
+                    note: cat.notes.close.clone(),
                 }),
             ),
             Reopen => (
@@ -377,7 +354,7 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
                 Cmd::Reopen(pb::ReopenRequestCommand {
                     context: ctx("reopen", at),
                     request_id: String::new(),
-                    reason: catalogue::REOPEN_REASON.to_string(),
+                    reason: cat.notes.reopen.clone(),
                 }),
             ),
             Reject => (
@@ -385,18 +362,18 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
                 Cmd::Reject(pb::RejectRequestCommand {
                     context: ctx("reject", at),
                     request_id: String::new(),
-                    reason: catalogue::REJECT_REASONS[index as usize % 2].to_string(),
+                    reason: cat.notes.reject[index as usize % cat.notes.reject.len()].clone(),
                 }),
             ),
             Escalate => {
                 due = today + 30.days();
                 (
-                    catalogue::SUPERVISION_OFFICE.actor(),
+                    cat.party(SUPERVISION_OFFICE).actor(),
                     Cmd::Escalate(pb::EscalateRequestCommand {
                         context: ctx("escalate", at),
                         request_id: String::new(),
                         level: SupervisionLevel::City as i32,
-                        reason: catalogue::ESCALATE_REASON.to_string(),
+                        reason: cat.notes.escalate.clone(),
                         due_date: date_text(due),
                     }),
                 )
@@ -409,12 +386,12 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
                         context: ctx("change-due-date", at),
                         request_id: String::new(),
                         due_date: date_text(due),
-                        reason: catalogue::RESCHEDULE_REASON.to_string(),
+                        reason: cat.notes.reschedule.clone(),
                     }),
                 )
             }
         };
-        steps.push(Step { actor: who, cmd });
+        steps.push(Step::new(who, cmd));
     }
     Script {
         index,
@@ -448,156 +425,39 @@ pub fn office_time(day: Date, rng: &mut Rng) -> Timestamp {
         .unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-/// What happened to one command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Written,
-    Replayed,
-    /// `ALREADY_EXISTS`: the key was used by an earlier run with other dates.
-    Kept,
-}
-
 /// What loading one script did.
 #[derive(Debug)]
 pub struct Loaded {
     pub index: u32,
     pub plan: Plan,
     pub title: String,
-    pub request_id: Option<String>,
-    pub outcomes: Vec<Outcome>,
-    pub max_position: u64,
-    pub error: Option<Error>,
+    pub sent: Sent,
 }
 
 /// Sends every script, `concurrency` requests at a time (each request's
 /// commands in order), and reports per script, in index order.
 pub async fn load(
-    intake: &IntakeClient<Channel>,
+    clients: &IntakeClients,
     scripts: Vec<Script>,
     concurrency: usize,
 ) -> Vec<Loaded> {
-    let mut loaded: Vec<Loaded> = futures::stream::iter(scripts)
-        .map(|script| {
-            let client = intake.clone();
-            async move { load_one(client, script).await }
+    let steps = scripts.iter().map(|script| script.steps.as_slice());
+    let sent = load::send_all(clients, steps, &HashMap::new(), concurrency).await;
+    scripts
+        .into_iter()
+        .zip(sent)
+        .map(|(script, sent)| Loaded {
+            index: script.index,
+            plan: script.plan,
+            title: script.title,
+            sent,
         })
-        .buffer_unordered(concurrency.max(1))
         .collect()
-        .await;
-    loaded.sort_by_key(|l| l.index);
-    loaded
 }
 
-async fn load_one(mut client: IntakeClient<Channel>, script: Script) -> Loaded {
-    let mut loaded = Loaded {
-        index: script.index,
-        plan: script.plan,
-        title: script.title,
-        request_id: None,
-        outcomes: Vec::new(),
-        max_position: 0,
-        error: None,
-    };
-    for step in script.steps {
-        let mut cmd = step.cmd;
-        if let Some(id) = &loaded.request_id {
-            cmd.set_request_id(id);
-        }
-        let is_submit = matches!(cmd, Cmd::Submit(_));
-        match send(&mut client, cmd, &step.actor).await {
-            Ok(result) => {
-                loaded.max_position = loaded.max_position.max(result.position);
-                loaded.outcomes.push(if result.replayed {
-                    Outcome::Replayed
-                } else {
-                    Outcome::Written
-                });
-                if is_submit {
-                    loaded.request_id = Some(result.aggregate_id);
-                }
-            }
-            Err(err)
-                if !is_submit
-                    && err.status().map(tonic::Status::code)
-                        == Some(tonic::Code::AlreadyExists) =>
-            {
-                loaded.outcomes.push(Outcome::Kept);
-            }
-            Err(err) => {
-                loaded.error = Some(err);
-                break;
-            }
-        }
-    }
-    loaded
-}
-
-/// Totals of a load, for the summary line.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Totals {
-    pub requests: usize,
-    pub commands: usize,
-    pub written: usize,
-    pub replayed: usize,
-    pub kept: usize,
-    pub failed: usize,
-    pub max_position: u64,
-}
-
+/// The totals of a load.
 pub fn totals(loaded: &[Loaded]) -> Totals {
-    let mut t = Totals {
-        requests: loaded.len(),
-        ..Totals::default()
-    };
-    for l in loaded {
-        t.commands += l.outcomes.len();
-        for o in &l.outcomes {
-            match o {
-                Outcome::Written => t.written += 1,
-                Outcome::Replayed => t.replayed += 1,
-                Outcome::Kept => t.kept += 1,
-            }
-        }
-        t.failed += usize::from(l.error.is_some());
-        t.max_position = t.max_position.max(l.max_position);
-    }
-    t
-}
-
-/// The summary printed after a load: totals, the mix of end states, each request.
-pub fn summary(seed: u64, loaded: &[Loaded]) -> String {
-    let t = totals(loaded);
-    let mut out = format!(
-        "demo seed {seed}: {} requests, {} commands: {} written, {} replayed (already in the log), {} kept from an earlier day, {} requests failed\n",
-        t.requests, t.commands, t.written, t.replayed, t.kept, t.failed
-    );
-    let mut by_plan: BTreeMap<Plan, usize> = BTreeMap::new();
-    for l in loaded {
-        *by_plan.entry(l.plan).or_default() += 1;
-    }
-    let mix: Vec<String> = by_plan
-        .iter()
-        .map(|(plan, n)| format!("{n} {}", plan.label()))
-        .collect();
-    out.push_str(&format!("end states: {}\n", mix.join(", ")));
-
-    let mut table = crate::render::table(&["#", "request id", "planned state", "title", "result"]);
-    for l in loaded {
-        let result = match &l.error {
-            Some(err) => format!("failed: {err}"),
-            None => "ok".to_string(),
-        };
-        table.add_row(vec![
-            l.index.to_string(),
-            l.request_id.clone().unwrap_or_else(|| "-".to_string()),
-            l.plan.label().to_string(),
-            l.title.clone(),
-            result,
-        ]);
-    }
-    out.push_str(&table.to_string());
-    out.push('\n');
-    out
+    Totals::of(loaded.iter().map(|l| &l.sent))
 }
 
 #[cfg(test)]

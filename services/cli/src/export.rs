@@ -16,7 +16,7 @@ use sy_domain::audit::LogDigest;
 
 use crate::args::ExportArgs;
 use crate::error::Error;
-use crate::log::{self, Range};
+use crate::log;
 use crate::record::ExportLine;
 
 /// Where the lines go.
@@ -107,7 +107,7 @@ pub async fn run(args: &ExportArgs, timeout: Duration) -> Result<(), Error> {
         )));
     }
     let mut out = Out::open(args.out.as_deref())?;
-    let mut range = Range::read(&log, args.from, to, timeout).await?;
+    let mut range = log.range(args.from, to, timeout).await?;
     let bar = log::progress(to.saturating_sub(args.from - 1), "exporting");
     let mut digest = LogDigest::default();
     let mut count = 0u64;

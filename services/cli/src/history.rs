@@ -8,14 +8,13 @@ use std::time::Duration;
 
 use prost::Message as _;
 use sy_domain::audit::ChainVerifier;
-use sy_domain::event::{event_type, hash, subject};
+use sy_domain::event::{hash, subject};
 use sy_domain::pb::EventEnvelope;
 use sy_eventlog::StoredEvent;
 
 use crate::args::HistoryArgs;
 use crate::error::Error;
 use crate::log::{self, subject_token};
-use crate::record::UNKNOWN_EVENT_TYPE;
 use crate::render;
 
 /// The table, and what breaks the chain (empty: intact).
@@ -60,18 +59,13 @@ pub fn history(kind: &str, id: &str, events: &[StoredEvent]) -> History {
                 problem = Some(err.to_string());
             }
         }
-        let actor = envelope.actor.clone().unwrap_or_default();
         table.add_row(vec![
             event.position.to_string(),
             envelope.aggregate_version.to_string(),
-            envelope
-                .payload
-                .as_ref()
-                .map_or(UNKNOWN_EVENT_TYPE, event_type)
-                .to_string(),
+            render::event_label(&envelope).to_string(),
             render::precise_time(envelope.occurred_at.as_ref()),
             render::precise_time(envelope.recorded_at.as_ref()),
-            format!("{}/{}", actor.agency, actor.user),
+            render::actor(envelope.actor.as_ref()),
             render::short_hash(&envelope.prev_hash),
             render::short_hash(&hash(stored)),
             if problem.is_some() { "BROKEN" } else { "ok" }.to_string(),

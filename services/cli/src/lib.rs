@@ -2,17 +2,22 @@
 //! request through its lifecycle, prints the close-out board and requests,
 //! checks service health, and audits the event log.
 //!
-//! Layout: `args` declares the command line; `rpc` connects and carries the
-//! actor headers; `commands` sends intake commands; `demo` (with its data in
-//! `catalogue`) and `walkthrough` are scripts over those; `placements` is the
-//! placement programmes' demo scenario (`sy demo placements`); `render` makes
-//! tables; `error` reports failed calls with their gRPC details and picks
-//! the exit code. `main.rs` only parses the arguments and calls [`run`].
+//! Layout: `args` declares the command line; `rpc` connects, carries the
+//! actor headers and retries reads; `commands` is the one command tree of
+//! intake (requests and placement programmes alike) and sends a command;
+//! `load` sends scripts of commands and totals what was written. The demos
+//! are scripts over those: `demo` (support requests), `placements` (the
+//! placement programmes, `sy demo placements`) and `walkthrough`, with their
+//! data in `data/*.toml`, read by `catalogue`. `render` makes every table
+//! and summary; `error` reports failed calls with their gRPC details and
+//! picks the exit code. `main.rs` only parses the arguments and calls [`run`].
 //!
 //! Audit commands, one module each: `export`, `verify`, `history` and
 //! `as_of` read the log straight from JetStream through `log` (connection,
-//! ordered ranges, progress bars) and share the export format in `record`;
-//! `status`, `quarantine` and `rebuild` ask a projection replica.
+//! progress bars; ranges are [`sy_eventlog::Range`]) and share the export
+//! format in `record` (payloads as JSON by their protobuf descriptors); the
+//! checks themselves are `sy_domain::audit`'s. `status`, `quarantine` and
+//! `rebuild` ask a projection replica.
 #![forbid(unsafe_code)]
 
 /// `println!` that tolerates a closed stdout (`sy board | head`): output is
@@ -44,6 +49,7 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod history;
+pub mod load;
 pub mod log;
 pub mod placements;
 pub mod quarantine;
@@ -67,7 +73,8 @@ use args::{
     RequestsCommand, ShowArgs,
 };
 pub use error::Error;
-use rpc::{Endpoints, read_with_retry};
+use load::Totals;
+use rpc::{Endpoints, Retry, read_with, read_with_retry};
 
 /// Runs one parsed command line to completion.
 pub async fn run(cli: Cli) -> Result<(), Error> {
@@ -156,33 +163,25 @@ async fn run_demo(
         coordinator.user
     );
     let loaded = demo::load(&intake, scripts, args.concurrency as usize).await;
-    say_raw!("{}", demo::summary(args.seed, &loaded));
+    say_raw!("{}", render::requests_summary(args.seed, &loaded));
     let totals = demo::totals(&loaded);
 
     let mut query = endpoints.query().await?;
-    let position = totals.max_position;
-    let board = read_with_retry("GetClearanceBoard", async || {
-        query
-            .get_clearance_board(pb::GetClearanceBoardRequest {
-                as_of: String::new(),
-                min_position: position,
-            })
-            .await
-    })
-    .await?;
+    let board = rpc::clearance_board(&mut query, String::new(), totals.max_position).await?;
     say!("\n{}", render::board(&board));
     if totals.failed > 0 {
         let first = loaded
             .iter()
             .find_map(|l| {
-                l.error
+                l.sent
+                    .error
                     .as_ref()
                     .map(|e| format!("request {}: {e}", l.index))
             })
             .unwrap_or_default();
         return Err(Error::Failed(format!(
             "{} of {} demo requests failed; first: {first}",
-            totals.failed, totals.requests
+            totals.failed, totals.scripts
         )));
     }
     Ok(())
@@ -193,7 +192,7 @@ async fn run_placements_demo(
     operator: &pb::Actor,
     args: &PlacementsDemoArgs,
 ) -> Result<(), Error> {
-    let placements = endpoints.placements().await?;
+    let intake = endpoints.intake().await?;
     let now = jiff::Timestamp::now();
     let scenario = placements::plan(args.seed, args.scale, now, operator);
     let commands: usize = scenario
@@ -215,24 +214,27 @@ async fn run_placements_demo(
         args.concurrency
     );
     let started = std::time::Instant::now();
-    let loaded = placements::load(&placements, &scenario, args.concurrency as usize).await;
-    let totals = placements::totals(&loaded);
-    say_raw!("{}", placements::summary(&scenario, &loaded));
+    let loaded = placements::load(&intake, &scenario, args.concurrency as usize).await;
+    let totals = Totals::of(loaded.iter().map(|l| &l.sent));
+    say_raw!("{}", render::placements_summary(&scenario, &loaded));
     say!("loaded in {:.1} s", started.elapsed().as_secs_f64());
 
     let mut query = endpoints.placement_query().await?;
-    let stats = placements::stats(
-        &mut query,
-        placements::catalogue::DISTRICT_AREA,
-        i32::from(scenario.year),
-        totals.max_position,
-    )
+    let stats = read_with(Retry::CATCH_UP, "GetPlacementStats", async || {
+        query
+            .get_placement_stats(pb::GetPlacementStatsRequest {
+                area_code: placements::people::DISTRICT_AREA.to_string(),
+                year: i32::from(scenario.year),
+                min_position: totals.max_position,
+            })
+            .await
+    })
     .await?;
-    say!("\n{}", placements::stats_text(&stats));
+    say!("\n{}", render::stats_text(&stats));
     if totals.failed > 0 {
         return Err(Error::Failed(format!(
             "{} of {} people and stations failed (see above)",
-            totals.failed, totals.tracks
+            totals.failed, totals.scripts
         )));
     }
     Ok(())
@@ -241,15 +243,7 @@ async fn run_placements_demo(
 async fn run_board(endpoints: &Endpoints, args: &BoardArgs) -> Result<(), Error> {
     let mut query = endpoints.query().await?;
     let as_of = args.as_of.clone().unwrap_or_default();
-    let board = read_with_retry("GetClearanceBoard", async || {
-        query
-            .get_clearance_board(pb::GetClearanceBoardRequest {
-                as_of: as_of.clone(),
-                min_position: args.min_position,
-            })
-            .await
-    })
-    .await?;
+    let board = rpc::clearance_board(&mut query, as_of, args.min_position).await?;
     say_raw!("{}", render::board(&board));
     Ok(())
 }

@@ -14,11 +14,17 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use prost::Message as _;
+use std::sync::LazyLock;
+
+use prost::Name as _;
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, Kind, MessageDescriptor, ReflectMessage as _, SerializeOptions,
+    Value,
+};
 use serde::ser::SerializeMap as _;
 use serde::{Deserialize, Serialize, Serializer};
-use serde_json::{Value, json};
-use sy_domain::event::{event_type, hash};
-use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
+use sy_domain::event::hash;
+use sy_domain::pb::EventEnvelope;
 
 /// `event_type` of an envelope whose payload this release does not know.
 pub const UNKNOWN_EVENT_TYPE: &str = "(unknown)";
@@ -81,7 +87,7 @@ pub struct Record {
     pub hash: String,
     pub payload: String,
     #[serde(default)]
-    pub event: Option<Value>,
+    pub event: Option<serde_json::Value>,
     #[serde(default)]
     pub decode_error: Option<String>,
 }
@@ -134,24 +140,30 @@ pub struct EventView {
     pub idempotency_key: String,
     pub command_fingerprint: String,
     pub event_type: String,
-    pub data: Fields,
+    pub data: Data,
 }
 
 impl EventView {
     /// Decodes stored bytes; the error text is what an export writes as
     /// `decode_error`.
     pub fn decode(stored: &[u8]) -> Result<Self, String> {
-        EventEnvelope::decode(stored)
-            .map(|envelope| Self::from_envelope(&envelope))
-            .map_err(|err| format!("not an EventEnvelope: {err}"))
+        let not_an_envelope = |err: prost::DecodeError| format!("not an EventEnvelope: {err}");
+        let envelope = EventEnvelope::decode(stored).map_err(not_an_envelope)?;
+        let dynamic =
+            DynamicMessage::decode(envelope_descriptor(), stored).map_err(not_an_envelope)?;
+        Ok(Self::new(&envelope, &dynamic))
     }
 
     pub fn from_envelope(e: &EventEnvelope) -> Self {
+        let dynamic = DynamicMessage::decode(envelope_descriptor(), e.encode_to_vec().as_slice())
+            .expect("an envelope prost encoded decodes with its own descriptor");
+        Self::new(e, &dynamic)
+    }
+
+    /// The header from the typed envelope, `data` from the same envelope
+    /// decoded by descriptor (`dynamic`).
+    fn new(e: &EventEnvelope, dynamic: &DynamicMessage) -> Self {
         let actor = e.actor.clone().unwrap_or_default();
-        let (event_type, data) = match &e.payload {
-            Some(payload) => (event_type(payload).to_string(), payload_fields(payload)),
-            None => (UNKNOWN_EVENT_TYPE.to_string(), Fields::default()),
-        };
         Self {
             event_id: e.event_id.clone(),
             aggregate_kind: e.aggregate_kind.clone(),
@@ -169,8 +181,8 @@ impl EventView {
             prev_hash: hex(&e.prev_hash),
             idempotency_key: e.idempotency_key.clone(),
             command_fingerprint: hex(&e.command_fingerprint),
-            event_type,
-            data,
+            event_type: crate::render::event_label(e).to_string(),
+            data: Data::of(dynamic),
         }
     }
 }
@@ -180,186 +192,108 @@ pub fn rfc3339(ts: Option<&prost_types::Timestamp>) -> Option<String> {
     sy_domain::event::to_jiff(ts).map(|ts| ts.to_string())
 }
 
-/// Named values serialised as a JSON object in the order given (a
-/// `serde_json::Map` would sort them).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Fields(pub Vec<(&'static str, Value)>);
+/// The envelope's payload message, serialised by its descriptor: every field
+/// in field-number order under its proto name, defaults included, enums by
+/// name (by number when this release does not know the value), 64-bit
+/// integers as JSON numbers; `{}` when there is no payload this release knows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Data(Option<DynamicMessage>);
 
-impl Serialize for Fields {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (name, value) in &self.0 {
-            map.serialize_entry(name, value)?;
-        }
-        map.end()
+impl Data {
+    /// The payload of `envelope` (an `EventEnvelope` decoded by descriptor).
+    fn of(envelope: &DynamicMessage) -> Self {
+        let payload = envelope
+            .descriptor()
+            .oneofs()
+            .find(|oneof| oneof.name() == "payload")
+            .and_then(|oneof| oneof.fields().find(|field| envelope.has_field(field)))
+            .and_then(|field| envelope.get_field(&field).as_message().cloned());
+        Self(payload.map(|mut message| {
+            with_empty_messages(&mut message);
+            message
+        }))
     }
 }
 
-/// An enum field by its protobuf name, or its number when this release does
-/// not know it.
-fn enum_name<E>(value: i32, name: impl Fn(&E) -> &'static str) -> Value
-where
-    E: TryFrom<i32>,
-{
-    E::try_from(value).map_or_else(|_| json!(value), |e| json!(name(&e)))
+impl Serialize for Data {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let options = SerializeOptions::new()
+            .use_proto_field_name(true)
+            .skip_default_fields(false)
+            .stringify_64_bit_integers(false)
+            .use_enum_numbers(false);
+        match &self.0 {
+            Some(message) => message.serialize_with_options(serializer, &options),
+            None => serializer.serialize_map(Some(0))?.end(),
+        }
+    }
 }
 
-/// Every field of a payload, in the proto's field order.
-fn payload_fields(payload: &Payload) -> Fields {
-    let fields = match payload {
-        Payload::RequestSubmitted(p) => {
-            let requester = p.requester.clone().unwrap_or_default();
-            vec![
-                (
-                    "direction",
-                    enum_name(p.direction, pb::Direction::as_str_name),
-                ),
-                (
-                    "requester",
-                    json!({"agency": requester.agency, "name": requester.name}),
-                ),
-                ("category", enum_name(p.category, pb::Category::as_str_name)),
-                ("title", json!(p.title)),
-                ("description", json!(p.description)),
-                ("area_code", json!(p.area_code)),
-                ("priority", enum_name(p.priority, pb::Priority::as_str_name)),
-                ("due_date", json!(p.due_date)),
-                (
-                    "supervision_level",
-                    enum_name(p.supervision_level, pb::SupervisionLevel::as_str_name),
-                ),
-            ]
+/// Sets every unset message field to its empty message, as prost's
+/// `unwrap_or_default` did when exports were mapped by hand: an absent
+/// `requester` reads `{"agency":"","name":""}` in every release.
+fn with_empty_messages(message: &mut DynamicMessage) {
+    let fields: Vec<_> = message.descriptor().fields().collect();
+    for field in fields {
+        if field.containing_oneof().is_some() || field.is_map() {
+            continue;
         }
-        Payload::RequestAssigned(p) => vec![
-            ("department", json!(p.department)),
-            ("due_date", json!(p.due_date)),
-            ("note", json!(p.note)),
-        ],
-        Payload::RequestStarted(p) => vec![("note", json!(p.note))],
-        Payload::ProgressRecorded(p) => vec![("note", json!(p.note))],
-        Payload::RequestResolved(p) => vec![("resolution", json!(p.resolution))],
-        Payload::RequestClosed(p) => vec![("note", json!(p.note))],
-        Payload::RequestRejected(p) => vec![("reason", json!(p.reason))],
-        Payload::RequestReopened(p) => vec![("reason", json!(p.reason))],
-        Payload::RequestEscalated(p) => vec![
-            (
-                "from_level",
-                enum_name(p.from_level, pb::SupervisionLevel::as_str_name),
-            ),
-            (
-                "to_level",
-                enum_name(p.to_level, pb::SupervisionLevel::as_str_name),
-            ),
-            ("reason", json!(p.reason)),
-            ("due_date", json!(p.due_date)),
-        ],
-        Payload::DueDateChanged(p) => vec![
-            ("previous_due_date", json!(p.previous_due_date)),
-            ("due_date", json!(p.due_date)),
-            ("reason", json!(p.reason)),
-        ],
-        Payload::PersonRegistered(p) => vec![
-            ("role", enum_name(p.role, pb::PersonRole::as_str_name)),
-            ("name", json!(p.name)),
-            ("id_number", json!(p.id_number)),
-            ("phone", json!(p.phone)),
-            ("area_code", json!(p.area_code)),
-            (
-                "links",
-                Value::Array(
-                    p.links
-                        .iter()
-                        .map(|link| {
-                            json!({
-                                "relation": enum_name(link.relation, pb::Relation::as_str_name),
-                                "name": link.name,
-                                "unit": link.unit,
-                                "person_id": link.person_id,
-                            })
-                        })
-                        .collect(),
-                ),
-            ),
-        ],
-        Payload::TrainingRecorded(p) => vec![
-            ("course", json!(p.course)),
-            ("hours", json!(p.hours)),
-            ("completed_on", json!(p.completed_on)),
-        ],
-        Payload::CertificateRecorded(p) => vec![
-            ("certificate", json!(p.certificate)),
-            ("issuer", json!(p.issuer)),
-            ("issued_on", json!(p.issued_on)),
-        ],
-        Payload::PlacementRegistered(p) => vec![
-            (
-                "programme",
-                enum_name(p.programme, pb::Programme::as_str_name),
-            ),
-            ("person_id", json!(p.person_id)),
-            ("area_code", json!(p.area_code)),
-            ("fast_lane", json!(p.fast_lane)),
-            ("school", json!(p.school)),
-            ("grade", json!(p.grade)),
-        ],
-        Payload::PlacementMatched(p) => vec![
-            ("employer", json!(p.employer)),
-            ("post", json!(p.post)),
-            ("profession_matched", json!(p.profession_matched)),
-            ("post_matched", json!(p.post_matched)),
-            ("rank_matched", json!(p.rank_matched)),
-        ],
-        Payload::PlacementOnDuty(p) => vec![("on_duty_date", json!(p.on_duty_date))],
-        Payload::PlacementDeclined(p) => vec![("reason", json!(p.reason))],
-        Payload::PlacementWithdrawn(p) => vec![("reason", json!(p.reason))],
-        Payload::TalentPoolRecommended(p) => vec![
-            ("community_code", json!(p.community_code)),
-            ("note", json!(p.note)),
-        ],
-        Payload::SchoolRequestAccepted(p) => vec![("note", json!(p.note))],
-        Payload::SchoolRequestDeclined(p) => vec![("reason", json!(p.reason))],
-        Payload::SchoolEnrolled(p) => vec![("school", json!(p.school))],
-        Payload::AllowanceGranted(p) => vec![
-            ("person_id", json!(p.person_id)),
-            ("monthly_amount_fen", json!(p.monthly_amount_fen)),
-            ("from_month", json!(p.from_month)),
-        ],
-        Payload::AllowancePaid(p) => vec![
-            ("month", json!(p.month)),
-            ("amount_fen", json!(p.amount_fen)),
-        ],
-        Payload::AllowanceStopped(p) => vec![
-            ("reason", json!(p.reason)),
-            ("automatic", json!(p.automatic)),
-        ],
-        Payload::StationOpened(p) => vec![
-            ("name", json!(p.name)),
-            ("seats", json!(p.seats)),
-            ("opening_hours", json!(p.opening_hours)),
-            ("area_code", json!(p.area_code)),
-            ("address", json!(p.address)),
-        ],
-        Payload::StationSeatsChanged(p) => vec![
-            ("seats", json!(p.seats)),
-            ("promoted_person_ids", json!(p.promoted_person_ids)),
-        ],
-        Payload::ChildEnrolled(p) => vec![
-            ("person_id", json!(p.person_id)),
-            ("waitlisted", json!(p.waitlisted)),
-        ],
-        Payload::ChildWithdrawn(p) => vec![
-            ("person_id", json!(p.person_id)),
-            ("reason", json!(p.reason)),
-            ("promoted_person_id", json!(p.promoted_person_id)),
-        ],
-    };
-    Fields(fields)
+        if let Kind::Message(_) = field.kind() {
+            match message.get_field_mut(&field) {
+                Value::Message(inner) => with_empty_messages(inner),
+                Value::List(items) => items
+                    .iter_mut()
+                    .filter_map(Value::as_message_mut)
+                    .for_each(with_empty_messages),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// `shuangyong.v1.EventEnvelope` in the descriptor set `sy-api` embeds.
+fn envelope_descriptor() -> MessageDescriptor {
+    static ENVELOPE: LazyLock<MessageDescriptor> = LazyLock::new(|| {
+        DescriptorPool::decode(sy_api::FILE_DESCRIPTOR_SET)
+            .expect("the descriptor set built with the protos decodes")
+            .get_message_by_name(EventEnvelope::full_name().as_str())
+            .expect("the descriptor set holds the event log's envelope")
+    });
+    ENVELOPE.clone()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
     use sy_domain::event::GENESIS_HASH;
+    use sy_domain::pb::{self, event_envelope::Payload};
+
+    /// An export written by release 0.1.0, when the payloads were mapped by
+    /// hand: every event type, unknown enum numbers, absent messages, 64-bit
+    /// amounts, an envelope without payload and undecodable bytes.
+    const EXPORT_V0_1_0: &str = include_str!("../tests/data/export-v0.1.0.jsonl");
+
+    #[test]
+    fn exports_of_release_0_1_0_are_written_the_same_and_verify() {
+        let mut verifier = crate::verify::Verifier::new(crate::verify::Options::default());
+        for line in EXPORT_V0_1_0.lines() {
+            let record = Record::parse(line).unwrap();
+            let stored = record.stored().unwrap();
+            let today = ExportLine::new(record.position, &record.subject, &stored).to_json();
+            // Equal as JSON; as text too, but for the keys inside `links`,
+            // which 0.1.0 sorted and today come in field order.
+            let value = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+            assert_eq!(value(&today), value(line), "position {}", record.position);
+            if !line.contains(r#""links":[{"#) {
+                assert_eq!(today, line, "position {}", record.position);
+            }
+            verifier.line(line);
+        }
+        let report = verifier.finish();
+        assert!(report.is_ok(), "{:?}", report.findings);
+        assert_eq!((report.events, report.warnings.len()), (37, 1));
+    }
 
     fn envelope() -> EventEnvelope {
         EventEnvelope {

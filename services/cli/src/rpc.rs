@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use sy_api::pb::{
-    self, intake_client::IntakeClient, placement_query_client::PlacementQueryClient,
-    placements_client::PlacementsClient, query_client::QueryClient,
-};
+use sy_api::pb::{self, placement_query_client::PlacementQueryClient, query_client::QueryClient};
+use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::commands::IntakeClients;
 use crate::error::Error;
 
 pub const AGENCY_METADATA: &str = "x-sy-agency";
@@ -25,8 +24,9 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    pub async fn intake(&self) -> Result<IntakeClient<Channel>, Error> {
-        Ok(IntakeClient::new(
+    /// Intake's command services: requests and placement programmes.
+    pub async fn intake(&self) -> Result<IntakeClients, Error> {
+        Ok(IntakeClients::new(
             connect(&self.intake_url, self.timeout).await?,
         ))
     }
@@ -34,13 +34,6 @@ impl Endpoints {
     pub async fn query(&self) -> Result<QueryClient<Channel>, Error> {
         Ok(QueryClient::new(
             connect(&self.query_url, self.timeout).await?,
-        ))
-    }
-
-    /// The placement commands, served by intake beside `Intake`.
-    pub async fn placements(&self) -> Result<PlacementsClient<Channel>, Error> {
-        Ok(PlacementsClient::new(
-            connect(&self.intake_url, self.timeout).await?,
         ))
     }
 
@@ -143,13 +136,44 @@ pub fn as_actor<T>(message: T, actor: &pb::Actor) -> tonic::Request<T> {
     request
 }
 
-/// How often a read retries while the projection has not reached `min_position`.
-const POSITION_RETRIES: u32 = 2;
-const POSITION_BACKOFF: Duration = Duration::from_millis(400);
+/// How a read retries while the projection cannot answer yet.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    attempts: u32,
+    backoff: Duration,
+    /// The wait grows with each attempt (`backoff × attempt`).
+    growing: bool,
+    codes: &'static [Code],
+}
 
-/// Runs a read, retrying a few times while it answers `UNAVAILABLE` (the
-/// projection has not applied the position the caller waits for yet).
-pub async fn read_with_retry<T, F>(call: &'static str, mut read: F) -> Result<T, Error>
+impl Retry {
+    /// A few tries while the projection has not reached `min_position`.
+    pub const POSITION: Retry = Retry {
+        attempts: 2,
+        backoff: Duration::from_millis(400),
+        growing: true,
+        codes: &[Code::Unavailable],
+    };
+    /// Up to a minute while the projection catches up with a demo's load.
+    pub const CATCH_UP: Retry = Retry {
+        attempts: 120,
+        backoff: Duration::from_millis(500),
+        growing: false,
+        codes: &[Code::Unavailable, Code::DeadlineExceeded],
+    };
+}
+
+/// Runs a read, retrying while it answers `UNAVAILABLE` (the projection has
+/// not applied the position the caller waits for yet), as [`Retry::POSITION`].
+pub async fn read_with_retry<T, F>(call: &'static str, read: F) -> Result<T, Error>
+where
+    F: AsyncFnMut() -> Result<tonic::Response<T>, tonic::Status>,
+{
+    read_with(Retry::POSITION, call, read).await
+}
+
+/// Runs a read, retrying as `retry` says.
+pub async fn read_with<T, F>(retry: Retry, call: &'static str, mut read: F) -> Result<T, Error>
 where
     F: AsyncFnMut() -> Result<tonic::Response<T>, tonic::Status>,
 {
@@ -157,15 +181,32 @@ where
     loop {
         match read().await {
             Ok(response) => return Ok(response.into_inner()),
-            Err(status)
-                if status.code() == tonic::Code::Unavailable && attempt < POSITION_RETRIES =>
-            {
+            Err(status) if retry.codes.contains(&status.code()) && attempt < retry.attempts => {
                 attempt += 1;
-                tokio::time::sleep(POSITION_BACKOFF * attempt).await;
+                let factor = if retry.growing { attempt } else { 1 };
+                tokio::time::sleep(retry.backoff * factor).await;
             }
             Err(status) => return Err(Error::Rpc { call, status }),
         }
     }
+}
+
+/// The close-out board for the day `as_of` (empty: today), once the
+/// projection has applied `min_position`.
+pub async fn clearance_board(
+    query: &mut QueryClient<Channel>,
+    as_of: String,
+    min_position: u64,
+) -> Result<pb::ClearanceBoard, Error> {
+    read_with_retry("GetClearanceBoard", async || {
+        query
+            .get_clearance_board(pb::GetClearanceBoardRequest {
+                as_of: as_of.clone(),
+                min_position,
+            })
+            .await
+    })
+    .await
 }
 
 #[cfg(test)]

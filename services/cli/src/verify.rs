@@ -16,27 +16,27 @@
 //!   aggregates, the positions, and the last event of an aggregate whose
 //!   `hash` was rewritten with it.
 //!
-//! The chains are followed here rather than by [`ChainVerifier`] alone:
-//! that one never moves past a broken link, so every later event of the
-//! aggregate would be reported again. This follower resynchronises after
-//! each finding, so one tampering is named once; [`ChainVerifier`] still runs
-//! over full exports as a cross-check of the domain's own definition.
+//! The chains are followed by the domain's [`ChainFollower`] rather than by
+//! [`ChainVerifier`] alone: that one never moves past a broken link, so
+//! every later event of the aggregate would be reported again. The follower
+//! resynchronises after each finding, so one tampering is named once;
+//! [`ChainVerifier`] still runs over full exports as a cross-check of the
+//! domain's own definition.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io::{BufRead as _, BufReader, Read};
 use std::path::Path;
 use std::time::Duration;
 
 use prost::Message as _;
-use sy_domain::audit::{ChainBreak, ChainVerifier, LogDigest, check_prev_hash};
-use sy_domain::event::{GENESIS_HASH, hash, subject};
+use sy_domain::audit::{ChainBreak, ChainFollower, ChainProblem, ChainVerifier, LogDigest};
+use sy_domain::event::{hash, subject};
 use sy_domain::pb::EventEnvelope;
 use sy_eventlog::StoredEvent;
 
 use crate::args::VerifyArgs;
 use crate::error::Error;
-use crate::log::{self, Range};
+use crate::log;
 use crate::record::{Record, hex, parse_hash};
 
 /// What does not hold about one line or event.
@@ -63,22 +63,8 @@ pub enum Problem {
     /// The payload is not an `EventEnvelope` (a warning: the log may hold
     /// such events, which the projection quarantines).
     Undecodable(String),
-    /// Versions between the aggregate's previous event and this one are missing.
-    VersionGap {
-        previous: u64,
-        previous_position: Option<u64>,
-        found: u64,
-    },
-    /// The version is below the aggregate's latest.
-    VersionBack { latest: u64, latest_position: u64 },
-    /// The aggregate already had an event with this version.
-    DuplicateVersion { other_position: u64 },
-    /// `prev_hash` is not the hash of the aggregate's previous event
-    /// (`None`: the genesis hash, for version 1).
-    PrevHashMismatch {
-        previous_version: u64,
-        previous_position: Option<u64>,
-    },
+    /// The event does not fit its aggregate's chain.
+    Chain(ChainProblem),
     /// The domain's [`ChainVerifier`] rejects an event this follower accepted.
     DomainChainBreak(ChainBreak),
     /// The digest at the expected position is not the expected one.
@@ -100,15 +86,6 @@ fn count(n: usize, what: &str) -> String {
         format!("1 {what}")
     } else {
         format!("{n} {what}s")
-    }
-}
-
-/// `versions a to b are missing` / `version a is missing`.
-fn missing(what: &str, first: u64, last: u64) -> String {
-    if first == last {
-        format!("{what} {first} is missing")
-    } else {
-        format!("{what}s {first} to {last} are missing")
     }
 }
 
@@ -148,48 +125,7 @@ impl fmt::Display for Problem {
                 f,
                 "the payload is not an EventEnvelope ({err}): counted in the digest, no chain to follow"
             ),
-            Problem::VersionGap {
-                previous,
-                previous_position,
-                found,
-            } => match previous_position {
-                Some(at) => write!(
-                    f,
-                    "follows version {previous} at position {at}: {} (dropped, or moved later)",
-                    missing("version", previous + 1, found - 1)
-                ),
-                None => write!(
-                    f,
-                    "is the aggregate's first event: {} (dropped, or moved later)",
-                    missing("version", 1, found - 1)
-                ),
-            },
-            Problem::VersionBack {
-                latest,
-                latest_position,
-            } => write!(
-                f,
-                "comes after version {latest} at position {latest_position}: events reordered"
-            ),
-            Problem::DuplicateVersion { other_position } => write!(
-                f,
-                "the aggregate already has this version at position {other_position}: an event was inserted or repeated"
-            ),
-            Problem::PrevHashMismatch {
-                previous_version,
-                previous_position: Some(at),
-            } => write!(
-                f,
-                "prev_hash is not the hash of version {previous_version} at position {at}: \
-                 that event was altered (its hash rewritten too), or this one was altered or inserted"
-            ),
-            Problem::PrevHashMismatch {
-                previous_position: None,
-                ..
-            } => write!(
-                f,
-                "prev_hash of version 1 is not the genesis hash (32 zero bytes): this event was altered or inserted"
-            ),
+            Problem::Chain(problem) => write!(f, "{problem}"),
             Problem::DomainChainBreak(err) => {
                 write!(f, "the domain's chain verifier rejects it: {err}")
             }
@@ -256,16 +192,6 @@ pub struct Options {
     pub expect: Option<Expectation>,
 }
 
-/// Where an aggregate's chain is: its latest version and the hashes that
-/// version may have (more than one only after a duplicate, so the event
-/// after an inserted one is not reported a second time).
-#[derive(Debug)]
-struct Tip {
-    version: u64,
-    position: u64,
-    hashes: Vec<[u8; 32]>,
-}
-
 /// The outcome: counts, the digest reached, and what does not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
@@ -328,7 +254,7 @@ pub struct Verifier {
     last_position: Option<u64>,
     digest: LogDigest,
     expected_at: Option<LogDigest>,
-    tips: HashMap<(String, String), Tip>,
+    chains: ChainFollower,
     domain: ChainVerifier,
     domain_break: Option<Finding>,
     findings: Vec<Finding>,
@@ -345,7 +271,7 @@ impl Verifier {
             last_position: None,
             digest: LogDigest::default(),
             expected_at: None,
-            tips: HashMap::new(),
+            chains: ChainFollower::new(options.partial),
             domain: ChainVerifier::default(),
             domain_break: None,
             findings: Vec::new(),
@@ -501,8 +427,8 @@ impl Verifier {
                 },
             );
         }
-        if let Some(problem) = self.follow(&envelope, position, link) {
-            self.report(at, Some((kind, id)), Some(version), problem);
+        if let Some(problem) = self.chains.follow(&envelope, position, link) {
+            self.report(at, Some((kind, id)), Some(version), Problem::Chain(problem));
         }
         if !self.options.partial && self.domain_break.is_none() {
             if let Err(err) = self.domain.check(&envelope, stored) {
@@ -514,76 +440,6 @@ impl Verifier {
                     problem: Problem::DomainChainBreak(err),
                 });
             }
-        }
-    }
-
-    /// Moves the aggregate's chain to `envelope`, or says why it does not fit.
-    fn follow(
-        &mut self,
-        envelope: &EventEnvelope,
-        position: u64,
-        link: [u8; 32],
-    ) -> Option<Problem> {
-        let key = (
-            envelope.aggregate_kind.clone(),
-            envelope.aggregate_id.clone(),
-        );
-        let version = envelope.aggregate_version;
-        let fresh = Tip {
-            version,
-            position,
-            hashes: vec![link],
-        };
-        let Some(tip) = self.tips.get_mut(&key) else {
-            self.tips.insert(key, fresh);
-            if self.options.partial {
-                // The export starts inside this chain: trust its first event.
-                return None;
-            }
-            if version != 1 {
-                return Some(Problem::VersionGap {
-                    previous: 0,
-                    previous_position: None,
-                    found: version,
-                });
-            }
-            return check_prev_hash(envelope, &GENESIS_HASH).err().map(|_| {
-                Problem::PrevHashMismatch {
-                    previous_version: 0,
-                    previous_position: None,
-                }
-            });
-        };
-        if version == tip.version + 1 {
-            let linked = tip
-                .hashes
-                .iter()
-                .any(|previous| check_prev_hash(envelope, previous).is_ok());
-            let problem = (!linked).then_some(Problem::PrevHashMismatch {
-                previous_version: tip.version,
-                previous_position: Some(tip.position),
-            });
-            *tip = fresh;
-            problem
-        } else if version == tip.version {
-            tip.hashes.push(link);
-            Some(Problem::DuplicateVersion {
-                other_position: tip.position,
-            })
-        } else if version < tip.version {
-            // Keep the tip: the events after it still link to it.
-            Some(Problem::VersionBack {
-                latest: tip.version,
-                latest_position: tip.position,
-            })
-        } else {
-            let problem = Problem::VersionGap {
-                previous: tip.version,
-                previous_position: Some(tip.position),
-                found: version,
-            };
-            *tip = fresh;
-            Some(problem)
         }
     }
 
@@ -629,7 +485,7 @@ impl Verifier {
         }
         Report {
             events: self.events,
-            aggregates: self.tips.len(),
+            aggregates: self.chains.aggregates(),
             first_position: self.first_position,
             digest: self.digest,
             findings: self.findings,
@@ -730,7 +586,7 @@ async fn verify_log(
 ) -> Result<Report, Error> {
     let log = log::open(&args.log, timeout).await?;
     let last = log.last_position().await?;
-    let mut range = Range::read(&log, 1, last, timeout).await?;
+    let mut range = log.range(1, last, timeout).await?;
     let bar = log::progress(last, "verifying the log");
     let mut verifier = Verifier::new(options);
     while let Some(event) = range.next().await? {

@@ -5,20 +5,20 @@
 
 use std::fmt::Write as _;
 
-use sy_api::pb::{self, intake_client::IntakeClient, query_client::QueryClient};
+use sy_api::pb::{self, query_client::QueryClient};
 use sy_domain::validate::china_date;
 use tonic::transport::Channel;
 
 use crate::catalogue::{self, Party};
-use crate::commands::{Cmd, context, send};
+use crate::commands::{Cmd, Ids, IntakeClients, Slot, context, send};
 use crate::error::Error;
 use crate::render;
-use crate::rpc::read_with_retry;
+use crate::rpc::{self, read_with_retry};
 
 /// The department that works the walkthrough's request.
-const DEPARTMENT: Party = catalogue::HOUSING_BUREAU;
+const DEPARTMENT: &str = "district-housing-bureau";
 /// The military unit that raises it and confirms the close-out.
-const REQUESTER: Party = catalogue::UNIT_LOGISTICS;
+const REQUESTER: &str = "unit-31002";
 
 /// The script: who sends what. `run` fills in the request id after the submission.
 fn script(
@@ -34,15 +34,17 @@ fn script(
         )
     };
     let due = today + jiff::ToSpan::days(30);
+    let cat = catalogue::requests();
+    let (requester, department): (&Party, &Party) = (cat.party(REQUESTER), cat.party(DEPARTMENT));
     vec![
         (
-            REQUESTER.actor(),
+            requester.actor(),
             Cmd::Submit(pb::SubmitRequestCommand {
                 context: ctx("submit"),
                 direction: pb::Direction::MilitaryToLocal as i32,
                 requester: Some(pb::RequestingParty {
-                    agency: REQUESTER.agency.to_string(),
-                    name: REQUESTER.name.to_string(),
+                    agency: requester.agency.clone(),
+                    name: requester.name.clone(),
                 }),
                 category: pb::Category::BarracksAndTrainingGrounds as i32,
                 title: "训练场排水改造：东侧训练场雨后积水".to_string(),
@@ -60,21 +62,21 @@ fn script(
             Cmd::Assign(pb::AssignRequestCommand {
                 context: ctx("assign"),
                 request_id: String::new(),
-                department: DEPARTMENT.agency.to_string(),
+                department: department.agency.clone(),
                 due_date: due.to_string(),
-                note: catalogue::assign_note(&DEPARTMENT),
+                note: cat.assign_note(department),
             }),
         ),
         (
-            DEPARTMENT.actor(),
+            department.actor(),
             Cmd::Start(pb::StartRequestCommand {
                 context: ctx("start"),
                 request_id: String::new(),
-                note: catalogue::START_NOTE.to_string(),
+                note: cat.notes.start.clone(),
             }),
         ),
         (
-            DEPARTMENT.actor(),
+            department.actor(),
             Cmd::Progress(pb::RecordProgressCommand {
                 context: ctx("progress"),
                 request_id: String::new(),
@@ -82,7 +84,7 @@ fn script(
             }),
         ),
         (
-            DEPARTMENT.actor(),
+            department.actor(),
             Cmd::Resolve(pb::ResolveRequestCommand {
                 context: ctx("resolve"),
                 request_id: String::new(),
@@ -90,11 +92,11 @@ fn script(
             }),
         ),
         (
-            REQUESTER.actor(),
+            requester.actor(),
             Cmd::Close(pb::CloseRequestCommand {
                 context: ctx("close"),
                 request_id: String::new(),
-                note: catalogue::CLOSE_NOTE.to_string(),
+                note: cat.notes.close.clone(),
             }),
         ),
     ]
@@ -113,7 +115,7 @@ fn result_line(result: &pb::CommandResult) -> String {
 
 /// Runs the walkthrough, printing as it goes (so a failure shows what came before).
 pub async fn run(
-    intake: &mut IntakeClient<Channel>,
+    intake: &mut IntakeClients,
     query: &mut QueryClient<Channel>,
     coordinator: &pb::Actor,
 ) -> Result<(), Error> {
@@ -121,12 +123,11 @@ pub async fn run(
     let today = china_date(jiff::Timestamp::now());
     say!("walkthrough {run_id}: one request from submission to close-out (销号)\n");
 
+    let mut ids = Ids::default();
     let mut request_id = String::new();
     let mut position = 0;
     for (n, (who, mut cmd)) in script(&run_id, coordinator, today).into_iter().enumerate() {
-        if !request_id.is_empty() {
-            cmd.set_request_id(&request_id);
-        }
+        cmd.fill(&ids);
         let key = cmd
             .context()
             .map(|c| c.idempotency_key.clone())
@@ -142,6 +143,7 @@ pub async fn run(
         let result = send(intake, cmd, &who).await?;
         say!("{}", result_line(&result));
         request_id = result.aggregate_id.clone();
+        ids.set(Slot::Request, result.aggregate_id);
         position = result.position;
     }
 
@@ -180,21 +182,13 @@ pub async fn run(
 
     say!(
         "\nGetClearanceBoard min_position={position}: row {}",
-        DEPARTMENT.agency
+        DEPARTMENT
     );
-    let board = read_with_retry("GetClearanceBoard", async || {
-        query
-            .get_clearance_board(pb::GetClearanceBoardRequest {
-                as_of: String::new(),
-                min_position: position,
-            })
-            .await
-    })
-    .await?;
+    let board = rpc::clearance_board(query, String::new(), position).await?;
     let rows: Vec<pb::BoardRow> = board
         .by_department
         .iter()
-        .filter(|row| row.key == DEPARTMENT.agency)
+        .filter(|row| row.key == DEPARTMENT)
         .cloned()
         .collect();
     say!(
@@ -226,16 +220,11 @@ pub fn history_text(history: &pb::GetRequestHistoryResponse) -> String {
         let envelope = event.envelope.clone().unwrap_or_default();
         let linked = envelope.prev_hash == previous;
         intact &= linked;
-        let actor = envelope.actor.clone().unwrap_or_default();
         table.add_row(vec![
             event.position.to_string(),
             envelope.aggregate_version.to_string(),
-            envelope
-                .payload
-                .as_ref()
-                .map_or("(unknown)", sy_domain::event::event_type)
-                .to_string(),
-            format!("{}/{}", actor.agency, actor.user),
+            render::event_label(&envelope).to_string(),
+            render::actor(envelope.actor.as_ref()),
             render::time(envelope.recorded_at.as_ref()),
             render::short_hash(&event.hash),
             render::short_hash(&envelope.prev_hash),
@@ -265,7 +254,9 @@ mod tests {
 
     #[test]
     fn the_script_closes_as_the_requester() {
-        let coordinator = catalogue::VETERANS_BUREAU.actor();
+        let coordinator = catalogue::requests()
+            .party("district-veterans-bureau")
+            .actor();
         let steps = script("t", &coordinator, "2026-06-01".parse().unwrap());
         let calls: Vec<&str> = steps.iter().map(|(_, c)| c.call()).collect();
         assert_eq!(
@@ -279,8 +270,8 @@ mod tests {
                 "CloseRequest"
             ]
         );
-        assert_eq!(steps[5].0.agency, REQUESTER.agency);
-        assert_eq!(steps[0].0.agency, REQUESTER.agency);
+        assert_eq!(steps[5].0.agency, REQUESTER);
+        assert_eq!(steps[0].0.agency, REQUESTER);
     }
 
     #[test]

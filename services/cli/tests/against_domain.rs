@@ -10,10 +10,9 @@ use std::sync::{Arc, Mutex};
 use jiff::{SignedDuration, Timestamp};
 use prost::Message;
 use sy_api::pb::{
-    self, intake_client::IntakeClient, intake_server::IntakeServer, query_client::QueryClient,
-    query_server::QueryServer,
+    self, intake_server::IntakeServer, query_client::QueryClient, query_server::QueryServer,
 };
-use sy_cli::commands::{Cmd, context, send};
+use sy_cli::commands::{Cmd, IntakeClients, Slot, context, send};
 use sy_cli::demo;
 use sy_domain::aggregate::Aggregate;
 use sy_domain::command_meta::{CommandMessage, ParseEnv};
@@ -404,16 +403,21 @@ fn coordinator() -> pb::Actor {
 async fn the_demo_set_is_legal_and_a_rerun_replays() {
     let fake = Fake::default();
     let url = serve(fake.clone()).await;
-    let intake = IntakeClient::connect(url).await.unwrap();
+    let intake = IntakeClients::connect(url).await.unwrap();
     let scripts = demo::plan(1, 40, Timestamp::now(), &coordinator());
     let loaded = demo::load(&intake, scripts.clone(), 4).await;
     for l in &loaded {
-        assert!(l.error.is_none(), "request {}: {:?}", l.index, l.error);
-        let id = l.request_id.as_deref().unwrap();
+        assert!(
+            l.sent.error.is_none(),
+            "request {}: {:?}",
+            l.index,
+            l.sent.error
+        );
+        let id = l.sent.ids.get(Slot::Request).unwrap();
         assert_eq!(fake.status_of(id), l.plan.status(), "request {}", l.index);
     }
     let first = demo::totals(&loaded);
-    assert_eq!(first.requests, 40);
+    assert_eq!(first.scripts, 40);
     assert_eq!(first.written, first.commands);
     assert!(first.commands > 120, "{first:?}");
 
@@ -446,7 +450,7 @@ async fn the_demo_set_is_legal_and_a_rerun_replays() {
 async fn a_rerun_on_a_later_day_keeps_what_was_loaded() {
     let fake = Fake::default();
     let url = serve(fake.clone()).await;
-    let intake = IntakeClient::connect(url).await.unwrap();
+    let intake = IntakeClients::connect(url).await.unwrap();
     let now = Timestamp::now();
     let first = demo::totals(&demo::load(&intake, demo::plan(2, 20, now, &coordinator()), 2).await);
     assert_eq!(first.failed, 0);
@@ -459,7 +463,7 @@ async fn a_rerun_on_a_later_day_keeps_what_was_loaded() {
         again.failed,
         0,
         "{:?}",
-        loaded.iter().find_map(|l| l.error.as_ref())
+        loaded.iter().find_map(|l| l.sent.error.as_ref())
     );
     assert_eq!(again.written, 0);
     assert!(again.kept > 0);
@@ -470,7 +474,7 @@ async fn a_rerun_on_a_later_day_keeps_what_was_loaded() {
 async fn the_walkthrough_closes_its_request() {
     let fake = Fake::default();
     let url = serve(fake.clone()).await;
-    let mut intake = IntakeClient::connect(url.clone()).await.unwrap();
+    let mut intake = IntakeClients::connect(url.clone()).await.unwrap();
     let mut query = QueryClient::connect(url).await.unwrap();
     sy_cli::walkthrough::run(&mut intake, &mut query, &coordinator())
         .await
@@ -486,7 +490,7 @@ async fn the_walkthrough_closes_its_request() {
 async fn failures_carry_code_and_field_violations() {
     let fake = Fake::default();
     let url = serve(fake.clone()).await;
-    let mut intake = IntakeClient::connect(url.clone()).await.unwrap();
+    let mut intake = IntakeClients::connect(url.clone()).await.unwrap();
     let bad = Cmd::Submit(pb::SubmitRequestCommand {
         context: context("bad-1".into(), String::new(), None),
         direction: pb::Direction::MilitaryToLocal as i32,

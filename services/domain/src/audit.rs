@@ -2,7 +2,11 @@
 //! hash of the one before it) and a running digest over the whole log in
 //! stream order, so two replicas or a replay can be compared with one value.
 
+mod chains;
+
 use std::collections::HashMap;
+
+pub use chains::{ChainFollower, ChainProblem};
 
 use crate::event::{GENESIS_HASH, hash};
 use crate::pb::EventEnvelope;
@@ -124,7 +128,8 @@ mod tests {
 
     use super::*;
 
-    fn chain(n: u64) -> Vec<(EventEnvelope, Vec<u8>)> {
+    /// Versions 1 to `n` of one aggregate, each with its bytes as stored.
+    pub(super) fn chain(n: u64) -> Vec<(EventEnvelope, Vec<u8>)> {
         let mut previous = GENESIS_HASH;
         (1..=n)
             .map(|version| {

@@ -14,13 +14,16 @@ use async_nats::connection::State;
 use async_nats::header::{NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, NATS_MESSAGE_ID};
 use async_nats::jetstream::{self, consumer, stream};
 use bytes::Bytes;
-use futures::{Stream, TryStreamExt};
+use futures::{Stream, StreamExt as _, TryStreamExt};
 
 /// Subjects the stream captures.
 pub const STREAM_SUBJECTS: &str = "sy.evt.>";
 
 /// Expiry of the tail's pull requests; heartbeats come at half of it.
 const TAIL_PULL_EXPIRY: Duration = Duration::from_secs(4);
+
+/// How often the connection state is polled while waiting for NATS.
+const CONNECT_POLL: Duration = Duration::from_millis(50);
 
 /// How to reach and shape the log.
 #[derive(Debug, Clone)]
@@ -122,6 +125,18 @@ impl EventLog {
 
     pub fn is_connected(&self) -> bool {
         self.client.connection_state() == State::Connected
+    }
+
+    /// Waits up to `timeout` for the connection [`EventLog::connect`] makes
+    /// in the background; whether it is up. For tools that read once and
+    /// should fail with a clear message rather than with every read.
+    pub async fn connected_within(&self, timeout: Duration) -> bool {
+        let connected = async {
+            while !self.is_connected() {
+                tokio::time::sleep(CONNECT_POLL).await;
+            }
+        };
+        tokio::time::timeout(timeout, connected).await.is_ok()
     }
 
     /// Fails fast instead of queueing behind a dead connection.
@@ -310,5 +325,113 @@ impl EventLog {
                     payload: message.payload.clone(),
                 })
             }))
+    }
+
+    /// The events at positions `from..=to`, in stream order, ending there
+    /// (a tail that stops); a read that waits longer than `stall` for the
+    /// next event fails instead of hanging. An empty range (`from > to`)
+    /// subscribes to nothing.
+    pub async fn range(&self, from: u64, to: u64, stall: Duration) -> Result<Range, LogError> {
+        let from = from.max(1);
+        let events = if from > to {
+            None
+        } else {
+            Some(Box::pin(self.tail(from).await?) as Events)
+        };
+        Ok(Range {
+            events,
+            to,
+            last: from - 1,
+            stall,
+        })
+    }
+}
+
+type Events = std::pin::Pin<Box<dyn Stream<Item = Result<StoredEvent, LogError>> + Send>>;
+
+/// The events of a fixed range of positions, from [`EventLog::range`].
+pub struct Range {
+    events: Option<Events>,
+    to: u64,
+    last: u64,
+    stall: Duration,
+}
+
+impl std::fmt::Debug for Range {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Range")
+            .field("to", &self.to)
+            .field("last", &self.last)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Range {
+    /// The next event, or `None` past the range's end.
+    pub async fn next(&mut self) -> Result<Option<StoredEvent>, LogError> {
+        let Some(events) = self.events.as_mut() else {
+            return Ok(None);
+        };
+        let next = match tokio::time::timeout(self.stall, events.next()).await {
+            Err(_) => {
+                return Err(LogError::Unavailable(format!(
+                    "reading the log stalled after position {} (no event for {} ms; want up to {})",
+                    self.last,
+                    self.stall.as_millis(),
+                    self.to
+                )));
+            }
+            Ok(None) => {
+                return Err(LogError::Unavailable(format!(
+                    "the log subscription ended after position {}",
+                    self.last
+                )));
+            }
+            Ok(Some(event)) => event?,
+        };
+        if next.position >= self.to {
+            self.events = None;
+        }
+        if next.position > self.to {
+            return Ok(None);
+        }
+        self.last = next.position;
+        Ok(Some(next))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sy_tests::NatsServer;
+
+    #[tokio::test]
+    async fn a_range_ends_at_its_last_position_and_an_empty_one_reads_nothing() {
+        let server = NatsServer::start().await.expect("nats-server starts");
+        let log = EventLog::connect(&LogConfig {
+            nats_url: server.url(),
+            stream: "TEST".into(),
+            replicas: 1,
+            request_timeout: Duration::from_secs(2),
+        })
+        .await
+        .unwrap();
+        assert!(log.connected_within(Duration::from_secs(10)).await);
+        log.await_stream(1).await.unwrap();
+        for i in 0..5u8 {
+            let subject = format!("sy.evt.request.r{i}");
+            log.append(&subject, Bytes::from(vec![i]), 0, &format!("k{i}"))
+                .await
+                .unwrap();
+        }
+        let stall = Duration::from_secs(5);
+        let mut range = log.range(2, 4, stall).await.unwrap();
+        let mut positions = Vec::new();
+        while let Some(event) = range.next().await.unwrap() {
+            positions.push(event.position);
+        }
+        assert_eq!(positions, [2, 3, 4]);
+        let mut empty = log.range(3, 2, stall).await.unwrap();
+        assert!(empty.next().await.unwrap().is_none());
     }
 }

@@ -10,7 +10,7 @@
 //! employment fast lane (most of those on duty within 24 hours); 33 of them
 //! recommended to the community reserve talent pool; 26 spouses placed with
 //! the three matches; 60 spouses paid the allowance every month of the year
-//! ([`MONTHLY_ALLOWANCE_FEN`] × 12 × 60 = 1,512,000 yuan); training and
+//! (2,100 yuan × 12 × 60 = 1,512,000 yuan); training and
 //! certificates for some spouses; 2,000 children whose school requests are
 //! all accepted and enrolled; six care stations, full, with a waitlist.
 //!
@@ -21,20 +21,16 @@
 //! rerun another day finds some keys used with other dates (`ALREADY_EXISTS`)
 //! and counts those steps as kept, as `sy demo` does.
 //!
-//! Layout: `catalogue` holds who and where (names, ID numbers, areas,
-//! employers, schools, stations); `plan` turns a seed into tracks of dated
-//! commands; `command` sends one command; `load` runs the tracks; `render`
-//! prints the summary and the statistics.
+//! Layout: `data/placements.toml` (through [`crate::catalogue`]) holds who
+//! and where (names, employers, schools, stations) and the article's
+//! figures; `people` draws people from it (ID numbers, names, areas);
+//! `plan` turns a seed into tracks of dated commands
+//! ([`crate::commands::Cmd`]); `load` runs the tracks through
+//! [`crate::load`]. What is printed is in [`crate::render`].
 
-pub mod catalogue;
-pub mod command;
 pub mod load;
+pub mod people;
 pub mod plan;
-pub mod render;
 
-pub use command::{Ids, PCmd, send};
-pub use load::{Loaded, Totals, load, totals};
-pub use plan::{
-    Counts, EDUCATION_AGENCY, Kind, MONTHLY_ALLOWANCE_FEN, Planned, Scenario, Step, Track, plan,
-};
-pub use render::{programme_label, stats, stats_text, summary, yuan};
+pub use load::{Loaded, load};
+pub use plan::{Counts, EDUCATION_AGENCY, Kind, Planned, Scenario, Track, plan};

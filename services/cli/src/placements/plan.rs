@@ -6,63 +6,47 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use sy_api::pb::{self, PersonRole, Programme};
 use sy_domain::validate::china_date;
 
-use super::catalogue::{self as cat, IdNumbers};
-use super::command::PCmd;
-use crate::commands::context;
+use super::people::{self as cat, IdNumbers, pick};
+pub use crate::catalogue::Counts;
+use crate::catalogue::{Post, placements};
+use crate::commands::{Cmd, context};
 use crate::demo::{Rng, office_time};
+use crate::load::Step;
 
-/// The allowance per month (未就业随军家属基本生活保障金): 2,100 yuan, in fen.
-pub const MONTHLY_ALLOWANCE_FEN: i64 = 210_000;
-/// Of veterans, the share registered in the employment fast lane (percent).
-const FAST_LANE_PERCENT: u64 = 30;
-/// Of fast-lane veterans, the share on duty within 24 hours (percent).
-const WITHIN_24H_PERCENT: u64 = 90;
 /// The oldest a step may be dated: intake accepts 366 days, with a margin.
 const OLDEST: SignedDuration = SignedDuration::from_hours(360 * 24);
 
 /// The agency that decides school requests (the others are the operator's).
 pub const EDUCATION_AGENCY: &str = "district-education-commission";
 
-/// How many of each the scenario writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Counts {
-    pub veterans: u32,
-    pub talent_pool: u32,
-    pub spouses_placed: u32,
-    pub spouses_on_allowance: u32,
-    pub children: u32,
-    /// Children beyond the seats at each station (its waitlist).
-    pub waitlist_per_station: u32,
-    /// Divides the stations' seats.
-    pub scale: u32,
-}
-
 impl Counts {
     /// The article's figures divided by `scale` (rounding up; 1 keeps them).
     pub fn at_scale(scale: u32) -> Self {
         let scale = scale.max(1);
         let div = |n: u32| n.div_ceil(scale);
+        let article = &placements().article.counts;
         Counts {
-            veterans: div(1581),
-            talent_pool: div(33),
-            spouses_placed: div(26),
-            spouses_on_allowance: div(60),
-            children: div(2000),
-            waitlist_per_station: div(4),
+            veterans: div(article.veterans),
+            talent_pool: div(article.talent_pool),
+            spouses_placed: div(article.spouses_placed),
+            spouses_on_allowance: div(article.spouses_on_allowance),
+            children: div(article.children),
+            waitlist_per_station: div(article.waitlist_per_station),
             scale,
         }
     }
 
     /// Allowance paid in the scenario's year: every month for each spouse.
     pub fn allowance_fen_in_year(&self) -> i64 {
-        i64::from(self.spouses_on_allowance) * 12 * MONTHLY_ALLOWANCE_FEN
+        i64::from(self.spouses_on_allowance) * 12 * placements().article.monthly_allowance_fen
     }
 
     /// Seats of each station at this scale.
     pub fn seats(&self) -> Vec<u32> {
-        cat::STATIONS
+        placements()
+            .stations
             .iter()
-            .map(|(_, seats)| seats.div_ceil(self.scale))
+            .map(|station| station.seats.div_ceil(self.scale))
             .collect()
     }
 }
@@ -88,7 +72,7 @@ impl Kind {
         }
     }
 
-    pub(super) fn key(self) -> &'static str {
+    pub fn key(self) -> &'static str {
         match self {
             Kind::Veteran => "vet",
             Kind::SpousePlaced => "spouse",
@@ -97,15 +81,6 @@ impl Kind {
             Kind::Station => "station",
         }
     }
-}
-
-/// One command of a track: who sends it, what, and for a station's
-/// enrollment the child (by index) it is about.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Step {
-    pub actor: pb::Actor,
-    pub cmd: PCmd,
-    pub child: Option<u32>,
 }
 
 /// One person's (or station's) commands, in order.
@@ -149,51 +124,36 @@ pub fn plan(seed: u64, scale: u32, now: Timestamp, operator: &pb::Actor) -> Scen
         agency: EDUCATION_AGENCY.to_string(),
         user: "enrollment.office".to_string(),
     };
-    let mut ids = IdNumbers::default();
-    let mut planned = Planned::default();
+    let mut planner = Planner {
+        seed,
+        now,
+        today,
+        operator,
+        ids: IdNumbers::default(),
+        planned: Planned::default(),
+    };
     let mut people = Vec::new();
-
     let pool = chosen(seed, counts.veterans, counts.talent_pool);
     for i in 0..counts.veterans {
-        people.push(veteran(
-            seed,
-            i,
-            pool[i as usize],
-            (now, today),
-            operator,
-            &mut ids,
-            &mut planned,
-        ));
+        people.push(planner.veteran(i, pool[i as usize]));
     }
-    for i in 0..counts.spouses_placed {
-        people.push(spouse(
-            seed,
-            Kind::SpousePlaced,
-            i,
-            (now, today),
-            operator,
-            &mut ids,
-            &mut planned,
-        ));
-    }
-    for i in 0..counts.spouses_on_allowance {
-        people.push(spouse(
-            seed,
-            Kind::SpouseOnAllowance,
-            i,
-            (now, today),
-            operator,
-            &mut ids,
-            &mut planned,
-        ));
+    for kind in [Kind::SpousePlaced, Kind::SpouseOnAllowance] {
+        let count = match kind {
+            Kind::SpousePlaced => counts.spouses_placed,
+            _ => counts.spouses_on_allowance,
+        };
+        for i in 0..count {
+            people.push(planner.spouse(kind, i));
+        }
     }
     let mut ages = Vec::new();
     for i in 0..counts.children {
-        let (track, age) = child(seed, i, (now, today), operator, &education, &mut ids);
+        let (track, age) = planner.child(i, &education);
         people.push(track);
         ages.push(age);
     }
-    let stations = stations(seed, &counts, &ages, now, operator, &mut planned);
+    let stations = planner.stations(&counts, &ages);
+    let planned = planner.planned;
     Scenario {
         seed,
         counts,
@@ -246,11 +206,8 @@ fn mins(m: i64) -> SignedDuration {
     SignedDuration::from_mins(m)
 }
 
-/// Builds a step's command once its context is known.
-type Build = Box<dyn FnOnce(Ctx) -> PCmd>;
-
-/// What a track is built from: its steps' contents, each with the time it is
-/// wished to happen; [`Draft::finish`] dates them.
+/// What a track is built from: its steps' commands, each with the time it
+/// is wished to happen; [`Draft::finish`] dates them.
 struct Draft {
     kind: Kind,
     index: u32,
@@ -259,18 +216,10 @@ struct Draft {
 }
 
 struct DraftStep {
-    actor: pb::Actor,
+    step: Step,
     /// Ends the idempotency key: unique within the track.
     name: String,
     at: Timestamp,
-    child: Option<u32>,
-    build: Build,
-}
-
-/// A step's context and its day in China.
-struct Ctx {
-    context: Option<pb::CommandContext>,
-    day: Date,
 }
 
 impl Draft {
@@ -283,23 +232,17 @@ impl Draft {
         }
     }
 
-    fn push(
-        &mut self,
-        actor: &pb::Actor,
-        name: impl Into<String>,
-        at: Timestamp,
-        build: impl FnOnce(Ctx) -> PCmd + 'static,
-    ) {
+    /// Adds `cmd` (its context and dates left empty) as `actor`, wished at `at`.
+    fn push(&mut self, actor: &pb::Actor, name: impl Into<String>, at: Timestamp, cmd: Cmd) {
         self.steps.push(DraftStep {
-            actor: actor.clone(),
+            step: Step::new(actor.clone(), cmd),
             name: name.into(),
             at,
-            child: None,
-            build: Box::new(build),
         });
     }
 
-    /// Dates the steps (see [`settle`]) and builds their commands.
+    /// Dates the steps (see [`settle`]): their contexts, and the days their
+    /// commands name.
     fn finish(self, now: Timestamp) -> Track {
         let mut times: Vec<Timestamp> = self.steps.iter().map(|s| s.at).collect();
         settle(&mut times, now);
@@ -307,20 +250,14 @@ impl Draft {
             .steps
             .into_iter()
             .zip(times)
-            .map(|(step, at)| {
-                let ctx = Ctx {
-                    context: context(
-                        format!("{}-{}", self.key_prefix, step.name),
-                        self.key_prefix.clone(),
-                        Some(at),
-                    ),
-                    day: china_date(at),
-                };
-                Step {
-                    actor: step.actor,
-                    cmd: (step.build)(ctx),
-                    child: step.child,
-                }
+            .map(|(DraftStep { mut step, name, .. }, at)| {
+                *step.cmd.context_mut() = context(
+                    format!("{}-{name}", self.key_prefix),
+                    self.key_prefix.clone(),
+                    Some(at),
+                );
+                date(&mut step.cmd, china_date(at));
+                step
             })
             .collect();
         Track {
@@ -331,6 +268,17 @@ impl Draft {
     }
 }
 
+/// Sets the day a command says something happened on.
+fn date(cmd: &mut Cmd, day: Date) {
+    let day = day.to_string();
+    match cmd {
+        Cmd::PutOnDuty(c) => c.on_duty_date = day,
+        Cmd::RecordTraining(c) => c.completed_on = day,
+        Cmd::RecordCertificate(c) => c.issued_on = day,
+        _ => {}
+    }
+}
+
 fn register_person(
     role: PersonRole,
     name: String,
@@ -338,18 +286,16 @@ fn register_person(
     phone: String,
     area_code: String,
     links: Vec<pb::PersonLink>,
-) -> impl FnOnce(Ctx) -> PCmd {
-    move |c| {
-        PCmd::RegisterPerson(pb::RegisterPersonCommand {
-            context: c.context,
-            role: role as i32,
-            name,
-            id_number,
-            phone,
-            area_code,
-            links,
-        })
-    }
+) -> Cmd {
+    Cmd::RegisterPerson(pb::RegisterPersonCommand {
+        role: role as i32,
+        name,
+        id_number,
+        phone,
+        area_code,
+        links,
+        ..Default::default()
+    })
 }
 
 fn register_placement(
@@ -358,401 +304,394 @@ fn register_placement(
     fast_lane: bool,
     school: String,
     grade: String,
-) -> impl FnOnce(Ctx) -> PCmd {
-    move |c| {
-        PCmd::RegisterPlacement(pb::RegisterPlacementCommand {
-            context: c.context,
-            programme: programme as i32,
-            person_id: String::new(),
-            area_code,
-            fast_lane,
-            school,
-            grade,
-        })
-    }
-}
-
-fn match_post(employer: &str, post: &str, matched: bool) -> impl FnOnce(Ctx) -> PCmd + 'static {
-    let (employer, post) = (employer.to_string(), post.to_string());
-    move |c| {
-        PCmd::Match(pb::MatchPlacementCommand {
-            context: c.context,
-            placement_id: String::new(),
-            employer,
-            post,
-            profession_matched: matched,
-            post_matched: matched,
-            rank_matched: matched,
-        })
-    }
-}
-
-fn on_duty(c: Ctx) -> PCmd {
-    PCmd::PutOnDuty(pb::PutOnDutyCommand {
-        context: c.context,
-        placement_id: String::new(),
-        on_duty_date: c.day.to_string(),
+) -> Cmd {
+    Cmd::RegisterPlacement(pb::RegisterPlacementCommand {
+        programme: programme as i32,
+        area_code,
+        fast_lane,
+        school,
+        grade,
+        ..Default::default()
     })
 }
 
-/// A veteran: registered, in a programme, matched, on duty; `pool`: then
-/// recommended to the talent pool of their community.
-fn veteran(
-    seed: u64,
-    index: u32,
-    pool: bool,
-    (now, today): (Timestamp, Date),
-    operator: &pb::Actor,
-    ids: &mut IdNumbers,
-    planned: &mut Planned,
-) -> Track {
-    let mut rng = Rng::new(seed ^ 0x05E7_E4A4, index);
-    let male = rng.chance(88);
-    let age = rng.range(20, 55);
-    let birth = cat::birth_for_age(today, age, &mut rng);
-    let id_number = ids.issue(birth, male, &mut rng);
-    let name = cat::adult_name(male, &mut rng);
-    let area = cat::community(&mut rng);
-    let fast_lane = rng.chance(FAST_LANE_PERCENT);
-    let (employer, post) = cat::VETERAN_POSTS[rng.range(0, 11) as usize];
-
-    let days_ago = if fast_lane {
-        rng.range(2, 340)
-    } else {
-        rng.range(80, 350)
-    };
-    let registered = office_time(today - days_ago.days(), &mut rng);
-    let entered = registered + mins(rng.range(10, 90));
-    let (matched, duty) = if fast_lane {
-        let matched = entered + mins(rng.range(30, 180));
-        let duty = if rng.chance(WITHIN_24H_PERCENT) {
-            matched + hours(rng.range(2, 18))
-        } else {
-            entered + hours(rng.range(30, 72))
-        };
-        (matched, duty)
-    } else {
-        let matched = entered + hours(24 * rng.range(3, 45) + rng.range(0, 6));
-        (matched, matched + hours(24 * rng.range(1, 20)))
-    };
-
-    let mut d = Draft::new(seed, Kind::Veteran, index);
-    d.push(
-        operator,
-        "register",
-        registered,
-        register_person(
-            PersonRole::Veteran,
-            name,
-            id_number,
-            cat::phone(&mut rng),
-            area.clone(),
-            Vec::new(),
-        ),
-    );
-    d.push(
-        operator,
-        "enter",
-        entered,
-        register_placement(
-            Programme::VeteranResettlement,
-            area.clone(),
-            fast_lane,
-            String::new(),
-            String::new(),
-        ),
-    );
-    d.push(
-        operator,
-        "match",
-        matched,
-        match_post(employer, post, false),
-    );
-    d.push(operator, "on-duty", duty, on_duty);
-    if pool {
-        let at = duty + hours(24 * rng.range(1, 30));
-        d.push(operator, "talent-pool", at, move |c| {
-            PCmd::RecommendToTalentPool(pb::RecommendToTalentPoolCommand {
-                context: c.context,
-                placement_id: String::new(),
-                community_code: area,
-                note: "社区后备人才库，免笔试推荐".to_string(),
-            })
-        });
-    }
-    let track = d.finish(now);
-    if fast_lane {
-        // Counted on the dates as sent (the latest steps may have moved).
-        planned.fast_lane += 1;
-        let at = |i: usize| track.steps[i].cmd.occurred_at();
-        if let (Some(entered), Some(duty)) = (at(1), at(3)) {
-            planned.fast_lane_within_24h += u32::from(duty - entered < hours(24));
-        }
-    }
-    track
+fn match_post(job: &Post, matched: bool) -> Cmd {
+    Cmd::Match(pb::MatchPlacementCommand {
+        employer: job.employer.clone(),
+        post: job.post.clone(),
+        profession_matched: matched,
+        post_matched: matched,
+        rank_matched: matched,
+        ..Default::default()
+    })
 }
 
-/// A spouse: registered (with training and certificates for some), then
-/// placed with the three matches, or granted the allowance from January and
-/// paid each month of the year.
-fn spouse(
+/// On duty, on the day the step is dated to.
+fn on_duty() -> Cmd {
+    Cmd::PutOnDuty(pb::PutOnDutyCommand::default())
+}
+
+/// What every track is planned from: the seed, when, who sends, and what
+/// the tracks share (ID numbers never issued twice, the figures planned).
+struct Planner<'a> {
     seed: u64,
-    kind: Kind,
-    index: u32,
-    (now, today): (Timestamp, Date),
-    operator: &pb::Actor,
-    ids: &mut IdNumbers,
-    planned: &mut Planned,
-) -> Track {
-    let mut rng = Rng::new(seed ^ 0x05B0_005E ^ ((kind as u64) << 40), index);
-    let male = rng.chance(8);
-    let age = rng.range(22, 50);
-    let birth = cat::birth_for_age(today, age, &mut rng);
-    let id_number = ids.issue(birth, male, &mut rng);
-    let name = cat::adult_name(male, &mut rng);
-    let area = cat::community(&mut rng);
-    let link = pb::PersonLink {
-        relation: pb::Relation::SpouseOf as i32,
-        name: cat::adult_name(!male, &mut rng),
-        unit: cat::unit(&mut rng),
-        person_id: String::new(),
-    };
-    let year = today.year();
-    let registered = match kind {
-        // Before the year's first payment.
-        Kind::SpouseOnAllowance => office_time(
-            jiff::civil::date(year, 1, 2) + rng.range(0, 2).days(),
-            &mut rng,
-        ),
-        _ => office_time(today - rng.range(150, 340).days(), &mut rng),
-    };
-    let mut d = Draft::new(seed, kind, index);
-    d.push(
-        operator,
-        "register",
-        registered,
-        register_person(
-            PersonRole::MilitarySpouse,
-            name,
-            id_number,
-            cat::phone(&mut rng),
-            area.clone(),
-            vec![link],
-        ),
-    );
-    let mut at = registered;
-    if rng.chance(60) {
-        let (course, hours_taken) = cat::COURSES[rng.range(0, 5) as usize];
-        at += hours(rng.range(24, 240));
-        planned.trainings += 1;
-        d.push(operator, "training", at, move |c| {
-            PCmd::RecordTraining(pb::RecordTrainingCommand {
-                context: c.context,
-                person_id: String::new(),
-                course: course.to_string(),
-                hours: hours_taken,
-                completed_on: c.day.to_string(),
-            })
-        });
-        if rng.chance(40) {
-            let (certificate, issuer) = cat::CERTIFICATES[rng.range(0, 3) as usize];
-            at += hours(rng.range(24, 120));
-            planned.certificates += 1;
-            d.push(operator, "certificate", at, move |c| {
-                PCmd::RecordCertificate(pb::RecordCertificateCommand {
-                    context: c.context,
-                    person_id: String::new(),
-                    certificate: certificate.to_string(),
-                    issuer: issuer.to_string(),
-                    issued_on: c.day.to_string(),
-                })
-            });
-        }
+    now: Timestamp,
+    today: Date,
+    operator: &'a pb::Actor,
+    ids: IdNumbers,
+    planned: Planned,
+}
+
+impl Planner<'_> {
+    /// Someone `youngest` to `oldest` years old today, male at `male_percent`:
+    /// whether male, their age and a fresh ID number, drawn in this order.
+    fn someone(
+        &mut self,
+        rng: &mut Rng,
+        male_percent: u64,
+        (youngest, oldest): (i64, i64),
+    ) -> (bool, i64, String) {
+        let male = rng.chance(male_percent);
+        let age = rng.range(youngest, oldest);
+        let birth = cat::birth_for_age(self.today, age, rng);
+        (male, age, self.ids.issue(birth, male, rng))
     }
-    if kind == Kind::SpousePlaced {
-        let (employer, post) = cat::SPOUSE_POSTS[rng.range(0, 9) as usize];
-        let entered = at + hours(rng.range(2, 72));
-        let matched = entered + hours(24 * rng.range(10, 60));
-        let duty = matched + hours(24 * rng.range(3, 20));
+
+    /// A veteran: registered, in a programme, matched, on duty; `pool`: then
+    /// recommended to the talent pool of their community.
+    fn veteran(&mut self, index: u32, pool: bool) -> Track {
+        let (seed, now, today, operator) = (self.seed, self.now, self.today, self.operator);
+        let mut rng = Rng::new(seed ^ 0x05E7_E4A4, index);
+        let (male, _, id_number) = self.someone(&mut rng, 88, (20, 55));
+        let name = cat::adult_name(male, &mut rng);
+        let area = cat::community(&mut rng);
+        let fast_lane = rng.chance(placements().article.fast_lane_percent);
+        let job = pick(&placements().veteran_posts, &mut rng);
+
+        let days_ago = if fast_lane {
+            rng.range(2, 340)
+        } else {
+            rng.range(80, 350)
+        };
+        let registered = office_time(today - days_ago.days(), &mut rng);
+        let entered = registered + mins(rng.range(10, 90));
+        let (matched, duty) = if fast_lane {
+            let matched = entered + mins(rng.range(30, 180));
+            let duty = if rng.chance(placements().article.within_24h_percent) {
+                matched + hours(rng.range(2, 18))
+            } else {
+                entered + hours(rng.range(30, 72))
+            };
+            (matched, duty)
+        } else {
+            let matched = entered + hours(24 * rng.range(3, 45) + rng.range(0, 6));
+            (matched, matched + hours(24 * rng.range(1, 20)))
+        };
+
+        let mut d = Draft::new(seed, Kind::Veteran, index);
+        d.push(
+            operator,
+            "register",
+            registered,
+            register_person(
+                PersonRole::Veteran,
+                name,
+                id_number,
+                cat::phone(&mut rng),
+                area.clone(),
+                Vec::new(),
+            ),
+        );
         d.push(
             operator,
             "enter",
             entered,
             register_placement(
-                Programme::SpousePlacement,
-                area,
-                false,
+                Programme::VeteranResettlement,
+                area.clone(),
+                fast_lane,
                 String::new(),
                 String::new(),
             ),
         );
-        d.push(operator, "match", matched, match_post(employer, post, true));
-        d.push(operator, "on-duty", duty, on_duty);
-    } else {
-        let from = format!("{year:04}-01");
-        d.push(operator, "grant", at + hours(rng.range(1, 48)), move |c| {
-            PCmd::GrantAllowance(pb::GrantAllowanceCommand {
-                context: c.context,
-                person_id: String::new(),
-                monthly_amount_fen: MONTHLY_ALLOWANCE_FEN,
-                from_month: from,
-            })
-        });
-        for month in 1..=12i8 {
-            // Paid around the 10th of the month; months still to come are
-            // paid in advance (dated just now, in order).
-            let day = jiff::civil::date(year, month, 10);
-            let paid = office_time(day, &mut rng);
-            d.push(operator, format!("pay-{month:02}"), paid, move |c| {
-                PCmd::PayAllowance(pb::PayAllowanceCommand {
-                    context: c.context,
-                    person_id: String::new(),
-                    month: format!("{year:04}-{month:02}"),
-                })
-            });
-        }
-    }
-    d.finish(now)
-}
-
-/// A child aged 3 to 15: registered, a school requested, accepted, enrolled.
-/// Returns the track and the child's age today.
-fn child(
-    seed: u64,
-    index: u32,
-    (now, today): (Timestamp, Date),
-    operator: &pb::Actor,
-    education: &pb::Actor,
-    ids: &mut IdNumbers,
-) -> (Track, i64) {
-    let mut rng = Rng::new(seed ^ 0x000C_411D, index);
-    let male = rng.chance(52);
-    let age = rng.range(3, 15);
-    let birth = cat::birth_for_age(today, age, &mut rng);
-    let id_number = ids.issue(birth, male, &mut rng);
-    let parent = cat::adult_name(true, &mut rng);
-    let name = cat::child_name(&parent, &mut rng);
-    let area = cat::community(&mut rng);
-    let link = pb::PersonLink {
-        relation: pb::Relation::ChildOf as i32,
-        name: parent,
-        unit: cat::unit(&mut rng),
-        person_id: String::new(),
-    };
-    let (school, grade) = cat::school_and_grade(age, &mut rng);
-    // Registered at least three weeks ago: the stations enroll later.
-    let registered = office_time(today - rng.range(21, 340).days(), &mut rng);
-    let requested = registered + mins(rng.range(5, 120));
-    let accepted = requested + hours(24 * rng.range(1, 7));
-    let enrolled = accepted + hours(24 * rng.range(1, 10));
-
-    let mut d = Draft::new(seed, Kind::Child, index);
-    d.push(
-        operator,
-        "register",
-        registered,
-        register_person(
-            PersonRole::MilitaryChild,
-            name,
-            id_number,
-            String::new(),
-            area.clone(),
-            vec![link],
-        ),
-    );
-    let enrolled_at = school.clone();
-    d.push(
-        operator,
-        "request",
-        requested,
-        register_placement(Programme::SchoolEnrollment, area, false, school, grade),
-    );
-    d.push(education, "accept", accepted, |c| {
-        PCmd::AcceptSchoolRequest(pb::AcceptSchoolRequestCommand {
-            context: c.context,
-            placement_id: String::new(),
-            note: "军人子女优先入学".to_string(),
-        })
-    });
-    d.push(education, "enroll", enrolled, move |c| {
-        PCmd::EnrollInSchool(pb::EnrollInSchoolCommand {
-            context: c.context,
-            placement_id: String::new(),
-            school: enrolled_at,
-        })
-    });
-    (d.finish(now), age)
-}
-
-/// The care stations: opened months ago, then children aged 4 to 12 today
-/// enrolled in the last two weeks, seats first, then a waitlist. Each child
-/// goes to one station at most.
-fn stations(
-    seed: u64,
-    counts: &Counts,
-    ages: &[i64],
-    now: Timestamp,
-    operator: &pb::Actor,
-    planned: &mut Planned,
-) -> Vec<Track> {
-    let today = china_date(now);
-    // Children who are 4 to 12 today were 3 to 12 on any of the last 15 days.
-    let mut candidates = (0..ages.len() as u32).filter(|&i| (4..=12).contains(&ages[i as usize]));
-    let mut tracks = Vec::new();
-    for (index, ((street, _), seats)) in cat::STATIONS.iter().zip(counts.seats()).enumerate() {
-        let index = index as u32;
-        let mut rng = Rng::new(seed ^ 0x57A7_1011, index);
-        let street = *street;
-        let area = cat::community_of(street, &mut rng);
-        let name = format!("{}街道军娃托管站", cat::street_name(street));
-        let address = format!(
-            "沙坪坝区{}街道{}号",
-            cat::street_name(street),
-            rng.range(1, 300)
-        );
-        let opened = office_time(today - rng.range(200, 320).days(), &mut rng);
-        let mut d = Draft::new(seed, Kind::Station, index);
-        d.push(operator, "open", opened, move |c| {
-            PCmd::OpenStation(pb::OpenStationCommand {
-                context: c.context,
-                name,
-                seats,
-                opening_hours: "08:30-17:30".to_string(),
-                area_code: area,
-                address,
-            })
-        });
-        let wanted = seats + counts.waitlist_per_station;
-        let children: Vec<u32> = candidates.by_ref().take(wanted as usize).collect();
-        let mut at = now - hours(24 * 14);
-        for (n, child) in children.into_iter().enumerate() {
-            at += mins(rng.range(20, 90));
-            if n < seats as usize {
-                planned.seated += 1;
-            } else {
-                planned.waitlisted += 1;
-            }
-            d.push(operator, format!("enroll-child-{child:04}"), at, |c| {
-                PCmd::EnrollChild(pb::EnrollChildCommand {
-                    context: c.context,
-                    station_id: String::new(),
-                    child_person_id: String::new(),
-                })
-            });
-            if let Some(step) = d.steps.last_mut() {
-                step.child = Some(child);
-            }
+        d.push(operator, "match", matched, match_post(job, false));
+        d.push(operator, "on-duty", duty, on_duty());
+        if pool {
+            let at = duty + hours(24 * rng.range(1, 30));
+            d.push(
+                operator,
+                "talent-pool",
+                at,
+                Cmd::RecommendToTalentPool(pb::RecommendToTalentPoolCommand {
+                    community_code: area,
+                    note: placements().notes.talent_pool.clone(),
+                    ..Default::default()
+                }),
+            );
         }
         let track = d.finish(now);
-        tracks.push(track);
+        if fast_lane {
+            // Counted on the dates as sent (the latest steps may have moved).
+            self.planned.fast_lane += 1;
+            let at = |i: usize| track.steps[i].cmd.occurred_at();
+            if let (Some(entered), Some(duty)) = (at(1), at(3)) {
+                self.planned.fast_lane_within_24h += u32::from(duty - entered < hours(24));
+            }
+        }
+        track
     }
-    tracks
+
+    /// A spouse: registered (with training and certificates for some), then
+    /// placed with the three matches, or granted the allowance from January and
+    /// paid each month of the year.
+    fn spouse(&mut self, kind: Kind, index: u32) -> Track {
+        let (seed, now, today, operator) = (self.seed, self.now, self.today, self.operator);
+        let mut rng = Rng::new(seed ^ 0x05B0_005E ^ ((kind as u64) << 40), index);
+        let (male, _, id_number) = self.someone(&mut rng, 8, (22, 50));
+        let name = cat::adult_name(male, &mut rng);
+        let area = cat::community(&mut rng);
+        let link = pb::PersonLink {
+            relation: pb::Relation::SpouseOf as i32,
+            name: cat::adult_name(!male, &mut rng),
+            unit: cat::unit(&mut rng),
+            person_id: String::new(),
+        };
+        let year = today.year();
+        let registered = match kind {
+            // Before the year's first payment.
+            Kind::SpouseOnAllowance => office_time(
+                jiff::civil::date(year, 1, 2) + rng.range(0, 2).days(),
+                &mut rng,
+            ),
+            _ => office_time(today - rng.range(150, 340).days(), &mut rng),
+        };
+        let mut d = Draft::new(seed, kind, index);
+        d.push(
+            operator,
+            "register",
+            registered,
+            register_person(
+                PersonRole::MilitarySpouse,
+                name,
+                id_number,
+                cat::phone(&mut rng),
+                area.clone(),
+                vec![link],
+            ),
+        );
+        let mut at = registered;
+        if rng.chance(60) {
+            let course = pick(&placements().courses, &mut rng);
+            at += hours(rng.range(24, 240));
+            self.planned.trainings += 1;
+            d.push(
+                operator,
+                "training",
+                at,
+                Cmd::RecordTraining(pb::RecordTrainingCommand {
+                    course: course.name.clone(),
+                    hours: course.hours,
+                    ..Default::default()
+                }),
+            );
+            if rng.chance(40) {
+                let certificate = pick(&placements().certificates, &mut rng);
+                at += hours(rng.range(24, 120));
+                self.planned.certificates += 1;
+                d.push(
+                    operator,
+                    "certificate",
+                    at,
+                    Cmd::RecordCertificate(pb::RecordCertificateCommand {
+                        certificate: certificate.name.clone(),
+                        issuer: certificate.issuer.clone(),
+                        ..Default::default()
+                    }),
+                );
+            }
+        }
+        if kind == Kind::SpousePlaced {
+            let job = pick(&placements().spouse_posts, &mut rng);
+            let entered = at + hours(rng.range(2, 72));
+            let matched = entered + hours(24 * rng.range(10, 60));
+            let duty = matched + hours(24 * rng.range(3, 20));
+            d.push(
+                operator,
+                "enter",
+                entered,
+                register_placement(
+                    Programme::SpousePlacement,
+                    area,
+                    false,
+                    String::new(),
+                    String::new(),
+                ),
+            );
+            d.push(operator, "match", matched, match_post(job, true));
+            d.push(operator, "on-duty", duty, on_duty());
+        } else {
+            let from = format!("{year:04}-01");
+            d.push(
+                operator,
+                "grant",
+                at + hours(rng.range(1, 48)),
+                Cmd::GrantAllowance(pb::GrantAllowanceCommand {
+                    monthly_amount_fen: placements().article.monthly_allowance_fen,
+                    from_month: from,
+                    ..Default::default()
+                }),
+            );
+            for month in 1..=12i8 {
+                // Paid around the 10th of the month; months still to come are
+                // paid in advance (dated just now, in order).
+                let day = jiff::civil::date(year, month, 10);
+                let paid = office_time(day, &mut rng);
+                d.push(
+                    operator,
+                    format!("pay-{month:02}"),
+                    paid,
+                    Cmd::PayAllowance(pb::PayAllowanceCommand {
+                        month: format!("{year:04}-{month:02}"),
+                        ..Default::default()
+                    }),
+                );
+            }
+        }
+        d.finish(now)
+    }
+
+    /// A child aged 3 to 15: registered, a school requested, accepted, enrolled.
+    /// Returns the track and the child's age today.
+    fn child(&mut self, index: u32, education: &pb::Actor) -> (Track, i64) {
+        let (seed, now, today, operator) = (self.seed, self.now, self.today, self.operator);
+        let mut rng = Rng::new(seed ^ 0x000C_411D, index);
+        let (_, age, id_number) = self.someone(&mut rng, 52, (3, 15));
+        let parent = cat::adult_name(true, &mut rng);
+        let name = cat::child_name(&parent, &mut rng);
+        let area = cat::community(&mut rng);
+        let link = pb::PersonLink {
+            relation: pb::Relation::ChildOf as i32,
+            name: parent,
+            unit: cat::unit(&mut rng),
+            person_id: String::new(),
+        };
+        let (school, grade) = cat::school_and_grade(age, &mut rng);
+        // Registered at least three weeks ago: the stations enroll later.
+        let registered = office_time(today - rng.range(21, 340).days(), &mut rng);
+        let requested = registered + mins(rng.range(5, 120));
+        let accepted = requested + hours(24 * rng.range(1, 7));
+        let enrolled = accepted + hours(24 * rng.range(1, 10));
+
+        let mut d = Draft::new(seed, Kind::Child, index);
+        d.push(
+            operator,
+            "register",
+            registered,
+            register_person(
+                PersonRole::MilitaryChild,
+                name,
+                id_number,
+                String::new(),
+                area.clone(),
+                vec![link],
+            ),
+        );
+        let enrolled_at = school.clone();
+        d.push(
+            operator,
+            "request",
+            requested,
+            register_placement(Programme::SchoolEnrollment, area, false, school, grade),
+        );
+        d.push(
+            education,
+            "accept",
+            accepted,
+            Cmd::AcceptSchoolRequest(pb::AcceptSchoolRequestCommand {
+                note: placements().notes.school_accepted.clone(),
+                ..Default::default()
+            }),
+        );
+        d.push(
+            education,
+            "enroll",
+            enrolled,
+            Cmd::EnrollInSchool(pb::EnrollInSchoolCommand {
+                school: enrolled_at,
+                ..Default::default()
+            }),
+        );
+        (d.finish(now), age)
+    }
+
+    /// The care stations: opened months ago, then children aged 4 to 12 today
+    /// enrolled in the last two weeks, seats first, then a waitlist. Each child
+    /// goes to one station at most.
+    fn stations(&mut self, counts: &Counts, ages: &[i64]) -> Vec<Track> {
+        let (seed, now, operator) = (self.seed, self.now, self.operator);
+        let today = china_date(now);
+        // Children who are 4 to 12 today were 3 to 12 on any of the last 15 days.
+        let mut candidates =
+            (0..ages.len() as u32).filter(|&i| (4..=12).contains(&ages[i as usize]));
+        let mut tracks = Vec::new();
+        for (index, (station, seats)) in
+            placements().stations.iter().zip(counts.seats()).enumerate()
+        {
+            let index = index as u32;
+            let mut rng = Rng::new(seed ^ 0x57A7_1011, index);
+            let notes = &placements().notes;
+            let area = cat::community_of(station.street, &mut rng);
+            let street = cat::street_name(station.street);
+            let name = notes.station_name(street);
+            let address = notes.station_address(street, rng.range(1, 300));
+            let opened = office_time(today - rng.range(200, 320).days(), &mut rng);
+            let mut d = Draft::new(seed, Kind::Station, index);
+            d.push(
+                operator,
+                "open",
+                opened,
+                Cmd::OpenStation(pb::OpenStationCommand {
+                    name,
+                    seats,
+                    opening_hours: notes.station_hours.clone(),
+                    area_code: area,
+                    address,
+                    ..Default::default()
+                }),
+            );
+            let wanted = seats + counts.waitlist_per_station;
+            let children: Vec<u32> = candidates.by_ref().take(wanted as usize).collect();
+            let mut at = now - hours(24 * 14);
+            for (n, child) in children.into_iter().enumerate() {
+                at += mins(rng.range(20, 90));
+                if n < seats as usize {
+                    self.planned.seated += 1;
+                } else {
+                    self.planned.waitlisted += 1;
+                }
+                d.push(
+                    operator,
+                    format!("enroll-child-{child:04}"),
+                    at,
+                    Cmd::EnrollChild(pb::EnrollChildCommand {
+                        ..Default::default()
+                    }),
+                );
+                if let Some(last) = d.steps.last_mut() {
+                    last.step.child = Some(child);
+                }
+            }
+            let track = d.finish(now);
+            tracks.push(track);
+        }
+        tracks
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::placements::yuan;
+    use crate::render::yuan;
     use std::collections::{BTreeMap, HashSet};
     use sy_domain::person_data::IdNumber;
 
@@ -819,7 +758,7 @@ mod tests {
                 }
                 last = Some(at);
                 match &step.cmd {
-                    PCmd::RegisterPerson(c) => {
+                    Cmd::RegisterPerson(c) => {
                         let id = IdNumber::parse("id_number", &c.id_number, today).unwrap();
                         let age = id.age_on(today);
                         let ages = match track.kind {
@@ -830,8 +769,8 @@ mod tests {
                         assert!(ages.contains(&age), "{age}");
                         assert!(c.id_number.starts_with("500106"));
                     }
-                    PCmd::RecommendToTalentPool(_) => pool += 1,
-                    PCmd::PutOnDuty(c) => {
+                    Cmd::RecommendToTalentPool(_) => pool += 1,
+                    Cmd::PutOnDuty(c) => {
                         assert_eq!(c.on_duty_date, china_date(at).to_string());
                     }
                     _ => {}
@@ -862,7 +801,7 @@ mod tests {
             for step in &station.steps[1..] {
                 let child = step.child.expect("an enrollment names its child");
                 assert!(seen.insert(child));
-                let PCmd::RegisterPerson(c) = &s.people[(s.counts.veterans
+                let Cmd::RegisterPerson(c) = &s.people[(s.counts.veterans
                     + s.counts.spouses_placed
                     + s.counts.spouses_on_allowance
                     + child) as usize]
@@ -902,11 +841,11 @@ mod tests {
                         .all(|t| *t < now && *t >= now - OLDEST - hours(1))
                 );
                 for step in &track.steps {
-                    if let PCmd::PayAllowance(c) = &step.cmd {
+                    if let Cmd::PayAllowance(c) = &step.cmd {
                         assert!(c.month.starts_with(&format!("{:04}-", today.year())));
                         months += 1;
                     }
-                    if let PCmd::RegisterPerson(c) = &step.cmd {
+                    if let Cmd::RegisterPerson(c) = &step.cmd {
                         IdNumber::parse("id_number", &c.id_number, today).unwrap();
                     }
                 }

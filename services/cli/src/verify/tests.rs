@@ -1,6 +1,8 @@
 //! The verifier against in-memory exports: an intact one, and one of each
 //! kind of tampering, each of which must be found and named.
 
+use std::collections::HashMap;
+
 use prost::Message as _;
 use serde_json::Value;
 use sy_domain::event::{GENESIS_HASH, hash, subject};
@@ -8,6 +10,7 @@ use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
 
 use super::*;
 use crate::record::{EventView, ExportLine};
+use sy_domain::audit::ChainProblem;
 
 /// One event as stored: position, subject, bytes.
 #[derive(Debug, Clone)]
@@ -241,10 +244,10 @@ fn an_altered_event_with_a_rewritten_hash_breaks_the_next_link() {
             4,
             "a",
             3,
-            Problem::PrevHashMismatch {
+            Problem::Chain(ChainProblem::PrevHashMismatch {
                 previous_version: 2,
                 previous_position: Some(3)
-            }
+            })
         )]
     );
     assert_eq!(
@@ -298,11 +301,11 @@ fn a_dropped_event_leaves_a_position_gap_and_a_version_gap() {
                 6,
                 "a",
                 4,
-                Problem::VersionGap {
+                Problem::Chain(ChainProblem::VersionGap {
                     previous: 2,
                     previous_position: Some(3),
                     found: 4
-                }
+                })
             ),
         ]
     );
@@ -315,11 +318,11 @@ fn a_dropped_event_leaves_a_position_gap_and_a_version_gap() {
             5,
             "a",
             4,
-            Problem::VersionGap {
+            Problem::Chain(ChainProblem::VersionGap {
                 previous: 2,
                 previous_position: Some(3),
                 found: 4
-            }
+            })
         )]
     );
 }
@@ -336,11 +339,11 @@ fn a_dropped_first_line_is_found_unless_the_export_is_partial() {
                 3,
                 "a",
                 2,
-                Problem::VersionGap {
+                Problem::Chain(ChainProblem::VersionGap {
                     previous: 0,
                     previous_position: None,
                     found: 2
-                }
+                })
             ),
         ]
     );
@@ -369,21 +372,21 @@ fn reordered_events_go_back() {
                 4,
                 "a",
                 3,
-                Problem::VersionGap {
+                Problem::Chain(ChainProblem::VersionGap {
                     previous: 1,
                     previous_position: Some(1),
                     found: 3
-                }
+                })
             ),
             at(3, Problem::PositionNotAfter { previous: 4 }),
             in_chain(
                 3,
                 "a",
                 2,
-                Problem::VersionBack {
+                Problem::Chain(ChainProblem::VersionBack {
                     latest: 3,
                     latest_position: 4
-                }
+                })
             ),
         ]
     );
@@ -397,20 +400,20 @@ fn reordered_events_go_back() {
                 3,
                 "a",
                 3,
-                Problem::VersionGap {
+                Problem::Chain(ChainProblem::VersionGap {
                     previous: 1,
                     previous_position: Some(1),
                     found: 3
-                }
+                })
             ),
             in_chain(
                 4,
                 "a",
                 2,
-                Problem::VersionBack {
+                Problem::Chain(ChainProblem::VersionBack {
                     latest: 3,
                     latest_position: 3
-                }
+                })
             ),
         ]
     );
@@ -432,7 +435,7 @@ fn an_inserted_event_repeats_a_version_or_names_a_foreign_hash() {
             5,
             "a",
             3,
-            Problem::DuplicateVersion { other_position: 4 }
+            Problem::Chain(ChainProblem::DuplicateVersion { other_position: 4 })
         )]
     );
 
@@ -446,10 +449,10 @@ fn an_inserted_event_repeats_a_version_or_names_a_foreign_hash() {
             8,
             "a",
             5,
-            Problem::PrevHashMismatch {
+            Problem::Chain(ChainProblem::PrevHashMismatch {
                 previous_version: 4,
                 previous_position: Some(6)
-            }
+            })
         )]
     );
 
@@ -460,7 +463,12 @@ fn an_inserted_event_repeats_a_version_or_names_a_foreign_hash() {
         named(&verify(&lines)),
         [
             at(5, Problem::PositionNotAfter { previous: 5 }),
-            in_chain(5, "b", 2, Problem::DuplicateVersion { other_position: 5 }),
+            in_chain(
+                5,
+                "b",
+                2,
+                Problem::Chain(ChainProblem::DuplicateVersion { other_position: 5 })
+            ),
         ]
     );
 }

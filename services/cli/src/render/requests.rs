@@ -1,10 +1,11 @@
-//! Readable output: labels for the protocol's enums (English with the
-//! article's Chinese term), China Standard Time for timestamps, and tables.
+//! Support requests for people: labels for the request protocol's enums
+//! (English with the article's Chinese term), the close-out board, request
+//! lists, one request's fields and its timeline.
 
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
-use jiff::tz::Offset;
+use comfy_table::{Cell, CellAlignment, Table};
 use sy_api::pb::{self, Category, Direction, RequestStatus, SupervisionLevel};
-use sy_domain::validate::CHINA_OFFSET_HOURS;
+
+use super::{duration, number, or_dash, table, time};
 
 pub fn status_label(status: RequestStatus) -> &'static str {
     match status {
@@ -83,65 +84,6 @@ pub fn board_key_label(key: &str) -> String {
         return direction_label(d).to_string();
     }
     key.to_string()
-}
-
-/// A timestamp in China Standard Time, `YYYY-MM-DD HH:MM`; "-" when unset.
-pub fn time(ts: Option<&prost_types::Timestamp>) -> String {
-    let Some(ts) = ts else {
-        return "-".to_string();
-    };
-    match jiff::Timestamp::new(ts.seconds, ts.nanos) {
-        Ok(ts) => Offset::constant(CHINA_OFFSET_HOURS)
-            .to_datetime(ts)
-            .strftime("%Y-%m-%d %H:%M")
-            .to_string(),
-        Err(_) => "-".to_string(),
-    }
-}
-
-/// A timestamp in China Standard Time to the second, `YYYY-MM-DD HH:MM:SS`;
-/// "-" when unset. For audit views, where minutes are too coarse to order events.
-pub fn precise_time(ts: Option<&prost_types::Timestamp>) -> String {
-    let Some(ts) = ts else {
-        return "-".to_string();
-    };
-    match jiff::Timestamp::new(ts.seconds, ts.nanos) {
-        Ok(ts) => Offset::constant(CHINA_OFFSET_HOURS)
-            .to_datetime(ts)
-            .strftime("%Y-%m-%d %H:%M:%S")
-            .to_string(),
-        Err(_) => "-".to_string(),
-    }
-}
-
-/// A duration in seconds, in the largest unit that reads well.
-pub fn duration(seconds: u64) -> String {
-    const DAY: u64 = 86_400;
-    match seconds {
-        0 => "-".to_string(),
-        1..60 => format!("{seconds} s"),
-        60..3600 => format!("{} min", seconds / 60),
-        3600..DAY => format!("{:.1} h", seconds as f64 / 3600.0),
-        _ => format!("{:.1} d", seconds as f64 / DAY as f64),
-    }
-}
-
-pub fn or_dash(text: &str) -> &str {
-    if text.is_empty() { "-" } else { text }
-}
-
-/// A new table with the house style and a header row.
-pub fn table(header: &[&str]) -> Table {
-    let mut table = Table::new();
-    table
-        .load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header.iter().map(Cell::new));
-    table
-}
-
-fn number(n: u64) -> Cell {
-    Cell::new(n).set_alignment(CellAlignment::Right)
 }
 
 const BOARD_HEADER: [&str; 8] = [
@@ -332,11 +274,6 @@ pub fn timeline(entries: &[pb::TimelineEntry]) -> Table {
     table
 }
 
-/// First bytes of a hash in hex, enough to eyeball a chain.
-pub fn short_hash(bytes: &[u8]) -> String {
-    bytes.iter().take(6).map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,23 +292,6 @@ mod tests {
             "district-housing-bureau"
         );
         assert_eq!(board_key_label("(unassigned)"), "(unassigned)");
-    }
-
-    #[test]
-    fn times_are_china_standard_time() {
-        let ts = prost_types::Timestamp {
-            seconds: 1_767_225_600, // 2026-01-01T00:00:00Z
-            nanos: 0,
-        };
-        assert_eq!(time(Some(&ts)), "2026-01-01 08:00");
-        assert_eq!(precise_time(Some(&ts)), "2026-01-01 08:00:00");
-        assert_eq!(time(None), "-");
-        assert_eq!(precise_time(None), "-");
-        assert_eq!(duration(0), "-");
-        assert_eq!(duration(42), "42 s");
-        assert_eq!(duration(600), "10 min");
-        assert_eq!(duration(5400), "1.5 h");
-        assert_eq!(duration(3 * 86_400), "3.0 d");
     }
 
     #[test]
