@@ -77,6 +77,9 @@ for file in deploy/compose*.yaml; do
   "${compose[@]}" -f "$file" config -q
 done
 
+step "module cycles (deploy/check-module-cycles.py)"
+python3 deploy/check-module-cycles.py services/*/src tests/src
+
 if command -v shellcheck >/dev/null; then
   step "shellcheck"
   shellcheck deploy/*.sh .ci/run tests/clients/python/*.sh
