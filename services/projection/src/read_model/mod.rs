@@ -178,7 +178,7 @@ impl ReadModel {
     }
 
     /// The format the trees are written in (1 for stores from before
-    /// formats were numbered); anything but [`FORMAT`] must be rebuilt.
+    /// formats were numbered); anything but `FORMAT` must be rebuilt.
     pub fn format(&self) -> Result<u64, ReadModelError> {
         match self.trees.meta.get(FORMAT_KEY)? {
             None => Ok(1),
