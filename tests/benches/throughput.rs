@@ -9,6 +9,10 @@
 //!
 //! Run: `cargo build --release --bins && cargo bench -p sy-tests --bench throughput`.
 //! `SY_BENCH_EVENTS` sets the number of commands (default 5000).
+#![allow(
+    clippy::print_stdout,
+    reason = "the printed report is the bench's output"
+)]
 
 use std::future::IntoFuture;
 use std::time::{Duration, Instant};

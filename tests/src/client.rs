@@ -13,11 +13,13 @@ use tonic::transport::Channel;
 
 /// The agency that submits (and so may close) requests in the suites.
 pub const AGENCY: &str = "unit-31001";
+/// The user within [`AGENCY`] the suites act as.
 pub const USER: &str = "zhang.wei";
 /// An agency that works requests but did not raise them.
 pub const DEPARTMENT_AGENCY: &str = "district-veterans-bureau";
 /// A served area: district 500106, street 001, community 002.
 pub const AREA_CODE: &str = "500106001002";
+/// The department requests are assigned to (the same code as [`DEPARTMENT_AGENCY`]).
 pub const DEPARTMENT: &str = "district-veterans-bureau";
 
 /// Adds the actor metadata to every request.
@@ -28,6 +30,7 @@ pub struct ActorInterceptor {
 }
 
 impl ActorInterceptor {
+    /// Sends `x-sy-agency: agency` and `x-sy-user: user` on every call.
     pub fn new(agency: &str, user: &str) -> Self {
         Self {
             agency: agency.parse().expect("agency is ASCII metadata"),
@@ -56,10 +59,12 @@ pub type QueryClient = pb::query_client::QueryClient<InterceptedService<Channel,
 /// Clients without any metadata, to test that it is required.
 pub type BareIntakeClient = pb::intake_client::IntakeClient<Channel>;
 
+/// An intake client acting as `user` of `agency`.
 pub fn intake_client(channel: Channel, agency: &str, user: &str) -> IntakeClient {
     pb::intake_client::IntakeClient::with_interceptor(channel, ActorInterceptor::new(agency, user))
 }
 
+/// A query client acting as [`USER`] of [`AGENCY`].
 pub fn query_client(channel: Channel) -> QueryClient {
     pb::query_client::QueryClient::with_interceptor(channel, ActorInterceptor::new(AGENCY, USER))
 }
@@ -110,6 +115,7 @@ pub fn submit_command(key: &str) -> pb::SubmitRequestCommand {
     }
 }
 
+/// Assigns `request_id` to `department`, due `due_in_days` from today.
 pub fn assign_command(
     request_id: &str,
     department: &str,
@@ -124,6 +130,7 @@ pub fn assign_command(
     }
 }
 
+/// Starts work on `request_id`.
 pub fn start_command(request_id: &str) -> pb::StartRequestCommand {
     pb::StartRequestCommand {
         context: fresh_ctx(),
@@ -132,6 +139,7 @@ pub fn start_command(request_id: &str) -> pb::StartRequestCommand {
     }
 }
 
+/// Records `note` as progress on `request_id`.
 pub fn progress_command(request_id: &str, note: &str) -> pb::RecordProgressCommand {
     pb::RecordProgressCommand {
         context: fresh_ctx(),
@@ -140,6 +148,7 @@ pub fn progress_command(request_id: &str, note: &str) -> pb::RecordProgressComma
     }
 }
 
+/// Reports `request_id` resolved.
 pub fn resolve_command(request_id: &str) -> pb::ResolveRequestCommand {
     pb::ResolveRequestCommand {
         context: fresh_ctx(),
@@ -148,6 +157,7 @@ pub fn resolve_command(request_id: &str) -> pb::ResolveRequestCommand {
     }
 }
 
+/// Closes out `request_id` (must be sent by the requesting agency).
 pub fn close_command(request_id: &str) -> pb::CloseRequestCommand {
     pb::CloseRequestCommand {
         context: fresh_ctx(),
@@ -156,6 +166,7 @@ pub fn close_command(request_id: &str) -> pb::CloseRequestCommand {
     }
 }
 
+/// Refuses `request_id` before work starts.
 pub fn reject_command(request_id: &str) -> pb::RejectRequestCommand {
     pb::RejectRequestCommand {
         context: fresh_ctx(),
@@ -164,6 +175,7 @@ pub fn reject_command(request_id: &str) -> pb::RejectRequestCommand {
     }
 }
 
+/// Disputes the resolution of `request_id` (must be sent by the requesting agency).
 pub fn reopen_command(request_id: &str) -> pb::ReopenRequestCommand {
     pb::ReopenRequestCommand {
         context: fresh_ctx(),
@@ -314,6 +326,7 @@ pub fn register_placement_command(
     }
 }
 
+/// Matches `placement_id` to a hospital post, all three matches true.
 pub fn match_placement_command(placement_id: &str) -> pb::MatchPlacementCommand {
     pb::MatchPlacementCommand {
         context: fresh_ctx(),
@@ -335,6 +348,7 @@ pub fn put_on_duty_command(placement_id: &str) -> pb::PutOnDutyCommand {
     }
 }
 
+/// Grants `person_id` (a spouse) `monthly_amount_fen` a month from `from_month` (`YYYY-MM`).
 pub fn grant_allowance_command(
     person_id: &str,
     monthly_amount_fen: i64,
@@ -348,6 +362,7 @@ pub fn grant_allowance_command(
     }
 }
 
+/// Pays `person_id`'s allowance for `month` (`YYYY-MM`).
 pub fn pay_allowance_command(person_id: &str, month: &str) -> pb::PayAllowanceCommand {
     pb::PayAllowanceCommand {
         context: fresh_ctx(),
@@ -368,6 +383,7 @@ pub fn open_station_command(seats: u32) -> pb::OpenStationCommand {
     }
 }
 
+/// Enrolls the registered child `child_person_id` at `station_id`.
 pub fn enroll_child_command(station_id: &str, child_person_id: &str) -> pb::EnrollChildCommand {
     pb::EnrollChildCommand {
         context: fresh_ctx(),
@@ -376,6 +392,7 @@ pub fn enroll_child_command(station_id: &str, child_person_id: &str) -> pb::Enro
     }
 }
 
+/// Takes `child_person_id` off `station_id` or its waitlist.
 pub fn withdraw_child_command(station_id: &str, child_person_id: &str) -> pb::WithdrawChildCommand {
     pb::WithdrawChildCommand {
         context: fresh_ctx(),

@@ -113,6 +113,7 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// The client port the server picked at start (kept across restarts).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -122,6 +123,7 @@ impl NatsServer {
         self.store.path()
     }
 
+    /// Whether the server process is alive (not killed, not exited).
     pub fn is_running(&mut self) -> bool {
         self.process.as_mut().is_some_and(|p| p.exited().is_none())
     }

@@ -23,6 +23,7 @@ pub struct Log {
 }
 
 impl Log {
+    /// An empty log of the process called `name`.
     pub fn new(name: &str) -> Self {
         Self {
             name: name.into(),
@@ -30,10 +31,12 @@ impl Log {
         }
     }
 
+    /// The process's name, as shown around a dump.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// Appends one line the process wrote.
     pub fn push(&self, line: String) {
         self.lines
             .lock()
@@ -41,10 +44,12 @@ impl Log {
             .push(line);
     }
 
+    /// Lines captured so far.
     pub fn len(&self) -> usize {
         self.lines.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// Whether the process wrote nothing yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -77,6 +82,7 @@ impl Log {
 
     /// Prints the log's tail to stderr. libtest captures it and shows it only
     /// for a failing test (or with `--nocapture`); `SY_TEST_QUIET=1` mutes it.
+    #[allow(clippy::print_stderr, reason = "libtest captures stderr per test")]
     pub fn dump(&self) {
         if std::env::var_os("SY_TEST_QUIET").is_some_and(|v| v == "1") || self.is_empty() {
             return;
@@ -122,6 +128,7 @@ impl Process {
         })
     }
 
+    /// The operating system's id of the process.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

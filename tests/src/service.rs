@@ -20,7 +20,9 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a service may take to stop after SIGTERM.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Name of intake's binary in the workspace.
 pub const INTAKE_BIN: &str = "sy-intake";
+/// Name of the projection's binary in the workspace.
 pub const PROJECTION_BIN: &str = "sy-projection";
 
 /// A workspace binary, built next to the test executable:
@@ -65,6 +67,7 @@ impl ServiceBuilder {
         Self::with_binary(binary_path(binary_name), binary_name)
     }
 
+    /// The binary at `binary`, called `label` in logs and dumps.
     pub fn with_binary(binary: impl Into<PathBuf>, label: &str) -> Self {
         Self {
             binary: binary.into(),
@@ -95,11 +98,13 @@ impl ServiceBuilder {
     }
 
     /// The name logs and errors use (e.g. `sy-projection#2`).
+    /// Renames the service in logs and dumps (`projection-2`...).
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = label.into();
         self
     }
 
+    /// Appends one command-line argument.
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
         self.args.push(arg.as_ref().to_os_string());
         self
@@ -110,6 +115,7 @@ impl ServiceBuilder {
         self.arg(flag).arg(value.to_string())
     }
 
+    /// Sets an environment variable of the process.
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
         self.envs
             .push((key.as_ref().to_os_string(), value.as_ref().to_os_string()));
@@ -160,14 +166,17 @@ impl Service {
             .connect_lazy()
     }
 
+    /// The service's name in logs and dumps.
     pub fn label(&self) -> &str {
         &self.spec.label
     }
 
+    /// The running process's id; `None` while stopped.
     pub fn pid(&self) -> Option<u32> {
         self.process.as_ref().map(Process::pid)
     }
 
+    /// Whether the process is alive (started and not exited).
     pub fn is_running(&mut self) -> bool {
         self.process.as_mut().is_some_and(|p| p.exited().is_none())
     }

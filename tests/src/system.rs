@@ -51,6 +51,7 @@ impl SystemBuilder {
         self
     }
 
+    /// Starts NATS, intake and projection as configured, on a fresh stream.
     pub async fn start(self) -> anyhow::Result<System> {
         let nats = NatsServer::start().await?;
         let stream = format!("SY_TEST_{}", uuid::Uuid::new_v4().simple()).to_uppercase();
@@ -85,7 +86,9 @@ impl SystemBuilder {
 /// NATS + intake + projection for one test. Fields are public so a test can
 /// kill, restart or inspect each part.
 pub struct System {
+    /// The system's own `nats-server`.
     pub nats: NatsServer,
+    /// The intake service, connected to `nats`.
     pub intake: Service,
     projection: Option<Service>,
     stream: String,
@@ -100,6 +103,7 @@ impl System {
         Self::builder().start().await
     }
 
+    /// A deployment with non-default settings.
     pub fn builder() -> SystemBuilder {
         SystemBuilder::default()
     }
@@ -109,10 +113,12 @@ impl System {
         &self.stream
     }
 
+    /// The projection service; panics if it was never started.
     pub fn projection(&self) -> &Service {
         self.projection.as_ref().expect("projection started")
     }
 
+    /// The projection service, to kill or restart it.
     pub fn projection_mut(&mut self) -> &mut Service {
         self.projection.as_mut().expect("projection started")
     }

@@ -1,6 +1,10 @@
 //! Credentials: with `--tokens-file`, intake accepts a call only with a bearer
 //! token granted the agency it claims; `sy token new` makes such tokens and
 //! `sy --token` sends one.
+#![allow(
+    clippy::unwrap_used,
+    reason = "helpers outside #[test] fns; a panic there is the failure report"
+)]
 
 use sy_tests::client::*;
 use sy_tests::{NatsServer, ServiceBuilder, binary_path};

@@ -343,6 +343,10 @@ fn programme(area: &pb::AreaStats, programme: Programme) -> pb::ProgrammeStats {
 
 /// Runs `sy demo placements --seed 7 --scale SCALE` against the system;
 /// panics (with its output) unless it succeeds; returns its output.
+#[allow(
+    clippy::print_stderr,
+    reason = "the demo's output, shown when a test fails"
+)]
 async fn demo(sys: &System) -> anyhow::Result<String> {
     let started = Instant::now();
     let output = tokio::process::Command::new(sy_tests::binary_path("sy"))

@@ -2,6 +2,10 @@
 //! restarts on the same data dir and converges to the log, with every event
 //! applied exactly once; a fresh replica replaying from sequence 1 answers
 //! identically.
+#![allow(
+    clippy::unwrap_used,
+    reason = "helpers outside #[test] fns; a panic there is the failure report"
+)]
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;

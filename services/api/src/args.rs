@@ -32,6 +32,7 @@ pub struct CommonArgs {
     pub log_format: LogFormat,
 }
 
+/// How a service writes its logs (`--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// Human-readable lines, for a terminal.

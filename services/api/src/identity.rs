@@ -17,8 +17,11 @@ use sy_domain::validate::{Code, text};
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
+/// Metadata key of the acting agency's code (required on every command).
 pub const AGENCY_METADATA: &str = "x-sy-agency";
+/// Metadata key of the acting user within the agency (required on every command).
 pub const USER_METADATA: &str = "x-sy-user";
+/// Metadata key of the bearer token, checked when a tokens file is configured.
 pub const AUTHORIZATION_METADATA: &str = "authorization";
 
 /// Which agencies a token may act for.
@@ -77,10 +80,12 @@ impl Credentials {
         Ok(Self { grants })
     }
 
+    /// Number of tokens granted.
     pub fn len(&self) -> usize {
         self.grants.len()
     }
 
+    /// Whether no token is granted.
     pub fn is_empty(&self) -> bool {
         self.grants.is_empty()
     }

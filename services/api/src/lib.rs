@@ -12,7 +12,12 @@ pub mod telemetry;
 
 /// Messages (from `sy-domain`) and the generated gRPC clients and servers.
 pub mod pb {
-    #![allow(clippy::doc_markdown, clippy::large_enum_variant)]
+    #![allow(
+        missing_docs,
+        unused_qualifications,
+        clippy::doc_markdown,
+        clippy::large_enum_variant
+    )]
     pub use sy_domain::pb::*;
     include!(concat!(env!("OUT_DIR"), "/shuangyong.v1.rs"));
 }

@@ -10,6 +10,8 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// could not wait for `min_position`.
 pub const POSITION_METADATA: &str = "x-sy-position";
 
+/// The one mapping from a domain error to its gRPC status, with field
+/// violations in the details (`google.rpc.BadRequest`).
 pub fn from_domain(err: &DomainError) -> Status {
     let message = err.to_string();
     match err {

@@ -38,6 +38,7 @@ impl<S> tower::Layer<S> for GrpcMetricsLayer {
     }
 }
 
+/// The service [`GrpcMetricsLayer`] wraps around `S`.
 #[derive(Debug, Clone)]
 pub struct GrpcMetrics<S> {
     inner: S,

@@ -177,18 +177,18 @@ mod tests {
 
     #[test]
     fn a_broken_history_names_the_event() {
-        let mut events = events(3);
-        events.remove(1);
-        let shown = history("request", "r-1", &events);
+        let mut gapped = events(3);
+        gapped.remove(1);
+        let shown = history("request", "r-1", &gapped);
         assert_eq!(shown.problems.len(), 1);
         assert!(
             shown.problems[0].starts_with("position 30: request r-1: version 3 follows version 1")
         );
         assert!(shown.text.contains("chain: BROKEN in 1 of 2 events"));
 
-        let mut events = super::tests::events(2);
-        events[1].payload = bytes::Bytes::from_static(b"\xff\xff");
-        let shown = history("request", "r-1", &events);
+        let mut damaged = events(2);
+        damaged[1].payload = bytes::Bytes::from_static(b"\xff\xff");
+        let shown = history("request", "r-1", &damaged);
         assert!(shown.problems[0].contains("not an EventEnvelope"));
     }
 }

@@ -19,6 +19,11 @@
 //! checks themselves are `sy_domain::audit`'s. `status`, `quarantine` and
 //! `rebuild` ask a projection replica.
 #![forbid(unsafe_code)]
+#![allow(
+    missing_docs,
+    reason = "this library exists only for the `sy` binary and its tests, not as an API; \
+              doc comments on its clap structs would become `--help` text"
+)]
 
 /// `println!` that tolerates a closed stdout (`sy board | head`): output is
 /// best effort, a broken pipe must not panic.

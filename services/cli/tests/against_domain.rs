@@ -3,6 +3,10 @@
 //! walkthrough command must be legal for the domain, reruns must replay, and
 //! errors must carry their details. The end-to-end suite in `tests/` runs the
 //! same binary against real nats-server, sy-intake and sy-projection.
+#![allow(
+    clippy::unwrap_used,
+    reason = "helpers outside #[test] fns; a panic there is the failure report"
+)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

@@ -20,9 +20,13 @@ use jiff::civil::Date;
 /// caller and passed in `Facts`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonFacts {
+    /// The person aggregate's id (a UUID in text form).
     pub id: String,
+    /// The role the person was registered in (veteran, spouse, child...).
     pub role: PersonRole,
+    /// Read from their ID number; stations check a child's age against it.
     pub birth_date: Date,
+    /// The six-digit administrative area they were registered in.
     pub area_code: String,
 }
 
@@ -30,21 +34,37 @@ pub struct PersonFacts {
 /// quarantines such events; intake refuses to decide on such a history.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApplyError {
+    /// The envelope carries no payload this build knows.
     #[error("event has no payload it knows (written by a newer schema?)")]
     MissingPayload,
+    /// The envelope names another aggregate than the one folding it.
     #[error("event belongs to {kind} {id}, not to {expected_kind} {expected_id}")]
     WrongAggregate {
+        /// Kind named by the envelope.
         kind: String,
+        /// Aggregate id named by the envelope.
         id: String,
+        /// Kind of the aggregate folding it.
         expected_kind: &'static str,
+        /// Id of the aggregate folding it (empty before its first event).
         expected_id: String,
     },
+    /// The envelope's version is not the aggregate's next one.
     #[error("event has version {actual}, expected {expected}")]
-    VersionGap { expected: u64, actual: u64 },
+    VersionGap {
+        /// The aggregate's version plus one.
+        expected: u64,
+        /// The version the envelope carries.
+        actual: u64,
+    },
+    /// The event is not allowed from the aggregate's current state.
     #[error("{event_type} cannot happen to a {kind} that is {state}")]
     NotApplicable {
+        /// Stable name of the event (`RequestSubmitted`...).
         event_type: &'static str,
+        /// Kind of the aggregate folding it.
         kind: &'static str,
+        /// The aggregate's current state, as the error shows it.
         state: String,
     },
 }
@@ -53,6 +73,7 @@ pub enum ApplyError {
 pub struct Implied<A: Aggregate> {
     /// The aggregate it addresses.
     pub id: uuid::Uuid,
+    /// The command to run on it.
     pub command: A::Command,
     /// Issued only when this holds for the addressed aggregate's current
     /// state; otherwise there is nothing to do (not an error).
@@ -61,6 +82,8 @@ pub struct Implied<A: Aggregate> {
     pub key_prefix: &'static str,
 }
 
+/// One aggregate kind: its state folded from its events, and the decision a
+/// command makes on it.
 pub trait Aggregate: Clone + Default + Send + Sync + 'static {
     /// Kind in subjects and envelopes (`sy.evt.<KIND>.<id>`).
     const KIND: &'static str;

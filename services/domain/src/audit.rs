@@ -14,17 +14,26 @@ use crate::pb::EventEnvelope;
 /// A link of an aggregate's chain that does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainBreak {
+    /// An event's `prev_hash` is not the hash of the aggregate's event before it.
     #[error("{kind} {id} version {version}: prev_hash does not match the previous event's hash")]
     PrevHashMismatch {
+        /// Aggregate kind of the event.
         kind: String,
+        /// Aggregate id of the event.
         id: String,
+        /// The event's aggregate version.
         version: u64,
     },
+    /// An aggregate's versions skip or repeat in stream order.
     #[error("{kind} {id}: version {found} follows version {previous}")]
     VersionGap {
+        /// Aggregate kind of the event.
         kind: String,
+        /// Aggregate id of the event.
         id: String,
+        /// The version of the aggregate's event seen before.
         previous: u64,
+        /// The version this event carries (should be `previous + 1`).
         found: u64,
     },
 }
@@ -91,7 +100,9 @@ pub fn check_prev_hash(envelope: &EventEnvelope, previous: &[u8; 32]) -> Result<
 /// from 32 zero bytes. Equal digests at equal positions mean equal logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogDigest {
+    /// Stream sequence of the last event folded in; 0 before any.
     pub position: u64,
+    /// The digest after that event.
     pub digest: [u8; 32],
 }
 

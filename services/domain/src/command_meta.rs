@@ -25,7 +25,9 @@ const MAX_SKEW: SignedDuration = SignedDuration::from_secs(60);
 /// What every command carries besides its own fields.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Meta {
+    /// The caller's key: a retry with the same key records nothing new.
     pub idempotency_key: IdempotencyKey,
+    /// The caller's id tying related commands together in logs and events.
     pub correlation_id: String,
     /// When it happened: the caller's `occurred_at`, else the time of parsing.
     pub occurred_at: Timestamp,
@@ -36,6 +38,7 @@ pub struct Meta {
 /// What parsing needs to know of the deployment.
 #[derive(Clone)]
 pub struct ParseEnv {
+    /// Area codes of the districts this deployment serves.
     pub districts: Districts,
     /// Secret that person ids are derived from (with the ID number).
     pub identity_key: [u8; 32],
@@ -43,7 +46,9 @@ pub struct ParseEnv {
 
 /// What a message's own fields are parsed against.
 pub struct Input<'a> {
+    /// The deployment's settings.
     pub env: &'a ParseEnv,
+    /// Who sends the command (agency and user, from the call's metadata).
     pub actor: &'a pb::Actor,
     /// The day the command occurred, in China.
     pub today: Date,
@@ -55,9 +60,11 @@ pub struct Input<'a> {
 /// A command ready for the pipeline.
 #[derive(Debug)]
 pub struct Parsed<A: Aggregate> {
+    /// Its context: idempotency key, correlation id, time, expected version.
     pub meta: Meta,
     /// The aggregate the command addresses.
     pub id: Uuid,
+    /// The validated command.
     pub command: A::Command,
     /// Hash of the command without its context: a retry with the same key
     /// must carry the same fingerprint.
@@ -75,7 +82,9 @@ pub trait CommandMessage: prost::Message + prost::Name + Clone + Send + Sync + '
     /// The command creates its aggregate (so it most likely does not exist).
     const CREATES: bool = false;
 
+    /// The message's command context (idempotency key, correlation id...).
     fn context(&self) -> Option<&pb::CommandContext>;
+    /// Drops the context, so the fingerprint covers the command's own fields.
     fn clear_context(&mut self);
 
     /// Parses the message's own fields into the addressed aggregate's id and

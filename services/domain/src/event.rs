@@ -65,6 +65,7 @@ pub fn to_jiff(ts: Option<&prost_types::Timestamp>) -> Option<jiff::Timestamp> {
     jiff::Timestamp::new(ts.seconds, ts.nanos).ok()
 }
 
+/// Converts a timestamp to its protobuf form (seconds and nanoseconds).
 pub fn to_proto(ts: jiff::Timestamp) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: ts.as_second(),

@@ -25,7 +25,9 @@ use crate::error::FieldViolation;
 /// Sex as recorded in an identity number (its 17th digit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Sex {
+    /// Odd 17th digit.
     Male,
+    /// Even 17th digit.
     Female,
 }
 
@@ -41,6 +43,7 @@ pub struct IdNumber {
 }
 
 impl IdNumber {
+    /// Characters in a number: 17 digits and the check character.
     pub const LEN: usize = 18;
 
     /// The MOD 11-2 weights of the 17 body digits: 2^(18 - position) mod 11.
@@ -163,6 +166,7 @@ impl IdNumber {
         Date::new(year, month, day).ok()
     }
 
+    /// The birth date its digits 7 to 14 encode (checked to be a real date).
     pub fn birth_date(&self) -> Date {
         self.birth_date
     }
@@ -228,6 +232,7 @@ pub fn age_on(birth: Date, on: Date) -> i16 {
 pub struct Phone(String);
 
 impl Phone {
+    /// Digits in a stored number, without the country code.
     pub const LEN: usize = 11;
 
     /// Accepts spaces and hyphens anywhere and a leading `+86` or `86`
@@ -293,8 +298,10 @@ impl fmt::Debug for Phone {
 pub struct PersonName(String);
 
 impl PersonName {
+    /// Longest name accepted, in characters after trimming.
     pub const MAX_CHARS: usize = 50;
 
+    /// Trims `value` and checks it; the violation names `field`.
     pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
         let trimmed = value.trim();
         let chars = trimmed.chars().count();
@@ -333,6 +340,8 @@ impl PersonName {
         std::iter::once(first).chain(chars.map(|_| '*')).collect()
     }
 
+    /// The name in full. Sensitive: prefer [`PersonName::masked`] unless the
+    /// reader needs the whole value.
     pub fn as_str(&self) -> &str {
         &self.0
     }

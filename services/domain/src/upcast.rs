@@ -9,12 +9,18 @@ use crate::event::SCHEMA_VERSION;
 use crate::pb::event_envelope::Payload;
 use crate::pb::{EventEnvelope, Priority, SupervisionLevel};
 
+/// Why an envelope cannot be brought to the current schema.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpcastError {
     /// Written by a newer release: folding it with older rules could
     /// misread it, so it is refused (and quarantined) instead.
     #[error("event has schema version {found}; this release reads up to {supported}")]
-    Newer { found: u32, supported: u32 },
+    Newer {
+        /// The envelope's schema version.
+        found: u32,
+        /// [`SCHEMA_VERSION`] of this release.
+        supported: u32,
+    },
 }
 
 /// `envelope` as the current schema means it.

@@ -36,6 +36,7 @@ impl Violations {
         }
     }
 
+    /// Records a violation found outside `check`.
     pub fn push(&mut self, violation: FieldViolation) {
         self.0.push(violation);
     }
@@ -120,8 +121,10 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
 pub struct Code(String);
 
 impl Code {
+    /// Longest code, in bytes.
     pub const MAX_LEN: usize = 64;
 
+    /// Checks `value`; the violation names `field`.
     pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
         if value.is_empty() {
             return Err(FieldViolation::new(field, "is required"));
@@ -144,6 +147,7 @@ impl Code {
         Ok(Self(value.to_string()))
     }
 
+    /// The code as sent.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -160,8 +164,10 @@ impl fmt::Display for Code {
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
+    /// Longest key, in bytes.
     pub const MAX_LEN: usize = 128;
 
+    /// Checks `value`; the violation names `field`.
     pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
         if value.is_empty() {
             return Err(FieldViolation::new(field, "is required"));
@@ -181,6 +187,7 @@ impl IdempotencyKey {
         Ok(Self(value.to_string()))
     }
 
+    /// The key as sent.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -251,6 +258,7 @@ impl Districts {
         Ok(Self(codes))
     }
 
+    /// Whether the 6-digit `district` is served.
     pub fn contains(&self, district: &str) -> bool {
         self.0.contains(district)
     }
@@ -291,6 +299,7 @@ impl AreaCode {
         Ok(code)
     }
 
+    /// The 6-digit district the area lies in.
     pub fn district(&self) -> &str {
         &self.0[..6]
     }
@@ -308,6 +317,7 @@ impl AreaCode {
         }
     }
 
+    /// All 12 digits.
     pub fn as_str(&self) -> &str {
         &self.0
     }

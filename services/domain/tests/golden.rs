@@ -3,6 +3,10 @@
 //! decodes and folds them forever after: a change that breaks old events
 //! fails here. Regenerate only for a new golden version, never to make this
 //! pass: `SY_BLESS_GOLDEN=1 cargo test -p sy-domain --test golden`.
+#![allow(
+    clippy::unwrap_used,
+    reason = "helpers outside #[test] fns; a panic there is the failure report"
+)]
 
 use std::path::PathBuf;
 

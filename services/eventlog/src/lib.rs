@@ -30,6 +30,7 @@ const CONNECT_POLL: Duration = Duration::from_millis(50);
 pub struct LogConfig {
     /// One NATS URL or several, comma-separated (the nodes of a cluster).
     pub nats_url: String,
+    /// Name of the JetStream stream holding `sy.evt.>`.
     pub stream: String,
     /// Stream replicas when the stream is created (1 in dev, 3 in a cluster).
     pub replicas: usize,
@@ -40,20 +41,25 @@ pub struct LogConfig {
 /// One event as stored: its stream sequence (the position), subject and bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
+    /// Stream sequence, from 1; the log's total order.
     pub position: u64,
+    /// `sy.evt.<kind>.<id>`: the aggregate the event belongs to.
     pub subject: String,
+    /// The encoded `EventEnvelope`.
     pub payload: Bytes,
 }
 
 /// What an append returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {
+    /// Stream sequence the event was stored at.
     pub position: u64,
     /// JetStream recognised the message id: nothing new was stored and
     /// `position` is that of the first message with this id.
     pub duplicate: bool,
 }
 
+/// Why a log operation failed, by what the caller can do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     /// NATS or the stream cannot be reached now; retrying later may work.
@@ -61,7 +67,12 @@ pub enum LogError {
     Unavailable(String),
     /// Another writer appended to the subject after the expected sequence.
     #[error("subject {subject} has moved past sequence {expected}")]
-    Conflict { subject: String, expected: u64 },
+    Conflict {
+        /// The aggregate's subject.
+        subject: String,
+        /// The last sequence on the subject the writer expected (0: none).
+        expected: u64,
+    },
     /// The log answered, but not as the caller needs (bad configuration).
     #[error("event log error: {0}")]
     Failed(String),
@@ -119,10 +130,12 @@ impl EventLog {
         })
     }
 
+    /// The stream this connection reads and appends to.
     pub fn stream_name(&self) -> &str {
         &self.stream_name
     }
 
+    /// Whether the NATS connection is up right now.
     pub fn is_connected(&self) -> bool {
         self.client.connection_state() == State::Connected
     }

@@ -1,5 +1,9 @@
 //! The log's guarantees against a real `nats-server` (the version Debian ships,
 //! 2.9): conditional appends, deduplication, subject reads and tails.
+#![allow(
+    clippy::unwrap_used,
+    reason = "helpers outside #[test] fns; a panic there is the failure report"
+)]
 
 use std::time::{Duration, Instant};
 

@@ -13,6 +13,7 @@ use sy_domain::validate::Districts;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "sy-intake", version, about)]
 pub struct Config {
+    /// Flags both services take: NATS URL, stream, log format, metrics.
     #[command(flatten)]
     pub common: CommonArgs,
 

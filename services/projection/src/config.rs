@@ -15,6 +15,7 @@ use sy_api::args::CommonArgs;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "sy-projection", version, about)]
 pub struct Config {
+    /// Flags both services take: NATS URL, stream, log format, metrics.
     #[command(flatten)]
     pub common: CommonArgs,
 
@@ -50,6 +51,7 @@ pub struct Config {
 }
 
 impl Config {
+    /// `--max-wait-ms` as a duration.
     pub fn max_wait(&self) -> Duration {
         Duration::from_millis(self.max_wait_ms)
     }

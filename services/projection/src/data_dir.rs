@@ -204,7 +204,7 @@ mod tests {
     #[test]
     fn an_older_format_is_rebuilt_from_the_log_in_a_new_generation() {
         let root = tempfile::tempdir().unwrap();
-        std::fs::write(root.path().join(ACTIVE), "gen-1\n").unwrap();
+        fs::write(root.path().join(ACTIVE), "gen-1\n").unwrap();
         old_store(&root.path().join("gen-1"));
         let (dir, model) = DataDir::open(root.path()).unwrap();
         assert_eq!(dir.active_path(), root.path().join("gen-2"));
@@ -228,7 +228,7 @@ mod tests {
     #[test]
     fn a_damaged_marker_is_an_error() {
         let root = tempfile::tempdir().unwrap();
-        std::fs::write(root.path().join(ACTIVE), "nonsense").unwrap();
+        fs::write(root.path().join(ACTIVE), "nonsense").unwrap();
         assert!(DataDir::open(root.path()).is_err());
     }
 }

@@ -34,8 +34,10 @@ const MAX_RETRY: Duration = Duration::from_secs(5);
 /// Why the fold stopped for good; the service shuts down with it.
 #[derive(Debug, thiserror::Error)]
 pub enum FollowError {
+    /// The read model could not be written or read.
     #[error(transparent)]
     Store(#[from] ReadModelError),
+    /// The blocking task folding batches panicked or was cancelled.
     #[error("fold worker failed: {0}")]
     Worker(#[from] tokio::task::JoinError),
 }

@@ -59,23 +59,33 @@ pub use read_model::{
 /// Why the service could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// The gRPC address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The `--listen` address.
         addr: SocketAddr,
+        /// Why binding failed (in use, not permitted...).
         source: std::io::Error,
     },
+    /// The bound listener's address cannot be read back.
     #[error("cannot read the listener's address: {0}")]
     LocalAddr(std::io::Error),
+    /// The sled read model cannot be opened or used.
     #[error(transparent)]
     ReadModel(#[from] ReadModelError),
+    /// The event log cannot be reached or read.
     #[error(transparent)]
     Log(#[from] LogError),
+    /// The Prometheus exporter cannot start.
     #[error("cannot serve metrics: {0}")]
     Metrics(#[from] metrics_exporter_prometheus::BuildError),
+    /// The reflection service cannot be built from the descriptors.
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The gRPC server failed while serving.
     #[error("grpc server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
+    /// The fold stopped for good.
     #[error("fold stopped: {0}")]
     Follow(#[from] FollowError),
 }

@@ -3,6 +3,10 @@
 //! Query call over real gRPC, streams changes live, quarantines garbage, shuts
 //! down cleanly, resumes from its checkpoint, and a fresh replica rebuilds the
 //! same bytes.
+#![allow(
+    clippy::unwrap_used,
+    reason = "helpers outside #[test] fns; a panic there is the failure report"
+)]
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -426,11 +426,11 @@ fn an_inserted_event_repeats_a_version_or_names_a_foreign_hash() {
     // the real a3, positions renumbered.
     let a2 = &events[2];
     let forged = envelope("a", 3, hash(&a2.bytes), 1_767_300_000).encode_to_vec();
-    let mut lines = lines(&events);
-    lines.insert(3, ExportLine::new(4, &a2.subject, &forged).to_json());
-    renumber(&mut lines);
+    let mut inserted = lines(&events);
+    inserted.insert(3, ExportLine::new(4, &a2.subject, &forged).to_json());
+    renumber(&mut inserted);
     assert_eq!(
-        named(&verify(&lines)),
+        named(&verify(&inserted)),
         [in_chain(
             5,
             "a",
@@ -440,11 +440,11 @@ fn an_inserted_event_repeats_a_version_or_names_a_foreign_hash() {
     );
 
     // The next version appended, but its prev_hash names no event of `a`.
-    let mut lines = super::tests::lines(&events);
+    let mut appended = lines(&events);
     let foreign = envelope("a", 5, hash(b"some other event"), 1_767_300_000).encode_to_vec();
-    lines.push(ExportLine::new(8, &a2.subject, &foreign).to_json());
+    appended.push(ExportLine::new(8, &a2.subject, &foreign).to_json());
     assert_eq!(
-        named(&verify(&lines)),
+        named(&verify(&appended)),
         [in_chain(
             8,
             "a",
@@ -457,10 +457,10 @@ fn an_inserted_event_repeats_a_version_or_names_a_foreign_hash() {
     );
 
     // A repeated line: the same position and version again.
-    let mut lines = super::tests::lines(&events);
-    lines.insert(5, lines[4].clone());
+    let mut repeated = lines(&events);
+    repeated.insert(5, repeated[4].clone());
     assert_eq!(
-        named(&verify(&lines)),
+        named(&verify(&repeated)),
         [
             at(5, Problem::PositionNotAfter { previous: 5 }),
             in_chain(

@@ -18,21 +18,32 @@ pub const MONTHLY_AMOUNT_FEN: std::ops::RangeInclusive<i64> = 1..=1_000_000;
 /// Longest stop reason, in characters.
 pub(super) const REASON_MAX: usize = 500;
 
+/// An allowance command, validated at the edge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Grants the allowance to a spouse from `from_month` on. The aggregate
     /// it addresses is `allowance_id_for(&person_id)`.
     Grant {
-        person_id: uuid::Uuid,
+        /// The spouse (a registered person) the allowance is paid to.
+        person_id: Uuid,
         /// Within [`MONTHLY_AMOUNT_FEN`].
         monthly_amount_fen: i64,
+        /// The first month the grant pays for.
         from_month: Month,
     },
     /// Pays one month at the granted monthly amount.
-    Pay { month: Month },
+    Pay {
+        /// The month paid for; each month is paid at most once.
+        month: Month,
+    },
     /// Stops the allowance: on request, or `automatic`ally when the spouse
     /// went on duty.
-    Stop { reason: String, automatic: bool },
+    Stop {
+        /// Why it stops, as the operator or the system wrote it.
+        reason: String,
+        /// Set by the system's follow-up, never by a caller.
+        automatic: bool,
+    },
 }
 
 impl CommandMessage for pb::GrantAllowanceCommand {

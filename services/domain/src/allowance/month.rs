@@ -27,6 +27,7 @@ impl Month {
         (Self::YEARS.contains(&year) && (1..=12).contains(&month)).then_some(Self { year, month })
     }
 
+    /// Parses `YYYY-MM`; the violation names `field`.
     pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
         if value.is_empty() {
             return Err(FieldViolation::new(field, "is required"));
@@ -68,6 +69,7 @@ impl Month {
         Self::new(date.year(), date.month())
     }
 
+    /// The year, within [`Month::YEARS`].
     pub fn year(self) -> i16 {
         self.year
     }

@@ -6,6 +6,7 @@ use jiff::Timestamp;
 
 use super::month::Month;
 
+/// Whether an allowance currently pays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AllowanceStatus {
     /// Granted and not stopped: months may be paid.
@@ -17,7 +18,9 @@ pub enum AllowanceStatus {
 /// One grant, from `from_month` until stopped.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GrantPeriod {
+    /// Amount paid for each month of the period, in fen.
     pub monthly_amount_fen: i64,
+    /// The first month the period pays for.
     pub from_month: Month,
     /// When the grant event occurred (absent if the envelope had no time).
     pub granted_at: Option<Timestamp>,
@@ -25,11 +28,14 @@ pub struct GrantPeriod {
     pub stop: Option<Stop>,
 }
 
+/// How and when a grant period ended.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stop {
+    /// Why it stopped, as recorded in the stop event.
     pub reason: String,
     /// Stopped by the system because the spouse went on duty.
     pub automatic: bool,
+    /// When the stop event occurred (absent if the envelope had no time).
     pub stopped_at: Option<Timestamp>,
 }
 

@@ -83,18 +83,18 @@ fn decide(
     state: &Allowance,
     command: &Command,
     facts: &AllowanceFacts,
-) -> Result<pb::event_envelope::Payload, DomainError> {
+) -> Result<Payload, DomainError> {
     state.decide(command, facts, &actor("district-veterans-bureau"))
 }
 
-fn rule_violated(result: Result<pb::event_envelope::Payload, DomainError>) -> String {
+fn rule_violated(result: Result<Payload, DomainError>) -> String {
     match result {
         Err(DomainError::RuleViolated(message)) => message,
         other => panic!("expected RuleViolated, got {other:?}"),
     }
 }
 
-fn invalid_field(result: Result<pb::event_envelope::Payload, DomainError>) -> String {
+fn invalid_field(result: Result<Payload, DomainError>) -> String {
     match result {
         Err(DomainError::Invalid(violations)) if violations.len() == 1 => {
             violations[0].field.clone()
@@ -283,7 +283,7 @@ fn payments_pay_the_monthly_amount_once_per_month_from_the_first_month() {
     let payload = run(&mut state, &id(), &pay("2026-03"), &spouse(false), 1);
     assert_eq!(
         payload,
-        pb::event_envelope::Payload::AllowancePaid(pb::AllowancePaid {
+        Payload::AllowancePaid(pb::AllowancePaid {
             month: "2026-03".into(),
             amount_fen: AMOUNT,
         })
@@ -417,19 +417,19 @@ fn allowance_ids_derive_from_the_person() {
     assert_eq!(a.get_version_num(), 5);
 }
 
-fn event(state: &Allowance, payload: pb::event_envelope::Payload) -> pb::EventEnvelope {
+fn event(state: &Allowance, payload: Payload) -> EventEnvelope {
     envelope(state, &id(), payload, 9)
 }
 
-fn paid_event(m: &str, amount_fen: i64) -> pb::event_envelope::Payload {
-    pb::event_envelope::Payload::AllowancePaid(pb::AllowancePaid {
+fn paid_event(m: &str, amount_fen: i64) -> Payload {
+    Payload::AllowancePaid(pb::AllowancePaid {
         month: m.into(),
         amount_fen,
     })
 }
 
-fn granted_event(person: &str, amount: i64, from: &str) -> pb::event_envelope::Payload {
-    pb::event_envelope::Payload::AllowanceGranted(pb::AllowanceGranted {
+fn granted_event(person: &str, amount: i64, from: &str) -> Payload {
+    Payload::AllowanceGranted(pb::AllowanceGranted {
         person_id: person.into(),
         monthly_amount_fen: amount,
         from_month: from.into(),
@@ -438,7 +438,7 @@ fn granted_event(person: &str, amount: i64, from: &str) -> pb::event_envelope::P
 
 #[test]
 fn the_fold_refuses_events_that_break_the_invariants() {
-    let stopped_event = pb::event_envelope::Payload::AllowanceStopped(pb::AllowanceStopped {
+    let stopped_event = Payload::AllowanceStopped(pb::AllowanceStopped {
         reason: "r".into(),
         automatic: false,
     });
@@ -464,7 +464,7 @@ fn the_fold_refuses_events_that_break_the_invariants() {
         (&paid, paid_event("2026-13", AMOUNT), "01 to 12"),
         (
             &paid,
-            pb::event_envelope::Payload::TrainingRecorded(pb::TrainingRecorded::default()),
+            Payload::TrainingRecorded(pb::TrainingRecorded::default()),
             "granted",
         ),
         (&stopped, stopped_event, "stopped"),
@@ -561,19 +561,19 @@ proptest! {
         let mut paid = BTreeMap::new();
         for event in &log {
             match event.payload.as_ref().unwrap() {
-                pb::event_envelope::Payload::AllowanceGranted(e) => {
+                Payload::AllowanceGranted(e) => {
                     prop_assert!(running.is_none(), "granted while granted");
                     prop_assert!(MONTHLY_AMOUNT_FEN.contains(&e.monthly_amount_fen));
                     running = Some((month_of(&e.from_month), e.monthly_amount_fen));
                 }
-                pb::event_envelope::Payload::AllowancePaid(e) => {
+                Payload::AllowancePaid(e) => {
                     let (from, amount) = running.expect("paid only while granted");
                     let m = month_of(&e.month);
                     prop_assert!(m >= from, "{} paid before {}", m, from);
                     prop_assert_eq!(e.amount_fen, amount);
                     prop_assert!(paid.insert(m, e.amount_fen).is_none(), "{} paid twice", m);
                 }
-                pb::event_envelope::Payload::AllowanceStopped(_) => {
+                Payload::AllowanceStopped(_) => {
                     prop_assert!(running.take().is_some(), "stopped while not granted");
                 }
                 other => prop_assert!(false, "unexpected event {:?}", other),

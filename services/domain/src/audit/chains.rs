@@ -18,18 +18,31 @@ use crate::pb::EventEnvelope;
 pub enum ChainProblem {
     /// Versions between the aggregate's previous event and this one are missing.
     VersionGap {
+        /// The version of the aggregate's previous event (0 for none).
         previous: u64,
+        /// Where that event stands in the log (`None`: no previous event).
         previous_position: Option<u64>,
+        /// The version this event carries.
         found: u64,
     },
     /// The version is below the aggregate's latest.
-    VersionBack { latest: u64, latest_position: u64 },
+    VersionBack {
+        /// The aggregate's latest version so far.
+        latest: u64,
+        /// Where the event with that version stands in the log.
+        latest_position: u64,
+    },
     /// The aggregate already had an event with this version.
-    DuplicateVersion { other_position: u64 },
+    DuplicateVersion {
+        /// Where the earlier event with this version stands in the log.
+        other_position: u64,
+    },
     /// `prev_hash` is not the hash of the aggregate's previous event
     /// (`None`: the genesis hash, for version 1).
     PrevHashMismatch {
+        /// The version whose hash was expected.
         previous_version: u64,
+        /// Where that event stands in the log (`None`: the genesis hash).
         previous_position: Option<u64>,
     },
 }

@@ -16,13 +16,14 @@ use crate::validate::{self, AreaCode, Code, Violations, text};
 /// The service member or veteran a spouse or child belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
+    /// How the person is related to them (spouse of, child of).
     pub relation: Relation,
     /// The service member's name (masked in `Debug` like the person's own).
     pub name: PersonName,
     /// Their unit's agency code, when serving.
     pub unit: Option<Code>,
     /// Their person id, when they are registered here (a veteran).
-    pub person_id: Option<uuid::Uuid>,
+    pub person_id: Option<Uuid>,
 }
 
 impl Link {
@@ -60,7 +61,7 @@ impl Link {
             if link.person_id.is_empty() {
                 None
             } else {
-                Some(uuid::Uuid::try_parse(&link.person_id).map_err(|_| {
+                Some(Uuid::try_parse(&link.person_id).map_err(|_| {
                     FieldViolation::new(format!("{field}.person_id"), "is not a UUID")
                 })?)
             };
@@ -80,9 +81,13 @@ pub enum Command {
     /// Enters a person into the registry. The aggregate it addresses is
     /// `person_id_for(key, &id_number)`.
     Register {
+        /// What the person is registered as; decides which links they need.
         role: PersonRole,
+        /// Their legal name.
         name: PersonName,
+        /// Their 18-character resident ID number (the person id derives from it).
         id_number: IdNumber,
+        /// Their mobile number, if given.
         phone: Option<Phone>,
         /// A street or community (not a whole district).
         area_code: AreaCode,
@@ -91,15 +96,20 @@ pub enum Command {
     },
     /// Training a spouse completed.
     RecordTraining {
+        /// Name of the course, as the training provider calls it.
         course: String,
         /// Within [`TRAINING_HOURS`].
         hours: u32,
+        /// The day the course was completed (not in the future).
         completed_on: Date,
     },
     /// A certificate a spouse obtained.
     RecordCertificate {
+        /// Name of the certificate (a vocational qualification...).
         certificate: String,
+        /// The body that issued it.
         issuer: String,
+        /// The day it was issued (not in the future).
         issued_on: Date,
     },
 }

@@ -24,11 +24,17 @@ pub struct Person {
 /// What the registry knows of a registered person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonRecord {
+    /// What they are registered as (veteran, spouse, child...).
     pub role: PersonRole,
+    /// Their legal name (masked in `Debug`).
     pub name: PersonName,
+    /// Their resident ID number (masked in `Debug`); the birth date reads from it.
     pub id_number: IdNumber,
+    /// Their mobile number, if given (masked in `Debug`).
     pub phone: Option<Phone>,
+    /// The street or community they were registered in.
     pub area_code: AreaCode,
+    /// The service members or veterans they belong to, as registered.
     pub links: Vec<Link>,
     /// In the order recorded.
     pub trainings: Vec<Training>,
@@ -38,24 +44,34 @@ pub struct PersonRecord {
     pub registered_at: Timestamp,
 }
 
+/// A training course a spouse completed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Training {
+    /// Name of the course.
     pub course: String,
+    /// Its length in hours, within `TRAINING_HOURS`.
     pub hours: u32,
+    /// The day it was completed.
     pub completed_on: Date,
 }
 
 /// What a registered person's record takes after the registration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordEntry {
+    /// A completed training course.
     Training(Training),
+    /// An obtained certificate.
     Certificate(Certificate),
 }
 
+/// A certificate a spouse obtained.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Certificate {
+    /// Name of the certificate.
     pub certificate: String,
+    /// The body that issued it.
     pub issuer: String,
+    /// The day it was issued.
     pub issued_on: Date,
 }
 
@@ -75,6 +91,7 @@ impl Person {
         self.record.as_ref()
     }
 
+    /// Whether the registration event has been folded.
     pub fn is_registered(&self) -> bool {
         self.record.is_some()
     }

@@ -121,12 +121,12 @@ fn person(given: Given) -> (Person, String) {
     }
 }
 
-fn decide(person: &Person, command: &Command) -> Result<pb::event_envelope::Payload, DomainError> {
+fn decide(person: &Person, command: &Command) -> Result<Payload, DomainError> {
     person.decide(command, &(), &actor("district-veterans-bureau"))
 }
 
 /// Field paths of an `Invalid`, sorted.
-fn invalid_fields(result: Result<pb::event_envelope::Payload, DomainError>) -> Vec<String> {
+fn invalid_fields(result: Result<Payload, DomainError>) -> Vec<String> {
     match result {
         Err(DomainError::Invalid(violations)) => {
             let mut fields: Vec<_> = violations.into_iter().map(|v| v.field).collect();
@@ -137,7 +137,7 @@ fn invalid_fields(result: Result<pb::event_envelope::Payload, DomainError>) -> V
     }
 }
 
-fn rule_violated(result: Result<pb::event_envelope::Payload, DomainError>) -> String {
+fn rule_violated(result: Result<Payload, DomainError>) -> String {
     match result {
         Err(DomainError::RuleViolated(message)) => message,
         other => panic!("expected RuleViolated, got {other:?}"),
@@ -232,7 +232,7 @@ fn registration_records_the_person_and_derives_birth_date_and_sex() {
 fn the_event_carries_the_values_in_full() {
     let (state, _) = person(Given::Unregistered);
     let payload = decide(&state, &register(PersonRole::MilitaryChild)).unwrap();
-    let pb::event_envelope::Payload::PersonRegistered(event) = payload else {
+    let Payload::PersonRegistered(event) = payload else {
         panic!("expected PersonRegistered");
     };
     assert_eq!(event.role, PersonRole::MilitaryChild as i32);
@@ -255,7 +255,7 @@ fn the_event_carries_the_values_in_full() {
     if let Command::Register { phone, .. } = &mut no_phone {
         *phone = None;
     }
-    let Ok(pb::event_envelope::Payload::PersonRegistered(event)) = decide(&state, &no_phone) else {
+    let Ok(Payload::PersonRegistered(event)) = decide(&state, &no_phone) else {
         panic!("a veteran without a phone registers");
     };
     assert_eq!(event.phone, "");
@@ -486,16 +486,16 @@ fn debug_never_shows_the_full_number_phone_name_or_birth_date() {
 fn stored_registration() -> pb::PersonRegistered {
     let (state, _) = person(Given::Unregistered);
     match decide(&state, &register(PersonRole::MilitarySpouse)).unwrap() {
-        pb::event_envelope::Payload::PersonRegistered(e) => e,
+        Payload::PersonRegistered(e) => e,
         _ => unreachable!(),
     }
 }
 
-fn register_envelope(event: pb::PersonRegistered, hours: i64) -> pb::EventEnvelope {
+fn register_envelope(event: pb::PersonRegistered, hours: i64) -> EventEnvelope {
     envelope(
         &Person::default(),
         &id_of(PersonRole::MilitarySpouse),
-        pb::event_envelope::Payload::PersonRegistered(event),
+        Payload::PersonRegistered(event),
         hours,
     )
 }
@@ -523,7 +523,7 @@ fn the_fold_parses_the_number_as_of_the_day_the_event_occurred() {
     // The child was born on 2018-06-01; an event dated ten years before the
     // fixed instant (2016) cannot have registered them, whenever it is folded.
     let (state, _) = person(Given::Unregistered);
-    let pb::event_envelope::Payload::PersonRegistered(event) =
+    let Payload::PersonRegistered(event) =
         decide(&state, &register(PersonRole::MilitaryChild)).unwrap()
     else {
         unreachable!()
@@ -558,7 +558,7 @@ fn the_fold_refuses_events_that_do_not_fit() {
     let orphan = envelope(
         &nobody,
         "p",
-        pb::event_envelope::Payload::TrainingRecorded(pb::TrainingRecorded {
+        Payload::TrainingRecorded(pb::TrainingRecorded {
             course: "x".into(),
             hours: 1,
             completed_on: "2026-01-01".into(),
@@ -579,7 +579,7 @@ fn the_fold_refuses_events_that_do_not_fit() {
     let again = envelope(
         &spouse,
         &id,
-        pb::event_envelope::Payload::PersonRegistered(stored_registration()),
+        Payload::PersonRegistered(stored_registration()),
         1,
     );
     assert!(matches!(
@@ -589,7 +589,7 @@ fn the_fold_refuses_events_that_do_not_fit() {
     let foreign = envelope(
         &spouse,
         &id,
-        pb::event_envelope::Payload::AllowancePaid(pb::AllowancePaid::default()),
+        Payload::AllowancePaid(pb::AllowancePaid::default()),
         1,
     );
     assert!(matches!(
@@ -599,7 +599,7 @@ fn the_fold_refuses_events_that_do_not_fit() {
     let mut bad_date = envelope(
         &spouse,
         &id,
-        pb::event_envelope::Payload::CertificateRecorded(pb::CertificateRecorded {
+        Payload::CertificateRecorded(pb::CertificateRecorded {
             certificate: "c".into(),
             issuer: "i".into(),
             issued_on: "2026-02-30".into(),

@@ -21,50 +21,75 @@ const GRADE_MAX: usize = 50;
 /// Reasons and notes.
 const TEXT_MAX: usize = 4000;
 
+/// A placement command, validated at the edge.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Enter `person_id` into `programme`, or start a new cycle after a
     /// failed one. `school` and `grade` are the child's request (school
     /// enrollment only, empty otherwise).
     Register {
+        /// The programme entered; fixes the role the person must have.
         programme: Programme,
-        person_id: uuid::Uuid,
+        /// The registered person placed.
+        person_id: Uuid,
+        /// The street or community whose office handles the placement.
         area_code: AreaCode,
+        /// Employment fast lane (就业快车道): promised on duty within 24 hours.
         fast_lane: bool,
+        /// The school the child asks for (school enrollment only).
         school: String,
+        /// The grade the child asks to enter (school enrollment only).
         grade: String,
     },
     /// Matched to an employer and post; the three matches are those of
     /// 专业对口、岗位对应、职务对等, recorded as given.
     Match {
+        /// The employer's name.
         employer: String,
+        /// The post offered.
         post: String,
+        /// The post fits the person's profession (专业对口).
         profession_matched: bool,
+        /// The post corresponds to their former post (岗位对应).
         post_matched: bool,
+        /// The post's rank equals their former rank (职务对等).
         rank_matched: bool,
     },
     /// On duty from `on` (上岗).
     PutOnDuty {
+        /// The first day on duty, not in the future.
         on: Date,
     },
+    /// The person declined what was offered; the cycle fails.
     Decline {
+        /// Why, as recorded by the office.
         reason: String,
     },
+    /// The person left the programme before being placed; the cycle fails.
     Withdraw {
+        /// Why, as recorded by the office.
         reason: String,
     },
     /// Into the community reserve talent pool (社区后备人才库) of a community.
     RecommendToTalentPool {
+        /// The 12-digit code of the community, in a served district.
         community_code: AreaCode,
+        /// The office's note on the recommendation; may be empty.
         note: String,
     },
+    /// The school accepts the child's request.
     AcceptSchoolRequest {
+        /// The school's note; may be empty.
         note: String,
     },
+    /// The school declines the child's request.
     DeclineSchoolRequest {
+        /// Why the school declined.
         reason: String,
     },
+    /// The child is enrolled in `school` (which may differ from the one asked for).
     EnrollInSchool {
+        /// The school the child is enrolled in.
         school: String,
     },
 }
@@ -88,7 +113,7 @@ impl Command {
 
     /// The placement a registration addresses; `None` for commands on an
     /// existing placement, which name it themselves.
-    pub fn new_placement_id(&self) -> Option<uuid::Uuid> {
+    pub fn new_placement_id(&self) -> Option<Uuid> {
         match self {
             Command::Register {
                 programme,
@@ -171,10 +196,12 @@ impl Command {
         v.finish(|| Some(Command::PutOnDuty { on: on? }))
     }
 
+    /// A decline for `reason` (required).
     pub fn decline(reason: &str) -> Result<Self, DomainError> {
         required("reason", reason).map(|reason| Command::Decline { reason })
     }
 
+    /// A withdrawal for `reason` (required).
     pub fn withdraw(reason: &str) -> Result<Self, DomainError> {
         required("reason", reason).map(|reason| Command::Withdraw { reason })
     }
@@ -200,16 +227,19 @@ impl Command {
         })
     }
 
+    /// An acceptance of the school request with an optional `note`.
     pub fn accept_school_request(note: &str) -> Result<Self, DomainError> {
         text("note", note, 0, TEXT_MAX)
             .map(|note| Command::AcceptSchoolRequest { note })
             .map_err(|violation| DomainError::Invalid(vec![violation]))
     }
 
+    /// A refusal of the school request for `reason` (required).
     pub fn decline_school_request(reason: &str) -> Result<Self, DomainError> {
         required("reason", reason).map(|reason| Command::DeclineSchoolRequest { reason })
     }
 
+    /// An enrollment in `school` (required, at most 200 characters).
     pub fn enroll_in_school(school: &str) -> Result<Self, DomainError> {
         text("school", school, 1, NAME_MAX)
             .map(|school| Command::EnrollInSchool { school })

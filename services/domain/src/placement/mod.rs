@@ -54,6 +54,7 @@ pub fn placement_id_for(person_id: &uuid::Uuid, programme: Programme) -> uuid::U
 /// registration names (`None` when no such person is registered).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlacementFacts {
+    /// The registered person a registration names, if any.
     pub person: Option<PersonFacts>,
 }
 

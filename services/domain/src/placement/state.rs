@@ -36,19 +36,25 @@ pub struct Placement {
 pub struct Cycle {
     /// 12-digit area code the person registered in.
     pub area_code: String,
+    /// Employment fast lane (就业快车道): promised on duty within 24 hours.
     pub fast_lane: bool,
+    /// When the cycle's registration occurred.
     pub registered_at: Option<Timestamp>,
     /// Matched to an employer and post (veterans, spouses).
     pub matched_at: Option<Timestamp>,
     /// The school request was accepted (children).
     pub accepted_at: Option<Timestamp>,
+    /// When the on-duty event occurred (its `on_duty_date` may be earlier).
     pub on_duty_at: Option<Timestamp>,
     /// The calendar day the person started work.
     pub on_duty_date: Option<Date>,
+    /// When the child was enrolled in a school.
     pub enrolled_at: Option<Timestamp>,
     /// When the cycle ended, placed or failed.
     pub closed_at: Option<Timestamp>,
+    /// The employer matched; empty before the match.
     pub employer: String,
+    /// The post matched; empty before the match.
     pub post: String,
     /// 专业对口: same profession (as recorded by the match).
     pub profession_matched: bool,
@@ -56,9 +62,11 @@ pub struct Cycle {
     pub post_matched: bool,
     /// 职务对等: equal rank.
     pub rank_matched: bool,
+    /// The talent pool recommendation, if the person was recommended.
     pub talent_pool: Option<TalentPool>,
     /// The school and grade the child's request asked for.
     pub school: String,
+    /// See `school`.
     pub grade: String,
     /// The school the child was enrolled at (may differ from the request).
     pub enrolled_school: String,
@@ -71,8 +79,11 @@ pub struct Cycle {
 /// A recommendation into a community's reserve talent pool (社区后备人才库).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TalentPool {
+    /// 12-digit code of the community.
     pub community_code: String,
+    /// The office's note on the recommendation; may be empty.
     pub note: String,
+    /// When the recommendation event occurred.
     pub recommended_at: Option<Timestamp>,
 }
 
@@ -82,10 +93,12 @@ impl Placement {
         self.programme
     }
 
+    /// The person placed; `None` before registration.
     pub fn person_id(&self) -> Option<uuid::Uuid> {
         self.person_id
     }
 
+    /// Where the current cycle stands.
     pub fn status(&self) -> Status {
         self.status
     }

@@ -19,51 +19,86 @@ const NAME_MAX: usize = 200;
 /// A new support request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Submission {
+    /// A military unit's need addressed to the locality, or the reverse.
     pub direction: pb::Direction,
+    /// Agency code of the requesting party; only its actors may close or dispute.
     pub requester_agency: Code,
+    /// Display name of the requesting party ("沙坪坝区教委").
     pub requester_name: String,
+    /// What kind of support is asked for.
     pub category: pb::Category,
+    /// 1 to 200 characters.
     pub title: String,
+    /// Up to 4000 characters.
     pub description: String,
+    /// 12-digit code of the street or community, in a served district.
     pub area_code: AreaCode,
+    /// Normal unless the caller said otherwise.
     pub priority: pb::Priority,
+    /// Not before the submission day; `None` when set at assignment.
     pub due_date: Option<Date>,
+    /// The level supervising the request from the start (none by default).
     pub supervision_level: pb::SupervisionLevel,
 }
 
+/// A request command, validated at the edge.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
+    /// Files a new request.
     Submit(Submission),
+    /// Assigns it to a responsible department (or reassigns it before work starts).
     Assign {
+        /// Code of the responsible department.
         department: Code,
+        /// Not before the assignment day.
         due_date: Date,
+        /// The assigning office's note; may be empty.
         note: String,
     },
+    /// The department starts work.
     Start {
+        /// The department's note; may be empty.
         note: String,
     },
+    /// A progress note while work goes on.
     RecordProgress {
+        /// What happened; required.
         note: String,
     },
+    /// The department reports the request resolved; the requester must confirm.
     Resolve {
+        /// How it was resolved; required.
         resolution: String,
     },
+    /// The requesting party confirms the resolution: closed out (销号).
     Close {
+        /// The requester's note; may be empty.
         note: String,
     },
+    /// Refuses the request before work starts.
     Reject {
+        /// Why; required.
         reason: String,
     },
+    /// The requesting party disputes the resolution; work resumes.
     Reopen {
+        /// What is not resolved; required.
         reason: String,
     },
+    /// Lists the request for supervision at a strictly higher level (挂牌督办).
     Escalate {
+        /// The new supervision level, above the current one.
         level: pb::SupervisionLevel,
+        /// Why; required.
         reason: String,
+        /// A new due date set by the supervising office, if any.
         due_date: Option<Date>,
     },
+    /// Moves the due date of an unresolved request.
     ChangeDueDate {
+        /// The new due date, not before today.
         due_date: Date,
+        /// Why it moves; required.
         reason: String,
     },
 }

@@ -30,24 +30,37 @@ pub const MIN_OPENING_HOURS: i32 = 8;
 pub enum Command {
     /// Opens the station (its first event).
     Open {
+        /// The station's name; required.
         name: String,
         /// 1 to [`MAX_SEATS`].
         seats: u32,
         /// `HH:MM-HH:MM` within one day, at least [`MIN_OPENING_HOURS`] long.
         opening_hours: String,
+        /// 12-digit code of the street or community it serves.
         area_code: AreaCode,
+        /// Street address; required.
         address: String,
     },
     /// Sets the number of seats; never below the children seated. Added seats
     /// go to waiting children in order.
-    ChangeSeats { seats: u32 },
+    ChangeSeats {
+        /// The new number of seats, 1 to [`MAX_SEATS`].
+        seats: u32,
+    },
     /// Enrolls a registered military child, aged 3 to 12 on `on` (the day of
     /// enrollment): seated when a seat is free, else waitlisted.
-    Enroll { child_id: uuid::Uuid, on: Date },
+    Enroll {
+        /// The registered child (a person id).
+        child_id: Uuid,
+        /// The day of enrollment, against which the age is checked.
+        on: Date,
+    },
     /// Takes a child off the station or its waitlist. A freed seat goes to the
     /// first child waiting.
     Withdraw {
-        child_id: uuid::Uuid,
+        /// The enrolled child (a person id).
+        child_id: Uuid,
+        /// Why the child leaves; required.
         reason: String,
     },
 }
@@ -162,10 +175,12 @@ impl OpeningHours {
         Ok(hours)
     }
 
+    /// Opening time of day.
     pub fn opens(&self) -> Time {
         self.opens
     }
 
+    /// Closing time of day, after the opening time.
     pub fn closes(&self) -> Time {
         self.closes
     }

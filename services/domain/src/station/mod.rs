@@ -67,10 +67,12 @@ impl Station {
         self.version > 0
     }
 
+    /// The station's name, as opened.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// Seats the station offers; children beyond them wait.
     pub fn seats(&self) -> u32 {
         self.seats
     }
@@ -85,6 +87,7 @@ impl Station {
         &self.area_code
     }
 
+    /// Street address, as recorded.
     pub fn address(&self) -> &str {
         &self.address
     }
@@ -110,6 +113,7 @@ impl Station {
         u32::try_from(self.seated.len()).unwrap_or(u32::MAX)
     }
 
+    /// Seats not taken.
     pub fn free_seats(&self) -> u32 {
         self.seats.saturating_sub(self.occupancy())
     }
@@ -120,6 +124,7 @@ impl Station {
         self.waitlist.iter().position(|c| c == child).map(|i| i + 1)
     }
 
+    /// Whether the child (a person id) holds a seat.
     pub fn is_seated(&self, child: &str) -> bool {
         self.seated.iter().any(|c| c == child)
     }

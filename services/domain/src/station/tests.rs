@@ -855,7 +855,7 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn fold_log(log: &[(pb::EventEnvelope, u64)]) -> Station {
+fn fold_log(log: &[(EventEnvelope, u64)]) -> Station {
     let mut state = Station::default();
     for (event, position) in log {
         state

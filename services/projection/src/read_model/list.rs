@@ -29,10 +29,15 @@ pub const SCAN_BUDGET: usize = 5000;
 /// Validated `ListRequests` filters; `None` matches everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFilter {
+    /// Only requests in this lifecycle status.
     pub status: Option<pb::RequestStatus>,
+    /// Only requests raised in this direction.
     pub direction: Option<pb::Direction>,
+    /// Only requests of this category.
     pub category: Option<pb::Category>,
+    /// Only requests assigned to this department.
     pub department: Option<Code>,
+    /// Only requests supervised at this level.
     pub supervision_level: Option<pb::SupervisionLevel>,
     /// Matches the area and everything below it.
     pub area: Option<AreaCode>,
@@ -43,16 +48,19 @@ pub struct ListFilter {
 /// One page of a list, timelines stripped.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Page {
+    /// The matching requests, in the order of the index walked.
     pub requests: Vec<pb::Request>,
     /// Empty on the last page.
     pub next_page_token: String,
 }
 
+/// Why a list call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
     /// The page token is unusable; the reason is for the caller.
     #[error("page_token {0}")]
     PageToken(&'static str),
+    /// The read model could not be read.
     #[error(transparent)]
     Store(#[from] ReadModelError),
 }

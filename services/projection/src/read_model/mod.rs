@@ -68,8 +68,10 @@ pub use fold::BatchOutcome;
 pub use list::{ListError, ListFilter, Page};
 pub use placement_list::{PlacementFilter, PlacementPage, StationPage};
 
+/// Why the read model could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadModelError {
+    /// sled failed (I/O, or the database is in use).
     #[error("read model storage failed: {0}")]
     Storage(#[from] sled::Error),
     /// The store holds bytes this code did not write: a damaged or foreign
@@ -87,8 +89,11 @@ impl ReadModelError {
 /// An event the fold refused, kept for operators and auditors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quarantined {
+    /// Stream sequence of the event.
     pub position: u64,
+    /// The subject it was stored on (`sy.evt.<kind>.<id>`).
     pub subject: String,
+    /// Why the fold refused it (undecodable, or the domain's `ApplyError`).
     pub reason: String,
     /// The event's bytes exactly as stored in the log.
     pub payload: Vec<u8>,
@@ -173,7 +178,7 @@ impl ReadModel {
     }
 
     /// The format the trees are written in (1 for stores from before
-    /// formats were numbered); anything but [`FORMAT`] must be rebuilt.
+    /// formats were numbered); anything but `FORMAT` must be rebuilt.
     pub fn format(&self) -> Result<u64, ReadModelError> {
         match self.trees.meta.get(FORMAT_KEY)? {
             None => Ok(1),

@@ -19,10 +19,13 @@ use super::{ReadModel, ReadModelError, stats, views};
 /// Validated `ListPlacements` filters; `None` matches everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlacementFilter {
+    /// Only placements in this programme.
     pub programme: Option<Programme>,
+    /// Only placements whose current cycle is in this status.
     pub status: Option<Status>,
     /// Matches the area and everything below it.
     pub area: Option<AreaCode>,
+    /// Only placements on the employment fast lane (就业快车道).
     pub fast_lane_only: bool,
 }
 
@@ -39,15 +42,19 @@ impl PlacementFilter {
     }
 }
 
+/// One page of `ListPlacements`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PlacementPage {
+    /// The matching placements, in the order of the index walked.
     pub placements: Vec<pb::PlacementView>,
     /// Empty on the last page.
     pub next_page_token: String,
 }
 
+/// One page of `ListStations`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StationPage {
+    /// The stations in the area, in the order of the index walked.
     pub stations: Vec<pb::StationView>,
     /// Empty on the last page.
     pub next_page_token: String,
@@ -95,6 +102,7 @@ impl ReadModel {
         Ok(Some(person))
     }
 
+    /// The view of station `id`; `None` if it never opened.
     pub fn station(&self, id: &str) -> Result<Option<pb::StationView>, ReadModelError> {
         let station = self.record::<Station>(&self.trees.stations, id)?;
         Ok(station.as_ref().map(views::station))

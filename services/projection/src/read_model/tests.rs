@@ -53,7 +53,7 @@ fn submit() -> Command {
     submission(pb::Category::BarracksAndTrainingGrounds, "500106001002")
 }
 
-fn assign(department: &str, due: jiff::civil::Date) -> Command {
+fn assign(department: &str, due: Date) -> Command {
     Command::Assign {
         department: Code::parse("d", department).unwrap(),
         due_date: due,
@@ -308,7 +308,7 @@ fn the_log_digest_follows_every_event_and_survives_a_reopen() {
     let mut log = Log::default();
     closed_request(&mut log, &id(1));
     log.push("sy.evt.station.x", b"other kind".to_vec());
-    let mut expected = sy_domain::audit::LogDigest::default();
+    let mut expected = LogDigest::default();
     for event in &log.events {
         expected.advance(event.position, &event.payload);
     }
