@@ -234,20 +234,6 @@ pub fn placement_query_client(channel: Channel) -> PlacementQueryClient {
     )
 }
 
-/// The MOD 11-2 check character of the 17 digits `body`.
-pub fn id_check_character(body: &str) -> char {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(digit, weight)| u32::from(digit - b'0') * weight)
-        .sum();
-    match (12 - sum % 11) % 11 {
-        10 => 'X',
-        n => char::from(b'0' + n as u8),
-    }
-}
-
 /// A valid ID number of region 500106 for someone born on `birth` with
 /// sequence code `sequence` (0 to 999; odd for men).
 pub fn id_number(birth: jiff::civil::Date, sequence: u16) -> String {
@@ -258,7 +244,8 @@ pub fn id_number(birth: jiff::civil::Date, sequence: u16) -> String {
         birth.day(),
         sequence % 1000
     );
-    format!("{body}{}", id_check_character(&body))
+    sy_domain::person_data::IdNumber::with_check_character(&body)
+        .expect("the body is 17 digits: region, birth date, sequence")
 }
 
 /// A valid ID number, different on every call in a test run, of someone

@@ -140,6 +140,21 @@ impl IdNumber {
         })
     }
 
+    /// The 18-character number made of `body` (17 ASCII digits: region,
+    /// birth date, sequence code) and its check character; `None` when
+    /// `body` is not 17 digits. For issuing test and demo numbers: whether
+    /// the result is a valid ID number is still `parse`'s to say.
+    pub fn with_check_character(body: &str) -> Option<String> {
+        let digits: &[u8; 17] = body.as_bytes().try_into().ok()?;
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(format!(
+            "{body}{}",
+            char::from(Self::check_character(digits))
+        ))
+    }
+
     /// The MOD 11-2 check character (`0`-`9` or `X`) of 17 ASCII digits.
     fn check_character(body: &[u8; 17]) -> u8 {
         let sum: u32 = body

@@ -116,6 +116,21 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
     Ok(trimmed.to_string())
 }
 
+/// Refuses an empty `value` or one longer than `max` bytes (ASCII-only values
+/// are checked by byte; their other rules come after).
+fn required_within(field: &str, value: &str, max: usize) -> Result<(), FieldViolation> {
+    if value.is_empty() {
+        return Err(FieldViolation::new(field, "is required"));
+    }
+    if value.len() > max {
+        return Err(FieldViolation::new(
+            field,
+            format!("must have at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
 /// An agency or department code: 1 to 64 of `[A-Za-z0-9._-]`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Code(String);
@@ -126,15 +141,7 @@ impl Code {
 
     /// Checks `value`; the violation names `field`.
     pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
-        if value.is_empty() {
-            return Err(FieldViolation::new(field, "is required"));
-        }
-        if value.len() > Self::MAX_LEN {
-            return Err(FieldViolation::new(
-                field,
-                format!("must have at most {} characters", Self::MAX_LEN),
-            ));
-        }
+        required_within(field, value, Self::MAX_LEN)?;
         if !value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
@@ -169,15 +176,7 @@ impl IdempotencyKey {
 
     /// Checks `value`; the violation names `field`.
     pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
-        if value.is_empty() {
-            return Err(FieldViolation::new(field, "is required"));
-        }
-        if value.len() > Self::MAX_LEN {
-            return Err(FieldViolation::new(
-                field,
-                format!("must have at most {} characters", Self::MAX_LEN),
-            ));
-        }
+        required_within(field, value, Self::MAX_LEN)?;
         if !value.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(FieldViolation::new(
                 field,

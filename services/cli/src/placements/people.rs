@@ -8,6 +8,7 @@ use std::collections::HashSet;
 
 use jiff::ToSpan;
 use jiff::civil::Date;
+use sy_domain::person_data::IdNumber;
 
 use crate::catalogue::placements;
 use crate::demo::Rng;
@@ -16,23 +17,6 @@ use crate::demo::Rng;
 pub const DISTRICT: &str = "500106";
 /// The district as a 12-digit area code, for statistics.
 pub const DISTRICT_AREA: &str = "500106000000";
-/// The MOD 11-2 weights of the 17 body digits.
-const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-
-/// The check character (`0`-`9` or `X`) of 17 digits.
-pub fn check_character(body: &str) -> char {
-    debug_assert!(body.len() == 17 && body.bytes().all(|b| b.is_ascii_digit()));
-    let sum: u32 = body
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(digit, weight)| u32::from(digit - b'0') * weight)
-        .sum();
-    match (12 - sum % 11) % 11 {
-        10 => 'X',
-        n => char::from(b'0' + n as u8),
-    }
-}
-
 /// Hands out ID numbers, never the same one twice in a scenario.
 #[derive(Debug, Default)]
 pub struct IdNumbers {
@@ -52,7 +36,8 @@ impl IdNumbers {
                 birth.day()
             );
             if self.used.insert(body.clone()) {
-                return format!("{body}{}", check_character(&body));
+                return IdNumber::with_check_character(&body)
+                    .expect("the body is 17 digits: region, birth date, sequence");
             }
             sequence = (sequence + 2) % 1000;
         }
@@ -141,7 +126,6 @@ pub fn school_and_grade(age: i64, rng: &mut Rng) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sy_domain::person_data::IdNumber;
 
     #[test]
     fn issued_numbers_are_valid_unique_and_carry_birth_date_and_sex() {
@@ -160,7 +144,10 @@ mod tests {
             assert!(seen.insert(number));
         }
         // The example of GB 11643-1999.
-        assert_eq!(check_character("11010519491231002"), 'X');
+        assert_eq!(
+            IdNumber::with_check_character("11010519491231002").as_deref(),
+            Some("11010519491231002X")
+        );
     }
 
     #[test]
