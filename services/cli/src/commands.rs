@@ -4,33 +4,10 @@
 //! names each call.
 
 use jiff::Timestamp;
-use sy_api::pb::{self, intake_client::IntakeClient, placements_client::PlacementsClient};
-use tonic::transport::{Channel, Endpoint};
+use sy_api::pb;
 
 use crate::error::Error;
-use crate::rpc::as_actor;
-
-/// Intake's two command services, both served at `--intake-url`.
-#[derive(Debug, Clone)]
-pub struct IntakeClients {
-    pub requests: IntakeClient<Channel>,
-    pub placements: PlacementsClient<Channel>,
-}
-
-impl IntakeClients {
-    /// Both services over one channel.
-    pub fn new(channel: Channel) -> Self {
-        Self {
-            requests: IntakeClient::new(channel.clone()),
-            placements: PlacementsClient::new(channel),
-        }
-    }
-
-    /// Connects to intake at `url`, without a deadline per call.
-    pub async fn connect(url: String) -> Result<Self, tonic::transport::Error> {
-        Ok(Self::new(Endpoint::from_shared(url)?.connect().await?))
-    }
-}
+use crate::rpc::{IntakeClients, as_actor};
 
 /// Declares [`Cmd`] from one table (variant, message, client and method,
 /// RPC name), so a call's name, its context and how it is sent cannot

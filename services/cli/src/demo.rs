@@ -19,8 +19,9 @@ use sy_api::pb::{self, Category, SupervisionLevel};
 use sy_domain::validate::{CHINA_OFFSET_HOURS, china_date};
 
 use crate::catalogue::{self, SUPERVISION_OFFICE};
-use crate::commands::{Cmd, IntakeClients, context};
+use crate::commands::{Cmd, context};
 use crate::load::{self, Sent, Step, Totals};
+use crate::rpc::IntakeClients;
 
 /// The end state a request's script drives it to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

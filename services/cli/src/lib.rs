@@ -2,14 +2,15 @@
 //! request through its lifecycle, prints the close-out board and requests,
 //! checks service health, and audits the event log.
 //!
-//! Layout: `args` declares the command line; `rpc` connects, carries the
-//! actor headers and retries reads; `commands` is the one command tree of
+//! Layout: `args` declares the command line; `rpc` connects (both intake
+//! services over one channel), carries the actor headers and retries reads;
+//! `commands` is the one command tree of
 //! intake (requests and placement programmes alike) and sends a command;
 //! `load` sends scripts of commands and totals what was written. The demos
 //! are scripts over those: `demo` (support requests), `placements` (the
 //! placement programmes, `sy demo placements`) and `walkthrough`, with their
-//! data in `data/*.toml`, read by `catalogue`. `render` makes every table
-//! and summary; `error` reports failed calls with their gRPC details and
+//! data in `data/*.toml`, read by `catalogue`. `render` makes every table;
+//! `summary` says what a demo load did; `error` reports failed calls with their gRPC details and
 //! picks the exit code. `main.rs` only parses the arguments and calls [`run`].
 //!
 //! Audit commands, one module each: `export`, `verify`, `history` and
@@ -63,6 +64,7 @@ pub mod record;
 pub mod render;
 pub mod rpc;
 pub mod status;
+pub mod summary;
 pub mod verify;
 pub mod walkthrough;
 
@@ -168,7 +170,7 @@ async fn run_demo(
         coordinator.user
     );
     let loaded = demo::load(&intake, scripts, args.concurrency as usize).await;
-    say_raw!("{}", render::requests_summary(args.seed, &loaded));
+    say_raw!("{}", summary::requests_summary(args.seed, &loaded));
     let totals = demo::totals(&loaded);
 
     let mut query = endpoints.query().await?;
@@ -221,7 +223,7 @@ async fn run_placements_demo(
     let started = std::time::Instant::now();
     let loaded = placements::load(&intake, &scenario, args.concurrency as usize).await;
     let totals = Totals::of(loaded.iter().map(|l| &l.sent));
-    say_raw!("{}", render::placements_summary(&scenario, &loaded));
+    say_raw!("{}", summary::placements_summary(&scenario, &loaded));
     say!("loaded in {:.1} s", started.elapsed().as_secs_f64());
 
     let mut query = endpoints.placement_query().await?;

@@ -13,8 +13,9 @@ use std::collections::HashMap;
 use futures::StreamExt as _;
 use sy_api::pb;
 
-use crate::commands::{Cmd, Ids, IntakeClients, Slot, send};
+use crate::commands::{Cmd, Ids, Slot, send};
 use crate::error::Error;
+use crate::rpc::IntakeClients;
 
 /// One command of a script: who sends it, what, and for a station's
 /// enrollment the child (by index among the children's scripts) it is about.

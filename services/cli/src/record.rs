@@ -29,6 +29,14 @@ use sy_domain::pb::EventEnvelope;
 /// `event_type` of an envelope whose payload this release does not know.
 pub const UNKNOWN_EVENT_TYPE: &str = "(unknown)";
 
+/// The envelope's event type, or [`UNKNOWN_EVENT_TYPE`].
+pub fn event_label(envelope: &EventEnvelope) -> &'static str {
+    envelope
+        .payload
+        .as_ref()
+        .map_or(UNKNOWN_EVENT_TYPE, sy_domain::event::event_type)
+}
+
 /// Lowercase hex, as every hash and digest is printed.
 pub fn hex(bytes: &[u8]) -> String {
     hex::encode(bytes)
@@ -181,7 +189,7 @@ impl EventView {
             prev_hash: hex(&e.prev_hash),
             idempotency_key: e.idempotency_key.clone(),
             command_fingerprint: hex(&e.command_fingerprint),
-            event_type: crate::render::event_label(e).to_string(),
+            event_type: event_label(e).to_string(),
             data: Data::of(dynamic),
         }
     }

@@ -3,11 +3,13 @@
 
 use std::time::Duration;
 
-use sy_api::pb::{self, placement_query_client::PlacementQueryClient, query_client::QueryClient};
+use sy_api::pb::{
+    self, intake_client::IntakeClient, placement_query_client::PlacementQueryClient,
+    placements_client::PlacementsClient, query_client::QueryClient,
+};
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::commands::IntakeClients;
 use crate::error::Error;
 
 pub const AGENCY_METADATA: &str = "x-sy-agency";
@@ -207,6 +209,28 @@ pub async fn clearance_board(
             .await
     })
     .await
+}
+
+/// Intake's two command services, both served at `--intake-url`.
+#[derive(Debug, Clone)]
+pub struct IntakeClients {
+    pub requests: IntakeClient<Channel>,
+    pub placements: PlacementsClient<Channel>,
+}
+
+impl IntakeClients {
+    /// Both services over one channel.
+    pub fn new(channel: Channel) -> Self {
+        Self {
+            requests: IntakeClient::new(channel.clone()),
+            placements: PlacementsClient::new(channel),
+        }
+    }
+
+    /// Connects to intake at `url`, without a deadline per call.
+    pub async fn connect(url: String) -> Result<Self, tonic::transport::Error> {
+        Ok(Self::new(Endpoint::from_shared(url)?.connect().await?))
+    }
 }
 
 #[cfg(test)]

@@ -10,9 +10,10 @@ use sy_domain::validate::china_date;
 use tonic::transport::Channel;
 
 use crate::catalogue::{self, Party};
-use crate::commands::{Cmd, Ids, IntakeClients, Slot, context, send};
+use crate::commands::{Cmd, Ids, Slot, context, send};
 use crate::error::Error;
 use crate::render;
+use crate::rpc::IntakeClients;
 use crate::rpc::{self, read_with_retry};
 
 /// The department that works the walkthrough's request.
@@ -223,7 +224,7 @@ pub fn history_text(history: &pb::GetRequestHistoryResponse) -> String {
         table.add_row(vec![
             event.position.to_string(),
             envelope.aggregate_version.to_string(),
-            render::event_label(&envelope).to_string(),
+            crate::record::event_label(&envelope).to_string(),
             render::actor(envelope.actor.as_ref()),
             render::time(envelope.recorded_at.as_ref()),
             render::short_hash(&event.hash),

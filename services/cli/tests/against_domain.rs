@@ -16,8 +16,9 @@ use prost::Message;
 use sy_api::pb::{
     self, intake_server::IntakeServer, query_client::QueryClient, query_server::QueryServer,
 };
-use sy_cli::commands::{Cmd, IntakeClients, Slot, context, send};
+use sy_cli::commands::{Cmd, Slot, context, send};
 use sy_cli::demo;
+use sy_cli::rpc::IntakeClients;
 use sy_domain::aggregate::Aggregate;
 use sy_domain::command_meta::{CommandMessage, ParseEnv};
 use sy_domain::event::{hash, to_proto};

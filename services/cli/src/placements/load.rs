@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 
 use super::plan::{Kind, Scenario, Track};
-use crate::commands::{IntakeClients, Slot};
+use crate::commands::Slot;
 use crate::load::{Sent, send_all};
+use crate::rpc::IntakeClients;
 
 /// What loading one track did.
 #[derive(Debug)]

@@ -1,10 +1,9 @@
 //! Readable output, one module per subject: `requests` (the request
 //! protocol's labels, the close-out board, requests and timelines),
-//! `placements` (the placement statistics), `demo` (what a demo load did) and
-//! `events` (events as stored in the log). Here: what they share, China
+//! `placements` (the placement statistics) and `events` (who sent an event
+//! as stored in the log); what a demo load did is [`crate::summary`]'s. Here: what they share, China
 //! Standard Time for timestamps, durations, money, and the house table style.
 
-mod demo;
 mod events;
 mod placements;
 mod requests;
@@ -14,8 +13,7 @@ use jiff::tz::Offset;
 use sy_domain::event::to_jiff;
 use sy_domain::validate::CHINA_OFFSET_HOURS;
 
-pub use demo::{placements_summary, requests_summary};
-pub use events::{actor, event_label};
+pub use events::actor;
 pub use placements::{programme_label, stats_text};
 pub use requests::*;
 

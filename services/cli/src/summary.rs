@@ -1,14 +1,16 @@
 //! What a demo load did: totals, then per request (`sy demo`) or per kind
-//! of track with the figures planned (`sy demo placements`).
+//! of track with the figures planned (`sy demo placements`). Apart from
+//! [`crate::render`], which the scripts themselves use: these summaries
+//! depend on the scripts.
 
 use std::collections::BTreeMap;
 
-use super::{table, yuan};
 use crate::catalogue;
 use crate::commands::Slot;
 use crate::demo::{self, Plan};
 use crate::load::Totals;
 use crate::placements::{self, Kind, Scenario};
+use crate::render::{table, yuan};
 
 /// What `sy demo` prints after its load: totals, the mix of end states, each request.
 pub fn requests_summary(seed: u64, loaded: &[demo::Loaded]) -> String {
