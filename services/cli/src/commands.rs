@@ -5,10 +5,11 @@
 
 use jiff::Timestamp;
 use sy_api::pb::{self, intake_client::IntakeClient, placements_client::PlacementsClient};
-use tonic::transport::{Channel, Endpoint};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Endpoint;
 
 use crate::error::Error;
-use crate::rpc::as_actor;
+use crate::rpc::{Bearer, Channel, as_actor};
 
 /// Intake's two command services, both served at `--intake-url`.
 #[derive(Debug, Clone)]
@@ -28,7 +29,8 @@ impl IntakeClients {
 
     /// Connects to intake at `url`, without a deadline per call.
     pub async fn connect(url: String) -> Result<Self, tonic::transport::Error> {
-        Ok(Self::new(Endpoint::from_shared(url)?.connect().await?))
+        let channel = Endpoint::from_shared(url)?.connect().await?;
+        Ok(Self::new(InterceptedService::new(channel, Bearer)))
     }
 }
 
