@@ -22,6 +22,7 @@
 
 pub mod check;
 pub mod client;
+pub mod metrics;
 pub mod nats;
 pub mod process;
 pub mod service;

@@ -1,11 +1,15 @@
-//! The flags both services share (the event log, metrics and logs), so
+//! The flags both services share (the event log, metrics, logs and the
+//! tokens file), so
 //! `sy-intake` and `sy-projection` spell, document and default them the same
 //! way: each binary flattens [`CommonArgs`] into its own flags.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+
+use crate::identity::{CredentialsError, Identity};
 
 /// Flags of every service, each with its `SY_*` environment variable.
 #[derive(Debug, Clone, Args)]
@@ -30,6 +34,13 @@ pub struct CommonArgs {
     /// Log format.
     #[arg(long, env = "SY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Tokens file: each line `<BLAKE3 hex of a token> <agency>[,...]|*`. When
+    /// set, every call needs `authorization: Bearer <token>` granted the agency
+    /// in `x-sy-agency`; unset, the headers are trusted (development, or a
+    /// gateway in front that authenticates). `sy token new` makes entries.
+    #[arg(long, env = "SY_TOKENS_FILE")]
+    pub tokens_file: Option<PathBuf>,
 }
 
 /// How a service writes its logs (`--log-format`).
@@ -45,6 +56,25 @@ impl CommonArgs {
     /// `--nats-timeout-ms` as a duration (at least a millisecond).
     pub fn nats_timeout(&self) -> Duration {
         Duration::from_millis(self.nats_timeout_ms.max(1))
+    }
+
+    /// How calls are authenticated: by the tokens file (reloaded on SIGHUP,
+    /// see [`Identity::spawn_reloader`]), or, without one, by the headers
+    /// alone (with a warning).
+    pub fn identity(&self) -> Result<Identity, CredentialsError> {
+        let Some(path) = &self.tokens_file else {
+            tracing::warn!(
+                "no --tokens-file: calls are not authenticated and x-sy-agency is trusted as sent"
+            );
+            return Ok(Identity::trusting_headers());
+        };
+        let identity = Identity::from_tokens_file(path)?;
+        tracing::info!(
+            path = %path.display(),
+            tokens = identity.token_count(),
+            "calls need a bearer token; the tokens file is re-read on SIGHUP"
+        );
+        Ok(identity)
     }
 
     /// Installs the global log subscriber in `--log-format`.
@@ -73,6 +103,7 @@ mod tests {
         assert_eq!(common.nats_timeout(), Duration::from_secs(2));
         assert_eq!(common.metrics_listen, None);
         assert_eq!(common.log_format, LogFormat::Text);
+        assert_eq!(common.tokens_file, None);
     }
 
     #[test]

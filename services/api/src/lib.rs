@@ -1,10 +1,14 @@
 //! The gRPC surface both services share: generated `Intake` and `Query`
 //! services, the one table from domain errors to gRPC statuses, the caller's
-//! identity from metadata, server plumbing (health, reflection, shutdown,
-//! logs), and the flags every service takes (`args`).
+//! identity from metadata and the layer that authenticates every call
+//! (`auth`, a call hook of `hook`, as the metrics layer is), server plumbing
+//! (health, reflection, shutdown, logs), and the flags every service takes
+//! (`args`).
 #![forbid(unsafe_code)]
 
 pub mod args;
+pub mod auth;
+pub mod hook;
 pub mod identity;
 pub mod server;
 pub mod status;

@@ -14,6 +14,10 @@ const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// socket instead of holding a file descriptor forever).
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often a server checks whether its tokens file changed (besides
+/// re-reading it on SIGHUP): a revoked token stops working within this.
+pub const CREDENTIALS_POLL: Duration = Duration::from_secs(5);
+
 /// The connections a server accepts from `listener`, each with `TCP_NODELAY`
 /// on and TCP keepalives.
 ///

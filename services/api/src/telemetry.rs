@@ -3,11 +3,11 @@
 //! service defines its own metrics in its `metrics` module.
 
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use metrics_exporter_prometheus::{BuildError, PrometheusBuilder};
+
+use crate::hook::{CallHook, Hooked, header_code};
 
 /// Latency buckets in seconds, from sub-millisecond reads to slow publishes.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -31,64 +31,43 @@ pub fn install_metrics(listen: SocketAddr) -> Result<(), BuildError> {
 pub struct GrpcMetricsLayer;
 
 impl<S> tower::Layer<S> for GrpcMetricsLayer {
-    type Service = GrpcMetrics<S>;
+    type Service = Hooked<S, CallTimer>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        GrpcMetrics { inner }
+        Hooked::new(inner, CallTimer)
     }
 }
 
-/// The service [`GrpcMetricsLayer`] wraps around `S`.
-#[derive(Debug, Clone)]
-pub struct GrpcMetrics<S> {
-    inner: S,
-}
+/// What [`GrpcMetricsLayer`] does around each call.
+#[derive(Debug, Clone, Copy)]
+pub struct CallTimer;
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+impl CallHook for CallTimer {
+    type State = (&'static str, &'static str, Instant);
 
-impl<S, B, R> tower::Service<http::Request<B>> for GrpcMetrics<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<S::Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn before<B>(&self, request: &http::Request<B>) -> Result<Self::State, tonic::Status> {
         let (service, method) = route(request.uri().path());
-        let started = Instant::now();
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            let response = response.await;
-            let code = match &response {
-                // A failed unary call is a trailers-only response: its status
-                // is in the headers. Without one the call succeeded (its OK
-                // comes in the trailers).
-                Ok(response) => response
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<i32>().ok())
-                    .map_or(tonic::Code::Ok, tonic::Code::from),
-                Err(_) => tonic::Code::Unknown,
-            };
-            let labels = [("service", service), ("method", method)];
-            metrics::histogram!("sy_grpc_request_seconds", &labels)
-                .record(started.elapsed().as_secs_f64());
-            metrics::counter!(
-                "sy_grpc_requests_total",
-                "service" => service,
-                "method" => method,
-                "code" => code_name(code),
-            )
-            .increment(1);
-            response
-        })
+        Ok((service, method, Instant::now()))
+    }
+
+    fn after(&self, (service, method, started): Self::State, headers: Option<&http::HeaderMap>) {
+        let code = match headers {
+            // A failed unary call is a trailers-only response: its status
+            // is in the headers. Without one the call succeeded (its OK
+            // comes in the trailers).
+            Some(headers) => header_code(headers).unwrap_or(tonic::Code::Ok),
+            None => tonic::Code::Unknown,
+        };
+        let labels = [("service", service), ("method", method)];
+        metrics::histogram!("sy_grpc_request_seconds", &labels)
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!(
+            "sy_grpc_requests_total",
+            "service" => service,
+            "method" => method,
+            "code" => code_name(code),
+        )
+        .increment(1);
     }
 }
 

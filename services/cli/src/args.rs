@@ -61,8 +61,8 @@ pub struct Cli {
     )]
     pub user: String,
 
-    /// Bearer token sent with every intake call (`authorization`), for an
-    /// intake started with `--tokens-file`.
+    /// Bearer token sent with every call (`authorization`), for services
+    /// started with `--tokens-file`.
     #[arg(
         long,
         env = "SY_TOKEN",
@@ -126,7 +126,7 @@ pub enum Command {
     /// verify both agree, then switch. Exits 3 when the projection aborts it.
     #[command(after_help = REBUILD_HELP)]
     Rebuild,
-    /// Bearer tokens for intake's `--tokens-file`.
+    /// Bearer tokens for the services' `--tokens-file`.
     Token {
         #[command(subcommand)]
         command: TokenCommand,

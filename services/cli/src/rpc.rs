@@ -1,5 +1,6 @@
-//! Connections and call plumbing: channels with deadlines, the actor headers
-//! every intake call carries, and reads that wait for a position.
+//! Connections and call plumbing: channels with deadlines that carry the
+//! bearer token (`--token`) on every call, the actor headers every intake
+//! call carries, and reads that wait for a position.
 
 use std::time::Duration;
 
@@ -8,7 +9,9 @@ use sy_api::pb::{
     placements_client::PlacementsClient, query_client::QueryClient,
 };
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Endpoint;
 
 use crate::error::Error;
 
@@ -47,6 +50,28 @@ impl Endpoints {
     }
 }
 
+/// A connection whose every call carries the bearer token of this run, if
+/// any: intake, the projection and its admin service all check it.
+pub type Channel = InterceptedService<tonic::transport::Channel, Bearer>;
+
+/// Adds `authorization: Bearer <token>` (see [`use_token`]) to every call.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bearer;
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(Some(token)) = TOKEN.get() {
+            request
+                .metadata_mut()
+                .insert(sy_api::identity::AUTHORIZATION_METADATA, token.clone());
+        }
+        Ok(request)
+    }
+}
+
 /// A connected channel, or an error naming the address and the cause.
 pub async fn connect(url: &str, timeout: Duration) -> Result<Channel, Error> {
     connect_endpoint(url, endpoint(url)?.timeout(timeout)).await
@@ -65,10 +90,11 @@ fn endpoint(url: &str) -> Result<Endpoint, Error> {
 }
 
 async fn connect_endpoint(url: &str, endpoint: Endpoint) -> Result<Channel, Error> {
-    endpoint.connect().await.map_err(|err| Error::Connect {
+    let channel = endpoint.connect().await.map_err(|err| Error::Connect {
         url: url.to_string(),
         reason: error_chain(&err),
-    })
+    })?;
+    Ok(InterceptedService::new(channel, Bearer))
 }
 
 /// An error and its sources, joined: transport errors hide the cause otherwise.
@@ -114,20 +140,18 @@ pub fn actor(agency: &str, user: &str) -> Result<pb::Actor, Error> {
 static TOKEN: std::sync::OnceLock<Option<tonic::metadata::AsciiMetadataValue>> =
     std::sync::OnceLock::new();
 
-/// Sends `token` as `authorization: Bearer <token>` with every intake call.
+/// Sends `token` as `authorization: Bearer <token>` with every call (intake,
+/// query, placement query, admin).
 pub fn use_token(token: Option<String>) {
     let value = token.and_then(|t| format!("Bearer {}", t.trim()).parse().ok());
     let _ = TOKEN.set(value);
 }
 
-/// A request carrying `actor` in `x-sy-agency` / `x-sy-user` (and the
-/// bearer token, when there is one).
+/// A request carrying `actor` in `x-sy-agency` / `x-sy-user` (the channel
+/// adds the bearer token).
 pub fn as_actor<T>(message: T, actor: &pb::Actor) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     let metadata = request.metadata_mut();
-    if let Some(Some(token)) = TOKEN.get() {
-        metadata.insert(sy_api::identity::AUTHORIZATION_METADATA, token.clone());
-    }
     // `actor()` admits only ASCII without controls, which always parses.
     if let Ok(value) = actor.agency.parse() {
         metadata.insert(AGENCY_METADATA, value);
@@ -229,7 +253,8 @@ impl IntakeClients {
 
     /// Connects to intake at `url`, without a deadline per call.
     pub async fn connect(url: String) -> Result<Self, tonic::transport::Error> {
-        Ok(Self::new(Endpoint::from_shared(url)?.connect().await?))
+        let channel = Endpoint::from_shared(url)?.connect().await?;
+        Ok(Self::new(InterceptedService::new(channel, Bearer)))
     }
 }
 

@@ -7,14 +7,12 @@ use std::fmt::Write as _;
 
 use sy_api::pb::{self, query_client::QueryClient};
 use sy_domain::validate::china_date;
-use tonic::transport::Channel;
 
 use crate::catalogue::{self, Party};
 use crate::commands::{Cmd, Ids, Slot, context, send};
 use crate::error::Error;
 use crate::render;
-use crate::rpc::IntakeClients;
-use crate::rpc::{self, read_with_retry};
+use crate::rpc::{self, Channel, IntakeClients, read_with_retry};
 
 /// The department that works the walkthrough's request.
 const DEPARTMENT: &str = "district-housing-bureau";

@@ -480,7 +480,12 @@ async fn the_walkthrough_closes_its_request() {
     let fake = Fake::default();
     let url = serve(fake.clone()).await;
     let mut intake = IntakeClients::connect(url.clone()).await.unwrap();
-    let mut query = QueryClient::connect(url).await.unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut query = QueryClient::with_interceptor(channel, sy_cli::rpc::Bearer);
     sy_cli::walkthrough::run(&mut intake, &mut query, &coordinator())
         .await
         .unwrap();

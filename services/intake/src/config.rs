@@ -1,6 +1,6 @@
 //! Configuration: every flag has an `SY_*` environment variable and a
 //! documented default. The flags every service takes (NATS, stream, metrics,
-//! logs) are `sy_api::args::CommonArgs`; these are intake's own.
+//! logs, tokens file) are `sy_api::args::CommonArgs`; these are intake's own.
 
 use std::net::SocketAddr;
 
@@ -13,7 +13,8 @@ use sy_domain::validate::Districts;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "sy-intake", version, about)]
 pub struct Config {
-    /// Flags both services take: NATS URL, stream, log format, metrics.
+    /// Flags both services take: NATS URL, stream, log format, metrics,
+    /// tokens file.
     #[command(flatten)]
     pub common: CommonArgs,
 
@@ -37,13 +38,6 @@ pub struct Config {
     /// it a fixed development key is used (and a warning logged).
     #[arg(long, env = "SY_IDENTITY_KEY", value_parser = parse_key, hide_env_values = true)]
     pub identity_key: Option<IdentityKey>,
-
-    /// Tokens file: each line `<BLAKE3 hex of a token> <agency>[,...]|*`. When
-    /// set, every call needs `authorization: Bearer <token>` granted the agency
-    /// in `x-sy-agency`; unset, the headers are trusted (development, or a
-    /// gateway in front that authenticates). `sy token new` makes entries.
-    #[arg(long, env = "SY_TOKENS_FILE")]
-    pub tokens_file: Option<std::path::PathBuf>,
 
     /// Aggregates whose folded state is kept in memory (LRU).
     #[arg(long, env = "SY_CACHE_SIZE", default_value_t = 10_000)]
@@ -78,21 +72,6 @@ fn parse_key(value: &str) -> Result<IdentityKey, String> {
 const DEVELOPMENT_KEY: [u8; 32] = *b"shuangyong-development-only-key!";
 
 impl Config {
-    /// How calls are authenticated: the tokens file's grants, or the headers.
-    pub fn identity(&self) -> anyhow::Result<sy_api::identity::Identity> {
-        use sy_api::identity::{Credentials, Identity};
-        let Some(path) = &self.tokens_file else {
-            tracing::warn!("no --tokens-file: x-sy-agency is trusted as sent");
-            return Ok(Identity::trusting_headers());
-        };
-        let text = std::fs::read_to_string(path)
-            .map_err(|err| anyhow::anyhow!("cannot read {}: {err}", path.display()))?;
-        let credentials = Credentials::parse(&text)
-            .map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?;
-        tracing::info!(tokens = credentials.len(), "calls need a bearer token");
-        Ok(Identity::with_credentials(credentials))
-    }
-
     /// The configured identity key, or the development key (with a warning).
     pub fn identity_key(&self) -> [u8; 32] {
         match &self.identity_key {

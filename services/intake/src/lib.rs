@@ -27,6 +27,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sy_api::auth::AuthLayer;
 use sy_api::pb::intake_server::IntakeServer;
 use sy_api::pb::placements_server::PlacementsServer;
 use sy_eventlog::{EventLog, LogConfig};
@@ -39,7 +40,7 @@ const SERVICE_NAME: &str = "shuangyong.v1.Intake";
 
 /// Runs intake until `shutdown` resolves; in-flight commands finish first.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let identity = config.identity()?;
+    let identity = config.common.identity()?;
     if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }
@@ -64,15 +65,17 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         },
         config.cache_size,
     ));
-    let commands = service::IntakeService::new(pipeline, identity);
+    let commands = service::IntakeService::new(pipeline, identity.clone());
     let (health, health_service) = tonic_health::server::health_reporter();
     let readiness = tokio::spawn(track_readiness(log.clone(), health));
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, stream = %config.common.stream, "listening");
+    let reloader = identity.spawn_reloader(sy_api::server::CREDENTIALS_POLL)?;
     let served = sy_api::server::builder()
         .layer(sy_api::telemetry::GrpcMetricsLayer)
+        .layer(AuthLayer::new(identity, "intake"))
         .add_service(health_service)
         .add_service(sy_api::server::reflection_service()?)
         .add_service(IntakeServer::new(commands.clone()))
@@ -80,6 +83,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         .serve_with_incoming_shutdown(sy_api::server::incoming(listener), shutdown)
         .await;
     readiness.abort();
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
     served?;
     tracing::info!("stopped");
     Ok(())

@@ -1,7 +1,8 @@
 //! Command-line flags and their `SY_*` environment variables. Every flag has a
 //! documented default, so `sy-projection` with no arguments runs against a
-//! local NATS; nothing here is secret, so the whole config may be logged.
-//! The flags every service takes (NATS, stream, metrics, logs) are
+//! local NATS; nothing here is secret (the tokens file holds only hashes, and
+//! only its path is here), so the whole config may be logged. The flags every
+//! service takes (NATS, stream, metrics, logs, tokens file) are
 //! `sy_api::args::CommonArgs`; these are the projection's own.
 
 use std::net::SocketAddr;
@@ -15,7 +16,8 @@ use sy_api::args::CommonArgs;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "sy-projection", version, about)]
 pub struct Config {
-    /// Flags both services take: NATS URL, stream, log format, metrics.
+    /// Flags both services take: NATS URL, stream, log format, metrics,
+    /// tokens file.
     #[command(flatten)]
     pub common: CommonArgs,
 

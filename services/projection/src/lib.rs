@@ -85,6 +85,12 @@ pub enum RunError {
     /// The gRPC server failed while serving.
     #[error("grpc server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
+    /// The tokens file cannot be used.
+    #[error(transparent)]
+    Credentials(#[from] sy_api::identity::CredentialsError),
+    /// The SIGHUP handler that reloads the tokens file cannot be installed.
+    #[error("cannot listen for sighup: {0}")]
+    Signal(std::io::Error),
     /// The fold stopped for good.
     #[error("fold stopped: {0}")]
     Follow(#[from] FollowError),
@@ -116,6 +122,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
+    let identity = config.common.identity()?;
     if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }
@@ -208,8 +215,12 @@ pub async fn serve(
         }
         stop_tx.send_replace(true);
     };
+    let reloader = identity
+        .spawn_reloader(sy_api::server::CREDENTIALS_POLL)
+        .map_err(RunError::Signal)?;
     let served = sy_api::server::builder()
         .layer(sy_api::telemetry::GrpcMetricsLayer)
+        .layer(sy_api::auth::AuthLayer::new(identity, "projection"))
         .add_service(health_service)
         .add_service(sy_api::server::reflection_service()?)
         .add_service(QueryServer::new(service))
@@ -221,6 +232,9 @@ pub async fn serve(
     // The server may also have failed; either way the fold stops now.
     stop_all.send_replace(true);
     readiness.abort();
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
     // Wait for the task to be dropped: it holds the read model, whose
     // directory must be free when `serve` returns.
     let _ = readiness.await;
