@@ -3,13 +3,16 @@
 //! identity from metadata and the layer that authenticates every call
 //! (`auth`, a call hook of `hook`, as the metrics layer is), server plumbing
 //! (health, reflection, shutdown, logs), and the flags every service takes
-//! (`args`).
+//! (`args`), and the bounds on what a caller may send (`codec` for bodies
+//! that do not decode, `limits` for their size).
 #![forbid(unsafe_code)]
 
 pub mod args;
 pub mod auth;
+pub mod codec;
 pub mod hook;
 pub mod identity;
+pub mod limits;
 pub mod server;
 pub mod status;
 pub mod telemetry;
@@ -23,7 +26,8 @@ pub mod pb {
         clippy::large_enum_variant
     )]
     pub use sy_domain::pb::*;
-    include!(concat!(env!("OUT_DIR"), "/shuangyong.v1.rs"));
+    include!(concat!(env!("OUT_DIR"), "/server/shuangyong.v1.rs"));
+    include!(concat!(env!("OUT_DIR"), "/client/shuangyong.v1.rs"));
 }
 
 /// Encoded descriptors of the protos, for gRPC reflection.

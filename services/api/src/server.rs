@@ -1,12 +1,16 @@
 //! Server plumbing both services share: logs, the shutdown signal, the
-//! reflection service, and the transport settings every accepted connection
-//! gets (`TCP_NODELAY`, keepalives, timeouts).
+//! reflection service, the transport settings every accepted connection
+//! gets (`TCP_NODELAY`, keepalives, timeouts), and the request size limit
+//! every service of a server gets (`crate::limits`).
 
 use std::time::Duration;
 
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tower::layer::util::{Identity, Stack};
 use tracing_subscriber::EnvFilter;
+
+use crate::limits::MessageLimitLayer;
 
 /// How often an idle HTTP/2 connection is pinged, and a TCP keepalive sent.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
@@ -33,13 +37,15 @@ pub fn incoming(listener: tokio::net::TcpListener) -> TcpIncoming {
 }
 
 /// A gRPC server builder with the HTTP/2 settings both services use on
-/// purpose: keepalive pings that close dead connections, and a bound on
-/// pending accept-reset streams.
-pub fn builder() -> Server {
+/// purpose (keepalive pings that close dead connections), and the request
+/// size limit on every service it serves
+/// ([`crate::limits::MAX_REQUEST_BYTES`], `RESOURCE_EXHAUSTED` beyond).
+pub fn builder() -> Server<Stack<MessageLimitLayer, Identity>> {
     Server::builder()
         .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         .tcp_nodelay(true)
+        .layer(MessageLimitLayer)
 }
 
 /// Installs the global subscriber: JSON lines for containers, text for a

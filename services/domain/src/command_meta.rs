@@ -388,6 +388,31 @@ mod tests {
     }
 
     #[test]
+    fn too_many_links_are_one_violation_naming_the_list() {
+        let register = |links: usize| pb::RegisterPersonCommand {
+            context: context("r-1"),
+            links: vec![pb::PersonLink::default(); links],
+            ..Default::default()
+        };
+        let result = register(150_000).parse(&env(), &actor(), now());
+        let Err(DomainError::Invalid(violations)) = result else {
+            panic!("expected invalid");
+        };
+        let links: Vec<_> = violations
+            .iter()
+            .filter(|v| v.field.starts_with("links"))
+            .collect();
+        assert_eq!(links.len(), 1, "{links:?}");
+        assert_eq!(links[0].field, "links");
+        assert_eq!(links[0].reason, "has 150000 links; at most 8 are allowed");
+        // At the cap, each link is still checked on its own.
+        let got =
+            fields::<person::Person>(register(person::MAX_LINKS).parse(&env(), &actor(), now()));
+        assert!(got.contains(&"links[7].name".to_string()), "{got:?}");
+        assert!(!got.contains(&"links".to_string()), "{got:?}");
+    }
+
+    #[test]
     fn a_follow_up_is_keyed_and_caused_by_its_event() {
         let person_id = PERSON.parse().unwrap();
         let implied = allowance::stop_on_placement(&person_id);

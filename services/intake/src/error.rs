@@ -62,7 +62,11 @@ pub enum IntakeError {
 
 impl From<IntakeError> for Status {
     fn from(err: IntakeError) -> Self {
-        let message = err.to_string();
+        if let IntakeError::Domain(domain) = &err {
+            return sy_api::status::from_domain(domain);
+        }
+        // Bounded: a key or an id in it is the caller's.
+        let message = sy_api::status::bounded(err.to_string());
         match err {
             IntakeError::Domain(domain) => sy_api::status::from_domain(&domain),
             IntakeError::Log(LogError::Unavailable(_)) => Status::unavailable(message),

@@ -118,6 +118,11 @@ pub enum Command {
 /// about a year of full-time study.
 pub const TRAINING_HOURS: std::ops::RangeInclusive<u32> = 1..=2000;
 
+/// Most links one registration may carry (`RegisterPersonCommand.links`).
+/// A spouse or a child needs one (a child may name both parents); a few
+/// more leave room, far below what would make a command large.
+pub const MAX_LINKS: usize = 8;
+
 /// Longest course, certificate or issuer name, in characters.
 pub const TITLE_MAX: usize = 200;
 
@@ -137,12 +142,23 @@ impl CommandMessage for pb::RegisterPersonCommand {
             &self.area_code,
             &input.env.districts,
         ));
-        let links: Vec<Option<Link>> = self
-            .links
-            .iter()
-            .enumerate()
-            .map(|(i, link)| parse_link(v, &format!("links[{i}]"), link))
-            .collect();
+        let links: Vec<Option<Link>> = if self.links.len() > MAX_LINKS {
+            // One violation for the list, not one per bad link in it.
+            v.push(FieldViolation::new(
+                "links",
+                format!(
+                    "has {} links; at most {MAX_LINKS} are allowed",
+                    self.links.len()
+                ),
+            ));
+            vec![None]
+        } else {
+            self.links
+                .iter()
+                .enumerate()
+                .map(|(i, link)| parse_link(v, &format!("links[{i}]"), link))
+                .collect()
+        };
         let id_number = id_number?;
         let id = person_id_for(&input.env.identity_key, &id_number);
         Some((

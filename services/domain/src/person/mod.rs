@@ -40,7 +40,7 @@ mod command;
 mod decide;
 mod state;
 
-pub use command::{Command, Link, TITLE_MAX, TRAINING_HOURS};
+pub use command::{Command, Link, MAX_LINKS, TITLE_MAX, TRAINING_HOURS};
 pub use state::{Certificate, Person, PersonRecord, RecordEntry, Training};
 
 use crate::aggregate::{Aggregate, ApplyError};
