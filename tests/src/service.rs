@@ -72,7 +72,9 @@ impl ServiceBuilder {
         Self {
             binary: binary.into(),
             label: label.to_string(),
-            args: vec!["--log-format".into(), "text".into()],
+            // Development mode unless a test configures the protections
+            // itself (the security suites do, and drop it).
+            args: vec!["--log-format".into(), "text".into(), "--dev".into()],
             envs: Vec::new(),
         }
     }
@@ -101,6 +103,13 @@ impl ServiceBuilder {
     /// Renames the service in logs and dumps (`projection-2`...).
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = label.into();
+        self
+    }
+
+    /// Drops `--dev`: the service must then be given TLS, credentials and
+    /// the other protections a deployment has, or it refuses to start.
+    pub fn without_dev(mut self) -> Self {
+        self.args.retain(|arg| arg != "--dev");
         self
     }
 

@@ -41,6 +41,13 @@ pub struct CommonArgs {
     /// gateway in front that authenticates). `sy token new` makes entries.
     #[arg(long, env = "SY_TOKENS_FILE")]
     pub tokens_file: Option<PathBuf>,
+
+    /// Development mode: allows running without the protections a deployment
+    /// must have (TLS, credentials, a role policy, an identity key, signed
+    /// events), each missing one logged as a warning at start-up. Without
+    /// it a service refuses to start when any of them is missing.
+    #[arg(long, env = "SY_DEV")]
+    pub dev: bool,
 }
 
 /// How a service writes its logs (`--log-format`).
@@ -104,6 +111,7 @@ mod tests {
         assert_eq!(common.metrics_listen, None);
         assert_eq!(common.log_format, LogFormat::Text);
         assert_eq!(common.tokens_file, None);
+        assert!(!common.dev);
     }
 
     #[test]
