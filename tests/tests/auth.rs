@@ -49,9 +49,10 @@ fn new_token(args: &[&str]) -> anyhow::Result<(String, String)> {
 }
 
 #[tokio::test]
-async fn tokens_decide_which_agencies_a_caller_may_act_for() -> anyhow::Result<()> {
-    let (unit_token, unit_line) = new_token(&["--for", AGENCY])?;
-    let (office_token, office_line) = new_token(&["--all"])?;
+async fn a_token_is_its_holder_and_may_not_claim_another_agency() -> anyhow::Result<()> {
+    let (unit_token, unit_line) = new_token(&["--agency", AGENCY, "--user", USER])?;
+    let (office_token, office_line) =
+        new_token(&["--agency", "district-office", "--user", "wang"])?;
     let dir = tempfile::tempdir()?;
     let tokens = dir.path().join("tokens");
     write_tokens(
@@ -67,6 +68,7 @@ async fn tokens_decide_which_agencies_a_caller_may_act_for() -> anyhow::Result<(
         .await?;
     let mut as_unit = intake_client(intake.channel(), AGENCY, USER);
     let mut as_other = intake_client(intake.channel(), "district-housing-bureau", USER);
+    let mut as_office = intake_client(intake.channel(), "district-office", "wang");
 
     let missing = as_unit
         .submit_request(submit_command(&new_key("auth")))
@@ -83,12 +85,13 @@ async fn tokens_decide_which_agencies_a_caller_may_act_for() -> anyhow::Result<(
         .await
         .unwrap_err();
     assert_eq!(foreign.code(), tonic::Code::PermissionDenied, "{foreign:?}");
-    // Refusals by the service itself are in the same security trail.
+    // Claiming another agency than the token's is impersonation, in the
+    // security trail under the token's agency.
     let log = intake.log();
     assert!(
         log.lines().any(|line| line.contains("call refused")
-            && line.contains("reason=permission_denied")
-            && line.contains("agency=district-housing-bureau")),
+            && line.contains("reason=impersonation")
+            && line.contains(&format!("agency={AGENCY}"))),
         "{log}"
     );
     assert!(!log.contains(&unit_token), "{log}");
@@ -97,37 +100,18 @@ async fn tokens_decide_which_agencies_a_caller_may_act_for() -> anyhow::Result<(
         .await?
         .into_inner();
     assert_eq!(accepted.version, 1);
-    as_other
-        .submit_request(with_token(submit_command(&new_key("auth")), &office_token))
-        .await?;
-
-    // The CLI sends its token with every call: a whole walkthrough, acting as
-    // several agencies, with the coordinating office's token.
-    let data = tempfile::tempdir()?;
-    let projection = ServiceBuilder::projection(&nats, "AUTH", data.path())
-        .flag("--tokens-file", tokens.display())
-        .start()
-        .await?;
-    let walkthrough = tokio::process::Command::new(binary_path("sy"))
-        .args(["walkthrough", "--intake-url", &intake.endpoint()])
-        .args([
-            "--query-url",
-            &projection.endpoint(),
-            "--token",
-            &office_token,
-        ])
-        .env_remove("SY_TOKEN")
-        .output()
-        .await?;
-    assert!(walkthrough.status.success(), "{walkthrough:?}");
-    let without = tokio::process::Command::new(binary_path("sy"))
-        .args(["walkthrough", "--intake-url", &intake.endpoint()])
-        .args(["--query-url", &projection.endpoint()])
-        .env_remove("SY_TOKEN")
-        .output()
-        .await?;
-    assert_eq!(without.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&without.stderr).contains("UNAUTHENTICATED"));
+    // The requesting party of a request is its caller.
+    let mut command = submit_command(&new_key("auth"));
+    command.requester.as_mut().unwrap().agency = AGENCY.into();
+    let other_party = as_office
+        .submit_request(with_token(command, &office_token))
+        .await
+        .unwrap_err();
+    assert_eq!(other_party.code(), tonic::Code::InvalidArgument);
+    assert!(
+        other_party.message().contains("requester.agency"),
+        "{other_party:?}"
+    );
     Ok(())
 }
 
@@ -286,8 +270,9 @@ fn the_table_lists_every_rpc_the_projection_serves() {
 
 #[tokio::test]
 async fn the_projection_authenticates_every_call_and_reloads_on_sighup() -> anyhow::Result<()> {
-    let (kept_token, kept_line) = new_token(&["--for", AGENCY])?;
-    let (revoked_token, revoked_line) = new_token(&["--all"])?;
+    let (kept_token, kept_line) = new_token(&["--agency", AGENCY, "--user", USER])?;
+    let (revoked_token, revoked_line) =
+        new_token(&["--agency", "district-office", "--user", "wang"])?;
     let dir = tempfile::tempdir()?;
     let tokens = dir.path().join("tokens");
     write_tokens(&tokens, &format!("{kept_line}\n{revoked_line}\n"))?;
@@ -444,7 +429,7 @@ async fn sy(
 
 #[tokio::test]
 async fn a_tokens_file_others_may_read_is_refused_at_start() -> anyhow::Result<()> {
-    let (_, line) = new_token(&["--all"])?;
+    let (_, line) = new_token(&["--agency", "district-office", "--user", "wang"])?;
     let dir = tempfile::tempdir()?;
     let tokens = dir.path().join("tokens");
     write_tokens(&tokens, &format!("{line}\n"))?;

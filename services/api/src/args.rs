@@ -4,12 +4,14 @@
 //! way: each binary flattens [`CommonArgs`] into its own flags.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use crate::identity::{CredentialsError, Identity};
+use crate::identity::Identity;
+use crate::secret_file::SecretFileError;
 
 /// Flags of every service, each with its `SY_*` environment variable.
 #[derive(Debug, Clone, Args)]
@@ -35,12 +37,38 @@ pub struct CommonArgs {
     #[arg(long, env = "SY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// Tokens file: each line `<BLAKE3 hex of a token> <agency>[,...]|*`. When
-    /// set, every call needs `authorization: Bearer <token>` granted the agency
-    /// in `x-sy-agency`; unset, the headers are trusted (development, or a
-    /// gateway in front that authenticates). `sy token new` makes entries.
+    /// Tokens file (owner-only): each line `<BLAKE3 hex of a token> <agency>
+    /// <user>`. Every call needs `authorization: Bearer <token>` (or a client
+    /// certificate); the token's agency and user are the caller. Re-read on
+    /// SIGHUP or when it changes. `sy token new` makes entries. Unset only in
+    /// development mode, where `x-sy-agency`/`x-sy-user` are trusted as sent.
     #[arg(long, env = "SY_TOKENS_FILE")]
     pub tokens_file: Option<PathBuf>,
+
+    /// Role policy file (TOML, owner-only): which agencies (patterns such as
+    /// `unit-*`) hold which roles. Re-read on SIGHUP or when it changes. Unset
+    /// only in development mode, where every caller holds every role.
+    #[arg(long, env = "SY_POLICY_FILE")]
+    pub policy_file: Option<PathBuf>,
+
+    /// Calls per second each credential (token or client certificate) may
+    /// make, sustained; beyond it and its burst, calls are
+    /// `RESOURCE_EXHAUSTED` with a retry hint.
+    #[arg(long, env = "SY_RATE_PER_CREDENTIAL", default_value_t = NonZeroU32::new(200).expect("non-zero"))]
+    pub rate_per_credential: NonZeroU32,
+
+    /// Calls each credential may make at once above its rate.
+    #[arg(long, env = "SY_BURST_PER_CREDENTIAL", default_value_t = NonZeroU32::new(400).expect("non-zero"))]
+    pub burst_per_credential: NonZeroU32,
+
+    /// Calls of one credential in flight at once.
+    #[arg(long, env = "SY_IN_FLIGHT_PER_CREDENTIAL", default_value_t = 64)]
+    pub in_flight_per_credential: usize,
+
+    /// Server-side deadline of every call, in milliseconds (a client's
+    /// shorter `grpc-timeout` wins); past it the call is cancelled.
+    #[arg(long, env = "SY_CALL_TIMEOUT_MS", default_value_t = 30_000)]
+    pub call_timeout_ms: u64,
 
     /// Development mode: allows running without the protections a deployment
     /// must have (TLS, credentials, a role policy, an identity key, signed
@@ -48,6 +76,17 @@ pub struct CommonArgs {
     /// it a service refuses to start when any of them is missing.
     #[arg(long, env = "SY_DEV")]
     pub dev: bool,
+}
+
+/// Why a service cannot set up who may call it.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// A protection a deployment must have is not configured.
+    #[error("{0} is required (or --dev, for development only)")]
+    Missing(&'static str),
+    /// A tokens or policy file cannot be used.
+    #[error(transparent)]
+    File(#[from] SecretFileError),
 }
 
 /// How a service writes its logs (`--log-format`).
@@ -65,23 +104,61 @@ impl CommonArgs {
         Duration::from_millis(self.nats_timeout_ms.max(1))
     }
 
-    /// How calls are authenticated: by the tokens file (reloaded on SIGHUP,
-    /// see [`Identity::spawn_reloader`]), or, without one, by the headers
-    /// alone (with a warning).
-    pub fn identity(&self) -> Result<Identity, CredentialsError> {
-        let Some(path) = &self.tokens_file else {
-            tracing::warn!(
-                "no --tokens-file: calls are not authenticated and x-sy-agency is trusted as sent"
-            );
-            return Ok(Identity::trusting_headers());
+    /// How calls are authenticated and authorized: by the tokens file and
+    /// the policy file (both reloaded, see [`crate::reload::spawn_reloader`]).
+    /// Either may be missing only with `--dev`, which logs what that means.
+    pub fn identity(&self) -> Result<Identity, IdentityError> {
+        let mut identity = match &self.tokens_file {
+            Some(path) => {
+                let identity = Identity::from_tokens_file(path)?;
+                tracing::info!(
+                    path = %path.display(),
+                    tokens = identity.token_count(),
+                    "calls need a bearer token; the tokens file is re-read on SIGHUP"
+                );
+                identity
+            }
+            None => {
+                self.allow_missing(
+                    "--tokens-file",
+                    "calls are not authenticated and x-sy-agency / x-sy-user are trusted as sent",
+                )?;
+                Identity::trusting_headers()
+            }
         };
-        let identity = Identity::from_tokens_file(path)?;
-        tracing::info!(
-            path = %path.display(),
-            tokens = identity.token_count(),
-            "calls need a bearer token; the tokens file is re-read on SIGHUP"
-        );
+        match &self.policy_file {
+            Some(path) => {
+                identity = identity.with_policy_file(path)?;
+                tracing::info!(path = %path.display(), "roles come from the policy file");
+            }
+            None => self.allow_missing("--policy-file", "every caller holds every role")?,
+        }
         Ok(identity)
+    }
+
+    /// `Ok` (with a warning saying what is lost) in development mode, else
+    /// the error naming `flag`.
+    pub fn allow_missing(&self, flag: &'static str, meaning: &str) -> Result<(), IdentityError> {
+        if !self.dev {
+            return Err(IdentityError::Missing(flag));
+        }
+        tracing::warn!(flag, "development mode without {flag}: {meaning}");
+        Ok(())
+    }
+
+    /// The per-credential limits of `--rate-per-credential`,
+    /// `--burst-per-credential` and `--in-flight-per-credential`.
+    pub fn limits(&self) -> crate::quota::Limits {
+        crate::quota::Limits {
+            rate: self.rate_per_credential,
+            burst: self.burst_per_credential,
+            in_flight: self.in_flight_per_credential.max(1),
+        }
+    }
+
+    /// `--call-timeout-ms` as a duration (at least a millisecond).
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms.max(1))
     }
 
     /// Installs the global log subscriber in `--log-format`.

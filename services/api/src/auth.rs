@@ -1,11 +1,13 @@
-//! Authentication of every call, and the security event trail.
+//! Authentication and role checks of every call, and the security event trail.
 //!
 //! [`AuthLayer`] wraps a whole gRPC server, so it sees every path, including
-//! those of services added later: deny by default. With a tokens file every
-//! path except gRPC health (`grpc.health.*`) and reflection
-//! (`grpc.reflection.*`) needs a known bearer token, else the call is
-//! `UNAUTHENTICATED` before it reaches its service. Which agency a token may
-//! act for stays the service's check ([`crate::identity::Identity::actor`]).
+//! those of services added later: deny by default. Every path except gRPC
+//! health (`grpc.health.*`) and reflection (`grpc.reflection.*`) needs a
+//! credential (`UNAUTHENTICATED` without one) and one of the roles
+//! [`crate::policy::required_roles`] names for it (`PERMISSION_DENIED`
+//! naming them, else), before it reaches its service. The established
+//! [`Principal`] goes into the request's extensions: the services take the
+//! actor and the data-scoped checks from it, never from free text.
 //!
 //! Every refused call, whether refused here or by the service
 //! (`UNAUTHENTICATED`, `PERMISSION_DENIED`), is one warn line with target
@@ -17,7 +19,8 @@ use std::net::SocketAddr;
 use tonic::transport::server::TcpConnectInfo;
 
 use crate::hook::{CallHook, Hooked, header_code};
-use crate::identity::{AGENCY_METADATA, AUTHORIZATION_METADATA, Identity};
+use crate::identity::{AGENCY_METADATA, Identity, Principal};
+use crate::policy::{missing_role, required_roles};
 use crate::telemetry::code_name;
 
 /// Paths served without a token: health checks and reflection.
@@ -55,6 +58,7 @@ pub struct Caller {
     service: &'static str,
     method: String,
     agency: Option<String>,
+    user: Option<String>,
     peer: Option<SocketAddr>,
 }
 
@@ -78,8 +82,15 @@ impl Caller {
             service,
             method,
             agency,
+            user: None,
             peer,
         }
+    }
+
+    /// The caller is now known by its credential.
+    fn authenticated(&mut self, principal: &Principal) {
+        self.agency = Some(principal.agency.clone());
+        self.user = Some(principal.credential_label());
     }
 
     /// One security event: the warn line and the counter.
@@ -89,6 +100,7 @@ impl Caller {
             service = %self.service,
             method = %self.method,
             agency = %self.agency.as_deref().unwrap_or("-"),
+            credential = %self.user.as_deref().unwrap_or("-"),
             peer = %self.peer.map_or_else(|| "-".to_string(), |p| p.to_string()),
             code = %code_name(code),
             reason = %reason,
@@ -108,21 +120,29 @@ impl CallHook for AuthLayer {
     /// The caller, for a call that needs a token.
     type State = Option<Caller>;
 
-    fn before<B>(&self, request: &http::Request<B>) -> Result<Self::State, tonic::Status> {
+    fn before<B>(&self, request: &mut http::Request<B>) -> Result<Self::State, tonic::Status> {
         let path = request.uri().path();
         if OPEN_PREFIXES.iter().any(|prefix| path.starts_with(prefix)) {
             return Ok(None);
         }
-        let caller = Caller::of(self.service, request);
-        let authorization = request
-            .headers()
-            .get(AUTHORIZATION_METADATA)
-            .and_then(|v| v.to_str().ok());
-        if let Err(refusal) = self.identity.authenticate(authorization) {
-            let status = refusal.status();
-            caller.refused(status.code(), refusal.reason(), status.message());
+        let mut caller = Caller::of(self.service, request);
+        let principal = match self.identity.principal(request.headers(), None) {
+            Ok(principal) => principal,
+            Err(refusal) => {
+                let status = refusal.status();
+                caller.refused(status.code(), refusal.reason(), status.message());
+                return Err(status);
+            }
+        };
+        caller.authenticated(&principal);
+        let roles = required_roles(path);
+        if !roles.iter().any(|role| principal.grant.has(*role)) {
+            let method = path.rsplit('/').next().unwrap_or(path);
+            let status = missing_role(roles, method);
+            caller.refused(status.code(), "missing_role", status.message());
             return Err(status);
         }
+        request.extensions_mut().insert(principal);
         Ok(Some(caller))
     }
 
@@ -155,7 +175,8 @@ mod tests {
     use tower::{Layer, Service};
 
     use super::*;
-    use crate::identity::{Credentials, token_hash};
+    use crate::identity::{AUTHORIZATION_METADATA, Credentials, token_hash};
+    use crate::policy::Policy;
 
     /// A server that answers every call OK.
     #[derive(Clone)]
@@ -192,11 +213,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_path_but_health_and_reflection_needs_a_known_token() {
-        let file = format!("{} *", token_hash("good"));
-        let identity = Identity::with_credentials(Credentials::parse(&file).unwrap());
+    async fn every_path_but_health_and_reflection_needs_a_credential_and_a_role() {
+        let file = format!("{} unit-1 li", token_hash("good"));
+        let policy = Policy::parse("[[grant]]\nagencies = [\"unit-*\"]\nroles = [\"reader\"]\n");
+        let identity = Identity::with_credentials(Credentials::parse(&file).unwrap())
+            .with_policy(policy.unwrap());
         let mut auth = AuthLayer::new(identity, "test").layer(Ok200);
-        let unauthenticated = Some("16".to_string());
+        let (unauthenticated, denied) = (Some("16".to_string()), Some("7".to_string()));
         for path in [
             "/shuangyong.v1.Query/GetRequest",
             "/shuangyong.v1.Admin/Rebuild",
@@ -209,7 +232,18 @@ mod tests {
                 unauthenticated,
                 "{path}"
             );
-            assert_eq!(code(&mut auth, path, Some("good")).await, None, "{path}");
+        }
+        assert_eq!(
+            code(&mut auth, "/shuangyong.v1.Query/GetRequest", Some("good")).await,
+            None
+        );
+        // A reader may not rebuild; a method no role is given is nobody's.
+        for path in [
+            "/shuangyong.v1.Admin/Rebuild",
+            "/shuangyong.v1.SomethingNew/Anything",
+            "/",
+        ] {
+            assert_eq!(code(&mut auth, path, Some("good")).await, denied, "{path}");
         }
         for open in [
             "/grpc.health.v1.Health/Check",
@@ -217,7 +251,7 @@ mod tests {
         ] {
             assert_eq!(code(&mut auth, open, None).await, None, "{open}");
         }
-        // Without credentials every call passes.
+        // Development mode: no tokens, no policy; every call passes.
         let mut open = AuthLayer::new(Identity::trusting_headers(), "test").layer(Ok200);
         assert_eq!(
             code(&mut open, "/shuangyong.v1.Query/GetRequest", None).await,

@@ -11,9 +11,10 @@ pub trait CallHook: Clone + Send + 'static {
     /// What [`CallHook::before`] hands on to [`CallHook::after`].
     type State: Send + 'static;
 
-    /// Runs before the call; `Err(status)` answers it with `status`, and the
+    /// Runs before the call, and may add to its extensions (what the
+    /// services read of it); `Err(status)` answers it with `status`, and the
     /// service never sees it.
-    fn before<B>(&self, request: &http::Request<B>) -> Result<Self::State, tonic::Status>;
+    fn before<B>(&self, request: &mut http::Request<B>) -> Result<Self::State, tonic::Status>;
 
     /// Runs once the service answered: the response's headers, or `None`
     /// when the service failed without a response.
@@ -52,8 +53,8 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let state = match self.hook.before(&request) {
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let state = match self.hook.before(&mut request) {
             Ok(state) => state,
             Err(status) => return Box::pin(std::future::ready(Ok(status.into_http()))),
         };

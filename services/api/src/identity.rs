@@ -1,48 +1,58 @@
-//! Who is calling. Each call names its agency and user in metadata
-//! (`x-sy-agency`, `x-sy-user`); they become the actor written into events.
+//! Who is calling, bound to the credential, never to free text: a
+//! [`Principal`] (agency, user, the roles the policy grants the agency).
 //!
-//! With a tokens file ([`Credentials`]) every call must also carry
-//! `authorization: Bearer <token>`, and the token must be granted the agency
-//! the call claims: an agency's system gets a token for its own agency, the
-//! district's coordinating office (or a gateway that authenticates users
-//! itself) one for several or all. The file holds only BLAKE3 hashes of the
-//! tokens, so it reveals no credential. Without a file the headers are
-//! trusted as sent (development, or a gateway in front that checks them).
+//! With a tokens file ([`Credentials`]) every call carries
+//! `authorization: Bearer <token>`, and each token is issued to one user of
+//! one agency: the file's line names both, so the actor written into events
+//! is the token's. The file holds only BLAKE3 hashes of the tokens, so it
+//! reveals no credential. The `x-sy-agency` / `x-sy-user` headers may still
+//! be sent; one that names someone else than the credential is refused.
+//! Without a tokens file (development mode only) the headers are trusted.
 //!
-//! The file is read at start-up and again on SIGHUP (or when its
-//! modification time changes): a revoked token stops working within
-//! seconds, without a restart. A file readable by group or others is refused,
-//! and one that fails to parse on reload keeps the previous credentials.
-//! [`crate::auth`] checks the token on every call of both servers.
+//! The roles come from the policy file ([`crate::policy`]); without one
+//! (development mode only) every caller holds every role. Both files are
+//! re-read on SIGHUP or when they change ([`crate::reload`]), and both must
+//! be owner-only ([`crate::secret_file`]). [`crate::auth`] builds the
+//! principal of every call and puts it in the request's extensions, where
+//! the services read it with [`Principal::of`].
 
-use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, SystemTime};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
 
 use sy_domain::pb::Actor;
 use sy_domain::validate::{Code, text};
 use tonic::Status;
-use tonic::metadata::MetadataMap;
 
-/// Metadata key of the acting agency's code (required on every command).
+use crate::policy::{Grant, Policy};
+use crate::reload::{FromFile, Reload, Reloadable};
+use crate::secret_file::{self, SecretFileError};
+
+/// Metadata key of the acting agency's code (development mode; with a
+/// credential it may only repeat the credential's).
 pub const AGENCY_METADATA: &str = "x-sy-agency";
-/// Metadata key of the acting user within the agency (required on every command).
+/// Metadata key of the acting user within the agency (as `x-sy-agency`).
 pub const USER_METADATA: &str = "x-sy-user";
-/// Metadata key of the bearer token, checked when a tokens file is configured.
+/// Metadata key of the bearer token.
 pub const AUTHORIZATION_METADATA: &str = "authorization";
 
-/// Which agencies a token may act for.
+/// The longest user name a credential may carry.
+const USER_MAX: usize = 128;
+
+/// Who a token was issued to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Agencies {
-    All,
-    Only(BTreeSet<String>),
+struct Holder {
+    agency: String,
+    user: String,
+    /// The first 8 hex digits of the token's hash: names the credential in
+    /// logs and limits without revealing it.
+    id: String,
 }
 
-/// The tokens a deployment accepts: hash of the token → agencies it may act for.
+/// The tokens a deployment accepts: hash of the token → who holds it.
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {
-    grants: HashMap<[u8; 32], Agencies>,
+    holders: HashMap<[u8; 32], Holder>,
 }
 
 /// The hash a tokens file lists for `token` (lowercase hex BLAKE3).
@@ -51,191 +61,226 @@ pub fn token_hash(token: &str) -> String {
 }
 
 impl Credentials {
-    /// Parses a tokens file: one grant per line,
-    /// `<blake3 hex of the token> <agency>[,<agency>...]|*  [label]`;
+    /// Parses a tokens file: one token per line,
+    /// `<blake3 hex of the token> <agency> <user>  [# label]`;
     /// blank lines and `#` comments are skipped.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let mut grants = HashMap::new();
-        for (n, line) in text.lines().enumerate() {
+    pub fn parse(file: &str) -> Result<Self, String> {
+        let mut holders = HashMap::new();
+        for (n, line) in file.lines().enumerate() {
             let line = line.split('#').next().unwrap_or_default().trim();
             if line.is_empty() {
                 continue;
             }
-            let mut fields = line.split_whitespace();
-            let (Some(hash), Some(agencies)) = (fields.next(), fields.next()) else {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [hash, agency, user] = fields.as_slice() else {
                 return Err(format!(
-                    "line {}: expected `<token hash> <agencies>`",
+                    "line {}: expected `<token hash> <agency> <user>`",
                     n + 1
                 ));
             };
             let hash = blake3::Hash::from_hex(hash)
                 .map_err(|_| format!("line {}: the token hash must be 64 hex digits", n + 1))?;
-            let agencies = if agencies == "*" {
-                Agencies::All
-            } else {
-                let mut only = BTreeSet::new();
-                for agency in agencies.split(',') {
-                    let code = Code::parse("agency", agency)
-                        .map_err(|v| format!("line {}: {} {}", n + 1, agency, v.reason))?;
-                    only.insert(code.to_string());
-                }
-                Agencies::Only(only)
+            let agency = Code::parse("agency", agency)
+                .map_err(|v| format!("line {}: agency {agency}: {}", n + 1, v.reason))?;
+            let user = text("user", user, 1, USER_MAX)
+                .map_err(|v| format!("line {}: user: {}", n + 1, v.reason))?;
+            let holder = Holder {
+                agency: agency.to_string(),
+                user,
+                id: hash.to_hex()[..8].to_string(),
             };
-            if grants.insert(*hash.as_bytes(), agencies).is_some() {
+            if holders.insert(*hash.as_bytes(), holder).is_some() {
                 return Err(format!("line {}: the same token is listed twice", n + 1));
             }
         }
-        Ok(Self { grants })
+        Ok(Self { holders })
     }
 
-    /// Number of tokens granted.
+    /// Number of tokens issued.
     pub fn len(&self) -> usize {
-        self.grants.len()
+        self.holders.len()
     }
 
-    /// Whether no token is granted.
+    /// Whether no token is issued.
     pub fn is_empty(&self) -> bool {
-        self.grants.is_empty()
+        self.holders.is_empty()
+    }
+
+    /// Who holds `token`, if it is known.
+    fn holder(&self, token: &str) -> Option<&Holder> {
+        self.holders
+            .get(blake3::hash(token.trim().as_bytes()).as_bytes())
     }
 }
 
-/// Why a tokens file cannot be used. Never names a token.
-#[derive(Debug, thiserror::Error)]
-pub enum CredentialsError {
-    /// The file cannot be read.
-    #[error("cannot read the tokens file {path}: {source}")]
-    Read {
-        /// The `--tokens-file` path.
-        path: PathBuf,
-        /// Why reading failed.
-        source: std::io::Error,
-    },
-    /// Group or others may read the file: anyone on the host could copy it.
-    #[error(
-        "the tokens file {path} is readable by group or others (mode {mode:04o}); \
-         allow only its owner (chmod 600)"
-    )]
-    Permissions {
-        /// The `--tokens-file` path.
-        path: PathBuf,
-        /// Its permission bits.
-        mode: u32,
-    },
-    /// A line of the file is not a grant.
-    #[error("the tokens file {path}: {reason}")]
-    Parse {
-        /// The `--tokens-file` path.
-        path: PathBuf,
-        /// Which line, and what is wrong with it.
-        reason: String,
-    },
-}
+impl FromFile for Credentials {
+    const WHAT: &'static str = "tokens";
 
-impl Credentials {
-    /// Reads and parses the tokens file at `path`, refusing one that group
-    /// or others may read (unix).
-    pub fn load(path: &Path) -> Result<Self, CredentialsError> {
-        let read = |source| CredentialsError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path).map_err(read)?.permissions().mode() & 0o7777;
-            if mode & 0o077 != 0 {
-                return Err(CredentialsError::Permissions {
-                    path: path.to_path_buf(),
-                    mode,
-                });
-            }
-        }
-        let text = std::fs::read_to_string(path).map_err(read)?;
-        Self::parse(&text).map_err(|reason| CredentialsError::Parse {
+    fn from_file(path: &Path) -> Result<Self, SecretFileError> {
+        let text = secret_file::read_private(path)?;
+        Self::parse(&text).map_err(|reason| SecretFileError::Parse {
             path: path.to_path_buf(),
             reason,
         })
     }
 
-    /// The agencies `token` may act for, if it is known.
-    fn grant(&self, token: &str) -> Option<&Agencies> {
-        self.grants
-            .get(blake3::hash(token.trim().as_bytes()).as_bytes())
+    fn count(&self) -> usize {
+        self.len()
     }
 }
 
 /// Why a call was refused before it reached its service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Refusal {
     /// No `authorization: Bearer <token>` metadata.
     MissingToken,
     /// A token this deployment does not know (never issued, or revoked).
     UnknownToken,
+    /// A client certificate that names no agency or user.
+    BadCertificate(String),
+    /// Headers that are missing or malformed (development mode), or that
+    /// name someone else than the credential.
+    Headers(Status),
 }
 
 impl Refusal {
-    /// A short label, for metrics and the security log.
-    pub fn reason(self) -> &'static str {
+    /// The reason label of the security log and metric.
+    pub fn reason(&self) -> &'static str {
         match self {
             Self::MissingToken => "missing_token",
             Self::UnknownToken => "unknown_token",
+            Self::BadCertificate(_) => "bad_certificate",
+            Self::Headers(status) if status.code() == tonic::Code::PermissionDenied => {
+                "impersonation"
+            }
+            Self::Headers(_) => "bad_headers",
         }
     }
 
-    /// The status the caller gets: always `UNAUTHENTICATED`.
-    pub fn status(self) -> Status {
+    /// The status the caller gets.
+    pub fn status(&self) -> Status {
         match self {
-            Self::MissingToken => {
-                Status::unauthenticated("metadata authorization: Bearer <token> is required")
-            }
+            Self::MissingToken => Status::unauthenticated(
+                "metadata authorization: Bearer <token> (or a client certificate) is required",
+            ),
             Self::UnknownToken => {
                 Status::unauthenticated("the token is not known to this deployment")
             }
+            Self::BadCertificate(reason) => {
+                Status::unauthenticated(format!("the client certificate: {reason}"))
+            }
+            Self::Headers(status) => status.clone(),
         }
     }
 }
 
-/// The tokens a server accepts now, and where they are re-read from.
-#[derive(Debug)]
-struct Tokens {
-    path: Option<PathBuf>,
-    current: RwLock<Arc<Credentials>>,
+/// How a caller proved who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A bearer token; the first 8 hex digits of its hash.
+    Token(String),
+    /// A client certificate signed by the deployment's CA.
+    Certificate,
+    /// Development mode: the headers, trusted as sent.
+    Headers,
 }
 
-/// How calls are authenticated: by headers alone, or by tokens too. Clones
-/// share the credentials, so a reload reaches every clone.
+/// The caller of one call, as [`crate::auth::AuthLayer`] established it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The caller's agency (empty in development mode without headers).
+    pub agency: String,
+    /// The acting user within the agency.
+    pub user: String,
+    /// What the policy lets the agency do.
+    pub grant: Grant,
+    /// How the caller proved it.
+    pub credential: Credential,
+}
+
+impl Principal {
+    /// The principal [`crate::auth::AuthLayer`] put into `request`'s
+    /// extensions; `UNAUTHENTICATED` on a server without the layer.
+    pub fn of<T>(request: &tonic::Request<T>) -> Result<&Principal, Status> {
+        request
+            .extensions()
+            .get::<Principal>()
+            .ok_or_else(|| Status::unauthenticated("the call was not authenticated"))
+    }
+
+    /// The actor written into the events of the principal's commands:
+    /// `UNAUTHENTICATED` when it has no agency or user (development mode
+    /// without the headers).
+    pub fn actor(&self) -> Result<Actor, Status> {
+        if self.agency.is_empty() {
+            return Err(Status::unauthenticated(format!(
+                "metadata {AGENCY_METADATA} is required"
+            )));
+        }
+        if self.user.is_empty() {
+            return Err(Status::unauthenticated(format!(
+                "metadata {USER_METADATA} is required"
+            )));
+        }
+        Ok(Actor {
+            agency: self.agency.clone(),
+            user: self.user.clone(),
+        })
+    }
+
+    /// What names the credential in logs and per-credential limits: never
+    /// the secret.
+    pub fn credential_label(&self) -> String {
+        match &self.credential {
+            Credential::Token(id) => format!("token:{id}"),
+            Credential::Certificate => format!("cert:{}/{}", self.agency, self.user),
+            Credential::Headers => format!("dev:{}", self.agency),
+        }
+    }
+}
+
+/// How calls are authenticated and authorized: tokens (or only headers, in
+/// development mode) and a policy (or every role, in development mode).
+/// Clones share the files, so a reload reaches every clone.
 #[derive(Debug, Clone, Default)]
 pub struct Identity {
-    tokens: Option<Arc<Tokens>>,
+    tokens: Option<Arc<Reloadable<Credentials>>>,
+    policy: Option<Arc<Reloadable<Policy>>>,
 }
 
 impl Identity {
-    /// Trusts `x-sy-agency` / `x-sy-user` as sent.
+    /// Trusts `x-sy-agency` / `x-sy-user` as sent, every role granted
+    /// (development mode).
     pub fn trusting_headers() -> Self {
         Self::default()
     }
 
-    /// Requires a bearer token granted the claimed agency (fixed credentials,
-    /// never reloaded).
+    /// Requires a bearer token (fixed credentials, never reloaded).
     pub fn with_credentials(credentials: Credentials) -> Self {
         Self {
-            tokens: Some(Arc::new(Tokens {
-                path: None,
-                current: RwLock::new(Arc::new(credentials)),
-            })),
+            tokens: Some(Arc::new(Reloadable::fixed(credentials))),
+            policy: None,
         }
     }
 
-    /// Requires a bearer token listed in the tokens file at `path`
-    /// (reloaded by [`Identity::reload`]).
-    pub fn from_tokens_file(path: &Path) -> Result<Self, CredentialsError> {
-        let credentials = Credentials::load(path)?;
+    /// Requires a bearer token listed in the tokens file at `path`.
+    pub fn from_tokens_file(path: &Path) -> Result<Self, SecretFileError> {
         Ok(Self {
-            tokens: Some(Arc::new(Tokens {
-                path: Some(path.to_path_buf()),
-                current: RwLock::new(Arc::new(credentials)),
-            })),
+            tokens: Some(Arc::new(Reloadable::load(path)?)),
+            policy: None,
         })
+    }
+
+    /// Grants roles by `policy` (fixed, never reloaded).
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = Some(Arc::new(Reloadable::fixed(policy)));
+        self
+    }
+
+    /// Grants roles by the policy file at `path`.
+    pub fn with_policy_file(mut self, path: &Path) -> Result<Self, SecretFileError> {
+        self.policy = Some(Arc::new(Reloadable::load(path)?));
+        Ok(self)
     }
 
     /// Whether calls need a token.
@@ -243,140 +288,89 @@ impl Identity {
         self.tokens.is_some()
     }
 
+    /// Whether a policy decides the roles.
+    pub fn has_policy(&self) -> bool {
+        self.policy.is_some()
+    }
+
     /// How many tokens are accepted now (0 without a tokens file).
     pub fn token_count(&self) -> usize {
-        self.credentials().map_or(0, |c| c.len())
+        self.tokens.as_ref().map_or(0, |t| t.current().len())
     }
 
-    /// The credentials in force, if tokens are required.
-    fn credentials(&self) -> Option<Arc<Credentials>> {
-        let tokens = self.tokens.as_ref()?;
-        let current = tokens
-            .current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        Some(Arc::clone(&current))
+    /// Re-reads the tokens file, if any (see [`Reloadable::reload`]).
+    pub fn reload(&self) -> Result<usize, SecretFileError> {
+        self.tokens.as_ref().map_or(Ok(0), |t| t.reload())
     }
 
-    /// Checks the value of the `authorization` metadata, if any; `Ok` without
-    /// a tokens file. Which agency the token may act for is
-    /// [`Identity::actor`]'s business.
-    pub fn authenticate(&self, authorization: Option<&str>) -> Result<(), Refusal> {
-        let Some(credentials) = self.credentials() else {
-            return Ok(());
-        };
-        let token = bearer(authorization).ok_or(Refusal::MissingToken)?;
-        credentials
-            .grant(token)
-            .map(|_| ())
-            .ok_or(Refusal::UnknownToken)
-    }
-
-    /// The calling actor: `UNAUTHENTICATED` without valid headers or token,
-    /// `PERMISSION_DENIED` when the token may not act for the agency.
-    pub fn actor(&self, metadata: &MetadataMap) -> Result<Actor, Status> {
-        let actor = actor(metadata)?;
-        let Some(credentials) = self.credentials() else {
-            return Ok(actor);
-        };
-        let authorization = metadata
-            .get(AUTHORIZATION_METADATA)
-            .and_then(|v| v.to_str().ok());
-        let token = bearer(authorization).ok_or_else(|| Refusal::MissingToken.status())?;
-        let grant = credentials
-            .grant(token)
-            .ok_or_else(|| Refusal::UnknownToken.status())?;
-        let allowed = match grant {
-            Agencies::All => true,
-            Agencies::Only(agencies) => agencies.contains(&actor.agency),
-        };
-        if !allowed {
-            return Err(Status::permission_denied(format!(
-                "the token may not act for agency {}",
-                actor.agency
-            )));
+    /// The files a reloader watches ([`crate::reload::spawn_reloader`]).
+    pub fn reloadable(&self) -> Vec<Arc<dyn Reload>> {
+        let mut files: Vec<Arc<dyn Reload>> = Vec::new();
+        if let Some(tokens) = &self.tokens {
+            files.push(tokens.clone());
         }
-        Ok(actor)
-    }
-
-    /// Re-reads the tokens file. On success the new credentials serve every
-    /// following call; on failure the previous ones stay. Either way the
-    /// outcome is logged (the number of tokens, never a token) and counted in
-    /// `sy_credentials_reloads_total{outcome}`.
-    pub fn reload(&self) -> Result<usize, CredentialsError> {
-        let Some(tokens) = &self.tokens else {
-            return Ok(0);
-        };
-        let Some(path) = &tokens.path else {
-            return Ok(self.token_count());
-        };
-        match Credentials::load(path) {
-            Ok(credentials) => {
-                let count = credentials.len();
-                *tokens
-                    .current
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner) = Arc::new(credentials);
-                metrics::counter!("sy_credentials_reloads_total", "outcome" => "ok").increment(1);
-                tracing::info!(
-                    target: "security",
-                    path = %path.display(),
-                    tokens = count,
-                    "credentials reloaded"
-                );
-                Ok(count)
-            }
-            Err(err) => {
-                metrics::counter!("sy_credentials_reloads_total", "outcome" => "error")
-                    .increment(1);
-                tracing::error!(
-                    target: "security",
-                    %err,
-                    "credentials not reloaded; the previous ones stay in force"
-                );
-                Err(err)
-            }
+        if let Some(policy) = &self.policy {
+            files.push(policy.clone());
         }
+        files
     }
 
-    /// Reloads the tokens file on SIGHUP and whenever its modification time
-    /// changes (checked every `poll`), until the runtime stops. `None` when
-    /// there is no file to reload. The signal handler is installed before this
-    /// returns, so a SIGHUP sent afterwards never terminates the process.
+    /// Re-reads the tokens and policy files on SIGHUP and when they change
+    /// (see [`crate::reload::spawn_reloader`]).
     pub fn spawn_reloader(
         &self,
-        poll: Duration,
+        poll: std::time::Duration,
     ) -> std::io::Result<Option<tokio::task::JoinHandle<()>>> {
-        let Some(path) = self.tokens.as_ref().and_then(|t| t.path.clone()) else {
-            return Ok(None);
+        crate::reload::spawn_reloader(self.reloadable(), poll)
+    }
+
+    /// The principal of a call: its credential (a client certificate's
+    /// identity, else the bearer token; the headers in development mode),
+    /// and the roles the policy grants its agency.
+    pub fn principal(
+        &self,
+        headers: &http::HeaderMap,
+        certificate: Option<Result<(String, String), String>>,
+    ) -> Result<Principal, Refusal> {
+        let header = |key: &str| headers.get(key).and_then(|v| v.to_str().ok());
+        let (agency, user, credential) = match (certificate, &self.tokens) {
+            (Some(Err(reason)), _) => return Err(Refusal::BadCertificate(reason)),
+            (Some(Ok((agency, user))), _) => (agency, user, Credential::Certificate),
+            (None, Some(tokens)) => {
+                let token = bearer(header(AUTHORIZATION_METADATA)).ok_or(Refusal::MissingToken)?;
+                let credentials = tokens.current();
+                let holder = credentials.holder(token).ok_or(Refusal::UnknownToken)?;
+                (
+                    holder.agency.clone(),
+                    holder.user.clone(),
+                    Credential::Token(holder.id.clone()),
+                )
+            }
+            (None, None) => {
+                let (agency, user) = claimed(headers).map_err(Refusal::Headers)?;
+                (agency, user, Credential::Headers)
+            }
         };
-        #[cfg(unix)]
-        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-        let identity = self.clone();
-        let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        Ok(Some(tokio::spawn(async move {
-            let mut seen: Option<SystemTime> = modified(&path);
-            let mut tick = tokio::time::interval(poll);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                #[cfg(unix)]
-                let signalled = tokio::select! {
-                    _ = hangup.recv() => true,
-                    _ = tick.tick() => false,
-                };
-                #[cfg(not(unix))]
-                let signalled = {
-                    tick.tick().await;
-                    false
-                };
-                let now = modified(&path);
-                if signalled || now != seen {
-                    seen = now;
-                    // The outcome is logged and counted by `reload`.
-                    let _ = identity.reload();
+        if credential != Credential::Headers {
+            for (key, bound) in [(AGENCY_METADATA, &agency), (USER_METADATA, &user)] {
+                if let Some(claimed) = header(key).filter(|v| v != bound) {
+                    return Err(Refusal::Headers(Status::permission_denied(format!(
+                        "metadata {key} says {:?} but the credential is {bound:?}'s",
+                        claimed.chars().take(64).collect::<String>()
+                    ))));
                 }
             }
-        })))
+        }
+        let grant = self
+            .policy
+            .as_ref()
+            .map_or(Grant::Everything, |p| p.current().grant(&agency));
+        Ok(Principal {
+            agency,
+            user,
+            grant,
+            credential,
+        })
     }
 }
 
@@ -388,122 +382,165 @@ fn bearer(authorization: Option<&str>) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The actor the headers name, or `UNAUTHENTICATED` saying which header is
-/// missing or bad (no token check: see [`Identity::actor`]).
-pub fn actor(metadata: &MetadataMap) -> Result<Actor, Status> {
-    let header = |key: &str| -> Result<String, Status> {
-        let value = metadata
+/// The agency and user the headers claim (development mode): either both
+/// absent (an anonymous reader), or both well-formed.
+fn claimed(headers: &http::HeaderMap) -> Result<(String, String), Status> {
+    let header = |key: &str| -> Result<Option<String>, Status> {
+        headers
             .get(key)
-            .ok_or_else(|| Status::unauthenticated(format!("metadata {key} is required")))?;
-        value
-            .to_str()
-            .map(str::to_string)
-            .map_err(|_| Status::unauthenticated(format!("metadata {key} must be ASCII")))
+            .map(|v| {
+                v.to_str()
+                    .map(str::to_string)
+                    .map_err(|_| Status::unauthenticated(format!("metadata {key} must be ASCII")))
+            })
+            .transpose()
     };
-    let agency = Code::parse(AGENCY_METADATA, &header(AGENCY_METADATA)?)
-        .map_err(|v| Status::unauthenticated(format!("{}: {}", v.field, v.reason)))?;
-    let user = text(USER_METADATA, &header(USER_METADATA)?, 1, 128)
-        .map_err(|v| Status::unauthenticated(format!("{}: {}", v.field, v.reason)))?;
-    Ok(Actor {
-        agency: agency.to_string(),
-        user,
-    })
+    let agency = match header(AGENCY_METADATA)? {
+        None => String::new(),
+        Some(agency) => Code::parse(AGENCY_METADATA, &agency)
+            .map_err(|v| Status::unauthenticated(format!("{}: {}", v.field, v.reason)))?
+            .to_string(),
+    };
+    let user = match header(USER_METADATA)? {
+        None => String::new(),
+        Some(user) => text(USER_METADATA, &user, 1, USER_MAX)
+            .map_err(|v| Status::unauthenticated(format!("{}: {}", v.field, v.reason)))?,
+    };
+    Ok((agency, user))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::path::PathBuf;
 
-    fn with(agency: &str, token: Option<&str>) -> MetadataMap {
-        let mut metadata = MetadataMap::new();
-        metadata.insert(AGENCY_METADATA, agency.parse().unwrap());
-        metadata.insert(USER_METADATA, "li".parse().unwrap());
+    use super::*;
+    use crate::policy::Role;
+
+    fn headers(agency: Option<&str>, token: Option<&str>) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        if let Some(agency) = agency {
+            headers.insert(AGENCY_METADATA, agency.parse().unwrap());
+            headers.insert(USER_METADATA, "li".parse().unwrap());
+        }
         if let Some(token) = token {
-            metadata.insert(
+            headers.insert(
                 AUTHORIZATION_METADATA,
                 format!("Bearer {token}").parse().unwrap(),
             );
         }
-        metadata
+        headers
+    }
+
+    fn tokens() -> Credentials {
+        let file = format!(
+            "# tokens\n{} unit-31001 li\n{} district-office wang  # office\n",
+            token_hash("unit-token"),
+            token_hash("office-token"),
+        );
+        Credentials::parse(&file).unwrap()
     }
 
     #[test]
-    fn tokens_grant_agencies() {
-        let file = format!(
-            "# tokens\n{} unit-31001\n{} district-office,unit-31002  # office\n{} *\n",
-            token_hash("unit-token"),
-            token_hash("office-token"),
-            token_hash("gateway-token"),
-        );
-        let identity = Identity::with_credentials(Credentials::parse(&file).unwrap());
-        let code = |agency: &str, token: Option<&str>| {
+    fn a_token_is_one_user_of_one_agency() {
+        let identity = Identity::with_credentials(tokens());
+        let who = |agency: Option<&str>, token: Option<&str>| {
             identity
-                .actor(&with(agency, token))
-                .map(|a| a.agency)
-                .map_err(|s| s.code())
+                .principal(&headers(agency, token), None)
+                .map(|p| (p.agency, p.user))
+                .map_err(|r| r.status().code())
         };
+        let unit = Ok(("unit-31001".to_string(), "li".to_string()));
+        assert_eq!(who(None, Some("unit-token")), unit);
+        assert_eq!(who(Some("unit-31001"), Some("unit-token")), unit);
+        // A header naming someone else is impersonation.
         assert_eq!(
-            code("unit-31001", Some("unit-token")),
-            Ok("unit-31001".into())
-        );
-        assert_eq!(
-            code("unit-31002", Some("unit-token")),
+            who(Some("unit-31002"), Some("unit-token")),
             Err(tonic::Code::PermissionDenied)
         );
         assert_eq!(
-            code("unit-31002", Some("office-token")),
-            Ok("unit-31002".into())
+            who(None, Some("office-token")),
+            Ok(("district-office".into(), "wang".into()))
         );
-        assert_eq!(code("anyone", Some("gateway-token")), Ok("anyone".into()));
         assert_eq!(
-            code("unit-31001", Some("stolen")),
+            who(Some("unit-31001"), Some("stolen")),
             Err(tonic::Code::Unauthenticated)
         );
-        assert_eq!(code("unit-31001", None), Err(tonic::Code::Unauthenticated));
-        // Without credentials the headers are trusted.
+        assert_eq!(
+            who(Some("unit-31001"), None),
+            Err(tonic::Code::Unauthenticated)
+        );
+        let principal = identity
+            .principal(&headers(None, Some("unit-token")), None)
+            .unwrap();
+        assert_eq!(
+            principal.credential_label(),
+            format!("token:{}", &token_hash("unit-token")[..8])
+        );
+        // Without a policy every role is granted (development mode).
+        assert_eq!(principal.grant, Grant::Everything);
+    }
+
+    #[test]
+    fn a_certificate_identity_needs_no_token_and_a_bad_one_is_refused() {
+        let identity = Identity::with_credentials(tokens());
+        let cert = Some(Ok(("unit-31009".to_string(), "zhao".to_string())));
+        let principal = identity.principal(&headers(None, None), cert).unwrap();
+        assert_eq!(principal.credential, Credential::Certificate);
+        assert_eq!(principal.actor().unwrap().user, "zhao");
+        let bad = identity.principal(&headers(None, None), Some(Err("no O".into())));
+        assert_eq!(bad.unwrap_err().reason(), "bad_certificate");
+    }
+
+    #[test]
+    fn the_policy_grants_the_credential_s_agency_its_roles() {
+        let policy =
+            Policy::parse("[[grant]]\nagencies = [\"unit-*\"]\nroles = [\"requester\"]\n").unwrap();
+        let identity = Identity::with_credentials(tokens()).with_policy(policy);
+        let unit = identity
+            .principal(&headers(None, Some("unit-token")), None)
+            .unwrap();
+        assert!(unit.grant.has(Role::Requester) && !unit.grant.has(Role::Reader));
+        let office = identity
+            .principal(&headers(None, Some("office-token")), None)
+            .unwrap();
+        assert!(!office.grant.has(Role::Requester));
+    }
+
+    #[test]
+    fn development_mode_trusts_the_headers() {
+        let identity = Identity::trusting_headers();
+        let principal = identity
+            .principal(&headers(Some("unit-31001"), None), None)
+            .unwrap();
+        assert_eq!(principal.actor().unwrap().agency, "unit-31001");
+        assert_eq!(principal.credential, Credential::Headers);
+        // An anonymous reader has no actor to write into events.
+        let anonymous = identity.principal(&headers(None, None), None).unwrap();
+        assert_eq!(
+            anonymous.actor().unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
         assert!(
-            Identity::trusting_headers()
-                .actor(&with("unit-31001", None))
-                .is_ok()
+            identity
+                .principal(&headers(Some("bad agency"), None), None)
+                .is_err()
         );
     }
 
     #[test]
     fn a_bad_tokens_file_says_which_line() {
-        assert!(
-            Credentials::parse("nothex unit-1")
-                .unwrap_err()
-                .contains("line 1")
-        );
-        let twice = format!("{h} a\n{h} b\n", h = token_hash("t"));
-        assert!(Credentials::parse(&twice).unwrap_err().contains("line 2"));
-        let bad_agency = format!("{} 有空格", token_hash("t"));
-        assert!(Credentials::parse(&bad_agency).is_err());
+        let line = |text: &str| Credentials::parse(text).unwrap_err();
+        assert!(line("nothex unit-1 li").contains("line 1"));
+        let twice = format!("{h} a u\n{h} b u\n", h = token_hash("t"));
+        assert!(line(&twice).contains("line 2"));
+        assert!(line(&format!("{} 有空格 u", token_hash("t"))).contains("line 1"));
+        // The old all-agencies grant is no longer a credential.
+        assert!(line(&format!("{} *", token_hash("t"))).contains("<agency> <user>"));
         assert!(
             Credentials::parse("# only comments\n\n")
                 .unwrap()
                 .is_empty()
         );
-    }
-
-    #[test]
-    fn actor_needs_both_headers() {
-        let mut metadata = MetadataMap::new();
-        assert_eq!(
-            actor(&metadata).unwrap_err().code(),
-            tonic::Code::Unauthenticated
-        );
-        metadata.insert(AGENCY_METADATA, "unit-31001".parse().unwrap());
-        assert!(
-            actor(&metadata)
-                .unwrap_err()
-                .message()
-                .contains(USER_METADATA)
-        );
-        metadata.insert(USER_METADATA, "zhang".parse().unwrap());
-        assert_eq!(actor(&metadata).unwrap().agency, "unit-31001");
-        metadata.insert(AGENCY_METADATA, "bad agency".parse().unwrap());
-        assert!(actor(&metadata).is_err());
     }
 
     /// A tokens file only its owner may read, holding `lines`.
@@ -518,70 +555,38 @@ mod tests {
         path
     }
 
-    #[cfg(unix)]
-    #[test]
-    fn a_tokens_file_others_may_read_is_refused() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = tokens_file(dir.path(), &[format!("{} unit-1", token_hash("t"))]);
-        assert!(Identity::from_tokens_file(&path).is_ok());
-        for mode in [0o640, 0o604, 0o644] {
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-            let err = Identity::from_tokens_file(&path).unwrap_err();
-            assert!(matches!(err, CredentialsError::Permissions { .. }), "{err}");
-            let text = err.to_string();
-            assert!(text.contains(&path.display().to_string()), "{text}");
-            assert!(text.contains(&format!("{mode:04o}")), "{text}");
-        }
-        let missing = Identity::from_tokens_file(&dir.path().join("nope")).unwrap_err();
-        assert!(
-            matches!(missing, CredentialsError::Read { .. }),
-            "{missing}"
-        );
-    }
-
     #[test]
     fn a_reload_revokes_tokens_and_a_bad_file_keeps_the_old_ones() {
         let dir = tempfile::tempdir().unwrap();
-        let kept = format!("{} unit-1", token_hash("kept"));
-        let revoked = format!("{} unit-1", token_hash("revoked"));
+        let kept = format!("{} unit-1 li", token_hash("kept"));
+        let revoked = format!("{} unit-1 wu", token_hash("revoked"));
         let path = tokens_file(dir.path(), &[kept.clone(), revoked]);
         let identity = Identity::from_tokens_file(&path).unwrap();
         let clone = identity.clone();
+        let code = |identity: &Identity, token: &str| {
+            identity
+                .principal(&headers(None, Some(token)), None)
+                .map(|p| p.user)
+                .map_err(|r| r.reason())
+        };
         assert!(identity.requires_tokens());
         assert_eq!(identity.token_count(), 2);
-        assert_eq!(identity.authenticate(Some("Bearer revoked")), Ok(()));
-        assert_eq!(identity.authenticate(None), Err(Refusal::MissingToken));
-        assert_eq!(
-            identity.authenticate(Some("Basic revoked")),
-            Err(Refusal::MissingToken)
-        );
+        assert_eq!(code(&identity, "revoked"), Ok("wu".into()));
 
         tokens_file(dir.path(), std::slice::from_ref(&kept));
         assert_eq!(identity.reload().unwrap(), 1);
         // Every clone (each server's layer, each service) sees the reload.
-        assert_eq!(
-            clone.authenticate(Some("Bearer revoked")),
-            Err(Refusal::UnknownToken)
-        );
-        assert_eq!(clone.authenticate(Some("Bearer kept")), Ok(()));
-        assert_eq!(
-            clone
-                .actor(&with("unit-1", Some("revoked")))
-                .unwrap_err()
-                .code(),
-            tonic::Code::Unauthenticated
-        );
+        assert_eq!(code(&clone, "revoked"), Err("unknown_token"));
+        assert_eq!(code(&clone, "kept"), Ok("li".into()));
 
         tokens_file(dir.path(), &[kept, "not a grant".into()]);
         assert!(matches!(
             identity.reload(),
-            Err(CredentialsError::Parse { .. })
+            Err(SecretFileError::Parse { .. })
         ));
         assert_eq!(identity.token_count(), 1);
-        assert_eq!(clone.authenticate(Some("Bearer kept")), Ok(()));
+        assert_eq!(code(&clone, "kept"), Ok("li".into()));
         // Without a file there is nothing to check or reload.
-        assert_eq!(Identity::trusting_headers().authenticate(None), Ok(()));
         assert_eq!(Identity::trusting_headers().reload().unwrap(), 0);
     }
 }

@@ -45,7 +45,7 @@ pub struct CallTimer;
 impl CallHook for CallTimer {
     type State = (&'static str, &'static str, Instant);
 
-    fn before<B>(&self, request: &http::Request<B>) -> Result<Self::State, tonic::Status> {
+    fn before<B>(&self, request: &mut http::Request<B>) -> Result<Self::State, tonic::Status> {
         let (service, method) = route(request.uri().path());
         Ok((service, method, Instant::now()))
     }

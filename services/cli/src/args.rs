@@ -135,20 +135,10 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Make a token: prints it (give it to the agency's system) and the line
+    /// Make a token for `--user` of `--agency` (the caller on every call
+    /// made with it): prints it (give it to that user's system) and the line
     /// to add to the tokens file (which holds only the token's hash).
-    New(TokenArgs),
-}
-
-#[derive(Debug, Args)]
-#[command(group(ArgGroup::new("grant").required(true).args(["agency_code", "all"])))]
-pub struct TokenArgs {
-    /// Agency the token may act for (repeat for several).
-    #[arg(long = "for", value_name = "AGENCY")]
-    pub agency_code: Vec<String>,
-    /// The token may act for every agency (a gateway, the coordinating office).
-    #[arg(long)]
-    pub all: bool,
+    New,
 }
 
 const EXPORT_HELP: &str = "Each line is a JSON object with the fields `position`, `subject`, \

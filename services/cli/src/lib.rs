@@ -126,30 +126,25 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             rebuild::run(&endpoints, &operator).await
         }
         Command::Token {
-            command: args::TokenCommand::New(token),
-        } => new_token(&token),
+            command: args::TokenCommand::New,
+        } => new_token(&cli.agency, &cli.user),
     }
 }
 
-/// Prints a fresh token and its tokens-file line.
-fn new_token(args: &args::TokenArgs) -> Result<(), Error> {
-    for agency in &args.agency_code {
-        rpc::actor(agency, "token")?;
-    }
+/// Prints a fresh token for `user` of `agency`, and its tokens-file line.
+fn new_token(agency: &str, user: &str) -> Result<(), Error> {
+    let holder = rpc::actor(agency, user)?;
     let token = format!(
         "sy_{}{}",
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
-    let agencies = if args.all {
-        "*".to_string()
-    } else {
-        args.agency_code.join(",")
-    };
     say!("token (give to the agency's system; shown once): {token}");
     say!(
-        "tokens-file line: {} {agencies}",
-        sy_api::identity::token_hash(&token)
+        "tokens-file line: {} {} {}",
+        sy_api::identity::token_hash(&token),
+        holder.agency,
+        holder.user
     );
     Ok(())
 }

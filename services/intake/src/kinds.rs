@@ -1,10 +1,14 @@
-//! The aggregate kinds intake stores, one cache each ([`Stores`]), and what
+//! The aggregate kinds intake stores, one cache each ([`Stores`]), what
 //! each kind's commands need to know of the others before `decide` (their
-//! `Facts`, read through the caches).
+//! `Facts`, read through the caches), and which callers may issue a command
+//! on a given aggregate (the policy's data-scoped checks: the auth layer has
+//! already checked the method's roles).
 
 use std::future::Future;
 
-use sy_domain::aggregate::PersonFacts;
+use sy_api::policy::{Grant, Role};
+use sy_domain::DomainError;
+use sy_domain::aggregate::{Aggregate, PersonFacts};
 use sy_domain::allowance::{self, Allowance, AllowanceFacts};
 use sy_domain::follow_up::Implies;
 use sy_domain::pb::{self, Programme};
@@ -54,6 +58,40 @@ pub trait Stored: Implies {
         state: &Self,
         command: &Self::Command,
     ) -> impl Future<Output = Result<Self::Facts, IntakeError>> + Send;
+
+    /// Whether `actor`, holding `grant`, may issue `command` on `state`
+    /// (called only when a policy is in force).
+    fn authorize(
+        _state: &Self,
+        _command: &Self::Command,
+        _actor: &pb::Actor,
+        _grant: &Grant,
+    ) -> Result<(), DomainError> {
+        Ok(())
+    }
+}
+
+/// The role that owns a placement programme.
+fn programme_owner(programme: Programme) -> Role {
+    match programme {
+        Programme::SchoolEnrollment => Role::Enrollment,
+        _ => Role::Resettlement,
+    }
+}
+
+/// `PERMISSION_DENIED` unless `grant` holds the role owning `programme`.
+fn require_owner(grant: &Grant, programme: Programme) -> Result<(), DomainError> {
+    let role = programme_owner(programme);
+    if grant.has(role) {
+        return Ok(());
+    }
+    Err(DomainError::PermissionDenied(format!(
+        "{} placements require role {role}",
+        programme
+            .as_str_name()
+            .trim_start_matches("PROGRAMME_")
+            .to_ascii_lowercase()
+    )))
 }
 
 impl Stored for pb::Request {
@@ -62,6 +100,29 @@ impl Stored for pb::Request {
     }
 
     async fn facts(_: &Stores, _: &Self, _: &Self::Command) -> Result<(), IntakeError> {
+        Ok(())
+    }
+
+    /// A department acts only on the requests assigned to it.
+    fn authorize(
+        state: &Self,
+        command: &Self::Command,
+        actor: &pb::Actor,
+        _: &Grant,
+    ) -> Result<(), DomainError> {
+        use sy_domain::request::Command;
+        let by_department = matches!(
+            command,
+            Command::Start { .. } | Command::RecordProgress { .. } | Command::Resolve { .. }
+        );
+        if by_department && !state.department.is_empty() && state.department != actor.agency {
+            return Err(DomainError::PermissionDenied(format!(
+                "request {} is assigned to {}; only that department may {} it",
+                state.id,
+                state.department,
+                command.action()
+            )));
+        }
         Ok(())
     }
 }
@@ -93,6 +154,20 @@ impl Stored for Placement {
             _ => None,
         };
         Ok(PlacementFacts { person })
+    }
+
+    /// The veterans bureau runs resettlement and spouse placements, the
+    /// education committee school enrollment.
+    fn authorize(
+        state: &Self,
+        command: &Self::Command,
+        _: &pb::Actor,
+        grant: &Grant,
+    ) -> Result<(), DomainError> {
+        match command {
+            placement::Command::Register { programme, .. } => require_owner(grant, *programme),
+            _ => require_owner(grant, state.programme()),
+        }
     }
 }
 
@@ -141,5 +216,23 @@ impl Stored for Station {
             _ => None,
         };
         Ok(StationFacts { child })
+    }
+
+    /// A station operator changes only the stations it opened.
+    fn authorize(
+        state: &Self,
+        command: &Self::Command,
+        actor: &pb::Actor,
+        _: &Grant,
+    ) -> Result<(), DomainError> {
+        let opening = matches!(command, station::Command::Open { .. });
+        if !opening && state.is_open() && state.operator() != actor.agency {
+            return Err(DomainError::PermissionDenied(format!(
+                "station {} is run by {}; only its operator may change it",
+                state.id(),
+                state.operator()
+            )));
+        }
+        Ok(())
     }
 }

@@ -30,6 +30,7 @@ use std::time::Duration;
 use sy_api::auth::AuthLayer;
 use sy_api::pb::intake_server::IntakeServer;
 use sy_api::pb::placements_server::PlacementsServer;
+use sy_api::quota::QuotaLayer;
 use sy_eventlog::{EventLog, LogConfig};
 use tonic_health::ServingStatus;
 
@@ -65,7 +66,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         },
         config.cache_size,
     ));
-    let commands = service::IntakeService::new(pipeline, identity.clone());
+    let commands = service::IntakeService::new(pipeline);
     let (health, health_service) = tonic_health::server::health_reporter();
     let readiness = tokio::spawn(track_readiness(log.clone(), health));
 
@@ -74,8 +75,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     tracing::info!(%addr, stream = %config.common.stream, "listening");
     let reloader = identity.spawn_reloader(sy_api::server::CREDENTIALS_POLL)?;
     let served = sy_api::server::builder()
+        .timeout(config.common.call_timeout())
         .layer(sy_api::telemetry::GrpcMetricsLayer)
         .layer(AuthLayer::new(identity, "intake"))
+        .layer(QuotaLayer::new(config.common.limits(), "intake"))
         .add_service(health_service)
         .add_service(sy_api::server::reflection_service()?)
         .add_service(IntakeServer::new(commands.clone()))

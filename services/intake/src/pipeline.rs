@@ -15,6 +15,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use jiff::Timestamp;
 use prost::Message;
+use sy_api::policy::Grant;
 use sy_domain::aggregate::{Aggregate, Implied};
 use sy_domain::command_meta::{self, CommandMessage, Meta, ParseEnv, Parsed};
 use sy_domain::event::{SCHEMA_VERSION, subject, to_proto};
@@ -61,6 +62,7 @@ impl Pipeline {
     pub async fn execute<M>(
         &self,
         actor: &pb::Actor,
+        grant: &Grant,
         message: &M,
     ) -> Result<CommandResult, IntakeError>
     where
@@ -71,7 +73,7 @@ impl Pipeline {
         let span = tracing::Span::current();
         span.record("aggregate", tracing::field::display(parsed.id));
         span.record("correlation_id", parsed.meta.correlation_id.as_str());
-        let Executed { result, follow_ups } = self.run(actor, parsed).await?;
+        let Executed { result, follow_ups } = self.run(actor, Some(grant), parsed).await?;
         if let Some(event_id) = result.event_ids.first() {
             self.follow(actor, follow_ups, event_id).await;
         }
@@ -119,7 +121,8 @@ impl Pipeline {
                 return Ok(None);
             }
             let parsed = command_meta::follow_up(implied, caused_by, Timestamp::now())?;
-            self.run(actor, parsed).await.map(Some)
+            // Implied by an event the caller was allowed to cause.
+            self.run(actor, None, parsed).await.map(Some)
         };
         match issued.instrument(span.clone()).await {
             Ok(Some(executed)) => {
@@ -140,10 +143,12 @@ impl Pipeline {
         }
     }
 
-    /// Executes an already parsed command.
+    /// Executes an already parsed command; `grant` is the caller's, whose
+    /// data-scoped checks apply (`None` for a follow-up).
     async fn run<A: Stored>(
         &self,
         actor: &pb::Actor,
+        grant: Option<&Grant>,
         parsed: Parsed<A>,
     ) -> Result<Executed, IntakeError> {
         let id = parsed.id;
@@ -163,6 +168,10 @@ impl Pipeline {
                     result,
                     follow_ups: Vec::new(),
                 });
+            }
+            if let Some(grant) = grant.filter(|g| g.is_scoped()) {
+                A::authorize(&loaded.state, &parsed.command, actor, grant)
+                    .map_err(|err| name_missing::<A>(err, id))?;
             }
             let facts = A::facts(&self.stores, &loaded.state, &parsed.command).await?;
             match self

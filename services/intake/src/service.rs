@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use sy_api::identity::Identity;
+use sy_api::identity::Principal;
 use sy_api::pb::intake_server::Intake;
 use sy_api::pb::placements_server::Placements;
 use sy_api::pb::{self, CommandResult};
@@ -21,12 +21,11 @@ use crate::pipeline::Pipeline;
 #[derive(Clone)]
 pub struct IntakeService {
     pipeline: Arc<Pipeline>,
-    identity: Identity,
 }
 
 impl IntakeService {
-    pub fn new(pipeline: Arc<Pipeline>, identity: Identity) -> Self {
-        Self { pipeline, identity }
+    pub fn new(pipeline: Arc<Pipeline>) -> Self {
+        Self { pipeline }
     }
 
     /// Runs one command; its log lines carry the command, the agency, and
@@ -57,10 +56,17 @@ impl IntakeService {
         M: CommandMessage,
         M::Target: Stored,
     {
-        let actor = self.identity.actor(request.metadata())?;
+        // The caller the auth layer established from the credential (and
+        // checked the method's roles of): the actor of the events.
+        let principal = Principal::of(&request)?.clone();
+        let actor = principal.actor()?;
         tracing::Span::current().record("agency", actor.agency.as_str());
         let message = request.into_inner();
-        match self.pipeline.execute(&actor, &message).await {
+        match self
+            .pipeline
+            .execute(&actor, &principal.grant, &message)
+            .await
+        {
             Ok(result) => Ok(Response::new(result)),
             Err(err) => {
                 let status = Status::from(err);

@@ -30,6 +30,7 @@ mod placement_query;
 mod query;
 mod read_model;
 mod rebuild;
+mod scope;
 mod serving;
 
 use std::future::Future;
@@ -85,9 +86,9 @@ pub enum RunError {
     /// The gRPC server failed while serving.
     #[error("grpc server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
-    /// The tokens file cannot be used.
+    /// Who may call cannot be set up (tokens or policy file).
     #[error(transparent)]
-    Credentials(#[from] sy_api::identity::CredentialsError),
+    Identity(#[from] sy_api::args::IdentityError),
     /// The SIGHUP handler that reloads the tokens file cannot be installed.
     #[error("cannot listen for sighup: {0}")]
     Signal(std::io::Error),
@@ -219,8 +220,13 @@ pub async fn serve(
         .spawn_reloader(sy_api::server::CREDENTIALS_POLL)
         .map_err(RunError::Signal)?;
     let served = sy_api::server::builder()
+        .timeout(config.common.call_timeout())
         .layer(sy_api::telemetry::GrpcMetricsLayer)
         .layer(sy_api::auth::AuthLayer::new(identity, "projection"))
+        .layer(sy_api::quota::QuotaLayer::new(
+            config.common.limits(),
+            "projection",
+        ))
         .add_service(health_service)
         .add_service(sy_api::server::reflection_service()?)
         .add_service(QueryServer::new(service))

@@ -24,6 +24,7 @@ use tracing::warn;
 use crate::Stop;
 use crate::live::Live;
 use crate::read_model::{ListFilter, ReadModel, ReadModelError};
+use crate::scope::ReadScope;
 use crate::serving::{MAX_PAGE_SIZE, Reads, from_list, id, internal, optional_enum, page_size};
 
 /// Quarantine entries per call when the caller gives no limit.
@@ -106,12 +107,14 @@ impl Query for QueryService {
         &self,
         request: Request<pb::GetRequestRequest>,
     ) -> Result<Response<pb::GetRequestResponse>, Status> {
+        let scope = ReadScope::of(&request)?;
         let request = request.into_inner();
         let id = id(&request.id)?;
         let (found, position) = self
             .reads
             .one(request.min_position, "request", &id, ReadModel::request)
             .await?;
+        scope.check(&found)?;
         Ok(Response::new(pb::GetRequestResponse {
             request: Some(found),
             position,
@@ -122,8 +125,10 @@ impl Query for QueryService {
         &self,
         request: Request<pb::ListRequestsRequest>,
     ) -> Result<Response<pb::ListRequestsResponse>, Status> {
+        let scope = ReadScope::of(&request)?;
         let request = request.into_inner();
         let (filter, page_size) = parse_list(&request)?;
+        scope.check_list(filter.department.as_ref().map(|d| d.as_str()))?;
         let token = request.page_token;
         // Up to SCAN_BUDGET point reads: off the async workers.
         let (page, position) = self
@@ -158,7 +163,15 @@ impl Query for QueryService {
         &self,
         request: Request<pb::GetRequestHistoryRequest>,
     ) -> Result<Response<pb::GetRequestHistoryResponse>, Status> {
+        let scope = ReadScope::of(&request)?;
         let id = id(&request.into_inner().id)?;
+        if scope != ReadScope::All {
+            let (found, _) = self
+                .reads
+                .one(0, "request", &id, ReadModel::request)
+                .await?;
+            scope.check(&found)?;
+        }
         let stored = self
             .log
             .read_subject(&subject(KIND, &id), 0)
@@ -271,6 +284,7 @@ impl Query for QueryService {
         request: Request<pb::WatchRequestsRequest>,
     ) -> Result<Response<Self::WatchRequestsStream>, Status> {
         let watch = Watch {
+            scope: ReadScope::of(&request)?,
             live: self.reads.live.clone(),
             after: request.into_inner().after_position,
             applied: self.reads.applied.clone(),
@@ -288,6 +302,8 @@ impl Query for QueryService {
 /// State of one `WatchRequests` stream. Dropped (and so ended) when the client
 /// goes away; ends by itself on shutdown or a storage failure.
 struct Watch {
+    /// The changes sent are those of the requests the caller may read.
+    scope: ReadScope,
     live: Live,
     /// Position of the last change read from sled.
     after: u64,
@@ -317,7 +333,13 @@ impl Watch {
                 }
                 Ok(changes) if !changes.is_empty() => {
                     self.after = changes.last().map_or(self.after, |c| c.position);
-                    self.pending.extend(changes);
+                    let model = self.live.model();
+                    let scope = &self.scope;
+                    self.pending.extend(
+                        changes
+                            .into_iter()
+                            .filter(|c| scope.permits_id(&model, &c.request_id)),
+                    );
                 }
                 Ok(_) => {
                     tokio::select! {

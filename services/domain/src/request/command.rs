@@ -148,6 +148,23 @@ fn optional_due_date(
     }
 }
 
+/// A request's requesting party is its caller's agency: `agency` may be
+/// left empty (it is then the caller's), or must name the caller's.
+fn requesting_agency(agency: &str, caller: &str) -> Result<Code, FieldViolation> {
+    let field = "requester.agency";
+    if agency.is_empty() {
+        return Code::parse(field, caller);
+    }
+    let code = Code::parse(field, agency)?;
+    if code.as_str() != caller {
+        return Err(FieldViolation::new(
+            field,
+            format!("must be the calling agency ({caller}): a request is raised by its caller"),
+        ));
+    }
+    Ok(code)
+}
+
 /// A submission creates its request, whose id derives from the submitting
 /// agency and the idempotency key.
 impl CommandMessage for pb::SubmitRequestCommand {
@@ -164,7 +181,7 @@ impl CommandMessage for pb::SubmitRequestCommand {
                 (None, None)
             }
             Some(party) => (
-                v.check(Code::parse("requester.agency", &party.agency)),
+                v.check(requesting_agency(&party.agency, &input.actor.agency)),
                 v.check(text("requester.name", &party.name, 1, NAME_MAX)),
             ),
         };
@@ -270,10 +287,27 @@ mod tests {
             identity_key: [7; 32],
         };
         let actor = pb::Actor {
-            agency: "unit-31001".into(),
+            agency: "district-education-committee".into(),
             user: "tester".into(),
         };
         message.parse(&env, &actor, now)
+    }
+
+    #[test]
+    fn the_requesting_party_is_the_caller_s_agency() {
+        let mut other = submit();
+        other.requester.as_mut().unwrap().agency = "unit-31001".into();
+        let err = parse(&other, now()).unwrap_err();
+        assert_eq!(fields(err), ["requester.agency"]);
+        let mut unnamed = submit();
+        unnamed.requester.as_mut().unwrap().agency = String::new();
+        let Command::Submit(submission) = parse(&unnamed, now()).unwrap().command else {
+            panic!("a submission");
+        };
+        assert_eq!(
+            submission.requester_agency.as_str(),
+            "district-education-committee"
+        );
     }
 
     fn now() -> Timestamp {
@@ -314,7 +348,10 @@ mod tests {
     fn a_valid_submission_parses_with_defaults() {
         let parsed = parse(&submit(), now()).unwrap();
         assert!(parsed.assume_new);
-        assert_eq!(parsed.id, request_id_for("unit-31001", "k-1"));
+        assert_eq!(
+            parsed.id,
+            request_id_for("district-education-committee", "k-1")
+        );
         assert_eq!(parsed.meta.occurred_at, now());
         let Command::Submit(s) = parsed.command else {
             panic!("expected a submission")

@@ -31,6 +31,11 @@ pub(super) fn apply(
             area_code: e.area_code.clone(),
             address: e.address.clone(),
             opened_at: to_jiff(event.occurred_at.as_ref()),
+            operator: event
+                .actor
+                .as_ref()
+                .map(|a| a.agency.clone())
+                .unwrap_or_default(),
             ..Station::default()
         };
         state.version = event.aggregate_version;

@@ -59,6 +59,9 @@ pub struct Station {
     /// Person ids of the children waiting for a seat, first in line first.
     waitlist: Vec<String>,
     opened_at: Option<Timestamp>,
+    /// The agency that opened the station and runs it: the only one that
+    /// may change it, when a role policy is in force.
+    operator: String,
 }
 
 impl Station {
@@ -100,6 +103,11 @@ impl Station {
     /// Children waiting for a seat, first in line first.
     pub fn waitlist(&self) -> &[String] {
         &self.waitlist
+    }
+
+    /// The agency that opened the station and runs it.
+    pub fn operator(&self) -> &str {
+        &self.operator
     }
 
     /// When the station opened (the first event's `occurred_at`).

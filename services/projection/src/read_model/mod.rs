@@ -61,8 +61,8 @@ use trees::Trees;
 /// The format this code writes the trees in. Raise it whenever stored bytes
 /// change meaning; a store in an older format is rebuilt from the log (see
 /// `crate::data_dir`). 1: views stored as prost messages (no `format` key);
-/// 2: domain states stored with postcard.
-pub const FORMAT: u64 = 2;
+/// 2: domain states stored with postcard; 3: stations keep their operator.
+pub const FORMAT: u64 = 3;
 
 pub use fold::BatchOutcome;
 pub use list::{ListError, ListFilter, Page};

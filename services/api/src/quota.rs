@@ -1,0 +1,216 @@
+//! Per-credential limits, so one agency's flood cannot starve the others:
+//! a request rate (a token bucket per credential, `governor`'s GCRA) and a
+//! number of calls in flight. A call over either is `RESOURCE_EXHAUSTED`
+//! with a retry hint (`RetryInfo` in the status details, and the delay in
+//! the message) before it reaches its service, and is a security event like
+//! every refusal (`sy_security_refusals_total{reason="rate_limited"|"too_many_in_flight"}`).
+//!
+//! [`QuotaLayer`] sits inside [`crate::auth::AuthLayer`]: it keys on the
+//! [`Principal`]'s credential, never on a claim. A streaming call holds its
+//! in-flight slot until its response starts; open `WatchRequests` streams
+//! are capped by the projection itself.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::hook::{CallHook, Hooked};
+use crate::identity::Principal;
+
+/// The limits of each credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Calls per second, sustained.
+    pub rate: NonZeroU32,
+    /// Calls allowed at once above the rate.
+    pub burst: NonZeroU32,
+    /// Calls in flight at once.
+    pub in_flight: usize,
+}
+
+/// What the layer keeps between calls; shared by its clones.
+#[derive(Debug)]
+struct State {
+    limits: Limits,
+    rate: DefaultKeyedRateLimiter<String>,
+    in_flight: Mutex<HashMap<String, Arc<Semaphore>>>,
+    service: &'static str,
+}
+
+/// Applies [`Limits`] per credential to every call of a server.
+#[derive(Debug, Clone)]
+pub struct QuotaLayer {
+    state: Arc<State>,
+}
+
+impl QuotaLayer {
+    /// `limits` per credential; `service` names the server in metrics.
+    pub fn new(limits: Limits, service: &'static str) -> Self {
+        let quota = Quota::per_second(limits.rate).allow_burst(limits.burst);
+        Self {
+            state: Arc::new(State {
+                limits,
+                rate: DefaultKeyedRateLimiter::keyed(quota),
+                in_flight: Mutex::new(HashMap::new()),
+                service,
+            }),
+        }
+    }
+
+    /// The credential's in-flight slots.
+    fn slots(&self, credential: &str) -> Arc<Semaphore> {
+        let mut slots = self
+            .state
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(
+            slots
+                .entry(credential.to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.state.limits.in_flight))),
+        )
+    }
+
+    fn refuse(
+        &self,
+        principal: &Principal,
+        reason: &'static str,
+        message: String,
+        retry: Duration,
+    ) -> tonic::Status {
+        tracing::warn!(
+            target: "security",
+            service = self.state.service,
+            agency = %principal.agency,
+            credential = %principal.credential_label(),
+            reason,
+            "call refused"
+        );
+        metrics::counter!(
+            "sy_security_refusals_total",
+            "service" => self.state.service,
+            "reason" => reason,
+        )
+        .increment(1);
+        tonic::Status::with_error_details(
+            tonic::Code::ResourceExhausted,
+            format!("{message}; retry after {} ms", retry.as_millis().max(1)),
+            ErrorDetails::with_retry_info(Some(retry)),
+        )
+    }
+}
+
+impl<S> tower::Layer<S> for QuotaLayer {
+    type Service = Hooked<S, QuotaLayer>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Hooked::new(inner, self.clone())
+    }
+}
+
+impl CallHook for QuotaLayer {
+    /// The in-flight slot, released when the call answers.
+    type State = Option<OwnedSemaphorePermit>;
+
+    fn before<B>(&self, request: &mut http::Request<B>) -> Result<Self::State, tonic::Status> {
+        // Open paths (health, reflection) carry no principal.
+        let Some(principal) = request.extensions().get::<Principal>() else {
+            return Ok(None);
+        };
+        let credential = principal.credential_label();
+        if let Err(not_until) = self.state.rate.check_key(&credential) {
+            let retry = not_until.wait_time_from(DefaultClock::default().now());
+            let limits = self.state.limits;
+            return Err(self.refuse(
+                principal,
+                "rate_limited",
+                format!(
+                    "over {} calls per second (burst {}) for this credential",
+                    limits.rate, limits.burst
+                ),
+                retry,
+            ));
+        }
+        match self.slots(&credential).try_acquire_owned() {
+            Ok(permit) => Ok(Some(permit)),
+            Err(_) => Err(self.refuse(
+                principal,
+                "too_many_in_flight",
+                format!(
+                    "{} calls of this credential are already in flight",
+                    self.state.limits.in_flight
+                ),
+                Duration::from_millis(100),
+            )),
+        }
+    }
+
+    fn after(&self, _slot: Self::State, _headers: Option<&http::HeaderMap>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Grant;
+
+    fn call(layer: &QuotaLayer, who: &str) -> Result<Option<OwnedSemaphorePermit>, tonic::Status> {
+        let mut request = http::Request::new(());
+        request.extensions_mut().insert(Principal {
+            agency: who.into(),
+            user: "u".into(),
+            grant: Grant::Everything,
+            credential: crate::identity::Credential::Token(who.into()),
+        });
+        layer.before(&mut request)
+    }
+
+    fn limits(rate: u32, burst: u32, in_flight: usize) -> Limits {
+        Limits {
+            rate: NonZeroU32::new(rate).unwrap(),
+            burst: NonZeroU32::new(burst).unwrap(),
+            in_flight,
+        }
+    }
+
+    #[test]
+    fn a_flood_is_refused_with_a_retry_hint_and_others_are_not() {
+        let layer = QuotaLayer::new(limits(1, 3, 100), "test");
+        for _ in 0..3 {
+            assert!(call(&layer, "flood").is_ok());
+        }
+        let refused = call(&layer, "flood").unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+        assert!(refused.message().contains("retry after"), "{refused:?}");
+        let retry = refused
+            .get_details_retry_info()
+            .unwrap()
+            .retry_delay
+            .unwrap();
+        assert!(
+            retry > Duration::ZERO && retry <= Duration::from_secs(1),
+            "{retry:?}"
+        );
+        // Another credential keeps its own bucket.
+        assert!(call(&layer, "calm").is_ok());
+    }
+
+    #[test]
+    fn calls_in_flight_are_bounded_per_credential() {
+        let layer = QuotaLayer::new(limits(1000, 1000, 2), "test");
+        let first = call(&layer, "a").unwrap();
+        let _second = call(&layer, "a").unwrap();
+        let refused = call(&layer, "a").unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+        assert!(call(&layer, "b").is_ok());
+        drop(first);
+        assert!(call(&layer, "a").is_ok());
+        // Health and reflection carry no principal and are not limited.
+        assert!(layer.before(&mut http::Request::new(())).unwrap().is_none());
+    }
+}
