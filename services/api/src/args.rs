@@ -161,9 +161,16 @@ impl CommonArgs {
         Duration::from_millis(self.call_timeout_ms.max(1))
     }
 
-    /// Installs the global log subscriber in `--log-format`.
-    pub fn init_tracing(&self) {
+    /// Sets the process up for serving: the global log subscriber in
+    /// `--log-format`, and the open files limit raised to the hard limit
+    /// (every connection is a file: the usual soft limit of 1024 would let a
+    /// thousand idle connections lock every caller out).
+    pub fn init_process(&self) {
         crate::server::init_tracing(self.log_format == LogFormat::Json);
+        match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(limit) => tracing::info!(limit, "open files limit"),
+            Err(err) => tracing::warn!(%err, "cannot raise the open files limit"),
+        }
     }
 }
 

@@ -116,6 +116,29 @@ impl Caller {
     }
 }
 
+/// One security event for a call refused after authentication (a limit
+/// hit): the warn line and the counter, with the caller's credential label.
+pub fn refused_principal(
+    service: &'static str,
+    principal: &Principal,
+    code: tonic::Code,
+    reason: &'static str,
+    detail: &str,
+) {
+    tracing::warn!(
+        target: "security",
+        service,
+        agency = %principal.agency,
+        credential = %principal.credential_label(),
+        code = %code_name(code),
+        reason,
+        detail,
+        "call refused"
+    );
+    metrics::counter!("sy_security_refusals_total", "service" => service, "reason" => reason)
+        .increment(1);
+}
+
 impl CallHook for AuthLayer {
     /// The caller, for a call that needs a token.
     type State = Option<Caller>;

@@ -20,6 +20,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::auth::refused_principal;
 use crate::hook::{CallHook, Hooked};
 use crate::identity::Principal;
 
@@ -84,23 +85,17 @@ impl QuotaLayer {
         message: String,
         retry: Duration,
     ) -> tonic::Status {
-        tracing::warn!(
-            target: "security",
-            service = self.state.service,
-            agency = %principal.agency,
-            credential = %principal.credential_label(),
+        let message = format!("{message}; retry after {} ms", retry.as_millis().max(1));
+        refused_principal(
+            self.state.service,
+            principal,
+            tonic::Code::ResourceExhausted,
             reason,
-            "call refused"
+            &message,
         );
-        metrics::counter!(
-            "sy_security_refusals_total",
-            "service" => self.state.service,
-            "reason" => reason,
-        )
-        .increment(1);
         tonic::Status::with_error_details(
             tonic::Code::ResourceExhausted,
-            format!("{message}; retry after {} ms", retry.as_millis().max(1)),
+            message,
             ErrorDetails::with_retry_info(Some(retry)),
         )
     }

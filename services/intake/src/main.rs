@@ -7,6 +7,6 @@ use sy_intake::Config;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    config.common.init_tracing();
+    config.common.init_process();
     sy_intake::run(config, sy_api::server::shutdown_signal()).await
 }

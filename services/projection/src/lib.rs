@@ -32,6 +32,7 @@ mod read_model;
 mod rebuild;
 mod scope;
 mod serving;
+mod watches;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -203,7 +204,13 @@ pub async fn serve(
         max_wait: config.max_wait(),
     };
     let placements = placement_query::PlacementQueryService::new(reads.clone());
-    let service = query::QueryService::new(reads, log, Stop(stop_rx.clone()), config.read_only);
+    let service = query::QueryService::new(
+        reads,
+        log,
+        Stop(stop_rx.clone()),
+        config.read_only,
+        watches::Watches::new(config.max_watches_per_caller.max(1)),
+    );
 
     let addr = listener.local_addr().map_err(RunError::LocalAddr)?;
     info!(addr = %addr, "listening");

@@ -7,7 +7,7 @@ use sy_projection::Config;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    config.common.init_tracing();
+    config.common.init_process();
     sy_projection::run(config, sy_api::server::shutdown_signal()).await?;
     Ok(())
 }

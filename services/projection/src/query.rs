@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 
 use futures::stream::BoxStream;
 use prost::Message;
+use sy_api::identity::Principal;
 use sy_api::pb::query_server::Query;
 use sy_api::status::{from_domain, invalid_argument, invalid_field};
 use sy_domain::event::{hash, subject};
@@ -26,6 +27,7 @@ use crate::live::Live;
 use crate::read_model::{ListFilter, ReadModel, ReadModelError};
 use crate::scope::ReadScope;
 use crate::serving::{MAX_PAGE_SIZE, Reads, from_list, id, internal, optional_enum, page_size};
+use crate::watches::{WatchSlot, Watches};
 
 /// Quarantine entries per call when the caller gives no limit.
 const DEFAULT_QUARANTINE_LIMIT: u32 = 100;
@@ -37,15 +39,23 @@ pub(crate) struct QueryService {
     log: EventLog,
     stop: Stop,
     read_only: bool,
+    watches: Watches,
 }
 
 impl QueryService {
-    pub(crate) fn new(reads: Reads, log: EventLog, stop: Stop, read_only: bool) -> Self {
+    pub(crate) fn new(
+        reads: Reads,
+        log: EventLog,
+        stop: Stop,
+        read_only: bool,
+        watches: Watches,
+    ) -> Self {
         Self {
             reads,
             log,
             stop,
             read_only,
+            watches,
         }
     }
 }
@@ -283,7 +293,9 @@ impl Query for QueryService {
         &self,
         request: Request<pb::WatchRequestsRequest>,
     ) -> Result<Response<Self::WatchRequestsStream>, Status> {
+        let slot = self.watches.open(Principal::of(&request)?)?;
         let watch = Watch {
+            _slot: slot,
             scope: ReadScope::of(&request)?,
             live: self.reads.live.clone(),
             after: request.into_inner().after_position,
@@ -302,6 +314,8 @@ impl Query for QueryService {
 /// State of one `WatchRequests` stream. Dropped (and so ended) when the client
 /// goes away; ends by itself on shutdown or a storage failure.
 struct Watch {
+    /// Its place among the caller's open streams, freed when it ends.
+    _slot: WatchSlot,
     /// The changes sent are those of the requests the caller may read.
     scope: ReadScope,
     live: Live,
