@@ -1,15 +1,20 @@
-//! The flags both services share (the event log, metrics, logs and the
-//! tokens file), so
-//! `sy-intake` and `sy-projection` spell, document and default them the same
-//! way: each binary flattens [`CommonArgs`] into its own flags.
+//! The flags both services share (the event log and its NATS credentials,
+//! metrics, logs, the tokens file, development mode), so `sy-intake`,
+//! `sy-projection` and `sy` spell, document and default them the same way:
+//! each binary flattens [`CommonArgs`] (or, for `sy`, [`NatsArgs`]) into its
+//! own flags. A protection a deployment must have and that is missing is
+//! checked in one place, [`CommonArgs::missing`]: an error, or with `--dev`
+//! a warning.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use sy_eventlog::{LogConfig, NatsAuth, NatsUser};
 
 use crate::identity::{CredentialsError, Identity};
+use crate::secret_file::{self, SecretFileError};
 
 /// Flags of every service, each with its `SY_*` environment variable.
 #[derive(Debug, Clone, Args)]
@@ -26,6 +31,10 @@ pub struct CommonArgs {
     /// milliseconds; past it the call waiting on it fails with UNAVAILABLE.
     #[arg(long, env = "SY_NATS_TIMEOUT_MS", default_value_t = 2000)]
     pub nats_timeout_ms: u64,
+
+    /// NATS user and TLS.
+    #[command(flatten)]
+    pub nats: NatsArgs,
 
     /// Address to serve Prometheus metrics on (`/metrics`); off unless set.
     #[arg(long, env = "SY_METRICS_LISTEN")]
@@ -48,6 +57,62 @@ pub struct CommonArgs {
     /// it a service refuses to start when any of them is missing.
     #[arg(long, env = "SY_DEV")]
     pub dev: bool,
+}
+
+/// How to authenticate to NATS and check its server: a user whose password
+/// is read from an owner-only file (never from argv), and the CA of the
+/// server's certificate. A CA, or `tls://` URLs, make TLS required.
+#[derive(Debug, Clone, Default, Args)]
+pub struct NatsArgs {
+    /// NATS user name (the server config lists each service's user and what
+    /// it may publish and subscribe to). Unset: anonymous, development only.
+    #[arg(long, env = "SY_NATS_USER", requires = "nats_password_file")]
+    pub nats_user: Option<String>,
+
+    /// File holding the NATS user's password (one line; readable by its
+    /// owner only, else refused).
+    #[arg(long, env = "SY_NATS_PASSWORD_FILE", requires = "nats_user")]
+    pub nats_password_file: Option<PathBuf>,
+
+    /// PEM file of the CA that signed the NATS server's certificate; when
+    /// set, the connection must be TLS and the server's certificate must
+    /// chain to it (`tls://` URLs require TLS against the system's roots).
+    #[arg(long, env = "SY_NATS_CA")]
+    pub nats_ca: Option<PathBuf>,
+}
+
+impl NatsArgs {
+    /// The user (password read from its file) and TLS settings.
+    pub fn auth(&self) -> Result<NatsAuth, SecretFileError> {
+        let user = match (&self.nats_user, &self.nats_password_file) {
+            (Some(name), Some(file)) => Some(NatsUser {
+                name: name.clone(),
+                password: secret_file::read_private(file)?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+            }),
+            _ => None,
+        };
+        Ok(NatsAuth {
+            user,
+            ca: self.nats_ca.clone(),
+        })
+    }
+}
+
+/// Why a service refuses to start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A protection a deployment must have is not configured.
+    #[error("{0}; configure it, or pass --dev (SY_DEV) to run without it in development")]
+    Missing(String),
+    /// A secret file cannot be used.
+    #[error(transparent)]
+    Secret(#[from] SecretFileError),
+    /// A secret file's content is not what it must be (the error never
+    /// repeats the content).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// How a service writes its logs (`--log-format`).
@@ -84,6 +149,45 @@ impl CommonArgs {
         Ok(identity)
     }
 
+    /// Checks a protection a deployment must have: when `present` it is
+    /// fine; when missing, an error naming `what`, or with `--dev` a loud
+    /// warning (and `Ok(())`, so the caller falls back to its development
+    /// behaviour).
+    pub fn missing(&self, present: bool, what: &str) -> Result<(), StartError> {
+        if present {
+            Ok(())
+        } else if self.dev {
+            tracing::warn!(
+                missing = what,
+                "development mode: running without a protection"
+            );
+            Ok(())
+        } else {
+            Err(StartError::Missing(what.to_string()))
+        }
+    }
+
+    /// How to reach the event log as a NATS user over TLS: refused without
+    /// a user or without TLS unless `--dev`.
+    pub fn log_config(&self, replicas: usize) -> Result<LogConfig, StartError> {
+        let auth = self.nats.auth()?;
+        self.missing(
+            auth.user.is_some(),
+            "no NATS user (--nats-user, --nats-password-file)",
+        )?;
+        self.missing(
+            auth.tls_required(&self.nats_url),
+            "no TLS to NATS (--nats-ca, or tls:// URLs)",
+        )?;
+        Ok(LogConfig {
+            nats_url: self.nats_url.clone(),
+            stream: self.stream.clone(),
+            replicas,
+            request_timeout: self.nats_timeout(),
+            auth,
+        })
+    }
+
     /// Installs the global log subscriber in `--log-format`.
     pub fn init_tracing(&self) {
         crate::server::init_tracing(self.log_format == LogFormat::Json);
@@ -112,6 +216,41 @@ mod tests {
         assert_eq!(common.log_format, LogFormat::Text);
         assert_eq!(common.tokens_file, None);
         assert!(!common.dev);
+        assert_eq!(common.nats.auth().unwrap(), NatsAuth::default());
+    }
+
+    #[test]
+    fn outside_development_nats_needs_a_user_and_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let password = dir.path().join("password");
+        secret_file::write_private(&password, b"pw\n").unwrap();
+        let ca = dir.path().join("ca.pem");
+        let password_arg = password.to_str().unwrap();
+        let parse = |args: &[&str]| {
+            Flags::try_parse_from(["sy"].iter().chain(args))
+                .unwrap()
+                .common
+                .log_config(1)
+        };
+        let err = parse(&[]).unwrap_err().to_string();
+        assert!(err.contains("--nats-user"), "{err}");
+        let user = [
+            "--nats-user",
+            "intake",
+            "--nats-password-file",
+            password_arg,
+        ];
+        let err = parse(&user).unwrap_err().to_string();
+        assert!(err.contains("TLS"), "{err}");
+
+        let config = parse(&[&user[..], &["--nats-ca", ca.to_str().unwrap()]].concat()).unwrap();
+        let nats_user = config.auth.user.unwrap();
+        assert_eq!(nats_user.name, "intake");
+        assert_eq!(nats_user.password, "pw", "the line end is not the password");
+        assert!(!format!("{nats_user:?}").contains("pw"));
+        assert!(parse(&[&user[..], &["--nats-url", "tls://n1:4222"]].concat()).is_ok());
+        assert!(parse(&["--dev"]).is_ok());
+        assert!(Flags::try_parse_from(["sy", "--nats-user", "intake"]).is_err());
     }
 
     #[test]

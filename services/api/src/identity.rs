@@ -102,25 +102,9 @@ impl Credentials {
 /// Why a tokens file cannot be used. Never names a token.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
-    /// The file cannot be read.
-    #[error("cannot read the tokens file {path}: {source}")]
-    Read {
-        /// The `--tokens-file` path.
-        path: PathBuf,
-        /// Why reading failed.
-        source: std::io::Error,
-    },
-    /// Group or others may read the file: anyone on the host could copy it.
-    #[error(
-        "the tokens file {path} is readable by group or others (mode {mode:04o}); \
-         allow only its owner (chmod 600)"
-    )]
-    Permissions {
-        /// The `--tokens-file` path.
-        path: PathBuf,
-        /// Its permission bits.
-        mode: u32,
-    },
+    /// The file cannot be read, or group or others may read it.
+    #[error("the tokens file: {0}")]
+    File(#[from] crate::secret_file::SecretFileError),
     /// A line of the file is not a grant.
     #[error("the tokens file {path}: {reason}")]
     Parse {
@@ -135,22 +119,7 @@ impl Credentials {
     /// Reads and parses the tokens file at `path`, refusing one that group
     /// or others may read (unix).
     pub fn load(path: &Path) -> Result<Self, CredentialsError> {
-        let read = |source| CredentialsError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path).map_err(read)?.permissions().mode() & 0o7777;
-            if mode & 0o077 != 0 {
-                return Err(CredentialsError::Permissions {
-                    path: path.to_path_buf(),
-                    mode,
-                });
-            }
-        }
-        let text = std::fs::read_to_string(path).map_err(read)?;
+        let text = crate::secret_file::read_private(path)?;
         Self::parse(&text).map_err(|reason| CredentialsError::Parse {
             path: path.to_path_buf(),
             reason,
@@ -413,6 +382,7 @@ pub fn actor(metadata: &MetadataMap) -> Result<Actor, Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret_file::SecretFileError;
 
     fn with(agency: &str, token: Option<&str>) -> MetadataMap {
         let mut metadata = MetadataMap::new();
@@ -528,14 +498,23 @@ mod tests {
         for mode in [0o640, 0o604, 0o644] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
             let err = Identity::from_tokens_file(&path).unwrap_err();
-            assert!(matches!(err, CredentialsError::Permissions { .. }), "{err}");
+            assert!(
+                matches!(
+                    err,
+                    CredentialsError::File(SecretFileError::Permissions { .. })
+                ),
+                "{err}"
+            );
             let text = err.to_string();
             assert!(text.contains(&path.display().to_string()), "{text}");
             assert!(text.contains(&format!("{mode:04o}")), "{text}");
         }
         let missing = Identity::from_tokens_file(&dir.path().join("nope")).unwrap_err();
         assert!(
-            matches!(missing, CredentialsError::Read { .. }),
+            matches!(
+                missing,
+                CredentialsError::File(SecretFileError::Read { .. })
+            ),
             "{missing}"
         );
     }

@@ -207,6 +207,9 @@ pub struct LogArgs {
         help_heading = "Event log"
     )]
     pub stream: String,
+    /// NATS user (an auditor's, read-only) and TLS.
+    #[command(flatten, next_help_heading = "Event log")]
+    pub nats: sy_api::args::NatsArgs,
 }
 
 #[derive(Debug, Args)]

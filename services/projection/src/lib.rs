@@ -43,7 +43,7 @@ use live::Live;
 use sy_api::pb::admin_server::AdminServer;
 use sy_api::pb::placement_query_server::PlacementQueryServer;
 use sy_api::pb::query_server::QueryServer;
-use sy_eventlog::{EventLog, LogConfig, LogError};
+use sy_eventlog::{EventLog, LogError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic_health::ServingStatus;
@@ -88,6 +88,10 @@ pub enum RunError {
     /// The tokens file cannot be used.
     #[error(transparent)]
     Credentials(#[from] sy_api::identity::CredentialsError),
+    /// A protection is missing outside development, or a secret file
+    /// cannot be used.
+    #[error(transparent)]
+    Start(#[from] sy_api::args::StartError),
     /// The SIGHUP handler that reloads the tokens file cannot be installed.
     #[error("cannot listen for sighup: {0}")]
     Signal(std::io::Error),
@@ -123,6 +127,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
     let identity = config.common.identity()?;
+    let log_config = config.common.log_config(1)?;
     if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }
@@ -140,13 +145,7 @@ pub async fn serve(
         quarantined = model.quarantine_count()?,
         "read model opened"
     );
-    let log = EventLog::connect(&LogConfig {
-        nats_url: config.common.nats_url.clone(),
-        stream: config.common.stream.clone(),
-        replicas: 1,
-        request_timeout: config.common.nats_timeout(),
-    })
-    .await?;
+    let log = EventLog::connect(&log_config).await?;
 
     metrics::applied(checkpoint);
     metrics::quarantined(model.quarantine_count()?);

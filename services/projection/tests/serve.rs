@@ -104,6 +104,7 @@ impl Writer {
             stream: STREAM.into(),
             replicas: 1,
             request_timeout: Duration::from_secs(2),
+            auth: sy_eventlog::NatsAuth::default(),
         })
         .await
         .unwrap();
