@@ -63,6 +63,7 @@ pub mod rebuild;
 pub mod record;
 pub mod render;
 pub mod rpc;
+pub mod setup;
 pub mod status;
 pub mod summary;
 pub mod verify;
@@ -128,7 +129,17 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Token {
             command: args::TokenCommand::New(token),
         } => new_token(&token),
+        Command::Setup(setup) => setup::run(&setup),
     }
+}
+
+/// A fresh bearer token: `sy_` and two random UUIDs (244 random bits).
+pub fn new_token_value() -> String {
+    format!(
+        "sy_{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 /// Prints a fresh token and its tokens-file line.
@@ -136,11 +147,7 @@ fn new_token(args: &args::TokenArgs) -> Result<(), Error> {
     for agency in &args.agency_code {
         rpc::actor(agency, "token")?;
     }
-    let token = format!(
-        "sy_{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
+    let token = new_token_value();
     let agencies = if args.all {
         "*".to_string()
     } else {
