@@ -111,6 +111,10 @@ pub fn write(
         create_private_dir(&path)?;
         Ok(path)
     };
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(Error::io(format!("create {}", parent.display())))?;
+    }
     dir(out.to_path_buf())?;
     let ca = Ca::new()?;
     file(&out.join("ca.pem"), &ca.cert_pem)?;
@@ -122,7 +126,10 @@ pub fn write(
         names.extend((1..=3).map(|n| format!("{service}-{n}")));
         names.extend(["localhost".to_string(), "127.0.0.1".to_string()]);
         names.extend(extra_sans.iter().cloned());
-        let (cert, key) = ca.issue(Leaf::Server(names))?;
+        let (cert, key) = ca.issue(Leaf::Server {
+            names,
+            peer: service == "nats",
+        })?;
         file(&service_dir.join("server.pem"), &cert)?;
         file(&service_dir.join("server.key"), &key)?;
     }
@@ -211,8 +218,9 @@ struct Ca {
 
 /// What a certificate is for.
 enum Leaf<'a> {
-    /// A server, by its DNS names and IP addresses.
-    Server(Vec<String>),
+    /// A server, by its DNS names and IP addresses; also a TLS client when
+    /// `peer` (NATS nodes connect to each other over mutual TLS).
+    Server { names: Vec<String>, peer: bool },
     /// A client of an agency.
     Client(&'a Client),
 }
@@ -260,11 +268,19 @@ impl Ca {
     /// A certificate and its key (PEM) signed by the CA.
     fn issue(&self, leaf: Leaf<'_>) -> Result<(String, String), Error> {
         let (mut params, name) = match leaf {
-            Leaf::Server(names) => {
+            Leaf::Server { names, peer } => {
                 let mut name = DistinguishedName::new();
-                name.push(DnType::CommonName, names[0].clone());
+                name.push(
+                    DnType::CommonName,
+                    names.first().cloned().unwrap_or_default(),
+                );
                 let mut params = CertificateParams::new(names).map_err(cert_error)?;
                 params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+                if peer {
+                    params
+                        .extended_key_usages
+                        .push(ExtendedKeyUsagePurpose::ClientAuth);
+                }
                 (params, name)
             }
             Leaf::Client(client) => {
