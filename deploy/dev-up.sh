@@ -8,7 +8,9 @@
 #   deploy/dev-down.sh        # stop; add --purge to delete .data/
 #
 # Everything lives under .data/ in the repository (gitignored): the NATS store,
-# the projection's sled, logs and pid files. Running it again restarts the
+# the projection's sled, logs, pid files and the deployment's secrets (made
+# once by `sy setup`: NATS runs with TLS and users, the services connect as
+# theirs, intake reads its identity key from a file, calls need a token). Running it again restarts the
 # stack on the same data (the demo is idempotent: nothing is duplicated).
 #
 # Environment (all optional):
@@ -65,9 +67,6 @@ start_bg() {
   echo "$STARTED_PID" >"$PID_FILE"
 }
 
-# --- nats-server -------------------------------------------------------------
-find_nats_server
-
 command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) first"
 
 # A running stack is restarted on the same data.
@@ -77,6 +76,29 @@ if compgen -G "$DATA/*.pid" >/dev/null; then
 fi
 
 mkdir -p "$DATA/nats" "$DATA/projection"
+
+# --- build --------------------------------------------------------------------
+if [ "$PROFILE" = release ]; then
+  log "building the workspace (cargo build --release --locked --bins)"
+  (cd "$ROOT" && cargo build --release --locked --bins)
+  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+else
+  log "building the workspace (cargo build --locked --bins)"
+  (cd "$ROOT" && cargo build --locked --bins)
+  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
+fi
+
+# --- secrets --------------------------------------------------------------------
+# Made once by `sy setup` and kept: the identity key must never change while
+# the log holds person ids derived with it. Delete .data/ (dev-down --purge)
+# to start over.
+SECRETS="$DATA/secrets"
+if [ ! -d "$SECRETS" ]; then
+  log "creating the deployment's secrets (sy setup --out .data/secrets)"
+  "$BIN/sy" setup --out "$SECRETS" --gateway --client unit-1/li >/dev/null
+fi
+
+find_nats_server
 
 for addr in "$INTAKE_ADDR" "$QUERY_ADDR" "$INTAKE_METRICS_ADDR" "$QUERY_METRICS_ADDR"; do
   if port_in_use "${addr##*:}"; then
@@ -99,6 +121,13 @@ jetstream {
   store_dir: "$DATA/nats"
 $1
 }
+# TLS and users with permissions, as deploy/nats.conf (no anonymous user).
+tls {
+  cert_file: "$SECRETS/nats/server.pem"
+  key_file: "$SECRETS/nats/server.key"
+  timeout: 2
+}
+include "secrets/nats/users.conf"
 EOF
 }
 # The shipped deploy/nats.conf sets sync_interval: always (fsync before every
@@ -118,29 +147,22 @@ log "starting nats-server on 127.0.0.1:$NATS_PORT; $NATS_DURABILITY"
 LOG_FILE="$DATA/nats.log" PID_FILE="$DATA/nats.pid" start_bg "$NATS_BIN" -c "$DATA/nats.conf"
 wait_for_log "$DATA/nats.log" "Server is ready" "$STARTED_PID" 20
 
-# --- build --------------------------------------------------------------------
-if [ "$PROFILE" = release ]; then
-  log "building the workspace (cargo build --release --locked --bins)"
-  (cd "$ROOT" && cargo build --release --locked --bins)
-  BIN="$ROOT/target/release"
-else
-  log "building the workspace (cargo build --locked --bins)"
-  (cd "$ROOT" && cargo build --locked --bins)
-  BIN="$ROOT/target/debug"
-fi
-
 # --- services -----------------------------------------------------------------
 export SY_NATS_URL="nats://127.0.0.1:$NATS_PORT" SY_STREAM="$STREAM" SY_LOG_FORMAT=text NO_COLOR=1
+export SY_NATS_CA="$SECRETS/ca.pem" SY_TOKENS_FILE="$SECRETS/tokens"
 
 log "starting sy-intake on $INTAKE_ADDR"
 LOG_FILE="$DATA/intake.log" PID_FILE="$DATA/intake.pid" \
   start_bg env SY_LISTEN="$INTAKE_ADDR" SY_METRICS_LISTEN="$INTAKE_METRICS_ADDR" \
+    SY_NATS_USER=intake SY_NATS_PASSWORD_FILE="$SECRETS/nats/intake.password" \
+    SY_IDENTITY_KEY_FILE="$SECRETS/intake/identity.key" \
     SY_DISTRICTS=500106 "$BIN/sy-intake"
 INTAKE_PID=$STARTED_PID
 
 log "starting sy-projection on $QUERY_ADDR"
 LOG_FILE="$DATA/projection.log" PID_FILE="$DATA/projection.pid" \
   start_bg env SY_LISTEN="$QUERY_ADDR" SY_METRICS_LISTEN="$QUERY_METRICS_ADDR" \
+    SY_NATS_USER=projection SY_NATS_PASSWORD_FILE="$SECRETS/nats/projection.password" \
     SY_DATA_DIR="$DATA/projection" "$BIN/sy-projection"
 QUERY_PID=$STARTED_PID
 
@@ -148,6 +170,9 @@ wait_for_log "$DATA/intake.log" "listening" "$INTAKE_PID" 60
 wait_for_log "$DATA/projection.log" "listening" "$QUERY_PID" 60
 
 export SY_INTAKE_URL="http://$INTAKE_ADDR" SY_QUERY_URL="http://$QUERY_ADDR"
+# The gateway's token (may act for every agency): the demo's agencies.
+SY_TOKEN="$(cat "$SECRETS/clients/gateway/token")"
+export SY_TOKEN
 if [ "${SY_DEV_DEMO:-1}" = 1 ]; then
   log "loading the demo set (sy demo)"
   "$BIN/sy" demo
@@ -158,16 +183,20 @@ fi
 cat <<EOF
 
 shuangyong is running (data and logs in $DATA):
-  nats        nats://127.0.0.1:$NATS_PORT   stream $STREAM   log .data/nats.log
+  nats        nats://127.0.0.1:$NATS_PORT (TLS, users)   stream $STREAM   log .data/nats.log
+  secrets     $SECRETS (sy setup: CA, certificates, NATS passwords, tokens, identity key)
   intake      http://$INTAKE_ADDR   (shuangyong.v1.Intake, Placements)   log .data/intake.log
   projection  http://$QUERY_ADDR   (shuangyong.v1.Query, PlacementQuery, Admin)   log .data/projection.log
   metrics     http://$INTAKE_METRICS_ADDR/metrics (intake)   http://$QUERY_METRICS_ADDR/metrics (projection)
 
 try:
   export SY_INTAKE_URL=http://$INTAKE_ADDR SY_QUERY_URL=http://$QUERY_ADDR
+  export SY_TOKEN="\$(cat $SECRETS/clients/gateway/token)"
   $BIN/sy walkthrough
   $BIN/sy board
   $BIN/sy requests list --status in-progress
+  $BIN/sy verify --live --nats-url nats://127.0.0.1:$NATS_PORT --nats-ca $SECRETS/ca.pem \\
+    --nats-user auditor --nats-password-file $SECRETS/nats/auditor.password
 stop:
   deploy/dev-down.sh            (deploy/dev-down.sh --purge also deletes .data/)
 EOF

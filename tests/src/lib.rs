@@ -3,7 +3,8 @@
 //!
 //! - [`NatsServer`]: a JetStream server on a free port (or one chosen
 //!   beforehand with [`free_port`]) with its own store, killable and
-//!   restartable on the same port (after nats.rs's test crate).
+//!   restartable on the same port (after nats.rs's test crate); or secured
+//!   as a deployment runs it (TLS, users from `sy setup`: [`Secrets`]).
 //! - [`Service`]: `sy-intake` / `sy-projection` as child processes, found
 //!   serving through their `listening addr=` log line; SIGKILL, SIGTERM and
 //!   restart on the same data dir.
@@ -33,7 +34,7 @@ pub use client::{
     AGENCY, AREA_CODE, ActorInterceptor, DEPARTMENT, DEPARTMENT_AGENCY, IntakeClient, QueryClient,
     USER, ctx, date_in_days, eventually, fresh_ctx, new_key, submit_command,
 };
-pub use nats::{NatsServer, free_port};
+pub use nats::{NatsServer, Secrets, free_port};
 pub use service::{Service, ServiceBuilder, binary_path};
 pub use sy_api::pb;
 pub use system::{CONVERGE, System, SystemBuilder, wait_applied};

@@ -5,10 +5,18 @@
 //! and it can start on a port chosen beforehand ([`free_port`] then
 //! [`NatsServer::start_on`]), for tests that start a client while NATS is
 //! still down.
+//!
+//! A server can also run as a deployment's does ([`NatsServer::start_secured`]):
+//! TLS with a certificate of the deployment's CA and only the users, with
+//! their permissions, that `sy setup` wrote ([`Secrets`], made by the real
+//! `sy` binary). Services started on it connect as their users
+//! ([`Secrets::nats_args`]).
 
+use std::ffi::OsString;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -62,6 +70,103 @@ pub fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
+/// A deployment's secrets, made by `sy setup` (the real binary) into a
+/// temporary directory for one stream: a CA, the NATS server's certificate,
+/// the NATS users (`intake`, `projection`, `auditor`) with their passwords
+/// and permissions, the identity key, and a client (`unit-1`, user `li`) and
+/// a gateway with their tokens.
+pub struct Secrets {
+    dir: TempDir,
+}
+
+impl Secrets {
+    /// Runs `sy setup --out <temp>/secrets --stream <stream> --gateway
+    /// --client unit-1/li`.
+    pub fn create(stream: &str) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("sy-secrets-")
+            .tempdir()
+            .context("cannot create a directory for the secrets")?;
+        let output = Command::new(crate::service::binary_path("sy"))
+            .args([
+                "setup",
+                "--stream",
+                stream,
+                "--gateway",
+                "--client",
+                "unit-1/li",
+            ])
+            .arg("--out")
+            .arg(dir.path().join("secrets"))
+            .output()
+            .context("cannot run sy setup")?;
+        anyhow::ensure!(
+            output.status.success(),
+            "sy setup failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok(Self { dir })
+    }
+
+    /// The directory `sy setup` wrote.
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("secrets")
+    }
+
+    /// The deployment's CA certificate (PEM).
+    pub fn ca(&self) -> PathBuf {
+        self.path().join("ca.pem")
+    }
+
+    /// The password file of NATS user `user`.
+    pub fn password_file(&self, user: &str) -> PathBuf {
+        self.path().join("nats").join(format!("{user}.password"))
+    }
+
+    /// The password of NATS user `user`.
+    pub fn password(&self, user: &str) -> anyhow::Result<String> {
+        let path = self.password_file(user);
+        Ok(std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .trim()
+            .to_string())
+    }
+
+    /// intake's identity key file.
+    pub fn identity_key_file(&self) -> PathBuf {
+        self.path().join("intake").join("identity.key")
+    }
+
+    /// The flags that make a service or `sy` connect as NATS user `user`
+    /// over TLS.
+    pub fn nats_args(&self, user: &str) -> Vec<OsString> {
+        vec![
+            "--nats-user".into(),
+            user.into(),
+            "--nats-password-file".into(),
+            self.password_file(user).into(),
+            "--nats-ca".into(),
+            self.ca().into(),
+        ]
+    }
+
+    /// Writes the nats-server configuration beside the users file (an
+    /// `include` is relative to the file that has it): TLS with the
+    /// deployment's server certificate, and the users `sy setup` wrote (no
+    /// anonymous user). Returns its path.
+    fn write_server_conf(&self) -> anyhow::Result<PathBuf> {
+        let nats = self.path().join("nats");
+        let conf = nats.join("testkit.conf");
+        let text = format!(
+            "tls {{\n  cert_file: {cert:?}\n  key_file: {key:?}\n  timeout: 2\n}}\ninclude \"users.conf\"\n",
+            cert = nats.join("server.pem").display().to_string(),
+            key = nats.join("server.key").display().to_string(),
+        );
+        std::fs::write(&conf, text).with_context(|| format!("cannot write {}", conf.display()))?;
+        Ok(conf)
+    }
+}
+
 /// One `nats-server -js` on 127.0.0.1 with a temporary store.
 pub struct NatsServer {
     binary: PathBuf,
@@ -71,6 +176,8 @@ pub struct NatsServer {
     port: u16,
     process: Option<Process>,
     log: Log,
+    /// The secrets of a secured server (TLS and users), else `None`.
+    secrets: Option<Arc<Secrets>>,
 }
 
 impl NatsServer {
@@ -91,8 +198,18 @@ impl NatsServer {
             .with_context(|| format!("nats-server did not start on port {port}"))
     }
 
+    /// Starts a server as a deployment runs it: TLS with the certificate of
+    /// `secrets` and only its users, each with its permissions.
+    pub async fn start_secured(secrets: Arc<Secrets>) -> anyhow::Result<Self> {
+        Self::launch_with(0, Some(secrets)).await
+    }
+
     /// Starts on `port`, or on one the server picks when it is 0.
     async fn launch(port: u16) -> anyhow::Result<Self> {
+        Self::launch_with(port, None).await
+    }
+
+    async fn launch_with(port: u16, secrets: Option<Arc<Secrets>>) -> anyhow::Result<Self> {
         let store = tempfile::Builder::new()
             .prefix("sy-nats-")
             .tempdir()
@@ -103,6 +220,7 @@ impl NatsServer {
             port,
             process: None,
             log: Log::new("nats-server"),
+            secrets,
         };
         server.spawn().await?;
         Ok(server)
@@ -156,9 +274,47 @@ impl NatsServer {
         Err(last_error.unwrap_or_else(|| anyhow::anyhow!("nats-server did not restart")))
     }
 
-    /// A plain client of this server.
+    /// The secrets of a server started with [`NatsServer::start_secured`].
+    pub fn secrets(&self) -> Option<&Arc<Secrets>> {
+        self.secrets.as_ref()
+    }
+
+    /// A client of this server: anonymous, or on a secured server the
+    /// (read-only) `auditor` over TLS.
     pub async fn client(&self) -> anyhow::Result<async_nats::Client> {
-        async_nats::ConnectOptions::new()
+        match &self.secrets {
+            None => self.connect(async_nats::ConnectOptions::new()).await,
+            Some(secrets) => {
+                self.client_as("auditor", &secrets.password("auditor")?)
+                    .await
+            }
+        }
+    }
+
+    /// A client of a secured server as NATS user `user` with `password`,
+    /// over TLS checked against the deployment's CA.
+    pub async fn client_as(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> anyhow::Result<async_nats::Client> {
+        let secrets = self
+            .secrets
+            .as_ref()
+            .context("client_as needs a server started with start_secured")?;
+        let options = async_nats::ConnectOptions::new()
+            .user_and_password(user.into(), password.into())
+            .add_root_certificates(secrets.ca())
+            .require_tls(true);
+        self.connect(options).await
+    }
+
+    /// `options` connected to this server within 5 s.
+    pub async fn connect(
+        &self,
+        options: async_nats::ConnectOptions,
+    ) -> anyhow::Result<async_nats::Client> {
+        options
             .connection_timeout(Duration::from_secs(5))
             .connect(self.url())
             .await
@@ -191,6 +347,9 @@ impl NatsServer {
             self.port.to_string()
         };
         let mut command = Command::new(&self.binary);
+        if let Some(secrets) = &self.secrets {
+            command.arg("-c").arg(secrets.write_server_conf()?);
+        }
         command
             .args(["-a", "127.0.0.1", "-p", &port, "-js", "-sd"])
             .arg(self.store.path());

@@ -79,22 +79,39 @@ impl ServiceBuilder {
         }
     }
 
-    /// `sy-intake` on `nats`, writing to `stream`.
+    /// `sy-intake` on `nats`, writing to `stream`; on a secured server as
+    /// NATS user `intake` with the deployment's identity key.
     pub fn intake(nats: &NatsServer, stream: &str) -> Self {
-        Self::new(INTAKE_BIN)
-            .arg("--nats-url")
-            .arg(nats.url())
-            .arg("--stream")
-            .arg(stream)
+        let builder = Self::new(INTAKE_BIN).on_nats(nats, "intake", stream);
+        match nats.secrets() {
+            Some(secrets) => {
+                builder.flag("--identity-key-file", secrets.identity_key_file().display())
+            }
+            None => builder,
+        }
     }
 
-    /// `sy-projection` on `nats`, folding `stream` into `data_dir`.
-    pub fn projection(nats: &NatsServer, stream: &str, data_dir: &Path) -> Self {
-        Self::new(PROJECTION_BIN)
+    /// `--nats-url` and `--stream`, and on a secured server the flags of
+    /// NATS user `user`.
+    fn on_nats(self, nats: &NatsServer, user: &str, stream: &str) -> Self {
+        let mut builder = self
             .arg("--nats-url")
             .arg(nats.url())
             .arg("--stream")
-            .arg(stream)
+            .arg(stream);
+        if let Some(secrets) = nats.secrets() {
+            for arg in secrets.nats_args(user) {
+                builder = builder.arg(arg);
+            }
+        }
+        builder
+    }
+
+    /// `sy-projection` on `nats`, folding `stream` into `data_dir`; on a
+    /// secured server as NATS user `projection`.
+    pub fn projection(nats: &NatsServer, stream: &str, data_dir: &Path) -> Self {
+        Self::new(PROJECTION_BIN)
+            .on_nats(nats, "projection", stream)
             .arg("--data-dir")
             .arg(data_dir)
     }

@@ -3,6 +3,7 @@
 //! so tests run in parallel without seeing each other.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use sy_api::pb;
 use tempfile::TempDir;
 
 use crate::client::{self, AGENCY, IntakeClient, QueryClient, USER};
-use crate::nats::NatsServer;
+use crate::nats::{NatsServer, Secrets};
 use crate::service::{Service, ServiceBuilder};
 
 /// How long suites wait for a projection to catch up.
@@ -24,6 +25,7 @@ pub struct SystemBuilder {
     max_wait_ms: Option<u64>,
     batch_size: Option<u64>,
     nats_timeout_ms: Option<u64>,
+    secured: bool,
 }
 
 impl SystemBuilder {
@@ -51,10 +53,22 @@ impl SystemBuilder {
         self
     }
 
+    /// Runs as a deployment does: NATS with TLS and users (from `sy
+    /// setup`, see [`crate::nats::Secrets`]), the services connected as
+    /// their users, with the identity key, and without `--dev`.
+    pub fn secured(mut self) -> Self {
+        self.secured = true;
+        self
+    }
+
     /// Starts NATS, intake and projection as configured, on a fresh stream.
     pub async fn start(self) -> anyhow::Result<System> {
-        let nats = NatsServer::start().await?;
         let stream = format!("SY_TEST_{}", uuid::Uuid::new_v4().simple()).to_uppercase();
+        let nats = if self.secured {
+            NatsServer::start_secured(Arc::new(Secrets::create(&stream)?)).await?
+        } else {
+            NatsServer::start().await?
+        };
         let root = tempfile::Builder::new()
             .prefix("sy-system-")
             .tempdir()
@@ -65,6 +79,9 @@ impl SystemBuilder {
         }
         if let Some(ms) = self.nats_timeout_ms {
             intake = intake.flag("--nats-timeout-ms", ms);
+        }
+        if self.secured {
+            intake = intake.without_dev();
         }
         // Intake first: it sets the stream up.
         let intake = intake.start().await?;
@@ -162,6 +179,9 @@ impl System {
         }
         if let Some(ms) = self.config.nats_timeout_ms {
             builder = builder.flag("--nats-timeout-ms", ms);
+        }
+        if self.config.secured {
+            builder = builder.without_dev();
         }
         builder
     }

@@ -1,7 +1,10 @@
-//! The flags both services share (the event log, metrics, logs and the
-//! tokens file), so
-//! `sy-intake` and `sy-projection` spell, document and default them the same
-//! way: each binary flattens [`CommonArgs`] into its own flags.
+//! The flags both services share (the event log and its NATS credentials,
+//! metrics, logs, the tokens file, development mode), so `sy-intake`,
+//! `sy-projection` and `sy` spell, document and default them the same way:
+//! each binary flattens [`CommonArgs`] (or, for `sy`, [`NatsArgs`]) into its
+//! own flags. A protection a deployment must have and that is missing is
+//! checked in one place, [`CommonArgs::missing`]: an error, or with `--dev`
+//! a warning.
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -9,9 +12,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use sy_eventlog::{LogConfig, NatsAuth, NatsUser};
 
 use crate::identity::Identity;
-use crate::secret_file::SecretFileError;
+use crate::secret_file::{self, SecretFileError};
 
 /// Flags of every service, each with its `SY_*` environment variable.
 #[derive(Debug, Clone, Args)]
@@ -28,6 +32,10 @@ pub struct CommonArgs {
     /// milliseconds; past it the call waiting on it fails with UNAVAILABLE.
     #[arg(long, env = "SY_NATS_TIMEOUT_MS", default_value_t = 2000)]
     pub nats_timeout_ms: u64,
+
+    /// NATS user and TLS.
+    #[command(flatten)]
+    pub nats: NatsArgs,
 
     /// Address to serve Prometheus metrics on (`/metrics`); off unless set.
     #[arg(long, env = "SY_METRICS_LISTEN")]
@@ -78,15 +86,60 @@ pub struct CommonArgs {
     pub dev: bool,
 }
 
-/// Why a service cannot set up who may call it.
+/// How to authenticate to NATS and check its server: a user whose password
+/// is read from an owner-only file (never from argv), and the CA of the
+/// server's certificate. A CA, or `tls://` URLs, make TLS required.
+#[derive(Debug, Clone, Default, Args)]
+pub struct NatsArgs {
+    /// NATS user name (the server config lists each service's user and what
+    /// it may publish and subscribe to). Unset: anonymous, development only.
+    #[arg(long, env = "SY_NATS_USER", requires = "nats_password_file")]
+    pub nats_user: Option<String>,
+
+    /// File holding the NATS user's password (one line; readable by its
+    /// owner only, else refused).
+    #[arg(long, env = "SY_NATS_PASSWORD_FILE", requires = "nats_user")]
+    pub nats_password_file: Option<PathBuf>,
+
+    /// PEM file of the CA that signed the NATS server's certificate; when
+    /// set, the connection must be TLS and the server's certificate must
+    /// chain to it (`tls://` URLs require TLS against the system's roots).
+    #[arg(long, env = "SY_NATS_CA")]
+    pub nats_ca: Option<PathBuf>,
+}
+
+impl NatsArgs {
+    /// The user (password read from its file) and TLS settings.
+    pub fn auth(&self) -> Result<NatsAuth, SecretFileError> {
+        let user = match (&self.nats_user, &self.nats_password_file) {
+            (Some(name), Some(file)) => Some(NatsUser {
+                name: name.clone(),
+                password: secret_file::read_private(file)?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+            }),
+            _ => None,
+        };
+        Ok(NatsAuth {
+            user,
+            ca: self.nats_ca.clone(),
+        })
+    }
+}
+
+/// Why a service refuses to start.
 #[derive(Debug, thiserror::Error)]
-pub enum IdentityError {
+pub enum StartError {
     /// A protection a deployment must have is not configured.
-    #[error("{0} is required (or --dev, for development only)")]
-    Missing(&'static str),
-    /// A tokens or policy file cannot be used.
+    #[error("{0}; configure it, or pass --dev (SY_DEV) to run without it in development")]
+    Missing(String),
+    /// A secret file cannot be used.
     #[error(transparent)]
-    File(#[from] SecretFileError),
+    Secret(#[from] SecretFileError),
+    /// A secret file's content is not what it must be (the error never
+    /// repeats the content).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// How a service writes its logs (`--log-format`).
@@ -107,7 +160,7 @@ impl CommonArgs {
     /// How calls are authenticated and authorized: by the tokens file and
     /// the policy file (both reloaded, see [`crate::reload::spawn_reloader`]).
     /// Either may be missing only with `--dev`, which logs what that means.
-    pub fn identity(&self) -> Result<Identity, IdentityError> {
+    pub fn identity(&self) -> Result<Identity, StartError> {
         let mut identity = match &self.tokens_file {
             Some(path) => {
                 let identity = Identity::from_tokens_file(path)?;
@@ -119,9 +172,10 @@ impl CommonArgs {
                 identity
             }
             None => {
-                self.allow_missing(
-                    "--tokens-file",
-                    "calls are not authenticated and x-sy-agency / x-sy-user are trusted as sent",
+                self.missing(
+                    false,
+                    "no --tokens-file: calls are not authenticated, and x-sy-agency / x-sy-user \
+                     are trusted as sent",
                 )?;
                 Identity::trusting_headers()
             }
@@ -131,19 +185,9 @@ impl CommonArgs {
                 identity = identity.with_policy_file(path)?;
                 tracing::info!(path = %path.display(), "roles come from the policy file");
             }
-            None => self.allow_missing("--policy-file", "every caller holds every role")?,
+            None => self.missing(false, "no --policy-file: every caller holds every role")?,
         }
         Ok(identity)
-    }
-
-    /// `Ok` (with a warning saying what is lost) in development mode, else
-    /// the error naming `flag`.
-    pub fn allow_missing(&self, flag: &'static str, meaning: &str) -> Result<(), IdentityError> {
-        if !self.dev {
-            return Err(IdentityError::Missing(flag));
-        }
-        tracing::warn!(flag, "development mode without {flag}: {meaning}");
-        Ok(())
     }
 
     /// The per-credential limits of `--rate-per-credential`,
@@ -159,6 +203,45 @@ impl CommonArgs {
     /// `--call-timeout-ms` as a duration (at least a millisecond).
     pub fn call_timeout(&self) -> Duration {
         Duration::from_millis(self.call_timeout_ms.max(1))
+    }
+
+    /// Checks a protection a deployment must have: when `present` it is
+    /// fine; when missing, an error naming `what`, or with `--dev` a loud
+    /// warning (and `Ok(())`, so the caller falls back to its development
+    /// behaviour).
+    pub fn missing(&self, present: bool, what: &str) -> Result<(), StartError> {
+        if present {
+            Ok(())
+        } else if self.dev {
+            tracing::warn!(
+                missing = what,
+                "development mode: running without a protection"
+            );
+            Ok(())
+        } else {
+            Err(StartError::Missing(what.to_string()))
+        }
+    }
+
+    /// How to reach the event log as a NATS user over TLS: refused without
+    /// a user or without TLS unless `--dev`.
+    pub fn log_config(&self, replicas: usize) -> Result<LogConfig, StartError> {
+        let auth = self.nats.auth()?;
+        self.missing(
+            auth.user.is_some(),
+            "no NATS user (--nats-user, --nats-password-file)",
+        )?;
+        self.missing(
+            auth.tls_required(&self.nats_url),
+            "no TLS to NATS (--nats-ca, or tls:// URLs)",
+        )?;
+        Ok(LogConfig {
+            nats_url: self.nats_url.clone(),
+            stream: self.stream.clone(),
+            replicas,
+            request_timeout: self.nats_timeout(),
+            auth,
+        })
     }
 
     /// Sets the process up for serving: the global log subscriber in
@@ -196,6 +279,41 @@ mod tests {
         assert_eq!(common.log_format, LogFormat::Text);
         assert_eq!(common.tokens_file, None);
         assert!(!common.dev);
+        assert_eq!(common.nats.auth().unwrap(), NatsAuth::default());
+    }
+
+    #[test]
+    fn outside_development_nats_needs_a_user_and_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let password = dir.path().join("password");
+        secret_file::write_private(&password, b"pw\n").unwrap();
+        let ca = dir.path().join("ca.pem");
+        let password_arg = password.to_str().unwrap();
+        let parse = |args: &[&str]| {
+            Flags::try_parse_from(["sy"].iter().chain(args))
+                .unwrap()
+                .common
+                .log_config(1)
+        };
+        let err = parse(&[]).unwrap_err().to_string();
+        assert!(err.contains("--nats-user"), "{err}");
+        let user = [
+            "--nats-user",
+            "intake",
+            "--nats-password-file",
+            password_arg,
+        ];
+        let err = parse(&user).unwrap_err().to_string();
+        assert!(err.contains("TLS"), "{err}");
+
+        let config = parse(&[&user[..], &["--nats-ca", ca.to_str().unwrap()]].concat()).unwrap();
+        let nats_user = config.auth.user.unwrap();
+        assert_eq!(nats_user.name, "intake");
+        assert_eq!(nats_user.password, "pw", "the line end is not the password");
+        assert!(!format!("{nats_user:?}").contains("pw"));
+        assert!(parse(&[&user[..], &["--nats-url", "tls://n1:4222"]].concat()).is_ok());
+        assert!(parse(&["--dev"]).is_ok());
+        assert!(Flags::try_parse_from(["sy", "--nats-user", "intake"]).is_err());
     }
 
     #[test]

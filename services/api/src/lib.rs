@@ -4,7 +4,8 @@
 //! (`auth`, a call hook of `hook`, as the metrics layer is), server plumbing
 //! (health, reflection, shutdown, logs), and the flags every service takes
 //! (`args`), and the bounds on what a caller may send (`codec` for bodies
-//! that do not decode, `limits` for their size).
+//! that do not decode, `limits` for their size), and `secret_file`, the one
+//! reader of secrets (owner-only files).
 #![forbid(unsafe_code)]
 
 pub mod args;

@@ -1,28 +1,30 @@
-//! Files that hold secrets or grant access (tokens, the policy, keys): read
-//! only when no one but their owner may read or change them, so a copy on
-//! the host cannot leak a credential and a stranger cannot grant itself a
-//! role. Errors name the file and what is wrong, never its content.
+//! Secret files: the one way a service or `sy` reads a secret (a tokens file,
+//! a NATS password, the identity key). Secrets come from files, never from
+//! argv, where every user of the host sees them in the process list; and a
+//! file that group or others may read is refused, with its mode in the
+//! error, because anyone on the host could copy it. The error names the
+//! path, never the content.
 
 use std::path::{Path, PathBuf};
 
-/// Why a secret file cannot be used.
+/// Why a secret file cannot be used. Never carries the file's content.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretFileError {
-    /// The file cannot be read.
+    /// The file cannot be read (missing, a directory, no permission).
     #[error("cannot read {path}: {source}")]
     Read {
-        /// The file's path.
+        /// The secret file's path.
         path: PathBuf,
         /// Why reading failed.
         source: std::io::Error,
     },
-    /// Group or others may read or write the file.
+    /// Group or others may read the file.
     #[error(
-        "{path} is readable or writable by group or others (mode {mode:04o}); \
+        "{path} is readable by group or others (mode {mode:04o}); \
          allow only its owner (chmod 600)"
     )]
     Permissions {
-        /// The file's path.
+        /// The secret file's path.
         path: PathBuf,
         /// Its permission bits.
         mode: u32,
@@ -30,15 +32,15 @@ pub enum SecretFileError {
     /// The content is not what the file must hold.
     #[error("{path}: {reason}")]
     Parse {
-        /// The file's path.
+        /// The secret file's path.
         path: PathBuf,
         /// Which line or entry, and what is wrong with it.
         reason: String,
     },
 }
 
-/// The text of the owner-only file at `path`; a file group or others may
-/// read or write is refused (unix).
+/// Reads the secret file at `path`, refusing one that group or others may
+/// read (on unix; elsewhere the mode is not checked).
 pub fn read_private(path: &Path) -> Result<String, SecretFileError> {
     let read = |source| SecretFileError::Read {
         path: path.to_path_buf(),
@@ -46,7 +48,7 @@ pub fn read_private(path: &Path) -> Result<String, SecretFileError> {
     };
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::PermissionsExt as _;
         let mode = std::fs::metadata(path).map_err(read)?.permissions().mode() & 0o7777;
         if mode & 0o077 != 0 {
             return Err(SecretFileError::Permissions {
@@ -58,28 +60,55 @@ pub fn read_private(path: &Path) -> Result<String, SecretFileError> {
     std::fs::read_to_string(path).map_err(read)
 }
 
+/// Writes `content` to a new file at `path` readable and writable by its
+/// owner only (mode 0600 on unix, set when the file is created so it is
+/// never readable by others, not even for a moment); fails if it exists.
+pub fn write_private(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(content)?;
+    file.sync_all()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_owner_only_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        write_private(&path, b"s3cret\n").unwrap();
+        assert_eq!(read_private(&path).unwrap(), "s3cret\n");
+        assert!(write_private(&path, b"again").is_err(), "never overwrites");
+    }
+
     #[cfg(unix)]
     #[test]
-    fn only_owner_only_files_are_read() {
-        use std::os::unix::fs::PermissionsExt;
+    fn a_file_others_may_read_is_refused_with_its_mode() {
+        use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("secret");
         std::fs::write(&path, "s3cret").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(read_private(&path).unwrap(), "s3cret");
-        for mode in [0o640, 0o604, 0o644, 0o620] {
+        for mode in [0o644, 0o640, 0o604] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
             let err = read_private(&path).unwrap_err();
-            assert!(matches!(err, SecretFileError::Permissions { .. }), "{err}");
-            let text = err.to_string();
-            assert!(text.contains(&format!("{mode:04o}")), "{text}");
-            assert!(!text.contains("s3cret"), "{text}");
+            let message = err.to_string();
+            assert!(
+                matches!(err, SecretFileError::Permissions { mode: m, .. } if m == mode),
+                "{message}"
+            );
+            assert!(message.contains(&format!("{mode:04o}")), "{message}");
+            assert!(!message.contains("s3cret"), "{message}");
         }
-        let missing = read_private(&dir.path().join("nope")).unwrap_err();
+        let missing = read_private(&dir.path().join("missing")).unwrap_err();
         assert!(matches!(missing, SecretFileError::Read { .. }), "{missing}");
     }
 }

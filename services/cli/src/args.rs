@@ -131,7 +131,50 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Create a deployment's secrets in a new directory, every file
+    /// readable by its owner only: a CA, server certificates (nats, intake,
+    /// projection), client certificates and tokens for agencies, the
+    /// identity key, NATS users' passwords and their permissions.
+    #[command(after_help = SETUP_HELP)]
+    Setup(SetupArgs),
 }
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Directory to create (e.g. deploy/secrets, which the compose files mount).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace `--out` if it exists (every secret is made anew: clients need
+    /// their new certificates and tokens).
+    #[arg(long)]
+    pub force: bool,
+    /// A client to issue a certificate (O=<agency>, CN=<user>) and a token
+    /// for: `agency` or `agency/user` (user `operator` when not given).
+    /// Repeat for several.
+    #[arg(
+        long,
+        value_name = "AGENCY[/USER]",
+        default_value = "district-veterans-bureau"
+    )]
+    pub client: Vec<String>,
+    /// Also issue `clients/gateway/` (certificate O=gateway, CN=gateway), a
+    /// token that may act for every agency: for a gateway that
+    /// authenticates users itself, or for loading the demo set.
+    #[arg(long)]
+    pub gateway: bool,
+    /// The JetStream stream the NATS permissions are for.
+    #[arg(long, env = "SY_STREAM", default_value = "SHUANGYONG")]
+    pub stream: String,
+    /// An extra DNS name or IP address for every server certificate (the
+    /// host's name, when clients reach it from elsewhere). Repeat for several.
+    #[arg(long, value_name = "NAME")]
+    pub san: Vec<String>,
+}
+
+const SETUP_HELP: &str = "Layout: ca.pem, ca.key; nats/{server.pem,server.key,users.conf,\
+intake.password,projection.password,auditor.password}; intake/{server.pem,server.key,identity.key}; \
+projection/{server.pem,server.key}; tokens (hashes only); clients/<agency>/{client.pem,client.key,token}. \
+Include nats/users.conf in the NATS server's configuration. Keep ca.key offline.";
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
@@ -197,6 +240,9 @@ pub struct LogArgs {
         help_heading = "Event log"
     )]
     pub stream: String,
+    /// NATS user (an auditor's, read-only) and TLS.
+    #[command(flatten, next_help_heading = "Event log")]
+    pub nats: sy_api::args::NatsArgs,
 }
 
 #[derive(Debug, Args)]

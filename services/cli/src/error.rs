@@ -30,6 +30,9 @@ pub enum Error {
     /// Reading the event log failed.
     #[error(transparent)]
     Log(#[from] sy_eventlog::LogError),
+    /// A secret file (the NATS password) cannot be used.
+    #[error(transparent)]
+    Secret(#[from] sy_api::secret_file::SecretFileError),
     /// Building or reading a local read model failed.
     #[error(transparent)]
     ReadModel(#[from] sy_projection::ReadModelError),

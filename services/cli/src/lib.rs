@@ -63,6 +63,7 @@ pub mod rebuild;
 pub mod record;
 pub mod render;
 pub mod rpc;
+pub mod setup;
 pub mod status;
 pub mod summary;
 pub mod verify;
@@ -128,17 +129,23 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Token {
             command: args::TokenCommand::New,
         } => new_token(&cli.agency, &cli.user),
+        Command::Setup(setup) => setup::run(&setup),
     }
+}
+
+/// A fresh bearer token: `sy_` and two random UUIDs (244 random bits).
+pub fn new_token_value() -> String {
+    format!(
+        "sy_{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 /// Prints a fresh token for `user` of `agency`, and its tokens-file line.
 fn new_token(agency: &str, user: &str) -> Result<(), Error> {
     let holder = rpc::actor(agency, user)?;
-    let token = format!(
-        "sy_{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
+    let token = new_token_value();
     say!("token (give to the agency's system; shown once): {token}");
     say!(
         "tokens-file line: {} {} {}",

@@ -1,5 +1,6 @@
 //! The event log as the audit commands read it: straight from JetStream
-//! (`--nats-url`, `--stream`), not through a service, so an auditor checks
+//! (`--nats-url`, `--stream`, as a NATS user with `--nats-user`,
+//! `--nats-password-file` and `--nats-ca`), not through a service, so an auditor checks
 //! the source of truth itself. Ranges ([`sy_eventlog::Range`]) are read in
 //! stream order and end at a position fixed when the command starts; long
 //! reads show a progress bar on stderr (hidden when stderr is not a
@@ -23,6 +24,7 @@ pub async fn open(args: &LogArgs, timeout: Duration) -> Result<EventLog, Error> 
         stream: args.stream.clone(),
         replicas: 1,
         request_timeout: timeout,
+        auth: args.nats.auth()?,
     })
     .await?;
     if log.connected_within(timeout).await {

@@ -6,8 +6,14 @@
 //! concurrency per aggregate) and `Nats-Msg-Id` (deduplication); readers load
 //! one aggregate's subject or tail the whole stream from a position with an
 //! ordered consumer.
+//!
+//! [`connect_options`] is the one place a NATS connection is configured
+//! (credentials, TLS, timeouts), so the services and `sy` connect alike.
 #![forbid(unsafe_code)]
 
+pub mod permissions;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
 use async_nats::connection::State;
@@ -36,6 +42,67 @@ pub struct LogConfig {
     pub replicas: usize,
     /// Bound on each JetStream request; past it the call is `Unavailable`.
     pub request_timeout: Duration,
+    /// Who this client is to NATS and how the server is checked.
+    pub auth: NatsAuth,
+}
+
+/// A NATS user's name and password (never printed).
+#[derive(Clone, PartialEq, Eq)]
+pub struct NatsUser {
+    /// The user name, as in the server's `authorization { users [...] }`.
+    pub name: String,
+    /// Its password, read from an owner-only file.
+    pub password: String,
+}
+
+impl std::fmt::Debug for NatsUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsUser")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a client authenticates to NATS and checks the server: a user with a
+/// password (none: anonymous, development only) and TLS, required when
+/// `ca` is set (the CA that signed the server's certificate) or a URL is
+/// `tls://`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NatsAuth {
+    /// The NATS user, if any.
+    pub user: Option<NatsUser>,
+    /// PEM file of the CA the server's certificate must chain to.
+    pub ca: Option<PathBuf>,
+}
+
+impl NatsAuth {
+    /// Whether the connection to `urls` (comma-separated) is encrypted:
+    /// a CA is configured or every URL is `tls://`.
+    pub fn tls_required(&self, urls: &str) -> bool {
+        let servers = servers(urls);
+        self.ca.is_some()
+            || (!servers.is_empty() && servers.iter().all(|url| url.starts_with("tls://")))
+    }
+}
+
+/// The options every NATS connection of shuangyong starts from: named
+/// `name`, with `auth`'s user and TLS, bounded by `timeout`.
+pub fn connect_options(
+    name: &str,
+    auth: &NatsAuth,
+    timeout: Duration,
+) -> async_nats::ConnectOptions {
+    let mut options = async_nats::ConnectOptions::new()
+        .name(name)
+        .connection_timeout(timeout)
+        .request_timeout(Some(timeout));
+    if let Some(user) = &auth.user {
+        options = options.user_and_password(user.name.clone(), user.password.clone());
+    }
+    if let Some(ca) = &auth.ca {
+        options = options.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    options
 }
 
 /// One event as stored: its stream sequence (the position), subject and bytes.
@@ -111,12 +178,9 @@ impl EventLog {
     /// Connects to NATS, retrying in the background while the server is down;
     /// the returned log reports `Unavailable` until it is up.
     pub async fn connect(config: &LogConfig) -> Result<Self, LogError> {
-        let client = async_nats::ConnectOptions::new()
-            .name("shuangyong")
+        let client = connect_options("shuangyong", &config.auth, config.request_timeout)
             .retry_on_initial_connect()
             .max_reconnects(None)
-            .connection_timeout(config.request_timeout)
-            .request_timeout(Some(config.request_timeout))
             .connect(servers(&config.nats_url))
             .await
             .map_err(unavailable)?;
@@ -426,6 +490,7 @@ mod tests {
             stream: "TEST".into(),
             replicas: 1,
             request_timeout: Duration::from_secs(2),
+            auth: NatsAuth::default(),
         })
         .await
         .unwrap();

@@ -19,6 +19,7 @@ async fn log(server: &NatsServer) -> EventLog {
         stream: "TEST".into(),
         replicas: 1,
         request_timeout: Duration::from_secs(2),
+        auth: sy_eventlog::NatsAuth::default(),
     })
     .await
     .unwrap();
@@ -119,6 +120,7 @@ async fn a_comma_separated_url_list_connects() {
         stream: "TEST".into(),
         replicas: 1,
         request_timeout: Duration::from_secs(2),
+        auth: sy_eventlog::NatsAuth::default(),
     })
     .await
     .unwrap();

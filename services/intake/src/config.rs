@@ -1,11 +1,15 @@
 //! Configuration: every flag has an `SY_*` environment variable and a
 //! documented default. The flags every service takes (NATS, stream, metrics,
-//! logs, tokens file) are `sy_api::args::CommonArgs`; these are intake's own.
+//! logs, tokens file, development mode) are `sy_api::args::CommonArgs`;
+//! these are intake's own. The identity key is read from an owner-only file,
+//! never from argv.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Parser;
-use sy_api::args::CommonArgs;
+use sy_api::args::{CommonArgs, StartError};
+use sy_api::secret_file::read_private;
 use sy_domain::validate::Districts;
 
 /// The command API of shuangyong: validates commands and appends their events
@@ -32,54 +36,110 @@ pub struct Config {
     #[arg(long, env = "SY_DISTRICTS", default_value = "500106", value_parser = Districts::parse)]
     pub districts: Districts,
 
-    /// Secret (64 hex digits) that person ids are derived from together with
-    /// the national ID number, so an id reveals nothing without it. Must be
-    /// the same for every intake of a deployment and never change. Without
-    /// it a fixed development key is used (and a warning logged).
-    #[arg(long, env = "SY_IDENTITY_KEY", value_parser = parse_key, hide_env_values = true)]
-    pub identity_key: Option<IdentityKey>,
+    /// File holding the secret (64 hex digits, readable by its owner only)
+    /// that person ids are derived from together with the national ID
+    /// number, so an id reveals nothing without it. Must be the same for
+    /// every intake of a deployment and never change; `sy setup` makes one.
+    /// Without it intake refuses to start, unless `--dev` (then a fixed
+    /// development key is used, with a warning).
+    #[arg(long, env = "SY_IDENTITY_KEY_FILE")]
+    pub identity_key_file: Option<PathBuf>,
 
     /// Aggregates whose folded state is kept in memory (LRU).
     #[arg(long, env = "SY_CACHE_SIZE", default_value_t = 10_000)]
     pub cache_size: usize,
 }
 
-/// A 32-byte secret; never printed.
-#[derive(Clone)]
-pub struct IdentityKey([u8; 32]);
-
-impl std::fmt::Debug for IdentityKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("IdentityKey(..)")
-    }
-}
-
-fn parse_key(value: &str) -> Result<IdentityKey, String> {
-    let bytes = value.as_bytes();
-    if bytes.len() != 64 || !bytes.iter().all(u8::is_ascii_hexdigit) {
-        return Err("must be 64 hex digits (32 bytes)".into());
-    }
+/// Parses an identity key: 64 hex digits (surrounding whitespace ignored).
+/// The error never repeats the value.
+pub fn parse_identity_key(value: &str) -> Result<[u8; 32], String> {
     let mut key = [0u8; 32];
-    for (i, pair) in bytes.chunks(2).enumerate() {
-        let hex = std::str::from_utf8(pair).map_err(|e| e.to_string())?;
-        key[i] = u8::from_str_radix(hex, 16).map_err(|e| e.to_string())?;
-    }
-    Ok(IdentityKey(key))
+    hex_decode(value.trim(), &mut key)
+        .map_err(|()| "must hold 64 hex digits (32 bytes)".to_string())?;
+    Ok(key)
 }
 
-/// The development key used when none is configured: fine for demos and
-/// tests, never for real people's data.
+fn hex_decode(text: &str, out: &mut [u8; 32]) -> Result<(), ()> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return Err(());
+    }
+    for (byte, pair) in out.iter_mut().zip(bytes.chunks(2)) {
+        let pair = std::str::from_utf8(pair).map_err(|_| ())?;
+        *byte = u8::from_str_radix(pair, 16).map_err(|_| ())?;
+    }
+    Ok(())
+}
+
+/// The development key used with `--dev` when none is configured: fine for
+/// demos and tests, never for real people's data.
 const DEVELOPMENT_KEY: [u8; 32] = *b"shuangyong-development-only-key!";
 
 impl Config {
-    /// The configured identity key, or the development key (with a warning).
-    pub fn identity_key(&self) -> [u8; 32] {
-        match &self.identity_key {
-            Some(IdentityKey(key)) => *key,
-            None => {
-                tracing::warn!("no --identity-key: person ids use the development key");
-                DEVELOPMENT_KEY
-            }
+    /// The identity key read from `--identity-key-file`; without one, an
+    /// error, or with `--dev` the development key (with a warning).
+    pub fn identity_key(&self) -> Result<[u8; 32], StartError> {
+        let Some(path) = &self.identity_key_file else {
+            self.common.missing(
+                false,
+                "no identity key (--identity-key-file); person ids would use the development key",
+            )?;
+            return Ok(DEVELOPMENT_KEY);
+        };
+        let text = read_private(path)?;
+        parse_identity_key(&text)
+            .map_err(|reason| StartError::Invalid(format!("{}: {reason}", path.display())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> Config {
+        Config::try_parse_from(["sy-intake"].iter().chain(args)).unwrap()
+    }
+
+    #[test]
+    fn the_identity_key_comes_from_an_owner_only_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("identity.key");
+        let hex = "0f".repeat(32);
+        sy_api::secret_file::write_private(&path, format!("{hex}\n").as_bytes()).unwrap();
+        let with_file = config(&["--identity-key-file", path.to_str().unwrap()]);
+        assert_eq!(with_file.identity_key().unwrap(), [0x0f; 32]);
+
+        let bad = dir.path().join("bad.key");
+        sy_api::secret_file::write_private(&bad, b"not-a-key-at-all").unwrap();
+        let err = config(&["--identity-key-file", bad.to_str().unwrap()])
+            .identity_key()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("64 hex digits") && !err.contains("not-a-key"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn without_a_key_intake_refuses_unless_in_development() {
+        let err = config(&[]).identity_key().unwrap_err().to_string();
+        assert!(
+            err.contains("--identity-key-file") && err.contains("--dev"),
+            "{err}"
+        );
+        assert_eq!(config(&["--dev"]).identity_key().unwrap(), DEVELOPMENT_KEY);
+        assert!(
+            Config::try_parse_from(["sy-intake", "--identity-key", &"00".repeat(32)]).is_err(),
+            "the key is never an argument"
+        );
+    }
+
+    #[test]
+    fn keys_must_be_64_hex_digits() {
+        assert_eq!(parse_identity_key(&"ab".repeat(32)).unwrap(), [0xab; 32]);
+        for bad in ["", "ab", &"zz".repeat(32), &"ab".repeat(33)] {
+            assert!(parse_identity_key(bad).is_err(), "{bad}");
         }
     }
 }

@@ -31,7 +31,7 @@ use sy_api::auth::AuthLayer;
 use sy_api::pb::intake_server::IntakeServer;
 use sy_api::pb::placements_server::PlacementsServer;
 use sy_api::quota::QuotaLayer;
-use sy_eventlog::{EventLog, LogConfig};
+use sy_eventlog::EventLog;
 use tonic_health::ServingStatus;
 
 pub use config::Config;
@@ -42,16 +42,12 @@ const SERVICE_NAME: &str = "shuangyong.v1.Intake";
 /// Runs intake until `shutdown` resolves; in-flight commands finish first.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let identity = config.common.identity()?;
+    let log_config = config.common.log_config(config.stream_replicas)?;
+    let identity_key = config.identity_key()?;
     if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }
-    let log = EventLog::connect(&LogConfig {
-        nats_url: config.common.nats_url.clone(),
-        stream: config.common.stream.clone(),
-        replicas: config.stream_replicas,
-        request_timeout: config.common.nats_timeout(),
-    })
-    .await?;
+    let log = EventLog::connect(&log_config).await?;
     tokio::pin!(shutdown);
     tokio::select! {
         ready = log.await_stream(config.stream_replicas) => ready?,
@@ -62,7 +58,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         log.clone(),
         sy_domain::command_meta::ParseEnv {
             districts: config.districts.clone(),
-            identity_key: config.identity_key(),
+            identity_key,
         },
         config.cache_size,
     ));

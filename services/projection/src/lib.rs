@@ -45,7 +45,7 @@ use live::Live;
 use sy_api::pb::admin_server::AdminServer;
 use sy_api::pb::placement_query_server::PlacementQueryServer;
 use sy_api::pb::query_server::QueryServer;
-use sy_eventlog::{EventLog, LogConfig, LogError};
+use sy_eventlog::{EventLog, LogError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic_health::ServingStatus;
@@ -87,9 +87,10 @@ pub enum RunError {
     /// The gRPC server failed while serving.
     #[error("grpc server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
-    /// Who may call cannot be set up (tokens or policy file).
+    /// A protection is missing outside development, or a secret file
+    /// (tokens, policy, NATS password) cannot be used.
     #[error(transparent)]
-    Identity(#[from] sy_api::args::IdentityError),
+    Start(#[from] sy_api::args::StartError),
     /// The SIGHUP handler that reloads the tokens file cannot be installed.
     #[error("cannot listen for sighup: {0}")]
     Signal(std::io::Error),
@@ -125,6 +126,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
     let identity = config.common.identity()?;
+    let log_config = config.common.log_config(1)?;
     if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }
@@ -142,13 +144,7 @@ pub async fn serve(
         quarantined = model.quarantine_count()?,
         "read model opened"
     );
-    let log = EventLog::connect(&LogConfig {
-        nats_url: config.common.nats_url.clone(),
-        stream: config.common.stream.clone(),
-        replicas: 1,
-        request_timeout: config.common.nats_timeout(),
-    })
-    .await?;
+    let log = EventLog::connect(&log_config).await?;
 
     metrics::applied(checkpoint);
     metrics::quarantined(model.quarantine_count()?);

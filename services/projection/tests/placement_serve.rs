@@ -26,6 +26,7 @@ async fn placement_queries_are_served_and_validated() {
         stream: STREAM.into(),
         replicas: 1,
         request_timeout: Duration::from_secs(2),
+        auth: sy_eventlog::NatsAuth::default(),
     })
     .await
     .unwrap();
@@ -88,6 +89,7 @@ async fn placement_queries_are_served_and_validated() {
     let data = tempfile::tempdir().unwrap();
     let config = Config::try_parse_from([
         "sy-projection",
+        "--dev",
         "--nats-url",
         &nats.url(),
         "--stream",

@@ -1,0 +1,363 @@
+//! `sy setup --out DIR`: everything a deployment needs to run with TLS and
+//! credentials, created fresh, every file readable by its owner only
+//! (mode 0600, set when the file is created). The compose files and
+//! `deploy/dev-up.sh` mount or read this directory. The layout:
+//!
+//! ```text
+//! DIR/ca.pem, ca.key                   the deployment's CA (keep ca.key offline)
+//! DIR/nats/server.pem, server.key      NATS server certificate (TLS)
+//! DIR/nats/users.conf                  NATS users and permissions (bcrypt hashes; `include` it)
+//! DIR/nats/<user>.password             each NATS user's password (intake, projection, auditor)
+//! DIR/intake/server.pem, server.key    intake's gRPC certificate
+//! DIR/intake/identity.key              the identity key (64 hex digits)
+//! DIR/projection/server.pem, server.key  the projection's gRPC certificate
+//! DIR/tokens                           BLAKE3 hashes of the clients' tokens (`--tokens-file`)
+//! DIR/clients/<agency>/client.pem, client.key, token
+//!                                      a client certificate (O=<agency>, CN=<user>) and token
+//! ```
+//!
+//! Server certificates name the service (compose names, `-1`..`-3` for the
+//! cluster), `localhost` and `127.0.0.1`. The role policy and the
+//! event-signing keys are further steps of [`write`], after the tokens: their
+//! formats belong to the modules that read them.
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
+use sy_api::secret_file::write_private;
+use sy_eventlog::permissions::{ConfUser, NatsRole, authorization_conf};
+
+use crate::args::SetupArgs;
+use crate::error::Error;
+
+/// Years the CA is valid for.
+const CA_YEARS: i16 = 10;
+/// Years server and client certificates are valid for.
+const LEAF_YEARS: i16 = 2;
+/// The bcrypt cost of the NATS users' password hashes.
+const BCRYPT_COST: u32 = 11;
+
+/// Creates the deployment's secrets in `args.out`; refuses an existing
+/// directory unless `--force` (then it is replaced).
+pub fn run(args: &SetupArgs) -> Result<(), Error> {
+    let out = &args.out;
+    if out.exists() {
+        if !args.force {
+            return Err(Error::Usage(format!(
+                "{} exists; pass --force to replace it (every secret in it is made anew)",
+                out.display()
+            )));
+        }
+        std::fs::remove_dir_all(out).map_err(Error::io(format!("remove {}", out.display())))?;
+    }
+    let mut clients = args
+        .client
+        .iter()
+        .map(|spec| Client::parse(spec))
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.gateway {
+        clients.push(Client::gateway());
+    }
+    write(out, &clients, &args.stream, &args.san)?;
+    say!("deployment secrets written to {}", out.display());
+    say!("give each agency its clients/<agency>/ directory; keep ca.key offline");
+    Ok(())
+}
+
+/// A client to issue a certificate and a token for: `agency` or `agency/user`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// The agency code (the certificate's O, the token's grant).
+    pub agency: String,
+    /// The user (the certificate's CN); `operator` when not given.
+    pub user: String,
+    /// The token may act for every agency (`*` in the tokens file).
+    pub all_agencies: bool,
+}
+
+impl Client {
+    /// Parses `agency` or `agency/user`, checking both as the services do.
+    pub fn parse(spec: &str) -> Result<Self, Error> {
+        let (agency, user) = spec.split_once('/').unwrap_or((spec, "operator"));
+        crate::rpc::actor(agency, user)?;
+        Ok(Self {
+            agency: agency.to_string(),
+            user: user.to_string(),
+            all_agencies: false,
+        })
+    }
+
+    /// The gateway client of `--gateway`: its token may act for every agency.
+    pub fn gateway() -> Self {
+        Self {
+            agency: "gateway".into(),
+            user: "gateway".into(),
+            all_agencies: true,
+        }
+    }
+}
+
+/// Writes the layout of the module docs into `out` (which must not exist).
+pub fn write(
+    out: &Path,
+    clients: &[Client],
+    stream: &str,
+    extra_sans: &[String],
+) -> Result<(), Error> {
+    let dir = |path: PathBuf| -> Result<PathBuf, Error> {
+        create_private_dir(&path)?;
+        Ok(path)
+    };
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(Error::io(format!("create {}", parent.display())))?;
+    }
+    dir(out.to_path_buf())?;
+    let ca = Ca::new()?;
+    file(&out.join("ca.pem"), &ca.cert_pem)?;
+    file(&out.join("ca.key"), &ca.key.serialize_pem())?;
+
+    for service in ["nats", "intake", "projection"] {
+        let service_dir = dir(out.join(service))?;
+        let mut names = vec![service.to_string()];
+        names.extend((1..=3).map(|n| format!("{service}-{n}")));
+        names.extend(["localhost".to_string(), "127.0.0.1".to_string()]);
+        names.extend(extra_sans.iter().cloned());
+        let (cert, key) = ca.issue(Leaf::Server {
+            names,
+            peer: service == "nats",
+        })?;
+        file(&service_dir.join("server.pem"), &cert)?;
+        file(&service_dir.join("server.key"), &key)?;
+    }
+
+    let mut users = Vec::new();
+    for role in NatsRole::ALL {
+        let password = random_hex(24)?;
+        file(
+            &out.join("nats").join(format!("{}.password", role.user())),
+            &password,
+        )?;
+        let hash = bcrypt::hash(&password, BCRYPT_COST)
+            .map_err(|err| Error::Failed(format!("cannot hash a nats password: {err}")))?;
+        users.push(ConfUser {
+            role,
+            password: hash,
+        });
+    }
+    file(
+        &out.join("nats").join("users.conf"),
+        &authorization_conf(&users, stream),
+    )?;
+
+    file(
+        &out.join("intake").join("identity.key"),
+        &format!("{}\n", random_hex(32)?),
+    )?;
+
+    let mut tokens =
+        String::from("# <BLAKE3 of the token> <agency>  <user>: the tokens in clients/*/token\n");
+    let clients_dir = dir(out.join("clients"))?;
+    for client in clients {
+        let client_dir = dir(clients_dir.join(&client.agency))?;
+        let (cert, key) = ca.issue(Leaf::Client(client))?;
+        file(&client_dir.join("client.pem"), &cert)?;
+        file(&client_dir.join("client.key"), &key)?;
+        let token = crate::new_token_value();
+        file(&client_dir.join("token"), &format!("{token}\n"))?;
+        tokens.push_str(&format!(
+            "{} {}  {}\n",
+            sy_api::identity::token_hash(&token),
+            if client.all_agencies {
+                "*"
+            } else {
+                &client.agency
+            },
+            client.user
+        ));
+    }
+    file(&out.join("tokens"), &tokens)?;
+    Ok(())
+}
+
+/// Creates `path` with mode 0700 (owner only).
+fn create_private_dir(path: &Path) -> Result<(), Error> {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder
+        .create(path)
+        .map_err(Error::io(format!("create {}", path.display())))
+}
+
+/// Writes a new owner-only file.
+fn file(path: &Path, content: &str) -> Result<(), Error> {
+    write_private(path, content.as_bytes()).map_err(Error::io(format!("write {}", path.display())))
+}
+
+/// `bytes` random bytes from the operating system, as lowercase hex.
+fn random_hex(bytes: usize) -> Result<String, Error> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)
+        .map_err(|err| Error::Failed(format!("no randomness from the system: {err}")))?;
+    Ok(hex::encode(buf))
+}
+
+/// The deployment's certificate authority.
+struct Ca {
+    cert_pem: String,
+    key: KeyPair,
+    params: CertificateParams,
+}
+
+/// What a certificate is for.
+enum Leaf<'a> {
+    /// A server, by its DNS names and IP addresses; also a TLS client when
+    /// `peer` (NATS nodes connect to each other over mutual TLS).
+    Server { names: Vec<String>, peer: bool },
+    /// A client of an agency.
+    Client(&'a Client),
+}
+
+fn cert_error(err: rcgen::Error) -> Error {
+    Error::Failed(format!("cannot make a certificate: {err}"))
+}
+
+/// Validity from today to `years` years on.
+fn validity(params: &mut CertificateParams, years: i16) {
+    let today = jiff::tz::Offset::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date();
+    let day = |date: jiff::civil::Date| {
+        rcgen::date_time_ymd(
+            i32::from(date.year()),
+            u8::try_from(date.month()).unwrap_or(1),
+            // Day 28 exists in every month, whatever the year.
+            u8::try_from(date.day().min(28)).unwrap_or(1),
+        )
+    };
+    params.not_before = day(today.yesterday().unwrap_or(today));
+    params.not_after = day(today.saturating_add(jiff::Span::new().years(years)));
+}
+
+impl Ca {
+    fn new() -> Result<Self, Error> {
+        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(cert_error)?;
+        let mut name = DistinguishedName::new();
+        name.push(DnType::OrganizationName, "shuangyong");
+        name.push(DnType::CommonName, "shuangyong deployment CA");
+        params.distinguished_name = name;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        validity(&mut params, CA_YEARS);
+        let key = KeyPair::generate().map_err(cert_error)?;
+        let cert_pem = params.self_signed(&key).map_err(cert_error)?.pem();
+        Ok(Self {
+            cert_pem,
+            key,
+            params,
+        })
+    }
+
+    /// A certificate and its key (PEM) signed by the CA.
+    fn issue(&self, leaf: Leaf<'_>) -> Result<(String, String), Error> {
+        let (mut params, name) = match leaf {
+            Leaf::Server { names, peer } => {
+                let mut name = DistinguishedName::new();
+                name.push(
+                    DnType::CommonName,
+                    names.first().cloned().unwrap_or_default(),
+                );
+                let mut params = CertificateParams::new(names).map_err(cert_error)?;
+                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+                if peer {
+                    params
+                        .extended_key_usages
+                        .push(ExtendedKeyUsagePurpose::ClientAuth);
+                }
+                (params, name)
+            }
+            Leaf::Client(client) => {
+                let mut name = DistinguishedName::new();
+                name.push(DnType::OrganizationName, client.agency.clone());
+                name.push(DnType::CommonName, client.user.clone());
+                let mut params =
+                    CertificateParams::new(Vec::<String>::new()).map_err(cert_error)?;
+                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+                (params, name)
+            }
+        };
+        params.distinguished_name = name;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.use_authority_key_identifier_extension = true;
+        validity(&mut params, LEAF_YEARS);
+        let key = KeyPair::generate().map_err(cert_error)?;
+        let issuer = Issuer::from_params(&self.params, &self.key);
+        let cert = params.signed_by(&key, &issuer).map_err(cert_error)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_agency_and_user() {
+        assert_eq!(
+            Client::parse("civil-affairs/wang").unwrap(),
+            Client {
+                agency: "civil-affairs".into(),
+                user: "wang".into(),
+                all_agencies: false,
+            }
+        );
+        assert_eq!(Client::parse("unit-1").unwrap().user, "operator");
+        assert!(Client::parse("Not An Agency").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn every_file_is_owner_only_and_the_tokens_file_holds_hashes() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("secrets");
+        let clients = [Client::parse("unit-1/li").unwrap(), Client::gateway()];
+        write(&out, &clients, "SHUANGYONG", &[]).unwrap();
+        let mut files = 0;
+        let mut stack = vec![out.clone()];
+        while let Some(path) = stack.pop() {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{} mode {mode:o}", path.display());
+            if path.is_dir() {
+                stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            } else {
+                files += 1;
+            }
+        }
+        assert_eq!(files, 2 + 3 * 2 + 4 + 1 + 1 + 2 * 3);
+        let token = sy_api::secret_file::read_private(&out.join("clients/unit-1/token")).unwrap();
+        let tokens = std::fs::read_to_string(out.join("tokens")).unwrap();
+        assert!(!tokens.contains(token.trim()));
+        assert_eq!(
+            sy_api::identity::Credentials::parse(&tokens).unwrap().len(),
+            2
+        );
+        assert!(
+            tokens.lines().any(|line| line.contains(" *  gateway")),
+            "{tokens}"
+        );
+        let users = std::fs::read_to_string(out.join("nats/users.conf")).unwrap();
+        let password = std::fs::read_to_string(out.join("nats/intake.password")).unwrap();
+        assert!(
+            !users.contains(&password) && users.contains("$2b$"),
+            "{users}"
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! Who may do what on NATS: the subjects each kind of client of the event
+//! log needs, as nats-server permissions, so that only intake can append to
+//! the stream. The event log's own calls ([`crate::EventLog`]) decide the
+//! list, so it lives beside them; `sy setup` writes it into the server's
+//! configuration and the tests run the real server with it.
+//!
+//! The subjects were found against nats-server 2.9 with async-nats 0.51:
+//! appends publish on `sy.evt.>` (replies on `_INBOX.>`); `read_subject` is
+//! `STREAM.MSG.GET` (or `DIRECT.GET` when the stream allows direct reads);
+//! `tail` and `range` create an ordered pull consumer (`CONSUMER.CREATE`,
+//! recreated on gaps, then `CONSUMER.MSG.NEXT`); everyone asks
+//! `STREAM.INFO`. Nothing else is allowed: no anonymous user, no one may
+//! delete, purge or reconfigure another stream, and readers may not publish
+//! on `sy.evt.>`.
+
+use std::fmt::Write as _;
+
+/// A kind of NATS client of the event log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NatsRole {
+    /// Intake: creates the stream and appends events to it.
+    Intake,
+    /// The projection: reads the stream (tails it, loads aggregates).
+    Projection,
+    /// An auditor (`sy export`, `verify`, `history`): reads the stream.
+    Auditor,
+}
+
+impl NatsRole {
+    /// Every role, in the order a configuration lists them.
+    pub const ALL: [NatsRole; 3] = [Self::Intake, Self::Projection, Self::Auditor];
+
+    /// The NATS user name of the role.
+    pub fn user(self) -> &'static str {
+        match self {
+            Self::Intake => "intake",
+            Self::Projection => "projection",
+            Self::Auditor => "auditor",
+        }
+    }
+
+    /// The subjects the role may publish to, for the stream `stream`.
+    pub fn publish(self, stream: &str) -> Vec<String> {
+        let reads = [
+            "$JS.API.INFO".to_string(),
+            format!("$JS.API.STREAM.INFO.{stream}"),
+            format!("$JS.API.STREAM.MSG.GET.{stream}"),
+            format!("$JS.API.DIRECT.GET.{stream}"),
+            format!("$JS.API.DIRECT.GET.{stream}.>"),
+        ];
+        match self {
+            Self::Intake => [
+                crate::STREAM_SUBJECTS.to_string(),
+                format!("$JS.API.STREAM.CREATE.{stream}"),
+                format!("$JS.API.STREAM.UPDATE.{stream}"),
+            ]
+            .into_iter()
+            .chain(reads)
+            .collect(),
+            Self::Projection | Self::Auditor => reads
+                .into_iter()
+                .chain([
+                    format!("$JS.API.CONSUMER.CREATE.{stream}"),
+                    format!("$JS.API.CONSUMER.CREATE.{stream}.>"),
+                    format!("$JS.API.CONSUMER.INFO.{stream}.>"),
+                    format!("$JS.API.CONSUMER.DELETE.{stream}.>"),
+                    format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.>"),
+                ])
+                .collect(),
+        }
+    }
+
+    /// The subjects the role may subscribe to: replies only.
+    pub fn subscribe(self) -> Vec<String> {
+        vec!["_INBOX.>".to_string()]
+    }
+}
+
+/// A user of the server's configuration: its role and its password as the
+/// server stores it (a bcrypt hash, `$2a$...`/`$2b$...`, or the password
+/// itself in a test).
+#[derive(Debug, Clone)]
+pub struct ConfUser {
+    /// What the user may do.
+    pub role: NatsRole,
+    /// The stored password (a bcrypt hash in deployments).
+    pub password: String,
+}
+
+/// An nats-server `authorization` block (for `include`) listing `users`
+/// with their permissions on `stream`. Without `no_auth_user`, so a client
+/// without a user is refused.
+pub fn authorization_conf(users: &[ConfUser], stream: &str) -> String {
+    let list = |subjects: Vec<String>| {
+        subjects
+            .iter()
+            .map(|s| format!("{s:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut conf = String::from(
+        "# NATS users of shuangyong and what each may do (written by `sy setup`).\n\
+         # Only intake may publish events; readers may only read the stream.\n\
+         authorization {\n  users = [\n",
+    );
+    for user in users {
+        // Writing to a String cannot fail.
+        let _ = write!(
+            conf,
+            "    {{\n      user: {user:?}\n      password: {password:?}\n      permissions: {{\n        \
+             publish: {{ allow: [{publish}] }}\n        subscribe: {{ allow: [{subscribe}] }}\n      \
+             }}\n    }}\n",
+            user = user.role.user(),
+            password = user.password,
+            publish = list(user.role.publish(stream)),
+            subscribe = list(user.role.subscribe()),
+        );
+    }
+    conf.push_str("  ]\n}\n");
+    conf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_intake_may_publish_events() {
+        assert!(
+            NatsRole::Intake
+                .publish("S")
+                .contains(&"sy.evt.>".to_string())
+        );
+        for reader in [NatsRole::Projection, NatsRole::Auditor] {
+            let publish = reader.publish("S");
+            assert!(publish.iter().all(|s| !s.starts_with("sy.")), "{publish:?}");
+            assert!(publish.iter().all(|s| !s.contains("STREAM.CREATE")));
+        }
+    }
+
+    #[test]
+    fn the_conf_lists_every_user_with_its_permissions() {
+        let users: Vec<ConfUser> = NatsRole::ALL
+            .iter()
+            .map(|&role| ConfUser {
+                role,
+                password: format!("hash-{}", role.user()),
+            })
+            .collect();
+        let conf = authorization_conf(&users, "SHUANGYONG");
+        for role in NatsRole::ALL {
+            assert!(
+                conf.contains(&format!("user: \"{}\"", role.user())),
+                "{conf}"
+            );
+        }
+        assert!(
+            conf.contains("\"$JS.API.STREAM.CREATE.SHUANGYONG\""),
+            "{conf}"
+        );
+        assert!(!conf.contains("no_auth_user"));
+    }
+}
