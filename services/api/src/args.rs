@@ -1,5 +1,5 @@
-//! The flags both services share (the event log, metrics, logs and the
-//! tokens file), so
+//! The flags both services share (the event log, metrics, logs, the
+//! tokens file and TLS), so
 //! `sy-intake` and `sy-projection` spell, document and default them the same
 //! way: each binary flattens [`CommonArgs`] into its own flags.
 
@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use tonic::transport::ServerTlsConfig;
+
 use crate::identity::{CredentialsError, Identity};
+use crate::tls::{TlsError, TlsFiles};
 
 /// Flags of every service, each with its `SY_*` environment variable.
 #[derive(Debug, Clone, Args)]
@@ -41,6 +44,22 @@ pub struct CommonArgs {
     /// gateway in front that authenticates). `sy token new` makes entries.
     #[arg(long, env = "SY_TOKENS_FILE")]
     pub tokens_file: Option<PathBuf>,
+
+    /// TLS certificate chain of the gRPC server (PEM, server certificate
+    /// first). With `--tls-key`; without both the service refuses to start
+    /// unless `--dev`.
+    #[arg(long, env = "SY_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key of `--tls-cert` (PEM), a file only its owner may read.
+    #[arg(long, env = "SY_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
+    /// CA (PEM) whose client certificates are accepted (mutual TLS: the
+    /// subject's O is the agency, its CN the user); a caller may still use a
+    /// bearer token instead. Without it no client certificates are asked for.
+    #[arg(long, env = "SY_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
 
     /// Development mode: allows running without the protections a deployment
     /// must have (TLS, credentials, a role policy, an identity key, signed
@@ -84,6 +103,17 @@ impl CommonArgs {
         Ok(identity)
     }
 
+    /// The gRPC server's TLS (`--tls-cert`, `--tls-key`, `--tls-client-ca`):
+    /// `None` serves plaintext, which only `--dev` allows.
+    pub fn server_tls(&self) -> Result<Option<ServerTlsConfig>, TlsError> {
+        TlsFiles {
+            cert: self.tls_cert.clone(),
+            key: self.tls_key.clone(),
+            client_ca: self.tls_client_ca.clone(),
+        }
+        .server_config(self.dev)
+    }
+
     /// Installs the global log subscriber in `--log-format`.
     pub fn init_tracing(&self) {
         crate::server::init_tracing(self.log_format == LogFormat::Json);
@@ -111,6 +141,7 @@ mod tests {
         assert_eq!(common.metrics_listen, None);
         assert_eq!(common.log_format, LogFormat::Text);
         assert_eq!(common.tokens_file, None);
+        assert_eq!(common.tls_cert, None);
         assert!(!common.dev);
     }
 

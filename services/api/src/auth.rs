@@ -14,8 +14,6 @@
 
 use std::net::SocketAddr;
 
-use tonic::transport::server::TcpConnectInfo;
-
 use crate::hook::{CallHook, Hooked, header_code};
 use crate::identity::{AGENCY_METADATA, AUTHORIZATION_METADATA, Identity};
 use crate::telemetry::code_name;
@@ -70,10 +68,7 @@ impl Caller {
             .get(AGENCY_METADATA)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(64).collect());
-        let peer = request
-            .extensions()
-            .get::<TcpConnectInfo>()
-            .and_then(TcpConnectInfo::remote_addr);
+        let peer = crate::tls::remote_addr(request.extensions());
         Self {
             service,
             method,

@@ -25,6 +25,8 @@ use sy_domain::validate::{Code, text};
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
+use crate::secret_file::{SecretFileError, read_private};
+
 /// Metadata key of the acting agency's code (required on every command).
 pub const AGENCY_METADATA: &str = "x-sy-agency";
 /// Metadata key of the acting user within the agency (required on every command).
@@ -135,22 +137,16 @@ impl Credentials {
     /// Reads and parses the tokens file at `path`, refusing one that group
     /// or others may read (unix).
     pub fn load(path: &Path) -> Result<Self, CredentialsError> {
-        let read = |source| CredentialsError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path).map_err(read)?.permissions().mode() & 0o7777;
-            if mode & 0o077 != 0 {
-                return Err(CredentialsError::Permissions {
-                    path: path.to_path_buf(),
-                    mode,
-                });
+        let bytes = read_private(path).map_err(|err| match err {
+            SecretFileError::Read { path, source } => CredentialsError::Read { path, source },
+            SecretFileError::Permissions { path, mode } => {
+                CredentialsError::Permissions { path, mode }
             }
-        }
-        let text = std::fs::read_to_string(path).map_err(read)?;
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| CredentialsError::Parse {
+            path: path.to_path_buf(),
+            reason: "not UTF-8 text".to_string(),
+        })?;
         Self::parse(&text).map_err(|reason| CredentialsError::Parse {
             path: path.to_path_buf(),
             reason,

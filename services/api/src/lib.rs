@@ -4,7 +4,9 @@
 //! (`auth`, a call hook of `hook`, as the metrics layer is), server plumbing
 //! (health, reflection, shutdown, logs), and the flags every service takes
 //! (`args`), and the bounds on what a caller may send (`codec` for bodies
-//! that do not decode, `limits` for their size).
+//! that do not decode, `limits` for their size), TLS and the identity of a
+//! client certificate (`tls`), and reading owner-only secret files
+//! (`secret_file`).
 #![forbid(unsafe_code)]
 
 pub mod args;
@@ -13,9 +15,11 @@ pub mod codec;
 pub mod hook;
 pub mod identity;
 pub mod limits;
+pub mod secret_file;
 pub mod server;
 pub mod status;
 pub mod telemetry;
+pub mod tls;
 
 /// Messages (from `sy-domain`) and the generated gRPC clients and servers.
 pub mod pb {

@@ -40,6 +40,9 @@ const SERVICE_NAME: &str = "shuangyong.v1.Intake";
 
 /// Runs intake until `shutdown` resolves; in-flight commands finish first.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    // TLS first: a service that would serve plaintext outside development
+    // mode stops before it connects to anything.
+    let tls = config.common.server_tls()?;
     let identity = config.common.identity()?;
     if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
@@ -73,7 +76,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let addr = listener.local_addr()?;
     tracing::info!(%addr, stream = %config.common.stream, "listening");
     let reloader = identity.spawn_reloader(sy_api::server::CREDENTIALS_POLL)?;
-    let served = sy_api::server::builder()
+    let served = sy_api::server::secure_builder(tls)?
         .layer(sy_api::telemetry::GrpcMetricsLayer)
         .layer(AuthLayer::new(identity, "intake"))
         .add_service(health_service)
