@@ -191,3 +191,229 @@ pub fn remote_addr(extensions: &http::Extensions) -> Option<SocketAddr> {
         })
         .and_then(TcpConnectInfo::remote_addr)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::{Arc, Mutex};
+
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, IsCa,
+        KeyPair,
+    };
+    use tonic::transport::{ClientTlsConfig, Endpoint};
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+
+    use super::*;
+    use crate::hook::{CallHook, Hooked};
+
+    fn ca() -> CertifiedIssuer<'static, KeyPair> {
+        let mut params = CertificateParams::default();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+    }
+
+    /// A certificate signed by `ca` with `subject` (DN type, value) and
+    /// `names` as SANs: (cert PEM, key PEM, cert DER).
+    fn issue(
+        ca: &CertifiedIssuer<'static, KeyPair>,
+        subject: &[(DnType, &str)],
+        names: &[&str],
+    ) -> (String, String, Vec<u8>) {
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params.distinguished_name = DistinguishedName::new();
+        for (kind, value) in subject {
+            params.distinguished_name.push(kind.clone(), *value);
+        }
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, ca).unwrap();
+        (cert.pem(), key.serialize_pem(), cert.der().to_vec())
+    }
+
+    fn client(agency: &str, user: &str) -> Vec<(DnType, &'static str)> {
+        let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
+        vec![
+            (DnType::OrganizationName, leak(agency)),
+            (DnType::CommonName, leak(user)),
+        ]
+    }
+
+    #[test]
+    fn the_agency_is_the_subjects_o_and_the_user_its_cn() {
+        let ca = ca();
+        let (_, _, der) = issue(&ca, &client("unit-31001", "zhang.wei"), &[]);
+        assert_eq!(
+            cert_identity(&der).unwrap(),
+            CertIdentity {
+                agency: "unit-31001".into(),
+                user: "zhang.wei".into()
+            }
+        );
+        let (_, _, no_o) = issue(&ca, &[(DnType::CommonName, "zhang.wei")], &[]);
+        let err = cert_identity(&no_o).unwrap_err();
+        assert!(err.contains("Organization (O)"), "{err}");
+        let (_, _, no_cn) = issue(&ca, &[(DnType::OrganizationName, "unit-31001")], &[]);
+        let err = cert_identity(&no_cn).unwrap_err();
+        assert!(err.contains("Common Name (CN)"), "{err}");
+        let (_, _, bad_agency) = issue(&ca, &client("unit 31001", "zhang.wei"), &[]);
+        let err = cert_identity(&bad_agency).unwrap_err();
+        assert!(err.contains("subject O"), "{err}");
+        assert!(cert_identity(b"not a certificate").is_err());
+        assert!(peer_identity(&http::Extensions::new()).is_none());
+        assert!(remote_addr(&http::Extensions::new()).is_none());
+    }
+
+    #[test]
+    fn plaintext_only_in_development_mode_and_the_key_is_owner_only() {
+        let missing = TlsFiles::default().server_config(false).unwrap_err();
+        let text = missing.to_string();
+        assert!(
+            text.contains("--tls-cert") && text.contains("--tls-key") && text.contains("--dev"),
+            "{text}"
+        );
+        assert!(TlsFiles::default().server_config(true).unwrap().is_none());
+
+        let dir = tempfile::tempdir().unwrap();
+        let (cert_pem, key_pem, _) = issue(&ca(), &[], &["localhost"]);
+        let cert = dir.path().join("server.pem");
+        let key = dir.path().join("server.key");
+        std::fs::write(&cert, cert_pem).unwrap();
+        std::fs::write(&key, &key_pem).unwrap();
+        let files = |key: Option<&Path>, client_ca: Option<&Path>| TlsFiles {
+            cert: Some(cert.clone()),
+            key: key.map(Path::to_path_buf),
+            client_ca: client_ca.map(Path::to_path_buf),
+        };
+        assert!(matches!(
+            files(None, None).server_config(true),
+            Err(TlsError::Incomplete)
+        ));
+        let client_ca_alone = TlsFiles {
+            client_ca: Some(cert.clone()),
+            ..TlsFiles::default()
+        };
+        assert!(matches!(
+            client_ca_alone.server_config(true),
+            Err(TlsError::ClientCaWithoutTls)
+        ));
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = files(Some(&key), None).server_config(false).unwrap_err();
+        assert!(
+            matches!(err, TlsError::Key(SecretFileError::Permissions { .. })),
+            "{err}"
+        );
+        assert!(!err.to_string().contains(&key_pem), "{err}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(
+            files(Some(&key), None)
+                .server_config(false)
+                .unwrap()
+                .is_some()
+        );
+        let missing_ca = files(Some(&key), Some(&dir.path().join("none.pem")))
+            .server_config(false)
+            .unwrap_err();
+        assert!(
+            missing_ca.to_string().contains("--tls-client-ca"),
+            "{missing_ca}"
+        );
+    }
+
+    /// Records what the helpers find in each call's extensions.
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<(Option<Result<CertIdentity, String>>, Option<SocketAddr>)>>>);
+
+    impl CallHook for Seen {
+        type State = ();
+
+        fn before<B>(&self, request: &http::Request<B>) -> Result<(), tonic::Status> {
+            let extensions = request.extensions();
+            self.0
+                .lock()
+                .unwrap()
+                .push((peer_identity(extensions), remote_addr(extensions)));
+            Ok(())
+        }
+
+        fn after(&self, (): (), _: Option<&http::HeaderMap>) {}
+    }
+
+    /// Over real TLS, through `secure_builder` and `incoming`: a client
+    /// certificate of the client CA names its agency and user, a caller
+    /// without one has none, and the peer address is found either way.
+    #[tokio::test]
+    async fn a_served_client_certificate_is_the_callers_identity() {
+        let ca = ca();
+        let dir = tempfile::tempdir().unwrap();
+        let (server_pem, server_key, _) = issue(&ca, &[], &["localhost", "127.0.0.1"]);
+        let paths = ["ca.pem", "server.pem", "server.key"].map(|name| dir.path().join(name));
+        std::fs::write(&paths[0], ca.pem()).unwrap();
+        std::fs::write(&paths[1], server_pem).unwrap();
+        std::fs::write(&paths[2], server_key).unwrap();
+        std::fs::set_permissions(&paths[2], std::fs::Permissions::from_mode(0o600)).unwrap();
+        let [client_ca, cert, key] = paths;
+        let tls = TlsFiles {
+            cert: Some(cert),
+            key: Some(key),
+            client_ca: Some(client_ca),
+        }
+        .server_config(false)
+        .unwrap();
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Seen::default();
+        let (_, health) = tonic_health::server::health_reporter();
+        let hook = seen.clone();
+        let server = crate::server::secure_builder(tls)
+            .unwrap()
+            .layer(tower::layer::layer_fn(move |inner| {
+                Hooked::new(inner, hook.clone())
+            }))
+            .add_service(health)
+            .serve_with_incoming(crate::server::incoming(listener));
+        let server = tokio::spawn(server);
+
+        let call = async |identity: Option<(String, String)>| {
+            let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca.pem()));
+            if let Some((cert, key)) = identity {
+                config = config.identity(Identity::from_pem(cert, key));
+            }
+            let channel = Endpoint::from_shared(format!("https://{addr}"))
+                .unwrap()
+                .tls_config(config)
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            HealthClient::new(channel)
+                .check(HealthCheckRequest::default())
+                .await
+                .unwrap();
+        };
+        let (pem, key, _) = issue(&ca, &client("unit-31001", "zhang.wei"), &[]);
+        call(Some((pem, key))).await;
+        call(None).await;
+        let (pem, key, _) = issue(&ca, &[(DnType::CommonName, "nobody")], &[]);
+        call(Some((pem, key))).await;
+
+        let seen = seen.0.lock().unwrap().clone();
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert_eq!(
+            seen[0].0,
+            Some(Ok(CertIdentity {
+                agency: "unit-31001".into(),
+                user: "zhang.wei".into()
+            }))
+        );
+        assert_eq!(seen[1].0, None);
+        assert!(matches!(&seen[2].0, Some(Err(reason)) if reason.contains("(O)")));
+        for (_, peer) in &seen {
+            assert_eq!(peer.map(|p| p.ip()), Some(addr.ip()));
+        }
+        server.abort();
+    }
+}
