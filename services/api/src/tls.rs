@@ -322,9 +322,12 @@ mod tests {
         );
     }
 
+    /// What the helpers found in one call's extensions.
+    type Found = (Option<Result<CertIdentity, String>>, Option<SocketAddr>);
+
     /// Records what the helpers find in each call's extensions.
     #[derive(Clone, Default)]
-    struct Seen(Arc<Mutex<Vec<(Option<Result<CertIdentity, String>>, Option<SocketAddr>)>>>);
+    struct Seen(Arc<Mutex<Vec<Found>>>);
 
     impl CallHook for Seen {
         type State = ();

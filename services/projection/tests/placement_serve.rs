@@ -88,6 +88,7 @@ async fn placement_queries_are_served_and_validated() {
     let data = tempfile::tempdir().unwrap();
     let config = Config::try_parse_from([
         "sy-projection",
+        "--dev",
         "--nats-url",
         &nats.url(),
         "--stream",

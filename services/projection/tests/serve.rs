@@ -44,6 +44,7 @@ impl Projection {
     async fn start(nats_port: u16, data_dir: &Path) -> Self {
         let config = Config::try_parse_from([
             "sy-projection",
+            "--dev",
             "--nats-url",
             &format!("nats://127.0.0.1:{nats_port}"),
             "--stream",
