@@ -8,6 +8,8 @@
 //! - [`Service`]: `sy-intake` / `sy-projection` as child processes, found
 //!   serving through their `listening addr=` log line; SIGKILL, SIGTERM and
 //!   restart on the same data dir.
+//! - [`Pki`] (`tls`): a test CA, server and client certificates, and TLS
+//!   channels; [`ServiceBuilder::tls`] serves TLS with them.
 //! - [`System`]: both services on one server with a stream and a data dir of
 //!   their own, with clients that carry the actor metadata.
 //!
@@ -28,6 +30,7 @@ pub mod nats;
 pub mod process;
 pub mod service;
 pub mod system;
+pub mod tls;
 
 pub use check::{board, expect_code, get_request, list_all, row, violated_fields};
 pub use client::{
@@ -38,3 +41,4 @@ pub use nats::{NatsServer, Secrets, free_port};
 pub use service::{Service, ServiceBuilder, binary_path};
 pub use sy_api::pb;
 pub use system::{CONVERGE, System, SystemBuilder, wait_applied};
+pub use tls::{KeyedCert, Pki, TestCa, tls_channel};

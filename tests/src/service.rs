@@ -59,6 +59,8 @@ pub struct ServiceBuilder {
     label: String,
     args: Vec<OsString>,
     envs: Vec<(OsString, OsString)>,
+    /// The CA (PEM) a TLS server's clients trust; `None` for plaintext.
+    tls_ca: Option<String>,
 }
 
 impl ServiceBuilder {
@@ -76,6 +78,7 @@ impl ServiceBuilder {
             // itself (the security suites do, and drop it).
             args: vec!["--log-format".into(), "text".into(), "--dev".into()],
             envs: Vec::new(),
+            tls_ca: None,
         }
     }
 
@@ -130,6 +133,17 @@ impl ServiceBuilder {
         self
     }
 
+    /// Serves TLS with `pki`'s server certificate and accepts client
+    /// certificates of its CA (`--tls-cert`, `--tls-key`,
+    /// `--tls-client-ca`); [`Service::endpoint`] is then `https://` and
+    /// [`Service::channel`] trusts the CA.
+    pub fn tls(mut self, pki: &crate::tls::Pki) -> Self {
+        self.tls_ca = Some(pki.ca.cert_pem());
+        self.flag("--tls-cert", pki.server_cert().display())
+            .flag("--tls-key", pki.server_key().display())
+            .flag("--tls-client-ca", pki.ca_path().display())
+    }
+
     /// Appends one command-line argument.
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
         self.args.push(arg.as_ref().to_os_string());
@@ -178,18 +192,38 @@ impl Service {
         self.addr.expect("service has started")
     }
 
-    /// `http://HOST:PORT`.
+    /// `http://HOST:PORT`, or `https://` when it serves TLS.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr())
+        let scheme = if self.spec.tls_ca.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr())
     }
 
     /// A channel that connects on first use (and reconnects after restarts on
-    /// the same port).
+    /// the same port); over TLS when the service serves it (trusting its CA,
+    /// no client certificate).
     pub fn channel(&self) -> Channel {
-        Endpoint::from_shared(self.endpoint())
-            .expect("valid endpoint")
-            .connect_timeout(Duration::from_secs(5))
-            .connect_lazy()
+        match &self.spec.tls_ca {
+            Some(ca) => crate::tls::tls_channel(&self.endpoint(), ca, None),
+            None => Endpoint::from_shared(self.endpoint())
+                .expect("valid endpoint")
+                .connect_timeout(Duration::from_secs(5))
+                .connect_lazy(),
+        }
+    }
+
+    /// A TLS channel presenting `client`'s certificate (the service must
+    /// serve TLS, see [`ServiceBuilder::tls`]).
+    pub fn channel_with_cert(&self, client: &crate::tls::KeyedCert) -> Channel {
+        let ca = self
+            .spec
+            .tls_ca
+            .as_deref()
+            .expect("the service serves TLS (ServiceBuilder::tls)");
+        crate::tls::tls_channel(&self.endpoint(), ca, Some(client))
     }
 
     /// The service's name in logs and dumps.

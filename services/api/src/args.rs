@@ -1,5 +1,5 @@
 //! The flags both services share (the event log and its NATS credentials,
-//! metrics, logs, the tokens file, development mode), so `sy-intake`,
+//! metrics, logs, the tokens and policy files, TLS, development mode), so `sy-intake`,
 //! `sy-projection` and `sy` spell, document and default them the same way:
 //! each binary flattens [`CommonArgs`] (or, for `sy`, [`NatsArgs`]) into its
 //! own flags. A protection a deployment must have and that is missing is
@@ -14,8 +14,11 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use sy_eventlog::{LogConfig, NatsAuth, NatsUser};
 
+use tonic::transport::ServerTlsConfig;
+
 use crate::identity::Identity;
 use crate::secret_file::{self, SecretFileError};
+use crate::tls::{TlsError, TlsFiles};
 
 /// Flags of every service, each with its `SY_*` environment variable.
 #[derive(Debug, Clone, Args)]
@@ -77,6 +80,22 @@ pub struct CommonArgs {
     /// shorter `grpc-timeout` wins); past it the call is cancelled.
     #[arg(long, env = "SY_CALL_TIMEOUT_MS", default_value_t = 30_000)]
     pub call_timeout_ms: u64,
+
+    /// TLS certificate chain of the gRPC server (PEM, server certificate
+    /// first). With `--tls-key`; without both the service refuses to start
+    /// unless `--dev`.
+    #[arg(long, env = "SY_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key of `--tls-cert` (PEM), a file only its owner may read.
+    #[arg(long, env = "SY_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
+    /// CA (PEM) whose client certificates are accepted (mutual TLS: the
+    /// subject's O is the agency, its CN the user); a caller may still use a
+    /// bearer token instead. Without it no client certificates are asked for.
+    #[arg(long, env = "SY_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
 
     /// Development mode: allows running without the protections a deployment
     /// must have (TLS, credentials, a role policy, an identity key, signed
@@ -244,6 +263,17 @@ impl CommonArgs {
         })
     }
 
+    /// The gRPC server's TLS (`--tls-cert`, `--tls-key`, `--tls-client-ca`):
+    /// `None` serves plaintext, which only `--dev` allows.
+    pub fn server_tls(&self) -> Result<Option<ServerTlsConfig>, TlsError> {
+        TlsFiles {
+            cert: self.tls_cert.clone(),
+            key: self.tls_key.clone(),
+            client_ca: self.tls_client_ca.clone(),
+        }
+        .server_config(self.dev)
+    }
+
     /// Sets the process up for serving: the global log subscriber in
     /// `--log-format`, and the open files limit raised to the hard limit
     /// (every connection is a file: the usual soft limit of 1024 would let a
@@ -278,6 +308,7 @@ mod tests {
         assert_eq!(common.metrics_listen, None);
         assert_eq!(common.log_format, LogFormat::Text);
         assert_eq!(common.tokens_file, None);
+        assert_eq!(common.tls_cert, None);
         assert!(!common.dev);
         assert_eq!(common.nats.auth().unwrap(), NatsAuth::default());
     }

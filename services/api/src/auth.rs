@@ -16,8 +16,6 @@
 
 use std::net::SocketAddr;
 
-use tonic::transport::server::TcpConnectInfo;
-
 use crate::hook::{CallHook, Hooked, header_code};
 use crate::identity::{AGENCY_METADATA, Identity, Principal};
 use crate::policy::{missing_role, required_roles};
@@ -74,10 +72,7 @@ impl Caller {
             .get(AGENCY_METADATA)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(64).collect());
-        let peer = request
-            .extensions()
-            .get::<TcpConnectInfo>()
-            .and_then(TcpConnectInfo::remote_addr);
+        let peer = crate::tls::remote_addr(request.extensions());
         Self {
             service,
             method,
@@ -149,7 +144,8 @@ impl CallHook for AuthLayer {
             return Ok(None);
         }
         let mut caller = Caller::of(self.service, request);
-        let principal = match self.identity.principal(request.headers(), None) {
+        let certificate = crate::tls::peer_identity(request.extensions());
+        let principal = match self.identity.principal(request.headers(), certificate) {
             Ok(principal) => principal,
             Err(refusal) => {
                 let status = refusal.status();

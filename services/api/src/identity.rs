@@ -27,6 +27,7 @@ use tonic::Status;
 use crate::policy::{Grant, Policy};
 use crate::reload::{FromFile, Reload, Reloadable};
 use crate::secret_file::{self, SecretFileError};
+use crate::tls::CertIdentity;
 
 /// Metadata key of the acting agency's code (development mode; with a
 /// credential it may only repeat the credential's).
@@ -330,12 +331,12 @@ impl Identity {
     pub fn principal(
         &self,
         headers: &http::HeaderMap,
-        certificate: Option<Result<(String, String), String>>,
+        certificate: Option<Result<CertIdentity, String>>,
     ) -> Result<Principal, Refusal> {
         let header = |key: &str| headers.get(key).and_then(|v| v.to_str().ok());
         let (agency, user, credential) = match (certificate, &self.tokens) {
             (Some(Err(reason)), _) => return Err(Refusal::BadCertificate(reason)),
-            (Some(Ok((agency, user))), _) => (agency, user, Credential::Certificate),
+            (Some(Ok(CertIdentity { agency, user })), _) => (agency, user, Credential::Certificate),
             (None, Some(tokens)) => {
                 let token = bearer(header(AUTHORIZATION_METADATA)).ok_or(Refusal::MissingToken)?;
                 let credentials = tokens.current();
@@ -483,7 +484,10 @@ mod tests {
     #[test]
     fn a_certificate_identity_needs_no_token_and_a_bad_one_is_refused() {
         let identity = Identity::with_credentials(tokens());
-        let cert = Some(Ok(("unit-31009".to_string(), "zhao".to_string())));
+        let cert = Some(Ok(CertIdentity {
+            agency: "unit-31009".into(),
+            user: "zhao".into(),
+        }));
         let principal = identity.principal(&headers(None, None), cert).unwrap();
         assert_eq!(principal.credential, Credential::Certificate);
         assert_eq!(principal.actor().unwrap().user, "zhao");

@@ -4,8 +4,10 @@
 //! (`auth`, a call hook of `hook`, as the metrics layer is), server plumbing
 //! (health, reflection, shutdown, logs), and the flags every service takes
 //! (`args`), and the bounds on what a caller may send (`codec` for bodies
-//! that do not decode, `limits` for their size), and `secret_file`, the one
-//! reader of secrets (owner-only files).
+//! that do not decode, `limits` for their size), TLS and the identity of a
+//! client certificate (`tls`), who may call what (`policy`: roles and the
+//! method table), per-credential limits (`quota`), files re-read without a
+//! restart (`reload`), and reading owner-only secret files (`secret_file`).
 #![forbid(unsafe_code)]
 
 pub mod args;
@@ -21,6 +23,7 @@ pub mod secret_file;
 pub mod server;
 pub mod status;
 pub mod telemetry;
+pub mod tls;
 
 /// Messages (from `sy-domain`) and the generated gRPC clients and servers.
 pub mod pb {

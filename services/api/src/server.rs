@@ -1,16 +1,18 @@
 //! Server plumbing both services share: logs, the shutdown signal, the
 //! reflection service, the transport settings every accepted connection
 //! gets (`TCP_NODELAY`, keepalives, timeouts), and the request size limit
-//! every service of a server gets (`crate::limits`).
+//! every service of a server gets (`crate::limits`), and TLS around it all
+//! (`secure_builder`, `crate::tls`).
 
 use std::time::Duration;
 
-use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Server, ServerTlsConfig};
 use tower::layer::util::{Identity, Stack};
 use tracing_subscriber::EnvFilter;
 
 use crate::limits::MessageLimitLayer;
+use crate::tls::TlsError;
 
 /// How often an idle HTTP/2 connection is pinged, and a TCP keepalive sent.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
@@ -46,6 +48,34 @@ pub fn builder() -> Server<Stack<MessageLimitLayer, Identity>> {
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         .tcp_nodelay(true)
         .layer(MessageLimitLayer)
+}
+
+/// [`builder`], serving TLS with `tls` (see [`crate::tls`]); `None` serves
+/// plaintext ([`crate::args::CommonArgs::server_tls`] allows that only in
+/// development mode). TLS wraps the connections [`incoming`] accepts, so
+/// they keep `TCP_NODELAY` and keepalives.
+pub fn secure_builder(
+    tls: Option<ServerTlsConfig>,
+) -> Result<Server<Stack<MessageLimitLayer, Identity>>, TlsError> {
+    let builder = builder();
+    match tls {
+        Some(tls) => builder
+            .tls_config(tls)
+            .map_err(|err| TlsError::Config(error_chain(&err))),
+        None => Ok(builder),
+    }
+}
+
+/// An error and its sources, joined (tonic's transport errors hide the cause).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Installs the global subscriber: JSON lines for containers, text for a

@@ -72,6 +72,19 @@ pub struct Cli {
     )]
     pub token: Option<String>,
 
+    /// CA certificate (PEM) to trust for `https://` endpoints.
+    #[arg(long, env = "SY_CA", global = true, help_heading = "Connection")]
+    pub ca: Option<PathBuf>,
+
+    /// Client certificate (PEM) to present over TLS: its subject's O is the
+    /// agency, its CN the user. With `--key`.
+    #[arg(long, env = "SY_CERT", global = true, help_heading = "Connection")]
+    pub cert: Option<PathBuf>,
+
+    /// Private key (PEM) of `--cert`, a file only its owner may read.
+    #[arg(long, env = "SY_KEY", global = true, help_heading = "Connection")]
+    pub key: Option<PathBuf>,
+
     /// Deadline of each call, in milliseconds.
     #[arg(
         long,

@@ -87,6 +87,7 @@ use rpc::{Endpoints, Retry, read_with, read_with_retry};
 /// Runs one parsed command line to completion.
 pub async fn run(cli: Cli) -> Result<(), Error> {
     rpc::use_token(cli.token.clone());
+    rpc::use_tls(cli.ca.as_deref(), cli.cert.as_deref(), cli.key.as_deref())?;
     let endpoints = Endpoints {
         intake_url: cli.intake_url.clone(),
         query_url: cli.query_url.clone(),

@@ -1,7 +1,10 @@
 //! Connections and call plumbing: channels with deadlines that carry the
-//! bearer token (`--token`) on every call, the actor headers every intake
+//! bearer token (`--token`) on every call, over TLS for `https://` URLs
+//! (`--ca`, and `--cert`/`--key` for a client certificate), the actor headers every intake
 //! call carries, and reads that wait for a position.
 
+use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use sy_api::pb::{
@@ -11,7 +14,7 @@ use sy_api::pb::{
 use tonic::Code;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Endpoint;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
 use crate::error::Error;
 
@@ -84,9 +87,57 @@ pub async fn connect_streaming(url: &str) -> Result<Channel, Error> {
 }
 
 fn endpoint(url: &str) -> Result<Endpoint, Error> {
-    Ok(Endpoint::from_shared(url.to_string())
+    let endpoint = Endpoint::from_shared(url.to_string())
         .map_err(|err| Error::Usage(format!("invalid endpoint url {url:?}: {err}")))?
-        .connect_timeout(CONNECT_TIMEOUT))
+        .connect_timeout(CONNECT_TIMEOUT);
+    if !url.starts_with("https://") {
+        return Ok(endpoint);
+    }
+    let Some(Some(tls)) = TLS.get() else {
+        return Err(Error::Usage(format!(
+            "{url} is https: give --ca (SY_CA), the CA that signed the service's certificate"
+        )));
+    };
+    endpoint
+        .tls_config(tls.clone())
+        .map_err(|err| Error::Usage(format!("TLS for {url}: {}", error_chain(&err))))
+}
+
+/// The TLS of this run's `https://` connections, set once at start.
+static TLS: OnceLock<Option<ClientTlsConfig>> = OnceLock::new();
+
+/// Connects to `https://` URLs trusting the CA at `ca` (PEM), presenting the
+/// client certificate `cert` with its key `key` (PEM, a file only its owner
+/// may read) if given: the services take its subject's O as the agency and
+/// its CN as the user.
+pub fn use_tls(ca: Option<&Path>, cert: Option<&Path>, key: Option<&Path>) -> Result<(), Error> {
+    let config = match (ca, cert, key) {
+        (None, None, None) => None,
+        (None, _, _) => {
+            return Err(Error::Usage(
+                "--cert/--key need --ca, the CA that signed the services' certificates".into(),
+            ));
+        }
+        (Some(_), Some(_), None) | (Some(_), None, Some(_)) => {
+            return Err(Error::Usage("--cert and --key go together".into()));
+        }
+        (Some(ca), cert, key) => {
+            let pem = std::fs::read(ca)
+                .map_err(|err| Error::Usage(format!("cannot read --ca {}: {err}", ca.display())))?;
+            let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem));
+            if let (Some(cert), Some(key)) = (cert, key) {
+                let chain = std::fs::read(cert).map_err(|err| {
+                    Error::Usage(format!("cannot read --cert {}: {err}", cert.display()))
+                })?;
+                let key = sy_api::secret_file::read_private(key)
+                    .map_err(|err| Error::Usage(format!("--key: {err}")))?;
+                config = config.identity(Identity::from_pem(chain, key));
+            }
+            Some(config)
+        }
+    };
+    let _ = TLS.set(config);
+    Ok(())
 }
 
 async fn connect_endpoint(url: &str, endpoint: Endpoint) -> Result<Channel, Error> {
@@ -137,8 +188,7 @@ pub fn actor(agency: &str, user: &str) -> Result<pb::Actor, Error> {
 }
 
 /// The bearer token of this run (`--token`), set once at start.
-static TOKEN: std::sync::OnceLock<Option<tonic::metadata::AsciiMetadataValue>> =
-    std::sync::OnceLock::new();
+static TOKEN: OnceLock<Option<tonic::metadata::AsciiMetadataValue>> = OnceLock::new();
 
 /// Sends `token` as `authorization: Bearer <token>` with every call (intake,
 /// query, placement query, admin).

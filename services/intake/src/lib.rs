@@ -41,6 +41,9 @@ const SERVICE_NAME: &str = "shuangyong.v1.Intake";
 
 /// Runs intake until `shutdown` resolves; in-flight commands finish first.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    // TLS first: a service that would serve plaintext outside development
+    // mode stops before it connects to anything.
+    let tls = config.common.server_tls()?;
     let identity = config.common.identity()?;
     let log_config = config.common.log_config(config.stream_replicas)?;
     let identity_key = config.identity_key()?;
@@ -70,7 +73,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let addr = listener.local_addr()?;
     tracing::info!(%addr, stream = %config.common.stream, "listening");
     let reloader = identity.spawn_reloader(sy_api::server::CREDENTIALS_POLL)?;
-    let served = sy_api::server::builder()
+    let served = sy_api::server::secure_builder(tls)?
         .timeout(config.common.call_timeout())
         .layer(sy_api::telemetry::GrpcMetricsLayer)
         .layer(AuthLayer::new(identity, "intake"))

@@ -91,6 +91,9 @@ pub enum RunError {
     /// (tokens, policy, NATS password) cannot be used.
     #[error(transparent)]
     Start(#[from] sy_api::args::StartError),
+    /// TLS is not configured (outside development mode) or cannot be used.
+    #[error(transparent)]
+    Tls(#[from] sy_api::tls::TlsError),
     /// The SIGHUP handler that reloads the tokens file cannot be installed.
     #[error("cannot listen for sighup: {0}")]
     Signal(std::io::Error),
@@ -125,6 +128,9 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
+    // TLS first: a service that would serve plaintext outside development
+    // mode stops before it opens or connects to anything.
+    let tls = config.common.server_tls()?;
     let identity = config.common.identity()?;
     let log_config = config.common.log_config(1)?;
     if let Some(listen) = config.common.metrics_listen {
@@ -222,7 +228,7 @@ pub async fn serve(
     let reloader = identity
         .spawn_reloader(sy_api::server::CREDENTIALS_POLL)
         .map_err(RunError::Signal)?;
-    let served = sy_api::server::builder()
+    let served = sy_api::server::secure_builder(tls)?
         .timeout(config.common.call_timeout())
         .layer(sy_api::telemetry::GrpcMetricsLayer)
         .layer(sy_api::auth::AuthLayer::new(identity, "projection"))

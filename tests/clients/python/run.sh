@@ -111,7 +111,8 @@ start nats "$NATS_BIN" -a 127.0.0.1 -p -1 -js -sd "$WORK/nats"
 NATS_ADDR="$(wait_for nats 's/.*Listening for client connections on \([0-9.]*:[0-9]*\).*/\1/p')"
 log "nats-server on $NATS_ADDR ($("$NATS_BIN" --version 2>&1 | head -n 1))"
 
-export SY_LOG_FORMAT=text NO_COLOR=1
+# Development mode (plaintext gRPC): the client is exercised without TLS here.
+export SY_LOG_FORMAT=text NO_COLOR=1 SY_DEV=true
 # --listen port 0: a free port, logged as `listening addr=...`.
 start intake "$BIN/sy-intake" --nats-url "nats://$NATS_ADDR" --listen 127.0.0.1:0 --stream "$STREAM"
 INTAKE_ADDR="$(wait_for intake 's/.*listening addr=\([0-9.]*:[0-9]*\).*/\1/p')"
