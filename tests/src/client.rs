@@ -22,20 +22,37 @@ pub const AREA_CODE: &str = "500106001002";
 /// The department requests are assigned to (the same code as [`DEPARTMENT_AGENCY`]).
 pub const DEPARTMENT: &str = "district-veterans-bureau";
 
-/// Adds the actor metadata to every request.
+/// Says who calls on every request: the actor's headers (development
+/// mode), or a bearer token (a deployment: the token is the caller).
 #[derive(Debug, Clone)]
-pub struct ActorInterceptor {
-    agency: AsciiMetadataValue,
-    user: AsciiMetadataValue,
+pub enum ActorInterceptor {
+    /// `x-sy-agency` and `x-sy-user`.
+    Headers {
+        /// The agency's code.
+        agency: AsciiMetadataValue,
+        /// The user.
+        user: AsciiMetadataValue,
+    },
+    /// `authorization: Bearer <token>`.
+    Token(AsciiMetadataValue),
 }
 
 impl ActorInterceptor {
     /// Sends `x-sy-agency: agency` and `x-sy-user: user` on every call.
     pub fn new(agency: &str, user: &str) -> Self {
-        Self {
+        Self::Headers {
             agency: agency.parse().expect("agency is ASCII metadata"),
             user: user.parse().expect("user is ASCII metadata"),
         }
+    }
+
+    /// Sends `token` on every call.
+    pub fn token(token: &str) -> Self {
+        Self::Token(
+            format!("Bearer {token}")
+                .parse()
+                .expect("a token is ASCII metadata"),
+        )
     }
 }
 
@@ -45,8 +62,15 @@ impl Interceptor for ActorInterceptor {
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
         let metadata = request.metadata_mut();
-        metadata.insert(AGENCY_METADATA, self.agency.clone());
-        metadata.insert(USER_METADATA, self.user.clone());
+        match self {
+            Self::Headers { agency, user } => {
+                metadata.insert(AGENCY_METADATA, agency.clone());
+                metadata.insert(USER_METADATA, user.clone());
+            }
+            Self::Token(token) => {
+                metadata.insert("authorization", token.clone());
+            }
+        }
         Ok(request)
     }
 }

@@ -73,14 +73,14 @@ pub fn free_port() -> anyhow::Result<u16> {
 /// A deployment's secrets, made by `sy setup` (the real binary) into a
 /// temporary directory for one stream: a CA, the NATS server's certificate,
 /// the NATS users (`intake`, `projection`, `auditor`) with their passwords
-/// and permissions, the identity key, and a client (`unit-1`, user `li`) and
-/// a gateway with their tokens.
+/// and permissions, the identity key, the demo's clients (certificates and
+/// tokens) and role policy, and a client `unit-1` (user `li`).
 pub struct Secrets {
     dir: TempDir,
 }
 
 impl Secrets {
-    /// Runs `sy setup --out <temp>/secrets --stream <stream> --gateway
+    /// Runs `sy setup --out <temp>/secrets --stream <stream> --demo
     /// --client unit-1/li`.
     pub fn create(stream: &str) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
@@ -92,7 +92,7 @@ impl Secrets {
                 "setup",
                 "--stream",
                 stream,
-                "--gateway",
+                "--demo",
                 "--client",
                 "unit-1/li",
             ])
@@ -130,6 +130,40 @@ impl Secrets {
             .with_context(|| format!("cannot read {}", path.display()))?
             .trim()
             .to_string())
+    }
+
+    /// The token `sy setup` issued to `agency` (one of the demo's parties,
+    /// or `unit-1`).
+    pub fn token(&self, agency: &str) -> anyhow::Result<String> {
+        let path = self.path().join("clients").join(agency).join("token");
+        Ok(std::fs::read_to_string(&path)
+            .with_context(|| format!("no token for {agency}: cannot read {}", path.display()))?
+            .trim()
+            .to_string())
+    }
+
+    /// The deployment's CA certificate, as PEM text.
+    pub fn ca_pem(&self) -> anyhow::Result<String> {
+        std::fs::read_to_string(self.ca()).context("cannot read the CA certificate")
+    }
+
+    /// The gRPC flags of `service` (`intake`, `projection`) in this
+    /// deployment: TLS with its certificate and client certificates of the
+    /// deployment's CA, the tokens file and the role policy.
+    pub fn grpc_args(&self, service: &str) -> Vec<OsString> {
+        let dir = self.path().join(service);
+        vec![
+            "--tls-cert".into(),
+            dir.join("server.pem").into(),
+            "--tls-key".into(),
+            dir.join("server.key").into(),
+            "--tls-client-ca".into(),
+            self.ca().into(),
+            "--tokens-file".into(),
+            self.path().join("tokens").into(),
+            "--policy-file".into(),
+            self.path().join("policy.toml").into(),
+        ]
     }
 
     /// intake's identity key file.

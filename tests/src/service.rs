@@ -95,7 +95,7 @@ impl ServiceBuilder {
     }
 
     /// `--nats-url` and `--stream`, and on a secured server the flags of
-    /// NATS user `user`.
+    /// NATS user `user` and the service's gRPC TLS, tokens and policy.
     fn on_nats(self, nats: &NatsServer, user: &str, stream: &str) -> Self {
         let mut builder = self
             .arg("--nats-url")
@@ -103,9 +103,14 @@ impl ServiceBuilder {
             .arg("--stream")
             .arg(stream);
         if let Some(secrets) = nats.secrets() {
-            for arg in secrets.nats_args(user) {
+            for arg in secrets
+                .nats_args(user)
+                .into_iter()
+                .chain(secrets.grpc_args(user))
+            {
                 builder = builder.arg(arg);
             }
+            builder.tls_ca = Some(secrets.ca_pem().expect("sy setup wrote the CA"));
         }
         builder
     }

@@ -11,9 +11,13 @@ use anyhow::Context;
 use sy_api::pb;
 use tempfile::TempDir;
 
-use crate::client::{self, AGENCY, IntakeClient, QueryClient, USER};
+use crate::client::{self, AGENCY, ActorInterceptor, IntakeClient, QueryClient, USER};
 use crate::nats::{NatsServer, Secrets};
 use crate::service::{Service, ServiceBuilder};
+
+/// The agency a secured system's query clients act for (`sy setup --demo`
+/// grants it every read).
+pub const AUDITOR_AGENCY: &str = "district-audit-office";
 
 /// How long suites wait for a projection to catch up.
 pub const CONVERGE: Duration = Duration::from_secs(60);
@@ -145,19 +149,40 @@ impl System {
         self.intake_as(AGENCY, USER)
     }
 
-    /// An intake client acting as another actor.
+    /// An intake client acting as another actor: on a secured system with
+    /// the token `sy setup` issued to `agency` (whose user it names).
     pub fn intake_as(&self, agency: &str, user: &str) -> IntakeClient {
-        client::intake_client(self.intake.channel(), agency, user)
+        pb::intake_client::IntakeClient::with_interceptor(
+            self.intake.channel(),
+            self.caller(agency, user),
+        )
     }
 
-    /// A query client on the system's projection.
+    /// Who a client of this system calls as: `agency`'s token on a secured
+    /// system, else the headers.
+    pub fn caller(&self, agency: &str, user: &str) -> ActorInterceptor {
+        match self.nats.secrets() {
+            Some(secrets) => ActorInterceptor::token(
+                &secrets
+                    .token(agency)
+                    .expect("sy setup issued a token to the agency"),
+            ),
+            None => ActorInterceptor::new(agency, user),
+        }
+    }
+
+    /// A query client on the system's projection (on a secured system, as
+    /// the audit office: a reader of everything).
     pub fn query(&self) -> QueryClient {
-        client::query_client(self.projection().channel())
+        self.query_at(self.projection())
     }
 
     /// A query client on another projection (see [`System::spawn_projection`]).
     pub fn query_at(&self, projection: &Service) -> QueryClient {
-        client::query_client(projection.channel())
+        pb::query_client::QueryClient::with_interceptor(
+            projection.channel(),
+            self.caller(AUDITOR_AGENCY, USER),
+        )
     }
 
     /// How a further projection of this system starts: same stream and flags,

@@ -86,12 +86,13 @@ async fn a_token_is_its_holder_and_may_not_claim_another_agency() -> anyhow::Res
         .unwrap_err();
     assert_eq!(foreign.code(), tonic::Code::PermissionDenied, "{foreign:?}");
     // Claiming another agency than the token's is impersonation, in the
-    // security trail under the token's agency.
+    // security trail with both agencies.
     let log = intake.log();
     assert!(
         log.lines().any(|line| line.contains("call refused")
             && line.contains("reason=impersonation")
-            && line.contains(&format!("agency={AGENCY}"))),
+            && line.contains("agency=district-housing-bureau")
+            && line.contains(&format!("the credential is \\\"{AGENCY}\\\"'s"))),
         "{log}"
     );
     assert!(!log.contains(&unit_token), "{log}");
@@ -380,7 +381,7 @@ async fn the_projection_authenticates_every_call_and_reloads_on_sighup() -> anyh
     assert!(projection.is_running());
     let log = projection.log();
     assert!(
-        log.contains("credentials reloaded") && log.contains("tokens=1"),
+        log.contains("reloaded") && log.contains("file=\"tokens\"") && log.contains("entries=1"),
         "{log}"
     );
     assert!(!log.contains(&revoked_token), "{log}");
@@ -397,7 +398,7 @@ async fn the_projection_authenticates_every_call_and_reloads_on_sighup() -> anyh
     );
     // (At least one: a modification-time check may also have caught it.)
     assert!(
-        count(r#"sy_credentials_reloads_total{outcome="ok"}"#) >= 1.0,
+        count(r#"sy_credentials_reloads_total{file="tokens",outcome="ok"}"#) >= 1.0,
         "{metrics}"
     );
     call(
@@ -410,7 +411,7 @@ async fn the_projection_authenticates_every_call_and_reloads_on_sighup() -> anyh
     Ok(())
 }
 
-/// `sy ARGS` against `projection`, with `--token` when given.
+/// `sy ARGS` against `projection`, with the token (`$SY_TOKEN`) when given.
 async fn sy(
     projection: &sy_tests::Service,
     args: &[&str],
@@ -422,7 +423,7 @@ async fn sy(
         .args(["--query-url", &projection.endpoint()])
         .env_remove("SY_TOKEN");
     if let Some(token) = token {
-        command.args(["--token", token]);
+        command.env("SY_TOKEN", token);
     }
     Ok(command.output().await?)
 }

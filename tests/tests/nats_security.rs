@@ -130,10 +130,15 @@ async fn anonymous_and_wrong_credentials_are_refused() -> anyhow::Result<()> {
 async fn intake_without_nats_credentials_refuses_to_start_unless_dev() -> anyhow::Result<()> {
     let secrets = Arc::new(Secrets::create("SHUANGYONG")?);
     let nats = NatsServer::start_secured(Arc::clone(&secrets)).await?;
+    // Everything a deployment gives intake, but the NATS credentials.
     let bare = || {
-        ServiceBuilder::new("sy-intake")
+        let builder = ServiceBuilder::new("sy-intake")
             .flag("--nats-url", nats.url())
-            .flag("--identity-key-file", secrets.identity_key_file().display())
+            .flag("--identity-key-file", secrets.identity_key_file().display());
+        secrets
+            .grpc_args("intake")
+            .into_iter()
+            .fold(builder, |builder, arg| builder.arg(arg))
     };
     let refused = match bare().without_dev().start().await {
         Ok(_) => anyhow::bail!("intake started without NATS credentials"),

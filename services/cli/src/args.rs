@@ -61,16 +61,28 @@ pub struct Cli {
     )]
     pub user: String,
 
-    /// Bearer token sent with every call (`authorization`), for services
-    /// started with `--tokens-file`.
+    /// File (owner-only) holding the bearer token sent with every call; the
+    /// token names the caller. Without it, `$SY_TOKEN` is sent if set (a
+    /// token is never taken from the command line).
     #[arg(
         long,
-        env = "SY_TOKEN",
+        env = "SY_TOKEN_FILE",
         global = true,
-        hide_env_values = true,
         help_heading = "Connection"
     )]
-    pub token: Option<String>,
+    pub token_file: Option<PathBuf>,
+
+    /// Directory of per-agency credentials, `DIR/<agency>/token` (the
+    /// `clients/` directory `sy setup` writes): each call acting for an
+    /// agency (the demo and walkthrough act for many) sends that agency's
+    /// token.
+    #[arg(
+        long,
+        env = "SY_CREDENTIALS_DIR",
+        global = true,
+        help_heading = "Connection"
+    )]
+    pub credentials_dir: Option<PathBuf>,
 
     /// CA certificate (PEM) to trust for `https://` endpoints.
     #[arg(long, env = "SY_CA", global = true, help_heading = "Connection")]
@@ -170,11 +182,11 @@ pub struct SetupArgs {
         default_value = "district-veterans-bureau"
     )]
     pub client: Vec<String>,
-    /// Also issue `clients/gateway/` (certificate O=gateway, CN=gateway), a
-    /// token that may act for every agency: for a gateway that
-    /// authenticates users itself, or for loading the demo set.
+    /// Also issue a client for every party the demo acts as, auditors and
+    /// operators, and write the demo's role policy (else `policy.toml`
+    /// grants nothing until edited).
     #[arg(long)]
-    pub gateway: bool,
+    pub demo: bool,
     /// The JetStream stream the NATS permissions are for.
     #[arg(long, env = "SY_STREAM", default_value = "SHUANGYONG")]
     pub stream: String,
@@ -186,7 +198,8 @@ pub struct SetupArgs {
 
 const SETUP_HELP: &str = "Layout: ca.pem, ca.key; nats/{server.pem,server.key,users.conf,\
 intake.password,projection.password,auditor.password}; intake/{server.pem,server.key,identity.key}; \
-projection/{server.pem,server.key}; tokens (hashes only); clients/<agency>/{client.pem,client.key,token}. \
+projection/{server.pem,server.key}; tokens (hashes only); clients/<agency>/{client.pem,client.key,token}; \
+policy.toml. \
 Include nats/users.conf in the NATS server's configuration. Keep ca.key offline.";
 
 #[derive(Debug, Subcommand)]

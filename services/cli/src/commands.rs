@@ -50,7 +50,7 @@ macro_rules! commands {
         ) -> Result<pb::CommandResult, Error> {
             let call = cmd.call();
             let response = match cmd {
-                $(Cmd::$variant(c) => clients.$client.$method(as_actor(c, actor)).await,)*
+                $(Cmd::$variant(c) => clients.$client.$method(as_actor(c, actor)?).await,)*
             };
             response
                 .map(tonic::Response::into_inner)

@@ -67,7 +67,7 @@ pub async fn run(endpoints: &Endpoints, actor: &pb::Actor) -> Result<(), Error> 
     let mut admin = AdminClient::new(channel);
     say!("rebuilding the read model of {}", endpoints.query_url);
     let mut stream = admin
-        .rebuild(as_actor(RebuildRequest {}, actor))
+        .rebuild(as_actor(RebuildRequest {}, actor)?)
         .await
         .map_err(failed)?
         .into_inner();

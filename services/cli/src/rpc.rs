@@ -3,10 +3,11 @@
 //! (`--ca`, and `--cert`/`--key` for a client certificate), the actor headers every intake
 //! call carries, and reads that wait for a position.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use sy_api::identity::AUTHORIZATION_METADATA;
 use sy_api::pb::{
     self, intake_client::IntakeClient, placement_query_client::PlacementQueryClient,
     placements_client::PlacementsClient, query_client::QueryClient,
@@ -66,10 +67,12 @@ impl Interceptor for Bearer {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(Some(token)) = TOKEN.get() {
-            request
-                .metadata_mut()
-                .insert(sy_api::identity::AUTHORIZATION_METADATA, token.clone());
+        let metadata = request.metadata_mut();
+        // A request acting for an agency may carry that agency's own token.
+        if let Some(Some(token)) = TOKEN.get()
+            && !metadata.contains_key(AUTHORIZATION_METADATA)
+        {
+            metadata.insert(AUTHORIZATION_METADATA, token.clone());
         }
         Ok(request)
     }
@@ -187,21 +190,58 @@ pub fn actor(agency: &str, user: &str) -> Result<pb::Actor, Error> {
     })
 }
 
-/// The bearer token of this run (`--token`), set once at start.
+/// The bearer token of this run (`--token-file`, or `$SY_TOKEN`), set once
+/// at start.
 static TOKEN: OnceLock<Option<tonic::metadata::AsciiMetadataValue>> = OnceLock::new();
 
-/// Sends `token` as `authorization: Bearer <token>` with every call (intake,
-/// query, placement query, admin).
-pub fn use_token(token: Option<String>) {
-    let value = token.and_then(|t| format!("Bearer {}", t.trim()).parse().ok());
-    let _ = TOKEN.set(value);
+/// Where each agency's token is (`--credentials-dir`: `DIR/<agency>/token`,
+/// as `sy setup` writes its clients), set once at start.
+static CREDENTIALS_DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// `Bearer <token>` as metadata.
+fn bearer_value(token: &str) -> Result<tonic::metadata::AsciiMetadataValue, Error> {
+    format!("Bearer {}", token.trim())
+        .parse()
+        .map_err(|_| Error::Usage("a token must be printable ASCII".into()))
 }
 
-/// A request carrying `actor` in `x-sy-agency` / `x-sy-user` (the channel
-/// adds the bearer token).
-pub fn as_actor<T>(message: T, actor: &pb::Actor) -> tonic::Request<T> {
+/// The credentials of this run: the token of `token_file` (else of
+/// `$SY_TOKEN`) with every call, or, with `credentials_dir`, each acting
+/// agency's own token. Tokens are never taken from the command line, where
+/// every user of the host could read them.
+pub fn use_credentials(
+    token_file: Option<&Path>,
+    credentials_dir: Option<&Path>,
+) -> Result<(), Error> {
+    let token = match token_file {
+        Some(path) => Some(
+            sy_api::secret_file::read_private(path).map_err(|err| Error::Usage(err.to_string()))?,
+        ),
+        None => std::env::var("SY_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty()),
+    };
+    let value = token.as_deref().map(bearer_value).transpose()?;
+    let _ = TOKEN.set(value);
+    let _ = CREDENTIALS_DIR.set(credentials_dir.map(Path::to_path_buf));
+    Ok(())
+}
+
+/// A request acting as `actor`: with `--credentials-dir`, carrying the
+/// token of the actor's agency (which alone says who calls); otherwise
+/// naming the actor in `x-sy-agency` / `x-sy-user` (development mode, or
+/// checked against `--token-file`'s holder).
+pub fn as_actor<T>(message: T, actor: &pb::Actor) -> Result<tonic::Request<T>, Error> {
     let mut request = tonic::Request::new(message);
     let metadata = request.metadata_mut();
+    if let Some(Some(dir)) = CREDENTIALS_DIR.get() {
+        let path = dir.join(&actor.agency).join("token");
+        let token = sy_api::secret_file::read_private(&path).map_err(|err| {
+            Error::Usage(format!("no credentials for agency {}: {err}", actor.agency))
+        })?;
+        metadata.insert(AUTHORIZATION_METADATA, bearer_value(&token)?);
+        return Ok(request);
+    }
     // `actor()` admits only ASCII without controls, which always parses.
     if let Ok(value) = actor.agency.parse() {
         metadata.insert(AGENCY_METADATA, value);
@@ -209,7 +249,7 @@ pub fn as_actor<T>(message: T, actor: &pb::Actor) -> tonic::Request<T> {
     if let Ok(value) = actor.user.parse() {
         metadata.insert(USER_METADATA, value);
     }
-    request
+    Ok(request)
 }
 
 /// How a read retries while the projection cannot answer yet.
@@ -318,7 +358,7 @@ mod tests {
         assert!(actor("bad agency", "x").is_err());
         assert!(actor("unit-31001", "").is_err());
         assert!(actor("unit-31001", "张伟").is_err());
-        let request = as_actor((), &actor("unit-31001", "zhang.wei").unwrap());
+        let request = as_actor((), &actor("unit-31001", "zhang.wei").unwrap()).unwrap();
         assert_eq!(
             request.metadata().get(AGENCY_METADATA).unwrap(),
             "unit-31001"

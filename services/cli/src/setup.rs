@@ -14,6 +14,8 @@
 //! DIR/tokens                           BLAKE3 hashes of the clients' tokens (`--tokens-file`)
 //! DIR/clients/<agency>/client.pem, client.key, token
 //!                                      a client certificate (O=<agency>, CN=<user>) and token
+//! DIR/policy.toml                      the role policy (`--policy-file`): with `--demo`
+//!                                      the demo's, else none granted (edit it)
 //! ```
 //!
 //! Server certificates name the service (compose names, `-1`..`-3` for the
@@ -58,13 +60,52 @@ pub fn run(args: &SetupArgs) -> Result<(), Error> {
         .iter()
         .map(|spec| Client::parse(spec))
         .collect::<Result<Vec<_>, _>>()?;
-    if args.gateway {
-        clients.push(Client::gateway());
-    }
+    let policy = if args.demo {
+        clients.extend(demo_clients()?);
+        DEMO_POLICY
+    } else {
+        EMPTY_POLICY
+    };
+    clients.sort_by(|a, b| a.agency.cmp(&b.agency));
+    clients.dedup_by(|a, b| a.agency == b.agency);
     write(out, &clients, &args.stream, &args.san)?;
+    file(&out.join("policy.toml"), policy)?;
     say!("deployment secrets written to {}", out.display());
     say!("give each agency its clients/<agency>/ directory; keep ca.key offline");
     Ok(())
+}
+
+/// The demo deployment's role policy.
+const DEMO_POLICY: &str = include_str!("../data/demo-policy.toml");
+
+/// A deployment's policy before anyone is granted a role.
+const EMPTY_POLICY: &str = "# The role policy: which agencies hold which roles (see the README's role\n\
+# table). Nothing is granted yet, so every call is refused. Add grants such as\n\
+#\n\
+# [[grant]]\n\
+# agencies = [\"unit-*\"]\n\
+# roles = [\"requester\", \"reader-own\"]\n\
+#\n\
+# The services re-read this file within seconds of a change, or on SIGHUP.\n";
+
+/// Every party the demo acts as (the request catalogue's parties, the
+/// education committee's enrollment office), and the auditors and
+/// operators of the demo policy.
+fn demo_clients() -> Result<Vec<Client>, Error> {
+    let mut specs: Vec<String> = crate::catalogue::requests()
+        .parties
+        .iter()
+        .map(|party| format!("{}/{}", party.agency, party.user))
+        .collect();
+    specs.extend(
+        [
+            "district-education-commission/enrollment.office",
+            "district-audit-office/auditor",
+            "district-data-center/ops",
+        ]
+        .map(String::from),
+    );
+    specs.iter().map(|spec| Client::parse(spec)).collect()
 }
 
 /// A client to issue a certificate and a token for: `agency` or `agency/user`.
@@ -74,8 +115,6 @@ pub struct Client {
     pub agency: String,
     /// The user (the certificate's CN); `operator` when not given.
     pub user: String,
-    /// The token may act for every agency (`*` in the tokens file).
-    pub all_agencies: bool,
 }
 
 impl Client {
@@ -86,17 +125,7 @@ impl Client {
         Ok(Self {
             agency: agency.to_string(),
             user: user.to_string(),
-            all_agencies: false,
         })
-    }
-
-    /// The gateway client of `--gateway`: its token may act for every agency.
-    pub fn gateway() -> Self {
-        Self {
-            agency: "gateway".into(),
-            user: "gateway".into(),
-            all_agencies: true,
-        }
     }
 }
 
@@ -159,7 +188,7 @@ pub fn write(
     )?;
 
     let mut tokens =
-        String::from("# <BLAKE3 of the token> <agency>  <user>: the tokens in clients/*/token\n");
+        String::from("# <BLAKE3 of the token> <agency> <user>: the tokens in clients/*/token\n");
     let clients_dir = dir(out.join("clients"))?;
     for client in clients {
         let client_dir = dir(clients_dir.join(&client.agency))?;
@@ -169,13 +198,9 @@ pub fn write(
         let token = crate::new_token_value();
         file(&client_dir.join("token"), &format!("{token}\n"))?;
         tokens.push_str(&format!(
-            "{} {}  {}\n",
+            "{} {} {}\n",
             sy_api::identity::token_hash(&token),
-            if client.all_agencies {
-                "*"
-            } else {
-                &client.agency
-            },
+            client.agency,
             client.user
         ));
     }
@@ -309,13 +334,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_demo_policy_grants_every_demo_party_a_role() {
+        let policy = sy_api::policy::Policy::parse(DEMO_POLICY).unwrap();
+        for client in demo_clients().unwrap() {
+            let grant = policy.grant(&client.agency);
+            assert_ne!(
+                grant,
+                sy_api::policy::Grant::Roles(Default::default()),
+                "{} holds no role",
+                client.agency
+            );
+        }
+        let empty = sy_api::policy::Policy::parse(EMPTY_POLICY).unwrap();
+        assert!(empty.is_empty());
+    }
+
+    #[test]
     fn clients_are_agency_and_user() {
         assert_eq!(
             Client::parse("civil-affairs/wang").unwrap(),
             Client {
                 agency: "civil-affairs".into(),
                 user: "wang".into(),
-                all_agencies: false,
             }
         );
         assert_eq!(Client::parse("unit-1").unwrap().user, "operator");
@@ -328,7 +368,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("secrets");
-        let clients = [Client::parse("unit-1/li").unwrap(), Client::gateway()];
+        let clients = [
+            Client::parse("unit-1/li").unwrap(),
+            Client::parse("district-office/wang").unwrap(),
+        ];
         write(&out, &clients, "SHUANGYONG", &[]).unwrap();
         let mut files = 0;
         let mut stack = vec![out.clone()];
@@ -350,7 +393,9 @@ mod tests {
             2
         );
         assert!(
-            tokens.lines().any(|line| line.contains(" *  gateway")),
+            tokens
+                .lines()
+                .any(|line| line.ends_with(" district-office wang")),
             "{tokens}"
         );
         let users = std::fs::read_to_string(out.join("nats/users.conf")).unwrap();
