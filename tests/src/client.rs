@@ -120,13 +120,14 @@ pub fn date_in_days(days: i64) -> String {
         .to_string()
 }
 
-/// A valid submission by [`AGENCY`] with idempotency key `key`.
+/// A valid submission with idempotency key `key`; the requesting party is
+/// the caller's agency (left empty, as a client may).
 pub fn submit_command(key: &str) -> pb::SubmitRequestCommand {
     pb::SubmitRequestCommand {
         context: ctx(key),
         direction: pb::Direction::MilitaryToLocal as i32,
         requester: Some(pb::RequestingParty {
-            agency: AGENCY.into(),
+            agency: String::new(),
             name: "某部队营房科".into(),
         }),
         category: pb::Category::BarracksAndTrainingGrounds as i32,

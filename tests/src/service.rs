@@ -77,7 +77,13 @@ impl ServiceBuilder {
             // Development mode unless a test configures the protections
             // itself (the security suites do, and drop it).
             args: vec!["--log-format".into(), "text".into(), "--dev".into()],
-            envs: Vec::new(),
+            // The suites check behaviour, not throughput limits, and read in
+            // tight loops: per-credential rates far above theirs (a test of
+            // the limits sets its own with the flags, which win).
+            envs: vec![
+                ("SY_RATE_PER_CREDENTIAL".into(), "1000000".into()),
+                ("SY_BURST_PER_CREDENTIAL".into(), "1000000".into()),
+            ],
             tls_ca: None,
         }
     }

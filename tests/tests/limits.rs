@@ -64,7 +64,7 @@ async fn call_raw(
     grpc.ready()
         .await
         .map_err(|err| tonic::Status::unavailable(err.to_string()))?;
-    let path = tonic::codegen::http::uri::PathAndQuery::from_static(path);
+    let path = http::uri::PathAndQuery::from_static(path);
     grpc.unary(tonic::Request::new(body), path, RawCodec).await
 }
 

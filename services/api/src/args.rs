@@ -65,11 +65,11 @@ pub struct CommonArgs {
     /// Calls per second each credential (token or client certificate) may
     /// make, sustained; beyond it and its burst, calls are
     /// `RESOURCE_EXHAUSTED` with a retry hint.
-    #[arg(long, env = "SY_RATE_PER_CREDENTIAL", default_value_t = NonZeroU32::new(200).expect("non-zero"))]
+    #[arg(long, env = "SY_RATE_PER_CREDENTIAL", default_value_t = NonZeroU32::new(1000).expect("non-zero"))]
     pub rate_per_credential: NonZeroU32,
 
     /// Calls each credential may make at once above its rate.
-    #[arg(long, env = "SY_BURST_PER_CREDENTIAL", default_value_t = NonZeroU32::new(400).expect("non-zero"))]
+    #[arg(long, env = "SY_BURST_PER_CREDENTIAL", default_value_t = NonZeroU32::new(2000).expect("non-zero"))]
     pub burst_per_credential: NonZeroU32,
 
     /// Calls of one credential in flight at once.

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use sy_api::pb;
 
 use crate::error::Error;
-use crate::rpc::{IntakeClients, as_actor};
+use crate::rpc::{self, IntakeClients, as_actor};
 
 /// Declares [`Cmd`] from one table (variant, message, client and method,
 /// RPC name), so a call's name, its context and how it is sent cannot
@@ -43,18 +43,32 @@ macro_rules! commands {
         }
 
         /// Sends `cmd` as `actor`; the result once JetStream acknowledged it.
+        /// A call over the credential's rate is sent again after the delay
+        /// the server asks for (safe: every command carries its idempotency
+        /// key), a bounded number of times.
         pub async fn send(
             clients: &mut IntakeClients,
             cmd: Cmd,
             actor: &pb::Actor,
         ) -> Result<pb::CommandResult, Error> {
             let call = cmd.call();
-            let response = match cmd {
-                $(Cmd::$variant(c) => clients.$client.$method(as_actor(c, actor)?).await,)*
-            };
-            response
-                .map(tonic::Response::into_inner)
-                .map_err(Error::rpc(call))
+            let mut throttled = 0;
+            loop {
+                let response = match cmd.clone() {
+                    $(Cmd::$variant(c) => clients.$client.$method(as_actor(c, actor)?).await,)*
+                };
+                match response {
+                    Ok(response) => return Ok(response.into_inner()),
+                    Err(status)
+                        if status.code() == tonic::Code::ResourceExhausted
+                            && throttled < rpc::MAX_THROTTLED =>
+                    {
+                        throttled += 1;
+                        tokio::time::sleep(rpc::retry_delay(&status)).await;
+                    }
+                    Err(status) => return Err(Error::rpc(call)(status)),
+                }
+            }
         }
     };
 }

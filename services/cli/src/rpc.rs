@@ -252,6 +252,20 @@ pub fn as_actor<T>(message: T, actor: &pb::Actor) -> Result<tonic::Request<T>, E
     Ok(request)
 }
 
+/// How often a call over its credential's rate is sent again.
+pub const MAX_THROTTLED: u32 = 50;
+
+/// How long to wait before sending again a call refused as over its rate:
+/// the server's `RetryInfo`, else 100 ms; at most 5 s.
+pub fn retry_delay(status: &tonic::Status) -> Duration {
+    use tonic_types::StatusExt;
+    status
+        .get_details_retry_info()
+        .and_then(|info| info.retry_delay)
+        .unwrap_or(Duration::from_millis(100))
+        .min(Duration::from_secs(5))
+}
+
 /// How a read retries while the projection cannot answer yet.
 #[derive(Debug, Clone, Copy)]
 pub struct Retry {
