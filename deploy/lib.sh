@@ -40,3 +40,15 @@ ensure_python_venv() {
     apt_install python3-venv
   fi
 }
+
+# Installs cargo tool <crate> at exactly <version> into <dir> (its binary is
+# <dir>/bin/<crate>) with `cargo install --locked`, unless it is there already:
+# CI caches <dir> (under .cache/, gitignored) between runs.
+install_cargo_tool() {
+  local crate="$1" version="$2" dir="$3"
+  if [ "$("$dir/bin/$crate" --version 2>/dev/null || true)" != "$crate $version" ]; then
+    log "installing $crate $version (cargo install --locked, into ${dir#"$PWD/"})"
+    rm -rf "$dir"
+    env -u CARGO_TARGET_DIR cargo install --quiet --locked --root "$dir" --version "$version" "$crate"
+  fi
+}

@@ -3,10 +3,14 @@
 # formatting, the contract (buf lint, and buf breaking against the released
 # image proto/released/v1.binpb), clippy (warnings are errors), the build of
 # all binaries, all tests (the end-to-end ones start their own nats-server and
-# service binaries), the Python example client against a private stack, and
+# service binaries), the fuzz targets for a bounded time (deploy/fuzz.sh),
+# cargo deny's advisories check against the committed snapshot
+# (deploy/advisory-db), the Python example client against a private stack, and
 # validation of the compose files. Installs what it needs with apt:
 # nats-server, python3-venv (buf comes from PyPI's buf-bin, into .cache/buf)
-# and, when no Compose is available, docker-compose.
+# and, when no Compose is available, docker-compose; g++ when missing (for
+# libFuzzer). cargo-fuzz and cargo-deny come from crates.io, pinned
+# (`cargo install --locked` into .cache/cargo-fuzz and .cache/cargo-deny).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -58,6 +62,12 @@ cargo build --workspace --bins --locked
 step "cargo test --workspace --locked"
 cargo test --workspace --locked
 
+step "fuzz targets (deploy/fuzz.sh, SY_FUZZ_SECONDS=${SY_FUZZ_SECONDS:-60} each)"
+bash deploy/fuzz.sh
+
+step "cargo deny check advisories (committed snapshot deploy/advisory-db)"
+bash deploy/advisory-db/check.sh
+
 step "python example client (tests/clients/python/run.sh)"
 bash tests/clients/python/run.sh
 
@@ -82,7 +92,7 @@ python3 deploy/check-module-cycles.py services/*/src tests/src
 
 if command -v shellcheck >/dev/null; then
   step "shellcheck"
-  shellcheck deploy/*.sh .ci/run tests/clients/python/*.sh
+  shellcheck deploy/*.sh deploy/advisory-db/*.sh .ci/run tests/clients/python/*.sh
 fi
 
 step "all checks passed"

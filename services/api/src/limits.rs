@@ -134,12 +134,11 @@ impl HttpBody for LimitedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         let frame = std::task::ready!(Pin::new(&mut self.inner).poll_frame(cx));
-        if let Some(Ok(frame)) = &frame {
-            if let Some(data) = frame.data_ref() {
-                if let Err(status) = self.scan(data) {
-                    return Poll::Ready(Some(Err(status)));
-                }
-            }
+        if let Some(Ok(frame)) = &frame
+            && let Some(data) = frame.data_ref()
+            && let Err(status) = self.scan(data)
+        {
+            return Poll::Ready(Some(Err(status)));
         }
         Poll::Ready(frame)
     }

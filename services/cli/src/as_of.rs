@@ -51,11 +51,12 @@ impl TimeCut {
         let Ok(envelope) = EventEnvelope::decode(stored) else {
             return;
         };
-        if let Some(recorded_at) = to_jiff(envelope.recorded_at.as_ref()) {
-            if recorded_at <= self.at && position > self.position {
-                self.position = position;
-                self.recorded_at = Some(recorded_at);
-            }
+        if let Some(recorded_at) = to_jiff(envelope.recorded_at.as_ref())
+            && recorded_at <= self.at
+            && position > self.position
+        {
+            self.position = position;
+            self.recorded_at = Some(recorded_at);
         }
     }
 

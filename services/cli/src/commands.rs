@@ -169,10 +169,10 @@ impl Cmd {
 
     /// Addresses the command to the script's aggregate, unless it names one.
     pub fn fill(&mut self, ids: &Ids) {
-        if let Some((field, slot)) = self.target() {
-            if let (true, Some(id)) = (field.is_empty(), ids.get(slot)) {
-                *field = id.to_string();
-            }
+        if let Some((field, slot)) = self.target()
+            && let (true, Some(id)) = (field.is_empty(), ids.get(slot))
+        {
+            *field = id.to_string();
         }
     }
 

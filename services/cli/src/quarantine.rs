@@ -51,10 +51,10 @@ pub async fn run(endpoints: &Endpoints, args: &QuarantineArgs) -> Result<(), Err
         args.after,
         page.position
     );
-    if page.events.len() >= args.limit as usize {
-        if let Some(last) = page.events.last() {
-            say!("more: --after {}", last.position);
-        }
+    if page.events.len() >= args.limit as usize
+        && let Some(last) = page.events.last()
+    {
+        say!("more: --after {}", last.position);
     }
     Ok(())
 }

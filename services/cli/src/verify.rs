@@ -430,16 +430,17 @@ impl Verifier {
         if let Some(problem) = self.chains.follow(&envelope, position, link) {
             self.report(at, Some((kind, id)), Some(version), Problem::Chain(problem));
         }
-        if !self.options.partial && self.domain_break.is_none() {
-            if let Err(err) = self.domain.check(&envelope, stored) {
-                self.domain_break = Some(Finding {
-                    line: self.line,
-                    position: at,
-                    aggregate: Some((kind.to_string(), id.to_string())),
-                    version: Some(version),
-                    problem: Problem::DomainChainBreak(err),
-                });
-            }
+        if !self.options.partial
+            && self.domain_break.is_none()
+            && let Err(err) = self.domain.check(&envelope, stored)
+        {
+            self.domain_break = Some(Finding {
+                line: self.line,
+                position: at,
+                aggregate: Some((kind.to_string(), id.to_string())),
+                version: Some(version),
+                problem: Problem::DomainChainBreak(err),
+            });
         }
     }
 

@@ -73,10 +73,10 @@ impl Violations {
 
     /// `Ok(value)` when nothing was recorded; the value is only built then.
     pub fn finish<T>(self, value: impl FnOnce() -> Option<T>) -> Result<T, DomainError> {
-        if self.0.is_empty() {
-            if let Some(value) = value() {
-                return Ok(value);
-            }
+        if self.0.is_empty()
+            && let Some(value) = value()
+        {
+            return Ok(value);
         }
         debug_assert!(!self.0.is_empty(), "a missing value must have a violation");
         Err(DomainError::Invalid(self.0))

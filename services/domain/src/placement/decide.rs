@@ -107,12 +107,12 @@ fn register(
 fn check_rules(state: &Placement, command: &Command) -> Result<(), DomainError> {
     match command {
         Command::PutOnDuty { on } => {
-            if let Some(registered) = state.registration_date() {
-                if *on < registered {
-                    return Err(DomainError::RuleViolated(format!(
-                        "on duty date {on} is before the registration date {registered}"
-                    )));
-                }
+            if let Some(registered) = state.registration_date()
+                && *on < registered
+            {
+                return Err(DomainError::RuleViolated(format!(
+                    "on duty date {on} is before the registration date {registered}"
+                )));
             }
         }
         Command::RecommendToTalentPool { .. } => {

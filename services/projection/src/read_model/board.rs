@@ -190,16 +190,16 @@ fn contribution(request: &pb::Request) -> CountDelta {
     counts[AWAITING_CONFIRMATION] = i64::from(status == RequestStatus::Resolved);
     counts[CLOSED] = i64::from(status == RequestStatus::Closed);
     counts[REJECTED] = i64::from(status == RequestStatus::Rejected);
-    if status == RequestStatus::Closed {
-        if let Some(seconds) = close_seconds(request) {
-            counts[CLOSE_COUNT] = 1;
-            counts[CLOSE_TOTAL_SECONDS] = seconds;
-            counts[WITHIN_1_DAY] = i64::from(seconds <= DAY_SECONDS);
-            counts[WITHIN_7_DAYS] = i64::from(seconds <= 7 * DAY_SECONDS);
-            counts[WITHIN_30_DAYS] = i64::from(seconds <= 30 * DAY_SECONDS);
-            counts[WITHIN_90_DAYS] = i64::from(seconds <= 90 * DAY_SECONDS);
-            counts[OVER_90_DAYS] = i64::from(seconds > 90 * DAY_SECONDS);
-        }
+    if status == RequestStatus::Closed
+        && let Some(seconds) = close_seconds(request)
+    {
+        counts[CLOSE_COUNT] = 1;
+        counts[CLOSE_TOTAL_SECONDS] = seconds;
+        counts[WITHIN_1_DAY] = i64::from(seconds <= DAY_SECONDS);
+        counts[WITHIN_7_DAYS] = i64::from(seconds <= 7 * DAY_SECONDS);
+        counts[WITHIN_30_DAYS] = i64::from(seconds <= 30 * DAY_SECONDS);
+        counts[WITHIN_90_DAYS] = i64::from(seconds <= 90 * DAY_SECONDS);
+        counts[OVER_90_DAYS] = i64::from(seconds > 90 * DAY_SECONDS);
     }
     counts
 }

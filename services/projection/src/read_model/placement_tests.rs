@@ -962,7 +962,7 @@ fn station_event(state: &Station, step: u8, child: u8, flag: bool, seats: u32) -
             waitlisted: if flag {
                 state.free_seats() == 0
             } else {
-                child % 2 == 0
+                child.is_multiple_of(2)
             },
         }),
         2 => {
