@@ -3,13 +3,14 @@
 //! identity from metadata and the layer that authenticates every call
 //! (`auth`, a call hook of `hook`, as the metrics layer is), server plumbing
 //! (health, reflection, shutdown, logs), and the flags every service takes
-//! (`args`), and the bounds on what a caller may send (`codec` for bodies
+//! (`args`), the key files of signed events (`event_keys`), and the bounds on what a caller may send (`codec` for bodies
 //! that do not decode, `limits` for their size).
 #![forbid(unsafe_code)]
 
 pub mod args;
 pub mod auth;
 pub mod codec;
+pub mod event_keys;
 pub mod hook;
 pub mod identity;
 pub mod limits;

@@ -3,6 +3,7 @@
 //! logs, tokens file) are `sy_api::args::CommonArgs`; these are intake's own.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Parser;
 use sy_api::args::CommonArgs;
@@ -38,6 +39,13 @@ pub struct Config {
     /// it a fixed development key is used (and a warning logged).
     #[arg(long, env = "SY_IDENTITY_KEY", value_parser = parse_key, hide_env_values = true)]
     pub identity_key: Option<IdentityKey>,
+
+    /// Signing key file: one line `<key-id> <base64 32-byte seed>` (`sy keys
+    /// new` writes one), readable by its owner only. Every event is signed
+    /// with it; its public line goes into the deployment's verify keys file.
+    /// Required unless `--dev` (then events are published unsigned).
+    #[arg(long, env = "SY_SIGNING_KEY_FILE")]
+    pub signing_key_file: Option<PathBuf>,
 
     /// Aggregates whose folded state is kept in memory (LRU).
     #[arg(long, env = "SY_CACHE_SIZE", default_value_t = 10_000)]

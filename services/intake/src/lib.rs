@@ -41,6 +41,10 @@ const SERVICE_NAME: &str = "shuangyong.v1.Intake";
 /// Runs intake until `shutdown` resolves; in-flight commands finish first.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let identity = config.common.identity()?;
+    let signer = sy_api::event_keys::signer_or_dev(
+        config.signing_key_file.as_deref(),
+        config.common.dev,
+    )?;
     if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }
@@ -64,6 +68,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             identity_key: config.identity_key(),
         },
         config.cache_size,
+        signer,
     ));
     let commands = service::IntakeService::new(pipeline, identity.clone());
     let (health, health_service) = tonic_health::server::health_reporter();

@@ -91,6 +91,10 @@ pub enum RunError {
     /// The SIGHUP handler that reloads the tokens file cannot be installed.
     #[error("cannot listen for sighup: {0}")]
     Signal(std::io::Error),
+    /// The verify keys file cannot be used, or is missing outside
+    /// development mode.
+    #[error(transparent)]
+    Keys(#[from] sy_api::event_keys::KeyFileError),
     /// The fold stopped for good.
     #[error("fold stopped: {0}")]
     Follow(#[from] FollowError),
@@ -123,10 +127,16 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
     let identity = config.common.identity()?;
+    let verify_keys = sy_api::event_keys::verify_keys_or_dev(
+        config.verify_keys_file.as_deref(),
+        config.common.dev,
+    )?
+    .map(Arc::new);
     if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }
     let (data_dir, model) = DataDir::open(&config.data_dir)?;
+    let model = model.verifying(verify_keys);
     for stale in data_dir.inactive() {
         info!(path = %stale.display(), "deleting a read model generation no longer in use");
         if let Err(err) = std::fs::remove_dir_all(&stale) {
