@@ -128,7 +128,22 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Token {
             command: args::TokenCommand::New(token),
         } => new_token(&token),
+        Command::Keys {
+            command: args::KeysCommand::New(keys),
+        } => new_signing_key(&keys),
     }
+}
+
+/// Writes a new event signing key and prints its public line.
+fn new_signing_key(args: &args::KeysArgs) -> Result<(), Error> {
+    let made = sy_api::event_keys::new_signing_key(&args.id, &args.out)
+        .map_err(|err| Error::Failed(err.to_string()))?;
+    say!(
+        "signing key (owner-only; intake --signing-key-file): {}",
+        made.path.display()
+    );
+    say!("verify keys file line: {}", made.public_line);
+    Ok(())
 }
 
 /// Prints a fresh token and its tokens-file line.

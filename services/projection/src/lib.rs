@@ -6,7 +6,8 @@
 //! checkpoint, a span per batch), `data_dir` (generations, and the rebuild of
 //! a store in an older format), `read_model` (one named set of sled trees,
 //! the fold transaction, indexes, counters, list paging, the placement
-//! programmes' views and statistics), `query` and `placement_query` (the gRPC
+//! programmes' views and statistics), `redact` (what of a quarantined
+//! event may be served), `query` and `placement_query` (the gRPC
 //! surface, sharing `serving`). Each replica keeps its own sled directory and
 //! can be rebuilt from the log alone, so run as many as reads need.
 //!
@@ -30,6 +31,7 @@ mod placement_query;
 mod query;
 mod read_model;
 mod rebuild;
+mod redact;
 mod serving;
 
 use std::future::Future;
