@@ -41,7 +41,10 @@ fn signature_cell(
     };
     match keys.verify(stored, envelope) {
         Ok(key_id) => (format!("ok {key_id}"), None),
-        Err(err) => (format!("BAD ({})", short_reason(&err)), Some(err.to_string())),
+        Err(err) => (
+            format!("BAD ({})", short_reason(&err)),
+            Some(err.to_string()),
+        ),
     }
 }
 
@@ -58,12 +61,7 @@ fn short_reason(err: &sy_domain::signature::SignatureError) -> &'static str {
 
 /// Renders `events` (the subject's events, oldest first) of `kind` `id`,
 /// checking signatures with `keys` when given.
-pub fn history(
-    kind: &str,
-    id: &str,
-    events: &[StoredEvent],
-    keys: Option<&VerifyKeys>,
-) -> History {
+pub fn history(kind: &str, id: &str, events: &[StoredEvent], keys: Option<&VerifyKeys>) -> History {
     let mut table = render::table(&[
         "position",
         "v",
@@ -300,12 +298,20 @@ mod tests {
         assert!(shown.unsigned[1].starts_with("position 40: unsigned"));
         assert!(shown.text.contains("ok k1"), "{}", shown.text);
         assert!(shown.text.contains("BAD (forged or altered)"));
-        assert!(shown.text.contains("signatures: 2 of 4 events NOT signed by intake"));
+        assert!(
+            shown
+                .text
+                .contains("signatures: 2 of 4 events NOT signed by intake")
+        );
 
         let genuine = signed_events(2, |_| Some(intake.clone()));
         let shown = history("request", "r-1", &genuine, Some(&keys));
         assert!(shown.unsigned.is_empty());
-        assert!(shown.text.contains("signatures: all 2 events signed by intake"));
+        assert!(
+            shown
+                .text
+                .contains("signatures: all 2 events signed by intake")
+        );
         let unchecked = history("request", "r-1", &genuine, None);
         assert!(unchecked.text.contains("signatures: not checked"));
     }

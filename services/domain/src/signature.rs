@@ -331,8 +331,11 @@ impl VerifyKeys {
         let unsigned = stored
             .strip_suffix(field.as_slice())
             .ok_or_else(|| malformed("not the last field of the stored bytes"))?;
-        key.verify_strict(&signed_message(unsigned), &Signature::from_bytes(&signature))
-            .map_err(|_| SignatureError::Invalid(key_id.to_string()))?;
+        key.verify_strict(
+            &signed_message(unsigned),
+            &Signature::from_bytes(&signature),
+        )
+        .map_err(|_| SignatureError::Invalid(key_id.to_string()))?;
         Ok(key_id)
     }
 }

@@ -41,10 +41,8 @@ const SERVICE_NAME: &str = "shuangyong.v1.Intake";
 /// Runs intake until `shutdown` resolves; in-flight commands finish first.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let identity = config.common.identity()?;
-    let signer = sy_api::event_keys::signer_or_dev(
-        config.signing_key_file.as_deref(),
-        config.common.dev,
-    )?;
+    let signer =
+        sy_api::event_keys::signer_or_dev(config.signing_key_file.as_deref(), config.common.dev)?;
     if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }

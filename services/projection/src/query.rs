@@ -26,8 +26,8 @@ use tracing::warn;
 
 use crate::Stop;
 use crate::live::Live;
-use crate::redact::redact;
 use crate::read_model::{ListFilter, ReadModel, ReadModelError};
+use crate::redact::redact;
 use crate::serving::{MAX_PAGE_SIZE, Reads, from_list, id, internal, optional_enum, page_size};
 
 /// Quarantine entries per call when the caller gives no limit.

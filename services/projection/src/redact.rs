@@ -137,7 +137,11 @@ mod tests {
             panic!("not a person: {decoded:?}");
         };
         assert_eq!(
-            (person.name.as_str(), person.id_number.as_str(), person.phone.as_str()),
+            (
+                person.name.as_str(),
+                person.id_number.as_str(),
+                person.phone.as_str()
+            ),
             (MASK, MASK, MASK)
         );
         assert_eq!(person.links[0].name, MASK);
@@ -157,7 +161,9 @@ mod tests {
         let decoded = EventEnvelope::decode(served.payload.as_slice()).unwrap();
         assert_eq!(
             decoded.payload,
-            Some(Payload::ProgressRecorded(pb::ProgressRecorded { note: MASK.into() }))
+            Some(Payload::ProgressRecorded(pb::ProgressRecorded {
+                note: MASK.into()
+            }))
         );
     }
 
