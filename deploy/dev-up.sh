@@ -132,10 +132,19 @@ fi
 # --- services -----------------------------------------------------------------
 export SY_NATS_URL="nats://127.0.0.1:$NATS_PORT" SY_STREAM="$STREAM" SY_LOG_FORMAT=text NO_COLOR=1
 
+# Events are signed: intake's key (made once, kept with the log it signs)
+# and the verify keys file the projection and `sy verify`/`sy history` read.
+if [ ! -f "$DATA/keys/dev.key" ]; then
+  mkdir -p "$DATA/keys"
+  "$BIN/sy" keys new --id dev --out "$DATA/keys" \
+    | sed -n 's/^verify keys file line: //p' >"$DATA/keys/verify-keys"
+fi
+export SY_VERIFY_KEYS_FILE="$DATA/keys/verify-keys"
+
 log "starting sy-intake on $INTAKE_ADDR"
 LOG_FILE="$DATA/intake.log" PID_FILE="$DATA/intake.pid" \
   start_bg env SY_LISTEN="$INTAKE_ADDR" SY_METRICS_LISTEN="$INTAKE_METRICS_ADDR" \
-    SY_DISTRICTS=500106 "$BIN/sy-intake"
+    SY_DISTRICTS=500106 SY_SIGNING_KEY_FILE="$DATA/keys/dev.key" "$BIN/sy-intake"
 INTAKE_PID=$STARTED_PID
 
 log "starting sy-projection on $QUERY_ADDR"

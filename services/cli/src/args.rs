@@ -308,6 +308,11 @@ pub struct AsOfArgs {
     /// New directory for the read model (created; must be missing or empty).
     #[arg(long)]
     pub out: PathBuf,
+    /// The deployment's published verify keys: events not signed by one of
+    /// them are quarantined, as the live projection does. Without it every
+    /// event is folded unchecked (said in the output).
+    #[arg(long, env = "SY_VERIFY_KEYS_FILE")]
+    pub verify_keys_file: Option<PathBuf>,
     #[command(flatten)]
     pub log: LogArgs,
 }
