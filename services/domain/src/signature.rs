@@ -4,13 +4,15 @@
 //! proves that intake wrote an event, so a forged event carrying a correct
 //! `prev_hash` still fails here.
 //!
-//! What is signed, exactly: the stored bytes of the envelope end with its
-//! `signature` field (field 15: tag, length 64, the 64 signature bytes).
-//! The signature is over [`DOMAIN_TAG`] followed by every stored byte before
-//! that field. For intake's encoder those bytes are the envelope encoded
-//! with `signature` empty, `signing_key_id` set (so the key id is signed).
-//! Verifying works on the stored bytes as they are, never on a re-encoding:
-//! a reader that does not know a newer field still verifies it.
+//! What is signed, exactly: [`DOMAIN_TAG`] followed by the stored bytes of
+//! the envelope with its one `signature` field record (field 15: tag,
+//! length 64, the 64 signature bytes) cut out, every other byte kept in
+//! order. For intake's encoder that is the envelope encoded with
+//! `signature` empty and `signing_key_id` set (so the key id is signed), and
+//! the stored bytes are the envelope encoded with both (prost's encoding, so
+//! re-encoding a decoded event gives its stored bytes). Verifying cuts the
+//! field out of the bytes as stored, never re-encodes: a reader that does
+//! not know a newer field still verifies an event carrying it.
 //!
 //! Order with the hashes (see DESIGN, "Security and data"): the envelope
 //! names the hash of its aggregate's previous stored event (`prev_hash`),
@@ -103,8 +105,8 @@ pub enum SignatureError {
     /// Signed under a key id the verifier does not know.
     #[error("signed with unknown key id {0:?}")]
     UnknownKey(String),
-    /// The signature is not 64 bytes, or not the last field of the stored
-    /// bytes (so what it signs is not defined).
+    /// The signature is not 64 bytes, or the stored bytes do not hold
+    /// exactly one signature field (so what it signs is not defined).
     #[error("malformed signature (key {key_id:?}): {reason}")]
     Malformed {
         /// The key id the envelope names.
@@ -156,17 +158,42 @@ fn key_lines(text: &str) -> impl Iterator<Item = Result<(usize, String, [u8; 32]
         })
 }
 
-/// The `signature` field as it ends the stored bytes.
-fn signature_field(signature: &[u8]) -> Vec<u8> {
-    let mut field = Vec::with_capacity(2 + signature.len());
-    prost::encoding::encode_key(
-        SIGNATURE_FIELD,
-        prost::encoding::WireType::LengthDelimited,
-        &mut field,
-    );
-    prost::encoding::encode_varint(signature.len() as u64, &mut field);
-    field.extend_from_slice(signature);
-    field
+/// `stored` with its one `signature` field record cut out, or why it has
+/// none to cut.
+fn without_signature(stored: &[u8]) -> Result<Vec<u8>, &'static str> {
+    use prost::encoding::{WireType, decode_key, decode_varint};
+    const NOT_PROTOBUF: &str = "the stored bytes are not a protobuf message";
+    let mut rest = stored;
+    let mut unsigned = Vec::with_capacity(stored.len());
+    let mut signatures = 0;
+    while !rest.is_empty() {
+        let record = rest;
+        let (field, wire_type) = decode_key(&mut rest).map_err(|_| NOT_PROTOBUF)?;
+        let len = match wire_type {
+            WireType::Varint => decode_varint(&mut rest)
+                .map(|_| 0)
+                .map_err(|_| NOT_PROTOBUF)?,
+            WireType::SixtyFourBit => 8,
+            WireType::ThirtyTwoBit => 4,
+            WireType::LengthDelimited => decode_varint(&mut rest)
+                .ok()
+                .and_then(|len| usize::try_from(len).ok())
+                .ok_or(NOT_PROTOBUF)?,
+            WireType::StartGroup | WireType::EndGroup => return Err(NOT_PROTOBUF),
+        };
+        rest = rest.get(len..).ok_or(NOT_PROTOBUF)?;
+        let record = &record[..record.len() - rest.len()];
+        if field == SIGNATURE_FIELD {
+            signatures += 1;
+        } else {
+            unsigned.extend_from_slice(record);
+        }
+    }
+    if signatures == 1 {
+        Ok(unsigned)
+    } else {
+        Err("the signature field must occur exactly once")
+    }
 }
 
 /// The message an Ed25519 signature is made over.
@@ -240,17 +267,15 @@ impl EventSigner {
     }
 
     /// Signs `envelope` (after its `prev_hash` is set) and returns the bytes
-    /// to store: the envelope encoded with `signing_key_id` set and no
-    /// signature, then the signature field. `envelope` gets both fields, so
-    /// it equals what the stored bytes decode to.
+    /// to store: `envelope` with `signing_key_id` and `signature` set (it
+    /// keeps both), encoded.
     pub fn sign(&self, envelope: &mut EventEnvelope) -> Vec<u8> {
         envelope.signing_key_id = self.key_id.clone();
         envelope.signature.clear();
-        let mut stored = envelope.encode_to_vec();
-        let signature = self.key.sign(&signed_message(&stored)).to_bytes();
-        stored.extend_from_slice(&signature_field(&signature));
+        let unsigned = envelope.encode_to_vec();
+        let signature = self.key.sign(&signed_message(&unsigned)).to_bytes();
         envelope.signature = signature.to_vec();
-        stored
+        envelope.encode_to_vec()
     }
 }
 
@@ -327,12 +352,9 @@ impl VerifyKeys {
             .as_slice()
             .try_into()
             .map_err(|_| malformed("not 64 bytes"))?;
-        let field = signature_field(&signature);
-        let unsigned = stored
-            .strip_suffix(field.as_slice())
-            .ok_or_else(|| malformed("not the last field of the stored bytes"))?;
+        let unsigned = without_signature(stored).map_err(malformed)?;
         key.verify_strict(
-            &signed_message(unsigned),
+            &signed_message(&unsigned),
             &Signature::from_bytes(&signature),
         )
         .map_err(|_| SignatureError::Invalid(key_id.to_string()))?;
@@ -378,6 +400,8 @@ mod tests {
         let mut signed = envelope();
         let stored = k1.sign(&mut signed);
         assert_eq!(EventEnvelope::decode(stored.as_slice()).unwrap(), signed);
+        // Stored as prost encodes it: a decoded event re-encodes to its bytes.
+        assert_eq!(stored, signed.encode_to_vec());
         assert_eq!(signed.signing_key_id, "k1");
         assert_eq!(signed.signature.len(), 64);
         let keys = VerifyKeys::of([&k1]);
@@ -385,7 +409,7 @@ mod tests {
         // What is signed is the envelope encoded without its signature.
         let mut unsigned = signed.clone();
         unsigned.signature.clear();
-        assert!(stored.starts_with(&unsigned.encode_to_vec()));
+        assert_eq!(without_signature(&stored), Ok(unsigned.encode_to_vec()));
     }
 
     #[test]
@@ -422,11 +446,19 @@ mod tests {
             verify(&keys, &forged),
             Err(SignatureError::Invalid("k1".into()))
         );
-        // A field appended after the signature moves it off the end.
+        // A field appended to signed bytes is not covered by the signature.
         let mut appended = k1.sign(&mut envelope());
         appended.extend_from_slice(&[0x20, 0x05]); // aggregate_version = 5
-        assert!(matches!(
+        assert_eq!(
             verify(&keys, &appended),
+            Err(SignatureError::Invalid("k1".into()))
+        );
+        // Two signature fields: which one signs what is not defined.
+        let mut signed = envelope();
+        let mut twice = k1.sign(&mut signed);
+        prost::encoding::bytes::encode(SIGNATURE_FIELD, &signed.signature, &mut twice);
+        assert!(matches!(
+            verify(&keys, &twice),
             Err(SignatureError::Malformed { .. })
         ));
         // A short signature.
