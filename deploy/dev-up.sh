@@ -151,11 +151,16 @@ wait_for_log "$DATA/nats.log" "Server is ready" "$STARTED_PID" 20
 export SY_NATS_URL="nats://127.0.0.1:$NATS_PORT" SY_STREAM="$STREAM" SY_LOG_FORMAT=text NO_COLOR=1
 export SY_NATS_CA="$SECRETS/ca.pem" SY_TOKENS_FILE="$SECRETS/tokens"
 
+# Events are signed with the key `sy setup` made (intake-1); the projection
+# and `sy verify`/`sy history` check them against the published verify keys.
+export SY_VERIFY_KEYS_FILE="$SECRETS/verify.keys"
+
 log "starting sy-intake on $INTAKE_ADDR"
 LOG_FILE="$DATA/intake.log" PID_FILE="$DATA/intake.pid" \
   start_bg env SY_LISTEN="$INTAKE_ADDR" SY_METRICS_LISTEN="$INTAKE_METRICS_ADDR" \
     SY_NATS_USER=intake SY_NATS_PASSWORD_FILE="$SECRETS/nats/intake.password" \
     SY_IDENTITY_KEY_FILE="$SECRETS/intake/identity.key" \
+    SY_SIGNING_KEY_FILE="$SECRETS/intake/intake-1.key" \
     SY_DISTRICTS=500106 "$BIN/sy-intake"
 INTAKE_PID=$STARTED_PID
 

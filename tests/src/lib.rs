@@ -40,5 +40,5 @@ pub use client::{
 pub use nats::{NatsServer, Secrets, free_port};
 pub use service::{Service, ServiceBuilder, binary_path};
 pub use sy_api::pb;
-pub use system::{CONVERGE, System, SystemBuilder, wait_applied};
+pub use system::{CONVERGE, SIGNING_KEY_ID, System, SystemBuilder, wait_applied};
 pub use tls::{KeyedCert, Pki, TestCa, tls_channel};

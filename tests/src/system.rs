@@ -1,6 +1,12 @@
 //! One whole deployment for one test: a NATS server, `sy-intake` and
 //! `sy-projection` wired to a stream of their own and a temporary data dir,
 //! so tests run in parallel without seeing each other.
+//!
+//! Events are signed as in a deployment: each system makes its own signing
+//! key ([`SIGNING_KEY_ID`]); intake signs with it and every projection
+//! verifies with its published line, so an event not written by this
+//! intake is quarantined. The services still run in development mode for
+//! the other protections (see `ServiceBuilder`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,6 +24,9 @@ use crate::service::{Service, ServiceBuilder};
 /// The agency a secured system's query clients act for (`sy setup --demo`
 /// grants it every read).
 pub const AUDITOR_AGENCY: &str = "district-audit-office";
+
+/// Key id of the signing key each system makes for its intake.
+pub const SIGNING_KEY_ID: &str = "sy-test";
 
 /// How long suites wait for a projection to catch up.
 pub const CONVERGE: Duration = Duration::from_secs(60);
@@ -77,7 +86,15 @@ impl SystemBuilder {
             .prefix("sy-system-")
             .tempdir()
             .context("cannot create a temp dir")?;
-        let mut intake = ServiceBuilder::intake(&nats, &stream);
+        let signing = sy_api::event_keys::new_signing_key(SIGNING_KEY_ID, root.path())?;
+        let verify_keys_file = root.path().join("verify-keys");
+        std::fs::write(
+            &verify_keys_file,
+            format!("# this system's intake\n{}\n", signing.public_line),
+        )
+        .context("cannot write the verify keys file")?;
+        let mut intake = ServiceBuilder::intake(&nats, &stream)
+            .flag("--signing-key-file", signing.path.display());
         if let Some(districts) = &self.districts {
             intake = intake.flag("--districts", districts);
         }
@@ -97,6 +114,8 @@ impl SystemBuilder {
             root,
             projections: AtomicUsize::new(0),
             config: self,
+            signing_key_file: signing.path,
+            verify_keys_file,
         };
         let projection = system.projection_builder().start().await?;
         system.projection = Some(projection);
@@ -116,6 +135,8 @@ pub struct System {
     root: TempDir,
     projections: AtomicUsize,
     config: SystemBuilder,
+    signing_key_file: PathBuf,
+    verify_keys_file: PathBuf,
 }
 
 impl System {
@@ -127,6 +148,37 @@ impl System {
     /// A deployment with non-default settings.
     pub fn builder() -> SystemBuilder {
         SystemBuilder::default()
+    }
+
+    /// Intake's signing key file (owner-only, `<key-id> <base64 seed>`).
+    pub fn signing_key_file(&self) -> &std::path::Path {
+        &self.signing_key_file
+    }
+
+    /// The verify keys file this system publishes (its intake's key), as
+    /// its projections and `sy --verify-keys-file` read it.
+    pub fn verify_keys_file(&self) -> &std::path::Path {
+        &self.verify_keys_file
+    }
+
+    /// Runs the real `sy` binary with `args`, then this system's
+    /// `--nats-url` and `--stream` (nothing from the environment); returns
+    /// its exit code and its output (stdout, then stderr).
+    pub async fn sy(&self, args: &[&str]) -> anyhow::Result<(i32, String)> {
+        let output = tokio::process::Command::new(crate::binary_path("sy"))
+            .args(args)
+            .args(["--nats-url", &self.nats_url(), "--stream", self.stream()])
+            .env_remove("SY_NATS_URL")
+            .env_remove("SY_STREAM")
+            .env_remove("SY_VERIFY_KEYS_FILE")
+            .output()
+            .await?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok((output.status.code().unwrap_or(-1), text))
     }
 
     /// The stream this system's services use.
@@ -190,12 +242,13 @@ impl System {
     pub fn projection_builder(&self) -> ServiceBuilder {
         let n = self.projections.fetch_add(1, Ordering::Relaxed) + 1;
         let data_dir = self.data_dir(n);
-        let mut builder =
-            ServiceBuilder::projection(&self.nats, &self.stream, &data_dir).label(if n == 1 {
+        let mut builder = ServiceBuilder::projection(&self.nats, &self.stream, &data_dir)
+            .label(if n == 1 {
                 "sy-projection".to_string()
             } else {
                 format!("sy-projection#{n}")
-            });
+            })
+            .flag("--verify-keys-file", self.verify_keys_file.display());
         if let Some(ms) = self.config.max_wait_ms {
             builder = builder.flag("--max-wait-ms", ms);
         }
@@ -218,7 +271,11 @@ impl System {
 
     /// Publishes raw bytes onto the log, as a foreign or broken writer would;
     /// returns their position.
-    pub async fn publish_raw(&self, subject: &str, bytes: &'static [u8]) -> anyhow::Result<u64> {
+    pub async fn publish_raw(
+        &self,
+        subject: &str,
+        bytes: impl Into<bytes::Bytes>,
+    ) -> anyhow::Result<u64> {
         let js = async_nats::jetstream::new(self.nats.client().await?);
         let ack = js.publish(subject.to_string(), bytes.into()).await?.await?;
         Ok(ack.sequence)
@@ -226,7 +283,9 @@ impl System {
 
     /// A projection of this system's stream on `data_dir` (the caller's).
     pub fn projection_on(&self, data_dir: &std::path::Path) -> ServiceBuilder {
-        ServiceBuilder::projection(&self.nats, &self.stream, data_dir).label("sy-projection@dir")
+        ServiceBuilder::projection(&self.nats, &self.stream, data_dir)
+            .label("sy-projection@dir")
+            .flag("--verify-keys-file", self.verify_keys_file.display())
     }
 
     /// Starts another projection on a fresh data dir.

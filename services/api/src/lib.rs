@@ -3,7 +3,7 @@
 //! identity from metadata and the layer that authenticates every call
 //! (`auth`, a call hook of `hook`, as the metrics layer is), server plumbing
 //! (health, reflection, shutdown, logs), and the flags every service takes
-//! (`args`), and the bounds on what a caller may send (`codec` for bodies
+//! (`args`), the key files of signed events (`event_keys`), and the bounds on what a caller may send (`codec` for bodies
 //! that do not decode, `limits` for their size), TLS and the identity of a
 //! client certificate (`tls`), who may call what (`policy`: roles and the
 //! method table), per-credential limits (`quota`), files re-read without a
@@ -13,6 +13,7 @@
 pub mod args;
 pub mod auth;
 pub mod codec;
+pub mod event_keys;
 pub mod hook;
 pub mod identity;
 pub mod limits;

@@ -162,6 +162,33 @@ pub enum Command {
     /// identity key, NATS users' passwords and their permissions.
     #[command(after_help = SETUP_HELP)]
     Setup(SetupArgs),
+    /// Event signing keys: intake's `--signing-key-file`, and the lines of
+    /// the verify keys file the deployment publishes.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a signing key: writes `DIR/<id>.key` (owner-only; intake's
+    /// --signing-key-file) and prints the public line to add to the verify
+    /// keys file (projection and `sy` --verify-keys-file). To rotate, publish
+    /// the new line first, then switch intake; keep old lines published.
+    New(KeysArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// Key id written into every event it signs (A-Z a-z 0-9 . _ -, at
+    /// most 64), e.g. `intake-2026-12`.
+    #[arg(long)]
+    pub id: String,
+    /// Directory to write `<id>.key` into (an existing file is never
+    /// overwritten).
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -220,7 +247,7 @@ const VERIFY_HELP: &str = "What is checked: every line's `hash` against its `pay
 `event`, `decode_error` and `subject` fields against the payload; positions strictly \
 increasing and without gaps (an export starts at 1 unless --partial); each aggregate's versions \
 (1, 2, 3, ...) and hash chain (each prev_hash is the hash of the aggregate's previous event); \
-the running log digest. Each finding names its position, aggregate, version and what is wrong.\n\n\
+the running log digest; with --verify-keys-file, every event's signature by intake. Each finding names its position, aggregate, version and what is wrong.\n\n\
 The chains prove each aggregate's own events and order. The order across aggregates, the \
 positions, and the last event of each aggregate (if someone also rewrote its `hash`) are \
 proved only by the digest: compare it with a replica's (`sy status`) using --expect-digest \
@@ -230,8 +257,11 @@ Exit codes: 0 verified; 1 the file or the log could not be read; 2 bad command l
 
 const HISTORY_HELP: &str = "Read from the log itself (the subject sy.evt.KIND.ID), not from \
 a read model. Times are China Standard Time (Asia/Shanghai, UTC+8).\n\n\
-Exit codes: 0 ok and the chain intact; 1 the log could not be read or the aggregate has no \
-events; 2 bad command line; 3 the hash chain is broken.";
+With --verify-keys-file (SY_VERIFY_KEYS_FILE) each event's signature is checked: `ok <key id>`, \
+or BAD and why (unsigned, unknown key, malformed, forged or altered).\n\n\
+Exit codes: 0 ok, the chain intact (and, with keys, every event signed); 1 the log could not be \
+read or the aggregate has no events; 2 bad command line; 3 the hash chain is broken or an event \
+is not signed by intake.";
 
 const AS_OF_HELP: &str = "Folds the log from position 1 into a fresh read model in --out \
 (which must be missing or empty), in batches of 1000, exactly as the projection folds it: up \
@@ -304,6 +334,11 @@ pub struct VerifyArgs {
     /// Position at which --expect-digest applies; default the last one verified.
     #[arg(long, requires = "expect_digest")]
     pub expect_position: Option<u64>,
+    /// The deployment's published verify keys (`<key-id> <base64 public
+    /// key>` lines): every event must carry intake's signature by one of
+    /// them. Without it signatures are not checked (the summary says so).
+    #[arg(long, env = "SY_VERIFY_KEYS_FILE")]
+    pub verify_keys_file: Option<PathBuf>,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -314,6 +349,10 @@ pub struct HistoryArgs {
     pub kind: String,
     /// Aggregate id (a UUID for requests).
     pub id: String,
+    /// The deployment's published verify keys: each event's signature is
+    /// shown as valid (with its key id) or not. Without it: not checked.
+    #[arg(long, env = "SY_VERIFY_KEYS_FILE")]
+    pub verify_keys_file: Option<PathBuf>,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -331,6 +370,11 @@ pub struct AsOfArgs {
     /// New directory for the read model (created; must be missing or empty).
     #[arg(long)]
     pub out: PathBuf,
+    /// The deployment's published verify keys: events not signed by one of
+    /// them are quarantined, as the live projection does. Without it every
+    /// event is folded unchecked (said in the output).
+    #[arg(long, env = "SY_VERIFY_KEYS_FILE")]
+    pub verify_keys_file: Option<PathBuf>,
     #[command(flatten)]
     pub log: LogArgs,
 }

@@ -210,7 +210,11 @@ pub async fn run(args: &AsOfArgs, timeout: Duration) -> Result<(), Error> {
         }
     };
 
-    let model = ReadModel::open(&args.out)?;
+    let keys = crate::verify::verify_keys(args.verify_keys_file.as_deref())?;
+    if keys.is_none() {
+        say!("signatures NOT checked (no --verify-keys-file): forged events are folded");
+    }
+    let model = ReadModel::open(&args.out)?.verifying(keys);
     let mut folder = Folder::new(model);
     let mut range = log.range(1, cut, timeout).await?;
     let bar = log::progress(cut, "folding");

@@ -131,7 +131,22 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             command: args::TokenCommand::New,
         } => new_token(&cli.agency, &cli.user),
         Command::Setup(setup) => setup::run(&setup),
+        Command::Keys {
+            command: args::KeysCommand::New(keys),
+        } => new_signing_key(&keys),
     }
+}
+
+/// Writes a new event signing key and prints its public line.
+fn new_signing_key(args: &args::KeysArgs) -> Result<(), Error> {
+    let made = sy_api::event_keys::new_signing_key(&args.id, &args.out)
+        .map_err(|err| Error::Failed(err.to_string()))?;
+    say!(
+        "signing key (owner-only; intake --signing-key-file): {}",
+        made.path.display()
+    );
+    say!("verify keys file line: {}", made.public_line);
+    Ok(())
 }
 
 /// A fresh bearer token: `sy_` and two random UUIDs (244 random bits).

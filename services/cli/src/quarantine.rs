@@ -1,6 +1,8 @@
 //! `sy quarantine`: the events a projection replica's fold refused
 //! (`ListQuarantined`): undecodable, a broken hash chain, or illegal for
-//! the aggregate, with their position, subject and reason, oldest first.
+//! the aggregate, or without intake's signature), with their position,
+//! subject, reason, size and hash (the bytes are in the log: `sy export`),
+//! oldest first.
 
 use comfy_table::{Cell, CellAlignment, Table};
 use sy_api::pb;
@@ -12,13 +14,14 @@ use crate::rpc::{Endpoints, read_with_retry};
 
 /// The quarantined events as a table.
 pub fn table(events: &[pb::QuarantinedEvent]) -> Table {
-    let mut table = render::table(&["position", "subject", "reason", "size (bytes)"]);
+    let mut table = render::table(&["position", "subject", "reason", "size (bytes)", "hash"]);
     for event in events {
         table.add_row(vec![
             Cell::new(event.position).set_alignment(CellAlignment::Right),
             Cell::new(&event.subject),
             Cell::new(&event.reason),
-            Cell::new(event.payload.len()).set_alignment(CellAlignment::Right),
+            Cell::new(event.payload_size).set_alignment(CellAlignment::Right),
+            Cell::new(render::short_hash(&event.payload_hash)),
         ]);
     }
     table
@@ -69,11 +72,14 @@ mod tests {
             position: 42,
             subject: "sy.evt.request.x".into(),
             reason: "undecodable envelope".into(),
-            payload: vec![0; 300],
+            payload_size: 300,
+            payload_hash: vec![0xab; 32],
+            ..Default::default()
         }])
         .to_string();
         assert!(text.contains("42"));
         assert!(text.contains("undecodable envelope"));
         assert!(text.contains("300"));
+        assert!(text.contains(&render::short_hash(&[0xab; 32])));
     }
 }

@@ -10,6 +10,9 @@
 //! DIR/nats/<user>.password             each NATS user's password (intake, projection, auditor)
 //! DIR/intake/server.pem, server.key    intake's gRPC certificate
 //! DIR/intake/identity.key              the identity key (64 hex digits)
+//! DIR/intake/intake-1.key              intake's event-signing key (`--signing-key-file`)
+//! DIR/verify.keys                      the public keys events are checked with
+//!                                      (`--verify-keys-file`; publish it)
 //! DIR/projection/server.pem, server.key  the projection's gRPC certificate
 //! DIR/tokens                           BLAKE3 hashes of the clients' tokens (`--tokens-file`)
 //! DIR/clients/<agency>/client.pem, client.key, token
@@ -205,8 +208,23 @@ pub fn write(
         ));
     }
     file(&out.join("tokens"), &tokens)?;
+
+    let key = sy_api::event_keys::new_signing_key(SIGNING_KEY_ID, &out.join("intake"))
+        .map_err(|err| Error::Failed(err.to_string()))?;
+    file(
+        &out.join("verify.keys"),
+        &format!(
+            "# The public keys events are signed with (--verify-keys-file): publish\n\
+             # this file; to rotate, add the new key's line (sy keys new) before\n\
+             # intake switches to it, and keep the old lines.\n{}\n",
+            key.public_line
+        ),
+    )?;
     Ok(())
 }
+
+/// The id of the signing key `sy setup` makes for intake.
+pub const SIGNING_KEY_ID: &str = "intake-1";
 
 /// Creates `path` with mode 0700 (owner only).
 fn create_private_dir(path: &Path) -> Result<(), Error> {
@@ -384,7 +402,7 @@ mod tests {
                 files += 1;
             }
         }
-        assert_eq!(files, 2 + 3 * 2 + 4 + 1 + 1 + 2 * 3);
+        assert_eq!(files, 2 + 3 * 2 + 4 + 1 + 1 + 2 * 3 + 2);
         let token = sy_api::secret_file::read_private(&out.join("clients/unit-1/token")).unwrap();
         let tokens = std::fs::read_to_string(out.join("tokens")).unwrap();
         assert!(!tokens.contains(token.trim()));

@@ -14,7 +14,11 @@
 //! - the running [`LogDigest`] over all events, compared with a replica's
 //!   (`--expect-digest`): the only check that also covers the order across
 //!   aggregates, the positions, and the last event of an aggregate whose
-//!   `hash` was rewritten with it.
+//!   `hash` was rewritten with it;
+//! - with `--verify-keys-file`, every event's signature by intake
+//!   (`sy_domain::signature`): the only check that proves who wrote an
+//!   event, so a forged event chained onto the right hash still fails.
+//!   Without keys the summary says that signatures were not checked.
 //!
 //! The chains are followed by the domain's [`ChainFollower`] rather than by
 //! [`ChainVerifier`] alone: that one never moves past a broken link, so
@@ -26,12 +30,14 @@
 use std::fmt;
 use std::io::{BufRead as _, BufReader, Read};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use prost::Message as _;
 use sy_domain::audit::{ChainBreak, ChainFollower, ChainProblem, ChainVerifier, LogDigest};
 use sy_domain::event::{hash, subject};
 use sy_domain::pb::EventEnvelope;
+use sy_domain::signature::{SignatureError, VerifyKeys};
 use sy_eventlog::StoredEvent;
 
 use crate::args::VerifyArgs;
@@ -65,6 +71,8 @@ pub enum Problem {
     Undecodable(String),
     /// The event does not fit its aggregate's chain.
     Chain(ChainProblem),
+    /// The event is not signed by one of the verify keys.
+    Signature(SignatureError),
     /// The domain's [`ChainVerifier`] rejects an event this follower accepted.
     DomainChainBreak(ChainBreak),
     /// The digest at the expected position is not the expected one.
@@ -126,6 +134,7 @@ impl fmt::Display for Problem {
                 "the payload is not an EventEnvelope ({err}): counted in the digest, no chain to follow"
             ),
             Problem::Chain(problem) => write!(f, "{problem}"),
+            Problem::Signature(err) => write!(f, "not signed by intake: {err}"),
             Problem::DomainChainBreak(err) => {
                 write!(f, "the domain's chain verifier rejects it: {err}")
             }
@@ -204,6 +213,9 @@ pub struct Report {
     pub partial: bool,
     /// An expected digest was given and matched.
     pub matched_expectation: bool,
+    /// Events whose signature verified; `None`: signatures not checked
+    /// (no verify keys).
+    pub signed: Option<u64>,
 }
 
 impl Report {
@@ -229,6 +241,12 @@ impl Report {
         }
         if self.matched_expectation {
             text.push_str("; matches the expected digest");
+        }
+        match self.signed {
+            Some(signed) => text.push_str(&format!("; {signed} signatures verified")),
+            None => text.push_str(
+                "; signatures NOT checked (no --verify-keys-file): authorship is not proved",
+            ),
         }
         if !self.warnings.is_empty() {
             text.push_str(&format!("; {}", count(self.warnings.len(), "warning")));
@@ -259,6 +277,8 @@ pub struct Verifier {
     domain_break: Option<Finding>,
     findings: Vec<Finding>,
     warnings: Vec<Finding>,
+    keys: Option<Arc<VerifyKeys>>,
+    signed: u64,
 }
 
 impl Verifier {
@@ -276,7 +296,14 @@ impl Verifier {
             domain_break: None,
             findings: Vec::new(),
             warnings: Vec::new(),
+            keys: None,
+            signed: 0,
         }
+    }
+
+    /// Also checks every event's signature against `keys`.
+    pub fn with_keys(self, keys: Option<Arc<VerifyKeys>>) -> Self {
+        Self { keys, ..self }
     }
 
     fn report(
@@ -427,6 +454,14 @@ impl Verifier {
                 },
             );
         }
+        if let Some(keys) = &self.keys {
+            match keys.verify(stored, &envelope) {
+                Ok(_) => self.signed += 1,
+                Err(err) => {
+                    self.report(at, Some((kind, id)), Some(version), Problem::Signature(err));
+                }
+            }
+        }
         if let Some(problem) = self.chains.follow(&envelope, position, link) {
             self.report(at, Some((kind, id)), Some(version), Problem::Chain(problem));
         }
@@ -493,6 +528,7 @@ impl Verifier {
             warnings: self.warnings,
             partial: self.options.partial,
             matched_expectation,
+            signed: self.keys.as_ref().map(|_| self.signed),
         }
     }
 }
@@ -513,11 +549,12 @@ pub async fn run(args: &VerifyArgs, timeout: Duration) -> Result<(), Error> {
         partial: args.partial,
         expect,
     };
+    let keys = verify_keys(args.verify_keys_file.as_deref())?;
     let report = if args.live {
-        verify_log(args, options, timeout).await?
+        verify_log(args, Verifier::new(options).with_keys(keys), timeout).await?
     } else {
         let file = args.file.as_deref().unwrap_or(Path::new("-"));
-        verify_file(file, options)?
+        verify_file(file, Verifier::new(options).with_keys(keys))?
     };
     for warning in &report.warnings {
         say!("warning: {warning}");
@@ -536,8 +573,18 @@ pub async fn run(args: &VerifyArgs, timeout: Duration) -> Result<(), Error> {
     }
 }
 
+/// The published verify keys at `path`, if given.
+pub fn verify_keys(path: Option<&Path>) -> Result<Option<Arc<VerifyKeys>>, Error> {
+    path.map(|path| {
+        sy_api::event_keys::load_verify_keys(path)
+            .map(Arc::new)
+            .map_err(|err| Error::Failed(err.to_string()))
+    })
+    .transpose()
+}
+
 /// Verifies an export file, or stdin for `-`.
-fn verify_file(path: &Path, options: Options) -> Result<Report, Error> {
+fn verify_file(path: &Path, mut verifier: Verifier) -> Result<Report, Error> {
     let what = if path == Path::new("-") {
         "reading stdin".to_string()
     } else {
@@ -555,7 +602,6 @@ fn verify_file(path: &Path, options: Options) -> Result<Report, Error> {
         (Box::new(file), bar)
     };
     let mut reader = BufReader::new(input);
-    let mut verifier = Verifier::new(options);
     let mut buffer = Vec::new();
     loop {
         buffer.clear();
@@ -582,14 +628,13 @@ fn verify_file(path: &Path, options: Options) -> Result<Report, Error> {
 /// Verifies the log itself, from position 1 to its last position now.
 async fn verify_log(
     args: &VerifyArgs,
-    options: Options,
+    mut verifier: Verifier,
     timeout: Duration,
 ) -> Result<Report, Error> {
     let log = log::open(&args.log, timeout).await?;
     let last = log.last_position().await?;
     let mut range = log.range(1, last, timeout).await?;
     let bar = log::progress(last, "verifying the log");
-    let mut verifier = Verifier::new(options);
     while let Some(event) = range.next().await? {
         verifier.stored(&event);
         bar.inc(1);

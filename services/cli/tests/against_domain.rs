@@ -308,7 +308,8 @@ impl pb::query_server::Query for Fake {
                 position,
                 subject: "sy.evt.request.junk".into(),
                 reason: "undecodable envelope".into(),
-                payload: vec![0xff; 12],
+                payload_size: 12,
+                ..Default::default()
             })
             .collect();
         Ok(Response::new(pb::ListQuarantinedResponse {

@@ -23,6 +23,7 @@ pub mod person;
 pub mod person_data;
 pub mod placement;
 pub mod request;
+pub mod signature;
 pub mod station;
 pub mod upcast;
 pub mod validate;

@@ -169,6 +169,9 @@ fn build_golden() -> Vec<u8> {
             prev_hash: prev.to_vec(),
             idempotency_key: format!("golden-{i}"),
             command_fingerprint: vec![i as u8; 32],
+            // Events of the first release were never signed.
+            signing_key_id: String::new(),
+            signature: Vec::new(),
             payload: Some(payload),
         };
         let stored = envelope.encode_to_vec();

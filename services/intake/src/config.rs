@@ -45,6 +45,13 @@ pub struct Config {
     #[arg(long, env = "SY_IDENTITY_KEY_FILE")]
     pub identity_key_file: Option<PathBuf>,
 
+    /// Signing key file: one line `<key-id> <base64 32-byte seed>` (`sy keys
+    /// new` writes one), readable by its owner only. Every event is signed
+    /// with it; its public line goes into the deployment's verify keys file.
+    /// Required unless `--dev` (then events are published unsigned).
+    #[arg(long, env = "SY_SIGNING_KEY_FILE")]
+    pub signing_key_file: Option<PathBuf>,
+
     /// Aggregates whose folded state is kept in memory (LRU).
     #[arg(long, env = "SY_CACHE_SIZE", default_value_t = 10_000)]
     pub cache_size: usize,

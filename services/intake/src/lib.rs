@@ -47,6 +47,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let identity = config.common.identity()?;
     let log_config = config.common.log_config(config.stream_replicas)?;
     let identity_key = config.identity_key()?;
+    let signer =
+        sy_api::event_keys::signer_or_dev(config.signing_key_file.as_deref(), config.common.dev)?;
     if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }
@@ -64,6 +66,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             identity_key,
         },
         config.cache_size,
+        signer,
     ));
     let commands = service::IntakeService::new(pipeline);
     let (health, health_service) = tonic_health::server::health_reporter();

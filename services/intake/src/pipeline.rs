@@ -1,5 +1,6 @@
 //! The command pipeline, one for every aggregate kind: parse → load →
-//! idempotency → facts from other aggregates → decide → append with the
+//! idempotency → facts from other aggregates → decide → sign (see
+//! `sy_domain::signature`) → append with the
 //! aggregate's expected sequence → reply after JetStream's ack. On a sequence
 //! conflict the aggregate is reloaded and the command decided again, a
 //! bounded number of times. Once an event is acknowledged, the follow-up
@@ -21,6 +22,7 @@ use sy_domain::command_meta::{self, CommandMessage, Meta, ParseEnv, Parsed};
 use sy_domain::event::{SCHEMA_VERSION, subject, to_proto};
 use sy_domain::follow_up::FollowUp;
 use sy_domain::pb::{self, CommandResult, EventEnvelope};
+use sy_domain::signature::EventSigner;
 use sy_domain::{DomainError, FieldViolation};
 use sy_eventlog::{EventLog, LogError, StoredEvent};
 use tracing::Instrument;
@@ -39,6 +41,8 @@ pub struct Pipeline {
     log: EventLog,
     env: ParseEnv,
     stores: Stores,
+    /// Signs every envelope; `None` only in development mode.
+    signer: Option<EventSigner>,
 }
 
 /// A command's outcome, and the follow-ups its new event implies (none when
@@ -49,11 +53,17 @@ struct Executed {
 }
 
 impl Pipeline {
-    pub fn new(log: EventLog, env: ParseEnv, cache_size: usize) -> Self {
+    pub fn new(
+        log: EventLog,
+        env: ParseEnv,
+        cache_size: usize,
+        signer: Option<EventSigner>,
+    ) -> Self {
         Self {
             stores: Stores::new(&log, cache_size),
             log,
             env,
+            signer,
         }
     }
 
@@ -215,7 +225,7 @@ impl Pipeline {
             .state
             .decide(&parsed.command, facts, actor)
             .map_err(|err| name_missing::<A>(err, id))?;
-        let envelope = EventEnvelope {
+        let mut envelope = EventEnvelope {
             event_id: Uuid::now_v7().to_string(),
             aggregate_kind: A::KIND.to_string(),
             aggregate_id: id.to_string(),
@@ -230,8 +240,14 @@ impl Pipeline {
             idempotency_key: meta.idempotency_key.as_str().to_string(),
             command_fingerprint: parsed.fingerprint.to_vec(),
             payload: Some(payload),
+            ..Default::default()
         };
-        let bytes = Bytes::from(envelope.encode_to_vec());
+        // Signed after `prev_hash` is set, so the signature covers the link;
+        // the next event hashes these bytes, signature included.
+        let bytes = Bytes::from(match &self.signer {
+            Some(signer) => signer.sign(&mut envelope),
+            None => envelope.encode_to_vec(),
+        });
         let subject = subject(A::KIND, &envelope.aggregate_id);
         let msg_id = format!(
             "{}/{}/{}",

@@ -45,6 +45,14 @@ pub struct Config {
     #[arg(long, env = "SY_READY_MAX_LAG", default_value_t = 1000)]
     pub ready_max_lag: u64,
 
+    /// Verify keys file the deployment publishes: lines `<key-id> <base64
+    /// Ed25519 public key>`, `#` comments allowed. Every event must carry
+    /// intake's signature by one of them; one that does not (unsigned,
+    /// unknown key id, bad signature) is quarantined, naming which. Required
+    /// unless `--dev` (then signatures are not checked).
+    #[arg(long, env = "SY_VERIFY_KEYS_FILE")]
+    pub verify_keys_file: Option<PathBuf>,
+
     /// Serve `--data-dir` as it is, without following the log: for a
     /// point-in-time build made by `sy as-of`, so every query answers as of
     /// that position. History still reads the log when it is reachable.

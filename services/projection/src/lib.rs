@@ -6,7 +6,8 @@
 //! checkpoint, a span per batch), `data_dir` (generations, and the rebuild of
 //! a store in an older format), `read_model` (one named set of sled trees,
 //! the fold transaction, indexes, counters, list paging, the placement
-//! programmes' views and statistics), `query` and `placement_query` (the gRPC
+//! programmes' views and statistics), `redact` (what of a quarantined
+//! event may be served), `query` and `placement_query` (the gRPC
 //! surface, sharing `serving`). Each replica keeps its own sled directory and
 //! can be rebuilt from the log alone, so run as many as reads need.
 //!
@@ -30,6 +31,7 @@ mod placement_query;
 mod query;
 mod read_model;
 mod rebuild;
+mod redact;
 mod scope;
 mod serving;
 mod watches;
@@ -97,6 +99,10 @@ pub enum RunError {
     /// The SIGHUP handler that reloads the tokens file cannot be installed.
     #[error("cannot listen for sighup: {0}")]
     Signal(std::io::Error),
+    /// The verify keys file cannot be used, or is missing outside
+    /// development mode.
+    #[error(transparent)]
+    Keys(#[from] sy_api::event_keys::KeyFileError),
     /// The fold stopped for good.
     #[error("fold stopped: {0}")]
     Follow(#[from] FollowError),
@@ -133,10 +139,16 @@ pub async fn serve(
     let tls = config.common.server_tls()?;
     let identity = config.common.identity()?;
     let log_config = config.common.log_config(1)?;
+    let verify_keys = sy_api::event_keys::verify_keys_or_dev(
+        config.verify_keys_file.as_deref(),
+        config.common.dev,
+    )?
+    .map(Arc::new);
     if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }
     let (data_dir, model) = DataDir::open(&config.data_dir)?;
+    let model = model.verifying(verify_keys);
     for stale in data_dir.inactive() {
         info!(path = %stale.display(), "deleting a read model generation no longer in use");
         if let Err(err) = std::fs::remove_dir_all(&stale) {

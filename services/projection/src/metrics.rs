@@ -6,8 +6,10 @@ use std::time::Duration;
 use crate::read_model::BatchOutcome;
 
 /// Per folded batch: `sy_projection_batches_total`,
-/// `sy_projection_events_total{verdict}`, `sy_projection_fold_seconds`, and
-/// the applied position.
+/// `sy_projection_events_total{verdict}`,
+/// `sy_projection_signature_refusals_total` (events quarantined for their
+/// signature: a forgery, or intake without its key), `sy_projection_fold_seconds`,
+/// and the applied position.
 pub fn batch(outcome: &BatchOutcome, elapsed: Duration) {
     metrics::counter!("sy_projection_batches_total").increment(1);
     for (verdict, count) in [
@@ -19,6 +21,7 @@ pub fn batch(outcome: &BatchOutcome, elapsed: Duration) {
         metrics::counter!("sy_projection_events_total", "verdict" => verdict)
             .increment(count as u64);
     }
+    metrics::counter!("sy_projection_signature_refusals_total").increment(outcome.unsigned as u64);
     metrics::histogram!("sy_projection_fold_seconds").record(elapsed.as_secs_f64());
     applied(outcome.checkpoint);
 }

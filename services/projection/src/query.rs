@@ -3,6 +3,9 @@
 //! the reply with the position it reflects. Request history is the one read
 //! served from the log itself, so auditors see exactly what was stored.
 //!
+//! Quarantined events are served redacted (`crate::redact`): never the
+//! stored bytes, which carry personal data.
+//!
 //! Every reply's `position` is the applied position read before the data, so
 //! the data reflects at least that position (possibly a little more).
 
@@ -25,6 +28,7 @@ use tracing::warn;
 use crate::Stop;
 use crate::live::Live;
 use crate::read_model::{ListFilter, ReadModel, ReadModelError};
+use crate::redact::redact;
 use crate::scope::ReadScope;
 use crate::serving::{MAX_PAGE_SIZE, Reads, from_list, id, internal, optional_enum, page_size};
 use crate::watches::{WatchSlot, Watches};
@@ -274,11 +278,17 @@ impl Query for QueryService {
             .quarantined_after(request.after_position, limit as usize)
             .map_err(internal)?
             .into_iter()
-            .map(|q| pb::QuarantinedEvent {
-                position: q.position,
-                subject: q.subject,
-                reason: q.reason,
-                payload: q.payload,
+            .map(|q| {
+                let served = redact(&q.payload);
+                pb::QuarantinedEvent {
+                    position: q.position,
+                    subject: q.subject,
+                    reason: q.reason,
+                    payload: Vec::new(),
+                    redacted_payload: served.payload,
+                    payload_size: served.size,
+                    payload_hash: served.hash.to_vec(),
+                }
             })
             .collect();
         Ok(Response::new(pb::ListQuarantinedResponse {

@@ -238,7 +238,9 @@ impl Admin for AdminService {
             }
         };
         let started = async {
-            let fresh = ReadModel::open(&path).map_err(storage)?;
+            let fresh = ReadModel::open(&path)
+                .map_err(storage)?
+                .verifying(self.live.model().verifier());
             let events = self
                 .log
                 .tail(1)

@@ -89,6 +89,8 @@ async fn placement_queries_are_served_and_validated() {
     let data = tempfile::tempdir().unwrap();
     let config = Config::try_parse_from([
         "sy-projection",
+        // The events here are made by hand, unsigned: development mode
+        // folds them without verify keys.
         "--dev",
         "--nats-url",
         &nats.url(),

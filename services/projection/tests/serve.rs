@@ -44,6 +44,8 @@ impl Projection {
     async fn start(nats_port: u16, data_dir: &Path) -> Self {
         let config = Config::try_parse_from([
             "sy-projection",
+            // The events here are made by hand, unsigned: development mode
+            // folds them without verify keys.
             "--dev",
             "--nats-url",
             &format!("nats://127.0.0.1:{nats_port}"),

@@ -11,6 +11,7 @@ use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
 use super::*;
 use crate::record::{EventView, ExportLine};
 use sy_domain::audit::ChainProblem;
+use sy_domain::signature::EventSigner;
 
 /// One event as stored: position, subject, bytes.
 #[derive(Debug, Clone)]
@@ -190,7 +191,8 @@ fn an_intact_export_verifies_with_the_replicas_digest() {
     assert_eq!(
         report.summary(),
         format!(
-            "ok: 7 events, 2 aggregates, digest {} at position 7",
+            "ok: 7 events, 2 aggregates, digest {} at position 7; \
+             signatures NOT checked (no --verify-keys-file): authorship is not proved",
             direct.hex()
         )
     );
@@ -597,4 +599,81 @@ fn the_readable_event_matches_the_payload_it_came_from() {
     assert_eq!(record.event, Some(serde_json::to_value(&view).unwrap()));
     assert_eq!(view.event_type, "RequestSubmitted");
     assert_eq!(view.aggregate_version, 1);
+}
+
+/// The log with event `forged_at` (1-based) replaced by one chained onto the
+/// same predecessor, either unsigned or signed by `forger`; every other
+/// event signed by `intake`.
+fn signed_log(intake: &EventSigner, forged_at: usize, forger: Option<&EventSigner>) -> Vec<Stored> {
+    let mut previous: HashMap<String, [u8; 32]> = HashMap::new();
+    log()
+        .into_iter()
+        .map(|stored| {
+            let mut envelope = EventEnvelope::decode(stored.bytes.as_slice()).unwrap();
+            let id = envelope.aggregate_id.clone();
+            envelope.prev_hash = previous.get(&id).copied().unwrap_or(GENESIS_HASH).to_vec();
+            let bytes = match (stored.position as usize == forged_at, forger) {
+                (false, _) => intake.sign(&mut envelope),
+                (true, Some(forger)) => forger.sign(&mut envelope),
+                (true, None) => envelope.encode_to_vec(),
+            };
+            previous.insert(id, hash(&bytes));
+            Stored { bytes, ..stored }
+        })
+        .collect()
+}
+
+fn verify_signed(events: &[Stored], keys: &VerifyKeys) -> Report {
+    let mut verifier = Verifier::new(Options::default()).with_keys(Some(Arc::new(keys.clone())));
+    for line in lines(events) {
+        verifier.line(&line);
+    }
+    verifier.finish()
+}
+
+#[test]
+fn signatures_verify_and_a_forgery_with_a_right_chain_is_named() {
+    use sy_domain::signature::SignatureError;
+    let intake = EventSigner::from_seed("k1", [1; 32]).unwrap();
+    let keys = VerifyKeys::of([&intake]);
+
+    let genuine = verify_signed(&signed_log(&intake, 0, None), &keys);
+    assert!(genuine.is_ok(), "{:?}", genuine.findings);
+    assert_eq!(genuine.signed, Some(7));
+    assert!(genuine.summary().contains("7 signatures verified"));
+
+    let impostor = EventSigner::from_seed("k1", [2; 32]).unwrap();
+    for (forger, expected) in [
+        (None, SignatureError::Missing),
+        (Some(&impostor), SignatureError::Invalid("k1".into())),
+    ] {
+        let report = verify_signed(&signed_log(&intake, 3, forger), &keys);
+        // Only the signature tells: the chain and the digest hold.
+        let named: Vec<Named> = report
+            .findings
+            .iter()
+            .map(|f| {
+                (
+                    f.position,
+                    f.aggregate.as_ref().map(|(_, id)| id.clone()),
+                    f.version,
+                    f.problem.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            named,
+            [(
+                Some(3),
+                Some("a".to_string()),
+                Some(2),
+                Problem::Signature(expected)
+            )]
+        );
+        assert!(report.summary().starts_with("FAILED: 1 finding"));
+    }
+
+    let unchecked = verify(&lines(&signed_log(&intake, 3, None)));
+    assert!(unchecked.is_ok());
+    assert!(unchecked.summary().contains("signatures NOT checked"));
 }

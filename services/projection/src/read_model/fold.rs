@@ -21,6 +21,14 @@
 //! name the hash of the aggregate's previous event (`prev_hash`): an altered,
 //! dropped, reordered or inserted event breaks that link and is quarantined.
 //!
+//! With verify keys (`ReadModel::verifying`), every event of a kind the
+//! read model keeps must carry intake's signature over its stored bytes
+//! (`sy_domain::signature`), checked before anything else: an unsigned
+//! event, one signed under an unknown key id, or one whose signature does
+//! not match is quarantined, the reason saying which, and counted in
+//! [`BatchOutcome::unsigned`]. A forged event with a correct `prev_hash`
+//! therefore never reaches a view.
+//!
 //! Events the fold cannot use are quarantined with their position, subject,
 //! reason and bytes, and the fold moves on: a bad event must not stop every
 //! later one from being served. Later events of the same aggregate then fail
@@ -38,6 +46,7 @@ use sy_domain::event::{GENESIS_HASH, SUBJECT_PREFIX, hash};
 use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
 use sy_domain::person::Person;
 use sy_domain::placement::Placement;
+use sy_domain::signature::VerifyKeys;
 use sy_domain::station::Station;
 use sy_domain::upcast::upcast;
 use sy_eventlog::StoredEvent;
@@ -68,6 +77,9 @@ pub struct BatchOutcome {
     pub redelivered: usize,
     /// Events quarantined by this batch: position and reason.
     pub quarantined: Vec<(u64, String)>,
+    /// Of those, events quarantined for their signature (missing, unknown
+    /// key id, or not matching).
+    pub unsigned: usize,
     /// Position and correlation id of each event folded or quarantined
     /// that carried one, so logs follow a request from intake on.
     pub correlation_ids: Vec<(u64, String)>,
@@ -83,6 +95,8 @@ fn abort(err: ReadModelError) -> ConflictableTransactionError<ReadModelError> {
 /// goes on), or the transaction failed (the batch stops).
 enum Skip {
     Refused(String),
+    /// Refused for its signature.
+    Unsigned(String),
     Failed(ConflictableTransactionError<ReadModelError>),
 }
 
@@ -120,7 +134,11 @@ impl ReadModel {
                         "the batch transaction did not open every tree",
                     ))
                 })?;
-                Batch { trees }.fold(events)
+                Batch {
+                    trees,
+                    verifier: self.verifier.as_deref(),
+                }
+                .fold(events)
             })
             .map_err(|err| match err {
                 TransactionError::Abort(err) => err,
@@ -132,6 +150,7 @@ impl ReadModel {
 /// The transactional view of every tree during one batch.
 struct Batch<'a> {
     trees: Trees<&'a TransactionalTree>,
+    verifier: Option<&'a VerifyKeys>,
 }
 
 /// Counter changes of a batch, summed over its events and written once: hot
@@ -142,17 +161,28 @@ struct Deltas {
     stats: stats::Delta,
 }
 
-/// The envelope of `event`, upcast, if it decodes and names the aggregate
+/// The envelope of `event`, upcast, if it decodes, carries a signature by
+/// one of `verifier`'s keys (when there are keys) and names the aggregate
 /// its subject names; otherwise why not.
-fn decode(event: &StoredEvent, kind: &str, id: &str) -> Result<EventEnvelope, String> {
+fn decode(
+    event: &StoredEvent,
+    kind: &str,
+    id: &str,
+    verifier: Option<&VerifyKeys>,
+) -> Result<EventEnvelope, Skip> {
     let envelope = EventEnvelope::decode(event.payload.as_ref())
-        .map_err(|err| format!("cannot decode envelope: {err}"))?;
-    let envelope = upcast(envelope).map_err(|err| err.to_string())?;
+        .map_err(|err| refused(format!("cannot decode envelope: {err}")))?;
+    if let Some(keys) = verifier {
+        // On the bytes as stored, before any upcast.
+        keys.verify(&event.payload, &envelope)
+            .map_err(|err| Skip::Unsigned(format!("signature: {err}")))?;
+    }
+    let envelope = upcast(envelope).map_err(refused)?;
     if envelope.aggregate_id != id {
-        return Err(format!(
+        return Err(refused(format!(
             "subject names {kind} {id} but the envelope names {}",
             envelope.aggregate_id
-        ));
+        )));
     }
     Ok(envelope)
 }
@@ -200,12 +230,10 @@ impl Batch<'_> {
             match self.fold_event(event, &mut deltas, &mut outcome.correlation_ids) {
                 Ok(true) => outcome.applied += 1,
                 Ok(false) => outcome.ignored += 1,
-                Err(Skip::Refused(reason)) => {
-                    let entry = Quarantined::encode(&event.subject, &reason, &event.payload);
-                    self.trees
-                        .quarantine
-                        .insert(&u64_bytes(event.position)[..], entry)?;
-                    outcome.quarantined.push((event.position, reason));
+                Err(Skip::Refused(reason)) => self.quarantine(event, reason, &mut outcome)?,
+                Err(Skip::Unsigned(reason)) => {
+                    outcome.unsigned += 1;
+                    self.quarantine(event, reason, &mut outcome)?;
                 }
                 Err(Skip::Failed(err)) => return Err(err),
             }
@@ -231,6 +259,21 @@ impl Batch<'_> {
             meta.insert(QUARANTINED, &u64_bytes(total)[..])?;
         }
         Ok(outcome)
+    }
+
+    /// Keeps `event` in the quarantine tree with why it was refused.
+    fn quarantine(
+        &self,
+        event: &StoredEvent,
+        reason: String,
+        outcome: &mut BatchOutcome,
+    ) -> TxResult<()> {
+        let entry = Quarantined::encode(&event.subject, &reason, &event.payload);
+        self.trees
+            .quarantine
+            .insert(&u64_bytes(event.position)[..], entry)?;
+        outcome.quarantined.push((event.position, reason));
+        Ok(())
     }
 
     fn digest(&self) -> TxResult<[u8; 32]> {
@@ -282,7 +325,7 @@ impl Batch<'_> {
         if ![REQUEST, PERSON, PLACEMENT, ALLOWANCE, STATION].contains(&kind) {
             return Ok(false);
         }
-        let envelope = decode(event, kind, id).map_err(Skip::Refused)?;
+        let envelope = decode(event, kind, id, self.verifier)?;
         if !envelope.correlation_id.is_empty() {
             correlation_ids.push((event.position, envelope.correlation_id.clone()));
         }

@@ -48,10 +48,12 @@ mod views;
 
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::Arc;
 
 use jiff::civil::Date;
 use prost::Message;
 use sy_domain::pb;
+use sy_domain::signature::VerifyKeys;
 
 use keys::{FORMAT as FORMAT_KEY, LAST_APPLIED, LOG_DIGEST, QUARANTINED, read_u64, u64_bytes};
 use registry::Record;
@@ -135,6 +137,9 @@ impl Quarantined {
 pub struct ReadModel {
     db: sled::Db,
     trees: Trees<sled::Tree>,
+    /// The keys every folded event must be signed with; `None`: signatures
+    /// are not checked (development mode, and `sy as-of` builds).
+    verifier: Option<Arc<VerifyKeys>>,
 }
 
 impl std::fmt::Debug for ReadModel {
@@ -174,7 +179,26 @@ impl ReadModel {
         if trees.meta.get(LAST_APPLIED)?.is_none() && trees.meta.get(FORMAT_KEY)?.is_none() {
             trees.meta.insert(FORMAT_KEY, &u64_bytes(FORMAT)[..])?;
         }
-        Ok(Self { db, trees })
+        Ok(Self {
+            db,
+            trees,
+            verifier: None,
+        })
+    }
+
+    /// This model, folding only events signed by one of `keys` (others are
+    /// quarantined, the reason naming what is wrong with the signature).
+    pub fn verifying(self, keys: Option<Arc<VerifyKeys>>) -> Self {
+        Self {
+            verifier: keys,
+            ..self
+        }
+    }
+
+    /// The keys events are verified with, if any (a rebuilt model takes
+    /// the live one's).
+    pub fn verifier(&self) -> Option<Arc<VerifyKeys>> {
+        self.verifier.clone()
     }
 
     /// The format the trees are written in (1 for stores from before
