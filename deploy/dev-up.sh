@@ -95,7 +95,7 @@ fi
 SECRETS="$DATA/secrets"
 if [ ! -d "$SECRETS" ]; then
   log "creating the deployment's secrets (sy setup --out .data/secrets)"
-  "$BIN/sy" setup --out "$SECRETS" --gateway --client unit-1/li >/dev/null
+  "$BIN/sy" setup --out "$SECRETS" --demo >/dev/null
 fi
 
 find_nats_server
@@ -150,6 +150,9 @@ wait_for_log "$DATA/nats.log" "Server is ready" "$STARTED_PID" 20
 # --- services -----------------------------------------------------------------
 export SY_NATS_URL="nats://127.0.0.1:$NATS_PORT" SY_STREAM="$STREAM" SY_LOG_FORMAT=text NO_COLOR=1
 export SY_NATS_CA="$SECRETS/ca.pem" SY_TOKENS_FILE="$SECRETS/tokens"
+# Both gRPC servers: TLS with their certificates, client certificates of the
+# deployment's CA, roles from the policy (`sy setup --demo` wrote the demo's).
+export SY_TLS_CLIENT_CA="$SECRETS/ca.pem" SY_POLICY_FILE="$SECRETS/policy.toml"
 
 # Events are signed with the key `sy setup` made (intake-1); the projection
 # and `sy verify`/`sy history` check them against the published verify keys.
@@ -159,6 +162,7 @@ log "starting sy-intake on $INTAKE_ADDR"
 LOG_FILE="$DATA/intake.log" PID_FILE="$DATA/intake.pid" \
   start_bg env SY_LISTEN="$INTAKE_ADDR" SY_METRICS_LISTEN="$INTAKE_METRICS_ADDR" \
     SY_NATS_USER=intake SY_NATS_PASSWORD_FILE="$SECRETS/nats/intake.password" \
+    SY_TLS_CERT="$SECRETS/intake/server.pem" SY_TLS_KEY="$SECRETS/intake/server.key" \
     SY_IDENTITY_KEY_FILE="$SECRETS/intake/identity.key" \
     SY_SIGNING_KEY_FILE="$SECRETS/intake/intake-1.key" \
     SY_DISTRICTS=500106 "$BIN/sy-intake"
@@ -168,16 +172,17 @@ log "starting sy-projection on $QUERY_ADDR"
 LOG_FILE="$DATA/projection.log" PID_FILE="$DATA/projection.pid" \
   start_bg env SY_LISTEN="$QUERY_ADDR" SY_METRICS_LISTEN="$QUERY_METRICS_ADDR" \
     SY_NATS_USER=projection SY_NATS_PASSWORD_FILE="$SECRETS/nats/projection.password" \
+    SY_TLS_CERT="$SECRETS/projection/server.pem" SY_TLS_KEY="$SECRETS/projection/server.key" \
     SY_DATA_DIR="$DATA/projection" "$BIN/sy-projection"
 QUERY_PID=$STARTED_PID
 
 wait_for_log "$DATA/intake.log" "listening" "$INTAKE_PID" 60
 wait_for_log "$DATA/projection.log" "listening" "$QUERY_PID" 60
 
-export SY_INTAKE_URL="http://$INTAKE_ADDR" SY_QUERY_URL="http://$QUERY_ADDR"
-# The gateway's token (may act for every agency): the demo's agencies.
-SY_TOKEN="$(cat "$SECRETS/clients/gateway/token")"
-export SY_TOKEN
+export SY_INTAKE_URL="https://$INTAKE_ADDR" SY_QUERY_URL="https://$QUERY_ADDR"
+# `sy` trusts the deployment's CA, and each party the demo acts for calls
+# with its own token (sy setup --demo issued them); reads go as --agency's.
+export SY_CA="$SECRETS/ca.pem" SY_CREDENTIALS_DIR="$SECRETS/clients"
 if [ "${SY_DEV_DEMO:-1}" = 1 ]; then
   log "loading the demo set (sy demo)"
   "$BIN/sy" demo
@@ -189,17 +194,19 @@ cat <<EOF
 
 shuangyong is running (data and logs in $DATA):
   nats        nats://127.0.0.1:$NATS_PORT (TLS, users)   stream $STREAM   log .data/nats.log
-  secrets     $SECRETS (sy setup: CA, certificates, NATS passwords, tokens, identity key)
-  intake      http://$INTAKE_ADDR   (shuangyong.v1.Intake, Placements)   log .data/intake.log
-  projection  http://$QUERY_ADDR   (shuangyong.v1.Query, PlacementQuery, Admin)   log .data/projection.log
+  secrets     $SECRETS (sy setup --demo: CA, certificates, NATS passwords, tokens, policy, identity and signing keys)
+  intake      https://$INTAKE_ADDR   (shuangyong.v1.Intake, Placements)   log .data/intake.log
+  projection  https://$QUERY_ADDR   (shuangyong.v1.Query, PlacementQuery, Admin)   log .data/projection.log
   metrics     http://$INTAKE_METRICS_ADDR/metrics (intake)   http://$QUERY_METRICS_ADDR/metrics (projection)
 
 try:
-  export SY_INTAKE_URL=http://$INTAKE_ADDR SY_QUERY_URL=http://$QUERY_ADDR
-  export SY_TOKEN="\$(cat $SECRETS/clients/gateway/token)"
+  export SY_INTAKE_URL=https://$INTAKE_ADDR SY_QUERY_URL=https://$QUERY_ADDR
+  export SY_CA=$SECRETS/ca.pem SY_CREDENTIALS_DIR=$SECRETS/clients
+  export SY_VERIFY_KEYS_FILE=$SECRETS/verify.keys
   $BIN/sy walkthrough
   $BIN/sy board
   $BIN/sy requests list --status in-progress
+  $BIN/sy status --agency district-audit-office
   $BIN/sy verify --live --nats-url nats://127.0.0.1:$NATS_PORT --nats-ca $SECRETS/ca.pem \\
     --nats-user auditor --nats-password-file $SECRETS/nats/auditor.password
 stop:

@@ -86,7 +86,11 @@ use rpc::{Endpoints, Retry, read_with, read_with_retry};
 
 /// Runs one parsed command line to completion.
 pub async fn run(cli: Cli) -> Result<(), Error> {
-    rpc::use_credentials(cli.token_file.as_deref(), cli.credentials_dir.as_deref())?;
+    rpc::use_credentials(
+        cli.token_file.as_deref(),
+        cli.credentials_dir.as_deref(),
+        &cli.agency,
+    )?;
     rpc::use_tls(cli.ca.as_deref(), cli.cert.as_deref(), cli.key.as_deref())?;
     let endpoints = Endpoints {
         intake_url: cli.intake_url.clone(),

@@ -206,20 +206,31 @@ fn bearer_value(token: &str) -> Result<tonic::metadata::AsciiMetadataValue, Erro
 }
 
 /// The credentials of this run: the token of `token_file` (else of
-/// `$SY_TOKEN`) with every call, or, with `credentials_dir`, each acting
-/// agency's own token. Tokens are never taken from the command line, where
+/// `$SY_TOKEN`, else `agency`'s in `credentials_dir`) with every call, and
+/// with `credentials_dir` each acting agency's own token on its commands. Tokens are never taken from the command line, where
 /// every user of the host could read them.
 pub fn use_credentials(
     token_file: Option<&Path>,
     credentials_dir: Option<&Path>,
+    agency: &str,
 ) -> Result<(), Error> {
-    let token = match token_file {
-        Some(path) => Some(
-            sy_api::secret_file::read_private(path).map_err(|err| Error::Usage(err.to_string()))?,
-        ),
-        None => std::env::var("SY_TOKEN")
+    let read = |path: &Path| {
+        sy_api::secret_file::read_private(path).map_err(|err| Error::Usage(err.to_string()))
+    };
+    let from_env = || {
+        std::env::var("SY_TOKEN")
             .ok()
-            .filter(|t| !t.trim().is_empty()),
+            .filter(|t| !t.trim().is_empty())
+    };
+    let token = match (token_file, from_env()) {
+        (Some(path), _) => Some(read(path)?),
+        (None, Some(token)) => Some(token),
+        // Calls that act for no agency of their own (reads, rebuilds) go
+        // as `--agency`'s.
+        (None, None) => match credentials_dir.map(|dir| dir.join(agency).join("token")) {
+            Some(path) if path.exists() => Some(read(&path)?),
+            _ => None,
+        },
     };
     let value = token.as_deref().map(bearer_value).transpose()?;
     let _ = TOKEN.set(value);
