@@ -1,22 +1,35 @@
 #!/usr/bin/env python3
 """Example client of shuangyong for other agencies' systems (Python, grpcio).
 
-Walks through what an agency's system does:
+Walks through what an agency's system does against a secured deployment:
+gRPC over TLS, trusting the deployment's CA (--ca), every call with
+`authorization: Bearer <token>` read from the agency's token file
+(--token-file; a token is never taken from the command line). The token
+names the caller (agency and user): no `x-sy-agency`/`x-sy-user` headers
+are sent, and one naming anybody else would be refused.
 
-1. submits a support request over Intake, as an actor (metadata `x-sy-agency`,
-   `x-sy-user`) with an idempotency key;
+1. submits a support request over Intake, as the unit whose token it holds,
+   with an idempotency key;
 2. retries the very same call, as after a timeout: the reply is the stored
    result with `replayed=True`, and nothing new is written;
 3. reads the request back over Query with `min_position` = the position the
-   command returned, so the read includes its own write;
+   command returned, so the read includes its own write (the unit may read
+   the requests it raised: role reader-own);
 4. reads the clearance board (销号清零) at that position;
 5. sends an invalid command and reads the field violations of the
-   INVALID_ARGUMENT from the status details (google.rpc.BadRequest).
+   INVALID_ARGUMENT from the status details (google.rpc.BadRequest);
+6. calls without a token (UNAUTHENTICATED) and with an `x-sy-agency` header
+   naming another agency (PERMISSION_DENIED);
+7. with --reader-token-file (an auditor's token, e.g. the district audit
+   office's): the projection's status, which the unit may not read
+   (PERMISSION_DENIED) and the auditor may; no event quarantined, so every
+   event carried a valid signature.
 
 Each step is checked; the last line counts the checks and the exit status is
 0 only when all passed (tests/clients/python/run.sh relies on it).
 
-    python client.py --intake 127.0.0.1:50051 --query 127.0.0.1:50052
+    python client.py --intake 127.0.0.1:50051 --query 127.0.0.1:50052 \\
+        --ca deploy/secrets/ca.pem --token-file deploy/secrets/clients/unit-31001/token
 
 The stubs come from generate.sh; --stubs (or SY_PY_STUBS) names their directory.
 """
@@ -25,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 import uuid
 from pathlib import Path
@@ -45,15 +59,32 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--intake",
         default=os.environ.get("SY_INTAKE_URL", "127.0.0.1:50051"),
-        help="intake address host:port (env SY_INTAKE_URL; http:// is dropped)",
+        help="intake address host:port (env SY_INTAKE_URL; https:// is dropped)",
     )
     parser.add_argument(
         "--query",
         default=os.environ.get("SY_QUERY_URL", "127.0.0.1:50052"),
         help="projection (Query) address host:port (env SY_QUERY_URL)",
     )
-    parser.add_argument("--agency", default="unit-31001", help="x-sy-agency: the caller's agency code")
-    parser.add_argument("--user", default="staff-officer-li", help="x-sy-user: the user within the agency")
+    parser.add_argument(
+        "--ca",
+        default=os.environ.get("SY_CA"),
+        required="SY_CA" not in os.environ,
+        help="CA certificate (PEM) the servers' certificates chain to (env SY_CA; sy setup's ca.pem)",
+    )
+    parser.add_argument(
+        "--token-file",
+        default=os.environ.get("SY_TOKEN_FILE"),
+        required="SY_TOKEN_FILE" not in os.environ,
+        help="file (owner-only) holding the submitting agency's bearer token "
+        "(env SY_TOKEN_FILE; sy setup's clients/<agency>/token)",
+    )
+    parser.add_argument(
+        "--reader-token-file",
+        default=os.environ.get("SY_READER_TOKEN_FILE"),
+        help="file holding the token of an agency with the auditor role (e.g. "
+        "clients/district-audit-office/token) for step 7; skipped without it",
+    )
     parser.add_argument(
         "--idempotency-key",
         default=None,
@@ -68,11 +99,27 @@ def parse_args() -> argparse.Namespace:
 
 
 def target(url: str) -> str:
-    """grpcio wants host:port; accept the http://host:port form `sy` uses."""
+    """grpcio wants host:port; accept the https://host:port form `sy` uses."""
     for scheme in ("http://", "https://"):
         if url.startswith(scheme):
             return url[len(scheme):].rstrip("/")
     return url
+
+
+def read_token(path: str) -> str:
+    """The bearer token in `path`: one line. Like `sy`, refuses a file others may read."""
+    mode = os.stat(path).st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        sys.exit(f"{path}: a token file must be readable by its owner only (chmod 600)")
+    token = Path(path).read_text(encoding="utf-8").strip()
+    if not token or any(c.isspace() for c in token):
+        sys.exit(f"{path}: expected one line holding a token")
+    return token
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    """The call metadata that authenticates as the token's holder."""
+    return (("authorization", f"Bearer {token}"),)
 
 
 class Checks:
@@ -105,6 +152,17 @@ def field_violations(err: grpc.RpcError) -> list[tuple[str, str]]:
     return violations
 
 
+def refused(call, request, metadata, code: grpc.StatusCode, what: str, checks: Checks) -> None:
+    """Makes a call that must fail with `code`; prints and checks what came back."""
+    try:
+        call(request, metadata=metadata, timeout=TIMEOUT_SECONDS)
+        print("  answered")
+        checks.check(False, what)
+    except grpc.RpcError as err:
+        print(f"  {err.code().name}: {err.details()}")
+        checks.check(err.code() == code, what)
+
+
 def main() -> int:
     args = parse_args()
     sys.path.insert(0, args.stubs)
@@ -112,22 +170,26 @@ def main() -> int:
     from shuangyong.v1 import events_pb2, intake_pb2, intake_pb2_grpc, query_pb2, query_pb2_grpc
 
     checks = Checks()
-    # The actor of every command: trusted as sent (authentication is for a
-    # gateway in front of intake), written into the event.
-    actor = (("x-sy-agency", args.agency), ("x-sy-user", args.user))
+    # TLS: the servers' certificates (SAN localhost and 127.0.0.1) must chain
+    # to the deployment's CA. The caller is whoever the token names; that
+    # agency and user are written into every event its commands cause.
+    credentials = grpc.ssl_channel_credentials(root_certificates=Path(args.ca).read_bytes())
+    caller = bearer(read_token(args.token_file))
     key = args.idempotency_key or f"py-example-{uuid.uuid4()}"
 
-    with grpc.insecure_channel(target(args.intake)) as intake_channel, grpc.insecure_channel(
-        target(args.query)
+    with grpc.secure_channel(target(args.intake), credentials) as intake_channel, grpc.secure_channel(
+        target(args.query), credentials
     ) as query_channel:
         intake = intake_pb2_grpc.IntakeStub(intake_channel)
         query = query_pb2_grpc.QueryStub(query_channel)
 
-        # 1. Submit: a military unit's need addressed to the locality.
+        # 1. Submit: a military unit's need addressed to the locality. The
+        #    requesting party is the caller's agency: `agency` may be left
+        #    empty (naming another agency is INVALID_ARGUMENT).
         command = intake_pb2.SubmitRequestCommand(
             context=intake_pb2.CommandContext(idempotency_key=key, correlation_id="py-example"),
             direction=events_pb2.DIRECTION_MILITARY_TO_LOCAL,
-            requester=events_pb2.RequestingParty(agency=args.agency, name="某部队卫生队"),
+            requester=events_pb2.RequestingParty(name="某部队卫生队"),
             category=events_pb2.CATEGORY_MEDICAL,
             title="Health checks for service members' families",
             description="Annual health checks at the community clinic for 40 family members.",
@@ -135,7 +197,7 @@ def main() -> int:
             priority=events_pb2.PRIORITY_NORMAL,
         )
         print(f"SubmitRequest (idempotency key {key})")
-        first = intake.SubmitRequest(command, metadata=actor, timeout=TIMEOUT_SECONDS)
+        first = intake.SubmitRequest(command, metadata=caller, timeout=TIMEOUT_SECONDS)
         print(
             f"  request {first.aggregate_id} version={first.version} "
             f"position={first.position} replayed={first.replayed}"
@@ -144,7 +206,7 @@ def main() -> int:
 
         # 2. The same call again (say, after a timeout): same result, nothing written.
         print("SubmitRequest again, same idempotency key")
-        again = intake.SubmitRequest(command, metadata=actor, timeout=TIMEOUT_SECONDS)
+        again = intake.SubmitRequest(command, metadata=caller, timeout=TIMEOUT_SECONDS)
         print(
             f"  request {again.aggregate_id} version={again.version} "
             f"position={again.position} replayed={again.replayed}"
@@ -161,22 +223,32 @@ def main() -> int:
         print(f"GetRequest min_position={first.position}")
         reply = query.GetRequest(
             query_pb2.GetRequestRequest(id=first.aggregate_id, min_position=first.position),
+            metadata=caller,
             timeout=TIMEOUT_SECONDS,
         )
         request = reply.request
         status_name = events_pb2.RequestStatus.Name(request.status)
         print(f"  {request.id} {status_name} {request.title!r} area={request.area_code} position={reply.position}")
+        print(f"  requester {request.requester.agency} ({request.requester.name})")
         for entry in request.timeline:
             print(f"    v{entry.version} @{entry.position} {entry.event_type} by {entry.actor.agency}/{entry.actor.user}")
         checks.check(
             request.id == first.aggregate_id and reply.position >= first.position,
             "the projection answers at or after the command's position",
         )
+        submitter = request.timeline[0].actor if request.timeline else None
+        checks.check(
+            submitter is not None
+            and bool(submitter.agency)
+            and submitter.agency == request.requester.agency,
+            "the token named the actor, and its agency is the requesting party",
+        )
 
         # 4. The clearance board at that position.
         print(f"GetClearanceBoard min_position={first.position}")
         board = query.GetClearanceBoard(
             query_pb2.GetClearanceBoardRequest(min_position=first.position),
+            metadata=caller,
             timeout=TIMEOUT_SECONDS,
         )
         total = board.total
@@ -197,7 +269,7 @@ def main() -> int:
         invalid.area_code = "500199001002"  # a district this deployment does not serve
         print("SubmitRequest with an empty title and a foreign area code")
         try:
-            intake.SubmitRequest(invalid, metadata=actor, timeout=TIMEOUT_SECONDS)
+            intake.SubmitRequest(invalid, metadata=caller, timeout=TIMEOUT_SECONDS)
             checks.check(False, "the invalid command is refused")
         except grpc.RpcError as err:
             print(f"  {err.code().name}: {err.details()}")
@@ -207,6 +279,49 @@ def main() -> int:
             checks.check(err.code() == grpc.StatusCode.INVALID_ARGUMENT, "the code is INVALID_ARGUMENT")
             fields = {field for field, _ in violations}
             checks.check({"title", "area_code"} <= fields, "the BadRequest names title and area_code")
+
+        # 6. Credentials are not optional, and a header cannot change the caller.
+        unsigned = intake_pb2.SubmitRequestCommand()
+        unsigned.CopyFrom(command)
+        unsigned.context.idempotency_key = f"{key}-no-token"
+        print("SubmitRequest without a token")
+        refused(
+            intake.SubmitRequest, unsigned, (), grpc.StatusCode.UNAUTHENTICATED,
+            "a command without a token is UNAUTHENTICATED", checks,
+        )
+        print("GetRequest without a token")
+        refused(
+            query.GetRequest, query_pb2.GetRequestRequest(id=first.aggregate_id), (),
+            grpc.StatusCode.UNAUTHENTICATED, "a read without a token is UNAUTHENTICATED", checks,
+        )
+        impersonating = intake_pb2.SubmitRequestCommand()
+        impersonating.CopyFrom(command)
+        impersonating.context.idempotency_key = f"{key}-impersonating"
+        print("SubmitRequest with the token and x-sy-agency naming another agency")
+        refused(
+            intake.SubmitRequest, impersonating, caller + (("x-sy-agency", "district-veterans-bureau"),),
+            grpc.StatusCode.PERMISSION_DENIED, "a header naming someone else is PERMISSION_DENIED", checks,
+        )
+
+        # 7. A read that needs a wider role than the unit's: the projection's
+        #    status (auditors and admins).
+        if args.reader_token_file:
+            status_request = query_pb2.GetProjectionStatusRequest(min_position=first.position)
+            print("GetProjectionStatus with the unit's token")
+            refused(
+                query.GetProjectionStatus, status_request, caller, grpc.StatusCode.PERMISSION_DENIED,
+                "the unit may not read the projection's status", checks,
+            )
+            print("GetProjectionStatus with the auditor's token")
+            status = query.GetProjectionStatus(
+                status_request, metadata=bearer(read_token(args.reader_token_file)), timeout=TIMEOUT_SECONDS
+            )
+            print(
+                f"  position={status.position} log_last_position={status.log_last_position} "
+                f"quarantined={status.quarantined} log_digest={status.log_digest[:16]}..."
+            )
+            checks.check(status.position >= first.position, "the auditor reads the status at the command's position")
+            checks.check(status.quarantined == 0, "no event quarantined: every event's signature verified")
 
     print(f"python client checks: {checks.passed} passed, {checks.failed} failed")
     return 0 if checks.failed == 0 else 1

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Runs the Python example client (client.py) against a private stack, as CI
-# does (deploy/test.sh): a virtualenv with requirements.txt, stubs generated
-# from proto/, then its own nats-server (JetStream, random port, temp store),
-# sy-intake and sy-projection on free ports; client.py must pass every check.
-# Everything it started is stopped on exit, and its temp directory deleted.
+# Runs the Python example client (client.py) against a private stack secured
+# as a deployment is, as CI does (deploy/test.sh): a virtualenv with
+# requirements.txt, stubs generated from proto/, fresh secrets from
+# `sy setup --demo`, then its own nats-server (TLS, the users of
+# nats/users.conf, JetStream in a temp store, a free port), sy-intake and
+# sy-projection (gRPC over TLS, bearer tokens, the demo's role policy, signed
+# events) on free ports; client.py must pass every check. No development
+# mode (SY_DEV) anywhere. Everything it started is stopped on exit, and its
+# temp directory (the secrets with it) deleted.
 #
-#   cargo build --workspace --bins --locked   # the service binaries first
+#   cargo build --workspace --bins --locked   # the binaries first
 #   tests/clients/python/run.sh
 #
 # Environment (all optional):
-#   SY_CLIENT_BIN_DIR  where sy-intake and sy-projection are (default
+#   SY_CLIENT_BIN_DIR  where sy, sy-intake and sy-projection are (default
 #                      $CARGO_TARGET_DIR/debug, else target/debug)
 #   SY_CLIENT_VENV     the virtualenv (default .cache/python-client/venv, gitignored;
 #                      reused while requirements.txt is unchanged)
@@ -25,7 +29,7 @@ STREAM=SHUANGYONG_PY
 # shellcheck source=deploy/lib.sh
 . "$ROOT/deploy/lib.sh"
 
-for program in sy-intake sy-projection; do
+for program in sy sy-intake sy-projection; do
   [ -x "$BIN/$program" ] || die "$BIN/$program not found: run cargo build --workspace --bins --locked first"
 done
 
@@ -104,28 +108,72 @@ wait_for() {
   die "$name not ready after 60s"
 }
 
+# --- secrets ------------------------------------------------------------------
+# A deployment's secrets, every file owner-only: the CA, the servers'
+# certificates, the NATS users (nats/users.conf, nats/<user>.password),
+# intake's identity and signing keys, the verify keys, the tokens (hashes) and
+# the demo's role policy, and each demo agency's clients/<agency>/token.
+SECRETS="$WORK/secrets"
+log "sy setup --demo"
+"$BIN/sy" setup --out "$SECRETS" --demo --stream "$STREAM" >"$WORK/setup.log"
+
 # --- the stack ----------------------------------------------------------------
 mkdir -p "$WORK/nats" "$WORK/projection"
-# -p -1: a free port, which the server logs.
-start nats "$NATS_BIN" -a 127.0.0.1 -p -1 -js -sd "$WORK/nats"
+# The config sits in nats/ so that `include "users.conf"` resolves next to it.
+# As deploy/nats.conf: TLS, only the users of users.conf with their
+# permissions, no anonymous user. Port -1: a free port, which the server logs.
+# No sync_interval (Debian's nats-server 2.9 lacks it): a throwaway store.
+NATS_CONF="$SECRETS/nats/nats.conf"
+cat >"$NATS_CONF" <<CONF
+# Written by tests/clients/python/run.sh.
+listen: 127.0.0.1:-1
+server_name: sy-python-client
+jetstream {
+  store_dir: "$WORK/nats"
+}
+tls {
+  cert_file: "$SECRETS/nats/server.pem"
+  key_file: "$SECRETS/nats/server.key"
+  timeout: 2
+}
+include "users.conf"
+CONF
+chmod 600 "$NATS_CONF"
+start nats "$NATS_BIN" -c "$NATS_CONF"
 NATS_ADDR="$(wait_for nats 's/.*Listening for client connections on \([0-9.]*:[0-9]*\).*/\1/p')"
-log "nats-server on $NATS_ADDR ($("$NATS_BIN" --version 2>&1 | head -n 1))"
+log "nats-server on $NATS_ADDR, TLS and users ($("$NATS_BIN" --version 2>&1 | head -n 1))"
 
-# Development mode (plaintext gRPC): the client is exercised without TLS here.
-export SY_LOG_FORMAT=text NO_COLOR=1 SY_DEV=true
+export SY_LOG_FORMAT=text NO_COLOR=1
+# Both services as deployed: NATS over TLS (the CA's) as their own NATS user,
+# gRPC over TLS with their certificates, callers by bearer token or client
+# certificate of the CA, roles from the demo's policy. Intake signs every
+# event; the projection checks the signatures against the verify keys.
 # --listen port 0: a free port, logged as `listening addr=...`.
-start intake "$BIN/sy-intake" --nats-url "nats://$NATS_ADDR" --listen 127.0.0.1:0 --stream "$STREAM"
+start intake "$BIN/sy-intake" --nats-url "nats://$NATS_ADDR" --stream "$STREAM" \
+  --nats-user intake --nats-password-file "$SECRETS/nats/intake.password" --nats-ca "$SECRETS/ca.pem" \
+  --identity-key-file "$SECRETS/intake/identity.key" --signing-key-file "$SECRETS/intake/intake-1.key" \
+  --tokens-file "$SECRETS/tokens" --policy-file "$SECRETS/policy.toml" \
+  --tls-cert "$SECRETS/intake/server.pem" --tls-key "$SECRETS/intake/server.key" \
+  --tls-client-ca "$SECRETS/ca.pem" --listen 127.0.0.1:0
 INTAKE_ADDR="$(wait_for intake 's/.*listening addr=\([0-9.]*:[0-9]*\).*/\1/p')"
-log "sy-intake on $INTAKE_ADDR"
+log "sy-intake on $INTAKE_ADDR (TLS)"
 
-start projection "$BIN/sy-projection" --nats-url "nats://$NATS_ADDR" --listen 127.0.0.1:0 \
-  --stream "$STREAM" --data-dir "$WORK/projection"
+start projection "$BIN/sy-projection" --nats-url "nats://$NATS_ADDR" --stream "$STREAM" \
+  --nats-user projection --nats-password-file "$SECRETS/nats/projection.password" --nats-ca "$SECRETS/ca.pem" \
+  --verify-keys-file "$SECRETS/verify.keys" \
+  --tokens-file "$SECRETS/tokens" --policy-file "$SECRETS/policy.toml" \
+  --tls-cert "$SECRETS/projection/server.pem" --tls-key "$SECRETS/projection/server.key" \
+  --tls-client-ca "$SECRETS/ca.pem" --listen 127.0.0.1:0 --data-dir "$WORK/projection"
 QUERY_ADDR="$(wait_for projection 's/.*listening addr=\([0-9.]*:[0-9]*\).*/\1/p')"
-log "sy-projection on $QUERY_ADDR"
+log "sy-projection on $QUERY_ADDR (TLS)"
 
 # --- the client -----------------------------------------------------------------
 log "client.py"
+# Trusts the deployment's CA; acts as the unit that submits (its token), and
+# reads what needs the reader role with the audit office's token.
 "$VENV/bin/python" "$HERE/client.py" --intake "$INTAKE_ADDR" --query "$QUERY_ADDR" --stubs "$WORK/gen" \
+  --ca "$SECRETS/ca.pem" --token-file "$SECRETS/clients/unit-31001/token" \
+  --reader-token-file "$SECRETS/clients/district-audit-office/token" \
   | tee "$WORK/client.out"
 grep -q 'replayed=True' "$WORK/client.out" || die "client.py did not show a replayed retry"
 grep -q ' 0 failed$' "$WORK/client.out" || die "client.py reported failed checks"
