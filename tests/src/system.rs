@@ -38,6 +38,7 @@ pub struct SystemBuilder {
     max_wait_ms: Option<u64>,
     batch_size: Option<u64>,
     nats_timeout_ms: Option<u64>,
+    rate_per_credential: Option<(u32, u32)>,
     secured: bool,
 }
 
@@ -57,6 +58,13 @@ impl SystemBuilder {
     /// `--batch-size` of the projection.
     pub fn batch_size(mut self, size: u64) -> Self {
         self.batch_size = Some(size);
+        self
+    }
+
+    /// `--rate-per-credential` and `--burst-per-credential` of both
+    /// services (the testkit's default is far above any suite's).
+    pub fn rate_per_credential(mut self, rate: u32, burst: u32) -> Self {
+        self.rate_per_credential = Some((rate, burst));
         self
     }
 
@@ -100,6 +108,11 @@ impl SystemBuilder {
         }
         if let Some(ms) = self.nats_timeout_ms {
             intake = intake.flag("--nats-timeout-ms", ms);
+        }
+        if let Some((rate, burst)) = self.rate_per_credential {
+            intake = intake
+                .flag("--rate-per-credential", rate)
+                .flag("--burst-per-credential", burst);
         }
         if self.secured {
             intake = intake.without_dev();
@@ -257,6 +270,11 @@ impl System {
         }
         if let Some(ms) = self.config.nats_timeout_ms {
             builder = builder.flag("--nats-timeout-ms", ms);
+        }
+        if let Some((rate, burst)) = self.config.rate_per_credential {
+            builder = builder
+                .flag("--rate-per-credential", rate)
+                .flag("--burst-per-credential", burst);
         }
         if self.config.secured {
             builder = builder.without_dev();

@@ -1,7 +1,9 @@
 //! Bad input gets a clear, bounded error from the real binaries: bodies that
 //! do not decode are `INVALID_ARGUMENT` (never `INTERNAL`) on both servers,
 //! an oversized message is `RESOURCE_EXHAUSTED`, and a command with a huge
-//! list gets a small status and a short log line, and writes nothing.
+//! list gets a small status and a short log line, and writes nothing. One
+//! credential's flood is refused over its rate with a retry hint while
+//! another agency's calls all pass.
 
 use bytes::{Buf, BufMut, Bytes};
 use prost::Message;
@@ -213,5 +215,70 @@ async fn a_command_with_100k_bad_links_gets_a_small_status() -> anyhow::Result<(
     let log = sys.intake.log();
     let longest = log.lines().skip(log_lines).map(str::len).max().unwrap_or(0);
     assert!(longest <= 4 * 1024, "a log line of {longest} bytes");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_flood_over_the_rate_is_refused_and_another_agency_keeps_being_served()
+-> anyhow::Result<()> {
+    use tonic_types::StatusExt;
+    let system = System::builder()
+        .rate_per_credential(20, 40)
+        .start()
+        .await?;
+    let id = system.submit().await?.aggregate_id;
+    let read = |agency: &'static str| {
+        let client = pb::query_client::QueryClient::with_interceptor(
+            system.projection().channel(),
+            system.caller(agency, USER),
+        );
+        let id = id.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let result = client
+                .clone()
+                .get_request(pb::GetRequestRequest {
+                    id,
+                    min_position: 0,
+                })
+                .await;
+            (result.map(drop), started.elapsed())
+        }
+    };
+    // 400 reads at once by one agency, and 20 by another, spread over them.
+    let flood = futures::future::join_all((0..400).map(|_| read("unit-31002")));
+    let calm = async {
+        let mut results = Vec::new();
+        for _ in 0..20 {
+            results.push(read("unit-31003").await);
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        results
+    };
+    let (flood, calm) = tokio::join!(flood, calm);
+
+    let refused: Vec<&tonic::Status> = flood.iter().filter_map(|(r, _)| r.as_ref().err()).collect();
+    assert!(
+        refused.len() >= 300,
+        "only {} of 400 refused",
+        refused.len()
+    );
+    for status in &refused {
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+        let hint = status.get_details_retry_info().and_then(|r| r.retry_delay);
+        assert!(hint.is_some_and(|d| d.as_millis() > 0), "{status:?}");
+    }
+    for (result, _) in &calm {
+        assert!(result.is_ok(), "the other agency was refused: {result:?}");
+    }
+    // The refusals are security events, one per refused call.
+    let log = system.projection().log();
+    assert!(
+        log.lines()
+            .filter(|l| l.contains("reason=\"rate_limited\"") || l.contains("reason=rate_limited"))
+            .count()
+            >= refused.len(),
+        "{log}"
+    );
     Ok(())
 }

@@ -85,7 +85,9 @@ impl QuotaLayer {
         message: String,
         retry: Duration,
     ) -> tonic::Status {
-        let message = format!("{message}; retry after {} ms", retry.as_millis().max(1));
+        // Whole milliseconds, at least one: what clients can sleep for.
+        let retry = Duration::from_millis(retry.as_millis().max(1) as u64);
+        let message = format!("{message}; retry after {} ms", retry.as_millis());
         refused_principal(
             self.state.service,
             principal,

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
+use sy_api::identity::Principal;
 use sy_api::pb::admin_server::Admin;
 use sy_api::pb::rebuild_progress::Phase;
 use sy_api::pb::{RebuildProgress, RebuildRequest};
@@ -209,8 +210,18 @@ impl Admin for AdminService {
 
     async fn rebuild(
         &self,
-        _request: Request<RebuildRequest>,
+        request: Request<RebuildRequest>,
     ) -> Result<Response<Self::RebuildStream>, Status> {
+        // A rebuild is a security event: who asked, by which credential.
+        let principal = Principal::of(&request)?;
+        info!(
+            target: "security",
+            agency = %principal.agency,
+            user = %principal.user,
+            credential = %principal.credential_label(),
+            "rebuild requested"
+        );
+        metrics::counter!("sy_security_events_total", "event" => "rebuild").increment(1);
         if self.read_only {
             return Err(Status::failed_precondition(
                 "this replica is read-only; it has no live read model to rebuild",
