@@ -9,8 +9,9 @@
 //! naming them; one by an agency holding one passes both checks (its empty
 //! message may then be invalid). Nothing refused reaches the log. Then the
 //! checks that depend on the data: a department acts only on the requests
-//! assigned to it, a scoped reader reads only its agency's requests, and a
-//! token's holder cannot claim another agency.
+//! assigned to it, a scoped reader reads only its agency's requests, a client
+//! certificate is a credential naming its agency, and a token's holder
+//! cannot claim another agency.
 #![allow(
     clippy::unwrap_used,
     reason = "helpers outside #[test] fns; a panic there is the failure report"
@@ -271,6 +272,36 @@ async fn the_data_decides_who_acts_on_a_request_and_who_reads_it() -> anyhow::Re
         .await?
         .into_inner();
     assert_eq!(assigned.requests.len(), 1);
+
+    // A client certificate of the deployment's CA is a credential of its
+    // own: its subject (O = agency, CN = user) is the caller, with the
+    // agency's roles.
+    let secrets = system.nats.secrets().unwrap();
+    let client_dir = secrets
+        .path()
+        .join("clients")
+        .join("district-housing-bureau");
+    let cert = sy_tests::KeyedCert {
+        cert_pem: std::fs::read_to_string(client_dir.join("client.pem"))?,
+        key_pem: std::fs::read_to_string(client_dir.join("client.key"))?,
+    };
+    let by_certificate =
+        pb::query_client::QueryClient::new(system.projection().channel_with_cert(&cert));
+    let read = by_certificate
+        .clone()
+        .get_request(pb::GetRequestRequest {
+            id: id.clone(),
+            min_position: started.position,
+        })
+        .await?
+        .into_inner();
+    assert_eq!(read.request.map(|r| r.id), Some(id.clone()));
+    let status = by_certificate
+        .clone()
+        .get_projection_status(pb::GetProjectionStatusRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
 
     // A token's holder cannot claim another agency in the headers.
     let mut impostor = pb::intake_client::IntakeClient::with_interceptor(
