@@ -288,29 +288,6 @@ async fn poison_events_are_quarantined_listed_and_rebuilt_the_same() -> anyhow::
     Ok(())
 }
 
-/// Runs the real `sy` binary against this system's log; returns its exit code
-/// and output.
-async fn sy(system: &System, args: &[&str]) -> anyhow::Result<(i32, String)> {
-    let output = tokio::process::Command::new(sy_tests::binary_path("sy"))
-        .args(args)
-        .args([
-            "--nats-url",
-            &system.nats_url(),
-            "--stream",
-            system.stream(),
-        ])
-        .env_remove("SY_NATS_URL")
-        .env_remove("SY_STREAM")
-        .output()
-        .await?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok((output.status.code().unwrap_or(-1), text))
-}
-
 #[tokio::test]
 async fn as_of_rebuilds_what_the_live_projection_served_and_exports_verify() -> anyhow::Result<()> {
     let system = System::start().await?;
@@ -328,17 +305,15 @@ async fn as_of_rebuilds_what_the_live_projection_served_and_exports_verify() -> 
 
     let out = tempfile::tempdir()?;
     let dir = out.path().join("as-of");
-    let (code, text) = sy(
-        &system,
-        &[
+    let (code, text) = system
+        .sy(&[
             "as-of",
             "--position",
             &midpoint.to_string(),
             "--out",
             dir.to_str().unwrap(),
-        ],
-    )
-    .await?;
+        ])
+        .await?;
     assert_eq!(code, 0, "{text}");
     let frozen = system
         .projection_on(&dir)
@@ -363,21 +338,21 @@ async fn as_of_rebuilds_what_the_live_projection_served_and_exports_verify() -> 
 
     // The exported log verifies to the live replica's digest; tampering fails.
     let export = out.path().join("log.jsonl");
-    let (code, text) = sy(&system, &["export", "--out", export.to_str().unwrap()]).await?;
+    let (code, text) = system
+        .sy(&["export", "--out", export.to_str().unwrap()])
+        .await?;
     assert_eq!(code, 0, "{text}");
     let live_status = status(&mut query.clone(), end).await?;
-    let (code, text) = sy(
-        &system,
-        &[
+    let (code, text) = system
+        .sy(&[
             "verify",
             export.to_str().unwrap(),
             "--expect-digest",
             &live_status.log_digest,
             "--expect-position",
             &end.to_string(),
-        ],
-    )
-    .await?;
+        ])
+        .await?;
     assert_eq!(code, 0, "{text}");
     let lines: Vec<String> = std::fs::read_to_string(&export)?
         .lines()
@@ -392,7 +367,7 @@ async fn as_of_rebuilds_what_the_live_projection_served_and_exports_verify() -> 
         .collect();
     let tampered = out.path().join("dropped.jsonl");
     std::fs::write(&tampered, dropped)?;
-    let (code, text) = sy(&system, &["verify", tampered.to_str().unwrap()]).await?;
+    let (code, text) = system.sy(&["verify", tampered.to_str().unwrap()]).await?;
     assert_eq!(code, 3, "a dropped event must fail verification: {text}");
     assert!(
         text.contains("position 4") || text.contains("missing"),

@@ -25,17 +25,9 @@ pub enum KeyFileError {
         /// Why it failed.
         source: std::io::Error,
     },
-    /// A secret key file that group or others may read.
-    #[error(
-        "the signing key file {path} is readable by group or others (mode {mode:04o}); \
-         allow only its owner (chmod 600)"
-    )]
-    Permissions {
-        /// The file.
-        path: PathBuf,
-        /// Its permission bits.
-        mode: u32,
-    },
+    /// The signing key file cannot be read, or group or others may read it.
+    #[error("the signing key file: {0}")]
+    Secret(#[from] crate::secret_file::SecretFileError),
     /// The file's text is not a key file.
     #[error("the key file {path}: {source}")]
     Parse {
@@ -63,31 +55,13 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> KeyFi
     }
 }
 
-/// Reads a secret file, refusing one that group or others may read (unix).
-pub fn read_owner_only(path: &Path) -> Result<String, KeyFileError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .map_err(io("read", path))?
-            .permissions()
-            .mode()
-            & 0o7777;
-        if mode & 0o077 != 0 {
-            return Err(KeyFileError::Permissions {
-                path: path.to_path_buf(),
-                mode,
-            });
-        }
-    }
-    std::fs::read_to_string(path).map_err(io("read", path))
-}
-
 /// Loads intake's signing key (owner-only file, `<key-id> <base64 seed>`).
 pub fn load_signer(path: &Path) -> Result<EventSigner, KeyFileError> {
-    EventSigner::parse(&read_owner_only(path)?).map_err(|source| KeyFileError::Parse {
-        path: path.to_path_buf(),
-        source,
+    EventSigner::parse(&crate::secret_file::read_private(path)?).map_err(|source| {
+        KeyFileError::Parse {
+            path: path.to_path_buf(),
+            source,
+        }
     })
 }
 

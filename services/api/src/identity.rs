@@ -26,7 +26,7 @@ use tonic::Status;
 
 use crate::policy::{Grant, Policy};
 use crate::reload::{FromFile, Reload, Reloadable};
-use crate::secret_file::{self, SecretFileError};
+use crate::secret_file::SecretFileError;
 use crate::tls::CertIdentity;
 
 /// Metadata key of the acting agency's code (development mode; with a
@@ -117,12 +117,8 @@ impl Credentials {
 impl FromFile for Credentials {
     const WHAT: &'static str = "tokens";
 
-    fn from_file(path: &Path) -> Result<Self, SecretFileError> {
-        let text = secret_file::read_private(path)?;
-        Self::parse(&text).map_err(|reason| SecretFileError::Parse {
-            path: path.to_path_buf(),
-            reason,
-        })
+    fn parse_text(text: &str) -> Result<Self, String> {
+        Self::parse(text)
     }
 
     fn count(&self) -> usize {

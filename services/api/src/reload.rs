@@ -16,8 +16,17 @@ pub trait FromFile: Sized + Send + Sync + 'static {
     /// What the file is, in logs and metrics (`tokens`, `policy`).
     const WHAT: &'static str;
 
-    /// Reads and parses the file.
-    fn from_file(path: &Path) -> Result<Self, SecretFileError>;
+    /// Parses the file's text; the error says which line or entry is wrong.
+    fn parse_text(text: &str) -> Result<Self, String>;
+
+    /// Reads the owner-only file at `path` and parses it.
+    fn from_file(path: &Path) -> Result<Self, SecretFileError> {
+        let text = crate::secret_file::read_private(path)?;
+        Self::parse_text(&text).map_err(|reason| SecretFileError::Parse {
+            path: path.to_path_buf(),
+            reason,
+        })
+    }
 
     /// How many entries it holds, for the reload log line.
     fn count(&self) -> usize;
