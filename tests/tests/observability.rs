@@ -1,5 +1,6 @@
-//! What operators watch: Prometheus metrics from both services, and gRPC
-//! health that follows real readiness (NATS reachable; projection caught up).
+//! What operators watch: Prometheus metrics from both services, gRPC
+//! health that follows real readiness (NATS reachable; projection caught up),
+//! and logs that never carry a payload, even at `RUST_LOG=trace`.
 
 use std::time::Duration;
 
@@ -123,5 +124,26 @@ async fn metrics_and_health_follow_what_happens() -> anyhow::Result<()> {
         })
         .await?;
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn no_log_level_prints_a_payload() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let intake = ServiceBuilder::intake(&nats, "TRACE")
+        .env("RUST_LOG", "trace")
+        .start()
+        .await?;
+    let id_number = fresh_id_number(40);
+    placements_client(intake.channel(), AGENCY, USER)
+        .register_person(register_person_command(
+            sy_tests::pb::PersonRole::Veteran,
+            &id_number,
+        ))
+        .await?;
+    let log = intake.log();
+    // Trace lines were written (the level is on), none with the ID number.
+    assert!(log.contains("TRACE"), "{log}");
+    assert!(!log.contains(&id_number), "the ID number is in the log");
     Ok(())
 }

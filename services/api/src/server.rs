@@ -81,7 +81,8 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 /// Installs the global subscriber: JSON lines for containers, text for a
 /// terminal. `RUST_LOG` filters (default `info`).
 pub fn init_tracing(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        capped(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
@@ -91,6 +92,21 @@ pub fn init_tracing(json: bool) {
     } else {
         builder.try_init()
     };
+}
+
+/// Crates whose `trace` lines carry message bytes (NATS payloads, HTTP/2
+/// frames): events with national ID numbers, tokens in headers. They are
+/// held at `debug` whatever `RUST_LOG` says, so no log level prints a payload.
+const PAYLOAD_LOGGERS: &[&str] = &["async_nats", "h2", "hyper", "hyper_util", "tonic", "rustls"];
+
+/// `filter`, with [`PAYLOAD_LOGGERS`] held at `debug` at most.
+fn capped(mut filter: EnvFilter) -> EnvFilter {
+    for target in PAYLOAD_LOGGERS {
+        if let Ok(directive) = format!("{target}=debug").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
 }
 
 /// Resolves on SIGINT or SIGTERM: the one shutdown future a service wires
@@ -134,6 +150,17 @@ pub fn reflection_service() -> Result<
 #[cfg(test)]
 mod tests {
     use tokio_stream::StreamExt;
+    use tracing_subscriber::EnvFilter;
+
+    /// `RUST_LOG=trace` still holds the payload loggers at `debug`.
+    #[test]
+    fn no_level_prints_payloads() {
+        let filter = super::capped(EnvFilter::new("trace")).to_string();
+        for target in super::PAYLOAD_LOGGERS {
+            assert!(filter.contains(&format!("{target}=debug")), "{filter}");
+        }
+        assert!(filter.contains("trace"), "{filter}");
+    }
 
     /// The option is on the socket the server accepted, not just asked for.
     #[tokio::test]
