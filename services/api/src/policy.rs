@@ -37,8 +37,8 @@ pub enum Role {
     Requester,
     /// The coordinating office (区双拥办): assigns, reassigns and rejects.
     Coordinator,
-    /// A responsible department: starts, records progress on and resolves
-    /// the requests assigned to it.
+    /// A responsible department: starts, records progress on, resolves and
+    /// declines (rejects) the requests assigned to it.
     Department,
     /// The supervision office (督查室): escalates and changes due dates.
     Supervisor,
@@ -236,10 +236,12 @@ const TABLE: &[(&str, &[&str], &[Role])] = &[
         &["SubmitRequest", "CloseRequest", "ReopenRequest"],
         &[Role::Requester],
     ),
+    ("Intake", &["AssignRequest"], &[Role::Coordinator]),
+    // The office screens requests out; a department declines one assigned to it.
     (
         "Intake",
-        &["AssignRequest", "RejectRequest"],
-        &[Role::Coordinator],
+        &["RejectRequest"],
+        &[Role::Coordinator, Role::Department],
     ),
     (
         "Intake",

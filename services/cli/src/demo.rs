@@ -140,7 +140,8 @@ fn date_text(date: Date) -> String {
 }
 
 /// Builds the scripts of requests `0..count` for `seed`, dated relative to `now`.
-/// `coordinator` is the office that assigns requests and moves due dates.
+/// `coordinator` is the office that assigns requests; the supervision office
+/// escalates them and moves due dates.
 pub fn plan(seed: u64, count: u32, now: Timestamp, coordinator: &pb::Actor) -> Vec<Script> {
     (0..count)
         .map(|index| script(seed, index, now, coordinator))
@@ -382,7 +383,7 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
             ChangeDue => {
                 due = due.max(today) + 20.days();
                 (
-                    coordinator.clone(),
+                    cat.party(SUPERVISION_OFFICE).actor(),
                     Cmd::ChangeDueDate(pb::ChangeDueDateCommand {
                         context: ctx("change-due-date", at),
                         request_id: String::new(),

@@ -103,23 +103,30 @@ impl Stored for pb::Request {
         Ok(())
     }
 
-    /// A department acts only on the requests assigned to it.
+    /// A department acts only on the requests assigned to it (a rejection
+    /// by the coordinating office is its screening, of any request).
     fn authorize(
         state: &Self,
         command: &Self::Command,
         actor: &pb::Actor,
-        _: &Grant,
+        grant: &Grant,
     ) -> Result<(), DomainError> {
         use sy_domain::request::Command;
-        let by_department = matches!(
-            command,
-            Command::Start { .. } | Command::RecordProgress { .. } | Command::Resolve { .. }
-        );
-        if by_department && !state.department.is_empty() && state.department != actor.agency {
+        let by_department = match command {
+            Command::Start { .. } | Command::RecordProgress { .. } | Command::Resolve { .. } => {
+                true
+            }
+            Command::Reject { .. } => !grant.has(Role::Coordinator),
+            _ => false,
+        };
+        if by_department && state.department != actor.agency {
+            let assigned = match state.department.as_str() {
+                "" => "not assigned to a department".to_string(),
+                department => format!("assigned to {department}"),
+            };
             return Err(DomainError::PermissionDenied(format!(
-                "request {} is assigned to {}; only that department may {} it",
+                "request {} is {assigned}; only its department may {} it",
                 state.id,
-                state.department,
                 command.action()
             )));
         }
