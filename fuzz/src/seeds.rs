@@ -112,6 +112,10 @@ impl<A: Aggregate> Flow<A> {
             idempotency_key: key.clone(),
             command_fingerprint: parsed.fingerprint.to_vec(),
             payload: Some(payload),
+            // The fold does not check signatures (the projection does, before
+            // it folds): seeds stay unsigned.
+            signing_key_id: String::new(),
+            signature: Vec::new(),
         };
         self.state
             .apply(&envelope, version)

@@ -158,5 +158,21 @@ async fn forged_events_are_quarantined_and_fail_verification() -> anyhow::Result
     // Without keys the chain looks fine: only signatures prove authorship.
     let (_, text) = system.sy(&["verify", "--live"]).await?;
     assert!(text.contains("signatures NOT checked"), "{text}");
+
+    // Intake never decides on top of a forged event: reading the request
+    // back it finds the bad signature, and the request is DATA_LOSS.
+    let refused = system
+        .intake()
+        .start_request(client::start_command(&id))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::DataLoss, "{refused:?}");
+    assert!(
+        refused
+            .message()
+            .contains(&format!("position {unsigned_at}"))
+            && refused.message().contains("signature"),
+        "{refused:?}"
+    );
     Ok(())
 }

@@ -36,6 +36,16 @@ pub enum KeyFileError {
         /// What is wrong, by line.
         source: KeyError,
     },
+    /// The verify keys do not list the key intake signs with.
+    #[error(
+        "{path} does not list the signing key {key_id}: publish its line before signing with it"
+    )]
+    Unpublished {
+        /// The verify keys file.
+        path: PathBuf,
+        /// The signing key's id.
+        key_id: String,
+    },
     /// No key file was given and development mode is off.
     #[error("no {flag}: {why} (or run with --dev to go without, for development only)")]
     Required {

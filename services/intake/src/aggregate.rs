@@ -5,16 +5,22 @@
 //! Folded aggregates are cached with the subject's last sequence. A stale
 //! cache entry is safe: the append's expected-sequence check fails, and the
 //! caller refreshes, reading only the events after the cached sequence.
+//!
+//! With verify keys ([`History`]), every event read from the log must carry a
+//! valid signature: one published straight into NATS (even with intake's own
+//! NATS credentials) is never decided on; the aggregate is `DATA_LOSS` until
+//! an operator looks at it, as for an event that does not decode.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
 use prost::Message;
 use sy_domain::aggregate::Aggregate;
 use sy_domain::event::{GENESIS_HASH, hash, to_jiff};
 use sy_domain::pb::{CommandResult, EventEnvelope};
+use sy_domain::signature::VerifyKeys;
 use sy_domain::upcast::upcast;
 use sy_eventlog::{EventLog, StoredEvent};
 use uuid::Uuid;
@@ -61,8 +67,13 @@ impl<A: Aggregate> Loaded<A> {
         self.recorded.get(&(agency.to_string(), key.to_string()))
     }
 
-    /// Folds one stored event (as read from the log or just appended).
-    pub fn fold(&mut self, stored: &StoredEvent) -> Result<(), IntakeError> {
+    /// Folds one stored event read from the log, whose signature must verify
+    /// against `keys` (when intake checks signatures).
+    pub fn fold(
+        &mut self,
+        stored: &StoredEvent,
+        keys: Option<&VerifyKeys>,
+    ) -> Result<(), IntakeError> {
         let corrupt = |reason: String| IntakeError::CorruptHistory {
             kind: A::KIND,
             id: self.id.to_string(),
@@ -71,6 +82,10 @@ impl<A: Aggregate> Loaded<A> {
         };
         let envelope = EventEnvelope::decode(stored.payload.as_ref())
             .map_err(|err| corrupt(format!("cannot decode: {err}")))?;
+        if let Some(keys) = keys {
+            keys.verify(&stored.payload, &envelope)
+                .map_err(|err| corrupt(format!("signature: {err}")))?;
+        }
         let envelope = upcast(envelope).map_err(|err| corrupt(err.to_string()))?;
         self.fold_envelope(&envelope, stored)
     }
@@ -114,17 +129,25 @@ impl<A: Aggregate> Loaded<A> {
     }
 }
 
+/// Where aggregates are read from: the log, and the keys its events must be
+/// signed with (`None`: signatures not checked, development mode).
+#[derive(Clone)]
+pub struct History {
+    pub log: EventLog,
+    pub keys: Option<Arc<VerifyKeys>>,
+}
+
 /// Loads aggregates of one kind from the log through an LRU cache.
 pub struct Aggregates<A: Aggregate> {
-    log: EventLog,
+    history: History,
     cache: Mutex<LruCache<Uuid, Loaded<A>>>,
 }
 
 impl<A: Aggregate> Aggregates<A> {
-    pub fn new(log: EventLog, capacity: usize) -> Self {
+    pub fn new(history: History, capacity: usize) -> Self {
         let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
         Self {
-            log,
+            history,
             cache: Mutex::new(LruCache::new(capacity)),
         }
     }
@@ -166,11 +189,12 @@ impl<A: Aggregate> Aggregates<A> {
         let mut aggregate = cached.unwrap_or_else(|| Loaded::new(id));
         let subject = sy_domain::event::subject(A::KIND, &id.to_string());
         for stored in self
+            .history
             .log
             .read_subject(&subject, aggregate.last_position)
             .await?
         {
-            aggregate.fold(&stored)?;
+            aggregate.fold(&stored, self.history.keys.as_deref())?;
         }
         self.remember(id, aggregate.clone());
         Ok(aggregate)

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use sy_api::args::{CommonArgs, StartError};
+use sy_api::event_keys::KeyFileError;
 use sy_api::secret_file::read_private;
+use sy_domain::signature::{EventSigner, VerifyKeys};
 use sy_domain::validate::Districts;
 
 /// The command API of shuangyong: validates commands and appends their events
@@ -52,6 +54,14 @@ pub struct Config {
     #[arg(long, env = "SY_SIGNING_KEY_FILE")]
     pub signing_key_file: Option<PathBuf>,
 
+    /// The deployment's published verify keys (`<key-id> <base64 public
+    /// key>` lines): every event intake reads back from the log must be
+    /// signed by one of them, else its aggregate is refused (DATA_LOSS).
+    /// Unset: intake's own signing key only; set it once a key was rotated,
+    /// so events signed by earlier keys still load.
+    #[arg(long, env = "SY_VERIFY_KEYS_FILE")]
+    pub verify_keys_file: Option<PathBuf>,
+
     /// Aggregates whose folded state is kept in memory (LRU).
     #[arg(long, env = "SY_CACHE_SIZE", default_value_t = 10_000)]
     pub cache_size: usize,
@@ -83,6 +93,29 @@ fn hex_decode(text: &str, out: &mut [u8; 32]) -> Result<(), ()> {
 const DEVELOPMENT_KEY: [u8; 32] = *b"shuangyong-development-only-key!";
 
 impl Config {
+    /// The keys events read from the log are checked with: the verify keys
+    /// file (which must hold `signer`'s key), else `signer`'s own; `None`
+    /// without a signer (development mode).
+    pub fn loaded_event_keys(
+        &self,
+        signer: Option<&EventSigner>,
+    ) -> Result<Option<VerifyKeys>, KeyFileError> {
+        let Some(signer) = signer else {
+            return Ok(None);
+        };
+        let Some(path) = &self.verify_keys_file else {
+            return Ok(Some(VerifyKeys::of([signer])));
+        };
+        let keys = sy_api::event_keys::load_verify_keys(path)?;
+        if !keys.key_ids().any(|id| id == signer.key_id()) {
+            return Err(KeyFileError::Unpublished {
+                path: path.clone(),
+                key_id: signer.key_id().to_string(),
+            });
+        }
+        Ok(Some(keys))
+    }
+
     /// The identity key read from `--identity-key-file`; without one, an
     /// error, or with `--dev` the development key (with a warning).
     pub fn identity_key(&self) -> Result<[u8; 32], StartError> {

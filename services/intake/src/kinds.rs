@@ -15,10 +15,9 @@ use sy_domain::pb::{self, Programme};
 use sy_domain::person::Person;
 use sy_domain::placement::{self, Placement, PlacementFacts};
 use sy_domain::station::{self, Station, StationFacts};
-use sy_eventlog::EventLog;
 use uuid::Uuid;
 
-use crate::aggregate::Aggregates;
+use crate::aggregate::{Aggregates, History};
 use crate::error::IntakeError;
 
 /// One cache of folded aggregates per kind.
@@ -31,13 +30,13 @@ pub struct Stores {
 }
 
 impl Stores {
-    pub fn new(log: &EventLog, cache_size: usize) -> Self {
+    pub fn new(history: &History, cache_size: usize) -> Self {
         Self {
-            requests: Aggregates::new(log.clone(), cache_size),
-            people: Aggregates::new(log.clone(), cache_size),
-            placements: Aggregates::new(log.clone(), cache_size),
-            allowances: Aggregates::new(log.clone(), cache_size),
-            stations: Aggregates::new(log.clone(), cache_size),
+            requests: Aggregates::new(history.clone(), cache_size),
+            people: Aggregates::new(history.clone(), cache_size),
+            placements: Aggregates::new(history.clone(), cache_size),
+            allowances: Aggregates::new(history.clone(), cache_size),
+            stations: Aggregates::new(history.clone(), cache_size),
         }
     }
 

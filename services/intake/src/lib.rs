@@ -49,6 +49,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let identity_key = config.identity_key()?;
     let signer =
         sy_api::event_keys::signer_or_dev(config.signing_key_file.as_deref(), config.common.dev)?;
+    let keys = config.loaded_event_keys(signer.as_ref())?;
     if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }
@@ -60,7 +61,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     }
 
     let pipeline = Arc::new(pipeline::Pipeline::new(
-        log.clone(),
+        aggregate::History {
+            log: log.clone(),
+            keys: keys.map(Arc::new),
+        },
         sy_domain::command_meta::ParseEnv {
             districts: config.districts.clone(),
             identity_key,

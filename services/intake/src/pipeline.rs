@@ -28,7 +28,7 @@ use sy_eventlog::{EventLog, LogError, StoredEvent};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::aggregate::{Aggregates, Loaded};
+use crate::aggregate::{Aggregates, History, Loaded};
 use crate::error::IntakeError;
 use crate::kinds::{Stored, Stores};
 use crate::metrics;
@@ -53,15 +53,17 @@ struct Executed {
 }
 
 impl Pipeline {
+    /// Reads and appends through `history`'s log (verifying what it reads
+    /// with its keys), signs with `signer`.
     pub fn new(
-        log: EventLog,
+        history: History,
         env: ParseEnv,
         cache_size: usize,
         signer: Option<EventSigner>,
     ) -> Self {
         Self {
-            stores: Stores::new(&log, cache_size),
-            log,
+            stores: Stores::new(&history, cache_size),
+            log: history.log,
             env,
             signer,
         }
