@@ -38,7 +38,8 @@ pub use client::{
     USER, ctx, date_in_days, eventually, fresh_ctx, new_key, submit_command,
 };
 pub use nats::{NatsServer, Secrets, free_port};
-pub use service::{Service, ServiceBuilder, binary_path};
+pub use process::binary_path;
+pub use service::{Service, ServiceBuilder};
 pub use sy_api::pb;
 pub use system::{CONVERGE, SIGNING_KEY_ID, System, SystemBuilder, wait_applied};
 pub use tls::{KeyedCert, Pki, TestCa, tls_channel};

@@ -87,7 +87,7 @@ impl Secrets {
             .prefix("sy-secrets-")
             .tempdir()
             .context("cannot create a directory for the secrets")?;
-        let output = Command::new(crate::service::binary_path("sy"))
+        let output = Command::new(crate::process::binary_path("sy"))
             .args([
                 "setup",
                 "--stream",

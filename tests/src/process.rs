@@ -2,8 +2,10 @@
 //! and stderr) is kept in a [`Log`] shared across restarts, so a test can wait
 //! for a line ("listening addr=…", "Server is ready") and a failing test shows
 //! what the process said. ANSI colour codes are stripped on the way in.
+//! [`binary_path`] finds the workspace binaries a test spawns.
 
 use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -270,6 +272,33 @@ pub fn strip_ansi(line: &str) -> String {
         }
     }
     out
+}
+
+/// A workspace binary, built next to the test executable:
+/// `target/<profile>/deps/<test>` → `target/<profile>/<name>`.
+/// `$SY_INTAKE_BIN` / `$SY_PROJECTION_BIN` (the name upper-cased, `-` → `_`,
+/// plus `_BIN`) override the path.
+pub fn binary_path(name: &str) -> PathBuf {
+    let var = format!("{}_BIN", name.to_uppercase().replace('-', "_"));
+    if let Some(path) = std::env::var_os(&var) {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("cannot locate the test executable");
+    let mut dir = exe
+        .parent()
+        .expect("test executable has a directory")
+        .to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} not found: run `cargo build --workspace --bins` first (or `cargo test --workspace`, \
+         which builds them), or set {var}",
+        path.display()
+    );
+    path
 }
 
 #[cfg(test)]

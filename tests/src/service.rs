@@ -13,7 +13,7 @@ use anyhow::Context;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::nats::NatsServer;
-use crate::process::{Log, Process};
+use crate::process::{Log, Process, binary_path};
 
 /// How long a service may take to log `listening addr=`.
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -24,33 +24,6 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 pub const INTAKE_BIN: &str = "sy-intake";
 /// Name of the projection's binary in the workspace.
 pub const PROJECTION_BIN: &str = "sy-projection";
-
-/// A workspace binary, built next to the test executable:
-/// `target/<profile>/deps/<test>` → `target/<profile>/<name>`.
-/// `$SY_INTAKE_BIN` / `$SY_PROJECTION_BIN` (the name upper-cased, `-` → `_`,
-/// plus `_BIN`) override the path.
-pub fn binary_path(name: &str) -> PathBuf {
-    let var = format!("{}_BIN", name.to_uppercase().replace('-', "_"));
-    if let Some(path) = std::env::var_os(&var) {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().expect("cannot locate the test executable");
-    let mut dir = exe
-        .parent()
-        .expect("test executable has a directory")
-        .to_path_buf();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "{} not found: run `cargo build --workspace --bins` first (or `cargo test --workspace`, \
-         which builds them), or set {var}",
-        path.display()
-    );
-    path
-}
 
 /// How to start a service; [`ServiceBuilder::start`] adds `--listen`.
 #[derive(Debug, Clone)]
