@@ -56,7 +56,8 @@ pub struct Caller {
     service: &'static str,
     method: String,
     agency: Option<String>,
-    user: Option<String>,
+    /// The credential's label once authenticated (never the secret).
+    credential: Option<String>,
     peer: Option<SocketAddr>,
 }
 
@@ -77,7 +78,7 @@ impl Caller {
             service,
             method,
             agency,
-            user: None,
+            credential: None,
             peer,
         }
     }
@@ -85,7 +86,7 @@ impl Caller {
     /// The caller is now known by its credential.
     fn authenticated(&mut self, principal: &Principal) {
         self.agency = Some(principal.agency.clone());
-        self.user = Some(principal.credential_label());
+        self.credential = Some(principal.credential_label());
     }
 
     /// One security event: the warn line and the counter.
@@ -95,7 +96,7 @@ impl Caller {
             service = %self.service,
             method = %self.method,
             agency = %self.agency.as_deref().unwrap_or("-"),
-            credential = %self.user.as_deref().unwrap_or("-"),
+            credential = %self.credential.as_deref().unwrap_or("-"),
             peer = %self.peer.map_or_else(|| "-".to_string(), |p| p.to_string()),
             code = %code_name(code),
             reason = %reason,
