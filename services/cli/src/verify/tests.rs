@@ -649,20 +649,8 @@ fn signatures_verify_and_a_forgery_with_a_right_chain_is_named() {
     ] {
         let report = verify_signed(&signed_log(&intake, 3, forger), &keys);
         // Only the signature tells: the chain and the digest hold.
-        let named: Vec<Named> = report
-            .findings
-            .iter()
-            .map(|f| {
-                (
-                    f.position,
-                    f.aggregate.as_ref().map(|(_, id)| id.clone()),
-                    f.version,
-                    f.problem.clone(),
-                )
-            })
-            .collect();
         assert_eq!(
-            named,
+            named(&report),
             [(
                 Some(3),
                 Some("a".to_string()),
