@@ -21,6 +21,7 @@ pub mod fixtures;
 pub mod follow_up;
 pub mod person;
 pub mod person_data;
+pub mod pii;
 pub mod placement;
 pub mod request;
 pub mod signature;
