@@ -11,6 +11,7 @@
 //! Persons are the exception: the domain state holds the full ID number,
 //! phone and name, which the read model must never store (PIPL
 //! minimisation). A person is kept as the masked `PersonView` instead,
+//! without what would let a reader unmask it (the sex and birth year),
 //! folded by [`person`] with the domain's own functions: the registration by
 //! `Person::apply`, later entries by `Person::entry`, the check `apply` runs.
 
@@ -20,7 +21,7 @@ use sy_domain::allowance::Allowance;
 use sy_domain::event::to_proto;
 use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
 use sy_domain::person::{Person, RecordEntry};
-use sy_domain::person_data::{PersonName, Phone, Sex};
+use sy_domain::person_data::{PersonName, Phone};
 use sy_domain::placement::Placement;
 use sy_domain::station::Station;
 
@@ -115,7 +116,9 @@ pub fn person(
 }
 
 /// The registration, parsed by the domain's `apply`; only the masked forms
-/// are kept.
+/// are kept, and neither the sex nor the birth year: beside the area code
+/// they narrowed a masked number down to a few dozen candidates (see
+/// `IdNumber::masked`), and no reader of the view needs them.
 fn registered(event: &EventEnvelope, position: u64) -> Result<pb::PersonView, String> {
     let mut state = Person::default();
     state
@@ -135,12 +138,6 @@ fn registered(event: &EventEnvelope, position: u64) -> Result<pb::PersonView, St
         id_number: record.id_number.masked(),
         phone: record.phone.as_ref().map(Phone::masked).unwrap_or_default(),
         area_code: record.area_code.as_str().to_string(),
-        sex: match record.sex() {
-            Sex::Male => "male",
-            Sex::Female => "female",
-        }
-        .to_string(),
-        birth_year: u32::try_from(record.birth_date().year()).unwrap_or_default(),
         links,
         registered_at: Some(to_proto(record.registered_at)),
         version: state.version(),
@@ -148,7 +145,8 @@ fn registered(event: &EventEnvelope, position: u64) -> Result<pb::PersonView, St
     })
 }
 
-/// The service member a spouse or child belongs to, their name masked.
+/// The service member a spouse or child belongs to, their name masked like
+/// the person's own.
 fn masked_link(link: &pb::PersonLink) -> pb::PersonLink {
     pb::PersonLink {
         name: PersonName::parse("name", &link.name)
