@@ -163,7 +163,14 @@ impl Secrets {
             self.path().join("tokens").into(),
             "--policy-file".into(),
             self.path().join("policy.toml").into(),
+            "--kek-file".into(),
+            self.kek_file().into(),
         ]
+    }
+
+    /// The key-encryption key file of intake and projection.
+    pub fn kek_file(&self) -> PathBuf {
+        self.path().join("kek.key")
     }
 
     /// intake's identity key file.

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use sy_domain::pii::KekRing;
 use sy_eventlog::{LogConfig, NatsAuth, NatsUser};
 
 use tonic::transport::ServerTlsConfig;
@@ -97,6 +98,15 @@ pub struct CommonArgs {
     #[arg(long, env = "SY_TLS_CLIENT_CA")]
     pub tls_client_ca: Option<PathBuf>,
 
+    /// The key-encryption key file: lines `<version> <cipher> <base64
+    /// key>` (`sy setup` and `sy keys new-kek` write it), readable by its
+    /// owner only, never logged. It wraps every person's data key in the key
+    /// store; the highest version wraps new keys, older ones stay until `sy
+    /// keys rewrap` has moved every key off them. Required unless `--dev`
+    /// (then a fixed development KEK, with a warning).
+    #[arg(long, env = "SY_KEK_FILE")]
+    pub kek_file: Option<PathBuf>,
+
     /// Development mode: allows running without the protections a deployment
     /// must have (TLS, credentials, a role policy, an identity key, signed
     /// events), each missing one logged as a warning at start-up. Without
@@ -160,6 +170,10 @@ pub enum StartError {
     #[error("{0}")]
     Invalid(String),
 }
+
+/// The KEK used with `--dev` when none is configured: fine for demos and
+/// tests, never for real people's data.
+const DEVELOPMENT_KEK: &str = "1 aes-256-gcm c2h1YW5neW9uZy1kZXZlbG9wbWVudC1vbmx5LWtlayE=";
 
 /// How a service writes its logs (`--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -240,6 +254,22 @@ impl CommonArgs {
         } else {
             Err(StartError::Missing(what.to_string()))
         }
+    }
+
+    /// The KEKs of `--kek-file`; without one, an error, or with `--dev`
+    /// the development KEK (with a warning).
+    pub fn kek_ring(&self) -> Result<KekRing, StartError> {
+        let Some(path) = &self.kek_file else {
+            self.missing(
+                false,
+                "no key-encryption key (--kek-file); personal data would be sealed under the development KEK",
+            )?;
+            return KekRing::parse(DEVELOPMENT_KEK)
+                .map_err(|err| StartError::Invalid(format!("development KEK: {err}")));
+        };
+        let text = secret_file::read_private(path)?;
+        KekRing::parse(&text)
+            .map_err(|err| StartError::Invalid(format!("{}: {err}", path.display())))
     }
 
     /// How to reach the event log as a NATS user over TLS: refused without

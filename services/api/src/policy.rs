@@ -59,11 +59,14 @@ pub enum Role {
     Auditor,
     /// Rebuilds read models.
     Admin,
+    /// The personal-information protection officer (个人信息保护负责人):
+    /// erases a person's data and places or releases legal holds.
+    PrivacyOfficer,
 }
 
 impl Role {
     /// Every role, in declaration order.
-    pub const ALL: [Role; 12] = [
+    pub const ALL: [Role; 13] = [
         Role::Requester,
         Role::Coordinator,
         Role::Department,
@@ -76,6 +79,7 @@ impl Role {
         Role::ReaderOwn,
         Role::Auditor,
         Role::Admin,
+        Role::PrivacyOfficer,
     ];
 
     /// The role's name in the policy file and in refusals.
@@ -93,6 +97,7 @@ impl Role {
             Role::ReaderOwn => "reader-own",
             Role::Auditor => "auditor",
             Role::Admin => "admin",
+            Role::PrivacyOfficer => "privacy-officer",
         }
     }
 }
@@ -252,6 +257,11 @@ const TABLE: &[(&str, &[&str], &[Role])] = &[
         "Intake",
         &["EscalateRequest", "ChangeDueDate"],
         &[Role::Supervisor],
+    ),
+    (
+        "Placements",
+        &["ErasePerson", "PlaceLegalHold", "ReleaseLegalHold"],
+        &[Role::PrivacyOfficer],
     ),
     (
         "Placements",

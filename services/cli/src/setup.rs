@@ -11,6 +11,8 @@
 //! DIR/intake/server.pem, server.key    intake's gRPC certificate
 //! DIR/intake/identity.key              the identity key (64 hex digits)
 //! DIR/intake/intake-1.key              intake's event-signing key (`--signing-key-file`)
+//! DIR/kek.key                          the key-encryption key wrapping every person's
+//!                                      data key (`--kek-file` of intake and projection)
 //! DIR/verify.keys                      the public keys events are checked with
 //!                                      (`--verify-keys-file`; publish it)
 //! DIR/projection/server.pem, server.key  the projection's gRPC certificate
@@ -33,6 +35,7 @@ use rcgen::{
     Issuer, KeyPair, KeyUsagePurpose,
 };
 use sy_api::secret_file::write_private;
+use sy_domain::pii::{Cipher, KekRing};
 use sy_eventlog::permissions::{ConfUser, NatsRole, authorization_conf};
 
 use crate::args::SetupArgs;
@@ -105,6 +108,7 @@ fn demo_clients() -> Result<Vec<Client>, Error> {
             "district-education-commission/enrollment.office",
             "district-audit-office/auditor",
             "district-data-center/ops",
+            "district-privacy-office/officer",
         ]
         .map(String::from),
     );
@@ -189,6 +193,8 @@ pub fn write(
         &out.join("intake").join("identity.key"),
         &format!("{}\n", random_hex(32)?),
     )?;
+    let kek = KekRing::generate(Cipher::default()).map_err(|err| Error::Failed(err.to_string()))?;
+    file(&out.join("kek.key"), &kek.file_text())?;
 
     let mut tokens =
         String::from("# <BLAKE3 of the token> <agency> <user>: the tokens in clients/*/token\n");

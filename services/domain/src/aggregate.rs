@@ -109,6 +109,14 @@ pub trait Aggregate: Clone + Default + Send + Sync + 'static {
         facts: &Self::Facts,
         actor: &Actor,
     ) -> Result<Payload, DomainError>;
+
+    /// The person whose data key seals the personal fields of `payload`
+    /// (see [`crate::pii`]) in the aggregate `id`: the person themselves,
+    /// or the person a placement, allowance or seat is for. `None` for kinds
+    /// that hold no personal data.
+    fn data_subject(&self, _id: uuid::Uuid, _payload: &Payload) -> Option<uuid::Uuid> {
+        None
+    }
 }
 
 /// The checks every `apply` starts with: a payload, this aggregate's kind and

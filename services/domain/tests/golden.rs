@@ -172,6 +172,8 @@ fn build_golden() -> Vec<u8> {
             // Events of the first release were never signed.
             signing_key_id: String::new(),
             signature: Vec::new(),
+            // Nor did they seal personal fields.
+            personal: None,
             payload: Some(payload),
         };
         let stored = envelope.encode_to_vec();

@@ -11,6 +11,7 @@
 //! (credentials, TLS, timeouts), so the services and `sy` connect alike.
 #![forbid(unsafe_code)]
 
+pub mod keystore;
 pub mod permissions;
 
 use std::path::PathBuf;
@@ -103,6 +104,31 @@ pub fn connect_options(
         options = options.add_root_certificates(ca.clone()).require_tls(true);
     }
     options
+}
+
+/// Runs `op` until it succeeds or fails with an error `retryable` does not
+/// accept, sleeping with capped exponential backoff in between (NATS not up
+/// yet, or the client still connecting). `what` names it in the warnings.
+pub(crate) async fn retry_while<T, E, F>(
+    what: &str,
+    mut op: impl FnMut() -> F,
+    retryable: impl Fn(&E) -> bool,
+) -> Result<T, E>
+where
+    F: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match op().await {
+            Err(err) if retryable(&err) => {
+                tracing::warn!(%err, retry_in = ?delay, "{what} not ready");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            done => return done,
+        }
+    }
 }
 
 /// One event as stored: its stream sequence (the position), subject and bytes.
@@ -270,17 +296,12 @@ impl EventLog {
     /// `Unavailable` (NATS not up yet, or the client still connecting); a
     /// permanent refusal (`Failed`) is returned at once.
     pub async fn await_stream(&self, replicas: usize) -> Result<(), LogError> {
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match self.ensure_stream(replicas).await {
-                Err(LogError::Unavailable(err)) => {
-                    tracing::warn!(%err, retry_in = ?delay, "event log not ready");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-                done => return done,
-            }
-        }
+        retry_while(
+            "event log",
+            || self.ensure_stream(replicas),
+            |err| matches!(err, LogError::Unavailable(_)),
+        )
+        .await
     }
 
     async fn stream(&self) -> Result<stream::Stream<()>, LogError> {

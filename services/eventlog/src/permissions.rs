@@ -12,6 +12,12 @@
 //! `STREAM.INFO`. Nothing else is allowed: no anonymous user, no one may
 //! delete, purge or reconfigure another stream, and readers may not publish
 //! on `sy.evt.>`.
+//!
+//! The key store ([`crate::keystore`], stream `<stream>_KEYS`): intake
+//! creates it, writes keys and tombstones on `sy.key.>` and erases keys
+//! (`STREAM.MSG.DELETE`); the projection reads single keys
+//! (`STREAM.MSG.GET`, `STREAM.INFO` for the KEK canaries); auditors may not
+//! touch it at all.
 
 use std::fmt::Write as _;
 
@@ -48,25 +54,33 @@ impl NatsRole {
             format!("$JS.API.DIRECT.GET.{stream}"),
             format!("$JS.API.DIRECT.GET.{stream}.>"),
         ];
+        let consume = [
+            format!("$JS.API.CONSUMER.CREATE.{stream}"),
+            format!("$JS.API.CONSUMER.CREATE.{stream}.>"),
+            format!("$JS.API.CONSUMER.INFO.{stream}.>"),
+            format!("$JS.API.CONSUMER.DELETE.{stream}.>"),
+            format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.>"),
+        ];
+        let keys = crate::keystore::stream_name(stream);
+        let key_reads = [
+            format!("$JS.API.STREAM.INFO.{keys}"),
+            format!("$JS.API.STREAM.MSG.GET.{keys}"),
+        ];
         match self {
             Self::Intake => [
                 crate::STREAM_SUBJECTS.to_string(),
                 format!("$JS.API.STREAM.CREATE.{stream}"),
                 format!("$JS.API.STREAM.UPDATE.{stream}"),
+                crate::keystore::KEY_SUBJECTS.to_string(),
+                format!("$JS.API.STREAM.CREATE.{keys}"),
+                format!("$JS.API.STREAM.MSG.DELETE.{keys}"),
             ]
             .into_iter()
             .chain(reads)
+            .chain(key_reads)
             .collect(),
-            Self::Projection | Self::Auditor => reads
-                .into_iter()
-                .chain([
-                    format!("$JS.API.CONSUMER.CREATE.{stream}"),
-                    format!("$JS.API.CONSUMER.CREATE.{stream}.>"),
-                    format!("$JS.API.CONSUMER.INFO.{stream}.>"),
-                    format!("$JS.API.CONSUMER.DELETE.{stream}.>"),
-                    format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.>"),
-                ])
-                .collect(),
+            Self::Projection => reads.into_iter().chain(consume).chain(key_reads).collect(),
+            Self::Auditor => reads.into_iter().chain(consume).collect(),
         }
     }
 
@@ -135,7 +149,24 @@ mod tests {
             let publish = reader.publish("S");
             assert!(publish.iter().all(|s| !s.starts_with("sy.")), "{publish:?}");
             assert!(publish.iter().all(|s| !s.contains("STREAM.CREATE")));
+            assert!(publish.iter().all(|s| !s.contains("MSG.DELETE")));
         }
+    }
+
+    #[test]
+    fn only_intake_writes_keys_and_auditors_cannot_read_them() {
+        assert!(
+            NatsRole::Intake
+                .publish("S")
+                .contains(&"sy.key.>".to_string())
+        );
+        assert!(
+            NatsRole::Projection
+                .publish("S")
+                .contains(&"$JS.API.STREAM.MSG.GET.S_KEYS".to_string())
+        );
+        let auditor = NatsRole::Auditor.publish("S");
+        assert!(auditor.iter().all(|s| !s.contains("S_KEYS")), "{auditor:?}");
     }
 
     #[test]

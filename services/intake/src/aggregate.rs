@@ -6,6 +6,10 @@
 //! cache entry is safe: the append's expected-sequence check fails, and the
 //! caller refreshes, reading only the events after the cached sequence.
 //!
+//! Sealed events are opened with their person's data key before they are
+//! folded: intake decides on clear values. An erased person's events fold
+//! sealed, and the domain keeps only what is not personal.
+//!
 //! With verify keys ([`History`]), every event read from the log must carry a
 //! valid signature: one published straight into NATS (even with intake's own
 //! NATS credentials) is never decided on; the aggregate is `DATA_LOSS` until
@@ -22,6 +26,7 @@ use sy_domain::event::{GENESIS_HASH, hash, to_jiff};
 use sy_domain::pb::{CommandResult, EventEnvelope};
 use sy_domain::signature::VerifyKeys;
 use sy_domain::upcast::upcast;
+use sy_eventlog::keystore::{KeyStore, KeyStoreError};
 use sy_eventlog::{EventLog, StoredEvent};
 use uuid::Uuid;
 
@@ -68,12 +73,9 @@ impl<A: Aggregate> Loaded<A> {
     }
 
     /// Folds one stored event read from the log, whose signature must verify
-    /// against `keys` (when intake checks signatures).
-    pub fn fold(
-        &mut self,
-        stored: &StoredEvent,
-        keys: Option<&VerifyKeys>,
-    ) -> Result<(), IntakeError> {
+    /// against the history's keys (when intake checks signatures), opened
+    /// with its person's data key when it is sealed.
+    async fn fold(&mut self, stored: &StoredEvent, history: &History) -> Result<(), IntakeError> {
         let corrupt = |reason: String| IntakeError::CorruptHistory {
             kind: A::KIND,
             id: self.id.to_string(),
@@ -82,11 +84,19 @@ impl<A: Aggregate> Loaded<A> {
         };
         let envelope = EventEnvelope::decode(stored.payload.as_ref())
             .map_err(|err| corrupt(format!("cannot decode: {err}")))?;
-        if let Some(keys) = keys {
+        if let Some(keys) = &history.keys {
             keys.verify(&stored.payload, &envelope)
                 .map_err(|err| corrupt(format!("signature: {err}")))?;
         }
-        let envelope = upcast(envelope).map_err(|err| corrupt(err.to_string()))?;
+        let mut envelope = upcast(envelope).map_err(|err| corrupt(err.to_string()))?;
+        history
+            .data_keys
+            .open_envelope(&mut envelope)
+            .await
+            .map_err(|err| match err {
+                KeyStoreError::Unavailable(_) => IntakeError::Keys(err),
+                other => corrupt(other.to_string()),
+            })?;
         self.fold_envelope(&envelope, stored)
     }
 
@@ -129,12 +139,14 @@ impl<A: Aggregate> Loaded<A> {
     }
 }
 
-/// Where aggregates are read from: the log, and the keys its events must be
-/// signed with (`None`: signatures not checked, development mode).
+/// Where aggregates are read from: the log, the keys its events must be
+/// signed with (`None`: signatures not checked, development mode), and the
+/// data keys that open their personal fields.
 #[derive(Clone)]
 pub struct History {
     pub log: EventLog,
     pub keys: Option<Arc<VerifyKeys>>,
+    pub data_keys: Arc<KeyStore>,
 }
 
 /// Loads aggregates of one kind from the log through an LRU cache.
@@ -194,7 +206,7 @@ impl<A: Aggregate> Aggregates<A> {
             .read_subject(&subject, aggregate.last_position)
             .await?
         {
-            aggregate.fold(&stored, self.history.keys.as_deref())?;
+            aggregate.fold(&stored, &self.history).await?;
         }
         self.remember(id, aggregate.clone());
         Ok(aggregate)

@@ -11,6 +11,7 @@ use clap::Parser;
 use sy_api::args::{CommonArgs, StartError};
 use sy_api::event_keys::KeyFileError;
 use sy_api::secret_file::read_private;
+use sy_domain::pii::Cipher;
 use sy_domain::signature::{EventSigner, VerifyKeys};
 use sy_domain::validate::Districts;
 
@@ -61,6 +62,21 @@ pub struct Config {
     /// so events signed by earlier keys still load.
     #[arg(long, env = "SY_VERIFY_KEYS_FILE")]
     pub verify_keys_file: Option<PathBuf>,
+
+    /// The AEAD that seals personal fields under new data keys:
+    /// `aes-256-gcm`, or `sm4-gcm` for deployments evaluated under China's
+    /// commercial-cryptography rules (密评, GB/T 39786). Keys made earlier
+    /// keep their own cipher.
+    #[arg(long, env = "SY_PII_CIPHER", default_value = "aes-256-gcm")]
+    pub pii_cipher: Cipher,
+
+    /// Create the key store although the event log already has events: for
+    /// the first start on a log written before personal data was sealed
+    /// (then `sy migrate` it). Without it, a log with events and no key
+    /// store stops intake: the store was lost, and starting a new one would
+    /// leave every sealed event unreadable.
+    #[arg(long, env = "SY_NEW_KEY_STORE")]
+    pub new_key_store: bool,
 
     /// Aggregates whose folded state is kept in memory (LRU).
     #[arg(long, env = "SY_CACHE_SIZE", default_value_t = 10_000)]

@@ -2,6 +2,7 @@
 
 use sy_domain::DomainError;
 use sy_eventlog::LogError;
+use sy_eventlog::keystore::KeyStoreError;
 use tonic::Status;
 
 /// Why intake refused or could not record a command.
@@ -13,6 +14,20 @@ pub enum IntakeError {
     /// The event log could not be read or appended to.
     #[error(transparent)]
     Log(#[from] LogError),
+    /// The key store could not give or destroy a person's data key.
+    #[error(transparent)]
+    Keys(#[from] KeyStoreError),
+    /// A person's fields could not be sealed (no person to seal them for,
+    /// or the cipher failed): nothing was written.
+    #[error("cannot seal the personal data of {kind} {id}: {reason}")]
+    Sealing {
+        /// Kind of the addressed aggregate.
+        kind: &'static str,
+        /// Id of the addressed aggregate.
+        id: String,
+        /// Why.
+        reason: String,
+    },
     /// The idempotency key was used before for a different command.
     #[error("idempotency key {key:?} was already used for a different command on {kind} {id}")]
     KeyReused {
@@ -77,6 +92,8 @@ impl From<IntakeError> for Status {
                 Status::aborted(message)
             }
             IntakeError::CorruptHistory { .. } => Status::data_loss(message),
+            IntakeError::Keys(KeyStoreError::Unavailable(_)) => Status::unavailable(message),
+            IntakeError::Keys(_) | IntakeError::Sealing { .. } => Status::internal(message),
         }
     }
 }

@@ -41,7 +41,12 @@ impl Stores {
     }
 
     async fn person_facts(&self, id: Uuid) -> Result<Option<PersonFacts>, IntakeError> {
-        Ok(self.people.load(id, false).await?.state.facts())
+        Ok(self
+            .people
+            .load(id, false)
+            .await?
+            .state
+            .facts_for_others()?)
     }
 }
 
@@ -57,6 +62,12 @@ pub trait Stored: Implies {
         state: &Self,
         command: &Self::Command,
     ) -> impl Future<Output = Result<Self::Facts, IntakeError>> + Send;
+
+    /// The person whose data key must be destroyed, and the erasure event's
+    /// id, once `state` records an erasure.
+    fn erasure(_state: &Self) -> Option<(Uuid, String)> {
+        None
+    }
 
     /// Whether `actor`, holding `grant`, may issue `command` on `state`
     /// (called only when a policy is in force).
@@ -136,6 +147,12 @@ impl Stored for pb::Request {
 impl Stored for Person {
     fn aggregates(stores: &Stores) -> &Aggregates<Self> {
         &stores.people
+    }
+
+    fn erasure(state: &Self) -> Option<(Uuid, String)> {
+        let erasure = state.erasure()?;
+        let id = Uuid::try_parse(state.id()).ok()?;
+        Some((id, erasure.event_id.clone()))
     }
 
     async fn facts(_: &Stores, _: &Self, _: &Self::Command) -> Result<(), IntakeError> {

@@ -32,6 +32,7 @@ use sy_api::pb::intake_server::IntakeServer;
 use sy_api::pb::placements_server::PlacementsServer;
 use sy_api::quota::QuotaLayer;
 use sy_eventlog::EventLog;
+use sy_eventlog::keystore::{Create, KeyStore};
 use tonic_health::ServingStatus;
 
 pub use config::Config;
@@ -50,6 +51,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let signer =
         sy_api::event_keys::signer_or_dev(config.signing_key_file.as_deref(), config.common.dev)?;
     let keys = config.loaded_event_keys(signer.as_ref())?;
+    let kek = Arc::new(config.common.kek_ring()?);
     if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }
@@ -59,11 +61,29 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         ready = log.await_stream(config.stream_replicas) => ready?,
         () = &mut shutdown => return Ok(()),
     }
+    let create = if config.new_key_store {
+        tracing::warn!("--new-key-store: creating the key store even if the log has events");
+        Create::Always
+    } else {
+        Create::WhenLogEmpty
+    };
+    let opening =
+        KeyStore::await_open(&log, kek, config.pii_cipher, create, config.stream_replicas);
+    let data_keys = tokio::select! {
+        store = opening => Arc::new(store?),
+        () = &mut shutdown => return Ok(()),
+    };
+    tracing::info!(
+        store = data_keys.stream_name(),
+        cipher = config.pii_cipher.as_str(),
+        "key store ready"
+    );
 
     let pipeline = Arc::new(pipeline::Pipeline::new(
         aggregate::History {
             log: log.clone(),
             keys: keys.map(Arc::new),
+            data_keys,
         },
         sy_domain::command_meta::ParseEnv {
             districts: config.districts.clone(),

@@ -1,7 +1,7 @@
 //! The command pipeline, one for every aggregate kind: parse → load →
-//! idempotency → facts from other aggregates → decide → sign (see
-//! `sy_domain::signature`) → append with the
-//! aggregate's expected sequence → reply after JetStream's ack. On a sequence
+//! idempotency → facts from other aggregates → decide → seal personal
+//! fields (`sy_domain::pii`) → sign (see `sy_domain::signature`) → append
+//! with the aggregate's expected sequence → reply after JetStream's ack. On a sequence
 //! conflict the aggregate is reloaded and the command decided again, a
 //! bounded number of times. Once an event is acknowledged, the follow-up
 //! commands the domain declares for it (`Implies::follow_ups`) run through
@@ -11,6 +11,7 @@
 //! the aggregate and the correlation id); this module records the last two
 //! once the command is parsed.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -22,8 +23,10 @@ use sy_domain::command_meta::{self, CommandMessage, Meta, ParseEnv, Parsed};
 use sy_domain::event::{SCHEMA_VERSION, subject, to_proto};
 use sy_domain::follow_up::FollowUp;
 use sy_domain::pb::{self, CommandResult, EventEnvelope};
+use sy_domain::pii::fields;
 use sy_domain::signature::EventSigner;
 use sy_domain::{DomainError, FieldViolation};
+use sy_eventlog::keystore::{KeyState, KeyStore};
 use sy_eventlog::{EventLog, LogError, StoredEvent};
 use tracing::Instrument;
 use uuid::Uuid;
@@ -43,6 +46,8 @@ pub struct Pipeline {
     stores: Stores,
     /// Signs every envelope; `None` only in development mode.
     signer: Option<EventSigner>,
+    /// Seals personal fields and destroys erased persons' keys.
+    data_keys: Arc<KeyStore>,
 }
 
 /// A command's outcome, and the follow-ups its new event implies (none when
@@ -63,6 +68,7 @@ impl Pipeline {
     ) -> Self {
         Self {
             stores: Stores::new(&history, cache_size),
+            data_keys: history.data_keys.clone(),
             log: history.log,
             env,
             signer,
@@ -176,6 +182,9 @@ impl Pipeline {
                 aggregates.load(id, attempt > 0).await?
             };
             if let Some(result) = replay(&loaded, actor, &parsed)? {
+                // A retried erasure finishes what an earlier attempt could
+                // not: destroying the key.
+                self.settle_erasure(&loaded.state).await?;
                 return Ok(Executed {
                     result,
                     follow_ups: Vec::new(),
@@ -244,8 +253,12 @@ impl Pipeline {
             payload: Some(payload),
             ..Default::default()
         };
-        // Signed after `prev_hash` is set, so the signature covers the link;
-        // the next event hashes these bytes, signature included.
+        // This intake folds the clear values; the log gets them sealed.
+        let clear = envelope.clone();
+        self.seal(&loaded.state, id, &mut envelope).await?;
+        // Sealed, then signed after `prev_hash` is set, so the signature
+        // covers the ciphertexts and the link; the next event hashes these
+        // bytes, signature included.
         let bytes = Bytes::from(match &self.signer {
             Some(signer) => signer.sign(&mut envelope),
             None => envelope.encode_to_vec(),
@@ -274,9 +287,10 @@ impl Pipeline {
             subject,
             payload: bytes,
         };
-        loaded.fold_envelope(&envelope, &stored)?;
-        let payload = envelope.payload.as_ref().expect("built with a payload");
+        loaded.fold_envelope(&clear, &stored)?;
+        let payload = clear.payload.as_ref().expect("built with a payload");
         let follow_ups = loaded.state.follow_ups(payload);
+        self.settle_erasure(&loaded.state).await?;
         aggregates.remember(id, loaded);
         tracing::debug!(
             event = sy_domain::event::event_type(payload),
@@ -294,6 +308,49 @@ impl Pipeline {
             },
             follow_ups,
         }))
+    }
+}
+
+impl Pipeline {
+    /// Seals the personal fields of `envelope` (an event of `state`, the
+    /// aggregate `id`) under the data key of the person they concern, made
+    /// on first use. An erased person's fields are dropped, not sealed.
+    async fn seal<A: Stored>(
+        &self,
+        state: &A,
+        id: Uuid,
+        envelope: &mut EventEnvelope,
+    ) -> Result<(), IntakeError> {
+        let Some(payload) = envelope.payload.as_ref() else {
+            return Ok(());
+        };
+        if !fields::has_personal_data(payload) {
+            return Ok(());
+        }
+        let sealing = |reason: String| IntakeError::Sealing {
+            kind: A::KIND,
+            id: id.to_string(),
+            reason,
+        };
+        let subject = state
+            .data_subject(id, payload)
+            .ok_or_else(|| sealing("it names no person".into()))?;
+        let key = self.data_keys.key_or_create(subject).await?;
+        let key = match &key {
+            KeyState::Key(key) => Some(key),
+            KeyState::Erased { .. } => None,
+        };
+        fields::seal(envelope, subject, key).map_err(|err| sealing(err.to_string()))
+    }
+
+    /// Destroys the data key of a person `state` records as erased (after
+    /// the erasure event is in the log). Idempotent.
+    async fn settle_erasure<A: Stored>(&self, state: &A) -> Result<(), IntakeError> {
+        if let Some((subject, event_id)) = A::erasure(state) {
+            self.data_keys.erase(subject, &event_id).await?;
+            tracing::info!(person = %subject, erasure = %event_id, "data key destroyed");
+        }
+        Ok(())
     }
 }
 

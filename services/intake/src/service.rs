@@ -177,6 +177,27 @@ impl Placements for IntakeService {
         self.run(request).await
     }
 
+    async fn erase_person(
+        &self,
+        request: Request<pb::ErasePersonCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn place_legal_hold(
+        &self,
+        request: Request<pb::PlaceLegalHoldCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn release_legal_hold(
+        &self,
+        request: Request<pb::ReleaseLegalHoldCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
     async fn register_placement(
         &self,
         request: Request<pb::RegisterPlacementCommand>,

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 use futures::{Stream, StreamExt};
 use prost::Message;
 use sy_domain::pb::EventEnvelope;
+use sy_domain::pii::{Cipher, KekRing};
+use sy_eventlog::keystore::{Create, KeyStore, KeyStoreError};
 use sy_eventlog::{EventLog, LogError, StoredEvent};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
@@ -26,7 +28,7 @@ use tracing::{debug, info, warn};
 use crate::Stop;
 use crate::live::Live;
 use crate::metrics;
-use crate::read_model::{BatchOutcome, ReadModelError};
+use crate::read_model::{BatchKeys, BatchOutcome, ReadModelError};
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(5);
@@ -40,6 +42,10 @@ pub enum FollowError {
     /// The blocking task folding batches panicked or was cancelled.
     #[error("fold worker failed: {0}")]
     Worker(#[from] tokio::task::JoinError),
+    /// The key store answered, but cannot give a key the log needs (lost,
+    /// or a wrong KEK): folding on would show people as erased who are not.
+    #[error(transparent)]
+    Keys(KeyStoreError),
 }
 
 /// How one subscription to the log ended.
@@ -54,14 +60,26 @@ enum Ended {
 ///
 /// `newest` gets the recording time (unix seconds) of the newest event
 /// handed to the fold, for the lag in seconds.
+///
+/// First it opens the log's key store with `kek` (waiting while NATS or
+/// the store is not there yet): a wrong KEK or a lost store stops the
+/// service here, before anything is folded.
 pub(crate) async fn follow(
     live: Live,
     log: EventLog,
+    kek: Arc<KekRing>,
     batch_size: usize,
     applied: watch::Sender<u64>,
     newest: Arc<AtomicI64>,
     mut stop: Stop,
 ) -> Result<(), FollowError> {
+    let opening = KeyStore::await_open(&log, kek, Cipher::default(), Create::Never, 1);
+    let store = tokio::select! {
+        () = stop.wait() => return Ok(()),
+        store = opening => store.map_err(FollowError::Keys)?,
+    };
+    info!(store = store.stream_name(), "key store open");
+    live.set_data_keys(store);
     let mut retry = FIRST_RETRY;
     loop {
         let start = applied.borrow().saturating_add(1);
@@ -135,7 +153,17 @@ async fn fold(
             {
                 newest.store(at.seconds, Ordering::Relaxed);
             }
-            let outcome = fold_batch(live, batch).await?;
+            let store = live.data_keys().expect("opened before the first batch");
+            let keys = match BatchKeys::gather(store, &batch).await {
+                Ok(keys) => keys,
+                Err(KeyStoreError::Unavailable(err)) => {
+                    return Ok(Ended::Interrupted(LogError::Unavailable(format!(
+                        "key store: {err}"
+                    ))));
+                }
+                Err(err) => return Err(FollowError::Keys(err)),
+            };
+            let outcome = fold_batch(live, batch, keys).await?;
             applied.send_replace(outcome.checkpoint);
             *retry = FIRST_RETRY;
         }
@@ -155,11 +183,15 @@ async fn fold(
         events = batch.len(),
     )
 )]
-async fn fold_batch(live: &Live, batch: Vec<StoredEvent>) -> Result<BatchOutcome, FollowError> {
+async fn fold_batch(
+    live: &Live,
+    batch: Vec<StoredEvent>,
+    keys: BatchKeys,
+) -> Result<BatchOutcome, FollowError> {
     let paused = live.pause().await;
     let model = live.model();
     let started = Instant::now();
-    let outcome = tokio::task::spawn_blocking(move || model.apply_batch(&batch)).await??;
+    let outcome = tokio::task::spawn_blocking(move || model.apply_batch(&batch, &keys)).await??;
     drop(paused);
     metrics::batch(&outcome, started.elapsed());
     report(&outcome);

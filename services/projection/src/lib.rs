@@ -56,8 +56,8 @@ use tracing::{error, info};
 pub use config::Config;
 pub use follow::FollowError;
 pub use read_model::{
-    BatchOutcome, ListError, ListFilter, Page, PlacementFilter, PlacementPage, Quarantined,
-    ReadModel, ReadModelError, StationPage,
+    BatchKeys, BatchOutcome, ListError, ListFilter, Page, PlacementFilter, PlacementPage,
+    Quarantined, ReadModel, ReadModelError, StationPage,
 };
 
 /// Why the service could not start or stopped abnormally.
@@ -144,6 +144,7 @@ pub async fn serve(
         config.common.dev,
     )?
     .map(Arc::new);
+    let kek = Arc::new(config.common.kek_ring()?);
     if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }
@@ -184,7 +185,7 @@ pub async fn serve(
             let batch_size = config.batch_len();
             async move {
                 let followed =
-                    follow::follow(live, log, batch_size, applied_tx, newest, stop).await;
+                    follow::follow(live, log, kek, batch_size, applied_tx, newest, stop).await;
                 if let Err(err) = &followed {
                     error!(%err, "fold failed; shutting down");
                 }

@@ -3,8 +3,9 @@
 //! position and switches to it. Queries never wait on the gate: they read
 //! whichever model is in use when they start.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
+use sy_eventlog::keystore::KeyStore;
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::read_model::ReadModel;
@@ -13,6 +14,9 @@ use crate::read_model::ReadModel;
 pub(crate) struct Live {
     model: Arc<RwLock<ReadModel>>,
     gate: Arc<Mutex<()>>,
+    /// Opens the sealed registrations the fold masks; set by the fold
+    /// once the key store is open.
+    data_keys: Arc<OnceLock<KeyStore>>,
 }
 
 /// While held, the fold applies nothing.
@@ -25,7 +29,18 @@ impl Live {
         Self {
             model: Arc::new(RwLock::new(model)),
             gate: Arc::new(Mutex::new(())),
+            data_keys: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// The key store of the log being folded, once the fold opened it.
+    pub(crate) fn data_keys(&self) -> Option<&KeyStore> {
+        self.data_keys.get()
+    }
+
+    /// Keeps the key store the fold opened (the first one, if called twice).
+    pub(crate) fn set_data_keys(&self, store: KeyStore) -> &KeyStore {
+        self.data_keys.get_or_init(|| store)
     }
 
     /// The model in use now (a cheap clone sharing the sled database).

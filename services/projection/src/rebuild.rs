@@ -17,6 +17,7 @@ use sy_api::identity::Principal;
 use sy_api::pb::admin_server::Admin;
 use sy_api::pb::rebuild_progress::Phase;
 use sy_api::pb::{RebuildProgress, RebuildRequest};
+use sy_eventlog::keystore::KeyStoreError;
 use sy_eventlog::{EventLog, LogError, StoredEvent};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -25,7 +26,7 @@ use tracing::{info, warn};
 
 use crate::data_dir::DataDir;
 use crate::live::Live;
-use crate::read_model::{ReadModel, ReadModelError};
+use crate::read_model::{BatchKeys, ReadModel, ReadModelError};
 
 /// How long a switched-out generation stays on disk for queries still
 /// reading it before it is deleted.
@@ -129,8 +130,18 @@ impl Rebuild {
                 )));
             }
             let batch: Vec<StoredEvent> = self.pending.drain(..split).collect();
+            let store = self
+                .live
+                .data_keys()
+                .ok_or_else(|| Status::unavailable("the key store is not open yet"))?;
+            let keys = BatchKeys::gather(store, &batch)
+                .await
+                .map_err(|err| match err {
+                    KeyStoreError::Unavailable(_) => Status::unavailable(err.to_string()),
+                    _ => Status::internal(err.to_string()),
+                })?;
             let fresh = self.fresh.clone();
-            let outcome = tokio::task::spawn_blocking(move || fresh.apply_batch(&batch))
+            let outcome = tokio::task::spawn_blocking(move || fresh.apply_batch(&batch, &keys))
                 .await
                 .map_err(|err| Status::internal(format!("rebuild worker failed: {err}")))?
                 .map_err(storage)?;

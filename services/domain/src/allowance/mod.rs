@@ -101,6 +101,10 @@ impl Aggregate for Allowance {
     ) -> Result<Payload, DomainError> {
         decide::decide(self, command, facts)
     }
+
+    fn data_subject(&self, _id: uuid::Uuid, payload: &Payload) -> Option<uuid::Uuid> {
+        crate::pii::fields::named_person(payload).or(self.person_id)
+    }
 }
 
 #[cfg(test)]

@@ -112,7 +112,25 @@ pub enum Command {
         /// The day it was issued (not in the future).
         issued_on: Date,
     },
+    /// Destroys the person's data key (PIPL art. 47).
+    Erase {
+        /// Why the law allows or requires it; recorded in the event.
+        legal_basis: String,
+    },
+    /// Blocks erasure until released.
+    PlaceHold {
+        /// Why (no personal data); shown to whoever tries to erase.
+        reason: String,
+    },
+    /// Lifts the hold in force.
+    ReleaseHold {
+        /// Why it was lifted.
+        reason: String,
+    },
 }
+
+/// Longest legal basis or hold reason, in characters.
+pub const REASON_MAX: usize = 500;
 
 /// Hours a recorded training may last: a course of at least an hour, at most
 /// about a year of full-time study.
@@ -206,6 +224,18 @@ on_existing! { Person, person_id;
             hours: m.hours,
             completed_on: completed_on?,
         })
+    };
+    pb::ErasePersonCommand => |m, v, _input| {
+        let legal_basis = v.check(text("legal_basis", &m.legal_basis, 1, REASON_MAX));
+        Some(Command::Erase { legal_basis: legal_basis? })
+    };
+    pb::PlaceLegalHoldCommand => |m, v, _input| {
+        let reason = v.check(text("reason", &m.reason, 1, REASON_MAX));
+        Some(Command::PlaceHold { reason: reason? })
+    };
+    pb::ReleaseLegalHoldCommand => |m, v, _input| {
+        let reason = v.check(text("reason", &m.reason, 1, REASON_MAX));
+        Some(Command::ReleaseHold { reason: reason? })
     };
     pb::RecordCertificateCommand => |m, v, input| {
         let certificate = v.check(text("certificate", &m.certificate, 1, TITLE_MAX));

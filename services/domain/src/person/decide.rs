@@ -14,6 +14,36 @@ use super::state::{Person, PersonRecord};
 
 pub(super) fn decide(state: &Person, command: &Command) -> Result<Payload, DomainError> {
     match command {
+        Command::Erase { legal_basis } => {
+            not_erased(state)?;
+            if let Some(reason) = &state.hold {
+                return Err(DomainError::RuleViolated(format!(
+                    "person {} is under a legal hold and cannot be erased: {reason}",
+                    state.id
+                )));
+            }
+            Ok(Payload::PersonErased(pb::PersonErased {
+                legal_basis: legal_basis.clone(),
+            }))
+        }
+        Command::PlaceHold { reason } => match &not_erased(state)?.hold {
+            Some(current) => Err(DomainError::RuleViolated(format!(
+                "person {} is already under a legal hold: {current}",
+                state.id
+            ))),
+            None => Ok(Payload::LegalHoldPlaced(pb::LegalHoldPlaced {
+                reason: reason.clone(),
+            })),
+        },
+        Command::ReleaseHold { reason } => match &not_erased(state)?.hold {
+            None => Err(DomainError::RuleViolated(format!(
+                "person {} is under no legal hold",
+                state.id
+            ))),
+            Some(_) => Ok(Payload::LegalHoldReleased(pb::LegalHoldReleased {
+                reason: reason.clone(),
+            })),
+        },
         Command::Register {
             role,
             name,
@@ -31,7 +61,7 @@ pub(super) fn decide(state: &Person, command: &Command) -> Result<Payload, Domai
                 ));
             }
             v.finish(|| Some(()))?;
-            if state.record.is_some() {
+            if state.is_registered() {
                 return Err(DomainError::AlreadyExists {
                     kind: "person",
                     id: state.id.clone(),
@@ -147,9 +177,14 @@ fn check_role_and_links(v: &mut Violations, role: PersonRole, links: &[Link]) {
 /// spouse programme's (随军家属培训、取证). `what` starts the refusal:
 /// "training is".
 fn spouse<'s>(state: &'s Person, what: &str) -> Result<&'s PersonRecord, DomainError> {
-    let record = state.record.as_ref().ok_or_else(|| DomainError::NotFound {
-        kind: "person",
-        id: state.id.clone(),
+    // Registered and not erased, so without a record its data is sealed to
+    // this reader: intake always holds the keys, so only a reader that
+    // does not would get here.
+    let record = not_erased(state)?.record.as_ref().ok_or_else(|| {
+        DomainError::RuleViolated(format!(
+            "the personal data of person {} cannot be read here",
+            state.id
+        ))
     })?;
     if record.role != PersonRole::MilitarySpouse {
         return Err(DomainError::RuleViolated(format!(
@@ -159,6 +194,19 @@ fn spouse<'s>(state: &'s Person, what: &str) -> Result<&'s PersonRecord, DomainE
         )));
     }
     Ok(record)
+}
+
+/// `state`, if it is a registered person who was not erased: nothing more
+/// is recorded about an erased person.
+fn not_erased(state: &Person) -> Result<&Person, DomainError> {
+    if !state.is_registered() {
+        return Err(DomainError::NotFound {
+            kind: "person",
+            id: state.id.clone(),
+        });
+    }
+    state.refuse_if_erased()?;
+    Ok(state)
 }
 
 /// Nobody trains or is certified before they are born. The message does not

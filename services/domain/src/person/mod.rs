@@ -32,16 +32,30 @@
 //! | not registered         | `PersonRegistered` | `NotFound`           | `NotFound`            |
 //! | veteran, child         | `AlreadyExists`    | `RuleViolated`       | `RuleViolated`        |
 //! | spouse                 | `AlreadyExists`    | `TrainingRecorded`   | `CertificateRecorded` |
+//! | erased                 | `AlreadyExists`    | `RuleViolated`       | `RuleViolated`        |
 //!
 //! Malformed commands are `Invalid` in every state (checked first).
+//!
+//! # Erasure and legal holds
+//!
+//! The personal fields of a person's events are sealed under the person's
+//! data key ([`crate::pii`]); `Erase` records `PersonErased` and intake then
+//! destroys the key. From then on the person is erased: every command but
+//! a registration of the same number (`AlreadyExists`) is `RuleViolated`,
+//! and other aggregates get no [`Person::facts_for_others`]. What is not
+//! personal (role, area, registration time: [`Withheld`]) stays, so
+//! statistics do not change. `PlaceHold` blocks `Erase` (`RuleViolated`,
+//! naming the hold's reason) until `ReleaseHold`; one hold at a time.
+//! A registration folded without its key (sealed, not opened) is withheld
+//! the same way, without an erasure.
 
 mod apply;
 mod command;
 mod decide;
 mod state;
 
-pub use command::{Command, Link, MAX_LINKS, TITLE_MAX, TRAINING_HOURS};
-pub use state::{Certificate, Person, PersonRecord, RecordEntry, Training};
+pub use command::{Command, Link, MAX_LINKS, REASON_MAX, TITLE_MAX, TRAINING_HOURS};
+pub use state::{Certificate, Erasure, Person, PersonRecord, RecordEntry, Training, Withheld};
 
 use crate::aggregate::{Aggregate, ApplyError};
 use crate::error::DomainError;
@@ -105,6 +119,10 @@ impl Aggregate for Person {
         _actor: &Actor,
     ) -> Result<Payload, DomainError> {
         decide::decide(self, command)
+    }
+
+    fn data_subject(&self, id: uuid::Uuid, _payload: &Payload) -> Option<uuid::Uuid> {
+        Some(id)
     }
 }
 

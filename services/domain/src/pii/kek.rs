@@ -343,6 +343,11 @@ impl KekRing {
         &self.current
     }
 
+    /// The versions of every KEK, ascending.
+    pub fn versions(&self) -> impl Iterator<Item = u32> + '_ {
+        self.keks().map(Kek::version)
+    }
+
     /// Every KEK, in ascending version.
     fn keks(&self) -> impl Iterator<Item = &Kek> {
         self.older.values().chain([&self.current])

@@ -15,8 +15,11 @@
 //! - `cipher`: the AEADs (AES-256-GCM by default, SM4-GCM
 //!   for the commercial-cryptography evaluation), data keys, sealing.
 //! - `kek`: KEK files, wrapping, rotation, the start-up canary.
+//! - [`fields`]: which fields of which events are personal, and sealing
+//!   them into an envelope or opening them back.
 
 mod cipher;
+pub mod fields;
 mod kek;
 
 pub use cipher::{Cipher, CryptoError, DataKey, NONCE_LEN, Sealed, TAG_LEN, UnknownCipher};

@@ -117,6 +117,14 @@ impl crate::aggregate::Aggregate for Placement {
     ) -> Result<crate::pb::event_envelope::Payload, crate::DomainError> {
         decide::decide(self, command, facts, actor)
     }
+
+    fn data_subject(
+        &self,
+        _id: uuid::Uuid,
+        payload: &crate::pb::event_envelope::Payload,
+    ) -> Option<uuid::Uuid> {
+        crate::pii::fields::named_person(payload).or(self.person_id)
+    }
 }
 
 impl Implies for Placement {

@@ -168,6 +168,10 @@ impl Aggregate for Station {
     ) -> Result<Payload, DomainError> {
         decide::decide(self, command, facts, actor)
     }
+
+    fn data_subject(&self, _id: uuid::Uuid, payload: &Payload) -> Option<uuid::Uuid> {
+        crate::pii::fields::named_person(payload)
+    }
 }
 
 #[cfg(test)]

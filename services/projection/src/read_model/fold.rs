@@ -29,6 +29,10 @@
 //! [`BatchOutcome::unsigned`]. A forged event with a correct `prev_hash`
 //! therefore never reaches a view.
 //!
+//! Personal fields arrive sealed (`sy_domain::pii`). The fold opens only a
+//! person's registration, to mask it ([`super::sealed`]); everything else
+//! personal is folded sealed, so it never reaches sled in the clear.
+//!
 //! Events the fold cannot use are quarantined with their position, subject,
 //! reason and bytes, and the fold moves on: a bad event must not stop every
 //! later one from being served. Later events of the same aggregate then fail
@@ -55,6 +59,7 @@ use super::keys::{
     Index, LAST_APPLIED, LOG_DIGEST, PlacementKeys, QUARANTINED, read_u64, station_key, u64_bytes,
 };
 use super::registry::{self, Record, StoredAllowance, StoredPlacement};
+use super::sealed::{BatchKeys, NotOpened};
 use super::trees::Trees;
 use super::{Quarantined, ReadModel, ReadModelError, board, counters, stats};
 
@@ -125,7 +130,13 @@ fn refused(reason: impl ToString) -> Skip {
 impl ReadModel {
     /// Folds `events` (in stream order) and moves the checkpoint past them,
     /// atomically. Events at or below the current checkpoint are skipped.
-    pub fn apply_batch(&self, events: &[StoredEvent]) -> Result<BatchOutcome, ReadModelError> {
+    /// `keys` opens the sealed registrations among them
+    /// ([`BatchKeys::gather`]).
+    pub fn apply_batch(
+        &self,
+        events: &[StoredEvent],
+        keys: &BatchKeys,
+    ) -> Result<BatchOutcome, ReadModelError> {
         self.trees.all()[..]
             .transaction(|tx| {
                 // sled hands out one transactional tree per tree, in order.
@@ -137,6 +148,7 @@ impl ReadModel {
                 Batch {
                     trees,
                     verifier: self.verifier.as_deref(),
+                    keys,
                 }
                 .fold(events)
             })
@@ -151,6 +163,7 @@ impl ReadModel {
 struct Batch<'a> {
     trees: Trees<&'a TransactionalTree>,
     verifier: Option<&'a VerifyKeys>,
+    keys: &'a BatchKeys,
 }
 
 /// Counter changes of a batch, summed over its events and written once: hot
@@ -325,7 +338,17 @@ impl Batch<'_> {
         if ![REQUEST, PERSON, PLACEMENT, ALLOWANCE, STATION].contains(&kind) {
             return Ok(false);
         }
-        let envelope = decode(event, kind, id, self.verifier)?;
+        let mut envelope = decode(event, kind, id, self.verifier)?;
+        if kind == PERSON {
+            self.keys
+                .open_registration(&mut envelope)
+                .map_err(|err| match err {
+                    NotOpened::Unreadable(reason) => refused(reason),
+                    NotOpened::NotGathered(person) => Skip::Failed(abort(ReadModelError::corrupt(
+                        format!("the data key of person {person} was not gathered for the batch"),
+                    ))),
+                })?;
+        }
         if !envelope.correlation_id.is_empty() {
             correlation_ids.push((event.position, envelope.correlation_id.clone()));
         }

@@ -40,6 +40,7 @@ mod placement_list;
 #[cfg(test)]
 mod placement_tests;
 mod registry;
+mod sealed;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -63,12 +64,15 @@ use trees::Trees;
 /// The format this code writes the trees in. Raise it whenever stored bytes
 /// change meaning; a store in an older format is rebuilt from the log (see
 /// `crate::data_dir`). 1: views stored as prost messages (no `format` key);
-/// 2: domain states stored with postcard; 3: stations keep their operator.
-pub const FORMAT: u64 = 3;
+/// 2: domain states stored with postcard; 3: stations keep their operator;
+/// 4: persons masked anew (last characters only, no sex or birth year) and
+/// personal free text kept sealed.
+pub const FORMAT: u64 = 4;
 
 pub use fold::BatchOutcome;
 pub use list::{ListError, ListFilter, Page};
 pub use placement_list::{PlacementFilter, PlacementPage, StationPage};
+pub use sealed::BatchKeys;
 
 /// Why the read model could not be read or written.
 #[derive(Debug, thiserror::Error)]

@@ -221,7 +221,9 @@ impl Log {
     }
 
     fn fold(&self, model: &ReadModel) -> BatchOutcome {
-        model.apply_batch(&self.events).unwrap()
+        model
+            .apply_batch(&self.events, &BatchKeys::default())
+            .unwrap()
     }
 }
 
@@ -466,7 +468,14 @@ fn allowances_are_summed_per_month_and_year() {
     later.emit("allowance", &id, Payload::AllowanceStopped(stopped), 4);
     let mut event = later.events.remove(0);
     event.position = log.events.len() as u64 + 1;
-    assert_eq!(model.apply_batch(&[event]).unwrap().quarantined.len(), 1);
+    assert_eq!(
+        model
+            .apply_batch(&[event], &BatchKeys::default())
+            .unwrap()
+            .quarantined
+            .len(),
+        1
+    );
 
     let person = model.person(&spouse).unwrap().unwrap();
     let view = person.allowance.unwrap();
@@ -816,10 +825,12 @@ fn replays_are_byte_identical_however_batched() {
     );
 
     let (_one, whole) = open();
-    whole.apply_batch(&log.events).unwrap();
+    whole
+        .apply_batch(&log.events, &BatchKeys::default())
+        .unwrap();
     let (_two, pieces) = open();
     for batch in log.events.chunks(2) {
-        pieces.apply_batch(batch).unwrap();
+        pieces.apply_batch(batch, &BatchKeys::default()).unwrap();
     }
     assert_eq!(whole.digest().unwrap(), pieces.digest().unwrap());
     assert_eq!(whole.log_digest().unwrap(), pieces.log_digest().unwrap());
@@ -1044,7 +1055,7 @@ proptest::proptest! {
             }
         }
         for events in log.events.chunks(batch) {
-            model.apply_batch(events).unwrap();
+            model.apply_batch(events, &BatchKeys::default()).unwrap();
         }
 
         for (who, person) in people.iter().enumerate() {

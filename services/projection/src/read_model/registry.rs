@@ -14,6 +14,9 @@
 //! without what would let a reader unmask it (the sex and birth year),
 //! folded by [`person`] with the domain's own functions: the registration by
 //! `Person::apply`, later entries by `Person::entry`, the check `apply` runs.
+//! An erasure clears every personal value, masked ones included; a
+//! registration folded sealed (erased before this fold, or no keys) never
+//! had any.
 
 use serde::{Deserialize, Serialize};
 use sy_domain::aggregate::Aggregate;
@@ -99,6 +102,22 @@ pub fn person(
         return registered(event, position);
     };
     let mut after = before.clone();
+    let payload =
+        Person::check_next(&before.id, before.version, event).map_err(|err| err.to_string())?;
+    match payload {
+        Payload::PersonErased(_) => {
+            erase(&mut after);
+            after.erased_at = event.occurred_at;
+            after.version = event.aggregate_version;
+            return Ok(after);
+        }
+        Payload::LegalHoldPlaced(_) | Payload::LegalHoldReleased(_) => {
+            after.legal_hold = matches!(payload, Payload::LegalHoldPlaced(_));
+            after.version = event.aggregate_version;
+            return Ok(after);
+        }
+        _ => {}
+    }
     match Person::entry(&before.id, before.version, event).map_err(|err| err.to_string())? {
         RecordEntry::Training(t) => after.trainings.push(pb::TrainingRecorded {
             course: t.course,
@@ -124,12 +143,25 @@ fn registered(event: &EventEnvelope, position: u64) -> Result<pb::PersonView, St
     state
         .apply(event, position)
         .map_err(|err| err.to_string())?;
-    let record = state
-        .record()
-        .expect("a person that folded its first event is registered");
     let links = match &event.payload {
         Some(Payload::PersonRegistered(e)) => e.links.iter().map(masked_link).collect(),
         _ => Vec::new(),
+    };
+    let Some(record) = state.record() else {
+        // Sealed and not opened: the person was erased (or this reader has
+        // no keys). Only what is not personal is kept.
+        let withheld = state
+            .withheld()
+            .expect("a person that folded its first event is registered");
+        return Ok(pb::PersonView {
+            id: state.id().to_string(),
+            role: withheld.role as i32,
+            area_code: withheld.area_code.as_str().to_string(),
+            links,
+            registered_at: Some(to_proto(withheld.registered_at)),
+            version: state.version(),
+            ..Default::default()
+        });
     };
     Ok(pb::PersonView {
         id: state.id().to_string(),
@@ -143,6 +175,25 @@ fn registered(event: &EventEnvelope, position: u64) -> Result<pb::PersonView, St
         version: state.version(),
         ..Default::default()
     })
+}
+
+/// Drops every personal value from an erased person's view, masked or
+/// not: no `张*` survives an erasure.
+fn erase(view: &mut pb::PersonView) {
+    view.erased = true;
+    view.name.clear();
+    view.id_number.clear();
+    view.phone.clear();
+    for link in &mut view.links {
+        link.name.clear();
+    }
+    for training in &mut view.trainings {
+        training.course.clear();
+    }
+    for certificate in &mut view.certificates {
+        certificate.certificate.clear();
+        certificate.issuer.clear();
+    }
 }
 
 /// The service member a spouse or child belongs to, their name masked like

@@ -176,7 +176,9 @@ fn folds_a_request_through_its_lifecycle() {
     let mut log = Log::default();
     closed_request(&mut log, &id(1));
 
-    let outcome = model.apply_batch(&log.events).unwrap();
+    let outcome = model
+        .apply_batch(&log.events, &BatchKeys::default())
+        .unwrap();
     assert_eq!(outcome.checkpoint, 5);
     assert_eq!(outcome.applied, 5);
     assert_eq!(model.last_applied().unwrap(), 5);
@@ -234,7 +236,9 @@ fn quarantines_what_it_cannot_fold_and_keeps_going() {
     log.push(&subject(KIND, &id(3)), foreign); // 5: envelope of another request
     log.must(&id(2), &assign(WORKER, date(2027, 3, 1)), WORKER); // 6: fine
 
-    let outcome = model.apply_batch(&log.events).unwrap();
+    let outcome = model
+        .apply_batch(&log.events, &BatchKeys::default())
+        .unwrap();
     assert_eq!(outcome.checkpoint, 6);
     assert_eq!((outcome.applied, outcome.ignored), (2, 1));
     let positions: Vec<u64> = outcome.quarantined.iter().map(|(p, _)| *p).collect();
@@ -271,7 +275,9 @@ fn an_event_that_does_not_name_its_predecessor_is_quarantined() {
     submitted.title = "篡改".into();
     log.events[0].payload = Bytes::from(first.encode_to_vec());
 
-    let outcome = model.apply_batch(&log.events).unwrap();
+    let outcome = model
+        .apply_batch(&log.events, &BatchKeys::default())
+        .unwrap();
     assert_eq!(outcome.applied, 1);
     assert_eq!(outcome.quarantined.len(), 1);
     assert_eq!(outcome.quarantined[0].0, 2);
@@ -293,7 +299,9 @@ fn events_from_a_newer_schema_are_quarantined_not_guessed_at() {
     newer.schema_version = sy_domain::event::SCHEMA_VERSION + 1;
     log.push(&subject(KIND, &id(2)), newer.encode_to_vec());
 
-    let outcome = model.apply_batch(&log.events).unwrap();
+    let outcome = model
+        .apply_batch(&log.events, &BatchKeys::default())
+        .unwrap();
     assert_eq!(outcome.applied, 1);
     assert_eq!(outcome.quarantined.len(), 1);
     assert!(outcome.quarantined[0].1.contains("schema version"));
@@ -315,8 +323,8 @@ fn the_log_digest_follows_every_event_and_survives_a_reopen() {
     {
         let model = ReadModel::open(dir.path()).unwrap();
         let (a, b) = log.events.split_at(2);
-        model.apply_batch(a).unwrap();
-        model.apply_batch(b).unwrap();
+        model.apply_batch(a, &BatchKeys::default()).unwrap();
+        model.apply_batch(b, &BatchKeys::default()).unwrap();
         assert_eq!(model.log_digest().unwrap(), expected);
         model.flush().unwrap();
     }
@@ -331,17 +339,29 @@ fn redelivered_events_are_skipped_and_batches_compose() {
     log.must(&id(2), &submit(), REQUESTER);
 
     let (_whole_dir, whole) = open();
-    whole.apply_batch(&log.events).unwrap();
+    whole
+        .apply_batch(&log.events, &BatchKeys::default())
+        .unwrap();
 
     let (_split_dir, split) = open();
-    split.apply_batch(&log.events[..3]).unwrap();
-    let outcome = split.apply_batch(&log.events[1..]).unwrap();
+    split
+        .apply_batch(&log.events[..3], &BatchKeys::default())
+        .unwrap();
+    let outcome = split
+        .apply_batch(&log.events[1..], &BatchKeys::default())
+        .unwrap();
     assert_eq!(outcome.redelivered, 2);
     assert_eq!(outcome.applied, 3);
-    assert_eq!(split.apply_batch(&log.events).unwrap().redelivered, 6);
+    assert_eq!(
+        split
+            .apply_batch(&log.events, &BatchKeys::default())
+            .unwrap()
+            .redelivered,
+        6
+    );
     assert_eq!(split.digest().unwrap(), whole.digest().unwrap());
 
-    let empty = split.apply_batch(&[]).unwrap();
+    let empty = split.apply_batch(&[], &BatchKeys::default()).unwrap();
     assert_eq!(empty.checkpoint, 6, "an empty batch keeps the checkpoint");
 }
 
@@ -352,7 +372,9 @@ fn the_checkpoint_survives_a_reopen() {
     closed_request(&mut log, &id(1));
     let digest = {
         let model = ReadModel::open(dir.path()).unwrap();
-        model.apply_batch(&log.events).unwrap();
+        model
+            .apply_batch(&log.events, &BatchKeys::default())
+            .unwrap();
         model.flush().unwrap();
         model.digest().unwrap()
     };
@@ -379,7 +401,9 @@ fn the_board_counts_overdue_by_due_date_and_row() {
     log.must(&id(4), &assign("housing", date(2027, 2, 1)), WORKER);
     log.must(&id(4), &start(), WORKER);
     log.must(&id(4), &resolve(), WORKER); // resolved: no longer overdue
-    model.apply_batch(&log.events).unwrap();
+    model
+        .apply_batch(&log.events, &BatchKeys::default())
+        .unwrap();
 
     let overdue = |day| total(&model.board(day).unwrap()).overdue;
     assert_eq!(
@@ -456,7 +480,9 @@ fn ten_requests() -> (TempDir, ReadModel) {
         let day = i8::try_from(n).unwrap();
         log.must(&id(n), &assign("housing", date(2027, 3, day)), WORKER);
     }
-    model.apply_batch(&log.events).unwrap();
+    model
+        .apply_batch(&log.events, &BatchKeys::default())
+        .unwrap();
     (dir, model)
 }
 
@@ -563,7 +589,9 @@ fn a_list_call_examines_a_bounded_number_of_entries() {
         due_date: None,
     };
     log.must(&id(1), &escalate, WORKER);
-    model.apply_batch(&log.events).unwrap();
+    model
+        .apply_batch(&log.events, &BatchKeys::default())
+        .unwrap();
 
     let assigned_housing = ListFilter {
         category: Some(pb::Category::BarracksAndTrainingGrounds),
@@ -702,9 +730,9 @@ proptest! {
         let events = &log.events;
 
         let (_one_dir, one) = open();
-        one.apply_batch(events).unwrap();
+        one.apply_batch(events, &BatchKeys::default()).unwrap();
         let (_again_dir, again) = open();
-        again.apply_batch(events).unwrap();
+        again.apply_batch(events, &BatchKeys::default()).unwrap();
         prop_assert_eq!(one.digest().unwrap(), again.digest().unwrap());
 
         let mut bounds: Vec<usize> = cuts.iter().map(|c| c.index(events.len() + 1)).collect();
@@ -713,7 +741,7 @@ proptest! {
         bounds.sort_unstable();
         let (_split_dir, split) = open();
         for window in bounds.windows(2) {
-            split.apply_batch(&events[window[0]..window[1]]).unwrap();
+            split.apply_batch(&events[window[0]..window[1]], &BatchKeys::default()).unwrap();
         }
         prop_assert_eq!(split.digest().unwrap(), one.digest().unwrap());
         prop_assert_eq!(split.last_applied().unwrap(), events.len() as u64);
