@@ -194,6 +194,12 @@ impl System {
         Ok((output.status.code().unwrap_or(-1), text))
     }
 
+    /// The directory holding this system's files: every projection's data
+    /// dir and its keys (not NATS's store: see `nats.store_dir()`).
+    pub fn root(&self) -> &std::path::Path {
+        self.root.path()
+    }
+
     /// The stream this system's services use.
     pub fn stream(&self) -> &str {
         &self.stream

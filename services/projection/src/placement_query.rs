@@ -12,7 +12,9 @@ use sy_domain::placement::Status as PlacementStatus;
 use sy_domain::validate::{AreaCode, Violations, china_date};
 use tonic::{Request, Response, Status};
 
-use crate::read_model::{PlacementFilter, ReadModel};
+use sy_eventlog::keystore::{KeyState, KeyStoreError};
+
+use crate::read_model::{PlacementFilter, ReadModel, ReadModelError, StoredPerson};
 use crate::serving::{Reads, from_list, id, internal, optional_enum, page_size};
 
 pub(crate) struct PlacementQueryService {
@@ -22,6 +24,41 @@ pub(crate) struct PlacementQueryService {
 impl PlacementQueryService {
     pub(crate) fn new(reads: Reads) -> Self {
         Self { reads }
+    }
+
+    /// The view of `stored` with its masked identity opened with the
+    /// person's data key. Erased meanwhile (the fold has not caught up with
+    /// the erasure yet): the view without it. No key store or no answer
+    /// from it: UNAVAILABLE, never a view silently without names.
+    async fn unseal(&self, stored: StoredPerson) -> Result<pb::PersonView, Status> {
+        if !stored.is_sealed() {
+            return Ok(stored.view.unwrap_or_default());
+        }
+        let keys = self
+            .reads
+            .live
+            .data_keys()
+            .ok_or_else(|| Status::unavailable("the key store is not open yet"))?;
+        let subject = uuid::Uuid::try_parse(&stored.view().id)
+            .map_err(|_| internal(ReadModelError::corrupt("a stored person id is not a UUID")))?;
+        match keys.key(subject).await {
+            Ok(KeyState::Key(key)) => stored.unseal(&key).map_err(|err| {
+                internal(ReadModelError::corrupt(format!(
+                    "person {subject}: sealed masks: {err}"
+                )))
+            }),
+            Ok(KeyState::Erased { .. }) => Ok(pb::PersonView {
+                erased: true,
+                ..stored.view.unwrap_or_default()
+            }),
+            Err(KeyStoreError::Unavailable(err)) => {
+                Err(Status::unavailable(format!("key store: {err}")))
+            }
+            Err(err) => {
+                tracing::error!(%err, person = %subject, "key store refused a key");
+                Err(Status::internal(err.to_string()))
+            }
+        }
     }
 }
 
@@ -75,10 +112,11 @@ impl PlacementQuery for PlacementQueryService {
     ) -> Result<Response<pb::GetPersonResponse>, Status> {
         let request = request.into_inner();
         let id = id(&request.id)?;
-        let (person, position) = self
+        let (stored, position) = self
             .reads
             .one(request.min_position, "person", &id, ReadModel::person)
             .await?;
+        let person = self.unseal(stored).await?;
         Ok(Response::new(pb::GetPersonResponse {
             person: Some(person),
             position,

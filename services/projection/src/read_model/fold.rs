@@ -58,7 +58,7 @@ use sy_eventlog::StoredEvent;
 use super::keys::{
     Index, LAST_APPLIED, LOG_DIGEST, PlacementKeys, QUARANTINED, read_u64, station_key, u64_bytes,
 };
-use super::registry::{self, Record, StoredAllowance, StoredPlacement};
+use super::registry::{self, Record, StoredAllowance, StoredPerson, StoredPlacement};
 use super::sealed::{BatchKeys, NotOpened};
 use super::trees::Trees;
 use super::{Quarantined, ReadModel, ReadModelError, board, counters, stats};
@@ -339,7 +339,7 @@ impl Batch<'_> {
             return Ok(false);
         }
         let mut envelope = decode(event, kind, id, self.verifier)?;
-        if kind == PERSON {
+        let opened_with = if kind == PERSON {
             self.keys
                 .open_registration(&mut envelope)
                 .map_err(|err| match err {
@@ -347,8 +347,10 @@ impl Batch<'_> {
                     NotOpened::NotGathered(person) => Skip::Failed(abort(ReadModelError::corrupt(
                         format!("the data key of person {person} was not gathered for the batch"),
                     ))),
-                })?;
-        }
+                })?
+        } else {
+            None
+        };
         if !envelope.correlation_id.is_empty() {
             correlation_ids.push((event.position, envelope.correlation_id.clone()));
         }
@@ -392,10 +394,10 @@ impl Batch<'_> {
             }
             PERSON => {
                 let (before, after) = self.step(t.people, &at, |before| {
-                    registry::person(before, &envelope, position)
+                    registry::person(before, &envelope, position, opened_with)
                 })?;
                 if before.is_none() {
-                    stats::person_registered(&mut deltas.stats, &after.area_code);
+                    stats::person_registered(&mut deltas.stats, &after.view().area_code);
                 }
             }
             PLACEMENT => {
@@ -488,7 +490,10 @@ impl Batch<'_> {
     /// The area of person `person_id` as folded so far; empty if unknown.
     fn person_area(&self, person_id: &str) -> Result<String, Skip> {
         Ok(match self.trees.people.get(person_id.as_bytes())? {
-            Some(bytes) => pb::PersonView::decode_record(&bytes)?.area_code,
+            Some(bytes) => StoredPerson::decode_record(&bytes)?
+                .view()
+                .area_code
+                .clone(),
             None => String::new(),
         })
     }

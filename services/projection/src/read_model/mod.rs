@@ -72,6 +72,7 @@ pub const FORMAT: u64 = 4;
 pub use fold::BatchOutcome;
 pub use list::{ListError, ListFilter, Page};
 pub use placement_list::{PlacementFilter, PlacementPage, StationPage};
+pub use registry::StoredPerson;
 pub use sealed::BatchKeys;
 
 /// Why the read model could not be read or written.
@@ -87,7 +88,7 @@ pub enum ReadModelError {
 }
 
 impl ReadModelError {
-    fn corrupt(reason: impl Into<String>) -> Self {
+    pub(crate) fn corrupt(reason: impl Into<String>) -> Self {
         Self::Corrupt(reason.into())
     }
 }

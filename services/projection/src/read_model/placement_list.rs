@@ -13,7 +13,7 @@ use sy_domain::validate::{AreaCode, aggregate_id};
 
 use super::keys::{PlacementIndex, Scope, placement_of, placement_status_prefix, station_of};
 use super::list::{ListError, Walk, fingerprint};
-use super::registry::{Record, StoredAllowance, StoredPlacement};
+use super::registry::{Record, StoredAllowance, StoredPerson, StoredPlacement};
 use super::{ReadModel, ReadModelError, stats, views};
 
 /// Validated `ListPlacements` filters; `None` matches everything.
@@ -78,10 +78,13 @@ impl ReadModel {
 
     /// A person with their placements and allowance; `None` if not
     /// registered. `id` is a UUID (validated at the edge).
-    pub fn person(&self, id: &str) -> Result<Option<pb::PersonView>, ReadModelError> {
-        let Some(mut person) = self.record::<pb::PersonView>(&self.trees.people, id)? else {
+    /// Its masked identity stays sealed: the caller opens it with the key
+    /// store ([`StoredPerson::unseal`]).
+    pub fn person(&self, id: &str) -> Result<Option<StoredPerson>, ReadModelError> {
+        let Some(mut stored) = self.record::<StoredPerson>(&self.trees.people, id)? else {
             return Ok(None);
         };
+        let person = stored.view.get_or_insert_with(Default::default);
         let uuid = aggregate_id("id", id)
             .map_err(|_| ReadModelError::corrupt(format!("stored person id {id} is no UUID")))?;
         for programme in [
@@ -99,7 +102,7 @@ impl ReadModel {
         let allowance_id = allowance_id_for(&uuid).to_string();
         let allowance = self.record::<StoredAllowance>(&self.trees.allowances, &allowance_id)?;
         person.allowance = allowance.map(|stored| views::allowance(&stored.state));
-        Ok(Some(person))
+        Ok(Some(stored))
     }
 
     /// The view of station `id`; `None` if it never opened.

@@ -13,10 +13,12 @@ use sy_domain::event::{GENESIS_HASH, hash, subject};
 use sy_domain::pb::{self, PersonRole, Programme, Relation, event_envelope::Payload};
 use sy_domain::person::{Command, Link, Person, person_id_for};
 use sy_domain::person_data::{IdNumber, PersonName, Phone};
+use sy_domain::pii::{Cipher, DataKey};
 use sy_domain::placement::{Placement, Status, placement_id_for};
 use sy_domain::station::Station;
 use sy_domain::validate::{AreaCode, Code, Districts};
 use sy_eventlog::StoredEvent;
+use sy_eventlog::keystore::KeyState;
 use tempfile::TempDir;
 
 use proptest::strategy::Strategy;
@@ -68,10 +70,23 @@ struct Log {
 impl Log {
     /// Records `payload` as the next event of `kind` `id`, `hours` after T0.
     fn emit(&mut self, kind: &str, id: &str, payload: Payload, hours: i64) {
+        self.emit_sealed(kind, id, payload, hours, None);
+    }
+
+    /// [`Log::emit`], with the personal fields sealed under `key` as intake
+    /// seals them.
+    fn emit_sealed(
+        &mut self,
+        kind: &str,
+        id: &str,
+        payload: Payload,
+        hours: i64,
+        data_key: Option<&DataKey>,
+    ) {
         let key = format!("{kind}.{id}");
         let version = self.versions.get(&key).copied().unwrap_or_default() + 1;
         let position = self.events.len() as u64 + 1;
-        let envelope = pb::EventEnvelope {
+        let mut envelope = pb::EventEnvelope {
             event_id: format!("event-{position}"),
             aggregate_kind: kind.into(),
             aggregate_id: id.into(),
@@ -93,6 +108,10 @@ impl Log {
             payload: Some(payload),
             ..Default::default()
         };
+        if let Some(data_key) = data_key {
+            let subject = uuid::Uuid::parse_str(id).unwrap();
+            sy_domain::pii::fields::seal(&mut envelope, subject, Some(data_key)).unwrap();
+        }
         let stored = envelope.encode_to_vec();
         self.heads.insert(key.clone(), hash(&stored));
         self.versions.insert(key, version);
@@ -105,6 +124,17 @@ impl Log {
 
     /// Registers a person through the domain's `decide`; returns their id.
     fn person(&mut self, role: PersonRole, number: &str, area: &str) -> String {
+        self.sealed_person(role, number, area, None)
+    }
+
+    /// [`Log::person`], sealed under `data_key` when given.
+    fn sealed_person(
+        &mut self,
+        role: PersonRole,
+        number: &str,
+        area: &str,
+        data_key: Option<&DataKey>,
+    ) -> String {
         let id_number = IdNumber::parse("id_number", number, TODAY).unwrap();
         let id = person_id_for(&KEY, &id_number).to_string();
         let command = Command::Register {
@@ -123,7 +153,7 @@ impl Log {
         let payload = Person::new(&id)
             .decide(&command, &(), &pb::Actor::default())
             .unwrap();
-        self.emit("person", &id, payload, 0);
+        self.emit_sealed("person", &id, payload, 0, data_key);
         id
     }
 
@@ -250,7 +280,7 @@ fn persons_are_stored_masked_only() {
     assert_eq!(outcome.applied, 2);
     assert!(outcome.quarantined.is_empty(), "{outcome:?}");
 
-    let person = model.person(&id).unwrap().unwrap();
+    let person = model.person(&id).unwrap().unwrap().view.unwrap();
     assert_eq!(person.id_number, format!("**************{}", &number[14..]));
     assert_eq!(person.phone, "*******5678");
     assert_eq!(person.name, "李*");
@@ -285,6 +315,88 @@ fn persons_are_stored_masked_only() {
             }
         }
     }
+}
+
+/// Whether any tree holds `needle`, in a key or a value.
+fn stored_anywhere(model: &ReadModel, needle: &str) -> bool {
+    model.trees.all().iter().any(|tree| {
+        tree.iter().any(|entry| {
+            let (key, value) = entry.unwrap();
+            [&key[..], &value[..]]
+                .iter()
+                .any(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        })
+    })
+}
+
+#[test]
+fn sealed_persons_keep_even_their_masks_sealed_and_an_erasure_drops_them() {
+    let key = DataKey::generate(Cipher::Aes256Gcm).unwrap();
+    let mut log = Log::default();
+    let number = id_number("19900315", "124");
+    let id = log.sealed_person(PersonRole::MilitarySpouse, &number, COMMUNITY, Some(&key));
+    let subject = uuid::Uuid::parse_str(&id).unwrap();
+    let opening = BatchKeys::of([(subject, KeyState::Key(key.clone()))]);
+
+    let (_dir, live) = open();
+    let outcome = live.apply_batch(&log.events, &opening).unwrap();
+    assert!(outcome.quarantined.is_empty(), "{outcome:?}");
+    let stored = live.person(&id).unwrap().unwrap();
+    assert!(stored.is_sealed());
+    let masked = &number[14..];
+    for fragment in ["李*", "王*", "*******5678", masked] {
+        assert!(
+            !stored_anywhere(&live, fragment),
+            "{fragment} is stored in the clear"
+        );
+    }
+    let view = stored.unseal(&key).unwrap();
+    assert_eq!(
+        (
+            view.name.as_str(),
+            view.phone.as_str(),
+            view.links[0].name.as_str()
+        ),
+        ("李*", "*******5678", "王*")
+    );
+    assert!(view.id_number.ends_with(masked));
+
+    log.emit(
+        "person",
+        &id,
+        Payload::PersonErased(pb::PersonErased {
+            legal_basis: "PIPL art. 47".into(),
+        }),
+        1,
+    );
+    live.apply_batch(&log.events, &opening).unwrap();
+    let erased = live.person(&id).unwrap().unwrap();
+    assert!(!erased.is_sealed());
+    let view = erased.view.unwrap();
+    assert!(view.erased && view.erased_at.is_some());
+    assert_eq!((view.name.as_str(), view.id_number.as_str()), ("", ""));
+    assert_eq!(view.links[0].name, "");
+
+    // A replica folding the log after the key is gone ends the same way,
+    // and counts the person alike.
+    let (_dir, fresh) = open();
+    let gone = BatchKeys::of([(
+        subject,
+        KeyState::Erased {
+            event_id: "event-2".into(),
+        },
+    )]);
+    fresh.apply_batch(&log.events, &gone).unwrap();
+    let mut replayed = fresh.person(&id).unwrap().unwrap().view.unwrap();
+    let mut live_view = view;
+    // The placements and allowance are filled in on read, equal too.
+    replayed.placements.clear();
+    live_view.placements.clear();
+    assert_eq!(replayed, live_view);
+    assert_eq!(
+        fresh.placement_stats(None, 2026).unwrap(),
+        live.placement_stats(None, 2026).unwrap()
+    );
 }
 
 #[test]
@@ -356,7 +468,13 @@ fn placement_statistics_are_counted_per_area_level() {
     // The views agree with the domain's own placements.
     for (person, id) in [(&fast, &a), (&slow, &b), (&again, &c)] {
         let domain: Placement = log.domain(id);
-        let view = &model.person(person).unwrap().unwrap().placements[0];
+        let view = &model
+            .person(person)
+            .unwrap()
+            .unwrap()
+            .view
+            .unwrap()
+            .placements[0];
         assert_eq!(view.status, domain.status().as_str());
         assert_eq!(view.cycle, domain.cycle());
         assert_eq!(view.area_code, domain.current().area_code);
@@ -368,7 +486,13 @@ fn placement_statistics_are_counted_per_area_level() {
         );
     }
 
-    let placement = model.person(&fast).unwrap().unwrap().placements;
+    let placement = model
+        .person(&fast)
+        .unwrap()
+        .unwrap()
+        .view
+        .unwrap()
+        .placements;
     assert_eq!(placement.len(), 1);
     assert_eq!(placement[0].status, "on_duty");
     assert!(placement[0].within_24h);
@@ -477,7 +601,7 @@ fn allowances_are_summed_per_month_and_year() {
         1
     );
 
-    let person = model.person(&spouse).unwrap().unwrap();
+    let person = model.person(&spouse).unwrap().unwrap().view.unwrap();
     let view = person.allowance.unwrap();
     let domain: Allowance = log.domain(&id);
     assert_eq!(view.total_paid_fen, domain.total_paid_fen());
@@ -718,7 +842,13 @@ fn a_new_cycle_moves_the_placement_in_every_index() {
     assert_eq!((stats.registered, stats.withdrawn), (3, 1));
     assert!(stats.placement_rate.abs() < 1e-9);
     assert_eq!(programme(&streets[1], vr).registered, 1);
-    let view = &model.person(&first).unwrap().unwrap().placements[0];
+    let view = &model
+        .person(&first)
+        .unwrap()
+        .unwrap()
+        .view
+        .unwrap()
+        .placements[0];
     assert_eq!((view.cycle, view.area_code.as_str()), (2, OTHER_STREET));
 }
 
@@ -765,7 +895,13 @@ fn gaps_broken_chains_and_unknown_kinds_are_handled() {
     assert!(reasons[0].1.contains("version"), "{reasons:?}");
     assert!(reasons[1].1.contains("hash chain"), "{reasons:?}");
     assert!(model.person(&other).unwrap().is_none());
-    let view = &model.person(&person).unwrap().unwrap().placements[0];
+    let view = &model
+        .person(&person)
+        .unwrap()
+        .unwrap()
+        .view
+        .unwrap()
+        .placements[0];
     assert_eq!(view.status, "registered");
 }
 
@@ -1059,7 +1195,7 @@ proptest::proptest! {
         }
 
         for (who, person) in people.iter().enumerate() {
-            let served = model.person(person).unwrap().unwrap();
+            let served = model.person(person).unwrap().unwrap().view.unwrap();
             let expected: Vec<pb::PlacementView> = (0..PROGRAMMES.len())
                 .map(|programme| log.domain::<Placement>(&placement(who, programme)))
                 .filter(|domain| domain.version() > 0)
@@ -1068,7 +1204,7 @@ proptest::proptest! {
             proptest::prop_assert_eq!(served.placements, expected);
         }
         let domain: Allowance = log.domain(&allowance);
-        let served = model.person(&people[1]).unwrap().unwrap().allowance;
+        let served = model.person(&people[1]).unwrap().unwrap().view.unwrap().allowance;
         proptest::prop_assert_eq!(served, (domain.version() > 0).then(|| views::allowance(&domain)));
         let domain: Station = log.domain(&station);
         let served = model.station(&station).unwrap();

@@ -18,6 +18,7 @@
 //! registration folded sealed (erased before this fold, or no keys) never
 //! had any.
 
+use prost::Message as _;
 use serde::{Deserialize, Serialize};
 use sy_domain::aggregate::Aggregate;
 use sy_domain::allowance::Allowance;
@@ -25,6 +26,7 @@ use sy_domain::event::to_proto;
 use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
 use sy_domain::person::{Person, RecordEntry};
 use sy_domain::person_data::{PersonName, Phone};
+use sy_domain::pii::{CryptoError, DataKey};
 use sy_domain::placement::Placement;
 use sy_domain::station::Station;
 
@@ -85,52 +87,164 @@ macro_rules! record {
     };
 }
 
+/// A person as stored: the masked view without its masked identity, and
+/// that identity (masked name, ID number, phone, linked names) sealed under
+/// the person's data key. sled rewrites records in new places and keeps old
+/// versions until it compacts its files, so anything written in the clear
+/// could outlive an erasure there; sealed, it is unreadable once the key is
+/// destroyed. Queries open it with the key store
+/// ([`StoredPerson::unseal`]).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StoredPerson {
+    /// The view, its masked identity empty while sealed.
+    #[prost(message, optional, tag = "1")]
+    pub view: Option<pb::PersonView>,
+    /// The masked identity as a `PersonView` holding only those fields,
+    /// sealed; absent for an erased person, a registration this reader
+    /// could not open, or one from a log written before sealing (whose
+    /// masked identity then stays in `view`).
+    #[prost(message, optional, tag = "2")]
+    pub masks: Option<pb::SealedField>,
+}
+
+/// Associated data of a person's sealed masks in the read model.
+const MASKS_AAD: &[u8] = b"shuangyong.v1.read-model.person-masks\n";
+
+impl StoredPerson {
+    /// The view with its masked identity put back, opened with `key`.
+    pub fn unseal(self, key: &DataKey) -> Result<pb::PersonView, CryptoError> {
+        let mut view = self.view.unwrap_or_default();
+        if let Some(masks) = &self.masks {
+            let aad = [MASKS_AAD, view.id.as_bytes()].concat();
+            let bytes = key.open(&aad, &masks.nonce, &masks.ciphertext)?;
+            let masked = pb::PersonView::decode(bytes.as_slice())
+                .map_err(|_| CryptoError::Authentication)?;
+            view.name = masked.name;
+            view.id_number = masked.id_number;
+            view.phone = masked.phone;
+            for (link, masked) in view.links.iter_mut().zip(masked.links) {
+                link.name = masked.name;
+            }
+        }
+        Ok(view)
+    }
+
+    /// The view as stored, for readers that need no identity.
+    pub fn view(&self) -> &pb::PersonView {
+        self.view.as_ref().unwrap_or(&EMPTY_VIEW)
+    }
+
+    /// Whether a masked identity is sealed in it.
+    pub fn is_sealed(&self) -> bool {
+        self.masks.is_some()
+    }
+}
+
+static EMPTY_VIEW: pb::PersonView = pb::PersonView {
+    id: String::new(),
+    role: 0,
+    name: String::new(),
+    id_number: String::new(),
+    phone: String::new(),
+    area_code: String::new(),
+    sex: String::new(),
+    birth_year: 0,
+    links: Vec::new(),
+    trainings: Vec::new(),
+    certificates: Vec::new(),
+    placements: Vec::new(),
+    allowance: None,
+    registered_at: None,
+    version: 0,
+    erased: false,
+    erased_at: None,
+    legal_hold: false,
+};
+
+/// Moves the masked identity out of `view`, sealed under `key`.
+fn seal_masks(view: &mut pb::PersonView, key: &DataKey) -> Result<pb::SealedField, String> {
+    let masked = pb::PersonView {
+        name: std::mem::take(&mut view.name),
+        id_number: std::mem::take(&mut view.id_number),
+        phone: std::mem::take(&mut view.phone),
+        links: view
+            .links
+            .iter_mut()
+            .map(|link| pb::PersonLink {
+                name: std::mem::take(&mut link.name),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let aad = [MASKS_AAD, view.id.as_bytes()].concat();
+    // Deterministic, so a rebuild writes the same bytes as the live fold
+    // and the two read models' digests agree.
+    let sealed = key
+        .seal_deterministic(&aad, &masked.encode_to_vec())
+        .map_err(|err| format!("cannot seal the masked identity: {err}"))?;
+    Ok(pb::SealedField {
+        path: "masks".into(),
+        nonce: sealed.nonce.to_vec(),
+        ciphertext: sealed.ciphertext,
+    })
+}
+
 record!(prost pb::Request, "request");
-record!(prost pb::PersonView, "person");
+record!(prost StoredPerson, "person");
 record!(serde StoredPlacement, "placement");
 record!(serde StoredAllowance, "allowance");
 record!(serde Station, "station");
 
-/// Folds a person event into the masked view `before` (`None`: not
-/// registered yet); the error is why the domain refuses the event.
+/// Folds a person event into the stored person `before` (`None`: not
+/// registered yet); `key` is the data key that opened the registration, if
+/// it was sealed and opened. The error is why the domain refuses the event.
 pub fn person(
-    before: Option<&pb::PersonView>,
+    before: Option<&StoredPerson>,
     event: &EventEnvelope,
     position: u64,
-) -> Result<pb::PersonView, String> {
+    key: Option<&DataKey>,
+) -> Result<StoredPerson, String> {
     let Some(before) = before else {
-        return registered(event, position);
+        let mut view = registered(event, position)?;
+        let masks = key.map(|key| seal_masks(&mut view, key)).transpose()?;
+        return Ok(StoredPerson {
+            view: Some(view),
+            masks,
+        });
     };
     let mut after = before.clone();
+    let view = after.view.get_or_insert_with(Default::default);
     let payload =
-        Person::check_next(&before.id, before.version, event).map_err(|err| err.to_string())?;
+        Person::check_next(&view.id, view.version, event).map_err(|err| err.to_string())?;
     match payload {
         Payload::PersonErased(_) => {
-            erase(&mut after);
-            after.erased_at = event.occurred_at;
-            after.version = event.aggregate_version;
+            erase(view);
+            view.erased_at = event.occurred_at;
+            view.version = event.aggregate_version;
+            after.masks = None;
             return Ok(after);
         }
         Payload::LegalHoldPlaced(_) | Payload::LegalHoldReleased(_) => {
-            after.legal_hold = matches!(payload, Payload::LegalHoldPlaced(_));
-            after.version = event.aggregate_version;
+            view.legal_hold = matches!(payload, Payload::LegalHoldPlaced(_));
+            view.version = event.aggregate_version;
             return Ok(after);
         }
         _ => {}
     }
-    match Person::entry(&before.id, before.version, event).map_err(|err| err.to_string())? {
-        RecordEntry::Training(t) => after.trainings.push(pb::TrainingRecorded {
+    match Person::entry(&view.id, view.version, event).map_err(|err| err.to_string())? {
+        RecordEntry::Training(t) => view.trainings.push(pb::TrainingRecorded {
             course: t.course,
             hours: t.hours,
             completed_on: t.completed_on.to_string(),
         }),
-        RecordEntry::Certificate(c) => after.certificates.push(pb::CertificateRecorded {
+        RecordEntry::Certificate(c) => view.certificates.push(pb::CertificateRecorded {
             certificate: c.certificate,
             issuer: c.issuer,
             issued_on: c.issued_on.to_string(),
         }),
     }
-    after.version = event.aggregate_version;
+    view.version = event.aggregate_version;
     Ok(after)
 }
 

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use prost::Message as _;
 use sy_domain::pb::{EventEnvelope, event_envelope::Payload};
-use sy_domain::pii::fields;
+use sy_domain::pii::{DataKey, fields};
 use sy_eventlog::StoredEvent;
 use sy_eventlog::keystore::{KeyState, KeyStore, KeyStoreError};
 use uuid::Uuid;
@@ -49,25 +49,40 @@ impl BatchKeys {
         Ok(Self { keys: Some(keys) })
     }
 
-    /// Opens `envelope` if it is a sealed registration; an erased person's
-    /// stays sealed. Anything else is left as it is.
-    pub(super) fn open_registration(&self, envelope: &mut EventEnvelope) -> Result<(), NotOpened> {
+    /// Opens `envelope` if it is a sealed registration, returning the key
+    /// that opened it (the fold seals the masked identity with it); an
+    /// erased person's stays sealed. Anything else is left as it is.
+    pub(super) fn open_registration(
+        &self,
+        envelope: &mut EventEnvelope,
+    ) -> Result<Option<&DataKey>, NotOpened> {
         if !matches!(envelope.payload, Some(Payload::PersonRegistered(_))) {
-            return Ok(());
+            return Ok(None);
         }
         let Some(subject) = fields::sealed_subject(envelope) else {
-            return Ok(());
+            return Ok(None);
         };
         let Some(keys) = &self.keys else {
-            return Ok(());
+            return Ok(None);
         };
         let subject = Uuid::try_parse(subject)
             .map_err(|_| NotOpened::Unreadable("its sealed subject is not a person id".into()))?;
         match keys.get(&subject) {
             None => Err(NotOpened::NotGathered(subject)),
-            Some(KeyState::Erased { .. }) => Ok(()),
+            Some(KeyState::Erased { .. }) => Ok(None),
             Some(KeyState::Key(key)) => fields::open(envelope, key)
+                .map(|()| Some(key))
                 .map_err(|err| NotOpened::Unreadable(format!("personal data: {err}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+impl BatchKeys {
+    /// Keys given by a test instead of gathered from a key store.
+    pub(super) fn of(keys: impl IntoIterator<Item = (Uuid, KeyState)>) -> Self {
+        Self {
+            keys: Some(keys.into_iter().collect()),
         }
     }
 }
