@@ -10,7 +10,8 @@
 # Everything lives under .data/ in the repository (gitignored): the NATS store,
 # the projection's sled, logs, pid files and the deployment's secrets (made
 # once by `sy setup`: NATS runs with TLS and users, the services connect as
-# theirs, intake reads its identity key from a file, calls need a token). Running it again restarts the
+# theirs, intake reads its identity key from a file, both read the
+# key-encryption key, calls need a token). Running it again restarts the
 # stack on the same data (the demo is idempotent: nothing is duplicated).
 #
 # Environment (all optional):
@@ -97,6 +98,11 @@ if [ ! -d "$SECRETS" ]; then
   log "creating the deployment's secrets (sy setup --out .data/secrets)"
   "$BIN/sy" setup --out "$SECRETS" --demo >/dev/null
 fi
+# Secrets made before personal data was sealed have no key-encryption key.
+if [ ! -f "$SECRETS/kek.key" ]; then
+  log "creating the key-encryption key (sy keys new-kek --out .data/secrets/kek.key)"
+  "$BIN/sy" keys new-kek --out "$SECRETS/kek.key" >/dev/null
+fi
 
 find_nats_server
 
@@ -158,6 +164,11 @@ export SY_TLS_CLIENT_CA="$SECRETS/ca.pem" SY_POLICY_FILE="$SECRETS/policy.toml"
 # and `sy verify`/`sy history` check them against the published verify keys.
 export SY_VERIFY_KEYS_FILE="$SECRETS/verify.keys"
 
+# Both services unwrap each person's data key (in the key store beside the
+# log) with the key-encryption key `sy setup` made; rotate it with `sy keys
+# rotate-kek` and `sy keys rewrap` (README, "Personal data").
+export SY_KEK_FILE="$SECRETS/kek.key"
+
 log "starting sy-intake on $INTAKE_ADDR"
 LOG_FILE="$DATA/intake.log" PID_FILE="$DATA/intake.pid" \
   start_bg env SY_LISTEN="$INTAKE_ADDR" SY_METRICS_LISTEN="$INTAKE_METRICS_ADDR" \
@@ -194,7 +205,7 @@ cat <<EOF
 
 shuangyong is running (data and logs in $DATA):
   nats        nats://127.0.0.1:$NATS_PORT (TLS, users)   stream $STREAM   log .data/nats.log
-  secrets     $SECRETS (sy setup --demo: CA, certificates, NATS passwords, tokens, policy, identity and signing keys)
+  secrets     $SECRETS (sy setup --demo: CA, certificates, NATS passwords, tokens, policy, identity, signing and key-encryption keys)
   intake      https://$INTAKE_ADDR   (shuangyong.v1.Intake, Placements)   log .data/intake.log
   projection  https://$QUERY_ADDR   (shuangyong.v1.Query, PlacementQuery, Admin)   log .data/projection.log
   metrics     http://$INTAKE_METRICS_ADDR/metrics (intake)   http://$QUERY_METRICS_ADDR/metrics (projection)

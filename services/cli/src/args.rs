@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use sy_api::pb;
+use sy_domain::pii::Cipher;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -162,11 +163,18 @@ pub enum Command {
     /// identity key, NATS users' passwords and their permissions.
     #[command(after_help = SETUP_HELP)]
     Setup(SetupArgs),
-    /// Event signing keys: intake's `--signing-key-file`, and the lines of
-    /// the verify keys file the deployment publishes.
+    /// Event signing keys (intake's `--signing-key-file` and the verify
+    /// keys file), and the key-encryption keys (KEKs) that wrap every
+    /// person's data key: make, rotate, rewrap the key store.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// A person's personal data: erase it for good, or hold it from erasure
+    /// (role privacy-officer).
+    Person {
+        #[command(subcommand)]
+        command: PersonCommand,
     },
 }
 
@@ -177,6 +185,21 @@ pub enum KeysCommand {
     /// keys file (projection and `sy` --verify-keys-file). To rotate, publish
     /// the new line first, then switch intake; keep old lines published.
     New(KeysArgs),
+    /// Make a key-encryption key file (version 1, owner-only): intake's and
+    /// the projection's --kek-file (SY_KEK_FILE). `sy setup` writes one as
+    /// DIR/kek.key.
+    NewKek(NewKekArgs),
+    /// Add a new KEK version to a KEK file (it wraps new data keys from
+    /// then on; the older versions stay to unwrap the keys made under them)
+    /// and print the steps of the rotation.
+    #[command(after_help = ROTATION_HELP)]
+    RotateKek(RotateKekArgs),
+    /// Rewrap every data key of the key store under the KEK file's newest
+    /// version (events are not touched); with --retire, then drop the older
+    /// versions from the file. Run as NATS user `intake`: only intake may
+    /// write the key store.
+    #[command(after_help = ROTATION_HELP)]
+    Rewrap(RewrapArgs),
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +212,99 @@ pub struct KeysArgs {
     /// overwritten).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
+}
+
+/// The help of `--cipher` of `new-kek` and `rotate-kek`.
+const CIPHER_HELP: &str =
+    "Cipher of the new KEK: aes-256-gcm, or sm4-gcm (SM4, for 密评 / GB/T 39786)";
+
+#[derive(Debug, Args)]
+pub struct NewKekArgs {
+    /// The KEK file to write (owner-only, mode 0600).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = Cipher::default(), help = CIPHER_HELP)]
+    pub cipher: Cipher,
+    /// Replace an existing file. Every data key wrapped under the KEK it
+    /// holds becomes unreadable: only for a deployment with no key store yet.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateKekArgs {
+    /// The KEK file to rotate (rewritten owner-only).
+    #[arg(long, env = "SY_KEK_FILE")]
+    pub kek_file: PathBuf,
+    /// Cipher of the new version; default that of the current version.
+    #[arg(long, help = CIPHER_HELP)]
+    pub cipher: Option<Cipher>,
+}
+
+#[derive(Debug, Args)]
+pub struct RewrapArgs {
+    /// The KEK file the services run with (after `sy keys rotate-kek` and
+    /// their restart): every version the key store uses, the newest last.
+    #[arg(long, env = "SY_KEK_FILE")]
+    pub kek_file: PathBuf,
+    /// After every key is rewrapped, rewrite the KEK file with its newest
+    /// version only. Restart intake and the projections with it afterwards.
+    #[arg(long)]
+    pub retire: bool,
+    /// The event log whose key store (`<stream>_KEYS`) to rewrap; connect
+    /// as NATS user `intake`.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+const ROTATION_HELP: &str = "Rotating the KEK:\n1. sy keys rotate-kek --kek-file FILE (adds version N+1; keep a backup of the file)\n2. give the new FILE to intake and every projection and restart them: new data keys are wrapped \
+under N+1, every version still unwraps\n3. sy keys rewrap --kek-file FILE --nats-user intake ... (refused until a service runs with N+1)\n4. sy keys rewrap --kek-file FILE --retire ... (or delete the older lines from the file by hand)\n5. give the retired FILE to intake and every projection and restart them.\n\nExit codes: 0 ok; 1 the file or the key store could not be used; 2 bad command line.";
+
+#[derive(Debug, Subcommand)]
+pub enum PersonCommand {
+    /// Erase a person's personal data for good: intake destroys their data
+    /// key, so their name, ID number, phone and every free text about them
+    /// no longer open anywhere (read models, exports, replays). Placements,
+    /// allowances and statistics stay. Refused while a legal hold is placed.
+    Erase(EraseArgs),
+    /// Place a legal hold: the person cannot be erased until it is released.
+    Hold(HoldArgs),
+    /// Release the person's legal hold.
+    Release(HoldArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// The person's id.
+    #[arg(long)]
+    pub person: String,
+    /// The legal basis, recorded in the erasure event (1 to 500 characters,
+    /// no personal data), e.g. `PIPL art. 47(1): purpose achieved`.
+    #[arg(long)]
+    pub legal_basis: String,
+    #[command(flatten)]
+    pub key: IdempotencyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HoldArgs {
+    /// The person's id.
+    #[arg(long)]
+    pub person: String,
+    /// Why (1 to 500 characters, no personal data), e.g. a case number.
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub key: IdempotencyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct IdempotencyArgs {
+    /// Idempotency key of the command (1 to 128 printable ASCII characters);
+    /// default a fresh one, printed. To retry a call whose answer was lost,
+    /// rerun it with the printed key: intake answers from the log.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Args)]

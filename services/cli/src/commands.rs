@@ -85,6 +85,9 @@ commands! {
     Escalate(EscalateRequestCommand) => requests.escalate_request, "EscalateRequest";
     ChangeDueDate(ChangeDueDateCommand) => requests.change_due_date, "ChangeDueDate";
     RegisterPerson(RegisterPersonCommand) => placements.register_person, "RegisterPerson";
+    ErasePerson(ErasePersonCommand) => placements.erase_person, "ErasePerson";
+    PlaceLegalHold(PlaceLegalHoldCommand) => placements.place_legal_hold, "PlaceLegalHold";
+    ReleaseLegalHold(ReleaseLegalHoldCommand) => placements.release_legal_hold, "ReleaseLegalHold";
     RecordTraining(RecordTrainingCommand) => placements.record_training, "RecordTraining";
     RecordCertificate(RecordCertificateCommand) => placements.record_certificate, "RecordCertificate";
     RegisterPlacement(RegisterPlacementCommand) => placements.register_placement, "RegisterPlacement";
@@ -153,6 +156,9 @@ impl Cmd {
             Cmd::Reopen(c) => (&mut c.request_id, Request),
             Cmd::Escalate(c) => (&mut c.request_id, Request),
             Cmd::ChangeDueDate(c) => (&mut c.request_id, Request),
+            Cmd::ErasePerson(c) => (&mut c.person_id, Person),
+            Cmd::PlaceLegalHold(c) => (&mut c.person_id, Person),
+            Cmd::ReleaseLegalHold(c) => (&mut c.person_id, Person),
             Cmd::RecordTraining(c) => (&mut c.person_id, Person),
             Cmd::RecordCertificate(c) => (&mut c.person_id, Person),
             Cmd::RegisterPlacement(c) => (&mut c.person_id, Person),

@@ -42,6 +42,16 @@ pub enum Error {
         what: String,
         source: std::io::Error,
     },
+    /// A key-encryption key file cannot be used (the reason names a line,
+    /// never its text).
+    #[error("key-encryption key file {}: {reason}", path.display())]
+    Kek {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    /// The key store cannot be opened or rewrapped.
+    #[error(transparent)]
+    KeyStore(#[from] sy_eventlog::keystore::KeyStoreError),
     /// The check ran and found the log, an export or a rebuild not as it must be.
     #[error("verification FAILED: {0}")]
     Verification(String),

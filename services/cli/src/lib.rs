@@ -19,6 +19,10 @@
 //! format in `record` (payloads as JSON by their protobuf descriptors); the
 //! checks themselves are `sy_domain::audit`'s. `status`, `quarantine` and
 //! `rebuild` ask a projection replica.
+//!
+//! Keys and personal data: `setup` writes a deployment's secrets, `kek`
+//! makes and rotates the key-encryption key file and rewraps the key store,
+//! `person` erases a person or holds them from erasure.
 #![forbid(unsafe_code)]
 #![allow(
     missing_docs,
@@ -55,8 +59,10 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod history;
+pub mod kek;
 pub mod load;
 pub mod log;
+pub mod person;
 pub mod placements;
 pub mod quarantine;
 pub mod rebuild;
@@ -135,9 +141,16 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             command: args::TokenCommand::New,
         } => new_token(&cli.agency, &cli.user),
         Command::Setup(setup) => setup::run(&setup),
-        Command::Keys {
-            command: args::KeysCommand::New(keys),
-        } => new_signing_key(&keys),
+        Command::Keys { command } => match command {
+            args::KeysCommand::New(keys) => new_signing_key(&keys),
+            args::KeysCommand::NewKek(new) => kek::new_kek(&new),
+            args::KeysCommand::RotateKek(rotate) => kek::rotate_kek(&rotate),
+            args::KeysCommand::Rewrap(rewrap) => kek::rewrap(&rewrap, endpoints.timeout).await,
+        },
+        Command::Person { command } => {
+            let operator = rpc::actor(&cli.agency, &cli.user)?;
+            person::run(&endpoints, &operator, &command).await
+        }
     }
 }
 

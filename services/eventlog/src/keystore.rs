@@ -106,6 +106,20 @@ pub enum KeyStoreError {
         /// What makes it needed.
         why: String,
     },
+    /// No service has opened the store with the ring's current KEK yet: a
+    /// rewrap now would move keys to a version the running services cannot
+    /// unwrap, and retire the only canaries the store has.
+    #[error(
+        "no service runs with key-encryption key version {version} yet (the key store {stream} \
+         has no canary of it): restart intake and the projections with the rotated KEK file, \
+         then rewrap"
+    )]
+    NotInUse {
+        /// The key store's stream.
+        stream: String,
+        /// The ring's current version.
+        version: u32,
+    },
     /// The KEK file does not fit the store.
     #[error("key-encryption key: {0}")]
     Kek(#[from] KekError),
@@ -559,7 +573,9 @@ impl KeyStore {
     /// Wraps every data key again under the current KEK (a rotation: the
     /// events are not touched), erasing each old wrapping, then removes the
     /// canaries of versions no key uses any more. Safe to run again after
-    /// an interruption.
+    /// an interruption. Refused ([`KeyStoreError::NotInUse`]) until a
+    /// writer has opened the store with the current KEK, so keys never move
+    /// ahead of the running services and the store keeps a canary.
     pub async fn rewrap_all(&self) -> Result<Rewrapped, KeyStoreError> {
         let stream = self
             .js
@@ -567,6 +583,12 @@ impl KeyStore {
             .await
             .map_err(unavailable)?;
         let current = self.ring.current().version();
+        if self.last_raw(&canary_subject(current)).await?.is_none() {
+            return Err(KeyStoreError::NotInUse {
+                stream: self.stream.clone(),
+                version: current,
+            });
+        }
         let mut report = Rewrapped::default();
         // Rewrapped keys are appended after the last one there now: stop
         // there rather than meet them again.
