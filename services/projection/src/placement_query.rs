@@ -3,8 +3,11 @@
 //! trees. Same rules as [`crate::query`]: validation at the edge
 //! (INVALID_ARGUMENT naming the field), a bounded wait for `min_position`,
 //! and every reply stamped with the applied position read before the data.
-//! Personal data is served as stored: masked.
+//! Personal data is served as stored: masked; `GetPersonUnmasked` alone
+//! serves it in the clear, through [`crate::unmasked`], which records every
+//! such read.
 
+use sy_api::identity::Principal;
 use sy_api::pb::placement_query_server::PlacementQuery;
 use sy_api::status::from_domain;
 use sy_domain::pb;
@@ -14,14 +17,16 @@ use tonic::{Request, Response, Status};
 
 use crate::read_model::{PlacementFilter, ReadModel};
 use crate::serving::{Reads, from_list, id, internal, optional_enum, page_size};
+use crate::unmasked::{self, Unmasked};
 
 pub(crate) struct PlacementQueryService {
     reads: Reads,
+    unmasked: Unmasked,
 }
 
 impl PlacementQueryService {
-    pub(crate) fn new(reads: Reads) -> Self {
-        Self { reads }
+    pub(crate) fn new(reads: Reads, unmasked: Unmasked) -> Self {
+        Self { reads, unmasked }
     }
 }
 
@@ -83,6 +88,15 @@ impl PlacementQuery for PlacementQueryService {
             person: Some(person),
             position,
         }))
+    }
+
+    async fn get_person_unmasked(
+        &self,
+        request: Request<pb::GetPersonUnmaskedRequest>,
+    ) -> Result<Response<pb::GetPersonUnmaskedResponse>, Status> {
+        let read = unmasked::parse(request.get_ref())?;
+        let reader = Principal::of(&request)?.actor()?;
+        self.unmasked.read(read, reader).await.map(Response::new)
     }
 
     async fn list_placements(
