@@ -62,11 +62,14 @@ pub enum Role {
     /// The personal-information protection officer (个人信息保护负责人):
     /// erases a person's data and places or releases legal holds.
     PrivacyOfficer,
+    /// Reads a person's unmasked data with a purpose; each read is recorded
+    /// in the access log.
+    PersonalData,
 }
 
 impl Role {
     /// Every role, in declaration order.
-    pub const ALL: [Role; 13] = [
+    pub const ALL: [Role; 14] = [
         Role::Requester,
         Role::Coordinator,
         Role::Department,
@@ -80,6 +83,7 @@ impl Role {
         Role::Auditor,
         Role::Admin,
         Role::PrivacyOfficer,
+        Role::PersonalData,
     ];
 
     /// The role's name in the policy file and in refusals.
@@ -98,6 +102,7 @@ impl Role {
             Role::Auditor => "auditor",
             Role::Admin => "admin",
             Role::PrivacyOfficer => "privacy-officer",
+            Role::PersonalData => "personal-data",
         }
     }
 }
@@ -353,6 +358,13 @@ const TABLE: &[(&str, &[&str], &[Role])] = &[
             Role::Auditor,
         ],
     ),
+    // Unmasked data: its own role, never implied by reader or auditor; the
+    // service records every read in the access log.
+    (
+        "PlacementQuery",
+        &["GetPersonUnmasked"],
+        &[Role::PersonalData],
+    ),
     ("Admin", &["Rebuild"], &[Role::Admin]),
 ];
 
@@ -423,6 +435,24 @@ mod tests {
         assert_eq!(office, Grant::Roles([Role::Coordinator].into()));
         assert_eq!(policy.grant("stranger"), Grant::Roles(BTreeSet::new()));
         assert!(!Grant::Everything.is_scoped() && Grant::Everything.has(Role::Admin));
+    }
+
+    #[test]
+    fn only_the_personal_data_role_reads_unmasked_data() {
+        assert_eq!(
+            required_roles("/shuangyong.v1.PlacementQuery/GetPersonUnmasked"),
+            [Role::PersonalData]
+        );
+        assert!(
+            !required_roles("/shuangyong.v1.PlacementQuery/GetPerson")
+                .contains(&Role::PersonalData)
+        );
+        let policy =
+            Policy::parse("[[grant]]\nagencies = [\"bureau\"]\nroles = [\"personal-data\"]\n")
+                .unwrap();
+        assert!(policy.grant("bureau").has(Role::PersonalData));
+        assert_eq!(Role::PersonalData.to_string(), "personal-data");
+        assert!(Role::ALL.contains(&Role::PersonalData));
     }
 
     #[test]

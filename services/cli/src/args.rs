@@ -139,6 +139,11 @@ pub enum Command {
     /// One aggregate's events as stored in the log, with its hash chain checked.
     #[command(after_help = HISTORY_HELP)]
     History(HistoryArgs),
+    /// Who read whose unmasked personal data, why and which fields, from
+    /// the access log: per person (`--person`, also a person's own access
+    /// history on request, PIPL art. 45) or per reader agency (`--reader`).
+    #[command(after_help = ACCESS_HELP)]
+    Access(AccessArgs),
     /// Build the read models as they were at a position or a time, into a new
     /// directory that `sy-projection --read-only` can serve.
     #[command(after_help = AS_OF_HELP)]
@@ -469,6 +474,35 @@ pub struct HistoryArgs {
     /// shown as valid (with its key id) or not. Without it: not checked.
     #[arg(long, env = "SY_VERIFY_KEYS_FILE")]
     pub verify_keys_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+const ACCESS_HELP: &str = "Read from the access log itself (the stream <stream>_ACCESS, \
+subjects sy.access.PERSON.READER) as the NATS auditor, like `sy export`. Every \
+GetPersonUnmasked is recorded there before anything is disclosed: the time (China Standard \
+Time), the reader (agency/user), the person, the purpose code, the fields disclosed (never \
+their values), the outcome (`disclosed`, or `erased`: nothing personal was left to disclose) \
+and the access id. The masked GetPerson is not recorded.\n\n\
+A person who asks which accesses were made to their data (PIPL article 45) is given the \
+output of `sy access --person THEIR_ID`: it holds no one else's data.\n\n\
+Exit codes: 0 ok (also when nothing was recorded); 1 the access log could not be read; \
+2 bad command line.";
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("whose").required(true).args(["person", "reader"])))]
+pub struct AccessArgs {
+    /// Every access to this person's data (their person id): also the
+    /// access history a person may ask for (PIPL art. 45).
+    #[arg(long, value_name = "ID")]
+    pub person: Option<String>,
+    /// Every access by this agency (its code, e.g. district-veterans-bureau).
+    #[arg(long, value_name = "AGENCY")]
+    pub reader: Option<String>,
+    /// One JSON object per line (sequence, access_id, at, person_id,
+    /// reader, purpose, fields, note, outcome) instead of text.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub log: LogArgs,
 }

@@ -17,8 +17,9 @@
 //! `as_of` read the log straight from JetStream through `log` (connection,
 //! progress bars; ranges are [`sy_eventlog::Range`]) and share the export
 //! format in `record` (payloads as JSON by their protobuf descriptors); the
-//! checks themselves are `sy_domain::audit`'s. `status`, `quarantine` and
-//! `rebuild` ask a projection replica.
+//! checks themselves are `sy_domain::audit`'s; `access` reads the access
+//! log beside it the same way. `status`, `quarantine` and `rebuild` ask a
+//! projection replica.
 //!
 //! Keys and personal data: `setup` writes a deployment's secrets, `kek`
 //! makes and rotates the key-encryption key file and rewraps the key store,
@@ -51,6 +52,7 @@ macro_rules! say_raw {
     }};
 }
 
+pub mod access;
 pub mod args;
 pub mod as_of;
 pub mod catalogue;
@@ -130,6 +132,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Export(export) => export::run(&export, endpoints.timeout).await,
         Command::Verify(verify) => verify::run(&verify, endpoints.timeout).await,
         Command::History(history) => history::run(&history, endpoints.timeout).await,
+        Command::Access(access) => access::run(&access, endpoints.timeout).await,
         Command::AsOf(as_of) => as_of::run(&as_of, endpoints.timeout).await,
         Command::Status(status) => status::run(&endpoints, &status).await,
         Command::Quarantine(quarantine) => quarantine::run(&endpoints, &quarantine).await,

@@ -11,6 +11,7 @@
 //! (credentials, TLS, timeouts), so the services and `sy` connect alike.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod keystore;
 pub mod permissions;
 

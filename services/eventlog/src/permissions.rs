@@ -18,6 +18,11 @@
 //! (`STREAM.MSG.DELETE`); the projection reads single keys
 //! (`STREAM.MSG.GET`, `STREAM.INFO` for the KEK canaries); auditors may not
 //! touch it at all.
+//!
+//! The access log ([`crate::access`], stream `<stream>_ACCESS`): the
+//! projection creates it and appends a record on `sy.access.>` for every
+//! unmasked read it serves; auditors read it (`sy access`: `STREAM.MSG.GET`
+//! by subject, or an ordered consumer); intake may not touch it.
 
 use std::fmt::Write as _;
 
@@ -26,9 +31,11 @@ use std::fmt::Write as _;
 pub enum NatsRole {
     /// Intake: creates the stream and appends events to it.
     Intake,
-    /// The projection: reads the stream (tails it, loads aggregates).
+    /// The projection: reads the stream (tails it, loads aggregates) and
+    /// appends to the access log.
     Projection,
-    /// An auditor (`sy export`, `verify`, `history`): reads the stream.
+    /// An auditor (`sy export`, `verify`, `history`, `access`): reads the
+    /// stream and the access log.
     Auditor,
 }
 
@@ -66,6 +73,21 @@ impl NatsRole {
             format!("$JS.API.STREAM.INFO.{keys}"),
             format!("$JS.API.STREAM.MSG.GET.{keys}"),
         ];
+        let access = crate::access::stream_name(stream);
+        let access_writes = [
+            crate::access::ACCESS_SUBJECTS.to_string(),
+            format!("$JS.API.STREAM.CREATE.{access}"),
+            format!("$JS.API.STREAM.INFO.{access}"),
+        ];
+        let access_reads = [
+            format!("$JS.API.STREAM.INFO.{access}"),
+            format!("$JS.API.STREAM.MSG.GET.{access}"),
+            format!("$JS.API.CONSUMER.CREATE.{access}"),
+            format!("$JS.API.CONSUMER.CREATE.{access}.>"),
+            format!("$JS.API.CONSUMER.INFO.{access}.>"),
+            format!("$JS.API.CONSUMER.DELETE.{access}.>"),
+            format!("$JS.API.CONSUMER.MSG.NEXT.{access}.>"),
+        ];
         match self {
             Self::Intake => [
                 crate::STREAM_SUBJECTS.to_string(),
@@ -79,8 +101,17 @@ impl NatsRole {
             .chain(reads)
             .chain(key_reads)
             .collect(),
-            Self::Projection => reads.into_iter().chain(consume).chain(key_reads).collect(),
-            Self::Auditor => reads.into_iter().chain(consume).collect(),
+            Self::Projection => reads
+                .into_iter()
+                .chain(consume)
+                .chain(key_reads)
+                .chain(access_writes)
+                .collect(),
+            Self::Auditor => reads
+                .into_iter()
+                .chain(consume)
+                .chain(access_reads)
+                .collect(),
         }
     }
 
@@ -147,10 +178,60 @@ mod tests {
         );
         for reader in [NatsRole::Projection, NatsRole::Auditor] {
             let publish = reader.publish("S");
-            assert!(publish.iter().all(|s| !s.starts_with("sy.")), "{publish:?}");
-            assert!(publish.iter().all(|s| !s.contains("STREAM.CREATE")));
+            assert!(
+                publish.iter().all(|s| !s.starts_with("sy.evt.")),
+                "{publish:?}"
+            );
+            assert!(
+                publish.iter().all(|s| !s.starts_with("sy.key.")),
+                "{publish:?}"
+            );
+            assert!(
+                publish
+                    .iter()
+                    .all(|s| !s.contains("STREAM.CREATE") || s.ends_with(".S_ACCESS")),
+                "{publish:?}"
+            );
             assert!(publish.iter().all(|s| !s.contains("MSG.DELETE")));
+            assert!(publish.iter().all(|s| !s.contains("PURGE")));
         }
+    }
+
+    #[test]
+    fn the_projection_records_accesses_auditors_read_them_intake_cannot_touch_them() {
+        let projection = NatsRole::Projection.publish("S");
+        for allowed in [
+            "sy.access.>",
+            "$JS.API.STREAM.CREATE.S_ACCESS",
+            "$JS.API.STREAM.INFO.S_ACCESS",
+        ] {
+            assert!(projection.contains(&allowed.to_string()), "{projection:?}");
+        }
+        assert!(
+            projection
+                .iter()
+                .all(|s| !s.contains("S_ACCESS") || !s.contains("CONSUMER")),
+            "the projection writes the access log, it does not read it: {projection:?}"
+        );
+        let auditor = NatsRole::Auditor.publish("S");
+        for allowed in [
+            "$JS.API.STREAM.INFO.S_ACCESS",
+            "$JS.API.STREAM.MSG.GET.S_ACCESS",
+            "$JS.API.CONSUMER.CREATE.S_ACCESS.>",
+            "$JS.API.CONSUMER.MSG.NEXT.S_ACCESS.>",
+            "$JS.API.CONSUMER.DELETE.S_ACCESS.>",
+        ] {
+            assert!(auditor.contains(&allowed.to_string()), "{auditor:?}");
+        }
+        assert!(auditor.iter().all(|s| !s.starts_with("sy.")), "{auditor:?}");
+        assert!(auditor.iter().all(|s| !s.contains("STREAM.CREATE")));
+        let intake = NatsRole::Intake.publish("S");
+        assert!(
+            intake
+                .iter()
+                .all(|s| !s.contains("S_ACCESS") && !s.starts_with("sy.access")),
+            "{intake:?}"
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! the fold transaction, indexes, counters, list paging, the placement
 //! programmes' views and statistics), `redact` (what of a quarantined
 //! event may be served), `query` and `placement_query` (the gRPC
-//! surface, sharing `serving`). Each replica keeps its own sled directory and
+//! surface, sharing `serving`), `unmasked` (a person in the clear, from the
+//! log and the key store, each read recorded in the access log). Each replica keeps its own sled directory and
 //! can be rebuilt from the log alone, so run as many as reads need.
 //!
 //! The one way to fold: every aggregate kind is folded by the domain's own
@@ -34,6 +35,7 @@ mod rebuild;
 mod redact;
 mod scope;
 mod serving;
+mod unmasked;
 mod watches;
 
 use std::future::Future;
@@ -218,7 +220,10 @@ pub async fn serve(
         applied,
         max_wait: config.max_wait(),
     };
-    let placements = placement_query::PlacementQueryService::new(reads.clone());
+    let placements = placement_query::PlacementQueryService::new(
+        reads.clone(),
+        unmasked::Unmasked::new(live.clone(), log.clone(), log_config.replicas),
+    );
     let service = query::QueryService::new(
         reads,
         log,

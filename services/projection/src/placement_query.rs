@@ -3,8 +3,11 @@
 //! trees. Same rules as [`crate::query`]: validation at the edge
 //! (INVALID_ARGUMENT naming the field), a bounded wait for `min_position`,
 //! and every reply stamped with the applied position read before the data.
-//! Personal data is served as stored: masked.
+//! Personal data is served as stored: masked; `GetPersonUnmasked` alone
+//! serves it in the clear, through [`crate::unmasked`], which records every
+//! such read.
 
+use sy_api::identity::Principal;
 use sy_api::pb::placement_query_server::PlacementQuery;
 use sy_api::status::from_domain;
 use sy_domain::pb;
@@ -16,14 +19,16 @@ use sy_eventlog::keystore::{KeyState, KeyStoreError};
 
 use crate::read_model::{PlacementFilter, ReadModel, ReadModelError, StoredPerson};
 use crate::serving::{Reads, from_list, id, internal, optional_enum, page_size};
+use crate::unmasked::{self, Unmasked};
 
 pub(crate) struct PlacementQueryService {
     reads: Reads,
+    unmasked: Unmasked,
 }
 
 impl PlacementQueryService {
-    pub(crate) fn new(reads: Reads) -> Self {
-        Self { reads }
+    pub(crate) fn new(reads: Reads, unmasked: Unmasked) -> Self {
+        Self { reads, unmasked }
     }
 
     /// The view of `stored` with its masked identity opened with the
@@ -121,6 +126,15 @@ impl PlacementQuery for PlacementQueryService {
             person: Some(person),
             position,
         }))
+    }
+
+    async fn get_person_unmasked(
+        &self,
+        request: Request<pb::GetPersonUnmaskedRequest>,
+    ) -> Result<Response<pb::GetPersonUnmaskedResponse>, Status> {
+        let read = unmasked::parse(request.get_ref())?;
+        let reader = Principal::of(&request)?.actor()?;
+        self.unmasked.read(read, reader).await.map(Response::new)
     }
 
     async fn list_placements(
