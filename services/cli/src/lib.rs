@@ -18,7 +18,8 @@
 //! progress bars; ranges are [`sy_eventlog::Range`]) and share the export
 //! format in `record` (payloads as JSON by their protobuf descriptors); the
 //! checks themselves are `sy_domain::audit`'s. `status`, `quarantine` and
-//! `rebuild` ask a projection replica.
+//! `rebuild` ask a projection replica. `migrate` copies a log written before
+//! personal data was sealed into a new, sealed one.
 #![forbid(unsafe_code)]
 #![allow(
     missing_docs,
@@ -57,6 +58,7 @@ pub mod export;
 pub mod history;
 pub mod load;
 pub mod log;
+pub mod migrate;
 pub mod placements;
 pub mod quarantine;
 pub mod rebuild;
@@ -135,6 +137,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             command: args::TokenCommand::New,
         } => new_token(&cli.agency, &cli.user),
         Command::Setup(setup) => setup::run(&setup),
+        Command::Migrate(migrate) => migrate::run(&migrate, endpoints.timeout).await,
         Command::Keys {
             command: args::KeysCommand::New(keys),
         } => new_signing_key(&keys),
