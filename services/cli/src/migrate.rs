@@ -718,3 +718,62 @@ fn aggregate(envelope: &EventEnvelope) -> String {
         envelope.aggregate_kind, envelope.aggregate_id, envelope.aggregate_version
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_folds_and_a_placement_knows_its_person() {
+        for kind in ["request", "person", "placement", "allowance", "station"] {
+            assert!(State::new(kind).is_some(), "{kind}");
+        }
+        assert!(State::new("unknown").is_none());
+
+        let person = Uuid::now_v7();
+        let programme = pb::Programme::SpousePlacement;
+        let id = sy_domain::placement::placement_id_for(&person, programme);
+        let mut state = State::new("placement").unwrap();
+        let withdrawn = Payload::PlacementWithdrawn(pb::PlacementWithdrawn {
+            reason: "moved".into(),
+        });
+        assert_eq!(state.data_subject(id, &withdrawn), None);
+        let registered = EventEnvelope {
+            event_id: Uuid::now_v7().to_string(),
+            aggregate_kind: "placement".into(),
+            aggregate_id: id.to_string(),
+            aggregate_version: 1,
+            payload: Some(Payload::PlacementRegistered(pb::PlacementRegistered {
+                programme: programme as i32,
+                person_id: person.to_string(),
+                area_code: "500106002003".into(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        state.apply(&registered, 1).unwrap();
+        assert_eq!(state.data_subject(id, &withdrawn), Some(person));
+    }
+
+    #[test]
+    fn report_lines_are_tagged() {
+        let line = Line::Summary(Summary {
+            old_stream: "OLD".into(),
+            new_stream: "NEW".into(),
+            old_digest: LogDigest::default().into(),
+            new_digest: LogDigest::default().into(),
+            events: 0,
+            copied_now: 0,
+            sealed: 0,
+            unsigned_in_old: 0,
+            signatures_checked: false,
+            later_in_new: 0,
+        });
+        let json = serde_json::to_string(&line).unwrap();
+        assert!(
+            json.starts_with(r#"{"type":"summary","old_stream":"OLD""#),
+            "{json}"
+        );
+        assert!(json.contains(&format!(r#""digest":"{}""#, "0".repeat(64))));
+    }
+}
