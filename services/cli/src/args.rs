@@ -168,6 +168,11 @@ pub enum Command {
     /// identity key, NATS users' passwords and their permissions.
     #[command(after_help = SETUP_HELP)]
     Setup(SetupArgs),
+    /// Copy a log written before personal data was sealed into a new
+    /// stream, every personal field sealed, chains recomputed and signed;
+    /// writes a report mapping old positions and hashes to new ones.
+    #[command(after_help = MIGRATE_HELP)]
+    Migrate(MigrateArgs),
     /// Event signing keys (intake's `--signing-key-file` and the verify
     /// keys file), and the key-encryption keys (KEKs) that wrap every
     /// person's data key: make, rotate, rewrap the key store.
@@ -396,6 +401,65 @@ const REBUILD_HELP: &str = "Calls shuangyong.v1.Admin/Rebuild on the projection 
 against the live one at the same position (log digest and read model digest), switching.\n\n\
 Exit codes: 0 switched; 1 the call failed; 2 bad command line; 3 ABORTED: the rebuilt read \
 model differs from the live one, nothing was switched.";
+
+const MIGRATE_HELP: &str = "Stop intake and the projection first. The old stream is moved off \
+sy.evt.> to sy.retired.<FROM>.> (its events stay readable by position), the new one is created \
+on sy.evt.> with its key store <TO>_KEYS, and every old event is checked (with \
+--verify-keys-file: its signature; always: its aggregate's hash chain) and copied with its \
+personal fields sealed, its prev_hash from the new chain and a new signature; ids, versions, \
+times, actors and idempotency keys are kept. A rerun goes on after the last event copied (and \
+refuses a new stream that holds anything else); once all are copied it writes nothing.\n\n\
+The report (JSON lines, rewritten by every run): one {\"type\":\"event\"} line per event with \
+its old and new position and hash, then a {\"type\":\"summary\"} line with both log digests \
+and the counts (events, sealed, unsigned in the old log). Then start the services with \
+--stream TO, run `sy verify --live --stream TO`, keep the report, and delete the old stream \
+(README, \"Migrating a log written before sealing\"). Needs a NATS user that may update, read \
+and create both streams and TO_KEYS (an operator's, not a service's).\n\n\
+Exit codes: 0 migrated (or nothing left to copy); 1 a check refused an event, or NATS, the key \
+store or a file failed; 2 bad command line.";
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The stream to migrate, written before personal data was sealed.
+    #[arg(long, value_name = "OLD")]
+    pub from: String,
+    /// The stream to create on sy.evt.> and copy into (and its key store TO_KEYS).
+    #[arg(long, value_name = "NEW")]
+    pub to: String,
+    /// File for the report (JSON lines), replaced by every run.
+    #[arg(long)]
+    pub report: PathBuf,
+    /// The signing key the copies are signed with (intake's, owner-only):
+    /// publish its line in the verify keys file the services read.
+    #[arg(long, env = "SY_SIGNING_KEY_FILE")]
+    pub signing_key_file: PathBuf,
+    /// The key-encryption key file the services use (owner-only): it wraps
+    /// every person's data key in TO_KEYS.
+    #[arg(long, env = "SY_KEK_FILE")]
+    pub kek_file: PathBuf,
+    /// The verify keys of the old log's intake: every old event must be
+    /// signed by one of them or unsigned (counted); a bad signature stops
+    /// the migration. Without it signatures are not checked.
+    #[arg(long, env = "SY_VERIFY_KEYS_FILE")]
+    pub verify_keys_file: Option<PathBuf>,
+    /// The cipher of the new data keys.
+    #[arg(long, env = "SY_PII_CIPHER", default_value = "aes-256-gcm")]
+    pub pii_cipher: sy_domain::pii::Cipher,
+    /// Replicas of the new stream and its key store.
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
+    /// NATS server URL of both streams.
+    #[arg(
+        long,
+        env = "SY_NATS_URL",
+        default_value = "nats://127.0.0.1:4222",
+        help_heading = "Event log"
+    )]
+    pub nats_url: String,
+    /// NATS user (an operator's: see above) and TLS.
+    #[command(flatten, next_help_heading = "Event log")]
+    pub nats: sy_api::args::NatsArgs,
+}
 
 /// Where the event log is read: the audit commands read it directly from
 /// NATS JetStream, not through a service.
@@ -868,5 +932,39 @@ mod tests {
         assert!(Cli::try_parse_from(["sy", "quarantine", "--limit", "501"]).is_err());
         assert!(Cli::try_parse_from(["sy", "rebuild"]).is_ok());
         assert!(Cli::try_parse_from(["sy", "history", "request"]).is_err());
+    }
+
+    #[test]
+    fn migrate_needs_both_streams_and_its_keys() {
+        let base = [
+            "sy",
+            "migrate",
+            "--from",
+            "OLD",
+            "--to",
+            "NEW",
+            "--report",
+            "r.jsonl",
+            "--signing-key-file",
+            "k",
+            "--kek-file",
+            "kek",
+        ];
+        let cli = Cli::try_parse_from(base).expect("parses");
+        let Command::Migrate(migrate) = cli.command else {
+            panic!("wrong subcommand");
+        };
+        assert_eq!((migrate.from.as_str(), migrate.to.as_str()), ("OLD", "NEW"));
+        assert_eq!(migrate.pii_cipher, sy_domain::pii::Cipher::Aes256Gcm);
+        assert!(migrate.verify_keys_file.is_none());
+        let sm4 = [&base[..], &["--pii-cipher", "sm4-gcm"]].concat();
+        let Command::Migrate(migrate) = Cli::try_parse_from(sm4).unwrap().command else {
+            panic!("wrong subcommand");
+        };
+        assert_eq!(migrate.pii_cipher, sy_domain::pii::Cipher::Sm4Gcm);
+        assert!(
+            Cli::try_parse_from(&base[..base.len() - 2]).is_err(),
+            "needs a KEK"
+        );
     }
 }

@@ -24,6 +24,8 @@
 //! Keys and personal data: `setup` writes a deployment's secrets, `kek`
 //! makes and rotates the key-encryption key file and rewraps the key store,
 //! `person` erases a person or holds them from erasure.
+//! `migrate` copies a log written before personal data was sealed into a
+//! new, sealed one.
 #![forbid(unsafe_code)]
 #![allow(
     missing_docs,
@@ -64,6 +66,7 @@ pub mod history;
 pub mod kek;
 pub mod load;
 pub mod log;
+pub mod migrate;
 pub mod person;
 pub mod placements;
 pub mod quarantine;
@@ -144,6 +147,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             command: args::TokenCommand::New,
         } => new_token(&cli.agency, &cli.user),
         Command::Setup(setup) => setup::run(&setup),
+        Command::Migrate(migrate) => migrate::run(&migrate, endpoints.timeout).await,
         Command::Keys { command } => match command {
             args::KeysCommand::New(keys) => new_signing_key(&keys),
             args::KeysCommand::NewKek(new) => kek::new_kek(&new),

@@ -391,6 +391,45 @@ impl EventLog {
         Ok(info.state.last_sequence)
     }
 
+    /// The event stored at `position`, `None` past the end. Read by sequence
+    /// whatever the stream's subjects now are, so a stream moved off
+    /// `sy.evt.>` ([`Self::set_subjects`]) still reads as it was written.
+    pub async fn event_at(&self, position: u64) -> Result<Option<StoredEvent>, LogError> {
+        match self.stream().await?.get_raw_message(position).await {
+            Ok(message) => Ok(Some(StoredEvent {
+                position: message.sequence,
+                subject: message.subject.to_string(),
+                payload: message.payload,
+            })),
+            Err(err) if err.kind() == stream::RawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    /// Makes the stream capture `subjects` instead of what it captures now
+    /// (the stored messages keep their subjects); whether it changed
+    /// anything. For retiring a log: its `sy.evt.>` is freed for a new one.
+    pub async fn set_subjects(&self, subjects: &[String]) -> Result<bool, LogError> {
+        self.require_connection()?;
+        let stream = self
+            .js
+            .get_stream(&self.stream_name)
+            .await
+            .map_err(|err| LogError::Failed(format!("stream {}: {err}", self.stream_name)))?;
+        let mut config = stream.cached_info().config.clone();
+        if config.subjects == subjects {
+            return Ok(false);
+        }
+        config.subjects = subjects.to_vec();
+        self.js.update_stream(config).await.map_err(|err| {
+            LogError::Failed(format!(
+                "cannot move stream {} to {subjects:?}: {err}",
+                self.stream_name
+            ))
+        })?;
+        Ok(true)
+    }
+
     /// Every event from `start` on (inclusive), in stream order, then live as
     /// they arrive. An ordered consumer: no acks, no server-side state to
     /// clean up, recreated by the client on gaps.
