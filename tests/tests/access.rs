@@ -88,6 +88,7 @@ const AGENCIES: &[&str] = &[
     "district-civil-affairs",
     "district-education-commission",
     "district-housing-bureau",
+    "district-privacy-office",
     "unit-31001",
 ];
 

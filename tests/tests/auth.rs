@@ -151,6 +151,7 @@ const PROJECTION_RPCS: &[&str] = &[
     "Query/GetProjectionStatus",
     "Query/ListQuarantined",
     "PlacementQuery/GetPerson",
+    "PlacementQuery/GetPersonUnmasked",
     "PlacementQuery/ListPlacements",
     "PlacementQuery/GetPlacementStats",
     "PlacementQuery/GetStation",

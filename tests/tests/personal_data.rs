@@ -8,6 +8,12 @@
 //!
 //! The scans print what they looked through and what they found, so the
 //! closing note of the issue can quote them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stderr,
+    reason = "helpers outside #[test] fns: a panic there is the failure report, \
+              and the scans report what they read (run with --nocapture)"
+)]
 
 use std::path::{Path, PathBuf};
 
@@ -93,7 +99,7 @@ async fn everything(system: &System, scratch: &Path, round: &str) -> Vec<(String
             .iter()
             .map(|f| std::fs::metadata(f).map_or(0, |m| m.len() as usize))
             .sum();
-        println!(
+        eprintln!(
             "scan {round}: {kind}: {} files, {bytes} bytes under {}",
             files.len(),
             dir.display()
@@ -113,14 +119,14 @@ async fn everything(system: &System, scratch: &Path, round: &str) -> Vec<(String
         .unwrap();
     assert_eq!(code, 0, "{text}");
     let exported = std::fs::read(&export).unwrap();
-    println!("scan {round}: sy export: {} bytes", exported.len());
+    eprintln!("scan {round}: sy export: {} bytes", exported.len());
     sources.push(("sy export".into(), exported));
     for (label, log) in [
         ("intake log", system.intake.log()),
         ("projection log", system.projection().log()),
         ("nats-server log", system.nats.log()),
     ] {
-        println!("scan {round}: {label}: {} bytes", log.len());
+        eprintln!("scan {round}: {label}: {} bytes", log.len());
         sources.push((label.to_string(), log.into_bytes()));
     }
     sources
@@ -351,7 +357,7 @@ async fn personal_data_is_sealed_everywhere_and_an_erasure_leaves_nothing_behind
         );
     }
     let found = findings(&sources, &needles);
-    println!(
+    eprintln!(
         "scan before erasure: {} needles (3 persons: names UTF-8/GBK, ID numbers, phones; a linked name) in {} sources: {} found",
         needles.len(),
         sources.len(),
@@ -474,7 +480,7 @@ async fn personal_data_is_sealed_everywhere_and_an_erasure_leaves_nothing_behind
         ),
     ]);
     let found = findings(&sources, &after);
-    println!(
+    eprintln!(
         "scan after erasure: {} needles (the same, plus the wrapped key and the masked forms) in {} sources: {} found",
         after.len(),
         sources.len(),

@@ -444,7 +444,7 @@ pub struct MigrateArgs {
     pub verify_keys_file: Option<PathBuf>,
     /// The cipher of the new data keys.
     #[arg(long, env = "SY_PII_CIPHER", default_value = "aes-256-gcm")]
-    pub pii_cipher: sy_domain::pii::Cipher,
+    pub pii_cipher: Cipher,
     /// Replicas of the new stream and its key store.
     #[arg(long, default_value_t = 1)]
     pub replicas: usize,
@@ -955,13 +955,13 @@ mod tests {
             panic!("wrong subcommand");
         };
         assert_eq!((migrate.from.as_str(), migrate.to.as_str()), ("OLD", "NEW"));
-        assert_eq!(migrate.pii_cipher, sy_domain::pii::Cipher::Aes256Gcm);
+        assert_eq!(migrate.pii_cipher, Cipher::Aes256Gcm);
         assert!(migrate.verify_keys_file.is_none());
         let sm4 = [&base[..], &["--pii-cipher", "sm4-gcm"]].concat();
         let Command::Migrate(migrate) = Cli::try_parse_from(sm4).unwrap().command else {
             panic!("wrong subcommand");
         };
-        assert_eq!(migrate.pii_cipher, sy_domain::pii::Cipher::Sm4Gcm);
+        assert_eq!(migrate.pii_cipher, Cipher::Sm4Gcm);
         assert!(
             Cli::try_parse_from(&base[..base.len() - 2]).is_err(),
             "needs a KEK"

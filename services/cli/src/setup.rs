@@ -408,7 +408,9 @@ mod tests {
                 files += 1;
             }
         }
-        assert_eq!(files, 2 + 3 * 2 + 4 + 1 + 1 + 2 * 3 + 2);
+        // CA, 3 servers × 2, NATS users and passwords, identity key, KEK,
+        // tokens, 2 clients × 3, signing and verify keys.
+        assert_eq!(files, 2 + 3 * 2 + 4 + 1 + 1 + 1 + 2 * 3 + 2);
         let token = sy_api::secret_file::read_private(&out.join("clients/unit-1/token")).unwrap();
         let tokens = std::fs::read_to_string(out.join("tokens")).unwrap();
         assert!(!tokens.contains(token.trim()));

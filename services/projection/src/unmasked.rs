@@ -194,7 +194,14 @@ impl Unmasked {
         })?;
         let id = read.person.to_string();
         let person = self.fold(&id, store).await?;
-        let served = self.live.model().person(&id).map_err(internal)?;
+        // Placements and the allowance as served; the identity comes from
+        // the log, so the sealed masks are not needed.
+        let served = self
+            .live
+            .model()
+            .person(&id)
+            .map_err(internal)?
+            .and_then(|stored| stored.view);
         let (person, fields) = clear_view(&person, served);
         let access_id = Uuid::now_v7().to_string();
         let record = pb::AccessRecorded {
