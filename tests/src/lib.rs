@@ -25,6 +25,7 @@
 
 pub mod check;
 pub mod client;
+pub mod log;
 pub mod metrics;
 pub mod nats;
 pub mod process;
@@ -37,6 +38,7 @@ pub use client::{
     AGENCY, AREA_CODE, ActorInterceptor, DEPARTMENT, DEPARTMENT_AGENCY, IntakeClient, QueryClient,
     USER, ctx, date_in_days, eventually, fresh_ctx, new_key, submit_command,
 };
+pub use log::log_as_intake_makes_it;
 pub use nats::{NatsServer, Secrets, free_port};
 pub use process::binary_path;
 pub use service::{Service, ServiceBuilder};

@@ -2,7 +2,8 @@
 //! and stderr) is kept in a [`Log`] shared across restarts, so a test can wait
 //! for a line ("listening addr=…", "Server is ready") and a failing test shows
 //! what the process said. ANSI colour codes are stripped on the way in.
-//! [`binary_path`] finds the workspace binaries a test spawns.
+//! [`binary_path`] finds the workspace binaries a test spawns; [`sy`] runs
+//! the CLI once.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -299,6 +300,32 @@ pub fn binary_path(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Runs the real `sy` binary once with `args` and nothing from the
+/// environment's `SY_*` settings; returns its exit code and its output
+/// (stdout, then stderr).
+pub async fn sy<I, S>(args: I) -> anyhow::Result<(i32, String)>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut command = tokio::process::Command::new(binary_path("sy"));
+    command.args(args);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("SY_") {
+            command.env_remove(key);
+        }
+    }
+    let output = command.output().await?;
+    Ok((
+        output.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    ))
 }
 
 #[cfg(test)]

@@ -178,20 +178,9 @@ impl System {
     /// `--nats-url` and `--stream` (nothing from the environment); returns
     /// its exit code and its output (stdout, then stderr).
     pub async fn sy(&self, args: &[&str]) -> anyhow::Result<(i32, String)> {
-        let output = tokio::process::Command::new(crate::binary_path("sy"))
-            .args(args)
-            .args(["--nats-url", &self.nats_url(), "--stream", self.stream()])
-            .env_remove("SY_NATS_URL")
-            .env_remove("SY_STREAM")
-            .env_remove("SY_VERIFY_KEYS_FILE")
-            .output()
-            .await?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Ok((output.status.code().unwrap_or(-1), text))
+        let url = self.nats_url();
+        let place = ["--nats-url", url.as_str(), "--stream", self.stream()];
+        crate::process::sy(args.iter().copied().chain(place)).await
     }
 
     /// The directory holding this system's files: every projection's data

@@ -219,6 +219,14 @@ async fn call(
             })
             .await
             .map(drop),
+        "PlacementQuery/GetPersonUnmasked" => placements
+            .get_person_unmasked(pb::GetPersonUnmaskedRequest {
+                person_id: person.clone(),
+                purpose: "legal-obligation".into(),
+                note: String::new(),
+            })
+            .await
+            .map(drop),
         "PlacementQuery/ListPlacements" => placements
             .list_placements(pb::ListPlacementsRequest::default())
             .await

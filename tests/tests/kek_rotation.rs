@@ -21,30 +21,12 @@ use std::path::Path;
 use anyhow::Context;
 use sy_tests::client::*;
 use sy_tests::pb::{self, PersonRole};
+use sy_tests::process::sy;
 use sy_tests::system::AUDITOR_AGENCY;
 use sy_tests::{CONVERGE, Service, ServiceBuilder, System};
 
 /// The agency that registers people (role resettlement in the demo policy).
 const OPERATOR: &str = "district-veterans-bureau";
-
-/// Runs the real `sy` with `args` only (no `--nats-url`/`--stream`, which
-/// only the log commands take); its exit code and output (stdout, then
-/// stderr).
-async fn sy(args: &[&OsString]) -> anyhow::Result<(i32, String)> {
-    let output = tokio::process::Command::new(sy_tests::binary_path("sy"))
-        .args(args)
-        .env_remove("SY_KEK_FILE")
-        .output()
-        .await?;
-    Ok((
-        output.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    ))
-}
 
 fn os(args: &[&str]) -> Vec<OsString> {
     args.iter().map(OsString::from).collect()
@@ -55,7 +37,7 @@ async fn keys(args: &[&str], kek_file: &Path) -> anyhow::Result<String> {
     let mut argv = os(&["keys"]);
     argv.extend(os(args));
     argv.extend([OsString::from("--kek-file"), kek_file.into()]);
-    let (code, out) = sy(&argv.iter().collect::<Vec<_>>()).await?;
+    let (code, out) = sy(&argv).await?;
     anyhow::ensure!(code == 0, "sy keys {args:?} exited {code}: {out}");
     Ok(out)
 }
@@ -259,9 +241,9 @@ async fn a_rotated_and_retired_kek_still_opens_every_person_and_a_wrong_one_stop
     let other_kek = other.path().join("other.key");
     let mut argv = os(&["keys", "new-kek", "--out"]);
     argv.push(other_kek.clone().into());
-    let (code, out) = sy(&argv.iter().collect::<Vec<_>>()).await?;
+    let (code, out) = sy(&argv).await?;
     assert_eq!(code, 0, "{out}");
-    let (code, refused) = sy(&argv.iter().collect::<Vec<_>>()).await?;
+    let (code, refused) = sy(&argv).await?;
     assert_eq!(code, 2, "never overwritten without --force: {refused}");
     keys(&["rotate-kek"], &other_kek).await?;
     let other_key = std::fs::read_to_string(&other_kek)?;
@@ -310,7 +292,7 @@ async fn person_command(system: &System, args: &[&str]) -> anyhow::Result<(i32, 
         "person".into(),
     ]);
     argv.extend(os(args));
-    sy(&argv.iter().collect::<Vec<_>>()).await
+    sy(&argv).await
 }
 
 #[tokio::test]

@@ -21,7 +21,8 @@ use sy_domain::pb::{self, EventEnvelope};
 use sy_domain::pii::{Cipher, KekRing};
 use sy_domain::signature::EventSigner;
 use sy_tests::client::{self, AGENCY, AREA_CODE, USER};
-use sy_tests::{NatsServer, ServiceBuilder, binary_path, eventually};
+use sy_tests::process::sy;
+use sy_tests::{NatsServer, ServiceBuilder, eventually};
 use uuid::Uuid;
 
 const OLD: &str = "LEGACY";
@@ -119,27 +120,6 @@ fn registration(id_number: &str) -> Payload {
             person_id: String::new(),
         }],
     })
-}
-
-/// Runs `sy` with `args`; its exit code and output.
-async fn sy(args: &[&str]) -> anyhow::Result<(i32, String)> {
-    let output = tokio::process::Command::new(binary_path("sy"))
-        .args(args)
-        .env_remove("SY_NATS_URL")
-        .env_remove("SY_STREAM")
-        .env_remove("SY_VERIFY_KEYS_FILE")
-        .env_remove("SY_KEK_FILE")
-        .env_remove("SY_SIGNING_KEY_FILE")
-        .output()
-        .await?;
-    Ok((
-        output.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    ))
 }
 
 /// Every file under the directories named `stream` below `root`.
@@ -391,7 +371,7 @@ async fn a_legacy_log_is_sealed_into_a_new_stream() -> anyhow::Result<()> {
         })
         .await?;
 
-    let (code, text) = sy(&[
+    let (code, text) = sy([
         "verify",
         "--live",
         "--stream",

@@ -175,6 +175,12 @@ pub enum StartError {
 /// tests, never for real people's data.
 const DEVELOPMENT_KEK: &str = "1 aes-256-gcm c2h1YW5neW9uZy1kZXZlbG9wbWVudC1vbmx5LWtlayE=";
 
+/// The development KEK (`--dev` without `--kek-file`), for tools and tests
+/// that stand in for a service in development mode.
+pub fn development_kek() -> KekRing {
+    KekRing::parse(DEVELOPMENT_KEK).expect("the development KEK is a valid KEK file")
+}
+
 /// How a service writes its logs (`--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -264,8 +270,7 @@ impl CommonArgs {
                 false,
                 "no key-encryption key (--kek-file); personal data would be sealed under the development KEK",
             )?;
-            return KekRing::parse(DEVELOPMENT_KEK)
-                .map_err(|err| StartError::Invalid(format!("development KEK: {err}")));
+            return Ok(development_kek());
         };
         let text = secret_file::read_private(path)?;
         KekRing::parse(&text)

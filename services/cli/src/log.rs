@@ -10,7 +10,7 @@ use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use sy_eventlog::{EventLog, LogConfig};
+use sy_eventlog::{EventLog, LogConfig, NatsAuth};
 
 use crate::args::LogArgs;
 use crate::error::Error;
@@ -19,19 +19,31 @@ use crate::error::Error;
 /// the client connects in the background, and every read fails fast until
 /// it has.
 pub async fn open(args: &LogArgs, timeout: Duration) -> Result<EventLog, Error> {
+    connect(&args.nats_url, &args.stream, 1, args.nats.auth()?, timeout).await
+}
+
+/// [`open`] for any stream on `nats_url` (`replicas` if this client
+/// creates it).
+pub async fn connect(
+    nats_url: &str,
+    stream: &str,
+    replicas: usize,
+    auth: NatsAuth,
+    timeout: Duration,
+) -> Result<EventLog, Error> {
     let log = EventLog::connect(&LogConfig {
-        nats_url: args.nats_url.clone(),
-        stream: args.stream.clone(),
-        replicas: 1,
+        nats_url: nats_url.to_string(),
+        stream: stream.to_string(),
+        replicas,
         request_timeout: timeout,
-        auth: args.nats.auth()?,
+        auth,
     })
     .await?;
     if log.connected_within(timeout).await {
         Ok(log)
     } else {
         Err(Error::Connect {
-            url: args.nats_url.clone(),
+            url: nats_url.to_string(),
             reason: format!("no nats connection within {} ms", timeout.as_millis()),
         })
     }

@@ -59,7 +59,7 @@ use sy_domain::signature::{EventSigner, SignatureError, VerifyKeys};
 use sy_domain::station::Station;
 use sy_domain::upcast::upcast;
 use sy_eventlog::keystore::{Create, KeyState, KeyStore, KeyStoreError, Opened};
-use sy_eventlog::{EventLog, LogConfig, LogError, StoredEvent};
+use sy_eventlog::{EventLog, LogError, StoredEvent};
 use uuid::Uuid;
 
 use crate::args::MigrateArgs;
@@ -302,22 +302,14 @@ struct Source {
 
 /// Connects to `stream` on the server of `args`.
 async fn connect(args: &MigrateArgs, stream: &str, timeout: Duration) -> Result<EventLog, Error> {
-    let log = EventLog::connect(&LogConfig {
-        nats_url: args.nats_url.clone(),
-        stream: stream.to_string(),
-        replicas: args.replicas,
-        request_timeout: timeout,
-        auth: args.nats.auth()?,
-    })
-    .await?;
-    if log.connected_within(timeout).await {
-        Ok(log)
-    } else {
-        Err(Error::Connect {
-            url: args.nats_url.clone(),
-            reason: format!("no nats connection within {} ms", timeout.as_millis()),
-        })
-    }
+    log::connect(
+        &args.nats_url,
+        stream,
+        args.replicas,
+        args.nats.auth()?,
+        timeout,
+    )
+    .await
 }
 
 /// The subjects OLD is moved to.

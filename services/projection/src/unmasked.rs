@@ -26,20 +26,19 @@ use sy_api::status::from_domain;
 use sy_domain::FieldViolation;
 use sy_domain::aggregate::Aggregate;
 use sy_domain::event::{subject, to_proto};
-use sy_domain::pb::{self, Actor, EventEnvelope};
+use sy_domain::pb::{self, Actor};
 use sy_domain::person::Person;
-use sy_domain::signature::VerifyKeys;
-use sy_domain::upcast::upcast;
 use sy_domain::validate::{Violations, aggregate_id};
+use sy_eventlog::EventLog;
 use sy_eventlog::access::AccessLog;
 use sy_eventlog::keystore::{KeyStore, KeyStoreError};
-use sy_eventlog::{EventLog, StoredEvent};
 use tokio::sync::OnceCell;
 use tonic::Status;
 use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::live::Live;
+use crate::read_model::checked_envelope;
 use crate::serving::internal;
 
 /// Why personal data may be read in the clear: the codes a caller gives in
@@ -268,7 +267,8 @@ impl Unmasked {
         let verifier = self.live.model().verifier();
         let mut person = Person::new(id);
         for event in &events {
-            let mut envelope = match checked(event, id, verifier.as_deref()) {
+            let mut envelope = match checked_envelope(event, Person::KIND, id, verifier.as_deref())
+            {
                 Ok(envelope) => envelope,
                 Err(reason) => {
                     warn!(position = event.position, %reason, "skipping an event the fold quarantines");
@@ -296,30 +296,6 @@ impl Unmasked {
             Err(Status::not_found(format!("person {id} not found")))
         }
     }
-}
-
-/// The envelope of `event` if the fold would take it: it decodes, carries
-/// intake's signature over its stored bytes (with `verifier`), upcasts, and
-/// names the person its subject names.
-fn checked(
-    event: &StoredEvent,
-    id: &str,
-    verifier: Option<&VerifyKeys>,
-) -> Result<EventEnvelope, String> {
-    let envelope = EventEnvelope::decode(event.payload.as_ref())
-        .map_err(|err| format!("cannot decode envelope: {err}"))?;
-    if let Some(keys) = verifier {
-        keys.verify(&event.payload, &envelope)
-            .map_err(|err| format!("signature: {err}"))?;
-    }
-    let envelope = upcast(envelope).map_err(|err| err.to_string())?;
-    if envelope.aggregate_id != id {
-        return Err(format!(
-            "subject names person {id} but the envelope names {}",
-            envelope.aggregate_id
-        ));
-    }
-    Ok(envelope)
 }
 
 /// The view of `person` with their data in the clear, over what the read
@@ -468,8 +444,8 @@ mod tests {
     }
 
     /// `payload` as event `version` of person `id`, on 2026-06-01.
-    fn event(id: &str, version: u64, payload: pb::event_envelope::Payload) -> EventEnvelope {
-        EventEnvelope {
+    fn event(id: &str, version: u64, payload: pb::event_envelope::Payload) -> pb::EventEnvelope {
+        pb::EventEnvelope {
             event_id: format!("event-{version}"),
             aggregate_kind: Person::KIND.into(),
             aggregate_id: id.into(),

@@ -10,9 +10,8 @@ use prost::Message;
 use sy_api::pb::placement_query_client::PlacementQueryClient;
 use sy_domain::event::{GENESIS_HASH, hash, subject};
 use sy_domain::pb::{self, event_envelope::Payload};
-use sy_eventlog::{EventLog, LogConfig};
 use sy_projection::Config;
-use sy_tests::{NatsServer, eventually, free_port};
+use sy_tests::{NatsServer, eventually, free_port, log_as_intake_makes_it};
 use tonic::Code as GrpcCode;
 
 const STREAM: &str = "SY_PLACEMENT_TEST";
@@ -21,19 +20,7 @@ const STREAM: &str = "SY_PLACEMENT_TEST";
 async fn placement_queries_are_served_and_validated() {
     let nats_port = free_port().unwrap();
     let nats = NatsServer::start_on(nats_port).await.unwrap();
-    let log = EventLog::connect(&LogConfig {
-        nats_url: nats.url(),
-        stream: STREAM.into(),
-        replicas: 1,
-        request_timeout: Duration::from_secs(2),
-        auth: sy_eventlog::NatsAuth::default(),
-    })
-    .await
-    .unwrap();
-    tokio::time::timeout(Duration::from_secs(10), log.await_stream(1))
-        .await
-        .expect("stream ready in time")
-        .unwrap();
+    let log = log_as_intake_makes_it(&nats, STREAM).await.unwrap();
 
     // A station opens and seats a child.
     let station = uuid::Uuid::now_v7().to_string();

@@ -22,9 +22,9 @@ use sy_domain::event::{GENESIS_HASH, hash, subject};
 use sy_domain::fixtures::{REQUESTER, assign, submit};
 use sy_domain::pb::{self, RequestStatus as S};
 use sy_domain::request::{self as domain, Command as DomainCommand, KIND};
-use sy_eventlog::{EventLog, LogConfig};
+use sy_eventlog::EventLog;
 use sy_projection::Config;
-use sy_tests::{NatsServer, eventually, free_port};
+use sy_tests::{NatsServer, eventually, free_port, log_as_intake_makes_it};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::Code as GrpcCode;
@@ -102,19 +102,7 @@ struct Writer {
 
 impl Writer {
     async fn connect(nats: &NatsServer) -> Self {
-        let log = EventLog::connect(&LogConfig {
-            nats_url: nats.url(),
-            stream: STREAM.into(),
-            replicas: 1,
-            request_timeout: Duration::from_secs(2),
-            auth: sy_eventlog::NatsAuth::default(),
-        })
-        .await
-        .unwrap();
-        tokio::time::timeout(Duration::from_secs(10), log.await_stream(1))
-            .await
-            .expect("stream ready in time")
-            .unwrap();
+        let log = log_as_intake_makes_it(nats, STREAM).await.unwrap();
         Self {
             log,
             state: Default::default(),

@@ -656,3 +656,86 @@ fn folding_the_same_events_twice_gives_the_same_person() {
     assert_eq!(replayed, live);
     assert_eq!(live.version(), 4);
 }
+
+fn erase() -> Command {
+    Command::Erase {
+        legal_basis: "PIPL art. 47(1)".into(),
+    }
+}
+
+#[test]
+fn an_erasure_keeps_what_is_not_personal_and_refuses_everything_after_it() {
+    let id = id_of(PersonRole::MilitarySpouse);
+    let mut person = Person::new(id.clone());
+    run(
+        &mut person,
+        &id,
+        &register(PersonRole::MilitarySpouse),
+        &(),
+        0,
+    );
+    let payload = run(&mut person, &id, &erase(), &(), 1);
+    assert_eq!(
+        payload,
+        Payload::PersonErased(pb::PersonErased {
+            legal_basis: "PIPL art. 47(1)".into()
+        })
+    );
+    assert!(person.record().is_none(), "the personal record is gone");
+    assert!(person.is_registered());
+    let withheld = person.withheld().unwrap();
+    assert_eq!(withheld.role, PersonRole::MilitarySpouse);
+    assert!(person.erasure().is_some());
+
+    let message = rule_violated(decide(&person, &training("育婴师", 40, TODAY)));
+    assert!(message.contains("was erased"), "{message}");
+    assert!(rule_violated(decide(&person, &erase())).contains("was erased"));
+    assert!(matches!(
+        person.facts_for_others(),
+        Err(DomainError::RuleViolated(_))
+    ));
+    // The same ID number cannot come back as a new person.
+    assert!(matches!(
+        decide(&person, &register(PersonRole::MilitarySpouse)),
+        Err(DomainError::AlreadyExists { .. })
+    ));
+}
+
+#[test]
+fn a_legal_hold_blocks_erasure_until_released() {
+    let id = id_of(PersonRole::Veteran);
+    let mut person = Person::new(id.clone());
+    run(&mut person, &id, &register(PersonRole::Veteran), &(), 0);
+    let hold = |reason: &str| Command::PlaceHold {
+        reason: reason.into(),
+    };
+    run(&mut person, &id, &hold("行政复议 2026-17"), &(), 1);
+    assert_eq!(person.hold(), Some("行政复议 2026-17"));
+    let message = rule_violated(decide(&person, &erase()));
+    assert!(message.contains("行政复议 2026-17"), "{message}");
+    assert!(rule_violated(decide(&person, &hold("another"))).contains("already"));
+
+    let release = Command::ReleaseHold {
+        reason: "closed".into(),
+    };
+    run(&mut person, &id, &release, &(), 2);
+    assert_eq!(person.hold(), None);
+    assert!(rule_violated(decide(&person, &release)).contains("no legal hold"));
+    run(&mut person, &id, &erase(), &(), 3);
+    assert!(person.erasure().is_some());
+}
+
+#[test]
+fn a_sealed_registration_folds_as_withheld() {
+    let id = id_of(PersonRole::Veteran);
+    let payload = Person::new(id.clone())
+        .decide(&register(PersonRole::Veteran), &(), &actor("tester"))
+        .unwrap();
+    let mut sealed = envelope(&Person::new(id.clone()), &id, payload, 0);
+    crate::pii::fields::seal(&mut sealed, uuid::Uuid::try_parse(&id).unwrap(), None).unwrap();
+    let mut person = Person::default();
+    person.apply(&sealed, 1).unwrap();
+    assert!(person.is_registered() && person.record().is_none());
+    assert_eq!(person.withheld().unwrap().role, PersonRole::Veteran);
+    assert!(person.erasure().is_none(), "withheld is not erased");
+}

@@ -174,30 +174,61 @@ struct Deltas {
     stats: stats::Delta,
 }
 
+/// Why an event cannot be folded before its payload is looked at.
+#[derive(Debug)]
+pub enum Unusable {
+    /// No valid signature by one of the verifier's keys.
+    Unsigned(String),
+    /// It does not decode or upcast, or names another aggregate.
+    Refused(String),
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unsigned(reason) | Self::Refused(reason) => f.write_str(reason),
+        }
+    }
+}
+
 /// The envelope of `event`, upcast, if it decodes, carries a signature by
 /// one of `verifier`'s keys (when there are keys) and names the aggregate
-/// its subject names; otherwise why not.
+/// its subject names (`kind` `id`); otherwise why not. The one check every
+/// reader of single events shares with the fold.
+pub fn checked_envelope(
+    event: &StoredEvent,
+    kind: &str,
+    id: &str,
+    verifier: Option<&VerifyKeys>,
+) -> Result<EventEnvelope, Unusable> {
+    let envelope = EventEnvelope::decode(event.payload.as_ref())
+        .map_err(|err| Unusable::Refused(format!("cannot decode envelope: {err}")))?;
+    if let Some(keys) = verifier {
+        // On the bytes as stored, before any upcast.
+        keys.verify(&event.payload, &envelope)
+            .map_err(|err| Unusable::Unsigned(format!("signature: {err}")))?;
+    }
+    let envelope = upcast(envelope).map_err(|err| Unusable::Refused(err.to_string()))?;
+    if envelope.aggregate_id != id {
+        return Err(Unusable::Refused(format!(
+            "subject names {kind} {id} but the envelope names {}",
+            envelope.aggregate_id
+        )));
+    }
+    Ok(envelope)
+}
+
+/// [`checked_envelope`] as the fold handles it.
 fn decode(
     event: &StoredEvent,
     kind: &str,
     id: &str,
     verifier: Option<&VerifyKeys>,
 ) -> Result<EventEnvelope, Skip> {
-    let envelope = EventEnvelope::decode(event.payload.as_ref())
-        .map_err(|err| refused(format!("cannot decode envelope: {err}")))?;
-    if let Some(keys) = verifier {
-        // On the bytes as stored, before any upcast.
-        keys.verify(&event.payload, &envelope)
-            .map_err(|err| Skip::Unsigned(format!("signature: {err}")))?;
-    }
-    let envelope = upcast(envelope).map_err(refused)?;
-    if envelope.aggregate_id != id {
-        return Err(refused(format!(
-            "subject names {kind} {id} but the envelope names {}",
-            envelope.aggregate_id
-        )));
-    }
-    Ok(envelope)
+    checked_envelope(event, kind, id, verifier).map_err(|unusable| match unusable {
+        Unusable::Unsigned(reason) => Skip::Unsigned(reason),
+        Unusable::Refused(reason) => Skip::Refused(reason),
+    })
 }
 
 /// The event being folded and the aggregate it belongs to.

@@ -69,7 +69,7 @@ use trees::Trees;
 /// personal free text kept sealed.
 pub const FORMAT: u64 = 4;
 
-pub use fold::BatchOutcome;
+pub use fold::{BatchOutcome, checked_envelope};
 pub use list::{ListError, ListFilter, Page};
 pub use placement_list::{PlacementFilter, PlacementPage, StationPage};
 pub use registry::StoredPerson;
