@@ -112,6 +112,8 @@ impl<A: Aggregate> Flow<A> {
             idempotency_key: key.clone(),
             command_fingerprint: parsed.fingerprint.to_vec(),
             payload: Some(payload),
+            // Seeds carry no personal data: nothing is sealed.
+            personal: None,
             // The fold does not check signatures (the projection does, before
             // it folds): seeds stay unsigned.
             signing_key_id: String::new(),

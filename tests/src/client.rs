@@ -137,6 +137,7 @@ pub fn submit_command(key: &str) -> pb::SubmitRequestCommand {
         priority: pb::Priority::Normal as i32,
         due_date: String::new(),
         supervision_level: pb::SupervisionLevel::None as i32,
+        person_id: String::new(),
     }
 }
 

@@ -3,8 +3,10 @@
 //! in the clear; an erasure destroys the person's data key for good
 //! (its bytes gone from the key store's files), leaves no masked fragment
 //! anywhere, keeps every statistic, and `sy verify` and a fresh replica
-//! still agree with the live projection. Legal holds block erasure; a
-//! replayed erasure is idempotent.
+//! still agree with the live projection. The free text of a request that
+//! concerns a person (a family difficulty naming them) is sealed under
+//! their key too, and served empty after their erasure. Legal holds block
+//! erasure; a replayed erasure is idempotent.
 //!
 //! The scans print what they looked through and what they found, so the
 //! closing note of the issue can quote them.
@@ -20,7 +22,7 @@ use std::path::{Path, PathBuf};
 use async_nats::jetstream;
 use sy_tests::client::*;
 use sy_tests::pb::{self, PersonRole, Programme};
-use sy_tests::{CONVERGE, System, expect_code};
+use sy_tests::{CONVERGE, System, board, expect_code, get_request};
 
 /// One test person: what must never appear in the clear.
 struct Secrets {
@@ -298,12 +300,47 @@ async fn personal_data_is_sealed_everywhere_and_an_erasure_leaves_nothing_behind
         .await?
         .into_inner()
         .aggregate_id;
-    let last = placements
+    placements
         .enroll_child(enroll_child_command(&station, &child_id))
+        .await?;
+
+    // A family difficulty (军人家庭困难) concerning the veteran, his name in
+    // its title, its description and a progress note: sealed under his key.
+    let mut requester = system.intake();
+    let mut department = system.intake_as(DEPARTMENT_AGENCY, "li.na");
+    let mut submit = submit_command(&new_key("family"));
+    submit.category = pb::Category::FamilyDifficulty as i32;
+    submit.person_id = veteran_id.clone();
+    submit.title = format!("{}家属就医困难", veteran.name);
+    submit.description = format!("退役军人{}之妻住院，需协调就医", veteran.name);
+    let request_id = requester
+        .submit_request(submit.clone())
+        .await?
+        .into_inner()
+        .aggregate_id;
+    department
+        .assign_request(assign_command(&request_id, DEPARTMENT, 14))
+        .await?;
+    department.start_request(start_command(&request_id)).await?;
+    let visited = format!("已走访{}家属", veteran.name);
+    let last = department
+        .record_progress(progress_command(&request_id, &visited))
         .await?
         .into_inner()
         .position;
     system.wait_applied(last).await?;
+
+    // Served in the clear to those who may read it, from the sealed log.
+    let request = get_request(&system.query(), &request_id, last).await?;
+    assert_eq!(request.person_id, veteran_id);
+    assert_eq!(
+        (request.title.as_str(), request.description.as_str()),
+        (submit.title.as_str(), submit.description.as_str())
+    );
+    assert_eq!(request.timeline.last().unwrap().note, visited);
+    assert_eq!(request.sealed_text, None, "never served");
+    let mut board_before = board(&system.query(), "", last).await?;
+    board_before.position = 0;
 
     // Served masked, from the sealed log.
     let view = person(&query, &veteran_id, last).await?;
@@ -437,6 +474,18 @@ async fn personal_data_is_sealed_everywhere_and_an_erasure_leaves_nothing_behind
     );
     // The others are untouched.
     assert_eq!(person(&query, &spouse_id, end).await?.name, "欧*");
+    // The request concerning him stays, its text gone, its counts kept.
+    let after = get_request(&system.query(), &request_id, end).await?;
+    assert_eq!((after.title.as_str(), after.description.as_str()), ("", ""));
+    assert!(after.timeline.iter().all(|entry| entry.note.is_empty()));
+    assert_eq!(after.sealed_text, None);
+    assert_eq!(
+        (after.status, after.version, after.timeline.len()),
+        (request.status, request.version, request.timeline.len())
+    );
+    let mut board_after = board(&system.query(), "", end).await?;
+    board_after.position = 0;
+    assert_eq!(board_after, board_before, "board counts unchanged");
 
     // The log still verifies, and a replica folding it now, without the
     // erased key, reaches the live digest and shows the person erased.

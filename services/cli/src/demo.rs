@@ -290,6 +290,7 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
             // command on any day, so a rerun always finds its request.
             due_date: String::new(),
             supervision_level: level as i32,
+            person_id: String::new(),
         }),
     )];
     let mut due = submitted_day;

@@ -54,6 +54,7 @@ fn script(
                 priority: pb::Priority::High as i32,
                 due_date: String::new(),
                 supervision_level: pb::SupervisionLevel::District as i32,
+                person_id: String::new(),
             }),
         ),
         (

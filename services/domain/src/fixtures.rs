@@ -37,6 +37,7 @@ pub fn submission(category: pb::Category, area_code: &str) -> Command {
         priority: pb::Priority::High,
         due_date: None,
         supervision_level: pb::SupervisionLevel::None,
+        person: None,
     })
 }
 

@@ -43,6 +43,7 @@ fn golden_payloads() -> Vec<(&'static str, &'static str, Payload)> {
                 priority: pb::Priority::High as i32,
                 due_date: String::new(),
                 supervision_level: pb::SupervisionLevel::None as i32,
+                person_id: String::new(),
             }),
         ),
         (
@@ -131,6 +132,7 @@ fn golden_payloads() -> Vec<(&'static str, &'static str, Payload)> {
                 priority: pb::Priority::Normal as i32,
                 due_date: "2025-08-20".into(),
                 supervision_level: pb::SupervisionLevel::District as i32,
+                person_id: String::new(),
             }),
         ),
         (

@@ -314,7 +314,9 @@ impl Pipeline {
 impl Pipeline {
     /// Seals the personal fields of `envelope` (an event of `state`, the
     /// aggregate `id`) under the data key of the person they concern, made
-    /// on first use. An erased person's fields are dropped, not sealed.
+    /// on first use. An erased person's fields are dropped, not sealed. A
+    /// request's free text is personal only when the request concerns a
+    /// person; a payload personal whoever it concerns needs a person.
     async fn seal<A: Stored>(
         &self,
         state: &A,
@@ -324,17 +326,21 @@ impl Pipeline {
         let Some(payload) = envelope.payload.as_ref() else {
             return Ok(());
         };
-        if !fields::has_personal_data(payload) {
-            return Ok(());
-        }
         let sealing = |reason: String| IntakeError::Sealing {
             kind: A::KIND,
             id: id.to_string(),
             reason,
         };
-        let subject = state
-            .data_subject(id, payload)
-            .ok_or_else(|| sealing("it names no person".into()))?;
+        let Some(subject) = state.data_subject(id, payload) else {
+            return if fields::has_personal_data(payload) {
+                Err(sealing("it names no person".into()))
+            } else {
+                Ok(())
+            };
+        };
+        if !fields::has_personal_data_for(payload, true) {
+            return Ok(());
+        }
         let key = self.data_keys.key_or_create(subject).await?;
         let key = match &key {
             KeyState::Key(key) => Some(key),

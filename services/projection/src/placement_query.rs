@@ -15,8 +15,6 @@ use sy_domain::placement::Status as PlacementStatus;
 use sy_domain::validate::{AreaCode, Violations, china_date};
 use tonic::{Request, Response, Status};
 
-use sy_eventlog::keystore::{KeyState, KeyStoreError};
-
 use crate::read_model::{PlacementFilter, ReadModel, ReadModelError, StoredPerson};
 use crate::serving::{Reads, from_list, id, internal, optional_enum, page_size};
 use crate::unmasked::{self, Unmasked};
@@ -39,30 +37,18 @@ impl PlacementQueryService {
         if !stored.is_sealed() {
             return Ok(stored.view.unwrap_or_default());
         }
-        let keys = self
-            .reads
-            .live
-            .data_keys()
-            .ok_or_else(|| Status::unavailable("the key store is not open yet"))?;
         let subject = uuid::Uuid::try_parse(&stored.view().id)
             .map_err(|_| internal(ReadModelError::corrupt("a stored person id is not a UUID")))?;
-        match keys.key(subject).await {
-            Ok(KeyState::Key(key)) => stored.unseal(&key).map_err(|err| {
+        match self.reads.data_key(subject).await? {
+            Some(key) => stored.unseal(&key).map_err(|err| {
                 internal(ReadModelError::corrupt(format!(
                     "person {subject}: sealed masks: {err}"
                 )))
             }),
-            Ok(KeyState::Erased { .. }) => Ok(pb::PersonView {
+            None => Ok(pb::PersonView {
                 erased: true,
                 ..stored.view.unwrap_or_default()
             }),
-            Err(KeyStoreError::Unavailable(err)) => {
-                Err(Status::unavailable(format!("key store: {err}")))
-            }
-            Err(err) => {
-                tracing::error!(%err, person = %subject, "key store refused a key");
-                Err(Status::internal(err.to_string()))
-            }
         }
     }
 }

@@ -3,6 +3,11 @@
 //! the reply with the position it reflects. Request history is the one read
 //! served from the log itself, so auditors see exactly what was stored.
 //!
+//! The free text of a request that concerns a person is kept sealed under
+//! their data key (`crate::read_model::request_text`) and opened with the
+//! key store before it is served; once they are erased it is served empty.
+//! History serves the log's envelopes as stored, their text sealed.
+//!
 //! Quarantined events are served redacted (`crate::redact`): never the
 //! stored bytes, which carry personal data.
 //!
@@ -27,7 +32,7 @@ use tracing::warn;
 
 use crate::Stop;
 use crate::live::Live;
-use crate::read_model::{ListFilter, ReadModel, ReadModelError};
+use crate::read_model::{ListFilter, ReadModel, ReadModelError, request_text};
 use crate::redact::redact;
 use crate::scope::ReadScope;
 use crate::serving::{MAX_PAGE_SIZE, Reads, from_list, id, internal, optional_enum, page_size};
@@ -61,6 +66,24 @@ impl QueryService {
             read_only,
             watches,
         }
+    }
+
+    /// `request` as served: the text sealed under the data key of the
+    /// person it concerns opened (empty once they are erased), and never
+    /// the sealed text itself.
+    async fn unseal(&self, request: pb::Request) -> Result<pb::Request, Status> {
+        if request.sealed_text.is_none() {
+            return Ok(request);
+        }
+        let corrupt = |id: &str, what: String| {
+            internal(ReadModelError::corrupt(format!("request {id}: {what}")))
+        };
+        let id = request.id.clone();
+        let person = request_text::subject(&request)
+            .ok_or_else(|| corrupt(&id, "sealed text, but no person it concerns".into()))?;
+        let key = self.reads.data_key(person).await?;
+        request_text::unseal(request, key.as_ref())
+            .map_err(|err| corrupt(&id, format!("sealed text: {err}")))
     }
 }
 
@@ -130,7 +153,7 @@ impl Query for QueryService {
             .await?;
         scope.check(&found)?;
         Ok(Response::new(pb::GetRequestResponse {
-            request: Some(found),
+            request: Some(self.unseal(found).await?),
             position,
         }))
     }
@@ -151,8 +174,12 @@ impl Query for QueryService {
                 model.list(&filter, page_size, &token).map_err(from_list)
             })
             .await?;
+        let mut requests = Vec::with_capacity(page.requests.len());
+        for request in page.requests {
+            requests.push(self.unseal(request).await?);
+        }
         Ok(Response::new(pb::ListRequestsResponse {
-            requests: page.requests,
+            requests,
             next_page_token: page.next_page_token,
             position,
         }))

@@ -1,16 +1,20 @@
 //! What the gRPC services share: [`Reads`] (the bounded wait for
 //! `min_position`, point reads answering NOT_FOUND, blocking reads off the
-//! async workers), the mapping of read model failures, and the validation of
-//! ids and list parameters.
+//! async workers, the data keys that open what the read model keeps
+//! sealed), the mapping of read model failures, and the validation of ids
+//! and list parameters.
 
 use std::time::Duration;
 
 use sy_api::status::{invalid_argument, invalid_field, position_not_reached};
 use sy_domain::FieldViolation;
+use sy_domain::pii::DataKey;
 use sy_domain::validate::{self, aggregate_id};
+use sy_eventlog::keystore::{KeyState, KeyStoreError};
 use tokio::sync::watch;
 use tonic::Status;
 use tracing::error;
+use uuid::Uuid;
 
 use crate::live::Live;
 use crate::read_model::{ListError, ReadModel, ReadModelError};
@@ -77,6 +81,30 @@ impl Reads {
             .await
             .map_err(|err| Status::internal(format!("read worker failed: {err}")))??;
         Ok((found, position))
+    }
+}
+
+impl Reads {
+    /// The data key of `person`, which opens what the read model keeps
+    /// sealed about them; `None` once they are erased (what was sealed
+    /// stays unread). No key store or no answer from it: UNAVAILABLE, so a
+    /// reply never silently lacks what it should show.
+    pub async fn data_key(&self, person: Uuid) -> Result<Option<DataKey>, Status> {
+        let keys = self
+            .live
+            .data_keys()
+            .ok_or_else(|| Status::unavailable("the key store is not open yet"))?;
+        match keys.key(person).await {
+            Ok(KeyState::Key(key)) => Ok(Some(key)),
+            Ok(KeyState::Erased { .. }) => Ok(None),
+            Err(KeyStoreError::Unavailable(err)) => {
+                Err(Status::unavailable(format!("key store: {err}")))
+            }
+            Err(err) => {
+                error!(%err, %person, "key store refused a key");
+                Err(Status::internal(err.to_string()))
+            }
+        }
     }
 }
 

@@ -20,6 +20,12 @@
 //! their placements, allowance and station seat), which may say anything.
 //! Codes, dates, amounts and the programme's outcome stay in the clear: the
 //! statistics are made of them and they survive an erasure.
+//!
+//! A support request's free text (title, description, notes, reasons and
+//! resolution) is personal only when the request concerns a registered
+//! person (a family difficulty names them): it then says what their family
+//! lives through, and is sealed under their key. Requests about nobody in
+//! particular keep their text in the clear, as before.
 
 use uuid::Uuid;
 
@@ -67,8 +73,9 @@ pub enum OpenError {
     },
 }
 
-/// The personal fields of `payload`, by path, in a fixed order.
-fn personal_fields(payload: &mut Payload) -> Vec<(String, &mut String)> {
+/// The personal fields of `payload`, by path, in a fixed order. The free
+/// text of a request is listed only when the request `concerns_person`.
+fn personal_fields(payload: &mut Payload, concerns_person: bool) -> Vec<(String, &mut String)> {
     fn one<'p>(path: &str, value: &'p mut String) -> Vec<(String, &'p mut String)> {
         vec![(path.to_string(), value)]
     }
@@ -96,27 +103,62 @@ fn personal_fields(payload: &mut Payload) -> Vec<(String, &mut String)> {
         Payload::SchoolRequestDeclined(e) => one("reason", &mut e.reason),
         Payload::AllowanceStopped(e) => one("reason", &mut e.reason),
         Payload::ChildWithdrawn(e) => one("reason", &mut e.reason),
+        _ if concerns_person => request_text(payload),
         _ => Vec::new(),
     }
 }
 
-/// Whether `payload` holds a personal field with a value: only then does
-/// sealing need the key of the person it concerns.
+/// The free text of a request event, by path; nothing for other events.
+fn request_text(payload: &mut Payload) -> Vec<(String, &mut String)> {
+    let (path, value) = match payload {
+        Payload::RequestSubmitted(e) => {
+            return vec![
+                ("title".to_string(), &mut e.title),
+                ("description".to_string(), &mut e.description),
+            ];
+        }
+        Payload::RequestAssigned(e) => ("note", &mut e.note),
+        Payload::RequestStarted(e) => ("note", &mut e.note),
+        Payload::ProgressRecorded(e) => ("note", &mut e.note),
+        Payload::RequestClosed(e) => ("note", &mut e.note),
+        Payload::RequestResolved(e) => ("resolution", &mut e.resolution),
+        Payload::RequestRejected(e) => ("reason", &mut e.reason),
+        Payload::RequestReopened(e) => ("reason", &mut e.reason),
+        Payload::RequestEscalated(e) => ("reason", &mut e.reason),
+        Payload::DueDateChanged(e) => ("reason", &mut e.reason),
+        _ => return Vec::new(),
+    };
+    vec![(path.to_string(), value)]
+}
+
+/// Whether `payload` holds a field with a value that is personal whoever
+/// the event concerns (a person's identity, free text about their
+/// placement): sealing it needs the key of the person it concerns, and an
+/// aggregate that names nobody cannot record it.
 pub fn has_personal_data(payload: &Payload) -> bool {
+    has_personal_data_for(payload, false)
+}
+
+/// Whether `payload` holds a personal field with a value, counting a
+/// request's free text as personal when the request `concerns_person`:
+/// only then is there anything to seal.
+pub fn has_personal_data_for(payload: &Payload, concerns_person: bool) -> bool {
     let mut payload = payload.clone();
-    personal_fields(&mut payload)
+    personal_fields(&mut payload, concerns_person)
         .iter()
         .any(|(_, value)| !value.is_empty())
 }
 
 /// The person a payload names directly (placements, allowances and seats
-/// name the person they are for), when its aggregate is not the person.
+/// name the person they are for, a request the person it concerns), when
+/// its aggregate is not the person.
 pub fn named_person(payload: &Payload) -> Option<Uuid> {
     let id = match payload {
         Payload::PlacementRegistered(e) => &e.person_id,
         Payload::AllowanceGranted(e) => &e.person_id,
         Payload::ChildEnrolled(e) => &e.person_id,
         Payload::ChildWithdrawn(e) => &e.person_id,
+        Payload::RequestSubmitted(e) => &e.person_id,
         _ => return None,
     };
     Uuid::try_parse(id).ok()
@@ -138,7 +180,8 @@ fn aad(envelope: &EventEnvelope, path: &str) -> Vec<u8> {
 }
 
 /// Seals the personal fields of `envelope` under `key`, the data key of
-/// `subject`, and empties them in the payload. Call it after the envelope's
+/// `subject`, and empties them in the payload. A request's free text is
+/// sealed too: the caller seals a request only when it concerns `subject`. Call it after the envelope's
 /// identity (event id, aggregate) is set and before it is hashed or signed.
 /// Without `key` (the subject was erased) the values are dropped and the
 /// record names the subject with no fields: nothing personal is written
@@ -153,7 +196,7 @@ pub fn seal(
     };
     let mut sealed = Vec::new();
     let mut result = Ok(());
-    for (path, value) in personal_fields(&mut payload) {
+    for (path, value) in personal_fields(&mut payload, true) {
         if value.is_empty() {
             continue;
         }
@@ -221,7 +264,7 @@ pub fn open(envelope: &mut EventEnvelope, key: &DataKey) -> Result<(), OpenError
     let Some(mut payload) = envelope.payload.clone() else {
         return Ok(());
     };
-    let mut fields = personal_fields(&mut payload);
+    let mut fields = personal_fields(&mut payload, true);
     for (path, text) in opened {
         let slot = fields
             .iter_mut()
@@ -387,6 +430,72 @@ mod tests {
         assert!(has_personal_data(&stopped("moved away")));
         assert!(!has_personal_data(&stopped("")));
         assert!(has_personal_data(registration().payload.as_ref().unwrap()));
+    }
+
+    fn family_difficulty() -> EventEnvelope {
+        EventEnvelope {
+            event_id: "0190e3a0-0000-7000-8000-000000000003".into(),
+            aggregate_kind: "request".into(),
+            aggregate_id: "0190e3a0-0000-8000-8000-000000000004".into(),
+            aggregate_version: 1,
+            payload: Some(Payload::RequestSubmitted(pb::RequestSubmitted {
+                category: pb::Category::FamilyDifficulty as i32,
+                title: "张三丰家属就医困难".into(),
+                description: "张三丰之妻住院，需协调".into(),
+                area_code: "500106002003".into(),
+                person_id: subject().to_string(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn request_text_is_personal_only_when_the_request_concerns_a_person() {
+        let submitted = family_difficulty().payload.unwrap();
+        assert!(!has_personal_data(&submitted), "not personal by itself");
+        assert!(!has_personal_data_for(&submitted, false));
+        assert!(has_personal_data_for(&submitted, true));
+        assert_eq!(named_person(&submitted), Some(subject()));
+        let progress =
+            |note: &str| Payload::ProgressRecorded(pb::ProgressRecorded { note: note.into() });
+        assert!(has_personal_data_for(&progress("见了张三丰"), true));
+        assert!(!has_personal_data_for(&progress(""), true));
+        assert!(!has_personal_data_for(&progress("见了张三丰"), false));
+        // A person's identity is personal whoever the event concerns.
+        let registered = registration().payload.unwrap();
+        assert!(has_personal_data_for(&registered, false));
+    }
+
+    #[test]
+    fn a_request_s_text_is_sealed_and_opened_like_a_person_s_fields() {
+        let key = DataKey::generate(Cipher::Aes256Gcm).unwrap();
+        let clear = family_difficulty();
+        let mut envelope = clear.clone();
+        seal(&mut envelope, subject(), Some(&key)).unwrap();
+        let encoded = prost::Message::encode_to_vec(&envelope);
+        assert!(
+            !encoded
+                .windows("张三丰".len())
+                .any(|w| w == "张三丰".as_bytes()),
+            "the name is in the sealed bytes"
+        );
+        let Some(Payload::RequestSubmitted(e)) = &envelope.payload else {
+            panic!("payload kept");
+        };
+        assert_eq!(e.area_code, "500106002003");
+        assert_eq!(e.person_id, subject().to_string());
+        let paths: Vec<&str> = envelope
+            .personal
+            .as_ref()
+            .unwrap()
+            .fields
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
+        assert_eq!(paths, ["title", "description"]);
+        open(&mut envelope, &key).unwrap();
+        assert_eq!(envelope, clear);
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub(super) fn apply(
                 supervision_level: e.supervision_level,
                 submitted_at: at,
                 submitted_by: event.actor.clone(),
+                person_id: e.person_id.clone(),
                 ..Default::default()
             };
             e.title.clone()

@@ -39,6 +39,9 @@ pub struct Submission {
     pub due_date: Option<Date>,
     /// The level supervising the request from the start (none by default).
     pub supervision_level: pb::SupervisionLevel,
+    /// The registered person the request concerns (a family difficulty),
+    /// under whose data key its free text is sealed; `None` for most.
+    pub person: Option<Uuid>,
 }
 
 /// A request command, validated at the edge.
@@ -200,6 +203,10 @@ impl CommandMessage for pb::SubmitRequestCommand {
             self.supervision_level,
             Some(pb::SupervisionLevel::None),
         ));
+        let person = match self.person_id.as_str() {
+            "" => Some(None),
+            id => v.check(validate::aggregate_id("person_id", id)).map(Some),
+        };
         let id = request_id_for(&input.actor.agency, input.idempotency_key);
         Some((
             id,
@@ -214,6 +221,7 @@ impl CommandMessage for pb::SubmitRequestCommand {
                 priority: priority?,
                 due_date: due?,
                 supervision_level: level?,
+                person: person?,
             }),
         ))
     }
@@ -388,6 +396,26 @@ mod tests {
                 "requester.name",
                 "title"
             ]
+        );
+    }
+
+    #[test]
+    fn a_submission_may_name_the_person_it_concerns() {
+        let Command::Submit(s) = parse(&submit(), now()).unwrap().command else {
+            panic!("expected a submission")
+        };
+        assert_eq!(s.person, None);
+        let person = "0190e3a0-0000-8000-8000-000000000002";
+        let mut concerning = submit();
+        concerning.person_id = person.into();
+        let Command::Submit(s) = parse(&concerning, now()).unwrap().command else {
+            panic!("expected a submission")
+        };
+        assert_eq!(s.person, Some(Uuid::try_parse(person).unwrap()));
+        concerning.person_id = "张三".into();
+        assert_eq!(
+            fields(parse(&concerning, now()).unwrap_err()),
+            ["person_id"]
         );
     }
 

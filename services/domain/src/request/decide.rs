@@ -135,5 +135,6 @@ fn submitted(s: Submission) -> pb::RequestSubmitted {
         priority: s.priority as i32,
         due_date: date_text(s.due_date),
         supervision_level: s.supervision_level as i32,
+        person_id: s.person.map(|p| p.to_string()).unwrap_or_default(),
     }
 }

@@ -64,4 +64,15 @@ impl crate::aggregate::Aggregate for crate::pb::Request {
     ) -> Result<crate::pb::event_envelope::Payload, crate::DomainError> {
         decide(self, command, actor)
     }
+
+    /// The person the request concerns, whose key seals its free text;
+    /// `None` for a request about nobody in particular (nothing is sealed).
+    fn data_subject(
+        &self,
+        _id: uuid::Uuid,
+        payload: &crate::pb::event_envelope::Payload,
+    ) -> Option<uuid::Uuid> {
+        crate::pii::fields::named_person(payload)
+            .or_else(|| uuid::Uuid::try_parse(&self.person_id).ok())
+    }
 }

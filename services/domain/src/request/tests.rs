@@ -229,6 +229,38 @@ fn submission_records_everything_the_caller_gave() {
 }
 
 #[test]
+fn a_request_concerning_a_person_keeps_them_as_its_data_subject() {
+    let person = uuid::Uuid::from_u128(0x0190_e3a0_0000_8000_8000_0000_0000_0002);
+    let Command::Submit(mut submission) = submit() else {
+        panic!("a submission");
+    };
+    let id = uuid::Uuid::from_u128(7);
+    let unconcerned = given(&[Command::Submit(submission.clone())]);
+    assert_eq!(unconcerned.person_id, "");
+    let progress = Payload::ProgressRecorded(pb::ProgressRecorded { note: note("x") });
+    assert_eq!(unconcerned.data_subject(id, &progress), None);
+
+    submission.person = Some(person);
+    let submitted = decide(
+        &pb::Request::default(),
+        &Command::Submit(submission.clone()),
+        &actor(REQUESTER),
+    )
+    .unwrap();
+    let Payload::RequestSubmitted(e) = &submitted else {
+        panic!("a submission records RequestSubmitted");
+    };
+    assert_eq!(e.person_id, person.to_string());
+    assert_eq!(
+        pb::Request::default().data_subject(id, &submitted),
+        Some(person)
+    );
+    let state = given(&[Command::Submit(submission)]);
+    assert_eq!(state.person_id, person.to_string());
+    assert_eq!(state.data_subject(id, &progress), Some(person));
+}
+
+#[test]
 fn escalation_only_goes_up_and_may_move_the_due_date() {
     let assigned = in_status(S::Assigned);
     let up = Command::Escalate {

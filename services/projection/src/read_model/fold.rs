@@ -30,8 +30,10 @@
 //! therefore never reaches a view.
 //!
 //! Personal fields arrive sealed (`sy_domain::pii`). The fold opens only a
-//! person's registration, to mask it ([`super::sealed`]); everything else
-//! personal is folded sealed, so it never reaches sled in the clear.
+//! person's registration, to mask it, and the text of a request that
+//! concerns a person, which it seals again in the read model
+//! ([`super::sealed`], [`super::request_text`]); everything else personal
+//! is folded sealed, so it never reaches sled in the clear.
 //!
 //! Events the fold cannot use are quarantined with their position, subject,
 //! reason and bytes, and the fold moves on: a bad event must not stop every
@@ -59,6 +61,7 @@ use super::keys::{
     Index, LAST_APPLIED, LOG_DIGEST, PlacementKeys, QUARANTINED, read_u64, station_key, u64_bytes,
 };
 use super::registry::{self, Record, StoredAllowance, StoredPerson, StoredPlacement};
+use super::request_text;
 use super::sealed::{BatchKeys, NotOpened};
 use super::trees::Trees;
 use super::{Quarantined, ReadModel, ReadModelError, board, counters, stats};
@@ -370,9 +373,9 @@ impl Batch<'_> {
             return Ok(false);
         }
         let mut envelope = decode(event, kind, id, self.verifier)?;
-        let opened_with = if kind == PERSON {
+        let opened_with = if kind == PERSON || kind == REQUEST {
             self.keys
-                .open_registration(&mut envelope)
+                .open_sealed(&mut envelope)
                 .map_err(|err| match err {
                     NotOpened::Unreadable(reason) => refused(reason),
                     NotOpened::NotGathered(person) => Skip::Failed(abort(ReadModelError::corrupt(
@@ -405,7 +408,7 @@ impl Batch<'_> {
         match kind {
             REQUEST => {
                 let (before, after) = self.step(t.requests, &at, |before| {
-                    applied::<pb::Request>(before, &envelope, position)
+                    request_text::fold(before, &envelope, position, opened_with)
                 })?;
                 self.reindex(before.as_ref(), &after)?;
                 deltas.board.merge(board::delta(before.as_ref(), &after));

@@ -7,7 +7,9 @@
 //! - `meta`: `last_applied` (the checkpoint) and `quarantined` (a count), u64 BE;
 //!   `log_digest`, the running digest of the log up to the checkpoint;
 //!   `format`, the [`FORMAT`] the trees are written in;
-//! - `requests`: request id → prost-encoded `Request` (with its timeline);
+//! - `requests`: request id → prost-encoded `Request` (with its timeline;
+//!   the free text of a request that concerns a person sealed under their
+//!   key, see [`request_text`]);
 //! - `chain`: request id → hash of its last folded event, which the next
 //!   event's `prev_hash` must name (tamper evidence, checked on every fold);
 //! - `idx_all`, `idx_status`, `idx_department`, `idx_open_due`: list indexes
@@ -40,6 +42,7 @@ mod placement_list;
 #[cfg(test)]
 mod placement_tests;
 mod registry;
+pub(crate) mod request_text;
 mod sealed;
 mod stats;
 #[cfg(test)]

@@ -83,6 +83,19 @@ impl Log {
         hours: i64,
         data_key: Option<&DataKey>,
     ) {
+        let subject = uuid::Uuid::parse_str(id).unwrap();
+        self.emit_sealed_for(kind, id, payload, hours, data_key.map(|key| (subject, key)));
+    }
+
+    /// [`Log::emit`], sealed under the data key of the given person.
+    fn emit_sealed_for(
+        &mut self,
+        kind: &str,
+        id: &str,
+        payload: Payload,
+        hours: i64,
+        sealing: Option<(uuid::Uuid, &DataKey)>,
+    ) {
         let key = format!("{kind}.{id}");
         let version = self.versions.get(&key).copied().unwrap_or_default() + 1;
         let position = self.events.len() as u64 + 1;
@@ -108,8 +121,7 @@ impl Log {
             payload: Some(payload),
             ..Default::default()
         };
-        if let Some(data_key) = data_key {
-            let subject = uuid::Uuid::parse_str(id).unwrap();
+        if let Some((subject, data_key)) = sealing {
             sy_domain::pii::fields::seal(&mut envelope, subject, Some(data_key)).unwrap();
         }
         let stored = envelope.encode_to_vec();
@@ -397,6 +409,147 @@ fn sealed_persons_keep_even_their_masks_sealed_and_an_erasure_drops_them() {
         fresh.placement_stats(None, 2026).unwrap(),
         live.placement_stats(None, 2026).unwrap()
     );
+}
+
+/// A family-difficulty request concerning `person`, its text naming them,
+/// written as intake writes it: every event with text sealed under `key`
+/// (when given), the start without a note not sealed.
+fn family_difficulty(log: &mut Log, request: &str, person: uuid::Uuid, key: Option<&DataKey>) {
+    let sealing = key.map(|key| (person, key));
+    let submitted = Payload::RequestSubmitted(pb::RequestSubmitted {
+        direction: pb::Direction::MilitaryToLocal as i32,
+        category: pb::Category::FamilyDifficulty as i32,
+        title: "张三丰家属就医困难".into(),
+        description: "张三丰之妻住院，需协调".into(),
+        area_code: COMMUNITY.into(),
+        person_id: person.to_string(),
+        ..Default::default()
+    });
+    log.emit_sealed_for("request", request, submitted, 0, sealing);
+    let assigned = Payload::RequestAssigned(pb::RequestAssigned {
+        department: "district-veterans-bureau".into(),
+        due_date: "2026-07-01".into(),
+        note: "已联系张三丰".into(),
+    });
+    log.emit_sealed_for("request", request, assigned, 1, sealing);
+    let started = Payload::RequestStarted(pb::RequestStarted {
+        note: String::new(),
+    });
+    log.emit("request", request, started, 2);
+    let progress = Payload::ProgressRecorded(pb::ProgressRecorded {
+        note: "张三丰家属已入院".into(),
+    });
+    log.emit_sealed_for("request", request, progress, 3, sealing);
+}
+
+#[test]
+fn a_request_concerning_a_person_keeps_its_text_sealed() {
+    let key = DataKey::generate(Cipher::Aes256Gcm).unwrap();
+    let person = uuid::Uuid::from_u128(0x0190_e3a0_0000_8000_8000_0000_0000_0002);
+    let request = uuid::Uuid::from_u128(0x0190_e3a0_0000_8000_8000_0000_0000_0004).to_string();
+    let mut log = Log::default();
+    family_difficulty(&mut log, &request, person, Some(&key));
+    let opening = BatchKeys::of([(person, KeyState::Key(key.clone()))]);
+
+    // Across batches: the text sealed by the first is opened by the second.
+    let (_dir, live) = open();
+    live.apply_batch(&log.events[..2], &opening).unwrap();
+    let outcome = live.apply_batch(&log.events, &opening).unwrap();
+    assert!(outcome.quarantined.is_empty(), "{outcome:?}");
+    for fragment in ["张三丰", "住院", "已联系"] {
+        assert!(
+            !stored_anywhere(&live, fragment),
+            "{fragment} is stored in the clear"
+        );
+    }
+    let stored = live.request(&request).unwrap().unwrap();
+    assert!(stored.sealed_text.is_some());
+    assert_eq!(
+        (stored.title.as_str(), stored.person_id.clone()),
+        ("", person.to_string())
+    );
+    assert_eq!(stored.status(), pb::RequestStatus::InProgress);
+
+    let served = request_text::unseal(stored.clone(), Some(&key)).unwrap();
+    assert_eq!(served.title, "张三丰家属就医困难");
+    assert_eq!(served.description, "张三丰之妻住院，需协调");
+    let notes: Vec<&str> = served.timeline.iter().map(|e| e.note.as_str()).collect();
+    assert_eq!(
+        notes,
+        ["张三丰家属就医困难", "已联系张三丰", "", "张三丰家属已入院"]
+    );
+    assert_eq!(served.sealed_text, None);
+
+    // Erased: the text is served empty, everything else as before.
+    let erased = request_text::unseal(stored.clone(), None).unwrap();
+    assert_eq!(erased.sealed_text, None);
+    assert_eq!(
+        (erased.title.as_str(), erased.description.as_str()),
+        ("", "")
+    );
+    assert!(erased.timeline.iter().all(|e| e.note.is_empty()));
+    assert_eq!(
+        (erased.status, erased.version, erased.timeline.len()),
+        (stored.status, stored.version, stored.timeline.len())
+    );
+
+    // In one batch the fold writes the same bytes.
+    let (_dir, whole) = open();
+    whole.apply_batch(&log.events, &opening).unwrap();
+    assert_eq!(whole.request(&request).unwrap(), Some(stored.clone()));
+
+    // A replica folding after the erasure keeps no text at all.
+    let (_dir, fresh) = open();
+    let gone = BatchKeys::of([(
+        person,
+        KeyState::Erased {
+            event_id: "event-9".into(),
+        },
+    )]);
+    let outcome = fresh.apply_batch(&log.events, &gone).unwrap();
+    assert!(outcome.quarantined.is_empty(), "{outcome:?}");
+    assert!(!stored_anywhere(&fresh, "张三丰"));
+    let replayed = fresh.request(&request).unwrap().unwrap();
+    assert_eq!(replayed.sealed_text, None);
+    assert_eq!(
+        request_text::unseal(replayed.clone(), None).unwrap(),
+        replayed
+    );
+    assert_eq!(
+        (replayed.title.as_str(), replayed.status),
+        ("", stored.status)
+    );
+    assert_eq!(fresh.board(TODAY).unwrap(), live.board(TODAY).unwrap());
+
+    // A reader without keys (`sy as-of`) folds it sealed too.
+    let (_dir, keyless) = open();
+    keyless
+        .apply_batch(&log.events, &BatchKeys::default())
+        .unwrap();
+    assert_eq!(keyless.request(&request).unwrap(), Some(replayed));
+}
+
+#[test]
+fn a_request_concerning_nobody_keeps_its_text_as_before() {
+    let request = uuid::Uuid::from_u128(0x0190_e3a0_0000_8000_8000_0000_0000_0005).to_string();
+    let mut log = Log::default();
+    let submitted = Payload::RequestSubmitted(pb::RequestSubmitted {
+        direction: pb::Direction::MilitaryToLocal as i32,
+        category: pb::Category::BarracksAndTrainingGrounds as i32,
+        title: "训练场排水改造".into(),
+        area_code: COMMUNITY.into(),
+        ..Default::default()
+    });
+    log.emit("request", &request, submitted, 0);
+    let (_dir, model) = open();
+    let outcome = model.apply_batch(&log.events, &BatchKeys::of([])).unwrap();
+    assert!(outcome.quarantined.is_empty(), "{outcome:?}");
+    let stored = model.request(&request).unwrap().unwrap();
+    assert_eq!(
+        (stored.title.as_str(), stored.sealed_text.as_ref()),
+        ("训练场排水改造", None)
+    );
+    assert!(stored_anywhere(&model, "训练场排水改造"));
 }
 
 #[test]

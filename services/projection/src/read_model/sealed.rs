@@ -1,12 +1,15 @@
 //! The data keys a batch needs, gathered before its transaction (which
-//! cannot wait on NATS), and the one use the fold makes of them: opening a
-//! person's sealed registration to mask it.
+//! cannot wait on NATS), and the two uses the fold makes of them: opening a
+//! person's sealed registration to mask it, and opening the sealed free
+//! text of a request that concerns a person, which the fold seals again
+//! under the same key in the read model ([`super::request_text`]).
 //!
 //! The read model opens nothing else. Free text written about a person
 //! (courses, reasons, notes) stays sealed in the read model, so sled holds
-//! no personal data but the masked forms, and those go when the person's
-//! erasure is folded. An erased person's registration stays sealed, so a
-//! rebuild after an erasure gives the same views as the live fold.
+//! no personal data in the clear: the masked forms and a request's text are
+//! kept sealed under the person's key, and are unreadable once it is
+//! destroyed. An erased person's events stay sealed, so a rebuild after an
+//! erasure serves the same views as the live fold.
 
 use std::collections::HashMap;
 
@@ -17,18 +20,19 @@ use sy_eventlog::StoredEvent;
 use sy_eventlog::keystore::{KeyState, KeyStore, KeyStoreError};
 use uuid::Uuid;
 
-/// Subject prefix of person events.
-const PERSON_SUBJECTS: &str = "sy.evt.person.";
+/// Subject prefixes of the events the fold opens: person registrations and
+/// requests.
+const OPENED_SUBJECTS: [&str; 2] = ["sy.evt.person.", "sy.evt.request."];
 
-/// The key state of every person whose sealed registration is in a batch;
-/// the default opens nothing (a reader without access to the key store,
-/// such as `sy as-of`, folds every registration sealed).
+/// The key state of every person whose sealed registration or request
+/// event is in a batch; the default opens nothing (a reader without access
+/// to the key store, such as `sy as-of`, folds every event sealed).
 #[derive(Debug, Default)]
 pub struct BatchKeys {
     keys: Option<HashMap<Uuid, KeyState>>,
 }
 
-/// Why a sealed registration was not opened.
+/// Why a sealed envelope was not opened.
 #[derive(Debug)]
 pub(super) enum NotOpened {
     /// Its key was not gathered: a bug in the caller, the batch stops.
@@ -38,10 +42,11 @@ pub(super) enum NotOpened {
 }
 
 impl BatchKeys {
-    /// Reads from `store` the keys of the sealed registrations in `events`.
+    /// Reads from `store` the keys of the sealed registrations and request
+    /// events in `events`.
     pub async fn gather(store: &KeyStore, events: &[StoredEvent]) -> Result<Self, KeyStoreError> {
         let mut keys = HashMap::new();
-        for subject in events.iter().filter_map(sealed_registration) {
+        for subject in events.iter().filter_map(sealed_to_open) {
             if let std::collections::hash_map::Entry::Vacant(slot) = keys.entry(subject) {
                 slot.insert(store.key(subject).await?);
             }
@@ -49,14 +54,15 @@ impl BatchKeys {
         Ok(Self { keys: Some(keys) })
     }
 
-    /// Opens `envelope` if it is a sealed registration, returning the key
-    /// that opened it (the fold seals the masked identity with it); an
-    /// erased person's stays sealed. Anything else is left as it is.
-    pub(super) fn open_registration(
+    /// Opens `envelope` if it is a sealed registration or request event,
+    /// returning the key that opened it (the fold seals the masked identity
+    /// or the request's text with it); an erased person's stays sealed.
+    /// Anything else is left as it is.
+    pub(super) fn open_sealed(
         &self,
         envelope: &mut EventEnvelope,
     ) -> Result<Option<&DataKey>, NotOpened> {
-        if !matches!(envelope.payload, Some(Payload::PersonRegistered(_))) {
+        if !opened_by_fold(envelope) {
             return Ok(None);
         }
         let Some(subject) = fields::sealed_subject(envelope) else {
@@ -87,13 +93,24 @@ impl BatchKeys {
     }
 }
 
-/// The person whose key opens `event`, if it is a sealed registration.
-fn sealed_registration(event: &StoredEvent) -> Option<Uuid> {
-    if !event.subject.starts_with(PERSON_SUBJECTS) {
+/// Whether the fold opens `envelope` when it is sealed: a person's
+/// registration, or any event of a request (sealed only when the request
+/// concerns a person).
+fn opened_by_fold(envelope: &EventEnvelope) -> bool {
+    matches!(envelope.payload, Some(Payload::PersonRegistered(_)))
+        || envelope.aggregate_kind == sy_domain::request::KIND
+}
+
+/// The person whose key opens `event`, if it is sealed and the fold opens it.
+fn sealed_to_open(event: &StoredEvent) -> Option<Uuid> {
+    if !OPENED_SUBJECTS
+        .iter()
+        .any(|prefix| event.subject.starts_with(prefix))
+    {
         return None;
     }
     let envelope = EventEnvelope::decode(event.payload.as_ref()).ok()?;
-    if !matches!(envelope.payload, Some(Payload::PersonRegistered(_))) {
+    if !opened_by_fold(&envelope) {
         return None;
     }
     Uuid::try_parse(fields::sealed_subject(&envelope)?).ok()

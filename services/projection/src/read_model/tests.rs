@@ -46,6 +46,7 @@ fn submission(category: pb::Category, area: &str) -> Command {
         priority: pb::Priority::High,
         due_date: None,
         supervision_level: pb::SupervisionLevel::None,
+        person: None,
     })
 }
 
