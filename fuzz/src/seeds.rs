@@ -118,8 +118,6 @@ impl<A: Aggregate> Flow<A> {
             // it folds): seeds stay unsigned.
             signing_key_id: String::new(),
             signature: Vec::new(),
-            // Nor sealed: the fold folds what it is given, clear or sealed.
-            personal: None,
         };
         self.state
             .apply(&envelope, version)

@@ -523,7 +523,7 @@ impl Migration {
         let Some(payload) = envelope.payload.as_ref() else {
             return Ok(envelope);
         };
-        if !fields::has_personal_data(payload) {
+        if !fields::has_personal_data_for(payload, true) {
             return Ok(envelope);
         }
         let position = source.stored.position;
@@ -545,7 +545,11 @@ impl Migration {
                 &fresh
             }
         };
-        let subject = state.data_subject(id, payload).ok_or_else(no_subject)?;
+        let subject = fields::sealing_subject(payload, state.data_subject(id, payload))
+            .map_err(|_| no_subject())?;
+        let Some(subject) = subject else {
+            return Ok(envelope);
+        };
         let key = self.store.key_or_create(subject).await?;
         let key = match &key {
             KeyState::Key(key) => Some(key),

@@ -109,8 +109,23 @@ impl Stored for pb::Request {
         &stores.requests
     }
 
-    async fn facts(_: &Stores, _: &Self, _: &Self::Command) -> Result<(), IntakeError> {
-        Ok(())
+    /// A request that concerns a person names a registered one who was not
+    /// erased: its text is sealed under their data key.
+    async fn facts(stores: &Stores, _: &Self, command: &Self::Command) -> Result<(), IntakeError> {
+        let sy_domain::request::Command::Submit(submission) = command else {
+            return Ok(());
+        };
+        let Some(person) = submission.person else {
+            return Ok(());
+        };
+        match stores.person_facts(person).await? {
+            Some(_) => Ok(()),
+            None => Err(DomainError::NotFound {
+                kind: "person",
+                id: person.to_string(),
+            }
+            .into()),
+        }
     }
 
     /// A department acts only on the requests assigned to it (a rejection

@@ -331,16 +331,11 @@ impl Pipeline {
             id: id.to_string(),
             reason,
         };
-        let Some(subject) = state.data_subject(id, payload) else {
-            return if fields::has_personal_data(payload) {
-                Err(sealing("it names no person".into()))
-            } else {
-                Ok(())
-            };
-        };
-        if !fields::has_personal_data_for(payload, true) {
+        let subject = fields::sealing_subject(payload, state.data_subject(id, payload))
+            .map_err(|err| sealing(err.to_string()))?;
+        let Some(subject) = subject else {
             return Ok(());
-        }
+        };
         let key = self.data_keys.key_or_create(subject).await?;
         let key = match &key {
             KeyState::Key(key) => Some(key),

@@ -149,6 +149,29 @@ pub fn has_personal_data_for(payload: &Payload, concerns_person: bool) -> bool {
         .any(|(_, value)| !value.is_empty())
 }
 
+/// An event holds personal data but its aggregate names no person to seal
+/// it for (a bug, or an aggregate whose earlier events did not fold).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("it holds personal data but names no person")]
+pub struct NoSubject;
+
+/// Whose key seals `payload`, given the person its aggregate names
+/// (`subject`, from `Aggregate::data_subject`): `Some` to seal under their
+/// key, `None` when there is nothing to seal (a request that concerns
+/// nobody keeps its text as written), `NoSubject` when it holds data that
+/// is personal whoever it concerns but names nobody. The one rule intake
+/// and `sy migrate` seal by.
+pub fn sealing_subject(
+    payload: &Payload,
+    subject: Option<Uuid>,
+) -> Result<Option<Uuid>, NoSubject> {
+    match subject {
+        Some(subject) => Ok(has_personal_data_for(payload, true).then_some(subject)),
+        None if has_personal_data(payload) => Err(NoSubject),
+        None => Ok(None),
+    }
+}
+
 /// The person a payload names directly (placements, allowances and seats
 /// name the person they are for, a request the person it concerns), when
 /// its aggregate is not the person.
@@ -506,5 +529,34 @@ mod tests {
         forget(&mut envelope);
         assert!(envelope.personal.as_ref().unwrap().fields.is_empty());
         assert_eq!(sealed_cipher(&envelope), Some(Cipher::Aes256Gcm));
+    }
+
+    #[test]
+    fn the_sealing_rule_needs_a_person_only_for_what_is_always_personal() {
+        let person = subject();
+        let registration = registration().payload.unwrap();
+        assert_eq!(
+            sealing_subject(&registration, Some(person)),
+            Ok(Some(person))
+        );
+        assert_eq!(sealing_subject(&registration, None), Err(NoSubject));
+        let note = Payload::ProgressRecorded(pb::ProgressRecorded {
+            note: "已联系家属".into(),
+        });
+        assert_eq!(
+            sealing_subject(&note, None),
+            Ok(None),
+            "a request about nobody"
+        );
+        assert_eq!(sealing_subject(&note, Some(person)), Ok(Some(person)));
+        let paid = Payload::AllowancePaid(pb::AllowancePaid {
+            month: "2026-05".into(),
+            amount_fen: 1,
+        });
+        assert_eq!(
+            sealing_subject(&paid, Some(person)),
+            Ok(None),
+            "nothing to seal"
+        );
     }
 }

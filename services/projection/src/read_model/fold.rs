@@ -411,6 +411,9 @@ impl Batch<'_> {
                     request_text::fold(before, &envelope, position, opened_with)
                 })?;
                 self.reindex(before.as_ref(), &after)?;
+                if before.is_none() {
+                    self.index_concerned_person(&after)?;
+                }
                 deltas.board.merge(board::delta(before.as_ref(), &after));
                 let change = pb::RequestChange {
                     position,
@@ -432,6 +435,9 @@ impl Batch<'_> {
                 })?;
                 if before.is_none() {
                     stats::person_registered(&mut deltas.stats, &after.view().area_code);
+                }
+                if matches!(payload, Payload::PersonErased(_)) {
+                    self.forget_requests_text(id)?;
                 }
             }
             PLACEMENT => {
@@ -509,6 +515,51 @@ impl Batch<'_> {
             .insert(chain_key.as_bytes(), &hash(&event.payload)[..])?;
         tree.insert(id.as_bytes(), after.encode_record())?;
         Ok((before, after))
+    }
+
+    /// Notes that the new request `request` concerns its person, if any.
+    fn index_concerned_person(&self, request: &pb::Request) -> TxResult<()> {
+        let Some(person) = request_text::subject(request) else {
+            return Ok(());
+        };
+        let Ok(id) = uuid::Uuid::try_parse(&request.id) else {
+            return Ok(());
+        };
+        let tree = self.trees.idx_person_requests;
+        let mut ids = tree
+            .get(person.as_bytes())?
+            .map(|ids| ids.to_vec())
+            .unwrap_or_default();
+        ids.extend_from_slice(id.as_bytes());
+        tree.insert(person.as_bytes(), ids)?;
+        Ok(())
+    }
+
+    /// Drops the sealed text of every request that concerns the erased
+    /// person `person_id`: nothing opens it any more, and a replica folding
+    /// the log after the erasure never had it, so both read models agree.
+    fn forget_requests_text(&self, person_id: &str) -> Result<(), Skip> {
+        let Ok(person) = uuid::Uuid::try_parse(person_id) else {
+            return Ok(());
+        };
+        let Some(ids) = self.trees.idx_person_requests.get(person.as_bytes())? else {
+            return Ok(());
+        };
+        for id in ids.chunks_exact(16) {
+            let id = uuid::Uuid::from_slice(id)
+                .map_err(|_| ReadModelError::corrupt("a person's request id is not 16 bytes"))?
+                .to_string();
+            let Some(bytes) = self.trees.requests.get(id.as_bytes())? else {
+                continue;
+            };
+            let mut request = pb::Request::decode_record(&bytes)?;
+            if request.sealed_text.take().is_some() {
+                self.trees
+                    .requests
+                    .insert(id.as_bytes(), request.encode_record())?;
+            }
+        }
+        Ok(())
     }
 
     /// Moves the request's index entries from where `before` had them.

@@ -68,8 +68,9 @@ use trees::Trees;
 /// change meaning; a store in an older format is rebuilt from the log (see
 /// `crate::data_dir`). 1: views stored as prost messages (no `format` key);
 /// 2: domain states stored with postcard; 3: stations keep their operator;
-/// 4: persons masked anew (last characters only, no sex or birth year) and
-/// personal free text kept sealed.
+/// 4: persons masked anew (last characters only, no sex or birth year),
+/// personal free text kept sealed, a request's text sealed when it
+/// concerns a person, with an index of the requests each person concerns.
 pub const FORMAT: u64 = 4;
 
 pub use fold::{BatchOutcome, checked_envelope};

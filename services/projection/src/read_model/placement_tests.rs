@@ -530,6 +530,53 @@ fn a_request_concerning_a_person_keeps_its_text_sealed() {
 }
 
 #[test]
+fn an_erasure_drops_the_sealed_text_of_the_persons_requests_so_replicas_agree() {
+    let key = DataKey::generate(Cipher::Aes256Gcm).unwrap();
+    let mut log = Log::default();
+    let number = id_number("19880808", "131");
+    let id = log.sealed_person(PersonRole::Veteran, &number, COMMUNITY, Some(&key));
+    let person = uuid::Uuid::parse_str(&id).unwrap();
+    let request = uuid::Uuid::from_u128(0x0190_e3a0_0000_8000_8000_0000_0000_0011).to_string();
+    family_difficulty(&mut log, &request, person, Some(&key));
+    let before_erasure = log.events.len();
+    log.emit(
+        "person",
+        &id,
+        Payload::PersonErased(pb::PersonErased {
+            legal_basis: "PIPL art. 47".into(),
+        }),
+        5,
+    );
+    let opening = BatchKeys::of([(person, KeyState::Key(key))]);
+
+    let (_dir, live) = open();
+    live.apply_batch(&log.events[..before_erasure], &opening)
+        .unwrap();
+    assert!(
+        live.request(&request)
+            .unwrap()
+            .unwrap()
+            .sealed_text
+            .is_some()
+    );
+    let outcome = live.apply_batch(&log.events, &opening).unwrap();
+    assert!(outcome.quarantined.is_empty(), "{outcome:?}");
+    assert_eq!(live.request(&request).unwrap().unwrap().sealed_text, None);
+
+    // A replica folding the log after the key was destroyed ends byte for
+    // byte where the live model is, so a rebuild's digests agree.
+    let (_dir, fresh) = open();
+    let gone = BatchKeys::of([(
+        person,
+        KeyState::Erased {
+            event_id: "event-6".into(),
+        },
+    )]);
+    fresh.apply_batch(&log.events, &gone).unwrap();
+    assert_eq!(fresh.digest().unwrap(), live.digest().unwrap());
+}
+
+#[test]
 fn a_request_concerning_nobody_keeps_its_text_as_before() {
     let request = uuid::Uuid::from_u128(0x0190_e3a0_0000_8000_8000_0000_0000_0005).to_string();
     let mut log = Log::default();

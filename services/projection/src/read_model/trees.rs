@@ -58,6 +58,9 @@ trees! {
     idx_placement_fast,
     idx_stations,
     stats,
+    /// person id → the ids of the requests that concern them (16 bytes
+    /// each), so folding their erasure can drop those requests' sealed text.
+    idx_person_requests,
 }
 
 impl<T> Trees<T> {
