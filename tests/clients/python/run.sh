@@ -147,11 +147,13 @@ export SY_LOG_FORMAT=text NO_COLOR=1
 # Both services as deployed: NATS over TLS (the CA's) as their own NATS user,
 # gRPC over TLS with their certificates, callers by bearer token or client
 # certificate of the CA, roles from the demo's policy. Intake signs every
-# event; the projection checks the signatures against the verify keys.
+# event and seals personal data under keys wrapped by the KEK; the
+# projection checks the signatures against the verify keys.
 # --listen port 0: a free port, logged as `listening addr=...`.
 start intake "$BIN/sy-intake" --nats-url "nats://$NATS_ADDR" --stream "$STREAM" \
   --nats-user intake --nats-password-file "$SECRETS/nats/intake.password" --nats-ca "$SECRETS/ca.pem" \
   --identity-key-file "$SECRETS/intake/identity.key" --signing-key-file "$SECRETS/intake/intake-1.key" \
+  --kek-file "$SECRETS/kek.key" \
   --tokens-file "$SECRETS/tokens" --policy-file "$SECRETS/policy.toml" \
   --tls-cert "$SECRETS/intake/server.pem" --tls-key "$SECRETS/intake/server.key" \
   --tls-client-ca "$SECRETS/ca.pem" --listen 127.0.0.1:0
@@ -160,7 +162,7 @@ log "sy-intake on $INTAKE_ADDR (TLS)"
 
 start projection "$BIN/sy-projection" --nats-url "nats://$NATS_ADDR" --stream "$STREAM" \
   --nats-user projection --nats-password-file "$SECRETS/nats/projection.password" --nats-ca "$SECRETS/ca.pem" \
-  --verify-keys-file "$SECRETS/verify.keys" \
+  --verify-keys-file "$SECRETS/verify.keys" --kek-file "$SECRETS/kek.key" \
   --tokens-file "$SECRETS/tokens" --policy-file "$SECRETS/policy.toml" \
   --tls-cert "$SECRETS/projection/server.pem" --tls-key "$SECRETS/projection/server.key" \
   --tls-client-ca "$SECRETS/ca.pem" --listen 127.0.0.1:0 --data-dir "$WORK/projection"
