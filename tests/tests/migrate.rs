@@ -164,19 +164,28 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[tokio::test]
-async fn a_legacy_log_is_sealed_into_a_new_stream() -> anyhow::Result<()> {
-    let nats = NatsServer::start().await?;
-    let dir = tempfile::tempdir()?;
-    let signing = sy_api::event_keys::new_signing_key("intake-legacy", dir.path())?;
-    let verify_keys = dir.path().join("verify-keys");
+/// The legacy intake's signing key, its verify keys file, and a fresh
+/// owner-only KEK file for the migration, all in `dir`.
+fn legacy_keys(
+    dir: &Path,
+) -> anyhow::Result<(sy_api::event_keys::NewSigningKey, PathBuf, PathBuf)> {
+    let signing = sy_api::event_keys::new_signing_key("intake-legacy", dir)?;
+    let verify_keys = dir.join("verify-keys");
     std::fs::write(&verify_keys, format!("{}\n", signing.public_line))?;
-    let kek_file = dir.path().join("kek.key");
+    let kek_file = dir.join("kek.key");
     std::fs::write(
         &kek_file,
         KekRing::generate(Cipher::Aes256Gcm)?.file_text().as_str(),
     )?;
     std::fs::set_permissions(&kek_file, std::fs::Permissions::from_mode(0o600))?;
+    Ok((signing, verify_keys, kek_file))
+}
+
+#[tokio::test]
+async fn a_legacy_log_is_sealed_into_a_new_stream() -> anyhow::Result<()> {
+    let nats = NatsServer::start().await?;
+    let dir = tempfile::tempdir()?;
+    let (signing, verify_keys, kek_file) = legacy_keys(dir.path())?;
 
     // The legacy log, as the release before sealing created and wrote it.
     let js = jetstream::new(nats.client().await?);
@@ -439,15 +448,7 @@ fn migrate_args(
 async fn forged_events_and_foreign_copies_are_refused() -> anyhow::Result<()> {
     let nats = NatsServer::start().await?;
     let dir = tempfile::tempdir()?;
-    let signing = sy_api::event_keys::new_signing_key("intake-legacy", dir.path())?;
-    let verify_keys = dir.path().join("verify-keys");
-    std::fs::write(&verify_keys, format!("{}\n", signing.public_line))?;
-    let kek_file = dir.path().join("kek.key");
-    std::fs::write(
-        &kek_file,
-        KekRing::generate(Cipher::Aes256Gcm)?.file_text().as_str(),
-    )?;
-    std::fs::set_permissions(&kek_file, std::fs::Permissions::from_mode(0o600))?;
+    let (signing, verify_keys, kek_file) = legacy_keys(dir.path())?;
     let js = jetstream::new(nats.client().await?);
 
     // A genuine legacy log, moved aside by hand so the next one can exist.
