@@ -299,6 +299,22 @@ impl NatsServer {
         }
     }
 
+    /// Hangs the server (SIGSTOP): connections stay open, nothing answers.
+    pub fn pause(&self) -> anyhow::Result<()> {
+        self.running()?.signal(rustix::process::Signal::STOP)
+    }
+
+    /// Resumes a server hung by [`NatsServer::pause`] (SIGCONT).
+    pub fn resume(&self) -> anyhow::Result<()> {
+        self.running()?.signal(rustix::process::Signal::CONT)
+    }
+
+    fn running(&self) -> anyhow::Result<&Process> {
+        self.process
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("nats-server is not running"))
+    }
+
     /// Starts the server again on the same port with the same store (killing
     /// it first if it still runs) and waits until JetStream answers.
     pub async fn restart(&mut self) -> anyhow::Result<()> {

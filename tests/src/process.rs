@@ -189,6 +189,17 @@ impl Process {
         status
     }
 
+    /// Sends `signal` to the process (SIGSTOP and SIGCONT hang and resume it).
+    pub fn signal(&self, signal: rustix::process::Signal) -> anyhow::Result<()> {
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32)
+            .context("child pid is not a valid pid")?;
+        rustix::process::kill_process(pid, signal)
+            .with_context(|| format!("cannot signal {}", self.log.name()))?;
+        self.log
+            .push(format!("--- {} sent {signal:?}", self.log.name()));
+        Ok(())
+    }
+
     /// SIGTERM, then wait up to `timeout` for the exit; a process still
     /// running then is killed and the wait is an error.
     pub async fn terminate(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
