@@ -52,3 +52,55 @@ install_cargo_tool() {
     env -u CARGO_TARGET_DIR cargo install --quiet --locked --root "$dir" --version "$version" "$crate"
   fi
 }
+
+# Sets COMPOSE to the Compose command this host has: `docker compose` (v2)
+# or Debian's `docker-compose` (1.29), installing the latter when neither is.
+# shellcheck disable=SC2034 # COMPOSE is for the caller.
+find_compose() {
+  if docker compose version >/dev/null 2>&1; then
+    COMPOSE=(docker compose)
+  else
+    command -v docker-compose >/dev/null || { log "installing docker-compose (apt)"; apt_install docker-compose; }
+    COMPOSE=(docker-compose)
+  fi
+}
+
+# Prints a TCP port free on 127.0.0.1 (the kernel picks it).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until every container of compose project $1 that has a health check
+# reports healthy ($2 seconds at most), as Compose v2's `up --wait` does
+# (Debian's docker-compose 1.29 has no --wait). Fails early when a container
+# exits; prints the last lines of the unhealthy ones' logs on failure.
+wait_healthy() {
+  local project=$1 seconds=$2 i ids id state pending
+  for ((i = 0; i < seconds; i++)); do
+    ids="$(docker ps -aq --filter "label=com.docker.compose.project=$project")"
+    pending=0
+    for id in $ids; do
+      state="$(docker inspect --format '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.Name}}' "$id")"
+      case "$state" in
+        "running healthy "* | "running none "*) ;;
+        "exited "* | "dead "*)
+          # One-shot containers (the demo) may have exited on purpose.
+          if [ "$(docker inspect --format '{{.State.ExitCode}}' "$id")" != 0 ]; then
+            docker logs --tail 30 "$id" >&2 || true
+            die "container ${state##* } exited: $state"
+          fi ;;
+        *) pending=$((pending + 1)) ;;
+      esac
+    done
+    if [ -n "$ids" ] && [ "$pending" = 0 ]; then return 0; fi
+    sleep 1
+  done
+  for id in $ids; do
+    state="$(docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{end}} {{.Name}}' "$id")"
+    case "$state" in
+      healthy*) ;;
+      *) printf -- '--- %s (not healthy)\n' "$state" >&2; docker logs --tail 30 "$id" >&2 || true ;;
+    esac
+  done
+  die "compose project $project not healthy after ${seconds}s"
+}

@@ -5,11 +5,13 @@
 # all binaries, all tests (the end-to-end ones start their own nats-server and
 # service binaries), the fuzz targets for a bounded time (deploy/fuzz.sh),
 # cargo deny's advisories check against the committed snapshot
-# (deploy/advisory-db), the Python example client against a private stack, and
-# validation of the compose files. Installs what it needs with apt:
-# nats-server, python3-venv (buf comes from PyPI's buf-bin, into .cache/buf)
-# and, when no Compose is available, docker-compose; g++ when missing (for
-# libFuzzer). cargo-fuzz and cargo-deny come from crates.io, pinned
+# (deploy/advisory-db), validation of the compose files, then both compose
+# files run for real on images built offline (tests/compose: the single node
+# with the demo, the Python example client and reflection; the cluster under
+# faults, printing the fault table). Installs what it needs with apt:
+# nats-server, python3-venv (buf comes from PyPI's buf-bin, into .cache/buf),
+# debootstrap (the images' base) and, when no Compose is available,
+# docker-compose; g++ when missing (for libFuzzer). cargo-fuzz and cargo-deny come from crates.io, pinned
 # (`cargo install --locked` into .cache/cargo-fuzz and .cache/cargo-deny).
 set -euo pipefail
 
@@ -68,31 +70,28 @@ bash deploy/fuzz.sh
 step "cargo deny check advisories (committed snapshot deploy/advisory-db)"
 bash deploy/advisory-db/check.sh
 
-step "python example client (tests/clients/python/run.sh)"
-bash tests/clients/python/run.sh
-
 step "compose files"
-compose=()
-if docker compose version >/dev/null 2>&1; then
-  compose=(docker compose)
-else
-  if ! command -v docker-compose >/dev/null; then
-    step "installing docker-compose (apt)"
-    apt_install docker-compose
-  fi
-  compose=(docker-compose)
-fi
+find_compose
 for file in deploy/compose*.yaml; do
-  echo "${compose[*]} -f $file config -q"
-  "${compose[@]}" -f "$file" config -q
+  echo "${COMPOSE[*]} -f $file config -q"
+  "${COMPOSE[@]}" -f "$file" config -q
 done
+
+# Both compose files, run for real on offline images (no registry needed):
+# single node (demo, Python client, reflection, persistence, SIGTERM under
+# load), then the cluster under faults, each with its fault table.
+step "compose, single node, for real (tests/compose/single-node.sh)"
+bash tests/compose/single-node.sh
+
+step "compose cluster under faults (tests/compose/cluster-faults.sh)"
+bash tests/compose/cluster-faults.sh
 
 step "module cycles (deploy/check-module-cycles.py)"
 python3 deploy/check-module-cycles.py services/*/src tests/src
 
 if command -v shellcheck >/dev/null; then
   step "shellcheck"
-  shellcheck deploy/*.sh deploy/advisory-db/*.sh .ci/run tests/clients/python/*.sh
+  shellcheck -x deploy/*.sh deploy/images/*.sh deploy/advisory-db/*.sh .ci/run tests/clients/python/*.sh tests/compose/*.sh
 fi
 
 step "all checks passed"

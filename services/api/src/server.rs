@@ -9,7 +9,10 @@ use std::time::Duration;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Server, ServerTlsConfig};
 use tower::layer::util::{Identity, Stack};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{FilterExt as _, LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
 
 use crate::limits::MessageLimitLayer;
 use crate::tls::TlsError;
@@ -79,34 +82,40 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 }
 
 /// Installs the global subscriber: JSON lines for containers, text for a
-/// terminal. `RUST_LOG` filters (default `info`).
+/// terminal. `RUST_LOG` filters (default `info`), under [`payload_cap`].
 pub fn init_tracing(json: bool) {
-    let filter =
-        capped(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let directives = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = directives.and(payload_cap());
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     // A second init (tests) keeps the first subscriber.
     let _ = if json {
-        builder.json().flatten_event(true).try_init()
+        tracing_subscriber::registry()
+            .with(layer.json().flatten_event(true).with_filter(filter))
+            .try_init()
     } else {
-        builder.try_init()
+        tracing_subscriber::registry()
+            .with(layer.with_filter(filter))
+            .try_init()
     };
 }
 
 /// Crates whose `trace` lines carry message bytes (NATS payloads, HTTP/2
-/// frames): events with national ID numbers, tokens in headers. They are
-/// held at `debug` whatever `RUST_LOG` says, so no log level prints a payload.
+/// frames): events with national ID numbers, tokens in headers.
 const PAYLOAD_LOGGERS: &[&str] = &["async_nats", "h2", "hyper", "hyper_util", "tonic", "rustls"];
 
-/// `filter`, with [`PAYLOAD_LOGGERS`] held at `debug` at most.
-fn capped(mut filter: EnvFilter) -> EnvFilter {
-    for target in PAYLOAD_LOGGERS {
-        if let Ok(directive) = format!("{target}=debug").parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    filter
+/// Holds [`PAYLOAD_LOGGERS`] at `debug` at most, whatever `RUST_LOG` says,
+/// so no log level prints a payload. Combined with `RUST_LOG` by *and*: it
+/// only ever lowers a level (at the default `info`, those crates log at
+/// `info`, not `debug`).
+fn payload_cap() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_targets(
+            PAYLOAD_LOGGERS
+                .iter()
+                .map(|target| (*target, LevelFilter::DEBUG)),
+        )
 }
 
 /// Resolves on SIGINT or SIGTERM: the one shutdown future a service wires
@@ -152,14 +161,50 @@ mod tests {
     use tokio_stream::StreamExt;
     use tracing_subscriber::EnvFilter;
 
-    /// `RUST_LOG=trace` still holds the payload loggers at `debug`.
+    /// Events of `target` at each level that pass `RUST_LOG=directives`
+    /// under the payload cap, counted by a real subscriber.
+    fn passing(directives: &str, target: &str) -> Vec<&'static str> {
+        use std::sync::{Arc, Mutex};
+        use tracing_subscriber::filter::FilterExt as _;
+        use tracing_subscriber::layer::{Context, SubscriberExt as _};
+        use tracing_subscriber::{Layer, Registry};
+
+        struct Record(Arc<Mutex<Vec<&'static str>>>);
+        impl<S: tracing::Subscriber> Layer<S> for Record {
+            fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push(event.metadata().level().as_str());
+            }
+        }
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let filter = EnvFilter::new(directives).and(super::payload_cap());
+        let subscriber = Registry::default().with(Record(seen.clone()).with_filter(filter));
+        tracing::subscriber::with_default(subscriber, || match target {
+            "h2" => {
+                tracing::trace!(target: "h2", "frame bytes");
+                tracing::debug!(target: "h2", "frame");
+                tracing::info!(target: "h2", "connection");
+            }
+            _ => {
+                tracing::trace!(target: "sy", "detail");
+                tracing::debug!(target: "sy", "step");
+                tracing::info!(target: "sy", "event");
+            }
+        });
+        let seen = seen.lock().unwrap().clone();
+        seen
+    }
+
+    /// `RUST_LOG=trace` still holds the payload loggers at `debug`; the
+    /// default `info` is not raised to `debug` for them.
     #[test]
     fn no_level_prints_payloads() {
-        let filter = super::capped(EnvFilter::new("trace")).to_string();
-        for target in super::PAYLOAD_LOGGERS {
-            assert!(filter.contains(&format!("{target}=debug")), "{filter}");
-        }
-        assert!(filter.contains("trace"), "{filter}");
+        assert_eq!(passing("trace", "h2"), ["DEBUG", "INFO"]);
+        assert_eq!(passing("trace", "sy"), ["TRACE", "DEBUG", "INFO"]);
+        assert_eq!(passing("info", "h2"), ["INFO"]);
+        assert_eq!(passing("info", "sy"), ["INFO"]);
     }
 
     /// The option is on the socket the server accepted, not just asked for.

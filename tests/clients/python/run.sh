@@ -15,6 +15,9 @@
 # Environment (all optional):
 #   SY_CLIENT_BIN_DIR  where sy, sy-intake and sy-projection are (default
 #                      $CARGO_TARGET_DIR/debug, else target/debug)
+#   SY_CLIENT_INTAKE, SY_CLIENT_QUERY, SY_CLIENT_SECRETS
+#                      run against that deployment (host:port of intake and
+#                      projection, its secrets directory) instead of a private stack
 #   SY_CLIENT_VENV     the virtualenv (default .cache/python-client/venv, gitignored;
 #                      reused while requirements.txt is unchanged)
 # Installs with apt when missing: python3-venv, nats-server.
@@ -29,14 +32,15 @@ STREAM=SHUANGYONG_PY
 # shellcheck source=deploy/lib.sh
 . "$ROOT/deploy/lib.sh"
 
-for program in sy sy-intake sy-projection; do
-  [ -x "$BIN/$program" ] || die "$BIN/$program not found: run cargo build --workspace --bins --locked first"
-done
+if [ -z "${SY_CLIENT_INTAKE:-}" ]; then
+  for program in sy sy-intake sy-projection; do
+    [ -x "$BIN/$program" ] || die "$BIN/$program not found: run cargo build --workspace --bins --locked first"
+  done
+  find_nats_server
+fi
 
 # --- tools --------------------------------------------------------------------
 ensure_python_venv
-
-find_nats_server
 
 # --- virtualenv and stubs -----------------------------------------------------
 stamp="$VENV/.requirements.sha256"
@@ -108,66 +112,80 @@ wait_for() {
   die "$name not ready after 60s"
 }
 
-# --- secrets ------------------------------------------------------------------
-# A deployment's secrets, every file owner-only: the CA, the servers'
-# certificates, the NATS users (nats/users.conf, nats/<user>.password),
-# intake's identity and signing keys, the verify keys, the tokens (hashes) and
-# the demo's role policy, and each demo agency's clients/<agency>/token.
-SECRETS="$WORK/secrets"
-log "sy setup --demo"
-"$BIN/sy" setup --out "$SECRETS" --demo --stream "$STREAM" >"$WORK/setup.log"
+# Starts the private stack (its own secrets, nats-server, sy-intake and
+# sy-projection); sets SECRETS, INTAKE_ADDR and QUERY_ADDR.
+start_private_stack() {
+  # --- secrets ------------------------------------------------------------------
+  # A deployment's secrets, every file owner-only: the CA, the servers'
+  # certificates, the NATS users (nats/users.conf, nats/<user>.password),
+  # intake's identity and signing keys, the verify keys, the tokens (hashes) and
+  # the demo's role policy, and each demo agency's clients/<agency>/token.
+  SECRETS="$WORK/secrets"
+  log "sy setup --demo"
+  "$BIN/sy" setup --out "$SECRETS" --demo --stream "$STREAM" >"$WORK/setup.log"
 
-# --- the stack ----------------------------------------------------------------
-mkdir -p "$WORK/nats" "$WORK/projection"
-# The config sits in nats/ so that `include "users.conf"` resolves next to it.
-# As deploy/nats.conf: TLS, only the users of users.conf with their
-# permissions, no anonymous user. Port -1: a free port, which the server logs.
-# No sync_interval (Debian's nats-server 2.9 lacks it): a throwaway store.
-NATS_CONF="$SECRETS/nats/nats.conf"
-cat >"$NATS_CONF" <<CONF
-# Written by tests/clients/python/run.sh.
-listen: 127.0.0.1:-1
-server_name: sy-python-client
-jetstream {
-  store_dir: "$WORK/nats"
-}
-tls {
-  cert_file: "$SECRETS/nats/server.pem"
-  key_file: "$SECRETS/nats/server.key"
-  timeout: 2
-}
-include "users.conf"
+  # --- the stack ----------------------------------------------------------------
+  mkdir -p "$WORK/nats" "$WORK/projection"
+  # The config sits in nats/ so that `include "users.conf"` resolves next to it.
+  # As deploy/nats.conf: TLS, only the users of users.conf with their
+  # permissions, no anonymous user. Port -1: a free port, which the server logs.
+  # No sync_interval (Debian's nats-server 2.9 lacks it): a throwaway store.
+  NATS_CONF="$SECRETS/nats/nats.conf"
+  cat >"$NATS_CONF" <<CONF
+  # Written by tests/clients/python/run.sh.
+  listen: 127.0.0.1:-1
+  server_name: sy-python-client
+  jetstream {
+    store_dir: "$WORK/nats"
+  }
+  tls {
+    cert_file: "$SECRETS/nats/server.pem"
+    key_file: "$SECRETS/nats/server.key"
+    timeout: 2
+  }
+  include "users.conf"
 CONF
-chmod 600 "$NATS_CONF"
-start nats "$NATS_BIN" -c "$NATS_CONF"
-NATS_ADDR="$(wait_for nats 's/.*Listening for client connections on \([0-9.]*:[0-9]*\).*/\1/p')"
-log "nats-server on $NATS_ADDR, TLS and users ($("$NATS_BIN" --version 2>&1 | head -n 1))"
+  chmod 600 "$NATS_CONF"
+  start nats "$NATS_BIN" -c "$NATS_CONF"
+  NATS_ADDR="$(wait_for nats 's/.*Listening for client connections on \([0-9.]*:[0-9]*\).*/\1/p')"
+  log "nats-server on $NATS_ADDR, TLS and users ($("$NATS_BIN" --version 2>&1 | head -n 1))"
 
-export SY_LOG_FORMAT=text NO_COLOR=1
-# Both services as deployed: NATS over TLS (the CA's) as their own NATS user,
-# gRPC over TLS with their certificates, callers by bearer token or client
-# certificate of the CA, roles from the demo's policy. Intake signs every
-# event and seals personal data under keys wrapped by the KEK; the
-# projection checks the signatures against the verify keys.
-# --listen port 0: a free port, logged as `listening addr=...`.
-start intake "$BIN/sy-intake" --nats-url "nats://$NATS_ADDR" --stream "$STREAM" \
-  --nats-user intake --nats-password-file "$SECRETS/nats/intake.password" --nats-ca "$SECRETS/ca.pem" \
-  --identity-key-file "$SECRETS/intake/identity.key" --signing-key-file "$SECRETS/intake/intake-1.key" \
-  --kek-file "$SECRETS/kek.key" \
-  --tokens-file "$SECRETS/tokens" --policy-file "$SECRETS/policy.toml" \
-  --tls-cert "$SECRETS/intake/server.pem" --tls-key "$SECRETS/intake/server.key" \
-  --tls-client-ca "$SECRETS/ca.pem" --listen 127.0.0.1:0
-INTAKE_ADDR="$(wait_for intake 's/.*listening addr=\([0-9.]*:[0-9]*\).*/\1/p')"
-log "sy-intake on $INTAKE_ADDR (TLS)"
+  export SY_LOG_FORMAT=text NO_COLOR=1
+  # Both services as deployed: NATS over TLS (the CA's) as their own NATS user,
+  # gRPC over TLS with their certificates, callers by bearer token or client
+  # certificate of the CA, roles from the demo's policy. Intake signs every
+  # event and seals personal data under keys wrapped by the KEK; the
+  # projection checks the signatures against the verify keys.
+  # --listen port 0: a free port, logged as `listening addr=...`.
+  start intake "$BIN/sy-intake" --nats-url "nats://$NATS_ADDR" --stream "$STREAM" \
+    --nats-user intake --nats-password-file "$SECRETS/nats/intake.password" --nats-ca "$SECRETS/ca.pem" \
+    --identity-key-file "$SECRETS/intake/identity.key" --signing-key-file "$SECRETS/intake/intake-1.key" \
+    --kek-file "$SECRETS/kek.key" \
+    --tokens-file "$SECRETS/tokens" --policy-file "$SECRETS/policy.toml" \
+    --tls-cert "$SECRETS/intake/server.pem" --tls-key "$SECRETS/intake/server.key" \
+    --tls-client-ca "$SECRETS/ca.pem" --listen 127.0.0.1:0
+  INTAKE_ADDR="$(wait_for intake 's/.*listening addr=\([0-9.]*:[0-9]*\).*/\1/p')"
+  log "sy-intake on $INTAKE_ADDR (TLS)"
 
-start projection "$BIN/sy-projection" --nats-url "nats://$NATS_ADDR" --stream "$STREAM" \
-  --nats-user projection --nats-password-file "$SECRETS/nats/projection.password" --nats-ca "$SECRETS/ca.pem" \
-  --verify-keys-file "$SECRETS/verify.keys" --kek-file "$SECRETS/kek.key" \
-  --tokens-file "$SECRETS/tokens" --policy-file "$SECRETS/policy.toml" \
-  --tls-cert "$SECRETS/projection/server.pem" --tls-key "$SECRETS/projection/server.key" \
-  --tls-client-ca "$SECRETS/ca.pem" --listen 127.0.0.1:0 --data-dir "$WORK/projection"
-QUERY_ADDR="$(wait_for projection 's/.*listening addr=\([0-9.]*:[0-9]*\).*/\1/p')"
-log "sy-projection on $QUERY_ADDR (TLS)"
+  start projection "$BIN/sy-projection" --nats-url "nats://$NATS_ADDR" --stream "$STREAM" \
+    --nats-user projection --nats-password-file "$SECRETS/nats/projection.password" --nats-ca "$SECRETS/ca.pem" \
+    --verify-keys-file "$SECRETS/verify.keys" --kek-file "$SECRETS/kek.key" \
+    --tokens-file "$SECRETS/tokens" --policy-file "$SECRETS/policy.toml" \
+    --tls-cert "$SECRETS/projection/server.pem" --tls-key "$SECRETS/projection/server.key" \
+    --tls-client-ca "$SECRETS/ca.pem" --listen 127.0.0.1:0 --data-dir "$WORK/projection"
+  QUERY_ADDR="$(wait_for projection 's/.*listening addr=\([0-9.]*:[0-9]*\).*/\1/p')"
+  log "sy-projection on $QUERY_ADDR (TLS)"
+}
+
+if [ -n "${SY_CLIENT_INTAKE:-}" ]; then
+  # A running deployment (tests/compose/single-node.sh: the compose stack's
+  # published ports) with its secrets.
+  INTAKE_ADDR="$SY_CLIENT_INTAKE" QUERY_ADDR="${SY_CLIENT_QUERY:?SY_CLIENT_QUERY too}"
+  SECRETS="${SY_CLIENT_SECRETS:?SY_CLIENT_SECRETS too}"
+  log "against the running deployment: intake $INTAKE_ADDR, projection $QUERY_ADDR"
+else
+  start_private_stack
+fi
 
 # --- the client -----------------------------------------------------------------
 log "client.py"
