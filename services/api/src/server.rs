@@ -193,8 +193,7 @@ mod tests {
                 tracing::info!(target: "sy", "event");
             }
         });
-        let seen = seen.lock().unwrap().clone();
-        seen
+        seen.lock().unwrap().clone()
     }
 
     /// `RUST_LOG=trace` still holds the payload loggers at `debug`; the
