@@ -14,7 +14,9 @@
 #                               (SY_NATS_IMAGE; version SY_NATS_VERSION, >= 2.10
 #                               so that `sync_interval: always` works)
 #   shuangyong:local            that base + sy-intake, sy-projection and sy built
-#                               here with cargo (SY_IMAGE)
+#                               here with cargo (SY_IMAGE); with SY_IMAGE_REV=<commit>,
+#                               built from that commit instead (an earlier release,
+#                               for upgrade tests), in its own target directory
 # The base is built once and kept (SY_REBUILD_BASE=1 builds it again); the
 # other two are rebuilt on every run, which is cheap. The binaries must match
 # the base's C library, which is why the base is this host's own release.
@@ -104,9 +106,31 @@ PY
     -t "$NATS_IMAGE" "$context" >/dev/null
 }
 
+# The source tree and target directory to build from: this checkout, or for
+# SY_IMAGE_REV a worktree of that commit with a target directory of its own
+# (seeded from this one's, so only what changed since is compiled again).
+# Sets SRC and TARGET.
+source_tree() {
+  SRC="$ROOT" TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+  [ -n "${SY_IMAGE_REV:-}" ] || return 0
+  local rev
+  rev="$(git -C "$ROOT" rev-parse --verify "${SY_IMAGE_REV}^{commit}")" || die "no commit $SY_IMAGE_REV"
+  SRC="$WORK/src-${rev:0:12}"
+  if [ ! -d "$SRC" ]; then
+    git -C "$ROOT" worktree prune
+    git -C "$ROOT" worktree add --detach "$SRC" "$rev" >/dev/null
+  fi
+  if [ ! -d "$SRC/target/$PROFILE" ] && [ -d "$TARGET/$PROFILE" ]; then
+    log "seeding $SRC/target from $TARGET/$PROFILE"
+    mkdir -p "$SRC/target" && cp -a "$TARGET/$PROFILE" "$SRC/target/"
+  fi
+  TARGET="$SRC/target"
+}
+
 # Our three binaries, built here, on the same base.
 build_sy() {
-  local context="$WORK/sy" target="${CARGO_TARGET_DIR:-$ROOT/target}"
+  local context="$WORK/sy-${SY_IMAGE_REV:-local}" SRC TARGET
+  source_tree
   command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) first"
   # The whole workspace's binaries, as CI and deploy/dev-up.sh build them, so
   # that an existing build is reused as is.
@@ -114,16 +138,16 @@ build_sy() {
   [ "$PROFILE" = release ] && flags+=(--release)
   [ "$PROFILE" = release ] || [ "$PROFILE" = debug ] || die "SY_IMAGE_PROFILE is release or debug, not $PROFILE"
   log "cargo build ${flags[*]}"
-  (cd "$ROOT" && cargo build "${flags[@]}")
+  (cd "$SRC" && CARGO_TARGET_DIR="$TARGET" cargo build "${flags[@]}")
   rm -rf "$context" && mkdir -p "$context/bin"
   # Without debug information: a debug build's binaries shrink about tenfold.
   for binary in sy-intake sy-projection sy; do
-    objcopy --strip-debug "$target/$PROFILE/$binary" "$context/bin/$binary"
+    objcopy --strip-debug "$TARGET/$PROFILE/$binary" "$context/bin/$binary"
   done
   cp "$HERE/sy.Dockerfile" "$context/Dockerfile"
   cp "$HERE/runtime.sh" "$context/"
   log "docker build $SY_IMAGE ($PROFILE binaries)"
-  docker build -q --build-arg "BASE=$BASE_IMAGE" --label "org.opencontainers.image.revision=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)" \
+  docker build -q --build-arg "BASE=$BASE_IMAGE" --label "org.opencontainers.image.revision=$(git -C "$SRC" rev-parse HEAD 2>/dev/null || echo unknown)" \
     -t "$SY_IMAGE" "$context" >/dev/null
 }
 

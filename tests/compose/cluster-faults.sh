@@ -10,7 +10,9 @@
 #   | fault | acknowledged | found in log | duplicates | failed after retries |
 #   | longest unavailability | recovery | longest read gap |
 #
-# Faults: kill the stream leader's node; `docker pause` a node for 20 s;
+# First the cluster runs the previous release's image
+# (deploy/images/previous-release) and is upgraded to this one, one replica
+# at a time, under the load. Then the faults: kill the stream leader's node; `docker pause` a node for 20 s;
 # partition a node from the other two (`docker network disconnect`); rolling
 # restarts of every intake and projection replica, one at a time; kill every
 # container at once, then start them again (`sync_interval: always`: nothing
@@ -38,6 +40,13 @@ HOLD="${SY_FAULT_HOLD:-20}"
 
 compose_setup
 trap compose_cleanup EXIT
+
+PREVIOUS_REV="$(grep -v '^#' "$ROOT/deploy/images/previous-release")"
+NEW_IMAGE="$SY_IMAGE"
+step "the previous release's image (${PREVIOUS_REV:0:12})"
+timed previous-image env SY_IMAGE_REV="$PREVIOUS_REV" SY_IMAGE=shuangyong:previous \
+  bash "$ROOT/deploy/images/build.sh"
+export SY_IMAGE=shuangyong:previous
 
 ports=(SY_NATS_1_PORT SY_NATS_2_PORT SY_NATS_3_PORT SY_NATS_1_MONITOR_PORT SY_NATS_2_MONITOR_PORT
   SY_NATS_3_MONITOR_PORT SY_INTAKE_1_PORT SY_INTAKE_2_PORT SY_QUERY_1_PORT SY_QUERY_2_PORT
@@ -76,13 +85,20 @@ PY
   die "no node reports a leader of the stream"
 }
 
-# Every restart of one replica waits for it to be healthy again.
+# Restarts one replica (SIGTERM, 20 s grace) and waits for it to be healthy.
 restart_one() {
   docker restart -t 20 "$(container "$1")" >/dev/null
   wait_healthy "$PROJECT" 120
 }
 
-step "up ($PROJECT): 3 NATS nodes, 2 intake, 2 projection replicas"
+# Recreates replica $1 on image $NEW_IMAGE (SIGTERM to the old container
+# first) and waits for the whole project to be healthy.
+upgrade_one() {
+  SY_IMAGE="$NEW_IMAGE" compose up -d --no-deps -t 20 "$1" >/dev/null 2>&1
+  wait_healthy "$PROJECT" 120
+}
+
+step "up ($PROJECT): 3 NATS nodes, 2 intake, 2 projection replicas, previous release"
 timed up compose up -d
 timed healthy wait_healthy "$PROJECT" 240
 compose ps
@@ -91,6 +107,17 @@ timed demo compose run --rm demo >"$WORK/demo.out"
 tail -n 3 "$WORK/demo.out"
 
 NETWORK="$(docker inspect --format '{{range $name, $_ := .NetworkSettings.Networks}}{{$name}}{{end}}' "$(container nats-1)")"
+
+step "rolling upgrade to this release, one replica at a time"
+soak_around "rolling upgrade previous → this release" "$INTAKES" \
+  "$READS,https://127.0.0.1:$SY_QUERY_1_PORT" "$NATS" \
+  "upgrade_one intake-1; upgrade_one intake-2; upgrade_one projection-1; upgrade_one projection-2" \
+  ":"
+export SY_IMAGE="$NEW_IMAGE"
+for id in $(docker ps -q --filter "label=com.docker.compose.project=$PROJECT"); do
+  image="$(docker inspect --format '{{.Config.Image}}' "$id")"
+  case "$image" in shuangyong:previous) die "$(docker inspect --format '{{.Name}}' "$id") still runs $image" ;; esac
+done
 
 LEADER="$(stream_leader)"
 step "fault: kill the stream leader's node ($LEADER)"
