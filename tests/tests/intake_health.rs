@@ -121,8 +121,14 @@ async fn an_unavailable_command_is_settled_by_retrying_its_key() -> anyhow::Resu
     let key = new_key("hung");
 
     sys.nats.pause()?;
-    let during = intake.submit_request(submit_command(&key)).await;
+    // Sent once intake itself sees the log hung.
+    let during = async {
+        until_health(&sys.intake.channel(), ServingStatus::NotServing).await?;
+        anyhow::Ok(intake.submit_request(submit_command(&key)).await)
+    }
+    .await;
     sys.nats.resume()?;
+    let during = during?;
     let status = during.expect_err("no answer from a hung log");
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
 
