@@ -150,10 +150,27 @@ pub fn reflection_service() -> Result<
     >,
     tonic_reflection::server::Error,
 > {
+    reflection_builder().build_v1()
+}
+
+/// The same reflection as [`reflection_service`] under its pre-standard
+/// name, `grpc.reflection.v1alpha`: Python's `grpcio-reflection`, older
+/// `grpcurl` releases and many GUI clients speak only that one. A server
+/// serves both.
+pub fn reflection_service_v1alpha() -> Result<
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
+    tonic_reflection::server::Error,
+> {
+    reflection_builder().build_v1alpha()
+}
+
+/// What reflection describes: the shuangyong protos and gRPC health.
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
     tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
 }
 
 #[cfg(test)]

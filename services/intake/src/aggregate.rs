@@ -5,6 +5,8 @@
 //! Folded aggregates are cached with the subject's last sequence. A stale
 //! cache entry is safe: the append's expected-sequence check fails, and the
 //! caller refreshes, reading only the events after the cached sequence.
+//! Commands on one aggregate take turns ([`Aggregates::turn`], see
+//! `crate::queue`), so within one intake they find the cache fresh.
 //!
 //! Sealed events are opened with their person's data key before they are
 //! folded: intake decides on clear values. An erased person's events fold
@@ -31,6 +33,7 @@ use sy_eventlog::{EventLog, StoredEvent};
 use uuid::Uuid;
 
 use crate::error::IntakeError;
+use crate::queue::{Queues, Turn};
 
 /// A command already recorded on the aggregate, found by (agency, key).
 #[derive(Debug, Clone)]
@@ -149,10 +152,12 @@ pub struct History {
     pub data_keys: Arc<KeyStore>,
 }
 
-/// Loads aggregates of one kind from the log through an LRU cache.
+/// Loads aggregates of one kind from the log through an LRU cache, and
+/// queues the commands on each.
 pub struct Aggregates<A: Aggregate> {
     history: History,
     cache: Mutex<LruCache<Uuid, Loaded<A>>>,
+    queues: Queues<Uuid>,
 }
 
 impl<A: Aggregate> Aggregates<A> {
@@ -161,7 +166,14 @@ impl<A: Aggregate> Aggregates<A> {
         Self {
             history,
             cache: Mutex::new(LruCache::new(capacity)),
+            queues: Queues::new(),
         }
+    }
+
+    /// Waits for the turn of a command on `id`: the commands this intake
+    /// runs on one aggregate run one after the other.
+    pub async fn turn(&self, id: Uuid) -> Turn<'_, Uuid> {
+        self.queues.turn(id).await
     }
 
     fn cached(&self, id: Uuid) -> Option<Loaded<A>> {

@@ -8,10 +8,11 @@
 //! the same pipeline for every RPC), `pipeline` (the command pipeline and the
 //! follow-ups the domain declares), `kinds` (a cache per aggregate kind and
 //! what each kind needs of the others), `aggregate` (loading and caching
-//! aggregates), `error` (errors and their gRPC codes), `metrics` (what it
-//! reports to Prometheus). Commands are parsed by the domain
+//! aggregates), `queue` (commands on one aggregate take turns), `error`
+//! (errors and their gRPC codes), `readiness` (gRPC health from a probe of
+//! JetStream), `metrics` (what it reports to Prometheus). Commands are parsed by the domain
 //! (`sy_domain::command_meta::CommandMessage`). Modules depend one way:
-//! `service` → `pipeline` → `kinds` → `aggregate` → `error`. Intake keeps no
+//! `service` → `pipeline` → `kinds` → `aggregate` → `queue`, `error`. Intake keeps no
 //! state of its own beyond a cache: run as many as needed.
 #![forbid(unsafe_code)]
 
@@ -21,11 +22,12 @@ mod error;
 mod kinds;
 mod metrics;
 mod pipeline;
+mod queue;
+mod readiness;
 mod service;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use sy_api::auth::AuthLayer;
 use sy_api::pb::intake_server::IntakeServer;
@@ -33,12 +35,12 @@ use sy_api::pb::placements_server::PlacementsServer;
 use sy_api::quota::QuotaLayer;
 use sy_eventlog::EventLog;
 use sy_eventlog::keystore::{Create, KeyStore};
-use tonic_health::ServingStatus;
 
 pub use config::Config;
 pub use error::IntakeError;
 
-const SERVICE_NAME: &str = "shuangyong.v1.Intake";
+/// The gRPC services whose health intake reports (besides the server's, `""`).
+const SERVICE_NAMES: &[&str] = &["shuangyong.v1.Intake", "shuangyong.v1.Placements"];
 
 /// Runs intake until `shutdown` resolves; in-flight commands finish first.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
@@ -94,7 +96,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     ));
     let commands = service::IntakeService::new(pipeline);
     let (health, health_service) = tonic_health::server::health_reporter();
-    let readiness = tokio::spawn(track_readiness(log.clone(), health));
+    let readiness = tokio::spawn(readiness::track(log.clone(), health, SERVICE_NAMES));
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
@@ -107,6 +109,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         .layer(QuotaLayer::new(config.common.limits(), "intake"))
         .add_service(health_service)
         .add_service(sy_api::server::reflection_service()?)
+        .add_service(sy_api::server::reflection_service_v1alpha()?)
         .add_service(IntakeServer::new(commands.clone()))
         .add_service(PlacementsServer::new(commands))
         .serve_with_incoming_shutdown(sy_api::server::incoming(listener), shutdown)
@@ -118,24 +121,4 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     served?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// gRPC health follows the NATS connection: without it no command can land.
-async fn track_readiness(log: EventLog, health: tonic_health::server::HealthReporter) {
-    let mut last = None;
-    loop {
-        let status = if log.is_connected() {
-            ServingStatus::Serving
-        } else {
-            ServingStatus::NotServing
-        };
-        metrics::connected(status == ServingStatus::Serving);
-        if last != Some(status) {
-            tracing::info!(?status, "readiness changed");
-            health.set_service_status(SERVICE_NAME, status).await;
-            health.set_service_status("", status).await;
-            last = Some(status);
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }

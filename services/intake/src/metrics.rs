@@ -18,12 +18,29 @@ pub fn published(elapsed: Duration) {
     metrics::histogram!("sy_intake_publish_seconds").record(elapsed.as_secs_f64());
 }
 
-/// `sy_intake_conflicts_total`: appends that lost the race and were decided again.
-pub fn conflict() {
-    metrics::counter!("sy_intake_conflicts_total").increment(1);
+/// `sy_intake_conflicts_total{kind}`: appends that lost the race to another
+/// writer (an intake replica) and were decided again after a pause.
+pub fn conflict(kind: &'static str) {
+    metrics::counter!("sy_intake_conflicts_total", "kind" => kind).increment(1);
+}
+
+/// `sy_intake_turn_wait_seconds{kind}`: how long a command waited for the
+/// commands before it on the same aggregate.
+pub fn turn_waited(kind: &'static str, elapsed: Duration) {
+    metrics::histogram!("sy_intake_turn_wait_seconds", "kind" => kind)
+        .record(elapsed.as_secs_f64());
 }
 
 /// `sy_intake_nats_connected`: 1 while connected to NATS.
 pub fn connected(up: bool) {
     metrics::gauge!("sy_intake_nats_connected").set(if up { 1.0 } else { 0.0 });
+}
+
+/// `sy_intake_log_reachable`: 1 while JetStream answers the readiness probe
+/// in time; `sy_intake_log_probe_seconds`: how long each answer took.
+pub fn probed(answered: Option<Duration>) {
+    metrics::gauge!("sy_intake_log_reachable").set(if answered.is_some() { 1.0 } else { 0.0 });
+    if let Some(elapsed) = answered {
+        metrics::histogram!("sy_intake_log_probe_seconds").record(elapsed.as_secs_f64());
+    }
 }

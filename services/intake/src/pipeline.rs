@@ -1,9 +1,16 @@
 //! The command pipeline, one for every aggregate kind: parse → load →
 //! idempotency → facts from other aggregates → decide → seal personal
 //! fields (`sy_domain::pii`) → sign (see `sy_domain::signature`) → append
-//! with the aggregate's expected sequence → reply after JetStream's ack. On a sequence
-//! conflict the aggregate is reloaded and the command decided again, a
-//! bounded number of times. Once an event is acknowledged, the follow-up
+//! with the aggregate's expected sequence → reply after JetStream's ack.
+//!
+//! Commands on one aggregate take turns within this intake (`crate::queue`):
+//! they queue rather than race, so a burst on one request costs no retries.
+//! A sequence conflict then means another writer (an intake replica) got
+//! there first: the aggregate is reloaded and the command decided again
+//! after a jittered, exponentially growing pause, so two replicas contending
+//! for one aggregate drift apart instead of colliding in lockstep. Attempts
+//! and pauses are bounded ([`MAX_ATTEMPTS`], [`BACKOFF_CAP`]); past them the
+//! command is `ABORTED`. Once an event is acknowledged, the follow-up
 //! commands the domain declares for it (`Implies::follow_ups`) run through
 //! the same pipeline before the reply.
 //!
@@ -12,7 +19,7 @@
 //! once the command is parsed.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use jiff::Timestamp;
@@ -37,7 +44,13 @@ use crate::kinds::{Stored, Stores};
 use crate::metrics;
 
 /// Attempts at deciding and appending before a contended command is ABORTED.
-const MAX_ATTEMPTS: usize = 8;
+const MAX_ATTEMPTS: usize = 12;
+/// The bound of the pause before the first retry; it doubles with each
+/// further conflict up to [`BACKOFF_CAP`].
+const BACKOFF_BASE: Duration = Duration::from_millis(4);
+/// The longest pause between two attempts. With [`MAX_ATTEMPTS`] a command
+/// pauses 2.5 s at most in all (1.3 s expected), far inside a call's deadline.
+const BACKOFF_CAP: Duration = Duration::from_millis(500);
 
 /// Runs commands against the event log.
 pub struct Pipeline {
@@ -55,6 +68,17 @@ pub struct Pipeline {
 struct Executed {
     result: CommandResult,
     follow_ups: Vec<FollowUp>,
+}
+
+/// What became of one attempt at appending.
+enum Attempt {
+    /// The event is in the log.
+    Appended(Executed),
+    /// Another writer appended to the aggregate first.
+    Conflict,
+    /// JetStream already holds this command's message id: an earlier try of
+    /// it (a retry that raced, or another replica's) was stored.
+    Duplicate,
 }
 
 impl Pipeline {
@@ -171,6 +195,9 @@ impl Pipeline {
     ) -> Result<Executed, IntakeError> {
         let id = parsed.id;
         let aggregates = A::aggregates(&self.stores);
+        let queued = Instant::now();
+        let _turn = aggregates.turn(id).await;
+        metrics::turn_waited(A::KIND, queued.elapsed());
         for attempt in 0..MAX_ATTEMPTS {
             // A creating command usually addresses an aggregate that does not
             // exist yet: skip the read and let the append's expected sequence
@@ -197,15 +224,29 @@ impl Pipeline {
             let facts = A::facts(&self.stores, &loaded.state, &parsed.command).await?;
             match self
                 .append(aggregates, loaded, actor, &parsed, &facts)
-                .await
+                .await?
             {
-                Ok(Some(executed)) => return Ok(executed),
-                // Lost the race (or a retry of this very command won it):
-                // reload and look again.
-                Ok(None) => tracing::debug!(attempt, "sequence conflict; deciding again"),
-                Err(err) => return Err(err),
+                Attempt::Appended(executed) => return Ok(executed),
+                // The reload finds it and replays its result.
+                Attempt::Duplicate => {
+                    tracing::debug!(attempt, "command already stored; reading it back");
+                }
+                Attempt::Conflict if attempt + 1 < MAX_ATTEMPTS => {
+                    let pause = backoff(attempt);
+                    tracing::debug!(
+                        attempt,
+                        pause_ms = pause.as_millis(),
+                        "sequence conflict; deciding again after a pause"
+                    );
+                    tokio::time::sleep(pause).await;
+                }
+                Attempt::Conflict => {}
             }
         }
+        tracing::warn!(
+            attempts = MAX_ATTEMPTS,
+            "aggregate kept changing; giving up"
+        );
         Err(IntakeError::Contended {
             kind: A::KIND,
             id: id.to_string(),
@@ -213,7 +254,7 @@ impl Pipeline {
         })
     }
 
-    /// Decides, appends and caches; `Ok(None)` when the aggregate moved on.
+    /// Decides, appends and caches.
     async fn append<A: Stored>(
         &self,
         aggregates: &Aggregates<A>,
@@ -221,7 +262,7 @@ impl Pipeline {
         actor: &pb::Actor,
         parsed: &Parsed<A>,
         facts: &A::Facts,
-    ) -> Result<Option<Executed>, IntakeError> {
+    ) -> Result<Attempt, IntakeError> {
         let meta = &parsed.meta;
         let id = parsed.id;
         if meta.expected_version != 0 && meta.expected_version != loaded.state.version() {
@@ -275,10 +316,11 @@ impl Pipeline {
             .await;
         metrics::published(publishing.elapsed());
         let appended = match appended {
-            Ok(appended) if !appended.duplicate => appended,
-            Ok(_) | Err(LogError::Conflict { .. }) => {
-                metrics::conflict();
-                return Ok(None);
+            Ok(appended) if appended.duplicate => return Ok(Attempt::Duplicate),
+            Ok(appended) => appended,
+            Err(LogError::Conflict { .. }) => {
+                metrics::conflict(A::KIND);
+                return Ok(Attempt::Conflict);
             }
             Err(err) => return Err(err.into()),
         };
@@ -298,7 +340,7 @@ impl Pipeline {
             position = appended.position,
             "event appended"
         );
-        Ok(Some(Executed {
+        Ok(Attempt::Appended(Executed {
             result: CommandResult {
                 aggregate_id: envelope.aggregate_id,
                 version: envelope.aggregate_version,
@@ -353,6 +395,19 @@ impl Pipeline {
         }
         Ok(())
     }
+}
+
+/// The pause before retrying after the `attempt`-th conflict (from 0): a
+/// uniformly random share of `BACKOFF_BASE · 2^attempt`, capped at
+/// [`BACKOFF_CAP`] ("full jitter"), so replicas that collided once do not
+/// collide again on the same schedule.
+fn backoff(attempt: usize) -> Duration {
+    let shift = u32::try_from(attempt).unwrap_or(u32::MAX).min(16);
+    let bound = BACKOFF_BASE.saturating_mul(1 << shift).min(BACKOFF_CAP);
+    // Without the OS's randomness (it does not fail on supported systems),
+    // the full bound: still bounded, merely not jittered.
+    let share = getrandom::u64().map_or(1.0, |bits| (bits >> 11) as f64 / (1u64 << 53) as f64);
+    bound.mul_f64(share)
 }
 
 /// A "not found" about the addressed aggregate names the id it was asked
@@ -411,5 +466,31 @@ fn occurred_at<A: Aggregate>(loaded: &Loaded<A>, meta: &Meta) -> Result<Timestam
             format!("must not be before the {}'s last event ({last})", A::KIND),
         )])
         .into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_grow_stay_under_the_cap_and_are_bounded_in_all() {
+        let mut worst = Duration::ZERO;
+        for attempt in 0..MAX_ATTEMPTS - 1 {
+            let bound = BACKOFF_BASE
+                .saturating_mul(1 << attempt.min(16))
+                .min(BACKOFF_CAP);
+            for _ in 0..100 {
+                assert!(backoff(attempt) <= bound, "attempt {attempt}");
+            }
+            worst += bound;
+        }
+        assert!(backoff(usize::MAX) <= BACKOFF_CAP);
+        assert!(
+            worst <= Duration::from_secs(3),
+            "{worst:?} of pauses at most"
+        );
+        let jittered: std::collections::BTreeSet<Duration> = (0..20).map(|_| backoff(6)).collect();
+        assert!(jittered.len() > 1, "pauses are jittered: {jittered:?}");
     }
 }
