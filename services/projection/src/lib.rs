@@ -256,6 +256,7 @@ pub async fn serve(
         ))
         .add_service(health_service)
         .add_service(sy_api::server::reflection_service()?)
+        .add_service(sy_api::server::reflection_service_v1alpha()?)
         .add_service(QueryServer::new(service))
         .add_service(PlacementQueryServer::new(placements))
         .add_service(AdminServer::new(admin))
