@@ -117,10 +117,7 @@ pub async fn run(
     if interrupted {
         let _ = stop.send(true);
     } else {
-        say!(
-            "soak run {run_id}: all sent; waiting for {} pending",
-            tasks.len()
-        );
+        say!("soak run {run_id}: all sent; waiting for the pending ones");
     }
     let mut commands = Vec::with_capacity(total as usize);
     loop {
@@ -136,6 +133,10 @@ pub async fn run(
             }
         }
     }
+    // The run ends with its last command; reads still in flight then are
+    // dropped, not waited for (a read waiting out its deadline would stretch
+    // the run and the last read gap with it).
+    let ended_ms = now_ms();
     let _ = reads_done.send(true);
     let reads = reader
         .await
@@ -154,7 +155,7 @@ pub async fn run(
         format: FORMAT,
         run_id,
         started_ms,
-        ended_ms: now_ms(),
+        ended_ms,
         rate: args.rate,
         duration_ms: args.duration.as_millis() as u64,
         give_up_ms: args.give_up.as_millis() as u64,
@@ -346,7 +347,7 @@ fn backoff(attempts: u32, rng: &mut Rng) -> Duration {
 
 /// Reads at `rate` per second until `stop`, each read its own task so a
 /// slow one does not delay the next; after a failure the next read goes to
-/// the next replica.
+/// the next replica. Reads still in flight at `stop` are not recorded.
 async fn read_steadily(
     queries: Vec<QueryClient<Channel>>,
     rate: u32,
@@ -383,6 +384,7 @@ async fn read_steadily(
             Arc::clone(&replica),
         ));
     }
+    running.abort_all();
     while let Some(joined) = running.join_next().await {
         if let Ok(read) = joined {
             reads.push(read);
