@@ -18,7 +18,8 @@ use sy_domain::pii::Cipher;
                   the responsible department, the supervision office) and as --agency/--user for \
                   the coordinating office that assigns requests.\n\n\
                   Exit codes: 0 ok; 1 a call or I/O failed; 2 bad command line; \
-                  3 verification FAILED (`verify`, the chain check of `history`, an ABORTED `rebuild`)."
+                  3 verification FAILED (`verify`, the chain check of `history`, an ABORTED `rebuild`, \
+                  a command missing or duplicated in `soak check`)."
 )]
 pub struct Cli {
     /// Intake (command API) endpoint; `soak run` takes a comma-separated list.
