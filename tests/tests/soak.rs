@@ -234,3 +234,66 @@ async fn sigterm_ends_a_soak_run_early_and_the_report_is_still_written() -> anyh
     assert_eq!(code, 0, "{output}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_soak_runs_and_checks_against_a_secured_deployment() -> anyhow::Result<()> {
+    let sys = System::builder().secured().start().await?;
+    let secrets = sys.nats.secrets().unwrap();
+    let dir = tempfile::tempdir()?;
+    let report = dir.path().join("report.json");
+    let clients = secrets.path().join("clients");
+    let ca = secrets.ca();
+    // Submissions go as the demo's requesting parties, each with its own
+    // token; reads as the audit office, over TLS.
+    let (code, output) = sy_tests::process::sy([
+        "soak",
+        "run",
+        "--intake-url",
+        &sys.intake.endpoint(),
+        "--query-url",
+        &sys.projection().endpoint(),
+        "--rate",
+        "20",
+        "--duration",
+        "2s",
+        "--out",
+        report.to_str().unwrap(),
+        "--ca",
+        ca.to_str().unwrap(),
+        "--credentials-dir",
+        clients.to_str().unwrap(),
+        "--agency",
+        sy_tests::system::AUDITOR_AGENCY,
+    ])
+    .await?;
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("40 commands: 40 written"), "{output}");
+    let text = std::fs::read_to_string(&report)?;
+    assert!(
+        !text.contains("\"ok\": false"),
+        "every read allowed:\n{text}"
+    );
+
+    // The check reads the log as the NATS auditor, over TLS.
+    let auditor: Vec<String> = secrets
+        .nats_args("auditor")
+        .into_iter()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    let mut args = vec![
+        "soak",
+        "check",
+        report.to_str().unwrap(),
+        "--label",
+        "secured",
+    ];
+    args.extend(auditor.iter().map(String::as_str));
+    let (code, output) = sys.sy(&args).await?;
+    assert_eq!(code, 0, "{output}");
+    let row = parse_row(&output);
+    assert_eq!(
+        (row.acknowledged, row.found, row.duplicates, row.failed),
+        (40, 40, 0, 0)
+    );
+    Ok(())
+}
