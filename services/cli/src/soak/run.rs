@@ -50,6 +50,18 @@ pub async fn run(
 ) -> Result<(), Error> {
     let intake_urls = url_list("--intake-url", &endpoints.intake_url)?;
     let query_urls = url_list("--query-url", &endpoints.query_url)?;
+    // Found out now, not after the run: where the report goes.
+    let out_dir = match args.out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    if !out_dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "--out {}: {} is not a directory",
+            args.out.display(),
+            out_dir.display()
+        )));
+    }
     let intakes: Arc<[IntakeClients]> = intake_urls
         .iter()
         .map(|url| rpc::connect_lazy(url, endpoints.timeout).map(IntakeClients::new))
@@ -64,10 +76,13 @@ pub async fn run(
         .filter_map(|script| script.steps.into_iter().next())
         .map(|step| (step.actor, step.cmd))
         .collect::<Vec<_>>();
+    if submissions.is_empty() {
+        return Err(Error::Failed("the demo planned no submissions".into()));
+    }
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let total = u64::from(args.rate) * args.duration.as_millis() as u64 / 1000;
     say!(
-        "soak run {run_id}: {total} submissions at {}/s for {:.0} s to {}; reads at {}/s from {}",
+        "soak run {run_id}: {total} submissions at {}/s for {:.1} s to {}; reads at {}/s from {}",
         args.rate,
         args.duration.as_secs_f64(),
         intake_urls.join(", "),
@@ -77,13 +92,13 @@ pub async fn run(
 
     let started_ms = now_ms();
     let (stop, stopped) = watch::channel(false);
-    let (reads_done, reads_stop) = watch::channel(false);
+    let (stop_reads, reads_stopped) = watch::channel(false);
     let recent = Arc::new(Mutex::new(VecDeque::with_capacity(RECENT)));
     let reader = tokio::spawn(read_steadily(
         queries,
         args.read_rate,
         Arc::clone(&recent),
-        reads_stop,
+        reads_stopped,
     ));
     let mut signal = pin!(sy_api::server::shutdown_signal());
     let mut interrupted = false;
@@ -137,14 +152,19 @@ pub async fn run(
     // dropped, not waited for (a read waiting out its deadline would stretch
     // the run and the last read gap with it).
     let ended_ms = now_ms();
-    let _ = reads_done.send(true);
+    let _ = stop_reads.send(true);
     let reads = reader
         .await
         .map_err(|err| Error::Failed(format!("the reader failed: {err}")))?;
     commands.sort_by(|a, b| a.key.cmp(&b.key));
 
+    // A marks file that cannot be read must not cost the run its report:
+    // `sy soak check --marks` can read a corrected one.
     let marks = match &args.marks {
-        Some(path) if path.exists() => report::read_marks(path)?,
+        Some(path) if path.exists() => report::read_marks(path).unwrap_or_else(|err| {
+            say!("marks not copied into the report: {err}");
+            Vec::new()
+        }),
         Some(path) => {
             say!("no marks: {} does not exist", path.display());
             Vec::new()
