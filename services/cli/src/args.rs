@@ -18,10 +18,11 @@ use sy_domain::pii::Cipher;
                   the responsible department, the supervision office) and as --agency/--user for \
                   the coordinating office that assigns requests.\n\n\
                   Exit codes: 0 ok; 1 a call or I/O failed; 2 bad command line; \
-                  3 verification FAILED (`verify`, the chain check of `history`, an ABORTED `rebuild`)."
+                  3 verification FAILED (`verify`, the chain check of `history`, an ABORTED `rebuild`, \
+                  a command missing or duplicated in `soak check`)."
 )]
 pub struct Cli {
-    /// Intake (command API) endpoint.
+    /// Intake (command API) endpoint; `soak run` takes a comma-separated list.
     #[arg(
         long,
         env = "SY_INTAKE_URL",
@@ -31,7 +32,7 @@ pub struct Cli {
     )]
     pub intake_url: String,
 
-    /// Query (read API, projection) endpoint.
+    /// Query (read API, projection) endpoint; `soak run` takes a comma-separated list.
     #[arg(
         long,
         env = "SY_QUERY_URL",
@@ -186,6 +187,102 @@ pub enum Command {
         #[command(subcommand)]
         command: PersonCommand,
     },
+    /// Fault campaigns: keep a steady, retrying load on the services while
+    /// faults are injected (`run`), then check the log against what was
+    /// acknowledged (`check`).
+    Soak {
+        #[command(subcommand)]
+        command: SoakCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SoakCommand {
+    /// Send submissions at a steady rate, each retried with its own
+    /// idempotency key until acknowledged, while reading from the
+    /// projections; write what happened to every command and read.
+    #[command(after_help = SOAK_RUN_HELP)]
+    Run(SoakRunArgs),
+    /// Check a soak report against the log (read as the auditor) and print
+    /// one markdown table row. Exits 3 when an acknowledged command is not
+    /// in the log or a command was written twice.
+    #[command(after_help = SOAK_CHECK_HELP)]
+    Check(SoakCheckArgs),
+}
+
+const SOAK_RUN_HELP: &str = "--intake-url and --query-url take comma-separated lists: a \
+command that fails is sent again to the next intake, a read that fails moves to the next \
+projection. Submissions are the demo's (as their requesting parties, with their tokens from \
+--credentials-dir), each with the key soak-<run id>-<n>; they are retried with jittered \
+exponential backoff (100 ms doubling to 5 s) until acknowledged or --give-up after their first \
+attempt; a refusal no retry changes (INVALID_ARGUMENT, PERMISSION_DENIED, ...) fails at once. \
+Reads (as --agency) are GetRequest of a recently acknowledged request with its position as \
+min_position, and every fourth a ListRequests. Each call's deadline is --timeout-ms.\n\n\
+The report (JSON) holds the settings, the marks (--marks, as the file held them at the end) and \
+per command: key, agency, first_attempt_ms, ack_ms, done_ms, attempts, outcome (written, \
+replayed, failed, interrupted), last_status, aggregate_id, position; per read: at_ms, call, \
+url, ok, code. Times are Unix milliseconds. SIGINT or SIGTERM stops the load early; the \
+report is still written (pending commands as interrupted).\n\n\
+Exit codes: 0 the report was written; 1 it could not be; 2 bad command line.";
+
+const SOAK_CHECK_HELP: &str = "The row's columns: | label | acknowledged | found in log | \
+duplicates | failed after retries | longest unavailability (s) | recovery (s) | longest read gap \
+(s) |. Found: acknowledged commands whose event (same agency and idempotency key) is in the log \
+at the acknowledged position. Duplicates: the run's keys with more than one event. \
+Unavailability: an interval in which commands were pending and none was acknowledged; recovery: \
+from the first mark whose label starts with `fault` to the end of the last unavailability \
+window (at least --unavailable-after long) that began after it, 0 if none. Read gap: the \
+longest interval of the run without a successful read. Missing and duplicated keys are listed \
+on stderr.\n\n\
+Exit codes: 0 every acknowledged command is in the log, once; 1 the report, the marks or the \
+log could not be read; 2 bad command line; 3 a command is missing or duplicated.";
+
+#[derive(Debug, Args)]
+pub struct SoakRunArgs {
+    /// Commands per second.
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub rate: u32,
+    /// How long to send new commands (60s, 5m, 1m30s); the run then waits
+    /// for the pending ones.
+    #[arg(long, value_parser = crate::soak::parse_duration)]
+    pub duration: std::time::Duration,
+    /// The fault script's marks file (`<unix ms> <label>` lines), copied
+    /// into the report at the end.
+    #[arg(long)]
+    pub marks: Option<PathBuf>,
+    /// The report to write (JSON).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A command not acknowledged this long after its first attempt fails.
+    #[arg(long, default_value = "60s", value_parser = crate::soak::parse_duration)]
+    pub give_up: std::time::Duration,
+    /// Reads per second.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub read_rate: u32,
+    /// Seed of the demo submissions sent (their content; keys are the run's own).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SoakCheckArgs {
+    /// The report `sy soak run` wrote.
+    pub report: PathBuf,
+    /// The row's first column, e.g. the fault's name.
+    #[arg(long)]
+    pub label: String,
+    /// The marks file; default the marks recorded in the report.
+    #[arg(long)]
+    pub marks: Option<PathBuf>,
+    /// Print the row as one JSON object (with the missing and duplicated keys).
+    #[arg(long)]
+    pub json: bool,
+    /// The shortest interval without acknowledgements counted as a window of
+    /// unavailability for the recovery time (shorter ones are latency).
+    #[arg(long, default_value = "1s", value_parser = crate::soak::parse_duration)]
+    pub unavailable_after: std::time::Duration,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -26,6 +26,10 @@
 //! `person` erases a person or holds them from erasure.
 //! `migrate` copies a log written before personal data was sealed into a
 //! new, sealed one.
+//!
+//! Fault campaigns: `soak` keeps a steady, retrying load of the demo's
+//! submissions and reads on the services while a script injects faults, and
+//! checks the log against what was acknowledged.
 #![forbid(unsafe_code)]
 #![allow(
     missing_docs,
@@ -75,6 +79,7 @@ pub mod record;
 pub mod render;
 pub mod rpc;
 pub mod setup;
+pub mod soak;
 pub mod status;
 pub mod summary;
 pub mod verify;
@@ -158,6 +163,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let operator = rpc::actor(&cli.agency, &cli.user)?;
             person::run(&endpoints, &operator, &command).await
         }
+        Command::Soak { command } => match command {
+            args::SoakCommand::Run(soak) => {
+                let coordinator = rpc::actor(&cli.agency, &cli.user)?;
+                soak::run::run(&soak, &endpoints, &coordinator).await
+            }
+            args::SoakCommand::Check(check) => soak::check::run(&check, endpoints.timeout).await,
+        },
     }
 }
 

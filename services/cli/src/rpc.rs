@@ -83,6 +83,14 @@ pub async fn connect(url: &str, timeout: Duration) -> Result<Channel, Error> {
     connect_endpoint(url, endpoint(url)?.timeout(timeout)).await
 }
 
+/// A channel that connects on first use and reconnects by itself after a
+/// failure, for long runs (`sy soak`) that must outlive a service's restart:
+/// an unreachable service shows as `UNAVAILABLE` calls, not as an error here.
+pub fn connect_lazy(url: &str, timeout: Duration) -> Result<Channel, Error> {
+    let channel = endpoint(url)?.timeout(timeout).connect_lazy();
+    Ok(InterceptedService::new(channel, Bearer))
+}
+
 /// A connected channel without a deadline per call, for streams that run as
 /// long as the work they report on (a rebuild).
 pub async fn connect_streaming(url: &str) -> Result<Channel, Error> {
