@@ -19,8 +19,8 @@ use crate::error::Error;
 use crate::log;
 use crate::record::ExportLine;
 
-/// Where the lines go.
-enum Out {
+/// Where the lines go (also those of `sy backup`).
+pub(crate) enum Out {
     Stdout(BufWriter<std::io::Stdout>),
     File {
         writer: BufWriter<File>,
@@ -30,7 +30,7 @@ enum Out {
 }
 
 impl Out {
-    fn open(dest: Option<&Path>) -> Result<Self, Error> {
+    pub(crate) fn open(dest: Option<&Path>) -> Result<Self, Error> {
         let Some(dest) = dest else {
             return Ok(Out::Stdout(BufWriter::new(std::io::stdout())));
         };
@@ -44,14 +44,14 @@ impl Out {
         })
     }
 
-    fn writer(&mut self) -> &mut dyn Write {
+    pub(crate) fn writer(&mut self) -> &mut dyn Write {
         match self {
             Out::Stdout(writer) => writer,
             Out::File { writer, .. } => writer,
         }
     }
 
-    fn what(&self) -> String {
+    pub(crate) fn what(&self) -> String {
         match self {
             Out::Stdout(_) => "writing stdout".to_string(),
             Out::File { partial, .. } => format!("writing {}", partial.display()),
@@ -59,7 +59,7 @@ impl Out {
     }
 
     /// Flushes, and moves a file into place.
-    fn finish(self) -> Result<(), Error> {
+    pub(crate) fn finish(self) -> Result<(), Error> {
         match self {
             Out::Stdout(mut writer) => writer.flush().map_err(Error::io("writing stdout")),
             Out::File {
