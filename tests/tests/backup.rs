@@ -234,6 +234,12 @@ async fn a_restored_log_is_the_same_log_and_a_damaged_backup_is_refused() -> any
             "{part}: {backed_up}"
         );
     }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file)?.permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a backup holds keys: owner-only");
+    }
     let text = std::fs::read_to_string(&file)?;
     assert!(text.contains("\"Nats-Msg-Id\""), "message ids are kept");
     assert!(!text.contains("Nats-Expected"), "preconditions are not");

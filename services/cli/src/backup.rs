@@ -19,8 +19,8 @@
 //! line (configuration, first and last sequence, message count) and its
 //! `message` lines, and last a `manifest` with each stream's count, last
 //! sequence and digest, the log digest `sy verify` computes, and the
-//! BLAKE3 of every line before it. It is written beside its destination as
-//! `FILE.partial` and renamed when complete. `sy restore` checks the whole
+//! BLAKE3 of every line before it. It is written owner-only (mode 0600)
+//! beside its destination as `FILE.partial` and renamed when complete. `sy restore` checks the whole
 //! file against its manifest before it creates anything, so a truncated or
 //! altered file is refused with the line and what is wrong; then it creates
 //! each stream (refusing any that exists) and republishes in order, every
@@ -172,7 +172,7 @@ impl MessageDigest {
 pub async fn run_backup(args: &BackupArgs, timeout: Duration) -> Result<(), Error> {
     let log = log::open(&args.log, timeout).await?;
     let stream = args.log.stream.as_str();
-    let mut out = Out::open(Some(&args.out))?;
+    let mut out = Out::open_private(&args.out)?;
     let mut file = FileDigest::default();
     file.write(
         &mut out,
@@ -594,17 +594,29 @@ pub async fn run_restore(args: &RestoreArgs, timeout: Duration) -> Result<(), Er
         replicas: args.replicas.map(|n| n as usize),
         current: None,
     };
-    let again = restore_file(&args.from, &mut restoring, &bar).await?;
-    if again.streams != checked.streams {
+    let restored = async {
+        let again = restore_file(&args.from, &mut restoring, &bar).await?;
+        if again.streams != checked.streams {
+            return Err(Error::Failed(format!(
+                "{} changed while it was restored",
+                args.from.display()
+            )));
+        }
+        if let Some((restorer, last)) = restoring.current.take() {
+            restorer.finish(last).await?;
+        }
+        Ok(())
+    }
+    .await;
+    bar.finish_and_clear();
+    if let Err(err) = restored {
+        let names: Vec<&str> = checked.streams.iter().map(|s| s.name.as_str()).collect();
         return Err(Error::Failed(format!(
-            "{} changed while it was restored; delete the streams it created and restore again",
-            args.from.display()
+            "{err}; the restore stopped part way: delete what it created of {} \
+             (nats stream rm) and restore again",
+            names.join(", ")
         )));
     }
-    if let Some((restorer, last)) = restoring.current.take() {
-        restorer.finish(last).await?;
-    }
-    bar.finish_and_clear();
     for sum in &checked.streams {
         let shape = log.stream_shape(&sum.name).await?.ok_or_else(|| {
             Error::Failed(format!("stream {} vanished after restoring", sum.name))

@@ -44,6 +44,34 @@ impl Out {
         })
     }
 
+    /// [`Self::open`] for a file only its owner may read (mode 0600 from
+    /// its creation on), for files that hold secrets (`sy backup`). A stale
+    /// `FILE.partial` is removed first, so the mode is always this one.
+    pub(crate) fn open_private(dest: &Path) -> Result<Self, Error> {
+        let partial = partial_path(dest);
+        match std::fs::remove_file(&partial) {
+            Err(err) if err.kind() != ErrorKind::NotFound => {
+                return Err(Error::io(format!("removing {}", partial.display()))(err));
+            }
+            _ => {}
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let file = options
+            .open(&partial)
+            .map_err(Error::io(format!("creating {}", partial.display())))?;
+        Ok(Out::File {
+            writer: BufWriter::new(file),
+            partial,
+            dest: dest.to_path_buf(),
+        })
+    }
+
     pub(crate) fn writer(&mut self) -> &mut dyn Write {
         match self {
             Out::Stdout(writer) => writer,

@@ -324,7 +324,9 @@ mod tests {
             backup.iter().all(|s| s.starts_with("$JS.API.")
                 && !s.contains("STREAM.CREATE")
                 && !s.contains("STREAM.UPDATE")
-                && !s.contains("DELETE.S")),
+                && !s.contains("MSG.DELETE")
+                && !s.contains("STREAM.DELETE")
+                && !s.contains("PURGE")),
             "{backup:?}"
         );
         let restore = NatsRole::Restore.publish("S");
