@@ -137,6 +137,14 @@ pub enum Command {
     /// positions and the log digest. Exits 3 when anything does not hold.
     #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
+    /// Back the log up into one file: the event stream, its key store and
+    /// its access log, every message at its sequence, with a manifest.
+    #[command(after_help = BACKUP_HELP)]
+    Backup(BackupArgs),
+    /// Restore a backup into a NATS server that does not have its streams:
+    /// every message at the sequence it had. Refuses a damaged file.
+    #[command(after_help = RESTORE_HELP)]
+    Restore(RestoreArgs),
     /// One aggregate's events as stored in the log, with its hash chain checked.
     #[command(after_help = HISTORY_HELP)]
     History(HistoryArgs),
@@ -447,7 +455,7 @@ pub struct SetupArgs {
 }
 
 const SETUP_HELP: &str = "Layout: ca.pem, ca.key; nats/{server.pem,server.key,users.conf,\
-intake.password,projection.password,auditor.password}; intake/{server.pem,server.key,identity.key}; \
+intake.password,projection.password,auditor.password,backup.password,restore.password}; intake/{server.pem,server.key,identity.key}; \
 projection/{server.pem,server.key}; tokens (hashes only); clients/<agency>/{client.pem,client.key,token}; \
 policy.toml. \
 Include nats/users.conf in the NATS server's configuration. Keep ca.key offline.";
@@ -621,6 +629,48 @@ pub struct VerifyArgs {
     /// them. Without it signatures are not checked (the summary says so).
     #[arg(long, env = "SY_VERIFY_KEYS_FILE")]
     pub verify_keys_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+const BACKUP_HELP: &str = "Reads <stream> (cut at its last position when the backup starts), then \
+<stream>_KEYS (wrapped data keys, erasure tombstones, KEK canaries) and <stream>_ACCESS (the access \
+log), each with its configuration and every message's sequence, subject, headers (not the \
+Nats-Expected-* preconditions) and bytes, into FILE (JSON lines, written as FILE.partial and \
+renamed when complete), ending with a manifest: counts, last sequences, digests, the log digest \
+and a BLAKE3 of the file. Runs beside live services. Connect as NATS user `backup` (`sy setup` \
+makes it; it may read the three streams and write nothing).\n\n\
+The file holds every person's data key, wrapped by the KEK: keep it as safe as the KEK file.\n\n\
+Exit codes: 0 written; 1 NATS or the file failed; 2 bad command line.";
+
+const RESTORE_HELP: &str = "Checks the whole file against its manifest first (a truncated or \
+altered file is refused, exit 3, nothing created), then refuses if any of its streams exists, \
+then creates each stream with its configuration and republishes its messages in order, each at \
+the sequence it had (a deleted message, such as an erased data key, comes back deleted), with \
+its Nats-Msg-Id. Stop intake and the projections first; start them after, the projections with \
+fresh data directories (or `sy rebuild`). Connect as NATS user `restore`. Erasures made after \
+the backup was taken are not in it: erase those people again.\n\n\
+Exit codes: 0 restored; 1 NATS failed or a stream exists; 2 bad command line; 3 the file is \
+damaged or incomplete.";
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The file to write (replaced when the backup is complete).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file `sy backup` wrote.
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// Replicas of the restored streams; default those they had.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=5))]
+    pub replicas: Option<u64>,
+    /// The log to restore into (`--stream`: the backup's stream).
     #[command(flatten)]
     pub log: LogArgs,
 }

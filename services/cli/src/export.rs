@@ -19,8 +19,8 @@ use crate::error::Error;
 use crate::log;
 use crate::record::ExportLine;
 
-/// Where the lines go.
-enum Out {
+/// Where the lines go (also those of `sy backup`).
+pub(crate) enum Out {
     Stdout(BufWriter<std::io::Stdout>),
     File {
         writer: BufWriter<File>,
@@ -30,7 +30,7 @@ enum Out {
 }
 
 impl Out {
-    fn open(dest: Option<&Path>) -> Result<Self, Error> {
+    pub(crate) fn open(dest: Option<&Path>) -> Result<Self, Error> {
         let Some(dest) = dest else {
             return Ok(Out::Stdout(BufWriter::new(std::io::stdout())));
         };
@@ -44,14 +44,42 @@ impl Out {
         })
     }
 
-    fn writer(&mut self) -> &mut dyn Write {
+    /// [`Self::open`] for a file only its owner may read (mode 0600 from
+    /// its creation on), for files that hold secrets (`sy backup`). A stale
+    /// `FILE.partial` is removed first, so the mode is always this one.
+    pub(crate) fn open_private(dest: &Path) -> Result<Self, Error> {
+        let partial = partial_path(dest);
+        match std::fs::remove_file(&partial) {
+            Err(err) if err.kind() != ErrorKind::NotFound => {
+                return Err(Error::io(format!("removing {}", partial.display()))(err));
+            }
+            _ => {}
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let file = options
+            .open(&partial)
+            .map_err(Error::io(format!("creating {}", partial.display())))?;
+        Ok(Out::File {
+            writer: BufWriter::new(file),
+            partial,
+            dest: dest.to_path_buf(),
+        })
+    }
+
+    pub(crate) fn writer(&mut self) -> &mut dyn Write {
         match self {
             Out::Stdout(writer) => writer,
             Out::File { writer, .. } => writer,
         }
     }
 
-    fn what(&self) -> String {
+    pub(crate) fn what(&self) -> String {
         match self {
             Out::Stdout(_) => "writing stdout".to_string(),
             Out::File { partial, .. } => format!("writing {}", partial.display()),
@@ -59,7 +87,7 @@ impl Out {
     }
 
     /// Flushes, and moves a file into place.
-    fn finish(self) -> Result<(), Error> {
+    pub(crate) fn finish(self) -> Result<(), Error> {
         match self {
             Out::Stdout(mut writer) => writer.flush().map_err(Error::io("writing stdout")),
             Out::File {

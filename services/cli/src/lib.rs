@@ -18,8 +18,9 @@
 //! progress bars; ranges are [`sy_eventlog::Range`]) and share the export
 //! format in `record` (payloads as JSON by their protobuf descriptors); the
 //! checks themselves are `sy_domain::audit`'s; `access` reads the access
-//! log beside it the same way. `status`, `quarantine` and `rebuild` ask a
-//! projection replica.
+//! log beside it the same way. `backup` writes the whole log (events, key
+//! store, access log) into one file and restores it into an empty server.
+//! `status`, `quarantine` and `rebuild` ask a projection replica.
 //!
 //! Keys and personal data: `setup` writes a deployment's secrets, `kek`
 //! makes and rotates the key-encryption key file and rewraps the key store,
@@ -61,6 +62,7 @@ macro_rules! say_raw {
 pub mod access;
 pub mod args;
 pub mod as_of;
+pub mod backup;
 pub mod catalogue;
 pub mod commands;
 pub mod demo;
@@ -139,6 +141,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Health(health) => run_health(&health, endpoints.timeout).await,
         Command::Export(export) => export::run(&export, endpoints.timeout).await,
         Command::Verify(verify) => verify::run(&verify, endpoints.timeout).await,
+        Command::Backup(backup) => backup::run_backup(&backup, endpoints.timeout).await,
+        Command::Restore(restore) => backup::run_restore(&restore, endpoints.timeout).await,
         Command::History(history) => history::run(&history, endpoints.timeout).await,
         Command::Access(access) => access::run(&access, endpoints.timeout).await,
         Command::AsOf(as_of) => as_of::run(&as_of, endpoints.timeout).await,

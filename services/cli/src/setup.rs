@@ -7,7 +7,8 @@
 //! DIR/ca.pem, ca.key                   the deployment's CA (keep ca.key offline)
 //! DIR/nats/server.pem, server.key      NATS server certificate (TLS)
 //! DIR/nats/users.conf                  NATS users and permissions (bcrypt hashes; `include` it)
-//! DIR/nats/<user>.password             each NATS user's password (intake, projection, auditor)
+//! DIR/nats/<user>.password             each NATS user's password (intake, projection, auditor,
+//!                                      backup, restore: see `sy_eventlog::permissions`)
 //! DIR/intake/server.pem, server.key    intake's gRPC certificate
 //! DIR/intake/identity.key              the identity key (64 hex digits)
 //! DIR/intake/intake-1.key              intake's event-signing key (`--signing-key-file`)
@@ -410,7 +411,7 @@ mod tests {
         }
         // CA, 3 servers × 2, NATS users and passwords, identity key, KEK,
         // tokens, 2 clients × 3, signing and verify keys.
-        assert_eq!(files, 2 + 3 * 2 + 4 + 1 + 1 + 1 + 2 * 3 + 2);
+        assert_eq!(files, 2 + 3 * 2 + 6 + 1 + 1 + 1 + 2 * 3 + 2);
         let token = sy_api::secret_file::read_private(&out.join("clients/unit-1/token")).unwrap();
         let tokens = std::fs::read_to_string(out.join("tokens")).unwrap();
         assert!(!tokens.contains(token.trim()));

@@ -14,6 +14,7 @@
 pub mod access;
 pub mod keystore;
 pub mod permissions;
+pub mod snapshot;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -23,6 +23,16 @@
 //! projection creates it and appends a record on `sy.access.>` for every
 //! unmasked read it serves; auditors read it (`sy access`: `STREAM.MSG.GET`
 //! by subject, or an ordered consumer); intake may not touch it.
+//!
+//! Backups ([`crate::snapshot`], `sy backup` and `sy restore`): no service
+//! user may read all three streams, by design (auditors never see keys,
+//! intake never reads the access log), so `backup` is a user of its own
+//! that may read the three (stream info and ordered consumers) and nothing
+//! else: a backup job that runs every night holds no power to write. A
+//! restore writes every stream, so `restore` may create the three streams,
+//! publish on their subjects and delete messages (the fillers of gaps)
+//! there; it cannot purge. It is needed only on the day of a restore into
+//! an empty server: keep its password offline, like the CA's key.
 
 use std::fmt::Write as _;
 
@@ -37,11 +47,21 @@ pub enum NatsRole {
     /// An auditor (`sy export`, `verify`, `history`, `access`): reads the
     /// stream and the access log.
     Auditor,
+    /// `sy backup`: reads the stream, its key store and its access log.
+    Backup,
+    /// `sy restore`: recreates the three streams and republishes them.
+    Restore,
 }
 
 impl NatsRole {
     /// Every role, in the order a configuration lists them.
-    pub const ALL: [NatsRole; 3] = [Self::Intake, Self::Projection, Self::Auditor];
+    pub const ALL: [NatsRole; 5] = [
+        Self::Intake,
+        Self::Projection,
+        Self::Auditor,
+        Self::Backup,
+        Self::Restore,
+    ];
 
     /// The NATS user name of the role.
     pub fn user(self) -> &'static str {
@@ -49,6 +69,8 @@ impl NatsRole {
             Self::Intake => "intake",
             Self::Projection => "projection",
             Self::Auditor => "auditor",
+            Self::Backup => "backup",
+            Self::Restore => "restore",
         }
     }
 
@@ -112,6 +134,29 @@ impl NatsRole {
                 .chain(consume)
                 .chain(access_reads)
                 .collect(),
+            Self::Backup => [stream.to_string(), keys, access]
+                .iter()
+                .flat_map(|name| copy_reads(name))
+                .chain(["$JS.API.INFO".to_string()])
+                .collect(),
+            Self::Restore => [
+                (stream.to_string(), crate::STREAM_SUBJECTS),
+                (keys, crate::keystore::KEY_SUBJECTS),
+                (access, crate::access::ACCESS_SUBJECTS),
+            ]
+            .iter()
+            .flat_map(|(name, subjects)| {
+                let mut allowed = copy_reads(name);
+                allowed.extend([
+                    subjects.to_string(),
+                    format!("$JS.API.STREAM.CREATE.{name}"),
+                    format!("$JS.API.STREAM.UPDATE.{name}"),
+                    format!("$JS.API.STREAM.MSG.DELETE.{name}"),
+                ]);
+                allowed
+            })
+            .chain(["$JS.API.INFO".to_string()])
+            .collect(),
         }
     }
 
@@ -119,6 +164,19 @@ impl NatsRole {
     pub fn subscribe(self) -> Vec<String> {
         vec!["_INBOX.>".to_string()]
     }
+}
+
+/// What reading a whole stream takes ([`crate::snapshot`]): its info and
+/// an ordered consumer.
+fn copy_reads(stream: &str) -> Vec<String> {
+    vec![
+        format!("$JS.API.STREAM.INFO.{stream}"),
+        format!("$JS.API.CONSUMER.CREATE.{stream}"),
+        format!("$JS.API.CONSUMER.CREATE.{stream}.>"),
+        format!("$JS.API.CONSUMER.INFO.{stream}.>"),
+        format!("$JS.API.CONSUMER.DELETE.{stream}.>"),
+        format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.>"),
+    ]
 }
 
 /// A user of the server's configuration: its role and its password as the
@@ -145,7 +203,7 @@ pub fn authorization_conf(users: &[ConfUser], stream: &str) -> String {
     };
     let mut conf = String::from(
         "# NATS users of shuangyong and what each may do (written by `sy setup`).\n\
-         # Only intake may publish events; readers may only read the stream.\n\
+         # Only intake may publish events (and restore, on the day of a restore); readers only read.\n\
          authorization {\n  users = [\n",
     );
     for user in users {
@@ -176,7 +234,7 @@ mod tests {
                 .publish("S")
                 .contains(&"sy.evt.>".to_string())
         );
-        for reader in [NatsRole::Projection, NatsRole::Auditor] {
+        for reader in [NatsRole::Projection, NatsRole::Auditor, NatsRole::Backup] {
             let publish = reader.publish("S");
             assert!(
                 publish.iter().all(|s| !s.starts_with("sy.evt.")),
@@ -248,6 +306,44 @@ mod tests {
         );
         let auditor = NatsRole::Auditor.publish("S");
         assert!(auditor.iter().all(|s| !s.contains("S_KEYS")), "{auditor:?}");
+    }
+
+    #[test]
+    fn backup_reads_all_three_streams_and_writes_nothing_restore_cannot_purge() {
+        let backup = NatsRole::Backup.publish("S");
+        for stream in ["S", "S_KEYS", "S_ACCESS"] {
+            for allowed in [
+                format!("$JS.API.STREAM.INFO.{stream}"),
+                format!("$JS.API.CONSUMER.CREATE.{stream}.>"),
+                format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.>"),
+            ] {
+                assert!(backup.contains(&allowed), "{allowed}: {backup:?}");
+            }
+        }
+        assert!(
+            backup.iter().all(|s| s.starts_with("$JS.API.")
+                && !s.contains("STREAM.CREATE")
+                && !s.contains("STREAM.UPDATE")
+                && !s.contains("MSG.DELETE")
+                && !s.contains("STREAM.DELETE")
+                && !s.contains("PURGE")),
+            "{backup:?}"
+        );
+        let restore = NatsRole::Restore.publish("S");
+        for allowed in [
+            "sy.evt.>",
+            "sy.key.>",
+            "sy.access.>",
+            "$JS.API.STREAM.CREATE.S_KEYS",
+            "$JS.API.STREAM.MSG.DELETE.S",
+        ] {
+            assert!(restore.contains(&allowed.to_string()), "{restore:?}");
+        }
+        assert!(restore.iter().all(|s| !s.contains("PURGE")));
+        assert!(
+            restore.iter().all(|s| !s.contains("STREAM.DELETE")),
+            "a restore never deletes a stream: {restore:?}"
+        );
     }
 
     #[test]
