@@ -122,9 +122,14 @@ source_tree() {
   fi
   if [ ! -d "$SRC/target/$PROFILE" ] && [ -d "$TARGET/$PROFILE" ]; then
     log "seeding $SRC/target from $TARGET/$PROFILE"
-    mkdir -p "$SRC/target" && cp -a "$TARGET/$PROFILE" "$SRC/target/"
+    mkdir -p "$SRC/target/$PROFILE"
+    # Not the incremental caches: that build is not incremental.
+    find "$TARGET/$PROFILE" -mindepth 1 -maxdepth 1 ! -name incremental \
+      -exec cp -a {} "$SRC/target/$PROFILE/" \;
   fi
   TARGET="$SRC/target"
+  # A one-off build: incremental caches would only cost disk.
+  export CARGO_INCREMENTAL=0
 }
 
 # Our three binaries, built here, on the same base.
