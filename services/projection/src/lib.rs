@@ -306,7 +306,11 @@ pub async fn serve(
             .await
             .unwrap_or_else(|err| Err(FollowError::Worker(err))),
     };
-    live.flush()?;
+    match live.flush() {
+        // What could not be written is folded again from the log next time.
+        Err(err) if err.is_disk_full() => warn!(%err, "disk full; the last batches stay unwritten"),
+        flushed => flushed?,
+    }
     served?;
     followed?;
     info!("stopped");
