@@ -3,6 +3,10 @@
 //! - a NATS server restarted (or replaced) under a following projection: the
 //!   fold must notice within seconds and follow again from its checkpoint,
 //!   not sit for the ordered consumer's 15 s of reconnect retries;
+//! - a fold that stands still while the log moves on (here: NATS stops
+//!   letting the projection pull, as a bad permission change would): health
+//!   goes NOT_SERVING after `--ready-max-stall-ms` however small the lag,
+//!   and back to SERVING once the fold moves again;
 //! - a full disk under the data dir: the projection keeps answering reads
 //!   from what it has, reports NOT_SERVING and `sy_projection_fold_blocked`,
 //!   and folds on by itself, losing nothing, once there is room again; it
@@ -106,6 +110,107 @@ async fn a_restarted_nats_is_followed_again_within_seconds() -> anyhow::Result<(
     }
     // Everything written before the restarts is still there, once.
     get_request(&query, &first.aggregate_id, first.position).await?;
+    Ok(())
+}
+
+/// The process id of the nats-server using `store` (its `-sd`).
+fn nats_server_pid(store: &Path) -> anyhow::Result<rustix::process::Pid> {
+    let store = store.to_string_lossy().into_owned();
+    for entry in std::fs::read_dir("/proc")?.filter_map(Result::ok) {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<_> = cmdline
+            .split(|byte| *byte == 0)
+            .map(String::from_utf8_lossy)
+            .collect();
+        if args.iter().any(|arg| arg.ends_with("nats-server")) && args.iter().any(|a| *a == store) {
+            return rustix::process::Pid::from_raw(pid).context("pid 0");
+        }
+    }
+    anyhow::bail!("no nats-server with store {store}")
+}
+
+/// Lets the NATS user `projection` pull from its consumers, or not, and
+/// has the server reload its users (SIGHUP).
+fn allow_pulls(sys: &System, allow: bool) -> anyhow::Result<()> {
+    let secrets = sys.nats.secrets().context("a secured system")?;
+    // JetStream is enabled by the command line (`-js -sd`); a reload of a
+    // file without it would switch it off.
+    let conf = secrets.path().join("nats").join("testkit.conf");
+    let mut text = std::fs::read_to_string(&conf)?;
+    if !text.contains("jetstream") {
+        text.push_str(&format!(
+            "jetstream {{\n  store_dir: {:?}\n}}\n",
+            sys.nats.store_dir().display().to_string()
+        ));
+        std::fs::write(&conf, text)?;
+    }
+    let users = secrets.path().join("nats").join("users.conf");
+    let text = std::fs::read_to_string(&users)?;
+    let pull = format!(", \"$JS.API.CONSUMER.MSG.NEXT.{}.>\"", sys.stream());
+    let at = text
+        .find("user: \"projection\"")
+        .context("the projection's user in users.conf")?;
+    let (before, projection) = text.split_at(at);
+    let end = projection.find("subscribe").context("its permissions")?;
+    let (permissions, rest) = projection.split_at(end);
+    let permissions = if allow {
+        anyhow::ensure!(!permissions.contains(&pull), "pulls are allowed already");
+        permissions.replacen("] }", &format!("{pull}] }}"), 1)
+    } else {
+        anyhow::ensure!(permissions.contains(&pull), "pulls are denied already");
+        permissions.replacen(&pull, "", 1)
+    };
+    std::fs::write(&users, format!("{before}{permissions}{rest}"))?;
+    let pid = nats_server_pid(sys.nats.store_dir())?;
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_fold_standing_still_behind_the_log_is_not_serving_until_it_moves() -> anyhow::Result<()>
+{
+    let sys = System::builder().secured().start().await?;
+    let projection = sys.projection();
+    let query = sys.query();
+    let first = sys.submit().await?;
+    visible_within(&query, &first, CONVERGE).await?;
+    expect_health(projection, ServingStatus::Serving).await?;
+
+    allow_pulls(&sys, false)?;
+    // A pull granted before the change may still deliver a write: keep
+    // writing (far fewer than --ready-max-lag) until the fold stands still.
+    let deadline = Instant::now() + HEALTH_BOUND;
+    let last = loop {
+        let last = sys.submit().await?;
+        if health(projection.channel()).await? == ServingStatus::NotServing {
+            break last;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "health still SERVING {HEALTH_BOUND:?} after the fold lost its pulls"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    assert!(
+        projection.log().contains("verdict=Stalled"),
+        "NOT_SERVING because the fold stalled, not for another reason"
+    );
+    // Reads are still answered, from what is folded.
+    get_request(&query, &first.aggregate_id, first.position).await?;
+
+    allow_pulls(&sys, true)?;
+    let took = visible_within(&query, &last, CONVERGE).await?;
+    eprintln!("the fold moved again {took:?} after pulls were allowed again");
+    expect_health(projection, ServingStatus::Serving).await?;
     Ok(())
 }
 
