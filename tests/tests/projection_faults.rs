@@ -2,7 +2,8 @@
 //!
 //! - a NATS server restarted (or replaced) under a following projection: the
 //!   fold must notice within seconds and follow again from its checkpoint,
-//!   not sit for the ordered consumer's 15 s of reconnect retries;
+//!   not sit for the ordered consumer's 15 s of reconnect retries; likewise
+//!   once a hung server (SIGSTOP) answers again;
 //! - a fold that stands still while the log moves on (here: NATS stops
 //!   letting the projection pull, as a bad permission change would): health
 //!   goes NOT_SERVING after `--ready-max-stall-ms` however small the lag,
@@ -110,6 +111,28 @@ async fn a_restarted_nats_is_followed_again_within_seconds() -> anyhow::Result<(
     }
     // Everything written before the restarts is still there, once.
     get_request(&query, &first.aggregate_id, first.position).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_hung_nats_is_followed_again_once_it_answers() -> anyhow::Result<()> {
+    let sys = System::builder().max_wait_ms(250).start().await?;
+    let query = sys.query();
+    let first = sys.submit().await?;
+    visible_within(&query, &first, CONVERGE).await?;
+
+    sys.nats.pause()?;
+    // Longer than a pull's expiry and the stall bound, so the tail and the
+    // fold's stall check both run into the hung server.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    sys.nats.resume()?;
+    let back = Instant::now();
+    let written = eventually(CONVERGE, "intake writing again", || sys.submit()).await?;
+    let took = visible_within(&query, &written, REFOLLOW_BOUND).await?;
+    eprintln!(
+        "after a 7 s hang: visible {took:?} after the acknowledgement ({:?} after the server answered again)",
+        back.elapsed()
+    );
     Ok(())
 }
 
