@@ -186,9 +186,9 @@ pub struct EventLog {
     client: async_nats::Client,
     js: jetstream::Context,
     stream_name: String,
-    /// Counts the connection's ups and downs (connected, disconnected), so a
-    /// tail knows when the server it subscribed on went away.
-    sessions: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Counts the connection's ups and downs, so a tail knows when the
+    /// server it subscribed on went away.
+    sessions: Arc<tokio::sync::watch::Sender<Sessions>>,
 }
 
 impl std::fmt::Debug for EventLog {
@@ -198,6 +198,13 @@ impl std::fmt::Debug for EventLog {
             .field("state", &self.client.connection_state())
             .finish()
     }
+}
+
+/// How often the connection came up and went down.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Sessions {
+    up: u64,
+    down: u64,
 }
 
 /// The servers of a comma-separated URL list (`nats://a:4222,nats://b:4222`).
@@ -216,19 +223,20 @@ impl EventLog {
     /// Connects to NATS, retrying in the background while the server is down;
     /// the returned log reports `Unavailable` until it is up.
     pub async fn connect(config: &LogConfig) -> Result<Self, LogError> {
-        let sessions = Arc::new(tokio::sync::watch::Sender::new(0u64));
+        let sessions = Arc::new(tokio::sync::watch::Sender::new(Sessions::default()));
         let counter = Arc::clone(&sessions);
         let client = connect_options("shuangyong", &config.auth, config.request_timeout)
             .event_callback(move |event| {
                 let counter = Arc::clone(&counter);
                 async move {
-                    if matches!(
-                        event,
-                        async_nats::Event::Connected | async_nats::Event::Disconnected
-                    ) {
-                        tracing::info!(%event, "nats connection changed");
-                        counter.send_modify(|count| *count = count.wrapping_add(1));
-                    }
+                    let count = |sessions: &mut Sessions| match event {
+                        async_nats::Event::Connected => sessions.up = sessions.up.wrapping_add(1),
+                        async_nats::Event::Disconnected => {
+                            sessions.down = sessions.down.wrapping_add(1);
+                        }
+                        _ => {}
+                    };
+                    counter.send_modify(count);
                 }
             })
             .retry_on_initial_connect()
@@ -250,9 +258,23 @@ impl EventLog {
     /// Resolves at the connection's next change (it drops, or it is up
     /// again): for waiting on a reconnect instead of a fixed delay.
     pub fn connection_changed(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.sessions_until(|then, now| then != now)
+    }
+
+    /// Resolves when the connection next drops.
+    fn connection_dropped(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.sessions_until(|then, now| then.down != now.down)
+    }
+
+    /// Resolves once `changed(as it was, as it is)` holds.
+    fn sessions_until(
+        &self,
+        changed: fn(&Sessions, &Sessions) -> bool,
+    ) -> impl Future<Output = ()> + Send + 'static {
         let mut sessions = self.sessions.subscribe();
+        let then = *sessions.borrow_and_update();
         async move {
-            if sessions.changed().await.is_err() {
+            if sessions.wait_for(|now| changed(&then, now)).await.is_err() {
                 // The client is gone, so the connection never changes again.
                 futures::future::pending::<()>().await;
             }
@@ -481,7 +503,7 @@ impl EventLog {
     ) -> Result<impl Stream<Item = Result<StoredEvent, LogError>> + Send + 'static, LogError> {
         // Watched from before the consumer exists, so a drop while it is
         // being created is not missed.
-        let dropped = self.connection_changed();
+        let dropped = self.connection_dropped();
         let stream = self.stream().await?;
         let consumer = stream
             .create_consumer(consumer::pull::OrderedConfig {

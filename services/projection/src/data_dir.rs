@@ -76,7 +76,10 @@ impl DataDir {
             active,
         };
         let model = match ReadModel::open(&dir.active_path()) {
-            Err(err) if err.is_disk_full() && dir.reserve().release() => {
+            Err(err) if err.is_disk_full() => {
+                if !dir.reserve().release() {
+                    return Err(err);
+                }
                 warn!(
                     data_dir = %dir.root.display(),
                     "disk full; gave up the reserve to open the read model"
