@@ -9,6 +9,13 @@
 //!
 //! [`connect_options`] is the one place a NATS connection is configured
 //! (credentials, TLS, timeouts), so the services and `sy` connect alike.
+//!
+//! A tail ends (with `Unavailable`) as soon as the connection drops: its
+//! ordered consumer is ephemeral and lives in the server's memory, so a
+//! restarted or replaced server no longer has it. async-nats would find
+//! that out by itself only after its own retries (about 15 s: it asks for the
+//! consumer's info five times, 0.5 s to 10 s apart, before giving up), so the
+//! caller follows again from its own checkpoint instead, at once.
 #![forbid(unsafe_code)]
 
 pub mod access;
@@ -17,6 +24,7 @@ pub mod permissions;
 pub mod snapshot;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::connection::State;
@@ -179,6 +187,9 @@ pub struct EventLog {
     client: async_nats::Client,
     js: jetstream::Context,
     stream_name: String,
+    /// Counts the connection's ups and downs, so a tail knows when the
+    /// server it subscribed on went away.
+    sessions: Arc<tokio::sync::watch::Sender<Sessions>>,
 }
 
 impl std::fmt::Debug for EventLog {
@@ -188,6 +199,13 @@ impl std::fmt::Debug for EventLog {
             .field("state", &self.client.connection_state())
             .finish()
     }
+}
+
+/// How often the connection came up and went down.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Sessions {
+    up: u64,
+    down: u64,
 }
 
 /// The servers of a comma-separated URL list (`nats://a:4222,nats://b:4222`).
@@ -206,7 +224,22 @@ impl EventLog {
     /// Connects to NATS, retrying in the background while the server is down;
     /// the returned log reports `Unavailable` until it is up.
     pub async fn connect(config: &LogConfig) -> Result<Self, LogError> {
+        let sessions = Arc::new(tokio::sync::watch::Sender::new(Sessions::default()));
+        let counter = Arc::clone(&sessions);
         let client = connect_options("shuangyong", &config.auth, config.request_timeout)
+            .event_callback(move |event| {
+                let counter = Arc::clone(&counter);
+                async move {
+                    let count = |sessions: &mut Sessions| match event {
+                        async_nats::Event::Connected => sessions.up = sessions.up.wrapping_add(1),
+                        async_nats::Event::Disconnected => {
+                            sessions.down = sessions.down.wrapping_add(1);
+                        }
+                        _ => {}
+                    };
+                    counter.send_modify(count);
+                }
+            })
             .retry_on_initial_connect()
             .max_reconnects(None)
             .connect(servers(&config.nats_url))
@@ -219,7 +252,34 @@ impl EventLog {
             client,
             js,
             stream_name: config.stream.clone(),
+            sessions,
         })
+    }
+
+    /// Resolves at the connection's next change (it drops, or it is up
+    /// again): for waiting on a reconnect instead of a fixed delay.
+    pub fn connection_changed(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.sessions_until(|then, now| then != now)
+    }
+
+    /// Resolves when the connection next drops.
+    fn connection_dropped(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.sessions_until(|then, now| then.down != now.down)
+    }
+
+    /// Resolves once `changed(as it was, as it is)` holds.
+    fn sessions_until(
+        &self,
+        changed: fn(&Sessions, &Sessions) -> bool,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let mut sessions = self.sessions.subscribe();
+        let then = *sessions.borrow_and_update();
+        async move {
+            if sessions.wait_for(|now| changed(&then, now)).await.is_err() {
+                // The client is gone, so the connection never changes again.
+                futures::future::pending::<()>().await;
+            }
+        }
     }
 
     /// The stream this connection reads and appends to.
@@ -434,10 +494,17 @@ impl EventLog {
     /// Every event from `start` on (inclusive), in stream order, then live as
     /// they arrive. An ordered consumer: no acks, no server-side state to
     /// clean up, recreated by the client on gaps.
+    ///
+    /// The stream ends after its first error. When the connection drops,
+    /// that is `Unavailable` at once: tail again (from the caller's own
+    /// position) once connected.
     pub async fn tail(
         &self,
         start: u64,
     ) -> Result<impl Stream<Item = Result<StoredEvent, LogError>> + Send + 'static, LogError> {
+        // Watched from before the consumer exists, so a drop while it is
+        // being created is not missed.
+        let dropped = self.connection_dropped();
         let stream = self.stream().await?;
         let consumer = stream
             .create_consumer(consumer::pull::OrderedConfig {
@@ -454,7 +521,7 @@ impl EventLog {
             .await
             .map_err(unavailable)?;
         let messages = consumer.messages().await.map_err(unavailable)?;
-        Ok(messages
+        let events = messages
             .map_err(unavailable)
             .and_then(|message| async move {
                 let position = message.info().map_err(unavailable)?.stream_sequence;
@@ -463,7 +530,24 @@ impl EventLog {
                     subject: message.subject.to_string(),
                     payload: message.payload.clone(),
                 })
-            }))
+            });
+        let lost = futures::stream::once(async move {
+            dropped.await;
+            Err(LogError::Unavailable(
+                "the connection to nats dropped; the tail's consumer went with it".into(),
+            ))
+        });
+        // Events until the first error (the connection dropped, or the
+        // consumer failed), which ends the tail.
+        Ok(
+            futures::stream::select(events, lost).scan(false, |ended, item| {
+                if *ended {
+                    return futures::future::ready(None);
+                }
+                *ended = item.is_err();
+                futures::future::ready(Some(item))
+            }),
+        )
     }
 
     /// The events at positions `from..=to`, in stream order, ending there

@@ -45,6 +45,14 @@ pub struct Config {
     #[arg(long, env = "SY_READY_MAX_LAG", default_value_t = 1000)]
     pub ready_max_lag: u64,
 
+    /// Stall bound, in milliseconds: gRPC health reports NOT_SERVING while
+    /// the log is ahead and the fold has not advanced for this long, however
+    /// small the lag; the fold then also follows the log again from its
+    /// checkpoint.
+    #[arg(long, env = "SY_READY_MAX_STALL_MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub ready_max_stall_ms: u64,
+
     /// Verify keys file the deployment publishes: lines `<key-id> <base64
     /// Ed25519 public key>`, `#` comments allowed. Every event must carry
     /// intake's signature by one of them; one that does not (unsigned,
@@ -71,6 +79,11 @@ impl Config {
         Duration::from_millis(self.max_wait_ms)
     }
 
+    /// `--ready-max-stall-ms` as a duration.
+    pub fn ready_max_stall(&self) -> Duration {
+        Duration::from_millis(self.ready_max_stall_ms)
+    }
+
     /// `batch_size` as a length; the parser bounds it to 1..=100000.
     pub fn batch_len(&self) -> usize {
         usize::try_from(self.batch_size).unwrap_or(usize::MAX)
@@ -90,6 +103,7 @@ mod tests {
         assert_eq!(config.common.stream, "SHUANGYONG");
         assert_eq!(config.batch_len(), 1000);
         assert_eq!(config.max_wait(), Duration::from_secs(5));
+        assert_eq!(config.ready_max_stall(), Duration::from_secs(5));
         assert_eq!(config.common.log_format, LogFormat::Text);
     }
 

@@ -12,6 +12,14 @@
 //! next generation empty instead, so the fold replays the log from sequence 1
 //! into the current format; the old generation is deleted at start-up like
 //! any inactive one. A plain sled directory in another format is refused.
+//!
+//! `RESERVE` is a few megabytes of disk the folding replica keeps beside its
+//! generations, so that it can start on a full disk: sled 0.34 writes when
+//! it opens a database (it zeroes the rest of its last log segment) and
+//! fails with ENOSPC when it cannot, so on a full disk the reserve is
+//! given up to open the read model and serve reads from it. The fold writes
+//! the reserve again before it folds on; that it can is also how it knows
+//! there is room again.
 
 use std::fs;
 use std::io::Write;
@@ -23,6 +31,10 @@ use crate::read_model::{FORMAT, ReadModel, ReadModelError};
 
 const ACTIVE: &str = "ACTIVE";
 const GENERATION_PREFIX: &str = "gen-";
+const RESERVE: &str = "RESERVE";
+/// Far more than sled needs to open a database (at most one log segment,
+/// 512 KiB by default, is zeroed).
+const RESERVE_BYTES: usize = 4 << 20;
 
 /// The replica's data directory.
 #[derive(Debug, Clone)]
@@ -63,7 +75,19 @@ impl DataDir {
             root: root.to_path_buf(),
             active,
         };
-        let model = ReadModel::open(&dir.active_path())?;
+        let model = match ReadModel::open(&dir.active_path()) {
+            Err(err) if err.is_disk_full() => {
+                if !dir.reserve().release() {
+                    return Err(err);
+                }
+                warn!(
+                    data_dir = %dir.root.display(),
+                    "disk full; gave up the reserve to open the read model"
+                );
+                ReadModel::open(&dir.active_path())?
+            }
+            opened => opened?,
+        };
         let format = model.format()?;
         if format == FORMAT {
             return Ok((dir, model));
@@ -95,6 +119,13 @@ impl DataDir {
         match self.active {
             Some(n) => self.generation_path(n),
             None => self.root.clone(),
+        }
+    }
+
+    /// The disk this replica keeps in reserve (see the module docs).
+    pub fn reserve(&self) -> Reserve {
+        Reserve {
+            path: self.root.join(RESERVE),
         }
     }
 
@@ -157,6 +188,51 @@ impl DataDir {
             })
             .map(|entry| entry.path())
             .collect()
+    }
+}
+
+/// The reserve file of a data directory (see the module docs).
+#[derive(Debug, Clone)]
+pub struct Reserve {
+    path: PathBuf,
+}
+
+impl Reserve {
+    /// Makes sure the reserve is there, whole: [`Self::renew`] unless it
+    /// already is. Fails with ENOSPC while the disk has no room for it.
+    pub fn ensure(&self) -> std::io::Result<()> {
+        if fs::metadata(&self.path).is_ok_and(|meta| meta.len() == RESERVE_BYTES as u64) {
+            return Ok(());
+        }
+        self.renew()
+    }
+
+    /// Writes the reserve anew beside the old one (zeros, so the file system
+    /// allocates every block; synced), then puts it in the old one's place:
+    /// succeeds only while the disk has the reserve's size free, so it is
+    /// also the check that there is room again.
+    pub fn renew(&self) -> std::io::Result<()> {
+        let staged = self.path.with_extension("new");
+        let written = (|| {
+            let mut file = fs::File::create(&staged)?;
+            file.write_all(&vec![0; RESERVE_BYTES])?;
+            file.sync_all()?;
+            fs::rename(&staged, &self.path)
+        })();
+        if written.is_err() {
+            let _ = fs::remove_file(&staged);
+        }
+        written
+    }
+
+    /// Deletes the reserve; whether there was one to give up.
+    pub fn release(&self) -> bool {
+        fs::remove_file(&self.path).is_ok()
+    }
+
+    /// Where the reserve is kept.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 
@@ -223,6 +299,31 @@ mod tests {
         old_store(root.path());
         let err = DataDir::open(root.path()).unwrap_err();
         assert!(err.to_string().contains("format 1"), "{err}");
+    }
+
+    #[test]
+    fn the_reserve_is_written_once_and_can_be_given_up() {
+        let root = tempfile::tempdir().unwrap();
+        let (dir, _model) = DataDir::open(root.path()).unwrap();
+        let reserve = dir.reserve();
+        assert!(!reserve.release(), "none yet");
+        reserve.ensure().unwrap();
+        let written = fs::metadata(reserve.path()).unwrap();
+        assert_eq!(written.len(), RESERVE_BYTES as u64);
+        reserve.ensure().unwrap();
+        assert_eq!(
+            fs::metadata(reserve.path()).unwrap().modified().unwrap(),
+            written.modified().unwrap(),
+            "a whole reserve is left as it is"
+        );
+        reserve.renew().unwrap();
+        assert_eq!(
+            fs::metadata(reserve.path()).unwrap().len(),
+            RESERVE_BYTES as u64
+        );
+        assert!(dir.inactive().is_empty(), "the reserve is no generation");
+        assert!(reserve.release());
+        assert!(!reserve.path().exists());
     }
 
     #[test]

@@ -3,17 +3,27 @@
 //! up to `--batch-size`), then publishes the new checkpoint to readers.
 //!
 //! NATS may be down at start or go away later; the task retries with capped
-//! exponential backoff and resumes from the read model's checkpoint, never
-//! from where a consumer happened to be. A batch already taken from the
-//! stream is always committed before the task looks at the stop signal again,
-//! so shutdown never abandons a half-read batch.
+//! exponential backoff (cut short when the connection comes back) and
+//! resumes from the read model's checkpoint, never from where a consumer
+//! happened to be. A tail ends as soon as the connection drops (see
+//! `EventLog::tail`), and one that delivers nothing for `--ready-max-stall-ms`
+//! while the log is ahead is given up too, so a restarted or replaced server
+//! is followed again within seconds. A batch already taken from the stream is
+//! always committed before the task looks at the stop signal again, so
+//! shutdown never abandons a half-read batch.
+//!
+//! A full disk pauses the fold, not the service: sled fails the batch (and,
+//! in 0.34, every later write of that database), so the task waits until the
+//! data dir's reserve can be written again (see `data_dir`), warning every
+//! 30 s, then opens the read model anew and follows from its checkpoint on
+//! disk. Reads are answered from what is folded meanwhile.
 //!
 //! Each batch is folded in its own span (`fold_batch`, with its first and
 //! last position and size), and every event's correlation id is logged with
 //! its position, so a request can be followed from intake's logs into these.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
@@ -26,12 +36,20 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::Stop;
+use crate::data_dir::Reserve;
 use crate::live::Live;
 use crate::metrics;
 use crate::read_model::{BatchKeys, BatchOutcome, ReadModelError};
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(5);
+/// How often a subscription is checked for a stall.
+const STALL_CHECK: Duration = Duration::from_secs(1);
+/// Checks for disk space back off from the first to the last.
+const FIRST_ROOM_CHECK: Duration = Duration::from_millis(500);
+const MAX_ROOM_CHECK: Duration = Duration::from_secs(5);
+/// A fold blocked on a full disk says so this often, not per check.
+const DISK_FULL_WARN_EVERY: Duration = Duration::from_secs(30);
 
 /// Why the fold stopped for good; the service shuts down with it.
 #[derive(Debug, thiserror::Error)]
@@ -48,128 +66,248 @@ pub enum FollowError {
     Keys(KeyStoreError),
 }
 
+/// What the fold and readiness know of each other beyond the checkpoint.
+#[derive(Debug, Default)]
+pub(crate) struct FoldStatus {
+    /// The log's last position when readiness last read it (0: not yet).
+    log_position: AtomicU64,
+    /// The fold waits for disk space.
+    disk_full: AtomicBool,
+}
+
+impl FoldStatus {
+    /// The log's last position as last seen.
+    pub(crate) fn log_position(&self) -> u64 {
+        self.log_position.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn saw_log_at(&self, position: u64) {
+        self.log_position.store(position, Ordering::Relaxed);
+    }
+
+    /// Whether the fold is blocked by a full disk.
+    pub(crate) fn is_disk_full(&self) -> bool {
+        self.disk_full.load(Ordering::Relaxed)
+    }
+
+    /// Records (and exports) whether the fold is blocked by a full disk.
+    pub(crate) fn set_disk_full(&self, full: bool) {
+        self.disk_full.store(full, Ordering::Relaxed);
+        metrics::disk_full(full);
+    }
+}
+
 /// How one subscription to the log ended.
 enum Ended {
     Stopped,
     /// The subscription broke; follow again from the checkpoint.
     Interrupted(LogError),
+    /// The read model could not be written for want of disk space.
+    DiskFull(ReadModelError),
 }
 
-/// Folds the log into the live model until `stop`; `applied` carries the
-/// checkpoint.
-///
-/// `newest` gets the recording time (unix seconds) of the newest event
-/// handed to the fold, for the lag in seconds.
-///
-/// First it opens the log's key store with `kek` (waiting while NATS or
-/// the store is not there yet): a wrong KEK or a lost store stops the
-/// service here, before anything is folded.
-pub(crate) async fn follow(
-    live: Live,
-    log: EventLog,
-    kek: Arc<KekRing>,
-    batch_size: usize,
-    applied: watch::Sender<u64>,
-    newest: Arc<AtomicI64>,
-    mut stop: Stop,
-) -> Result<(), FollowError> {
-    let opening = KeyStore::await_open(&log, kek, Cipher::default(), Create::Never, 1);
-    let store = tokio::select! {
-        () = stop.wait() => return Ok(()),
-        store = opening => store.map_err(FollowError::Keys)?,
-    };
-    info!(store = store.stream_name(), "key store open");
-    live.set_data_keys(store);
-    let mut retry = FIRST_RETRY;
-    loop {
-        let start = applied.borrow().saturating_add(1);
-        let tail = tokio::select! {
+/// The fold task and what it works with.
+pub(crate) struct Follower {
+    pub(crate) live: Live,
+    pub(crate) log: EventLog,
+    pub(crate) batch_size: usize,
+    /// Carries the checkpoint to readers.
+    pub(crate) applied: watch::Sender<u64>,
+    /// The recording time (unix seconds) of the newest event handed to the
+    /// fold, for the lag in seconds.
+    pub(crate) newest: Arc<AtomicI64>,
+    pub(crate) status: Arc<FoldStatus>,
+    /// The data dir's reserve: writing it again tells there is room.
+    pub(crate) reserve: Reserve,
+    /// A subscription that delivers nothing this long while the log is
+    /// ahead is given up (`--ready-max-stall-ms`).
+    pub(crate) max_stall: Duration,
+}
+
+impl Follower {
+    /// Folds the log into the live model until `stop`.
+    ///
+    /// First it opens the log's key store with `kek` (waiting while NATS
+    /// or the store is not there yet): a wrong KEK or a lost store stops
+    /// the service here, before anything is folded.
+    pub(crate) async fn run(self, kek: Arc<KekRing>, mut stop: Stop) -> Result<(), FollowError> {
+        let opening = KeyStore::await_open(&self.log, kek, Cipher::default(), Create::Never, 1);
+        let store = tokio::select! {
             () = stop.wait() => return Ok(()),
-            tail = log.tail(start) => tail,
+            store = opening => store.map_err(FollowError::Keys)?,
         };
-        match tail {
-            Ok(events) => {
-                info!(from = start, "following the event log");
-                match fold(
-                    &live, events, batch_size, &applied, &newest, &mut stop, &mut retry,
-                )
-                .await?
-                {
-                    Ended::Stopped => return Ok(()),
-                    Ended::Interrupted(err) => {
-                        warn!(%err, retry_in = ?retry, "lost the event log; following again");
+        info!(store = store.stream_name(), "key store open");
+        self.live.set_data_keys(store);
+        let mut retry = FIRST_RETRY;
+        let mut warned = None;
+        loop {
+            if self.status.is_disk_full() {
+                if !self.wait_for_room(&mut stop, &mut warned).await? {
+                    return Ok(());
+                }
+                retry = FIRST_RETRY;
+            }
+            let start = self.applied.borrow().saturating_add(1);
+            let tail = tokio::select! {
+                () = stop.wait() => return Ok(()),
+                tail = self.log.tail(start) => tail,
+            };
+            match tail {
+                Ok(events) => {
+                    info!(from = start, "following the event log");
+                    match self.fold(events, &mut stop, &mut retry).await? {
+                        Ended::Stopped => return Ok(()),
+                        Ended::DiskFull(err) => {
+                            debug!(%err, "the read model cannot be written");
+                            self.status.set_disk_full(true);
+                            continue;
+                        }
+                        Ended::Interrupted(err) => {
+                            warn!(%err, retry_in = ?retry, "lost the event log; following again");
+                        }
+                    }
+                }
+                Err(err) => warn!(%err, retry_in = ?retry, "cannot follow the event log"),
+            }
+            let reconnected = self.log.connection_changed();
+            tokio::select! {
+                () = stop.wait() => return Ok(()),
+                () = tokio::time::sleep(retry) => retry = (retry * 2).min(MAX_RETRY),
+                // Up again (or down: then the next attempt fails fast).
+                () = reconnected => retry = FIRST_RETRY,
+            }
+        }
+    }
+
+    /// Folds one subscription's events batch by batch until it breaks,
+    /// stalls or `stop`.
+    async fn fold(
+        &self,
+        events: impl Stream<Item = Result<StoredEvent, LogError>>,
+        stop: &mut Stop,
+        retry: &mut Duration,
+    ) -> Result<Ended, FollowError> {
+        let mut chunks = std::pin::pin!(events.ready_chunks(self.batch_size));
+        let mut stall_check = tokio::time::interval(STALL_CHECK);
+        stall_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut progressed = Instant::now();
+        loop {
+            let chunk = tokio::select! {
+                biased;
+                () = stop.wait() => return Ok(Ended::Stopped),
+                chunk = chunks.next() => chunk,
+                _ = stall_check.tick() => {
+                    let (log_at, applied) = (self.status.log_position(), *self.applied.borrow());
+                    if log_at > applied && progressed.elapsed() >= self.max_stall {
+                        return Ok(Ended::Interrupted(LogError::Unavailable(format!(
+                            "the subscription delivered nothing for {:?} while the log is at \
+                             {log_at} and the fold at {applied}",
+                            progressed.elapsed()
+                        ))));
+                    }
+                    continue;
+                }
+            };
+            let Some(chunk) = chunk else {
+                return Ok(Ended::Interrupted(LogError::Unavailable(
+                    "event log subscription ended".into(),
+                )));
+            };
+            let mut batch = Vec::with_capacity(chunk.len());
+            let mut broken = None;
+            for item in chunk {
+                match item {
+                    Ok(event) => batch.push(event),
+                    Err(err) => {
+                        broken = Some(err);
+                        break;
                     }
                 }
             }
-            Err(err) => warn!(%err, retry_in = ?retry, "cannot follow the event log"),
+            if !batch.is_empty() {
+                // A rebuild may switch models between batches, never during one.
+                if let Some(at) = batch
+                    .last()
+                    .and_then(|event| EventEnvelope::decode(event.payload.as_ref()).ok())
+                    .and_then(|envelope| envelope.recorded_at)
+                {
+                    self.newest.store(at.seconds, Ordering::Relaxed);
+                }
+                let store = self
+                    .live
+                    .data_keys()
+                    .expect("opened before the first batch");
+                let keys = match BatchKeys::gather(store, &batch).await {
+                    Ok(keys) => keys,
+                    Err(KeyStoreError::Unavailable(err)) => {
+                        return Ok(Ended::Interrupted(LogError::Unavailable(format!(
+                            "key store: {err}"
+                        ))));
+                    }
+                    Err(err) => return Err(FollowError::Keys(err)),
+                };
+                let outcome = match fold_batch(&self.live, batch, keys).await {
+                    Ok(outcome) => outcome,
+                    Err(FollowError::Store(err)) if err.is_disk_full() => {
+                        return Ok(Ended::DiskFull(err));
+                    }
+                    Err(err) => return Err(err),
+                };
+                self.applied.send_replace(outcome.checkpoint);
+                *retry = FIRST_RETRY;
+            }
+            progressed = Instant::now();
+            if let Some(err) = broken {
+                return Ok(Ended::Interrupted(err));
+            }
         }
-        tokio::select! {
-            () = stop.wait() => return Ok(()),
-            () = tokio::time::sleep(retry) => {}
-        }
-        retry = (retry * 2).min(MAX_RETRY);
     }
-}
 
-/// Folds one subscription's events batch by batch until it breaks or `stop`.
-async fn fold(
-    live: &Live,
-    events: impl Stream<Item = Result<StoredEvent, LogError>>,
-    batch_size: usize,
-    applied: &watch::Sender<u64>,
-    newest: &AtomicI64,
-    stop: &mut Stop,
-    retry: &mut Duration,
-) -> Result<Ended, FollowError> {
-    let mut chunks = std::pin::pin!(events.ready_chunks(batch_size));
-    loop {
-        let chunk = tokio::select! {
-            biased;
-            () = stop.wait() => return Ok(Ended::Stopped),
-            chunk = chunks.next() => chunk,
-        };
-        let Some(chunk) = chunk else {
-            return Ok(Ended::Interrupted(LogError::Unavailable(
-                "event log subscription ended".into(),
-            )));
-        };
-        let mut batch = Vec::with_capacity(chunk.len());
-        let mut broken = None;
-        for item in chunk {
-            match item {
-                Ok(event) => batch.push(event),
+    /// Waits until the data dir has room again (its reserve can be written
+    /// anew), then opens the read model anew and takes its checkpoint:
+    /// batches sled took in memory but could not write are folded again.
+    /// `false` when stopped first. Warns on entry and then every 30 s
+    /// (`warned`: when it last did).
+    async fn wait_for_room(
+        &self,
+        stop: &mut Stop,
+        warned: &mut Option<Instant>,
+    ) -> Result<bool, FollowError> {
+        let mut delay = FIRST_ROOM_CHECK;
+        loop {
+            let reserve = self.reserve.clone();
+            match tokio::task::spawn_blocking(move || reserve.renew()).await? {
+                Ok(()) => break,
                 Err(err) => {
-                    broken = Some(err);
-                    break;
+                    if warned.is_none_or(|at| at.elapsed() >= DISK_FULL_WARN_EVERY) {
+                        warn!(
+                            %err,
+                            checkpoint = *self.applied.borrow(),
+                            reserve = %self.reserve.path().display(),
+                            "disk full; folding paused, reads are answered from what is folded"
+                        );
+                        *warned = Some(Instant::now());
+                    }
                 }
             }
-        }
-        if !batch.is_empty() {
-            // A rebuild may switch models between batches, never during one.
-            if let Some(at) = batch
-                .last()
-                .and_then(|event| EventEnvelope::decode(event.payload.as_ref()).ok())
-                .and_then(|envelope| envelope.recorded_at)
-            {
-                newest.store(at.seconds, Ordering::Relaxed);
+            tokio::select! {
+                () = stop.wait() => return Ok(false),
+                () = tokio::time::sleep(delay) => {}
             }
-            let store = live.data_keys().expect("opened before the first batch");
-            let keys = match BatchKeys::gather(store, &batch).await {
-                Ok(keys) => keys,
-                Err(KeyStoreError::Unavailable(err)) => {
-                    return Ok(Ended::Interrupted(LogError::Unavailable(format!(
-                        "key store: {err}"
-                    ))));
-                }
-                Err(err) => return Err(FollowError::Keys(err)),
-            };
-            let outcome = fold_batch(live, batch, keys).await?;
-            applied.send_replace(outcome.checkpoint);
-            *retry = FIRST_RETRY;
+            delay = (delay * 2).min(MAX_ROOM_CHECK);
         }
-        if let Some(err) = broken {
-            return Ok(Ended::Interrupted(err));
-        }
+        let paused = self.live.pause().await;
+        let model = self.live.reopen(&paused).await?;
+        drop(paused);
+        let checkpoint = model.last_applied()?;
+        self.applied.send_replace(checkpoint);
+        metrics::applied(checkpoint);
+        self.status.set_disk_full(false);
+        info!(
+            checkpoint,
+            "the disk has room again; folding on from the checkpoint"
+        );
+        Ok(true)
     }
 }
 

@@ -20,7 +20,9 @@
 //!
 //! Reads never need NATS (except request history, which comes from the log):
 //! the service starts and answers from sled while the fold task keeps trying
-//! to reach the log.
+//! to reach the log. Nor do they need disk space: on a full disk the service
+//! still starts and answers from what is folded, while the fold waits for
+//! room (see `follow`).
 #![forbid(unsafe_code)]
 
 mod config;
@@ -43,8 +45,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
 
 use data_dir::DataDir;
+use follow::{FoldStatus, Follower};
 use live::Live;
 use sy_api::pb::admin_server::AdminServer;
 use sy_api::pb::placement_query_server::PlacementQueryServer;
@@ -53,7 +57,7 @@ use sy_eventlog::{EventLog, LogError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic_health::ServingStatus;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 pub use config::Config;
 pub use follow::FollowError;
@@ -169,6 +173,24 @@ pub async fn serve(
 
     metrics::applied(checkpoint);
     metrics::quarantined(model.quarantine_count()?);
+    let status = Arc::new(FoldStatus::default());
+    let reserve = data_dir.reserve();
+    if !config.read_only {
+        match reserve.ensure() {
+            Ok(()) => status.set_disk_full(false),
+            Err(err) if read_model::is_disk_full(&err) => {
+                warn!(
+                    data_dir = %config.data_dir.display(),
+                    "disk full at start; serving reads from what is folded until there is room"
+                );
+                status.set_disk_full(true);
+            }
+            Err(err) => {
+                warn!(%err, reserve = %reserve.path().display(), "cannot write the disk reserve");
+                status.set_disk_full(false);
+            }
+        }
+    }
     let live = Live::new(model);
     let (applied_tx, applied) = watch::channel(checkpoint);
     let newest = Arc::new(AtomicI64::new(0));
@@ -180,20 +202,25 @@ pub async fn serve(
         );
         None
     } else {
-        Some(tokio::spawn({
-            let (live, log, stop_tx, newest) =
-                (live.clone(), log.clone(), stop_tx.clone(), newest.clone());
-            let stop = Stop(stop_rx.clone());
-            let batch_size = config.batch_len();
-            async move {
-                let followed =
-                    follow::follow(live, log, kek, batch_size, applied_tx, newest, stop).await;
-                if let Err(err) = &followed {
-                    error!(%err, "fold failed; shutting down");
-                }
-                stop_tx.send_replace(true);
-                followed
+        let follower = Follower {
+            live: live.clone(),
+            log: log.clone(),
+            batch_size: config.batch_len(),
+            applied: applied_tx,
+            newest: newest.clone(),
+            status: status.clone(),
+            reserve,
+            max_stall: config.ready_max_stall(),
+        };
+        let stop = Stop(stop_rx.clone());
+        let stop_tx = stop_tx.clone();
+        Some(tokio::spawn(async move {
+            let followed = follower.run(kek, stop).await;
+            if let Err(err) = &followed {
+                error!(%err, "fold failed; shutting down");
             }
+            stop_tx.send_replace(true);
+            followed
         }))
     };
 
@@ -204,7 +231,9 @@ pub async fn serve(
         log: log.clone(),
         applied: applied.clone(),
         newest,
+        status,
         max_lag: config.ready_max_lag,
+        max_stall: config.ready_max_stall(),
         read_only: config.read_only,
     }));
     let admin = rebuild::AdminService::new(
@@ -278,7 +307,11 @@ pub async fn serve(
             .await
             .unwrap_or_else(|err| Err(FollowError::Worker(err))),
     };
-    live.model().flush()?;
+    match live.flush() {
+        // What could not be written is folded again from the log next time.
+        Err(err) if err.is_disk_full() => warn!(%err, "disk full; the last batches stay unwritten"),
+        flushed => flushed?,
+    }
     served?;
     followed?;
     info!("stopped");
@@ -307,32 +340,113 @@ struct Readiness {
     log: EventLog,
     applied: watch::Receiver<u64>,
     newest: Arc<AtomicI64>,
+    status: Arc<FoldStatus>,
     max_lag: u64,
+    max_stall: Duration,
     read_only: bool,
+}
+
+/// Why a replica does not serve, or that it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Serving,
+    /// The log does not answer.
+    Unreachable,
+    /// `--ready-max-lag` events or more are not applied yet.
+    Lagging,
+    /// The log is ahead and the fold has not advanced for
+    /// `--ready-max-stall-ms`.
+    Stalled,
+    /// The fold waits for disk space.
+    DiskFull,
+}
+
+impl Verdict {
+    fn status(self) -> ServingStatus {
+        if self == Self::Serving {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        }
+    }
+}
+
+/// One look at the fold, for [`judge`].
+struct Look {
+    /// The log's last position; `None`: the log did not answer.
+    log_position: Option<u64>,
+    applied: u64,
+    /// How long the log has been ahead without the fold advancing.
+    stalled_for: Duration,
+    disk_full: bool,
+}
+
+/// Whether a (folding) replica should get traffic, and if not why.
+fn judge(look: &Look, max_lag: u64, max_stall: Duration) -> Verdict {
+    let Some(log_position) = look.log_position else {
+        return Verdict::Unreachable;
+    };
+    if look.disk_full {
+        Verdict::DiskFull
+    } else if log_position.saturating_sub(look.applied) >= max_lag.max(1) {
+        Verdict::Lagging
+    } else if look.stalled_for >= max_stall {
+        Verdict::Stalled
+    } else {
+        Verdict::Serving
+    }
+}
+
+/// Since when the log has been ahead with the fold standing still.
+#[derive(Debug, Default)]
+struct StallClock {
+    applied: u64,
+    since: Option<Instant>,
+}
+
+impl StallClock {
+    /// How long the fold has stood still at `applied` while `behind`, as of
+    /// `now`; any advance, or catching up, starts the clock again.
+    fn observe(&mut self, applied: u64, behind: bool, now: Instant) -> Duration {
+        if !behind || applied != self.applied {
+            self.applied = applied;
+            self.since = behind.then_some(now);
+            return Duration::ZERO;
+        }
+        now.saturating_duration_since(*self.since.get_or_insert(now))
+    }
 }
 
 /// gRPC health of `shuangyong.v1.Query` and `shuangyong.v1.PlacementQuery`
 /// (and the server as a whole), both read from the same fold: serving
-/// while the log is reachable and the fold is less than `max_lag` events
-/// behind; a read-only replica always serves. Lag and quarantine metrics are
-/// refreshed on the same tick.
+/// while the log is reachable, the fold is less than `max_lag` events
+/// behind, has not stood still behind the log for `max_stall` and is not
+/// blocked by a full disk; a read-only replica always serves. Lag, stall
+/// and quarantine metrics are refreshed on the same tick, and the fold
+/// learns the log's position from it.
 async fn track_readiness(r: Readiness) {
     const SERVICES: [&str; 3] = ["shuangyong.v1.Query", "shuangyong.v1.PlacementQuery", ""];
     let mut last = None;
+    let mut stall = StallClock::default();
     loop {
         let applied = *r.applied.borrow();
-        let (status, log_position) = if r.read_only {
-            (ServingStatus::Serving, None)
+        let (verdict, log_position) = if r.read_only {
+            (Verdict::Serving, None)
         } else {
             let log_position = r.log.last_position().await.ok();
-            let caught_up =
-                log_position.is_some_and(|p| p.saturating_sub(applied) < r.max_lag.max(1));
-            let status = if caught_up {
-                ServingStatus::Serving
-            } else {
-                ServingStatus::NotServing
+            if let Some(position) = log_position {
+                r.status.saw_log_at(position);
+            }
+            let behind = log_position.is_some_and(|p| p > applied);
+            let stalled_for = stall.observe(applied, behind, Instant::now());
+            metrics::stalled(stalled_for);
+            let look = Look {
+                log_position,
+                applied,
+                stalled_for,
+                disk_full: r.status.is_disk_full(),
             };
-            (status, log_position)
+            (judge(&look, r.max_lag, r.max_stall), log_position)
         };
         let lag_events = log_position.map_or(0, |p| p.saturating_sub(applied));
         let lag_seconds = if lag_events == 0 {
@@ -345,13 +459,69 @@ async fn track_readiness(r: Readiness) {
         if let Ok(total) = r.live.model().quarantine_count() {
             metrics::quarantined(total);
         }
-        if last != Some(status) {
-            info!(?status, applied, log_position, "readiness changed");
-            for service in SERVICES {
-                r.health.set_service_status(service, status).await;
+        if last != Some(verdict) {
+            info!(?verdict, applied, log_position, "readiness changed");
+            let status = verdict.status();
+            if last.map(Verdict::status) != Some(status) {
+                for service in SERVICES {
+                    r.health.set_service_status(service, status).await;
+                }
             }
-            last = Some(status);
+            last = Some(verdict);
         }
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STALL: Duration = Duration::from_secs(5);
+
+    fn look(log_position: Option<u64>, applied: u64, stalled_for: u64) -> Look {
+        Look {
+            log_position,
+            applied,
+            stalled_for: Duration::from_secs(stalled_for),
+            disk_full: false,
+        }
+    }
+
+    #[test]
+    fn a_fold_standing_still_behind_the_log_does_not_serve_even_with_little_lag() {
+        assert_eq!(judge(&look(Some(10), 9, 0), 1000, STALL), Verdict::Serving);
+        assert_eq!(judge(&look(Some(10), 9, 4), 1000, STALL), Verdict::Serving);
+        assert_eq!(judge(&look(Some(10), 9, 5), 1000, STALL), Verdict::Stalled);
+        assert_eq!(
+            judge(&look(Some(2000), 9, 0), 1000, STALL),
+            Verdict::Lagging
+        );
+        assert_eq!(judge(&look(None, 9, 0), 1000, STALL), Verdict::Unreachable);
+        let blocked = Look {
+            disk_full: true,
+            ..look(Some(9), 9, 0)
+        };
+        assert_eq!(judge(&blocked, 1000, STALL), Verdict::DiskFull);
+        assert_eq!(Verdict::Stalled.status(), ServingStatus::NotServing);
+        assert_eq!(Verdict::Serving.status(), ServingStatus::Serving);
+    }
+
+    #[test]
+    fn the_stall_clock_runs_only_while_behind_and_standing_still() {
+        let start = Instant::now();
+        let at = |secs| start + Duration::from_secs(secs);
+        let mut clock = StallClock::default();
+        // Caught up for a long time: no stall, whatever the time.
+        assert_eq!(clock.observe(5, false, at(0)), Duration::ZERO);
+        assert_eq!(clock.observe(5, false, at(100)), Duration::ZERO);
+        // A write lands: behind from now on, not since the last advance.
+        assert_eq!(clock.observe(5, true, at(101)), Duration::ZERO);
+        assert_eq!(clock.observe(5, true, at(104)), Duration::from_secs(3));
+        // The fold advances but is still behind: the clock starts again.
+        assert_eq!(clock.observe(6, true, at(105)), Duration::ZERO);
+        assert_eq!(clock.observe(6, true, at(111)), Duration::from_secs(6));
+        // Caught up: no stall.
+        assert_eq!(clock.observe(7, false, at(112)), Duration::ZERO);
     }
 }

@@ -2,17 +2,24 @@
 //! that pauses the fold while a rebuild brings its new model to the live
 //! position and switches to it. Queries never wait on the gate: they read
 //! whichever model is in use when they start.
+//!
+//! After sled failed to write (a full disk), its database writes nothing
+//! again until it is opened anew, and sled locks its directory, so the old
+//! handle must be closed before the new one opens: `reopen` does both
+//! while queries wait (briefly) for the model.
 
 use std::sync::{Arc, OnceLock, RwLock};
 
 use sy_eventlog::keystore::KeyStore;
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::read_model::ReadModel;
+use crate::read_model::{ReadModel, ReadModelError};
 
 #[derive(Clone)]
 pub(crate) struct Live {
-    model: Arc<RwLock<ReadModel>>,
+    /// `None` only while `reopen` holds the lock, or after it failed (then
+    /// the service is stopping).
+    model: Arc<RwLock<Option<ReadModel>>>,
     gate: Arc<Mutex<()>>,
     /// Opens the sealed registrations the fold masks; set by the fold
     /// once the key store is open.
@@ -27,7 +34,7 @@ pub(crate) struct Paused<'a> {
 impl Live {
     pub(crate) fn new(model: ReadModel) -> Self {
         Self {
-            model: Arc::new(RwLock::new(model)),
+            model: Arc::new(RwLock::new(Some(model))),
             gate: Arc::new(Mutex::new(())),
             data_keys: Arc::new(OnceLock::new()),
         }
@@ -49,6 +56,46 @@ impl Live {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+            .expect("a model is in use: only a failed reopen leaves none, and it stops the service")
+    }
+
+    /// Writes the model in use to disk, if there is one.
+    pub(crate) fn flush(&self) -> Result<(), ReadModelError> {
+        let model = self
+            .model
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        model.map_or(Ok(()), |model| model.flush())
+    }
+
+    /// Closes the model in use and opens its directory again (same
+    /// signature checks); only with the fold paused. Queries wait for the
+    /// new model meanwhile; those already running hold the old handle a
+    /// moment longer, which opening waits for.
+    pub(crate) async fn reopen(&self, _paused: &Paused<'_>) -> Result<ReadModel, ReadModelError> {
+        let live = self.clone();
+        // sled reads its log when it opens: off the async workers.
+        tokio::task::spawn_blocking(move || live.reopen_now())
+            .await
+            .map_err(|err| ReadModelError::corrupt(format!("reopening failed: {err}")))?
+    }
+
+    fn reopen_now(&self) -> Result<ReadModel, ReadModelError> {
+        let mut slot = self
+            .model
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(old) = slot.take() else {
+            return Err(ReadModelError::corrupt(
+                "no read model to reopen: an earlier reopen failed",
+            ));
+        };
+        let (path, verifier) = (old.path().to_path_buf(), old.verifier());
+        drop(old);
+        let model = ReadModel::open(&path)?.verifying(verifier);
+        *slot = Some(model.clone());
+        Ok(model)
     }
 
     /// Waits until no batch is being applied and keeps the fold out.
@@ -64,6 +111,6 @@ impl Live {
         *self
             .model
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = model;
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(model);
     }
 }

@@ -51,3 +51,19 @@ pub fn lag(log_position: Option<u64>, lag_events: u64, lag_seconds: f64) {
 pub fn quarantined(total: u64) {
     metrics::gauge!("sy_projection_quarantined").set(total as f64);
 }
+
+/// `sy_projection_fold_blocked{reason="disk_full"}`: 1 while the fold waits
+/// for disk space, else 0.
+pub fn disk_full(blocked: bool) {
+    metrics::gauge!("sy_projection_fold_blocked", "reason" => "disk_full").set(if blocked {
+        1.0
+    } else {
+        0.0
+    });
+}
+
+/// `sy_projection_fold_stalled_seconds`: how long the log has been ahead
+/// without the fold advancing (0 while it advances or is caught up).
+pub fn stalled(for_: Duration) {
+    metrics::gauge!("sy_projection_fold_stalled_seconds").set(for_.as_secs_f64());
+}

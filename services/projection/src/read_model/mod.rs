@@ -51,7 +51,7 @@ mod trees;
 mod views;
 
 use std::ops::Bound;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jiff::civil::Date;
@@ -95,6 +95,24 @@ impl ReadModelError {
     pub(crate) fn corrupt(reason: impl Into<String>) -> Self {
         Self::Corrupt(reason.into())
     }
+
+    /// Whether sled failed for want of disk space (ENOSPC). sled 0.34 keeps
+    /// the first I/O error of a database and fails every later write with
+    /// it, so such a handle writes nothing again: the database must be
+    /// opened anew once there is room (reads from it still work).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Self::Storage(sled::Error::Io(err)) => is_disk_full(err),
+            _ => false,
+        }
+    }
+}
+
+/// ENOSPC, as the OS reports it or as sled re-wraps it (then with the kind
+/// but without the raw code).
+pub(crate) fn is_disk_full(err: &std::io::Error) -> bool {
+    const ENOSPC: i32 = 28;
+    err.kind() == std::io::ErrorKind::StorageFull || err.raw_os_error() == Some(ENOSPC)
 }
 
 /// An event the fold refused, kept for operators and auditors.
@@ -145,6 +163,8 @@ impl Quarantined {
 #[derive(Clone)]
 pub struct ReadModel {
     db: sled::Db,
+    /// The sled directory, to open it anew (see `ReadModelError::is_disk_full`).
+    path: PathBuf,
     trees: Trees<sled::Tree>,
     /// The keys every folded event must be signed with; `None`: signatures
     /// are not checked (development mode, and `sy as-of` builds).
@@ -190,9 +210,15 @@ impl ReadModel {
         }
         Ok(Self {
             db,
+            path: dir.to_path_buf(),
             trees,
             verifier: None,
         })
+    }
+
+    /// The sled directory this model was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// This model, folding only events signed by one of `keys` (others are
