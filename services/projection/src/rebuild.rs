@@ -260,9 +260,11 @@ impl Admin for AdminService {
             }
         };
         let started = async {
+            let live = self.live.model();
             let fresh = ReadModel::open(&path)
                 .map_err(storage)?
-                .verifying(self.live.model().verifier());
+                .verifying(live.verifier())
+                .reading_schema(live.schema_version());
             let events = self
                 .log
                 .tail(1)
