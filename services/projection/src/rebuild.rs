@@ -6,6 +6,11 @@
 //! Reads are never stopped: queries use the live model until the switch and
 //! the new one after. The fold pauses only for the last stretch and the
 //! digest comparison; writes (intake) never pause.
+//!
+//! Both folds are this release's (the fresh model reads the schema versions
+//! the live one reads), so any difference aborts. Events an older release
+//! quarantined as newer never make one: a release that reads them folded
+//! the log again when it started (`crate::data_dir`), before it served.
 
 use std::pin::Pin;
 use std::sync::Arc;

@@ -38,8 +38,8 @@
 //! Events the fold cannot use are quarantined with their position, subject,
 //! reason and bytes (and, for an event refused as written by a newer
 //! release, its schema version, so an upgraded release knows it now reads
-//! it: see `crate::data_dir`), and the fold moves on: a bad event must not stop every
-//! later one from being served. Later events of the same aggregate then fail
+//! it: see `crate::data_dir`), and the fold moves on: a bad event must not
+//! stop every later one from being served. Later events of the same aggregate then fail
 //! `apply`'s version check and are quarantined too, rather than guessed at.
 
 use prost::Message;
@@ -50,8 +50,7 @@ use sled::transaction::{
 use sy_domain::aggregate::{Aggregate, ApplyError};
 use sy_domain::allowance::Allowance;
 use sy_domain::audit::{LogDigest, check_prev_hash};
-use sy_domain::event::SCHEMA_VERSION;
-use sy_domain::event::{GENESIS_HASH, SUBJECT_PREFIX, hash};
+use sy_domain::event::{GENESIS_HASH, SCHEMA_VERSION, SUBJECT_PREFIX, hash};
 use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
 use sy_domain::person::Person;
 use sy_domain::placement::Placement;

@@ -799,7 +799,11 @@ fn an_upgraded_release_folds_again_what_an_older_one_quarantined_as_newer() {
         let positions: Vec<u64> = outcome.quarantined.iter().map(|(p, _)| *p).collect();
         assert_eq!(positions, [2, 3]);
         let stored = model.quarantined().unwrap();
-        assert!(stored.iter().all(|entry| entry.newer_schema == Some(upgraded)));
+        assert!(
+            stored
+                .iter()
+                .all(|entry| entry.newer_schema == Some(upgraded))
+        );
         assert_eq!(model.request(&id(2)).unwrap(), None);
         assert_eq!(model.quarantined_now_readable().unwrap(), 0);
         assert_eq!(dir.active_path(), root.path().join("gen-1"));
@@ -851,8 +855,10 @@ fn an_upgraded_release_folds_again_what_an_older_one_quarantined_as_newer() {
 /// as the older release folded it.
 #[test]
 fn a_plain_sled_dir_keeps_what_an_older_release_quarantined() {
-    let mut log = Log::default();
-    log.schema_version = SCHEMA_VERSION + 1;
+    let mut log = Log {
+        schema_version: SCHEMA_VERSION + 1,
+        ..Default::default()
+    };
     log.must(&id(1), &submit(), REQUESTER);
     let root = tempfile::tempdir().unwrap();
     {
