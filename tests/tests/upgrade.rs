@@ -5,13 +5,15 @@
 //! the fold go on, and intake answers `DATA_LOSS` for that aggregate only.
 //!
 //! The quarantine is a property of a fold, not of the log: the event stays
-//! in the log as written, and every fold from position 1 decides it again
-//! (a fresh replica quarantines it at the same position; an online rebuild
-//! agrees with the live model). That is how a replica recovers after its
-//! own upgrade: the upgraded release folds the log again (a fresh
-//! `--data-dir`, README "The projection's data and rebuilds") and applies
-//! what it now reads. A second build of the projection with a higher
-//! `SCHEMA_VERSION` is what it would take to run that last step here.
+//! in the log as written, and every fold from position 1 by the same
+//! release decides it again (a fresh replica quarantines it at the same
+//! position; an online rebuild agrees with the live model). That is how a
+//! replica recovers after its own upgrade: the quarantine entry records the
+//! event's schema version, and a release that reads it folds the log again
+//! into a new generation at start and applies it. Running that release
+//! here would take a second build; the projection's unit test
+//! `an_upgraded_release_folds_again_what_an_older_one_quarantined_as_newer`
+//! plays it with the fold's schema version as a parameter.
 #![allow(
     clippy::unwrap_used,
     reason = "helpers outside #[test] fns; a panic there is the failure report"

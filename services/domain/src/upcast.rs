@@ -4,6 +4,11 @@
 //! envelope from the schema version it was written with to
 //! [`SCHEMA_VERSION`] before folding it. Intake and projection both call
 //! [`upcast`], so they fold the same meaning.
+//!
+//! [`upcast_reading`] names the newest version a reader reads instead of
+//! taking this release's: the projection keeps that version as a property
+//! of its fold, so its tests can fold as an older or a later release does
+//! and play an upgrade without a second build.
 
 use crate::event::SCHEMA_VERSION;
 use crate::pb::event_envelope::Payload;
@@ -18,23 +23,40 @@ pub enum UpcastError {
     Newer {
         /// The envelope's schema version.
         found: u32,
-        /// [`SCHEMA_VERSION`] of this release.
+        /// The newest version the reader reads ([`SCHEMA_VERSION`] of
+        /// this release).
         supported: u32,
     },
 }
 
 /// `envelope` as the current schema means it.
-pub fn upcast(mut envelope: EventEnvelope) -> Result<EventEnvelope, UpcastError> {
-    if envelope.schema_version > SCHEMA_VERSION {
+pub fn upcast(envelope: EventEnvelope) -> Result<EventEnvelope, UpcastError> {
+    upcast_reading(envelope, SCHEMA_VERSION)
+}
+
+/// `envelope` as a reader of schema versions up to `supported` means it:
+/// refused if it is newer, otherwise brought up through this release's
+/// upcasters. A version past [`SCHEMA_VERSION`] but within `supported`
+/// passes unchanged: `supported` above this release's version stands for a
+/// later release whose meaning of those versions is the one they were
+/// written with.
+pub fn upcast_reading(
+    mut envelope: EventEnvelope,
+    supported: u32,
+) -> Result<EventEnvelope, UpcastError> {
+    if envelope.schema_version > supported {
         return Err(UpcastError::Newer {
             found: envelope.schema_version,
-            supported: SCHEMA_VERSION,
+            supported,
         });
     }
     if envelope.schema_version == 0 {
         v0_to_v1(&mut envelope);
     }
-    debug_assert_eq!(envelope.schema_version, SCHEMA_VERSION);
+    debug_assert!(
+        envelope.schema_version >= SCHEMA_VERSION,
+        "an upcaster to the current version is missing"
+    );
     Ok(envelope)
 }
 
@@ -89,6 +111,28 @@ mod tests {
                 found: SCHEMA_VERSION + 1,
                 supported: SCHEMA_VERSION
             })
+        );
+    }
+
+    #[test]
+    fn a_reader_of_a_later_version_reads_it_as_written_and_refuses_what_is_newer_still() {
+        let later = submitted(SCHEMA_VERSION + 1);
+        assert_eq!(
+            upcast_reading(later.clone(), SCHEMA_VERSION + 1).unwrap(),
+            later
+        );
+        assert_eq!(
+            upcast_reading(submitted(SCHEMA_VERSION + 2), SCHEMA_VERSION + 1),
+            Err(UpcastError::Newer {
+                found: SCHEMA_VERSION + 2,
+                supported: SCHEMA_VERSION + 1
+            })
+        );
+        let old = upcast_reading(submitted(0), SCHEMA_VERSION + 1).unwrap();
+        assert_eq!(
+            old,
+            upcast(submitted(0)).unwrap(),
+            "old events mean the same"
         );
     }
 }

@@ -20,12 +20,20 @@
 //! given up to open the read model and serve reads from it. The fold writes
 //! the reserve again before it folds on; that it can is also how it knows
 //! there is room again.
+//!
+//! The same happens when the active generation quarantined events as
+//! written by a newer release (their schema version past what the fold
+//! read) and this release reads that version: the quarantine belongs to the
+//! older release's fold, and only folding the log again applies those
+//! events (and the later events of their aggregates, quarantined after
+//! them). A plain sled directory is served as it is, with a warning.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use tracing::warn;
+use sy_domain::event::SCHEMA_VERSION;
+use tracing::{info, warn};
 
 use crate::read_model::{FORMAT, ReadModel, ReadModelError};
 
@@ -51,6 +59,15 @@ fn io(path: &Path, err: std::io::Error) -> ReadModelError {
 impl DataDir {
     /// Finds (or creates) the active read model under `root`.
     pub fn open(root: &Path) -> Result<(Self, ReadModel), ReadModelError> {
+        Self::open_reading(root, SCHEMA_VERSION)
+    }
+
+    /// [`Self::open`] with a fold that reads event schema versions up to
+    /// `schema_version`, as the release with that version would.
+    pub(crate) fn open_reading(
+        root: &Path,
+        schema_version: u32,
+    ) -> Result<(Self, ReadModel), ReadModelError> {
         let marker = root.join(ACTIVE);
         let active = if marker.exists() {
             let name = fs::read_to_string(&marker).map_err(|err| io(&marker, err))?;
@@ -87,31 +104,63 @@ impl DataDir {
                 ReadModel::open(&dir.active_path())?
             }
             opened => opened?,
-        };
+        }
+        .reading_schema(schema_version);
         let format = model.format()?;
-        if format == FORMAT {
+        let path = dir.active_path();
+        if format != FORMAT {
+            if !dir.has_generations() {
+                return Err(ReadModelError::Corrupt(format!(
+                    "{} holds a read model in format {format}; this version reads format {FORMAT}: \
+                     make it again from the log",
+                    path.display()
+                )));
+            }
+            drop(model);
+            let (model, next_path) = dir.start_next(schema_version)?;
+            warn!(
+                old = %path.display(),
+                new = %next_path.display(),
+                format,
+                expected = FORMAT,
+                "read model is in another format; rebuilding it from the log in a new generation"
+            );
             return Ok((dir, model));
         }
-        let path = dir.active_path();
+        let readable = model.quarantined_now_readable()?;
+        if readable == 0 {
+            return Ok((dir, model));
+        }
         if !dir.has_generations() {
-            return Err(ReadModelError::Corrupt(format!(
-                "{} holds a read model in format {format}; this version reads format {FORMAT}: \
-                 make it again from the log",
-                path.display()
-            )));
+            warn!(
+                path = %path.display(),
+                quarantined = readable,
+                schema_version,
+                "read model quarantined events of a schema version this release reads; \
+                 serving it as it is (a plain sled directory has no generations to rebuild in)"
+            );
+            return Ok((dir, model));
         }
         drop(model);
-        let (next, next_path) = dir.prepare_next()?;
-        warn!(
+        let (model, next_path) = dir.start_next(schema_version)?;
+        info!(
             old = %path.display(),
             new = %next_path.display(),
-            format,
-            expected = FORMAT,
-            "read model is in another format; rebuilding it from the log in a new generation"
+            quarantined = readable,
+            schema_version,
+            "read model quarantined events of a newer schema that this release reads; \
+             rebuilding it from the log in a new generation"
         );
-        let model = ReadModel::open(&next_path)?;
-        dir.activate(next)?;
         Ok((dir, model))
+    }
+
+    /// Makes a fresh, empty next generation the active one and opens it, so
+    /// the fold replays the log from sequence 1 into it.
+    fn start_next(&mut self, schema_version: u32) -> Result<(ReadModel, PathBuf), ReadModelError> {
+        let (next, next_path) = self.prepare_next()?;
+        let model = ReadModel::open(&next_path)?.reading_schema(schema_version);
+        self.activate(next)?;
+        Ok((model, next_path))
     }
 
     /// The directory of the read model in use.

@@ -327,7 +327,7 @@ async fn fold_batch(
     keys: BatchKeys,
 ) -> Result<BatchOutcome, FollowError> {
     let paused = live.pause().await;
-    let model = live.model();
+    let model = live.model()?;
     let started = Instant::now();
     let outcome = tokio::task::spawn_blocking(move || model.apply_batch(&batch, &keys)).await??;
     drop(paused);

@@ -456,7 +456,7 @@ async fn track_readiness(r: Readiness) {
             (jiff::Timestamp::now().as_second() - newest).max(0) as f64
         };
         metrics::lag(log_position, lag_events, lag_seconds);
-        if let Ok(total) = r.live.model().quarantine_count() {
+        if let Ok(total) = r.live.model().and_then(|model| model.quarantine_count()) {
             metrics::quarantined(total);
         }
         if last != Some(verdict) {

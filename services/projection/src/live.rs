@@ -50,13 +50,14 @@ impl Live {
         self.data_keys.get_or_init(|| store)
     }
 
-    /// The model in use now (a cheap clone sharing the sled database).
-    pub(crate) fn model(&self) -> ReadModel {
+    /// The model in use now (a cheap clone sharing the sled database);
+    /// `Closed` after a failed reopen, while the service stops.
+    pub(crate) fn model(&self) -> Result<ReadModel, ReadModelError> {
         self.model
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
-            .expect("a model is in use: only a failed reopen leaves none, and it stops the service")
+            .ok_or(ReadModelError::Closed)
     }
 
     /// Writes the model in use to disk, if there is one.
@@ -91,9 +92,15 @@ impl Live {
                 "no read model to reopen: an earlier reopen failed",
             ));
         };
-        let (path, verifier) = (old.path().to_path_buf(), old.verifier());
+        let (path, verifier, schema) = (
+            old.path().to_path_buf(),
+            old.verifier(),
+            old.schema_version(),
+        );
         drop(old);
-        let model = ReadModel::open(&path)?.verifying(verifier);
+        let model = ReadModel::open(&path)?
+            .verifying(verifier)
+            .reading_schema(schema);
         *slot = Some(model.clone());
         Ok(model)
     }

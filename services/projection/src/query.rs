@@ -195,7 +195,12 @@ impl Query for QueryService {
             day => validate::date("as_of", day).map_err(|v| invalid_argument(&[v]))?,
         };
         let position = self.reads.reached(request.min_position).await?;
-        let mut board = self.reads.live.model().board(as_of).map_err(internal)?;
+        let mut board = self
+            .reads
+            .live
+            .model()
+            .and_then(|model| model.board(as_of))
+            .map_err(internal)?;
         board.position = position;
         Ok(Response::new(board))
     }
@@ -302,7 +307,7 @@ impl Query for QueryService {
             .reads
             .live
             .model()
-            .quarantined_after(request.after_position, limit as usize)
+            .and_then(|model| model.quarantined_after(request.after_position, limit as usize))
             .map_err(internal)?
             .into_iter()
             .map(|q| {
@@ -377,14 +382,17 @@ impl Watch {
             // Mark the current position seen before reading, so a batch
             // committed after the read wakes the wait below.
             self.applied.borrow_and_update();
-            match self.live.model().changes_after(self.after, WATCH_CHUNK) {
+            let read = self.live.model().and_then(|model| {
+                let changes = model.changes_after(self.after, WATCH_CHUNK)?;
+                Ok((model, changes))
+            });
+            match read {
                 Err(err) => {
                     self.failed = true;
                     return Some((Err(internal(err)), self));
                 }
-                Ok(changes) if !changes.is_empty() => {
+                Ok((model, changes)) if !changes.is_empty() => {
                     self.after = changes.last().map_or(self.after, |c| c.position);
-                    let model = self.live.model();
                     let scope = &self.scope;
                     self.pending.extend(
                         changes

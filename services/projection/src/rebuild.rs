@@ -6,6 +6,11 @@
 //! Reads are never stopped: queries use the live model until the switch and
 //! the new one after. The fold pauses only for the last stretch and the
 //! digest comparison; writes (intake) never pause.
+//!
+//! Both folds are this release's (the fresh model reads the schema versions
+//! the live one reads), so any difference aborts. Events an older release
+//! quarantined as newer never make one: a release that reads them folded
+//! the log again when it started (`crate::data_dir`), before it served.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -160,7 +165,7 @@ impl Rebuild {
         }
         let live = self.live.clone();
         let paused = live.pause().await;
-        let current = live.model();
+        let current = live.model().map_err(storage)?;
         let target = current.last_applied().map_err(storage)?;
         self.fold_until(target).await?;
         self.report(Phase::Verifying, None).await;
@@ -260,9 +265,11 @@ impl Admin for AdminService {
             }
         };
         let started = async {
+            let live = self.live.model().map_err(storage)?;
             let fresh = ReadModel::open(&path)
                 .map_err(storage)?
-                .verifying(self.live.model().verifier());
+                .verifying(live.verifier())
+                .reading_schema(live.schema_version());
             let events = self
                 .log
                 .tail(1)

@@ -62,7 +62,8 @@ impl Reads {
         read: impl FnOnce(&ReadModel, &str) -> Result<Option<T>, ReadModelError>,
     ) -> Result<(T, u64), Status> {
         let position = self.reached(min_position).await?;
-        let found = read(&self.live.model(), id).map_err(internal)?;
+        let model = self.live.model().map_err(internal)?;
+        let found = read(&model, id).map_err(internal)?;
         let found = found.ok_or_else(|| Status::not_found(format!("{what} {id} not found")))?;
         Ok((found, position))
     }
@@ -76,7 +77,7 @@ impl Reads {
         work: impl FnOnce(ReadModel) -> Result<T, Status> + Send + 'static,
     ) -> Result<(T, u64), Status> {
         let position = self.reached(min_position).await?;
-        let model = self.live.model();
+        let model = self.live.model().map_err(internal)?;
         let found = tokio::task::spawn_blocking(move || work(model))
             .await
             .map_err(|err| Status::internal(format!("read worker failed: {err}")))??;
@@ -123,6 +124,9 @@ pub(crate) fn from_list(err: ListError) -> Status {
 }
 
 pub(crate) fn internal(err: ReadModelError) -> Status {
+    if matches!(err, ReadModelError::Closed) {
+        return Status::unavailable(err.to_string());
+    }
     error!(%err, "read model failed");
     Status::internal(err.to_string())
 }

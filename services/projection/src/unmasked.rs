@@ -198,7 +198,7 @@ impl Unmasked {
         let served = self
             .live
             .model()
-            .person(&id)
+            .and_then(|model| model.person(&id))
             .map_err(internal)?
             .and_then(|stored| stored.view);
         let (person, fields) = clear_view(&person, served);
@@ -264,7 +264,7 @@ impl Unmasked {
             .read_subject(&subject(Person::KIND, id), 0)
             .await
             .map_err(|err| Status::unavailable(err.to_string()))?;
-        let verifier = self.live.model().verifier();
+        let verifier = self.live.model().map_err(internal)?.verifier();
         let mut person = Person::new(id);
         for event in &events {
             let mut envelope = match checked_envelope(event, Person::KIND, id, verifier.as_deref())

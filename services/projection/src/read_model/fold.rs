@@ -36,8 +36,10 @@
 //! is folded sealed, so it never reaches sled in the clear.
 //!
 //! Events the fold cannot use are quarantined with their position, subject,
-//! reason and bytes, and the fold moves on: a bad event must not stop every
-//! later one from being served. Later events of the same aggregate then fail
+//! reason and bytes (and, for an event refused as written by a newer
+//! release, its schema version, so an upgraded release knows it now reads
+//! it: see `crate::data_dir`), and the fold moves on: a bad event must not
+//! stop every later one from being served. Later events of the same aggregate then fail
 //! `apply`'s version check and are quarantined too, rather than guessed at.
 
 use prost::Message;
@@ -48,13 +50,13 @@ use sled::transaction::{
 use sy_domain::aggregate::{Aggregate, ApplyError};
 use sy_domain::allowance::Allowance;
 use sy_domain::audit::{LogDigest, check_prev_hash};
-use sy_domain::event::{GENESIS_HASH, SUBJECT_PREFIX, hash};
+use sy_domain::event::{GENESIS_HASH, SCHEMA_VERSION, SUBJECT_PREFIX, hash};
 use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
 use sy_domain::person::Person;
 use sy_domain::placement::Placement;
 use sy_domain::signature::VerifyKeys;
 use sy_domain::station::Station;
-use sy_domain::upcast::upcast;
+use sy_domain::upcast::{UpcastError, upcast_reading};
 use sy_eventlog::StoredEvent;
 
 use super::keys::{
@@ -105,6 +107,8 @@ enum Skip {
     Refused(String),
     /// Refused for its signature.
     Unsigned(String),
+    /// Refused because a newer release wrote it: its schema version.
+    Newer(u32, String),
     Failed(ConflictableTransactionError<ReadModelError>),
 }
 
@@ -151,6 +155,7 @@ impl ReadModel {
                 Batch {
                     trees,
                     verifier: self.verifier.as_deref(),
+                    schema_version: self.schema_version,
                     keys,
                 }
                 .fold(events)
@@ -166,6 +171,8 @@ impl ReadModel {
 struct Batch<'a> {
     trees: Trees<&'a TransactionalTree>,
     verifier: Option<&'a VerifyKeys>,
+    /// The newest event schema version the fold reads.
+    schema_version: u32,
     keys: &'a BatchKeys,
 }
 
@@ -182,7 +189,9 @@ struct Deltas {
 pub enum Unusable {
     /// No valid signature by one of the verifier's keys.
     Unsigned(String),
-    /// It does not decode or upcast, or names another aggregate.
+    /// Written by a newer release than the reader's.
+    Newer(UpcastError),
+    /// It does not decode, or names another aggregate.
     Refused(String),
 }
 
@@ -190,6 +199,7 @@ impl std::fmt::Display for Unusable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Unsigned(reason) | Self::Refused(reason) => f.write_str(reason),
+            Self::Newer(err) => write!(f, "{err}"),
         }
     }
 }
@@ -204,6 +214,17 @@ pub fn checked_envelope(
     id: &str,
     verifier: Option<&VerifyKeys>,
 ) -> Result<EventEnvelope, Unusable> {
+    checked_envelope_reading(event, kind, id, verifier, SCHEMA_VERSION)
+}
+
+/// [`checked_envelope`] by a reader of schema versions up to `supported`.
+fn checked_envelope_reading(
+    event: &StoredEvent,
+    kind: &str,
+    id: &str,
+    verifier: Option<&VerifyKeys>,
+    supported: u32,
+) -> Result<EventEnvelope, Unusable> {
     let envelope = EventEnvelope::decode(event.payload.as_ref())
         .map_err(|err| Unusable::Refused(format!("cannot decode envelope: {err}")))?;
     if let Some(keys) = verifier {
@@ -211,7 +232,7 @@ pub fn checked_envelope(
         keys.verify(&event.payload, &envelope)
             .map_err(|err| Unusable::Unsigned(format!("signature: {err}")))?;
     }
-    let envelope = upcast(envelope).map_err(|err| Unusable::Refused(err.to_string()))?;
+    let envelope = upcast_reading(envelope, supported).map_err(Unusable::Newer)?;
     if envelope.aggregate_id != id {
         return Err(Unusable::Refused(format!(
             "subject names {kind} {id} but the envelope names {}",
@@ -227,11 +248,18 @@ fn decode(
     kind: &str,
     id: &str,
     verifier: Option<&VerifyKeys>,
+    supported: u32,
 ) -> Result<EventEnvelope, Skip> {
-    checked_envelope(event, kind, id, verifier).map_err(|unusable| match unusable {
-        Unusable::Unsigned(reason) => Skip::Unsigned(reason),
-        Unusable::Refused(reason) => Skip::Refused(reason),
-    })
+    checked_envelope_reading(event, kind, id, verifier, supported).map_err(
+        |unusable| match unusable {
+            Unusable::Unsigned(reason) => Skip::Unsigned(reason),
+            Unusable::Refused(reason) => Skip::Refused(reason),
+            Unusable::Newer(err) => {
+                let UpcastError::Newer { found, .. } = err;
+                Skip::Newer(found, err.to_string())
+            }
+        },
+    )
 }
 
 /// The event being folded and the aggregate it belongs to.
@@ -277,10 +305,13 @@ impl Batch<'_> {
             match self.fold_event(event, &mut deltas, &mut outcome.correlation_ids) {
                 Ok(true) => outcome.applied += 1,
                 Ok(false) => outcome.ignored += 1,
-                Err(Skip::Refused(reason)) => self.quarantine(event, reason, &mut outcome)?,
+                Err(Skip::Refused(reason)) => self.quarantine(event, reason, None, &mut outcome)?,
                 Err(Skip::Unsigned(reason)) => {
                     outcome.unsigned += 1;
-                    self.quarantine(event, reason, &mut outcome)?;
+                    self.quarantine(event, reason, None, &mut outcome)?;
+                }
+                Err(Skip::Newer(found, reason)) => {
+                    self.quarantine(event, reason, Some(found), &mut outcome)?;
                 }
                 Err(Skip::Failed(err)) => return Err(err),
             }
@@ -308,14 +339,16 @@ impl Batch<'_> {
         Ok(outcome)
     }
 
-    /// Keeps `event` in the quarantine tree with why it was refused.
+    /// Keeps `event` in the quarantine tree with why it was refused and,
+    /// if it was refused as written by a newer release, its schema version.
     fn quarantine(
         &self,
         event: &StoredEvent,
         reason: String,
+        newer_schema: Option<u32>,
         outcome: &mut BatchOutcome,
     ) -> TxResult<()> {
-        let entry = Quarantined::encode(&event.subject, &reason, &event.payload);
+        let entry = Quarantined::encode(&event.subject, &reason, newer_schema, &event.payload);
         self.trees
             .quarantine
             .insert(&u64_bytes(event.position)[..], entry)?;
@@ -372,7 +405,7 @@ impl Batch<'_> {
         if ![REQUEST, PERSON, PLACEMENT, ALLOWANCE, STATION].contains(&kind) {
             return Ok(false);
         }
-        let mut envelope = decode(event, kind, id, self.verifier)?;
+        let mut envelope = decode(event, kind, id, self.verifier, self.schema_version)?;
         let opened_with = if kind == PERSON || kind == REQUEST {
             self.keys
                 .open_sealed(&mut envelope)

@@ -16,7 +16,9 @@
 //!   (layouts in [`keys`]), values empty;
 //! - `board`: clearance board counters (see [`board`]);
 //! - `changes`: position u64 BE → prost-encoded `RequestChange`, for `WatchRequests`;
-//! - `quarantine`: position u64 BE → why an event could not be folded, and its bytes;
+//! - `quarantine`: position u64 BE → why an event could not be folded (and
+//!   the schema version of one refused as written by a newer release), and
+//!   its bytes;
 //!
 //! and for the placement programmes (see [`registry`]: domain states, and
 //! persons masked):
@@ -62,6 +64,7 @@ use sy_domain::signature::VerifyKeys;
 use keys::{FORMAT as FORMAT_KEY, LAST_APPLIED, LOG_DIGEST, QUARANTINED, read_u64, u64_bytes};
 use registry::Record;
 use sy_domain::audit::LogDigest;
+use sy_domain::event::SCHEMA_VERSION;
 use trees::Trees;
 
 /// The format this code writes the trees in. Raise it whenever stored bytes
@@ -70,8 +73,10 @@ use trees::Trees;
 /// 2: domain states stored with postcard; 3: stations keep their operator;
 /// 4: persons masked anew (last characters only, no sex or birth year),
 /// personal free text kept sealed, a request's text sealed when it
-/// concerns a person, with an index of the requests each person concerns.
-pub const FORMAT: u64 = 4;
+/// concerns a person, with an index of the requests each person concerns;
+/// 5: a quarantine entry records the schema version of an event refused as
+/// written by a newer release.
+pub const FORMAT: u64 = 5;
 
 pub use fold::{BatchOutcome, checked_envelope};
 pub use list::{ListError, ListFilter, Page};
@@ -89,6 +94,10 @@ pub enum ReadModelError {
     /// data directory. Rebuild it from the log.
     #[error("read model is damaged: {0}")]
     Corrupt(String),
+    /// No model is open: reopening it after a full disk failed, and the
+    /// service is stopping.
+    #[error("the read model is closed: it could not be opened again, and the service is stopping")]
+    Closed,
 }
 
 impl ReadModelError {
@@ -124,14 +133,21 @@ pub struct Quarantined {
     pub subject: String,
     /// Why the fold refused it (undecodable, or the domain's `ApplyError`).
     pub reason: String,
+    /// Set when it was refused as written by a newer release: its schema
+    /// version, past what the fold read. A release that reads that version
+    /// folds the log again at start (see `crate::data_dir`).
+    pub newer_schema: Option<u32>,
     /// The event's bytes exactly as stored in the log.
     pub payload: Vec<u8>,
 }
 
 impl Quarantined {
-    /// `[reason len u32 BE][reason][subject len u32 BE][subject][payload]`.
-    fn encode(subject: &str, reason: &str, payload: &[u8]) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(8 + reason.len() + subject.len() + payload.len());
+    /// `[newer schema u32 BE][reason len u32 BE][reason][subject len u32 BE]
+    /// [subject][payload]`; the newer schema is 0 for an event refused for
+    /// another reason (a newer version is at least 1).
+    fn encode(subject: &str, reason: &str, newer_schema: Option<u32>, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(12 + reason.len() + subject.len() + payload.len());
+        bytes.extend_from_slice(&newer_schema.unwrap_or(0).to_be_bytes());
         for text in [reason, subject] {
             let len = u32::try_from(text.len()).unwrap_or(u32::MAX);
             bytes.extend_from_slice(&len.to_be_bytes());
@@ -148,14 +164,23 @@ impl Quarantined {
             let (text, rest) = rest.split_at_checked(len)?;
             Some((String::from_utf8(text.to_vec()).ok()?, rest))
         }
-        let (reason, rest) = text(bytes)?;
+        let (newer_schema, rest) = Self::newer_schema_of(bytes)?;
+        let (reason, rest) = text(rest)?;
         let (subject, payload) = text(rest)?;
         Some(Self {
             position,
             subject,
             reason,
+            newer_schema,
             payload: payload.to_vec(),
         })
+    }
+
+    /// The newer schema version an encoded entry records, and the rest.
+    fn newer_schema_of(bytes: &[u8]) -> Option<(Option<u32>, &[u8])> {
+        let (version, rest) = bytes.split_at_checked(4)?;
+        let version = u32::from_be_bytes(version.try_into().ok()?);
+        Some(((version != 0).then_some(version), rest))
     }
 }
 
@@ -169,6 +194,9 @@ pub struct ReadModel {
     /// The keys every folded event must be signed with; `None`: signatures
     /// are not checked (development mode, and `sy as-of` builds).
     verifier: Option<Arc<VerifyKeys>>,
+    /// The newest event schema version the fold reads: this release's
+    /// `SCHEMA_VERSION`; tests fold as another release would.
+    schema_version: u32,
 }
 
 impl std::fmt::Debug for ReadModel {
@@ -213,12 +241,44 @@ impl ReadModel {
             path: dir.to_path_buf(),
             trees,
             verifier: None,
+            schema_version: SCHEMA_VERSION,
         })
     }
 
     /// The sled directory this model was opened from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// This model, folding events of schema versions up to `version` (a
+    /// release other than this one; see `sy_domain::upcast::upcast_reading`).
+    pub(crate) fn reading_schema(self, version: u32) -> Self {
+        Self {
+            schema_version: version,
+            ..self
+        }
+    }
+
+    /// The newest event schema version this model's fold reads.
+    pub fn schema_version(&self) -> u32 {
+        self.schema_version
+    }
+
+    /// How many quarantined events were refused as written by a newer
+    /// release but are of a schema version this model's fold reads: an
+    /// older release quarantined them, and only folding the log again
+    /// applies them.
+    pub fn quarantined_now_readable(&self) -> Result<u64, ReadModelError> {
+        let mut count = 0;
+        for entry in self.trees.quarantine.iter() {
+            let (_, value) = entry?;
+            let (newer_schema, _) = Quarantined::newer_schema_of(&value)
+                .ok_or_else(|| ReadModelError::corrupt("quarantine entry is malformed"))?;
+            if newer_schema.is_some_and(|version| version <= self.schema_version) {
+                count += 1;
+            }
+        }
+        Ok(count)
     }
 
     /// This model, folding only events signed by one of `keys` (others are

@@ -18,6 +18,7 @@ use tempfile::TempDir;
 use super::keys::Index;
 use super::list::SCAN_BUDGET;
 use super::*;
+use crate::data_dir::DataDir;
 
 const REQUESTER: &str = "unit-31001";
 const WORKER: &str = "district-housing-bureau";
@@ -88,6 +89,9 @@ struct Log {
     states: HashMap<String, pb::Request>,
     /// Hash of each request's last event: the next one's `prev_hash`.
     heads: HashMap<String, [u8; 32]>,
+    /// The schema version new events are written with (0, the first
+    /// release's, unless a test plays a newer release).
+    schema_version: u32,
 }
 
 impl Log {
@@ -124,6 +128,7 @@ impl Log {
             actor: Some(actor),
             prev_hash: self.heads.get(id).copied().unwrap_or(GENESIS_HASH).to_vec(),
             payload: Some(payload),
+            schema_version: self.schema_version,
             ..Default::default()
         };
         state.apply(&envelope, position).unwrap();
@@ -253,6 +258,7 @@ fn quarantines_what_it_cannot_fold_and_keeps_going() {
     assert_eq!(stored[0].payload, garbage);
     assert_eq!(stored[0].subject, subject(KIND, &id(1)));
     assert_eq!(stored[0].reason, outcome.quarantined[0].1);
+    assert!(stored.iter().all(|entry| entry.newer_schema.is_none()));
     assert_eq!(
         model.request(&id(2)).unwrap().unwrap().status(),
         S::Assigned
@@ -297,7 +303,7 @@ fn events_from_a_newer_schema_are_quarantined_not_guessed_at() {
     log.must(&id(1), &submit(), REQUESTER);
     let mut newer = pb::EventEnvelope::decode(log.events[0].payload.as_ref()).unwrap();
     newer.aggregate_id = id(2);
-    newer.schema_version = sy_domain::event::SCHEMA_VERSION + 1;
+    newer.schema_version = SCHEMA_VERSION + 1;
     log.push(&subject(KIND, &id(2)), newer.encode_to_vec());
 
     let outcome = model
@@ -306,6 +312,9 @@ fn events_from_a_newer_schema_are_quarantined_not_guessed_at() {
     assert_eq!(outcome.applied, 1);
     assert_eq!(outcome.quarantined.len(), 1);
     assert!(outcome.quarantined[0].1.contains("schema version"));
+    let stored = model.quarantined().unwrap();
+    assert_eq!(stored[0].newer_schema, Some(SCHEMA_VERSION + 1));
+    assert_eq!(model.quarantined_now_readable().unwrap(), 0);
     // The old (version 0) submission was upcast: its defaults are explicit.
     let first = model.request(&id(1)).unwrap().unwrap();
     assert_eq!(first.supervision_level(), pb::SupervisionLevel::None);
@@ -761,4 +770,106 @@ proptest! {
             prop_assert_eq!(keys, indexes.get(&index).cloned().unwrap_or_default());
         }
     }
+}
+
+/// Issue 11, item 6b: a release that reads schema versions up to N
+/// quarantines the events a release of version N+1 wrote (a submission and
+/// its assignment), and serves the rest. The same data dir opened by a
+/// release that reads N+1 (the upgrade) folds the log again from position 1
+/// at start: the event is applied, nothing stays quarantined, and the read
+/// model is byte-identical to a fresh fold by that release.
+#[test]
+fn an_upgraded_release_folds_again_what_an_older_one_quarantined_as_newer() {
+    let old = SCHEMA_VERSION;
+    let upgraded = SCHEMA_VERSION + 1;
+    let mut log = Log::default();
+    log.must(&id(1), &submit(), REQUESTER);
+    log.schema_version = upgraded;
+    log.must(&id(2), &submit(), REQUESTER);
+    log.must(&id(2), &assign(WORKER, date(2027, 3, 1)), WORKER);
+    log.schema_version = old;
+    log.must(&id(1), &assign(WORKER, date(2027, 3, 1)), WORKER);
+
+    let root = tempfile::tempdir().unwrap();
+    {
+        let (dir, model) = DataDir::open_reading(root.path(), old).unwrap();
+        let outcome = model
+            .apply_batch(&log.events, &BatchKeys::default())
+            .unwrap();
+        let positions: Vec<u64> = outcome.quarantined.iter().map(|(p, _)| *p).collect();
+        assert_eq!(positions, [2, 3]);
+        let stored = model.quarantined().unwrap();
+        assert!(
+            stored
+                .iter()
+                .all(|entry| entry.newer_schema == Some(upgraded))
+        );
+        assert_eq!(model.request(&id(2)).unwrap(), None);
+        assert_eq!(model.quarantined_now_readable().unwrap(), 0);
+        assert_eq!(dir.active_path(), root.path().join("gen-1"));
+        model.flush().unwrap();
+    }
+    // Restarting the old release keeps its fold.
+    {
+        let (dir, model) = DataDir::open_reading(root.path(), old).unwrap();
+        assert_eq!(dir.active_path(), root.path().join("gen-1"));
+        assert_eq!(model.quarantine_count().unwrap(), 2);
+    }
+
+    let (dir, model) = DataDir::open_reading(root.path(), upgraded).unwrap();
+    assert_eq!(
+        dir.active_path(),
+        root.path().join("gen-2"),
+        "a new generation"
+    );
+    assert_eq!(dir.inactive(), vec![root.path().join("gen-1")]);
+    assert_eq!(model.schema_version(), upgraded);
+    assert_eq!(model.last_applied().unwrap(), 0, "replayed from position 1");
+    // What the fold task does next: follow the log from position 1.
+    let outcome = model
+        .apply_batch(&log.events, &BatchKeys::default())
+        .unwrap();
+    assert_eq!((outcome.applied, outcome.quarantined.len()), (4, 0));
+    assert_eq!(model.quarantine_count().unwrap(), 0);
+    assert_eq!(model.quarantined().unwrap(), []);
+    let recovered = model.request(&id(2)).unwrap().unwrap();
+    assert_eq!((recovered.status(), recovered.version), (S::Assigned, 2));
+
+    let (_fresh_dir, fresh) = open();
+    let fresh = fresh.reading_schema(upgraded);
+    fresh
+        .apply_batch(&log.events, &BatchKeys::default())
+        .unwrap();
+    assert_eq!(model.log_digest().unwrap(), fresh.log_digest().unwrap());
+    assert_eq!(model.digest().unwrap(), fresh.digest().unwrap());
+
+    // Once folded again, a restart of the upgraded release keeps it.
+    model.flush().unwrap();
+    drop(model);
+    let (dir, model) = DataDir::open_reading(root.path(), upgraded).unwrap();
+    assert_eq!(dir.active_path(), root.path().join("gen-2"));
+    assert_eq!(model.last_applied().unwrap(), 4);
+}
+
+/// An `sy as-of` output has no generations to fold again in: it is served
+/// as the older release folded it.
+#[test]
+fn a_plain_sled_dir_keeps_what_an_older_release_quarantined() {
+    let mut log = Log {
+        schema_version: SCHEMA_VERSION + 1,
+        ..Default::default()
+    };
+    log.must(&id(1), &submit(), REQUESTER);
+    let root = tempfile::tempdir().unwrap();
+    {
+        let model = ReadModel::open(root.path()).unwrap();
+        model
+            .apply_batch(&log.events, &BatchKeys::default())
+            .unwrap();
+        model.flush().unwrap();
+    }
+    let (dir, model) = DataDir::open_reading(root.path(), SCHEMA_VERSION + 1).unwrap();
+    assert!(!dir.has_generations());
+    assert_eq!(model.quarantined_now_readable().unwrap(), 1);
+    assert_eq!(model.quarantine_count().unwrap(), 1);
 }
