@@ -81,6 +81,20 @@ pub struct StreamSum {
     pub digest: String,
 }
 
+/// One line per stream of a backup: what `sy backup` wrote and `sy restore`
+/// restored, to compare.
+fn say_streams(sums: &[StreamSum]) {
+    for sum in sums {
+        say!(
+            "  {}: {} messages, last sequence {}, digest {}",
+            sum.name,
+            sum.messages,
+            sum.last_sequence,
+            sum.digest
+        );
+    }
+}
+
 /// One line of a backup file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -228,15 +242,7 @@ pub async fn run_backup(args: &BackupArgs, timeout: Duration) -> Result<(), Erro
     writeln!(out.writer(), "{}", manifest.to_json()).map_err(Error::io(out.what()))?;
     out.finish()?;
     say!("backup of {stream} written to {}", args.out.display());
-    for sum in &sums {
-        say!(
-            "  {}: {} messages, last sequence {}, digest {}",
-            sum.name,
-            sum.messages,
-            sum.last_sequence,
-            sum.digest
-        );
-    }
+    say_streams(&sums);
     say!(
         "  log digest {} at position {} (compare: sy verify --live --expect-digest)",
         log_digest.hex(),
@@ -634,15 +640,7 @@ pub async fn run_restore(args: &RestoreArgs, timeout: Duration) -> Result<(), Er
         checked.created_at,
         args.log.nats_url
     );
-    for sum in &checked.streams {
-        say!(
-            "  {}: {} messages, last sequence {}, digest {}",
-            sum.name,
-            sum.messages,
-            sum.last_sequence,
-            sum.digest
-        );
-    }
+    say_streams(&checked.streams);
     say!(
         "  log digest {} at position {} (check: sy verify --live --expect-digest {})",
         checked.log_digest,
