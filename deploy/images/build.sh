@@ -16,7 +16,7 @@
 #   shuangyong:local            that base + sy-intake, sy-projection and sy built
 #                               here with cargo (SY_IMAGE); with SY_IMAGE_REV=<commit>,
 #                               built from that commit instead (an earlier release,
-#                               for upgrade tests), in its own target directory
+#                               for upgrade tests)
 # The base is built once and kept (SY_REBUILD_BASE=1 builds it again); the
 # other two are rebuilt on every run, which is cheap. The binaries must match
 # the base's C library, which is why the base is this host's own release.
@@ -106,12 +106,18 @@ PY
     -t "$NATS_IMAGE" "$context" >/dev/null
 }
 
-# The source tree and target directory to build from: this checkout, or for
-# SY_IMAGE_REV a worktree of that commit with a target directory of its own
-# (seeded from this one's, so only what changed since is compiled again).
-# Sets SRC and TARGET.
+BINARIES=(sy-intake sy-projection sy)
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+KEPT=""
+
+# The source tree to build from: this checkout, or for SY_IMAGE_REV a
+# worktree of that commit. Both build in the same target directory: the
+# other tree's crates live at another path, so cargo keeps their artifacts
+# apart and compiles only them again, and reuses every dependency. Only the
+# copies cargo puts at target/<profile>/<binary> are shared, so this
+# checkout's are kept aside meanwhile (restore_binaries). Sets SRC.
 source_tree() {
-  SRC="$ROOT" TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+  SRC="$ROOT"
   [ -n "${SY_IMAGE_REV:-}" ] || return 0
   local rev
   rev="$(git -C "$ROOT" rev-parse --verify "${SY_IMAGE_REV}^{commit}")" || die "no commit $SY_IMAGE_REV"
@@ -120,35 +126,49 @@ source_tree() {
     git -C "$ROOT" worktree prune
     git -C "$ROOT" worktree add --detach "$SRC" "$rev" >/dev/null
   fi
-  if [ ! -d "$SRC/target/$PROFILE" ] && [ -d "$TARGET/$PROFILE" ]; then
-    log "seeding $SRC/target from $TARGET/$PROFILE"
-    mkdir -p "$SRC/target/$PROFILE"
-    # Not the incremental caches: that build is not incremental.
-    find "$TARGET/$PROFILE" -mindepth 1 -maxdepth 1 ! -name incremental \
-      -exec cp -a {} "$SRC/target/$PROFILE/" \;
-  fi
-  TARGET="$SRC/target"
   # A one-off build: incremental caches would only cost disk.
   export CARGO_INCREMENTAL=0
+  KEPT="$WORK/kept-binaries"
+  rm -rf "$KEPT" && mkdir -p "$KEPT"
+  local binary
+  for binary in "${BINARIES[@]}"; do
+    if [ -f "$TARGET/$PROFILE/$binary" ]; then cp -p "$TARGET/$PROFILE/$binary" "$KEPT/"; fi
+  done
+  trap restore_binaries EXIT
+}
+
+# Puts this checkout's binaries back at target/<profile>/ (unlinking the
+# other tree's first: cargo hard-links them to its own artifacts).
+restore_binaries() {
+  [ -n "$KEPT" ] || return 0
+  local binary
+  for binary in "${BINARIES[@]}"; do
+    if [ -f "$KEPT/$binary" ]; then
+      rm -f "$TARGET/$PROFILE/$binary"
+      cp -p "$KEPT/$binary" "$TARGET/$PROFILE/$binary"
+    fi
+  done
 }
 
 # Our three binaries, built here, on the same base.
 build_sy() {
-  local context="$WORK/sy-${SY_IMAGE_REV:-local}" SRC TARGET
+  local context="$WORK/sy-${SY_IMAGE_REV:-local}" SRC
+  [ "$PROFILE" = release ] || [ "$PROFILE" = debug ] || die "SY_IMAGE_PROFILE is release or debug, not $PROFILE"
   source_tree
   command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) first"
   # The whole workspace's binaries, as CI and deploy/dev-up.sh build them, so
   # that an existing build is reused as is.
   local flags=(--locked --workspace --bins)
   [ "$PROFILE" = release ] && flags+=(--release)
-  [ "$PROFILE" = release ] || [ "$PROFILE" = debug ] || die "SY_IMAGE_PROFILE is release or debug, not $PROFILE"
-  log "cargo build ${flags[*]}"
+  log "cargo build ${flags[*]}${SY_IMAGE_REV:+ (commit $SY_IMAGE_REV)}"
   (cd "$SRC" && CARGO_TARGET_DIR="$TARGET" cargo build "${flags[@]}")
   rm -rf "$context" && mkdir -p "$context/bin"
   # Without debug information: a debug build's binaries shrink about tenfold.
-  for binary in sy-intake sy-projection sy; do
+  local binary
+  for binary in "${BINARIES[@]}"; do
     objcopy --strip-debug "$TARGET/$PROFILE/$binary" "$context/bin/$binary"
   done
+  restore_binaries
   cp "$HERE/sy.Dockerfile" "$context/Dockerfile"
   cp "$HERE/runtime.sh" "$context/"
   log "docker build $SY_IMAGE ($PROFILE binaries)"
