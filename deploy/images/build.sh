@@ -107,52 +107,58 @@ PY
 }
 
 BINARIES=(sy-intake sy-projection sy)
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-KEPT=""
 
-# The source tree to build from: this checkout, or for SY_IMAGE_REV a
-# worktree of that commit. Both build in the same target directory: the
-# other tree's crates live at another path, so cargo keeps their artifacts
-# apart and compiles only them again, and reuses every dependency. Only the
-# copies cargo puts at target/<profile>/<binary> are shared, so this
-# checkout's are kept aside meanwhile (restore_binaries). Sets SRC.
+# The source tree and target directory to build from: this checkout, or for
+# SY_IMAGE_REV a worktree of that commit with a target directory of its own.
+# Cargo names a workspace crate's artifacts the same whatever the checkout's
+# path, so sharing one target directory would mix the two trees' crates. The
+# other target is seeded with hard links to this one's third-party artifacts
+# (no copy, no disk): they are fresh there too, and a unit that is rebuilt
+# gets the same inputs, hence the same bytes. Sets SRC and TARGET.
 source_tree() {
-  SRC="$ROOT"
+  SRC="$ROOT" TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
   [ -n "${SY_IMAGE_REV:-}" ] || return 0
-  local rev
+  local rev seed="$TARGET/$PROFILE"
   rev="$(git -C "$ROOT" rev-parse --verify "${SY_IMAGE_REV}^{commit}")" || die "no commit $SY_IMAGE_REV"
   SRC="$WORK/src-${rev:0:12}"
   if [ ! -d "$SRC" ]; then
     git -C "$ROOT" worktree prune
     git -C "$ROOT" worktree add --detach "$SRC" "$rev" >/dev/null
   fi
+  TARGET="$SRC/target"
   # A one-off build: incremental caches would only cost disk.
   export CARGO_INCREMENTAL=0
-  KEPT="$WORK/kept-binaries"
-  rm -rf "$KEPT" && mkdir -p "$KEPT"
-  local binary
-  for binary in "${BINARIES[@]}"; do
-    if [ -f "$TARGET/$PROFILE/$binary" ]; then cp -p "$TARGET/$PROFILE/$binary" "$KEPT/"; fi
-  done
-  trap restore_binaries EXIT
-}
-
-# Puts this checkout's binaries back at target/<profile>/ (unlinking the
-# other tree's first: cargo hard-links them to its own artifacts).
-restore_binaries() {
-  [ -n "$KEPT" ] || return 0
-  local binary
-  for binary in "${BINARIES[@]}"; do
-    if [ -f "$KEPT/$binary" ]; then
-      rm -f "$TARGET/$PROFILE/$binary"
-      cp -p "$KEPT/$binary" "$TARGET/$PROFILE/$binary"
-    fi
-  done
+  if [ ! -d "$TARGET/$PROFILE" ] && [ -d "$seed" ]; then
+    log "seeding $TARGET/$PROFILE with links to the third-party artifacts of $seed"
+    (cd "$SRC" && cargo metadata --no-deps --format-version 1) | python3 -c '
+import json, os, re, shutil, sys
+seed, target = sys.argv[1], sys.argv[2]
+ours = set()
+for package in json.load(sys.stdin)["packages"]:
+    ours.add(package["name"])
+    for t in package["targets"]:
+        ours.update({t["name"], t["name"].replace("-", "_"), "lib" + t["name"].replace("-", "_")})
+hashed = re.compile(r"^(.*)-[0-9a-f]{16}(\..*)?$")
+for sub in ("deps", "build", ".fingerprint"):
+    if not os.path.isdir(os.path.join(seed, sub)):
+        continue
+    os.makedirs(os.path.join(target, sub), exist_ok=True)
+    for name in os.listdir(os.path.join(seed, sub)):
+        found = hashed.match(name)
+        if not found or found.group(1) in ours:
+            continue
+        source, dest = os.path.join(seed, sub, name), os.path.join(target, sub, name)
+        if os.path.isdir(source):
+            shutil.copytree(source, dest, copy_function=os.link, symlinks=True)
+        else:
+            os.link(source, dest)
+' "$seed" "$TARGET/$PROFILE"
+  fi
 }
 
 # Our three binaries, built here, on the same base.
 build_sy() {
-  local context="$WORK/sy-${SY_IMAGE_REV:-local}" SRC
+  local context="$WORK/sy-${SY_IMAGE_REV:-local}" SRC TARGET
   [ "$PROFILE" = release ] || [ "$PROFILE" = debug ] || die "SY_IMAGE_PROFILE is release or debug, not $PROFILE"
   source_tree
   command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) first"
@@ -168,7 +174,6 @@ build_sy() {
   for binary in "${BINARIES[@]}"; do
     objcopy --strip-debug "$TARGET/$PROFILE/$binary" "$context/bin/$binary"
   done
-  restore_binaries
   cp "$HERE/sy.Dockerfile" "$context/Dockerfile"
   cp "$HERE/runtime.sh" "$context/"
   log "docker build $SY_IMAGE ($PROFILE binaries)"
