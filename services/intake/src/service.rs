@@ -113,9 +113,12 @@ impl IntakeService {
             })
     }
 
-    /// Runs a batch of commands, all at once, and answers one outcome per
+    /// Runs a batch of commands, all at once (each a task of its own, so
+    /// their parsing, signing and encoding spread over the cores while
+    /// their acks are awaited together), and answers one outcome per
     /// command in order. Only a batch over [`MAX_BATCH`] or a caller
-    /// without an identity fails the call.
+    /// without an identity fails the call. A cancelled call aborts the
+    /// commands not yet written (each is safe to retry with its key).
     #[tracing::instrument(
         name = "batch",
         skip_all,
@@ -124,7 +127,7 @@ impl IntakeService {
     async fn run_batch<M>(
         &self,
         principal: &Principal,
-        commands: &[M],
+        commands: Vec<M>,
     ) -> Result<Vec<pb::CommandOutcome>, Status>
     where
         M: CommandMessage,
@@ -145,14 +148,44 @@ impl IntakeService {
             ));
         }
         let started = Instant::now();
-        let outcomes = futures::future::join_all(
-            commands
-                .iter()
-                .map(|message| self.batch_item(&actor, &principal.grant, message)),
-        )
-        .await;
+        let count = commands.len();
+        let mut items = tokio::task::JoinSet::new();
+        for (index, message) in commands.into_iter().enumerate() {
+            let service = self.clone();
+            let actor = actor.clone();
+            let grant = principal.grant.clone();
+            items.spawn(
+                async move {
+                    let outcome = service.batch_item(&actor, &grant, &message).await;
+                    (index, outcome)
+                }
+                .instrument(span.clone()),
+            );
+        }
+        let mut outcomes: Vec<Option<pb::CommandOutcome>> = vec![None; count];
+        while let Some(joined) = items.join_next().await {
+            match joined {
+                Ok((index, outcome)) => {
+                    if let Some(slot) = outcomes.get_mut(index) {
+                        *slot = Some(outcome);
+                    }
+                }
+                Err(err) => tracing::error!(%err, "batch command task failed"),
+            }
+        }
         tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "batch done");
-        Ok(outcomes)
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| {
+                // Only a task that panicked leaves its slot empty: whether
+                // it wrote is unknown, so the caller retries it with its key.
+                outcome.unwrap_or_else(|| {
+                    outcome_of(Err(Status::internal(
+                        "the command failed unexpectedly; retry it with the same idempotency key",
+                    )))
+                })
+            })
+            .collect())
     }
 
     /// One command of a batch, in a span of its own as if it came alone.
@@ -293,7 +326,7 @@ impl Intake for IntakeService {
         // roles of), as for each command sent alone.
         let principal = Principal::of(&request)?.clone();
         let commands = request.into_inner().commands;
-        let outcomes = self.run_batch(&principal, &commands).await?;
+        let outcomes = self.run_batch(&principal, commands).await?;
         Ok(Response::new(pb::SubmitRequestsResponse { outcomes }))
     }
 }
