@@ -487,3 +487,56 @@ impl Placements for IntakeService {
         self.run(request).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sy_domain::{DomainError, FieldViolation};
+
+    use super::*;
+
+    #[test]
+    fn a_refused_item_carries_its_code_message_and_fields() {
+        let status = sy_api::status::from_domain(&DomainError::Invalid(vec![
+            FieldViolation::new("title", "is required"),
+            FieldViolation::new("area_code", "must be a 12-digit area code"),
+        ]));
+        let Some(command_outcome::Outcome::Error(error)) = outcome_of(Err(status)).outcome else {
+            panic!("a refusal is an error outcome");
+        };
+        assert_eq!(error.code, i32::from(tonic::Code::InvalidArgument));
+        assert!(error.message.contains("title: is required"), "{error:?}");
+        let fields: Vec<(&str, &str)> = error
+            .field_violations
+            .iter()
+            .map(|v| (v.field.as_str(), v.description.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("title", "is required"),
+                ("area_code", "must be a 12-digit area code")
+            ]
+        );
+
+        let Some(command_outcome::Outcome::Error(error)) =
+            outcome_of(Err(Status::unavailable("log down"))).outcome
+        else {
+            panic!("a refusal is an error outcome");
+        };
+        assert_eq!(error.code, i32::from(tonic::Code::Unavailable));
+        assert!(error.field_violations.is_empty());
+    }
+
+    #[test]
+    fn a_written_item_carries_its_result() {
+        let result = CommandResult {
+            aggregate_id: "r".into(),
+            version: 1,
+            position: 7,
+            event_ids: vec!["e".into()],
+            replayed: false,
+        };
+        let outcome = outcome_of(Ok(result.clone())).outcome;
+        assert_eq!(outcome, Some(command_outcome::Outcome::Result(result)));
+    }
+}
