@@ -30,6 +30,11 @@ use crate::rpc::{self, IntakeClients, as_actor};
 /// Submissions per `SubmitRequests` call: intake's bound.
 pub const BATCH: usize = 500;
 
+/// Bytes of submissions per `SubmitRequests` call: half of intake's request
+/// message bound (`sy_api::limits::MAX_REQUEST_BYTES`), so a batch of long
+/// descriptions is split rather than refused.
+pub const BATCH_BYTES: usize = sy_api::limits::MAX_REQUEST_BYTES / 2;
+
 /// One command of a script: who sends it, what, and for a station's
 /// enrollment the child (by index among the children's scripts) it is about.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,7 +135,7 @@ async fn submit_openings(clients: &IntakeClients, scripts: &[&[Step]]) -> Vec<Op
     }
     let mut requests = clients.requests.clone();
     for (actor, submissions) in callers {
-        for chunk in submissions.chunks(BATCH) {
+        for chunk in batches(&submissions) {
             let commands = chunk.iter().map(|(_, command)| command.clone()).collect();
             let Ok(outcomes) = submit_batch(&mut requests, commands, actor).await else {
                 // Sent one by one by their scripts instead.
@@ -144,6 +149,29 @@ async fn submit_openings(clients: &IntakeClients, scripts: &[&[Step]]) -> Vec<Op
         }
     }
     opened
+}
+
+/// `submissions` cut into runs of at most [`BATCH`] commands and
+/// [`BATCH_BYTES`] bytes (a longer single command still goes alone).
+fn batches<T>(
+    submissions: &[(T, pb::SubmitRequestCommand)],
+) -> Vec<&[(T, pb::SubmitRequestCommand)]> {
+    use prost::Message as _;
+    let mut runs = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (end, (_, command)) in submissions.iter().enumerate() {
+        // The repeated field's tag and length prefix: at most 4 bytes more.
+        let size = command.encoded_len() + 4;
+        if end > start && (end - start == BATCH || bytes + size > BATCH_BYTES) {
+            runs.push(&submissions[start..end]);
+            (start, bytes) = (end, 0);
+        }
+        bytes += size;
+    }
+    if start < submissions.len() {
+        runs.push(&submissions[start..]);
+    }
+    runs
 }
 
 /// One `SubmitRequests` call as `actor`, sent again after the delay the
@@ -337,5 +365,42 @@ impl Totals {
         }
         self.failed += usize::from(sent.error.is_some());
         self.max_position = self.max_position.max(sent.max_position);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn submissions(count: usize, title_bytes: usize) -> Vec<(usize, pb::SubmitRequestCommand)> {
+        (0..count)
+            .map(|i| {
+                let command = pb::SubmitRequestCommand {
+                    title: "x".repeat(title_bytes),
+                    ..Default::default()
+                };
+                (i, command)
+            })
+            .collect()
+    }
+
+    fn sizes(runs: &[&[(usize, pb::SubmitRequestCommand)]]) -> Vec<usize> {
+        runs.iter().map(|run| run.len()).collect()
+    }
+
+    #[test]
+    fn batches_keep_to_the_count_and_the_bytes() {
+        assert_eq!(sizes(&batches(&submissions(1200, 100))), [500, 500, 200]);
+        assert_eq!(sizes(&batches(&submissions(5, 200_000))), [2, 2, 1]);
+        // One command over the bytes still goes, alone.
+        assert_eq!(sizes(&batches(&submissions(2, 600_000))), [1, 1]);
+        assert!(batches(&submissions(0, 10)).is_empty());
+        // Every submission once, in order.
+        let all = submissions(1001, 700);
+        let flat: Vec<usize> = batches(&all)
+            .iter()
+            .flat_map(|run| run.iter().map(|(i, _)| *i))
+            .collect();
+        assert_eq!(flat, (0..1001).collect::<Vec<_>>());
     }
 }

@@ -33,9 +33,10 @@ use crate::kinds::Stored;
 use crate::metrics;
 use crate::pipeline::Pipeline;
 
-/// Most commands one `SubmitRequests` call may carry: with the 4 MiB
-/// message bound, about 8 KiB per command, and a batch's appends finish
-/// far inside a call's deadline.
+/// Most commands one `SubmitRequests` call may carry. The request message
+/// bound (`sy_api::limits::MAX_REQUEST_BYTES`, 1 MiB) applies to a batch
+/// too: 500 commands fit while they average under 2 KiB; longer ones go in
+/// smaller batches. A full batch is written far inside a call's deadline.
 pub const MAX_BATCH: usize = 500;
 
 #[derive(Clone)]
