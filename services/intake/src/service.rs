@@ -118,8 +118,9 @@ impl IntakeService {
     /// their parsing, signing and encoding spread over the cores while
     /// their acks are awaited together), and answers one outcome per
     /// command in order. Only a batch over [`MAX_BATCH`] or a caller
-    /// without an identity fails the call. A cancelled call aborts the
-    /// commands not yet written (each is safe to retry with its key).
+    /// without an identity fails the call. A cancelled call aborts its
+    /// commands where they stand, as a cancelled `SubmitRequest` does: a
+    /// retry with the same keys answers what was written as `replayed`.
     #[tracing::instrument(
         name = "batch",
         skip_all,
