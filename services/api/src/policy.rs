@@ -243,7 +243,12 @@ impl crate::reload::FromFile for Policy {
 const TABLE: &[(&str, &[&str], &[Role])] = &[
     (
         "Intake",
-        &["SubmitRequest", "CloseRequest", "ReopenRequest"],
+        &[
+            "SubmitRequest",
+            "SubmitRequests",
+            "CloseRequest",
+            "ReopenRequest",
+        ],
         &[Role::Requester],
     ),
     ("Intake", &["AssignRequest"], &[Role::Coordinator]),

@@ -83,6 +83,7 @@ fn route(path: &str) -> (&'static str, &'static str) {
     ];
     const METHODS: &[&str] = &[
         "SubmitRequest",
+        "SubmitRequests",
         "AssignRequest",
         "StartRequest",
         "RecordProgress",

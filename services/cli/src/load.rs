@@ -2,6 +2,14 @@
 //! as their actors, learning the ids its creating commands return, many
 //! scripts at a time; and the totals of what was written.
 //!
+//! Scripts that open with a submission send those first, in bulk
+//! (`SubmitRequests`, one call per caller and [`BATCH`] submissions, which
+//! intake writes with their acks in flight together), then each script's
+//! remaining steps as before; outcomes, ids and errors are the ones the
+//! unary calls would have given. An intake without the bulk call (or one
+//! that fails it whole) gets the submissions one by one, as scripts did
+//! before.
+//!
 //! A rerun of a demo is answered from the log (`replayed`); a step whose key
 //! an earlier run used with other dates is refused as `ALREADY_EXISTS` and
 //! counted as kept, except a creating step, whose id the script needs: a
@@ -12,10 +20,20 @@ use std::collections::HashMap;
 
 use futures::StreamExt as _;
 use sy_api::pb;
+use sy_api::pb::command_outcome::Outcome as Written;
+use tonic_types::{ErrorDetails, StatusExt as _};
 
 use crate::commands::{Cmd, Ids, Slot, send};
 use crate::error::Error;
-use crate::rpc::IntakeClients;
+use crate::rpc::{self, IntakeClients, as_actor};
+
+/// Submissions per `SubmitRequests` call: intake's bound.
+pub const BATCH: usize = 500;
+
+/// Bytes of submissions per `SubmitRequests` call: half of intake's request
+/// message bound (`sy_api::limits::MAX_REQUEST_BYTES`), so a batch of long
+/// descriptions is split rather than refused.
+pub const BATCH_BYTES: usize = sy_api::limits::MAX_REQUEST_BYTES / 2;
 
 /// One command of a script: who sends it, what, and for a station's
 /// enrollment the child (by index among the children's scripts) it is about.
@@ -63,25 +81,188 @@ pub async fn send_all<'a>(
     children: &HashMap<u32, String>,
     concurrency: usize,
 ) -> Vec<Sent> {
-    let mut sent: Vec<(usize, Sent)> = futures::stream::iter(scripts.into_iter().enumerate())
-        .map(|(index, steps)| {
-            let mut clients = clients.clone();
-            async move { (index, send_script(&mut clients, steps, children).await) }
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
+    let scripts: Vec<&[Step]> = scripts.into_iter().collect();
+    let opened = submit_openings(clients, &scripts).await;
+    let mut sent: Vec<(usize, Sent)> =
+        futures::stream::iter(scripts.into_iter().zip(opened).enumerate())
+            .map(|(index, (steps, opening))| {
+                let mut clients = clients.clone();
+                async move {
+                    let sent = match opening {
+                        Some(sent) if sent.error.is_some() => sent,
+                        Some(sent) => {
+                            send_steps(
+                                &mut clients,
+                                steps.get(1..).unwrap_or_default(),
+                                children,
+                                sent,
+                            )
+                            .await
+                        }
+                        None => send_steps(&mut clients, steps, children, Sent::default()).await,
+                    };
+                    (index, sent)
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
     sent.sort_by_key(|(index, _)| *index);
     sent.into_iter().map(|(_, sent)| sent).collect()
 }
 
-/// Sends one script's steps in order, stopping at the first failure.
-pub async fn send_script(
+/// Sends the submissions that open `scripts` in bulk, per caller: for each
+/// script, what its first step did (`None`: not sent in bulk, so the script
+/// sends it itself).
+async fn submit_openings(clients: &IntakeClients, scripts: &[&[Step]]) -> Vec<Option<Sent>> {
+    let mut opened: Vec<Option<Sent>> = scripts.iter().map(|_| None).collect();
+    // Each caller's opening submissions, in script order.
+    let mut callers: Vec<(&pb::Actor, Vec<(usize, pb::SubmitRequestCommand)>)> = Vec::new();
+    for (index, steps) in scripts.iter().enumerate() {
+        let Some(Step {
+            actor,
+            cmd: Cmd::Submit(command),
+            child: None,
+        }) = steps.first()
+        else {
+            continue;
+        };
+        let submission = (index, command.clone());
+        match callers.iter_mut().find(|(caller, _)| *caller == actor) {
+            Some((_, submissions)) => submissions.push(submission),
+            None => callers.push((actor, vec![submission])),
+        }
+    }
+    let mut requests = clients.requests.clone();
+    for (actor, submissions) in callers {
+        for chunk in batches(&submissions) {
+            let commands = chunk.iter().map(|(_, command)| command.clone()).collect();
+            let Ok(outcomes) = submit_batch(&mut requests, commands, actor).await else {
+                // Sent one by one by their scripts instead.
+                continue;
+            };
+            for ((index, _), outcome) in chunk.iter().zip(outcomes) {
+                if let Some(slot) = opened.get_mut(*index) {
+                    *slot = Some(opening(outcome));
+                }
+            }
+        }
+    }
+    opened
+}
+
+/// `submissions` cut into runs of at most [`BATCH`] commands and
+/// [`BATCH_BYTES`] bytes (a longer single command still goes alone).
+fn batches<T>(
+    submissions: &[(T, pb::SubmitRequestCommand)],
+) -> Vec<&[(T, pb::SubmitRequestCommand)]> {
+    use prost::Message as _;
+    let mut runs = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (end, (_, command)) in submissions.iter().enumerate() {
+        // The repeated field's tag and length prefix: at most 4 bytes more.
+        let size = command.encoded_len() + 4;
+        if end > start && (end - start == BATCH || bytes + size > BATCH_BYTES) {
+            runs.push(&submissions[start..end]);
+            (start, bytes) = (end, 0);
+        }
+        bytes += size;
+    }
+    if start < submissions.len() {
+        runs.push(&submissions[start..]);
+    }
+    runs
+}
+
+/// One `SubmitRequests` call as `actor`, sent again after the delay the
+/// server asks for while over the credential's rate (safe: every command
+/// carries its idempotency key). `Err` when the call failed whole (or
+/// answered a different number of outcomes).
+async fn submit_batch(
+    requests: &mut pb::intake_client::IntakeClient<rpc::Channel>,
+    commands: Vec<pb::SubmitRequestCommand>,
+    actor: &pb::Actor,
+) -> Result<Vec<pb::CommandOutcome>, Error> {
+    let count = commands.len();
+    let request = pb::SubmitRequestsRequest { commands };
+    let mut throttled = 0;
+    loop {
+        match requests
+            .submit_requests(as_actor(request.clone(), actor)?)
+            .await
+        {
+            Ok(reply) if reply.get_ref().outcomes.len() == count => {
+                return Ok(reply.into_inner().outcomes);
+            }
+            Ok(reply) => {
+                return Err(Error::Failed(format!(
+                    "SubmitRequests answered {} outcomes for {count} commands",
+                    reply.get_ref().outcomes.len()
+                )));
+            }
+            Err(status)
+                if status.code() == tonic::Code::ResourceExhausted
+                    && throttled < rpc::MAX_THROTTLED =>
+            {
+                throttled += 1;
+                tokio::time::sleep(rpc::retry_delay(&status)).await;
+            }
+            Err(status) => return Err(Error::rpc("SubmitRequests")(status)),
+        }
+    }
+}
+
+/// What a script's opening submission did, as its unary call would have
+/// reported it: written or replayed with the request's id, or stopped with
+/// the status `SubmitRequest` would have failed with (a submission's id is
+/// needed, so even `ALREADY_EXISTS` stops the script).
+fn opening(outcome: pb::CommandOutcome) -> Sent {
+    let mut sent = Sent::default();
+    match outcome.outcome {
+        Some(Written::Result(result)) => {
+            sent.max_position = result.position;
+            sent.outcomes.push(if result.replayed {
+                Outcome::Replayed
+            } else {
+                Outcome::Written
+            });
+            sent.ids.set(Slot::Request, result.aggregate_id);
+        }
+        Some(Written::Error(error)) => {
+            let code = tonic::Code::from(error.code);
+            let status = if error.field_violations.is_empty() {
+                tonic::Status::new(code, error.message)
+            } else {
+                let violations = error
+                    .field_violations
+                    .into_iter()
+                    .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
+                    .collect::<Vec<_>>();
+                tonic::Status::with_error_details(
+                    code,
+                    error.message,
+                    ErrorDetails::with_bad_request(violations),
+                )
+            };
+            sent.error = Some(Error::rpc("SubmitRequest")(status));
+        }
+        None => {
+            sent.error = Some(Error::Failed(
+                "SubmitRequests answered an outcome with neither result nor error".to_string(),
+            ));
+        }
+    }
+    sent
+}
+
+/// Sends `steps` in order after what `sent` records (the ids learnt, the
+/// outcomes so far), stopping at the first failure.
+async fn send_steps(
     clients: &mut IntakeClients,
     steps: &[Step],
     children: &HashMap<u32, String>,
+    mut sent: Sent,
 ) -> Sent {
-    let mut sent = Sent::default();
     for step in steps {
         let mut cmd = step.cmd.clone();
         cmd.fill(&sent.ids);
@@ -184,5 +365,42 @@ impl Totals {
         }
         self.failed += usize::from(sent.error.is_some());
         self.max_position = self.max_position.max(sent.max_position);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn submissions(count: usize, title_bytes: usize) -> Vec<(usize, pb::SubmitRequestCommand)> {
+        (0..count)
+            .map(|i| {
+                let command = pb::SubmitRequestCommand {
+                    title: "x".repeat(title_bytes),
+                    ..Default::default()
+                };
+                (i, command)
+            })
+            .collect()
+    }
+
+    fn sizes(runs: &[&[(usize, pb::SubmitRequestCommand)]]) -> Vec<usize> {
+        runs.iter().map(|run| run.len()).collect()
+    }
+
+    #[test]
+    fn batches_keep_to_the_count_and_the_bytes() {
+        assert_eq!(sizes(&batches(&submissions(1200, 100))), [500, 500, 200]);
+        assert_eq!(sizes(&batches(&submissions(5, 200_000))), [2, 2, 1]);
+        // One command over the bytes still goes, alone.
+        assert_eq!(sizes(&batches(&submissions(2, 600_000))), [1, 1]);
+        assert!(batches(&submissions(0, 10)).is_empty());
+        // Every submission once, in order.
+        let all = submissions(1001, 700);
+        let flat: Vec<usize> = batches(&all)
+            .iter()
+            .flat_map(|run| run.iter().map(|(i, _)| *i))
+            .collect();
+        assert_eq!(flat, (0..1001).collect::<Vec<_>>());
     }
 }

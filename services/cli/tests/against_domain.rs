@@ -191,6 +191,46 @@ impl pb::intake_server::Intake for Fake {
     ) -> Result<Response<pb::CommandResult>, Status> {
         self.handle(r)
     }
+    async fn submit_requests(
+        &self,
+        r: Request<pb::SubmitRequestsRequest>,
+    ) -> Result<Response<pb::SubmitRequestsResponse>, Status> {
+        use pb::command_outcome::Outcome;
+        use tonic_types::StatusExt;
+        let metadata = r.metadata().clone();
+        let outcomes = r
+            .into_inner()
+            .commands
+            .into_iter()
+            .map(|command| {
+                let mut one = Request::new(command);
+                *one.metadata_mut() = metadata.clone();
+                let outcome = match self.handle(one) {
+                    Ok(result) => Outcome::Result(result.into_inner()),
+                    Err(status) => Outcome::Error(pb::CommandError {
+                        code: i32::from(status.code()),
+                        message: status.message().to_string(),
+                        field_violations: status
+                            .get_details_bad_request()
+                            .map(|bad| {
+                                bad.field_violations
+                                    .into_iter()
+                                    .map(|v| pb::CommandFieldViolation {
+                                        field: v.field,
+                                        description: v.description,
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    }),
+                };
+                pb::CommandOutcome {
+                    outcome: Some(outcome),
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::SubmitRequestsResponse { outcomes }))
+    }
 }
 
 #[tonic::async_trait]

@@ -1,6 +1,18 @@
 //! The command services, `shuangyong.v1.Intake` (support requests) and
 //! `shuangyong.v1.Placements` (placement programmes): one RPC per command,
 //! each the same pipeline run on its message, in a span of its own.
+//!
+//! `SubmitRequests` is the bulk path (imports, the demo): a unary call
+//! rather than a stream, so a client gets one reply with one outcome per
+//! command in order, the auth and quota layers see one ordinary call, and
+//! the batch bound ([`MAX_BATCH`]) caps what one call can cost. Its
+//! commands run through the same pipeline as `SubmitRequest`, all at once:
+//! each still takes its aggregate's turn, replays its idempotency key and
+//! retries its conflicts, but their appends await JetStream's acks together
+//! instead of one after another, which is where a unary loop spends its
+//! time. Distinct new requests have no order between them, so nothing is
+//! lost by that; two commands of one batch on the same request (the same
+//! key twice) still take turns.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,15 +20,24 @@ use std::time::Instant;
 use sy_api::identity::Principal;
 use sy_api::pb::intake_server::Intake;
 use sy_api::pb::placements_server::Placements;
-use sy_api::pb::{self, CommandResult};
+use sy_api::pb::{self, CommandResult, command_outcome};
+use sy_api::policy::Grant;
 use sy_api::telemetry::code_name;
 use sy_domain::command_meta::CommandMessage;
 use tonic::{Request, Response, Status};
+use tonic_types::StatusExt;
+use tracing::Instrument;
 use tracing::field::Empty;
 
 use crate::kinds::Stored;
 use crate::metrics;
 use crate::pipeline::Pipeline;
+
+/// Most commands one `SubmitRequests` call may carry. The request message
+/// bound (`sy_api::limits::MAX_REQUEST_BYTES`, 1 MiB) applies to a batch
+/// too: 500 commands fit while they average under 2 KiB; longer ones go in
+/// smaller batches. A full batch is written far inside a call's deadline.
+pub const MAX_BATCH: usize = 500;
 
 #[derive(Clone)]
 pub struct IntakeService {
@@ -62,22 +83,168 @@ impl IntakeService {
         let actor = principal.actor()?;
         tracing::Span::current().record("agency", actor.agency.as_str());
         let message = request.into_inner();
-        match self
-            .pipeline
-            .execute(&actor, &principal.grant, &message)
+        self.command(&actor, &principal.grant, &message)
             .await
-        {
-            Ok(result) => Ok(Response::new(result)),
-            Err(err) => {
+            .map(Response::new)
+    }
+
+    /// Runs one parsed-and-authorized caller's command through the
+    /// pipeline; a refusal is logged in the caller's span.
+    async fn command<M>(
+        &self,
+        actor: &pb::Actor,
+        grant: &Grant,
+        message: &M,
+    ) -> Result<CommandResult, Status>
+    where
+        M: CommandMessage,
+        M::Target: Stored,
+    {
+        self.pipeline
+            .execute(actor, grant, message)
+            .await
+            .map_err(|err| {
                 let status = Status::from(err);
                 tracing::info!(
                     code = ?status.code(),
                     message = status.message(),
                     "command refused"
                 );
-                Err(status)
+                status
+            })
+    }
+
+    /// Runs a batch of commands, all at once (each a task of its own, so
+    /// their parsing, signing and encoding spread over the cores while
+    /// their acks are awaited together), and answers one outcome per
+    /// command in order. Only a batch over [`MAX_BATCH`] or a caller
+    /// without an identity fails the call. A cancelled call aborts its
+    /// commands where they stand, as a cancelled `SubmitRequest` does: a
+    /// retry with the same keys answers what was written as `replayed`.
+    #[tracing::instrument(
+        name = "batch",
+        skip_all,
+        fields(command = M::NAME, agency = Empty, commands = Empty)
+    )]
+    async fn run_batch<M>(
+        &self,
+        principal: &Principal,
+        commands: Vec<M>,
+    ) -> Result<Vec<pb::CommandOutcome>, Status>
+    where
+        M: CommandMessage,
+        M::Target: Stored,
+    {
+        let actor = principal.actor()?;
+        let span = tracing::Span::current();
+        span.record("agency", actor.agency.as_str());
+        span.record("commands", commands.len());
+        if commands.len() > MAX_BATCH {
+            tracing::info!(limit = MAX_BATCH, "batch refused: too many commands");
+            return Err(sy_api::status::invalid_field(
+                &format!("commands[{MAX_BATCH}]"),
+                &format!(
+                    "a call carries at most {MAX_BATCH} commands; this one has {}",
+                    commands.len()
+                ),
+            ));
+        }
+        let started = Instant::now();
+        let count = commands.len();
+        let mut items = tokio::task::JoinSet::new();
+        for (index, message) in commands.into_iter().enumerate() {
+            let service = self.clone();
+            let actor = actor.clone();
+            let grant = principal.grant.clone();
+            items.spawn(
+                async move {
+                    let outcome = service.batch_item(&actor, &grant, &message).await;
+                    (index, outcome)
+                }
+                .instrument(span.clone()),
+            );
+        }
+        let mut outcomes: Vec<Option<pb::CommandOutcome>> = vec![None; count];
+        while let Some(joined) = items.join_next().await {
+            match joined {
+                Ok((index, outcome)) => {
+                    if let Some(slot) = outcomes.get_mut(index) {
+                        *slot = Some(outcome);
+                    }
+                }
+                Err(err) => tracing::error!(%err, "batch command task failed"),
             }
         }
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "batch done");
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| {
+                // Only a task that panicked leaves its slot empty: whether
+                // it wrote is unknown, so the caller retries it with its key.
+                outcome.unwrap_or_else(|| {
+                    outcome_of(Err(Status::internal(
+                        "the command failed unexpectedly; retry it with the same idempotency key",
+                    )))
+                })
+            })
+            .collect())
+    }
+
+    /// One command of a batch, in a span of its own as if it came alone.
+    async fn batch_item<M>(
+        &self,
+        actor: &pb::Actor,
+        grant: &Grant,
+        message: &M,
+    ) -> pb::CommandOutcome
+    where
+        M: CommandMessage,
+        M::Target: Stored,
+    {
+        let span = tracing::info_span!(
+            "command",
+            command = M::NAME,
+            agency = actor.agency.as_str(),
+            aggregate = Empty,
+            correlation_id = Empty,
+        );
+        let started = Instant::now();
+        let result = self.command(actor, grant, message).instrument(span).await;
+        let outcome = match &result {
+            Ok(result) if result.replayed => "replayed",
+            Ok(_) => "ok",
+            Err(status) => code_name(status.code()),
+        };
+        metrics::command(M::NAME, outcome, started.elapsed());
+        outcome_of(result)
+    }
+}
+
+/// A batch item's outcome as the wire carries it: the result, or the
+/// status the command alone would have failed with, its field violations
+/// (already bounded by `sy_api::status`) spelled out.
+fn outcome_of(result: Result<CommandResult, Status>) -> pb::CommandOutcome {
+    let outcome = match result {
+        Ok(result) => command_outcome::Outcome::Result(result),
+        Err(status) => command_outcome::Outcome::Error(pb::CommandError {
+            code: i32::from(status.code()),
+            message: status.message().to_string(),
+            field_violations: status
+                .get_details_bad_request()
+                .map(|bad| {
+                    bad.field_violations
+                        .into_iter()
+                        .map(|v| pb::CommandFieldViolation {
+                            field: v.field,
+                            description: v.description,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }),
+    };
+    pb::CommandOutcome {
+        outcome: Some(outcome),
     }
 }
 
@@ -151,6 +318,18 @@ impl Intake for IntakeService {
         request: Request<pb::ChangeDueDateCommand>,
     ) -> Result<Response<CommandResult>, Status> {
         self.run(request).await
+    }
+
+    async fn submit_requests(
+        &self,
+        request: Request<pb::SubmitRequestsRequest>,
+    ) -> Result<Response<pb::SubmitRequestsResponse>, Status> {
+        // The caller the auth layer established (and checked the method's
+        // roles of), as for each command sent alone.
+        let principal = Principal::of(&request)?.clone();
+        let commands = request.into_inner().commands;
+        let outcomes = self.run_batch(&principal, commands).await?;
+        Ok(Response::new(pb::SubmitRequestsResponse { outcomes }))
     }
 }
 
@@ -308,5 +487,58 @@ impl Placements for IntakeService {
         request: Request<pb::PutOnDutyCommand>,
     ) -> Result<Response<CommandResult>, Status> {
         self.run(request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sy_domain::{DomainError, FieldViolation};
+
+    use super::*;
+
+    #[test]
+    fn a_refused_item_carries_its_code_message_and_fields() {
+        let status = sy_api::status::from_domain(&DomainError::Invalid(vec![
+            FieldViolation::new("title", "is required"),
+            FieldViolation::new("area_code", "must be a 12-digit area code"),
+        ]));
+        let Some(command_outcome::Outcome::Error(error)) = outcome_of(Err(status)).outcome else {
+            panic!("a refusal is an error outcome");
+        };
+        assert_eq!(error.code, i32::from(tonic::Code::InvalidArgument));
+        assert!(error.message.contains("title: is required"), "{error:?}");
+        let fields: Vec<(&str, &str)> = error
+            .field_violations
+            .iter()
+            .map(|v| (v.field.as_str(), v.description.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("title", "is required"),
+                ("area_code", "must be a 12-digit area code")
+            ]
+        );
+
+        let Some(command_outcome::Outcome::Error(error)) =
+            outcome_of(Err(Status::unavailable("log down"))).outcome
+        else {
+            panic!("a refusal is an error outcome");
+        };
+        assert_eq!(error.code, i32::from(tonic::Code::Unavailable));
+        assert!(error.field_violations.is_empty());
+    }
+
+    #[test]
+    fn a_written_item_carries_its_result() {
+        let result = CommandResult {
+            aggregate_id: "r".into(),
+            version: 1,
+            position: 7,
+            event_ids: vec!["e".into()],
+            replayed: false,
+        };
+        let outcome = outcome_of(Ok(result.clone())).outcome;
+        assert_eq!(outcome, Some(command_outcome::Outcome::Result(result)));
     }
 }
