@@ -561,6 +561,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_sync_interval_reaches_the_servers_configuration() {
+        // A server that knows `sync_interval` (2.10 and newer) starts with it
+        // and names the file; Debian's 2.9 refuses the unknown field. Either
+        // way the setting reached the server's configuration.
+        match NatsOptions::new().sync_interval("always").start().await {
+            Ok(nats) => assert!(
+                nats.log().contains("testkit-jetstream.conf"),
+                "{}",
+                nats.log()
+            ),
+            Err(err) => {
+                let err = format!("{err:#}");
+                assert!(err.contains("unknown field \"sync_interval\""), "{err}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_binary_is_named() {
+        let missing = std::env::temp_dir().join("sy-no-such-nats-server");
+        let err = NatsOptions::new().binary(&missing).start().await.err();
+        let err = format!("{:#}", err.expect("there is no such binary"));
+        assert!(err.contains("sy-no-such-nats-server"), "{err}");
+    }
+
+    #[tokio::test]
     async fn a_server_starts_on_a_port_chosen_beforehand() -> anyhow::Result<()> {
         let port = free_port()?;
         let nats = NatsServer::start_on(port).await?;

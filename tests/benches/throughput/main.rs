@@ -178,7 +178,7 @@ async fn main() -> anyhow::Result<()> {
     let intake = intake_on(&nats).start().await?;
     let mut ids = Vec::new();
     for (callers, n) in CALLERS.into_iter().zip(sizes.intake) {
-        progress(&format!("intake, {callers} callers"));
+        progress(&format!("intake, callers: {callers}"));
         let submitted =
             system::submits(intake.channel(), &format!("callers{callers}"), n, callers).await?;
         ids.extend(submitted.ids);
