@@ -282,13 +282,19 @@ async fn main() -> anyhow::Result<()> {
         Value::Latency(loaded.freshness),
     );
 
-    for (name, service) in [("intake", &intake), ("projection", &projection)] {
+    for (name, service) in [
+        ("intake (every write of the run)", &intake),
+        (
+            "projection (caught up the large log, then served)",
+            &projection,
+        ),
+    ] {
         let value = match service.pid().map(peak_rss) {
             Some(Ok(bytes)) => Value::Bytes(bytes),
             Some(Err(err)) => Value::Skipped(format!("cannot read VmHWM: {err}")),
             None => Value::Skipped("not running".into()),
         };
-        report.row(format!("{name}, peak RSS (VmHWM) over the run"), value);
+        report.row(format!("{name}: peak RSS (VmHWM)"), value);
     }
 
     println!("{}", report.markdown());
