@@ -11,6 +11,11 @@
 //! their permissions, that `sy setup` wrote ([`Secrets`], made by the real
 //! `sy` binary). Services started on it connect as their users
 //! ([`Secrets::nats_args`]).
+//!
+//! [`NatsOptions`] starts a server another way: another binary (a release
+//! newer than the machine's), or JetStream's `sync_interval` set, e.g. to
+//! `always` (fsync before every acknowledgement, as a durable deployment
+//! runs), for the bench that measures that mode against its own raw limit.
 
 use std::ffi::OsString;
 use std::net::TcpListener;
@@ -219,6 +224,55 @@ pub struct NatsServer {
     log: Log,
     /// The secrets of a secured server (TLS and users), else `None`.
     secrets: Option<Arc<Secrets>>,
+    /// JetStream's `sync_interval` (`always`, or a duration such as `2m`),
+    /// else the server's default (a periodic fsync).
+    sync_interval: Option<String>,
+}
+
+/// How to start a [`NatsServer`] other than with [`NatsServer::start`]'s
+/// defaults.
+#[derive(Debug, Clone, Default)]
+pub struct NatsOptions {
+    binary: Option<PathBuf>,
+    sync_interval: Option<String>,
+}
+
+impl NatsOptions {
+    /// Defaults: the binary of [`nats_server_binary`], periodic fsync.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs the `nats-server` at `binary` instead of [`nats_server_binary`]'s.
+    pub fn binary(mut self, binary: impl Into<PathBuf>) -> Self {
+        self.binary = Some(binary.into());
+        self
+    }
+
+    /// Sets JetStream's `sync_interval`: `always` fsyncs each write before
+    /// it is acknowledged (needs nats-server 2.10 or newer), a duration
+    /// (`2m`, `30s`) fsyncs periodically.
+    pub fn sync_interval(mut self, interval: &str) -> Self {
+        self.sync_interval = Some(interval.to_string());
+        self
+    }
+
+    /// Starts a server on a free port with these options and waits until
+    /// JetStream answers.
+    pub async fn start(self) -> anyhow::Result<NatsServer> {
+        let binary = match self.binary {
+            Some(binary) => {
+                anyhow::ensure!(
+                    binary.is_file(),
+                    "{} is not a file; point NatsOptions::binary at a nats-server binary",
+                    binary.display()
+                );
+                binary
+            }
+            None => nats_server_binary(),
+        };
+        NatsServer::launch_from(binary, 0, None, self.sync_interval).await
+    }
 }
 
 impl NatsServer {
@@ -251,17 +305,31 @@ impl NatsServer {
     }
 
     async fn launch_with(port: u16, secrets: Option<Arc<Secrets>>) -> anyhow::Result<Self> {
+        Self::launch_from(nats_server_binary(), port, secrets, None).await
+    }
+
+    async fn launch_from(
+        binary: PathBuf,
+        port: u16,
+        secrets: Option<Arc<Secrets>>,
+        sync_interval: Option<String>,
+    ) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            secrets.is_none() || sync_interval.is_none(),
+            "a secured server with a sync_interval is not supported by the testkit"
+        );
         let store = tempfile::Builder::new()
             .prefix("sy-nats-")
             .tempdir()
             .context("cannot create a store directory for nats-server")?;
         let mut server = Self {
-            binary: nats_server_binary(),
+            binary,
             store,
             port,
             process: None,
             log: Log::new("nats-server"),
             secrets,
+            sync_interval,
         };
         server.spawn().await?;
         Ok(server)
@@ -407,6 +475,9 @@ impl NatsServer {
         if let Some(secrets) = &self.secrets {
             command.arg("-c").arg(secrets.write_server_conf()?);
         }
+        if let Some(interval) = &self.sync_interval {
+            command.arg("-c").arg(self.write_jetstream_conf(interval)?);
+        }
         command
             .args(["-a", "127.0.0.1", "-p", &port, "-js", "-sd"])
             .arg(self.store.path());
@@ -422,6 +493,16 @@ impl NatsServer {
         self.port = port;
         self.process = Some(process);
         self.wait_for_jetstream().await
+    }
+
+    /// Writes a configuration with JetStream's `sync_interval` into the
+    /// store directory (the store itself lives in its `jetstream/`; the
+    /// flags still set the store directory). Returns its path.
+    fn write_jetstream_conf(&self, sync_interval: &str) -> anyhow::Result<PathBuf> {
+        let conf = self.store.path().join("testkit-jetstream.conf");
+        let text = format!("jetstream {{\n  sync_interval: {sync_interval:?}\n}}\n");
+        std::fs::write(&conf, text).with_context(|| format!("cannot write {}", conf.display()))?;
+        Ok(conf)
     }
 
     /// Waits until the JetStream API answers an account-info request.
@@ -477,6 +558,32 @@ mod tests {
         let line = "[1234] 2025/01/01 00:00:00.000000 [INF] Listening for client connections on 127.0.0.1:41234";
         assert_eq!(client_port(line), Some(41234));
         assert_eq!(client_port("[INF] Server is ready"), None);
+    }
+
+    #[tokio::test]
+    async fn a_sync_interval_reaches_the_servers_configuration() {
+        // A server that knows `sync_interval` (2.10 and newer) starts with it
+        // and names the file; Debian's 2.9 refuses the unknown field. Either
+        // way the setting reached the server's configuration.
+        match NatsOptions::new().sync_interval("always").start().await {
+            Ok(nats) => assert!(
+                nats.log().contains("testkit-jetstream.conf"),
+                "{}",
+                nats.log()
+            ),
+            Err(err) => {
+                let err = format!("{err:#}");
+                assert!(err.contains("unknown field \"sync_interval\""), "{err}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_binary_is_named() {
+        let missing = std::env::temp_dir().join("sy-no-such-nats-server");
+        let err = NatsOptions::new().binary(&missing).start().await.err();
+        let err = format!("{:#}", err.expect("there is no such binary"));
+        assert!(err.contains("sy-no-such-nats-server"), "{err}");
     }
 
     #[tokio::test]

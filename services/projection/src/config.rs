@@ -35,6 +35,13 @@ pub struct Config {
     #[arg(long, env = "SY_MAX_WAIT_MS", default_value_t = 5000)]
     pub max_wait_ms: u64,
 
+    /// sled's page cache, in MiB: the bound on the read model's memory
+    /// beyond the process's own (sled's default would be 1 GiB). A rebuild
+    /// opens a second database beside the live one with the same bound.
+    #[arg(long, env = "SY_SLED_CACHE_MB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub sled_cache_mb: u64,
+
     /// Most events folded in one sled transaction.
     #[arg(long, env = "SY_BATCH_SIZE", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(1..=100_000))]
@@ -84,6 +91,11 @@ impl Config {
         Duration::from_millis(self.ready_max_stall_ms)
     }
 
+    /// `sled_cache_mb` in bytes; the parser bounds it to 1 MiB..=1 TiB.
+    pub fn sled_cache_bytes(&self) -> u64 {
+        self.sled_cache_mb * 1024 * 1024
+    }
+
     /// `batch_size` as a length; the parser bounds it to 1..=100000.
     pub fn batch_len(&self) -> usize {
         usize::try_from(self.batch_size).unwrap_or(usize::MAX)
@@ -102,6 +114,7 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:50052");
         assert_eq!(config.common.stream, "SHUANGYONG");
         assert_eq!(config.batch_len(), 1000);
+        assert_eq!(config.sled_cache_bytes(), 256 * 1024 * 1024);
         assert_eq!(config.max_wait(), Duration::from_secs(5));
         assert_eq!(config.ready_max_stall(), Duration::from_secs(5));
         assert_eq!(config.common.log_format, LogFormat::Text);
@@ -110,6 +123,7 @@ mod tests {
     #[test]
     fn batch_size_must_be_positive() {
         assert!(Config::try_parse_from(["sy-projection", "--batch-size", "0"]).is_err());
+        assert!(Config::try_parse_from(["sy-projection", "--sled-cache-mb", "0"]).is_err());
         let config = Config::try_parse_from([
             "sy-projection",
             "--listen",

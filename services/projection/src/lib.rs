@@ -154,6 +154,7 @@ pub async fn serve(
     if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
     }
+    read_model::set_cache_capacity(config.sled_cache_bytes());
     let (data_dir, model) = DataDir::open(&config.data_dir)?;
     let model = model.verifying(verify_keys);
     for stale in data_dir.inactive() {

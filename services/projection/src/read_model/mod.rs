@@ -55,6 +55,7 @@ mod views;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use jiff::civil::Date;
 use prost::Message;
@@ -184,6 +185,23 @@ impl Quarantined {
     }
 }
 
+/// sled's page cache for each database this process opens, in bytes.
+/// sled's own default is 1 GiB; the projection bounds it explicitly with
+/// `--sled-cache-mb` ([`set_cache_capacity`], at start) and this default
+/// holds for every other opener (`sy as-of`, tests). A rebuild opens a
+/// second database beside the live one, so the process may hold twice this.
+pub(crate) const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
+static CACHE_CAPACITY: AtomicU64 = AtomicU64::new(DEFAULT_CACHE_BYTES);
+
+/// Sets the sled page cache of every database opened from now on (the
+/// projection's `--sled-cache-mb`); a process-wide bound rather than an
+/// argument of [`ReadModel::open`] because the data directory, the live
+/// reopen and a rebuild each open databases and must share it.
+pub(crate) fn set_cache_capacity(bytes: u64) {
+    CACHE_CAPACITY.store(bytes, Ordering::Relaxed);
+}
+
 /// A replica's read model. Cheap to clone: clones share one sled database.
 #[derive(Clone)]
 pub struct ReadModel {
@@ -217,7 +235,10 @@ impl ReadModel {
         const RETRY: std::time::Duration = std::time::Duration::from_millis(50);
         let started = std::time::Instant::now();
         let db = loop {
-            match sled::Config::new().path(dir).open() {
+            let config = sled::Config::new()
+                .path(dir)
+                .cache_capacity(CACHE_CAPACITY.load(Ordering::Relaxed));
+            match config.open() {
                 Ok(db) => break db,
                 Err(sled::Error::Io(err))
                     if err.kind() == std::io::ErrorKind::WouldBlock
