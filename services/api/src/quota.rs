@@ -5,6 +5,11 @@
 //! the message) before it reaches its service, and is a security event like
 //! every refusal (`sy_security_refusals_total{reason="rate_limited"|"too_many_in_flight"}`).
 //!
+//! A call that carries many commands (the bulk `SubmitRequests`) costs as
+//! many calls as it has commands: the layer cannot see into the body, so it
+//! leaves a [`Charge`] in the request's extensions and the service charges
+//! the rest once it has decoded the batch.
+//!
 //! [`QuotaLayer`] sits inside [`crate::auth::AuthLayer`]: it keys on the
 //! [`Principal`]'s credential, never on a claim. A streaming call holds its
 //! in-flight slot until its response starts; open `WatchRequests` streams
@@ -103,6 +108,51 @@ impl QuotaLayer {
     }
 }
 
+/// What a call may still be charged, for the commands it carries beyond the
+/// first (the layer charged one call already); in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct Charge {
+    layer: QuotaLayer,
+    principal: Principal,
+}
+
+impl Charge {
+    /// Charges `more` calls to the caller's credential: `RESOURCE_EXHAUSTED`
+    /// with a retry hint when its rate cannot take them now, or never can
+    /// (more than its burst: send fewer at a time).
+    pub fn more(&self, more: u32) -> Result<(), tonic::Status> {
+        let Some(n) = NonZeroU32::new(more) else {
+            return Ok(());
+        };
+        let limits = self.layer.state.limits;
+        let credential = self.principal.credential_label();
+        match self.layer.state.rate.check_key_n(&credential, n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(self.layer.refuse(
+                &self.principal,
+                "rate_limited",
+                format!(
+                    "a batch of {} commands is over {} calls per second (burst {}) for this credential",
+                    more + 1,
+                    limits.rate,
+                    limits.burst
+                ),
+                not_until.wait_time_from(DefaultClock::default().now()),
+            )),
+            Err(_) => Err(self.layer.refuse(
+                &self.principal,
+                "rate_limited",
+                format!(
+                    "a batch of {} commands is more than this credential's burst of {} calls: send fewer at a time",
+                    more + 1,
+                    limits.burst
+                ),
+                Duration::from_secs(1),
+            )),
+        }
+    }
+}
+
 impl<S> tower::Layer<S> for QuotaLayer {
     type Service = Hooked<S, QuotaLayer>;
 
@@ -134,8 +184,15 @@ impl CallHook for QuotaLayer {
                 retry,
             ));
         }
+        let charge = Charge {
+            layer: self.clone(),
+            principal: principal.clone(),
+        };
         match self.slots(&credential).try_acquire_owned() {
-            Ok(permit) => Ok(Some(permit)),
+            Ok(permit) => {
+                request.extensions_mut().insert(charge);
+                Ok(Some(permit))
+            }
             Err(_) => Err(self.refuse(
                 principal,
                 "too_many_in_flight",
@@ -195,6 +252,28 @@ mod tests {
         );
         // Another credential keeps its own bucket.
         assert!(call(&layer, "calm").is_ok());
+    }
+
+    #[test]
+    fn a_batch_is_charged_as_many_calls_as_it_carries() {
+        let layer = QuotaLayer::new(limits(1, 10, 64), "test");
+        let mut request = http::Request::new(());
+        request.extensions_mut().insert(Principal {
+            agency: "unit-31001".into(),
+            user: "u".into(),
+            grant: Grant::Everything,
+            credential: crate::identity::Credential::Token("unit-31001".into()),
+        });
+        let _slot = layer.before(&mut request).unwrap();
+        let charge = request.extensions().get::<Charge>().unwrap().clone();
+        charge.more(5).unwrap();
+        let status = charge
+            .more(5)
+            .expect_err("1 + 5 + 5 is over the burst of 10");
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        assert!(status.message().contains("retry after"), "{status:?}");
+        let status = charge.more(20).expect_err("never fits");
+        assert!(status.message().contains("send fewer"), "{status:?}");
     }
 
     #[test]

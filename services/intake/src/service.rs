@@ -4,8 +4,10 @@
 //!
 //! `SubmitRequests` is the bulk path (imports, the demo): a unary call
 //! rather than a stream, so a client gets one reply with one outcome per
-//! command in order, the auth and quota layers see one ordinary call, and
-//! the batch bound ([`MAX_BATCH`]) caps what one call can cost. Its
+//! command in order, the auth and quota layers see one ordinary call, each
+//! command is charged to the caller's rate as if sent alone
+//! ([`sy_api::quota::Charge`]), and the batch bound ([`MAX_BATCH`]) caps
+//! what one call can carry. Its
 //! commands run through the same pipeline as `SubmitRequest`, all at once:
 //! each still takes its aggregate's turn, replays its idempotency key and
 //! retries its conflicts, but their appends await JetStream's acks together
@@ -22,6 +24,7 @@ use sy_api::pb::intake_server::Intake;
 use sy_api::pb::placements_server::Placements;
 use sy_api::pb::{self, CommandResult, command_outcome};
 use sy_api::policy::Grant;
+use sy_api::quota::Charge;
 use sy_api::telemetry::code_name;
 use sy_domain::command_meta::CommandMessage;
 use tonic::{Request, Response, Status};
@@ -327,7 +330,14 @@ impl Intake for IntakeService {
         // The caller the auth layer established (and checked the method's
         // roles of), as for each command sent alone.
         let principal = Principal::of(&request)?.clone();
+        let charge = request.extensions().get::<Charge>().cloned();
         let commands = request.into_inner().commands;
+        // Each command costs a call of the credential's rate, as if sent alone
+        // (the quota layer charged the first); a batch over the bound is
+        // refused below before anything is charged.
+        if let Some(charge) = charge.filter(|_| commands.len() <= MAX_BATCH) {
+            charge.more(u32::try_from(commands.len().saturating_sub(1)).unwrap_or(u32::MAX))?;
+        }
         let outcomes = self.run_batch(&principal, commands).await?;
         Ok(Response::new(pb::SubmitRequestsResponse { outcomes }))
     }
