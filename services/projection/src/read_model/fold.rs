@@ -16,6 +16,9 @@
 //! [`super::registry`]); persons by the masking fold there. Indexes and
 //! counters ([`super::board`], [`super::stats`]) move by comparing the state
 //! before and after. Events of other kinds are checkpointed past as ignored.
+//! A request event rewrites the request's record and appends one entry to
+//! its timeline, which is stored apart ([`super::timeline`]), so what an
+//! event costs does not grow with the request's history.
 //!
 //! Every event moves the running log digest, and an aggregate's event must
 //! name the hash of the aggregate's previous event (`prev_hash`): an altered,
