@@ -32,7 +32,7 @@ use tracing::warn;
 
 use crate::Stop;
 use crate::live::Live;
-use crate::read_model::{ListFilter, ReadModel, ReadModelError, request_text};
+use crate::read_model::{ListFilter, ReadModel, ReadModelError, StoredRequest, request_text};
 use crate::redact::redact;
 use crate::scope::ReadScope;
 use crate::serving::{MAX_PAGE_SIZE, Reads, from_list, id, internal, optional_enum, page_size};
@@ -68,21 +68,21 @@ impl QueryService {
         }
     }
 
-    /// `request` as served: the text sealed under the data key of the
-    /// person it concerns opened (empty once they are erased), and never
-    /// the sealed text itself.
-    async fn unseal(&self, request: pb::Request) -> Result<pb::Request, Status> {
-        if request.sealed_text.is_none() {
-            return Ok(request);
+    /// `stored` as served: the text and notes sealed under the data key
+    /// of the person it concerns opened (empty once they are erased), and
+    /// never the sealed text itself.
+    async fn unseal(&self, stored: StoredRequest) -> Result<pb::Request, Status> {
+        if !stored.is_sealed() {
+            return Ok(stored.request);
         }
         let corrupt = |id: &str, what: String| {
             internal(ReadModelError::corrupt(format!("request {id}: {what}")))
         };
-        let id = request.id.clone();
-        let person = request_text::subject(&request)
+        let id = stored.request.id.clone();
+        let person = request_text::subject(&stored.request)
             .ok_or_else(|| corrupt(&id, "sealed text, but no person it concerns".into()))?;
         let key = self.reads.data_key(person).await?;
-        request_text::unseal(request, key.as_ref())
+        request_text::unseal(stored, key.as_ref())
             .map_err(|err| corrupt(&id, format!("sealed text: {err}")))
     }
 }
@@ -149,9 +149,14 @@ impl Query for QueryService {
         let id = id(&request.id)?;
         let (found, position) = self
             .reads
-            .one(request.min_position, "request", &id, ReadModel::request)
+            .one(
+                request.min_position,
+                "request",
+                &id,
+                ReadModel::stored_request,
+            )
             .await?;
-        scope.check(&found)?;
+        scope.check(&found.request)?;
         Ok(Response::new(pb::GetRequestResponse {
             request: Some(self.unseal(found).await?),
             position,
@@ -176,7 +181,8 @@ impl Query for QueryService {
             .await?;
         let mut requests = Vec::with_capacity(page.requests.len());
         for request in page.requests {
-            requests.push(self.unseal(request).await?);
+            let stored = StoredRequest::without_timeline(request);
+            requests.push(self.unseal(stored).await?);
         }
         Ok(Response::new(pb::ListRequestsResponse {
             requests,
@@ -214,7 +220,7 @@ impl Query for QueryService {
         if scope != ReadScope::All {
             let (found, _) = self
                 .reads
-                .one(0, "request", &id, ReadModel::request)
+                .one(0, "request", &id, ReadModel::request_record)
                 .await?;
             scope.check(&found)?;
         }

@@ -81,7 +81,7 @@ impl ReadScope {
         match self {
             Self::All => true,
             Self::Agency(_) => model
-                .request(id)
+                .request_record(id)
                 .ok()
                 .flatten()
                 .is_some_and(|request| self.permits(&request)),

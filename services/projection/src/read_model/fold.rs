@@ -16,6 +16,9 @@
 //! [`super::registry`]); persons by the masking fold there. Indexes and
 //! counters ([`super::board`], [`super::stats`]) move by comparing the state
 //! before and after. Events of other kinds are checkpointed past as ignored.
+//! A request event rewrites the request's record and appends one entry to
+//! its timeline, which is stored apart ([`super::timeline`]), so what an
+//! event costs does not grow with the request's history.
 //!
 //! Every event moves the running log digest, and an aggregate's event must
 //! name the hash of the aggregate's previous event (`prev_hash`): an altered,
@@ -60,11 +63,13 @@ use sy_domain::upcast::{UpcastError, upcast_reading};
 use sy_eventlog::StoredEvent;
 
 use super::keys::{
-    Index, LAST_APPLIED, LOG_DIGEST, PlacementKeys, QUARANTINED, read_u64, station_key, u64_bytes,
+    Index, LAST_APPLIED, LOG_DIGEST, PlacementKeys, QUARANTINED, read_u64, station_key,
+    timeline_key, u64_bytes,
 };
 use super::registry::{self, Record, StoredAllowance, StoredPerson, StoredPlacement};
 use super::request_text;
 use super::sealed::{BatchKeys, NotOpened};
+use super::timeline::StoredEntry;
 use super::trees::Trees;
 use super::{Quarantined, ReadModel, ReadModelError, board, counters, stats};
 
@@ -73,6 +78,9 @@ const PERSON: &str = <Person as Aggregate>::KIND;
 const PLACEMENT: &str = <Placement as Aggregate>::KIND;
 const ALLOWANCE: &str = <Allowance as Aggregate>::KIND;
 const STATION: &str = <Station as Aggregate>::KIND;
+
+/// The version of an aggregate's first event.
+const FIRST_VERSION: u64 = 1;
 
 /// What a batch did; the fold task logs it and publishes `checkpoint`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -440,10 +448,30 @@ impl Batch<'_> {
         };
         match kind {
             REQUEST => {
+                let mut entry = None;
                 let (before, after) = self.step(t.requests, &at, |before| {
-                    request_text::fold(before, &envelope, position, opened_with)
+                    let (after, new_entry) =
+                        request_text::fold(before, &envelope, position, opened_with)?;
+                    entry = Some(new_entry);
+                    Ok(after)
                 })?;
-                self.reindex(before.as_ref(), &after)?;
+                let entry = entry.ok_or_else(|| {
+                    abort(ReadModelError::corrupt(
+                        "a folded request event left no timeline entry",
+                    ))
+                })?;
+                let event_type = entry
+                    .entry
+                    .as_ref()
+                    .map(|entry| entry.event_type.clone())
+                    .unwrap_or_default();
+                t.timeline
+                    .insert(timeline_key(id, after.version), entry.encode_record())?;
+                let submitted = match &before {
+                    None => position,
+                    Some(_) => self.submitted_position(id)?,
+                };
+                self.reindex(before.as_ref(), &after, submitted)?;
                 if before.is_none() {
                     self.index_concerned_person(&after)?;
                 }
@@ -452,11 +480,7 @@ impl Batch<'_> {
                     position,
                     request_id: after.id.clone(),
                     version: after.version,
-                    event_type: after
-                        .timeline
-                        .last()
-                        .map(|entry| entry.event_type.clone())
-                        .unwrap_or_default(),
+                    event_type,
                     status: after.status,
                 };
                 t.changes
@@ -591,15 +615,52 @@ impl Batch<'_> {
                     .requests
                     .insert(id.as_bytes(), request.encode_record())?;
             }
+            // Versions run from the first without gaps: a refused event
+            // takes none. Point reads, as transactions cannot scan.
+            for version in FIRST_VERSION..=request.version {
+                let key = timeline_key(&id, version);
+                let Some(bytes) = self.trees.timeline.get(&key)? else {
+                    continue;
+                };
+                let mut stored = StoredEntry::decode_record(&bytes)?;
+                if stored.sealed_note.take().is_some() {
+                    self.trees.timeline.insert(key, stored.encode_record())?;
+                }
+            }
         }
         Ok(())
     }
 
-    /// Moves the request's index entries from where `before` had them.
-    fn reindex(&self, before: Option<&pb::Request>, after: &pb::Request) -> TxResult<()> {
+    /// The stream position of request `id`'s submission: its first
+    /// timeline entry's (a point read: transactions cannot scan).
+    fn submitted_position(&self, id: &str) -> TxResult<u64> {
+        let first = self
+            .trees
+            .timeline
+            .get(timeline_key(id, FIRST_VERSION))?
+            .map(|bytes| StoredEntry::decode_record(&bytes))
+            .transpose()
+            .map_err(abort)?
+            .and_then(|stored| stored.entry)
+            .ok_or_else(|| {
+                abort(ReadModelError::corrupt(format!(
+                    "request {id} has no first timeline entry"
+                )))
+            })?;
+        Ok(first.position)
+    }
+
+    /// Moves the request's index entries from where `before` had them;
+    /// `submitted` is the position of its submission.
+    fn reindex(
+        &self,
+        before: Option<&pb::Request>,
+        after: &pb::Request,
+        submitted: u64,
+    ) -> TxResult<()> {
         for index in Index::ALL {
-            let old = before.and_then(|request| index.key_of(request));
-            let new = index.key_of(after);
+            let old = before.and_then(|request| index.key_of(request, submitted));
+            let new = index.key_of(after, submitted);
             move_entry(self.trees.index(index), old, new)?;
         }
         Ok(())

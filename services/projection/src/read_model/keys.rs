@@ -48,13 +48,23 @@ pub fn newest_first(submitted_position: u64) -> [u8; 8] {
     u64_bytes(u64::MAX - submitted_position)
 }
 
-/// The position of a request's `RequestSubmitted` event: its first timeline
-/// entry (always present once a request has been folded).
-pub fn submitted_position(request: &pb::Request) -> u64 {
-    request
-        .timeline
-        .first()
-        .map_or(request.last_position, |entry| entry.position)
+/// Prefix of every `timeline` key of request `id`: `[id len u32 BE][id]`,
+/// length-prefixed so no request's entries share a prefix with another's.
+pub fn timeline_prefix(id: &str) -> Vec<u8> {
+    let len = u32::try_from(id.len()).unwrap_or(u32::MAX);
+    let mut key = Vec::with_capacity(4 + id.len() + POSITION_LEN);
+    key.extend_from_slice(&len.to_be_bytes());
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// The `timeline` key of request `id`'s entry at `version`:
+/// `[id len u32 BE][id][version u64 BE]`, so a scan of the prefix returns
+/// the timeline oldest first.
+pub fn timeline_key(id: &str, version: u64) -> Vec<u8> {
+    let mut key = timeline_prefix(id);
+    key.extend_from_slice(&u64_bytes(version));
+    key
 }
 
 /// Prefix of the `by_status` index for one status.
@@ -130,9 +140,9 @@ impl Index {
         entry_id(key, prefix_len)
     }
 
-    /// The key `request` has in this index, if it belongs to it.
-    pub fn key_of(self, request: &pb::Request) -> Option<Vec<u8>> {
-        let position = submitted_position(request);
+    /// The key `request`, submitted at stream position `submitted`, has in
+    /// this index, if it belongs to it.
+    pub fn key_of(self, request: &pb::Request, submitted: u64) -> Option<Vec<u8>> {
         let prefix = match self {
             Index::All => Vec::new(),
             Index::ByStatus => status_prefix(request.status()),
@@ -141,7 +151,7 @@ impl Index {
             Index::OpenDue if !is_unresolved(request.status()) => return None,
             Index::OpenDue => due_date(request)?.as_bytes().to_vec(),
         };
-        Some(entry_key(&prefix, position, &request.id))
+        Some(entry_key(&prefix, submitted, &request.id))
     }
 }
 
@@ -374,10 +384,6 @@ mod tests {
             department: department.into(),
             due_date: due.into(),
             last_position: 9,
-            timeline: vec![pb::TimelineEntry {
-                position: 7,
-                ..Default::default()
-            }],
             ..Default::default()
         };
         request.set_status(status);
@@ -393,19 +399,19 @@ mod tests {
     #[test]
     fn index_keys_carry_prefix_position_and_id() {
         let r = request(pb::RequestStatus::Assigned, "housing", "2027-03-01");
-        let all = Index::All.key_of(&r).unwrap();
+        let all = Index::All.key_of(&r, 7).unwrap();
         assert_eq!(Index::All.id_of(&all), Some(r.id.as_str()));
         assert_eq!(&all[..8], &newest_first(7));
 
-        let dept = Index::ByDepartment.key_of(&r).unwrap();
+        let dept = Index::ByDepartment.key_of(&r, 7).unwrap();
         let prefix = department_prefix("housing");
         assert!(dept.starts_with(&prefix));
         assert_eq!(Index::ByDepartment.id_of(&dept), Some(r.id.as_str()));
 
-        let due = Index::OpenDue.key_of(&r).unwrap();
+        let due = Index::OpenDue.key_of(&r, 7).unwrap();
         assert!(due.starts_with(b"2027-03-01"));
         assert_eq!(Index::OpenDue.id_of(&due), Some(r.id.as_str()));
-        let status = Index::ByStatus.key_of(&r).unwrap();
+        let status = Index::ByStatus.key_of(&r, 7).unwrap();
         assert_eq!(Index::ByStatus.id_of(&status), Some(r.id.as_str()));
         assert_eq!(Index::ByDepartment.id_of(&[0, 0, 1]), None);
     }
@@ -413,12 +419,19 @@ mod tests {
     #[test]
     fn indexes_hold_only_requests_they_describe() {
         let unassigned = request(pb::RequestStatus::Submitted, "", "");
-        assert_eq!(Index::ByDepartment.key_of(&unassigned), None);
-        assert_eq!(Index::OpenDue.key_of(&unassigned), None);
+        assert_eq!(Index::ByDepartment.key_of(&unassigned, 7), None);
+        assert_eq!(Index::OpenDue.key_of(&unassigned, 7), None);
         let resolved = request(pb::RequestStatus::Resolved, "d", "2027-03-01");
-        assert_eq!(Index::OpenDue.key_of(&resolved), None);
+        assert_eq!(Index::OpenDue.key_of(&resolved, 7), None);
         let malformed = request(pb::RequestStatus::InProgress, "d", "2027-3-1");
-        assert_eq!(Index::OpenDue.key_of(&malformed), None);
+        assert_eq!(Index::OpenDue.key_of(&malformed, 7), None);
+    }
+
+    #[test]
+    fn timeline_keys_sort_by_version_within_their_request_only() {
+        assert!(timeline_key("a", 2) < timeline_key("a", 10));
+        assert!(timeline_key("a", 1).starts_with(&timeline_prefix("a")));
+        assert!(!timeline_key("ab", 1).starts_with(&timeline_prefix("a")));
     }
 
     #[test]

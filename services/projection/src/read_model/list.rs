@@ -240,11 +240,11 @@ impl ReadModel {
             let bytes = self.trees.requests.get(id.as_bytes())?.ok_or_else(|| {
                 ReadModelError::corrupt(format!("index names request {id}, which is not stored"))
             })?;
-            let mut request = pb::Request::decode_record(&bytes)?;
+            // A request's record holds no timeline (see `super::timeline`).
+            let request = pb::Request::decode_record(&bytes)?;
             if !filter.matches(&request, overdue_before.as_deref()) {
                 return Ok(None);
             }
-            request.timeline.clear();
             Ok(Some(request))
         })?;
         Ok(Page {

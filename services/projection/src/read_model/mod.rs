@@ -7,9 +7,12 @@
 //! - `meta`: `last_applied` (the checkpoint) and `quarantined` (a count), u64 BE;
 //!   `log_digest`, the running digest of the log up to the checkpoint;
 //!   `format`, the [`FORMAT`] the trees are written in;
-//! - `requests`: request id → prost-encoded `Request` (with its timeline;
-//!   the free text of a request that concerns a person sealed under their
+//! - `requests`: request id → prost-encoded `Request` without its timeline
+//!   (the free text of a request that concerns a person sealed under their
 //!   key, see [`request_text`]);
+//! - `timeline`: `[id len u32 BE][id][version u64 BE]` → one timeline entry
+//!   of a request (see [`timeline`]: kept apart so an event's write does not
+//!   grow with the request's history);
 //! - `chain`: request id → hash of its last folded event, which the next
 //!   event's `prev_hash` must name (tamper evidence, checked on every fold);
 //! - `idx_all`, `idx_status`, `idx_department`, `idx_open_due`: list indexes
@@ -49,6 +52,7 @@ mod sealed;
 mod stats;
 #[cfg(test)]
 mod tests;
+mod timeline;
 mod trees;
 mod views;
 
@@ -76,14 +80,16 @@ use trees::Trees;
 /// personal free text kept sealed, a request's text sealed when it
 /// concerns a person, with an index of the requests each person concerns;
 /// 5: a quarantine entry records the schema version of an event refused as
-/// written by a newer release.
-pub const FORMAT: u64 = 5;
+/// written by a newer release; 6: a request's timeline is stored in its own
+/// tree, entry by entry, each note sealed on its own.
+pub const FORMAT: u64 = 6;
 
 pub use fold::{BatchOutcome, checked_envelope};
 pub use list::{ListError, ListFilter, Page};
 pub use placement_list::{PlacementFilter, PlacementPage, StationPage};
 pub use registry::StoredPerson;
 pub use sealed::BatchKeys;
+pub use timeline::StoredRequest;
 
 /// Why the read model could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -375,8 +381,30 @@ impl ReadModel {
         })
     }
 
-    /// One request with its timeline; `id` as the log spells it.
+    /// One request with its timeline, as stored (the notes sealed apart
+    /// left out: see [`Self::stored_request`]); `id` as the log spells it.
     pub fn request(&self, id: &str) -> Result<Option<pb::Request>, ReadModelError> {
+        Ok(self.stored_request(id)?.map(|stored| stored.request))
+    }
+
+    /// One request with its timeline and its sealed notes, to be served
+    /// through `request_text::unseal`.
+    pub fn stored_request(&self, id: &str) -> Result<Option<StoredRequest>, ReadModelError> {
+        let Some(mut request) = self.request_record(id)? else {
+            return Ok(None);
+        };
+        let (timeline, sealed_notes) = timeline::read(&self.trees.timeline, id)?
+            .into_iter()
+            .unzip();
+        request.timeline = timeline;
+        Ok(Some(StoredRequest {
+            request,
+            sealed_notes,
+        }))
+    }
+
+    /// One request's record: everything but its timeline.
+    pub fn request_record(&self, id: &str) -> Result<Option<pb::Request>, ReadModelError> {
         self.trees
             .requests
             .get(id.as_bytes())?

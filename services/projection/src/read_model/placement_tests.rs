@@ -470,7 +470,12 @@ fn a_request_concerning_a_person_keeps_its_text_sealed() {
     );
     assert_eq!(stored.status(), pb::RequestStatus::InProgress);
 
-    let served = request_text::unseal(stored.clone(), Some(&key)).unwrap();
+    let sealed = live.stored_request(&request).unwrap().unwrap();
+    assert_eq!(sealed.request, stored);
+    // The third event carries no text, so intake did not seal it.
+    let sealed_notes: Vec<bool> = sealed.sealed_notes.iter().map(Option::is_some).collect();
+    assert_eq!(sealed_notes, [true, true, false, true]);
+    let served = request_text::unseal(sealed.clone(), Some(&key)).unwrap();
     assert_eq!(served.title, "张三丰家属就医困难");
     assert_eq!(served.description, "张三丰之妻住院，需协调");
     let notes: Vec<&str> = served.timeline.iter().map(|e| e.note.as_str()).collect();
@@ -481,7 +486,7 @@ fn a_request_concerning_a_person_keeps_its_text_sealed() {
     assert_eq!(served.sealed_text, None);
 
     // Erased: the text is served empty, everything else as before.
-    let erased = request_text::unseal(stored.clone(), None).unwrap();
+    let erased = request_text::unseal(sealed, None).unwrap();
     assert_eq!(erased.sealed_text, None);
     assert_eq!(
         (erased.title.as_str(), erased.description.as_str()),
@@ -511,10 +516,9 @@ fn a_request_concerning_a_person_keeps_its_text_sealed() {
     assert!(!stored_anywhere(&fresh, "张三丰"));
     let replayed = fresh.request(&request).unwrap().unwrap();
     assert_eq!(replayed.sealed_text, None);
-    assert_eq!(
-        request_text::unseal(replayed.clone(), None).unwrap(),
-        replayed
-    );
+    let unsealed = fresh.stored_request(&request).unwrap().unwrap();
+    assert!(!unsealed.is_sealed());
+    assert_eq!(request_text::unseal(unsealed, None).unwrap(), replayed);
     assert_eq!(
         (replayed.title.as_str(), replayed.status),
         ("", stored.status)

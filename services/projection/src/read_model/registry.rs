@@ -192,6 +192,7 @@ fn seal_masks(view: &mut pb::PersonView, key: &DataKey) -> Result<pb::SealedFiel
 
 record!(prost pb::Request, "request");
 record!(prost StoredPerson, "person");
+record!(prost super::timeline::StoredEntry, "timeline entry");
 record!(serde StoredPlacement, "placement");
 record!(serde StoredAllowance, "allowance");
 record!(serde Station, "station");

@@ -4,9 +4,12 @@
 //! Intake seals such a request's text in every event (`sy_domain::pii`).
 //! The fold opens the events with the key ([`super::sealed`]) and needs the
 //! text in the clear only while the domain's `apply` folds it: before, the
-//! text stored so far is opened back into the request; after, all of it
-//! (title, description, resolution, rejection reason, every timeline note)
-//! moves out again into `sealed_text`. sled rewrites records in new places
+//! text of the request's record is opened back into it; after, it (title,
+//! description, resolution, rejection reason) moves out again into
+//! `sealed_text`, and the note of the event's new timeline entry is sealed
+//! on its own ([`seal_note`]): the timeline is stored apart
+//! ([`super::timeline`]) and the notes before are never opened again by the
+//! fold. sled rewrites records in new places
 //! and keeps old versions until it compacts, so text written in the clear
 //! could outlive an erasure there; sealed, it is unreadable once the key is
 //! destroyed, like a person's masks ([`super::registry::StoredPerson`]).
@@ -23,9 +26,15 @@ use sy_domain::pb::{self, EventEnvelope};
 use sy_domain::pii::{CryptoError, DataKey};
 use uuid::Uuid;
 
+use super::timeline::{StoredEntry, StoredRequest};
+
 /// Associated data of a request's sealed text in the read model, before
 /// the request id.
 const TEXT_AAD: &[u8] = b"shuangyong.v1.read-model.request-text\n";
+/// Associated data of a timeline entry's sealed note, before the request
+/// id and the entry's version (u64 BE), so a note opens only where it was
+/// written.
+const NOTE_AAD: &[u8] = b"shuangyong.v1.read-model.request-note\n";
 
 /// The person `request` concerns, whose key seals its text; `None` for a
 /// request about nobody in particular.
@@ -37,23 +46,20 @@ fn aad(request: &pb::Request) -> Vec<u8> {
     [TEXT_AAD, request.id.as_bytes()].concat()
 }
 
-/// Moves the free text out of `request` into its `sealed_text`, sealed
-/// under `key`. Deterministic, so a rebuild writes the same bytes as the
-/// live fold.
+fn note_aad(id: &str, version: u64) -> Vec<u8> {
+    [NOTE_AAD, id.as_bytes(), &version.to_be_bytes()].concat()
+}
+
+/// Moves the free text out of `request`'s record into its `sealed_text`,
+/// sealed under `key`. Deterministic, so a rebuild writes the same bytes as
+/// the live fold. The timeline is not part of the record (see
+/// [`seal_note`]).
 pub fn seal(request: &mut pb::Request, key: &DataKey) -> Result<(), CryptoError> {
     let text = pb::Request {
         title: std::mem::take(&mut request.title),
         description: std::mem::take(&mut request.description),
         resolution: std::mem::take(&mut request.resolution),
         rejection_reason: std::mem::take(&mut request.rejection_reason),
-        timeline: request
-            .timeline
-            .iter_mut()
-            .map(|entry| pb::TimelineEntry {
-                note: std::mem::take(&mut entry.note),
-                ..Default::default()
-            })
-            .collect(),
         ..Default::default()
     };
     let sealed = key.seal_deterministic(&aad(request), &text.encode_to_vec())?;
@@ -65,9 +71,25 @@ pub fn seal(request: &mut pb::Request, key: &DataKey) -> Result<(), CryptoError>
     Ok(())
 }
 
-/// Puts the text sealed in `request` back, opened with `key`, and clears
-/// `sealed_text`. A request without sealed text is left as it is; on error
-/// it is unchanged.
+/// Moves the note out of `entry` of request `id`'s timeline, sealed under
+/// `key`; deterministic like [`seal`].
+pub fn seal_note(
+    id: &str,
+    entry: &mut pb::TimelineEntry,
+    key: &DataKey,
+) -> Result<pb::SealedField, CryptoError> {
+    let note = std::mem::take(&mut entry.note);
+    let sealed = key.seal_deterministic(&note_aad(id, entry.version), note.as_bytes())?;
+    Ok(pb::SealedField {
+        path: "note".into(),
+        nonce: sealed.nonce.to_vec(),
+        ciphertext: sealed.ciphertext,
+    })
+}
+
+/// Puts the text sealed in `request`'s record back, opened with `key`, and
+/// clears `sealed_text`. A request without sealed text is left as it is; on
+/// error it is unchanged.
 pub fn open(request: &mut pb::Request, key: &DataKey) -> Result<(), CryptoError> {
     let Some(sealed) = &request.sealed_text else {
         return Ok(());
@@ -78,37 +100,53 @@ pub fn open(request: &mut pb::Request, key: &DataKey) -> Result<(), CryptoError>
     request.description = text.description;
     request.resolution = text.resolution;
     request.rejection_reason = text.rejection_reason;
-    // A list reply has no timeline: its notes are not served.
-    for (entry, sealed) in request.timeline.iter_mut().zip(text.timeline) {
-        entry.note = sealed.note;
-    }
     request.sealed_text = None;
     Ok(())
 }
 
-/// `request` as served: its text opened with `key`, or left empty without
-/// one (the person was erased); never its sealed text.
-pub fn unseal(mut request: pb::Request, key: Option<&DataKey>) -> Result<pb::Request, CryptoError> {
-    match key {
-        Some(key) => open(&mut request, key)?,
-        None => request.sealed_text = None,
+/// `stored` as served: its text and timeline notes opened with `key`, or
+/// left empty without one (the person was erased); never its sealed text.
+pub fn unseal(stored: StoredRequest, key: Option<&DataKey>) -> Result<pb::Request, CryptoError> {
+    let StoredRequest {
+        mut request,
+        sealed_notes,
+    } = stored;
+    let Some(key) = key else {
+        request.sealed_text = None;
+        return Ok(request);
+    };
+    open(&mut request, key)?;
+    for (entry, sealed) in request.timeline.iter_mut().zip(sealed_notes) {
+        let Some(sealed) = sealed else {
+            continue;
+        };
+        let note = key.open(
+            &note_aad(&request.id, entry.version),
+            &sealed.nonce,
+            &sealed.ciphertext,
+        )?;
+        entry.note = std::str::from_utf8(&note)
+            .map_err(|_| CryptoError::Authentication)?
+            .to_owned();
     }
     Ok(request)
 }
 
-/// Folds `event` into the stored request `before` (`None`: a new request)
-/// with the domain's `apply`; `key` is the data key that opened the event,
-/// if it was sealed and opened. With a key, the text stored so far is
-/// opened for the fold and everything is sealed again after it; without
-/// one, the event folds as it is and the stored sealed text is kept (an
-/// event of such a request that carries no text is not sealed at all). The
-/// error is why the event is refused.
+/// Folds `event` into the stored record `before` (`None`: a new request;
+/// its timeline is stored apart and empty here) with the domain's `apply`;
+/// `key` is the data key that opened the event, if it was sealed and
+/// opened. Returns the record to store and the event's timeline entry,
+/// with its note sealed if the record's text is. With a key, the record's
+/// text is opened for the fold and sealed again after it; without one, the
+/// event folds as it is and the stored sealed text is kept (an event of
+/// such a request that carries no text is not sealed at all). The error is
+/// why the event is refused.
 pub fn fold(
     before: Option<&pb::Request>,
     event: &EventEnvelope,
     position: u64,
     key: Option<&DataKey>,
-) -> Result<pb::Request, String> {
+) -> Result<(pb::Request, StoredEntry), String> {
     let mut state = before.cloned().unwrap_or_default();
     if let Some(key) = key {
         open(&mut state, key).map_err(|err| format!("request {}: sealed text: {err}", state.id))?;
@@ -116,8 +154,25 @@ pub fn fold(
     state
         .apply(event, position)
         .map_err(|err| err.to_string())?;
+    // `apply` appends exactly one entry to the (here empty) timeline.
+    let mut entry = state
+        .timeline
+        .pop()
+        .ok_or_else(|| format!("request {}: the event added no timeline entry", state.id))?;
+    state.timeline.clear();
+    let mut sealed_note = None;
     if let Some(key) = key.filter(|_| subject(&state).is_some()) {
         seal(&mut state, key).map_err(|err| format!("cannot seal the request's text: {err}"))?;
+        sealed_note = Some(
+            seal_note(&state.id, &mut entry, key)
+                .map_err(|err| format!("cannot seal the request's note: {err}"))?,
+        );
     }
-    Ok(state)
+    Ok((
+        state,
+        StoredEntry {
+            entry: Some(entry),
+            sealed_note,
+        },
+    ))
 }

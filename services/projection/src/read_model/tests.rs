@@ -638,11 +638,15 @@ fn recomputed(model: &ReadModel) -> Recomputed {
     let mut sum = board::Delta::default();
     let mut indexes: BTreeMap<Index, Vec<Vec<u8>>> = BTreeMap::new();
     for entry in model.trees.requests.iter() {
-        let (_, bytes) = entry.unwrap();
-        let request = pb::Request::decode_record(&bytes).unwrap();
+        let (id, _) = entry.unwrap();
+        let request = model
+            .request(std::str::from_utf8(&id).unwrap())
+            .unwrap()
+            .unwrap();
+        let submitted = request.timeline.first().unwrap().position;
         sum.merge(board::delta(None, &request));
         for index in Index::ALL {
-            if let Some(key) = index.key_of(&request) {
+            if let Some(key) = index.key_of(&request, submitted) {
                 indexes.entry(index).or_default().push(key);
             }
         }
@@ -872,4 +876,63 @@ fn a_plain_sled_dir_keeps_what_an_older_release_quarantined() {
     assert!(!dir.has_generations());
     assert_eq!(model.quarantined_now_readable().unwrap(), 1);
     assert_eq!(model.quarantine_count().unwrap(), 1);
+}
+
+/// The bytes the fold wrote for request `id`'s event at `version`, as long
+/// as no later event of it was folded: the request's record (rewritten by
+/// every event) and that event's timeline entry.
+fn written_for(model: &ReadModel, id: &str, version: u64) -> usize {
+    let record = model.trees.requests.get(id.as_bytes()).unwrap().unwrap();
+    let entry = model
+        .trees
+        .timeline
+        .get(keys::timeline_key(id, version))
+        .unwrap()
+        .unwrap();
+    record.len() + entry.len()
+}
+
+#[test]
+fn an_events_write_does_not_grow_with_the_requests_history() {
+    const EVENTS: u64 = 500;
+    let mut log = Log::default();
+    let request = id(1);
+    log.must(&request, &submit(), REQUESTER);
+    log.must(&request, &assign(WORKER, date(2027, 3, 1)), WORKER);
+    log.must(&request, &start(), WORKER);
+    let progress = Command::RecordProgress {
+        note: "已联系施工队".into(),
+    };
+    while log.next_position() <= EVENTS {
+        log.must(&request, &progress, WORKER);
+    }
+    let (_dir, model) = open();
+    let mut written = Vec::new();
+    for upto in [5, 200, EVENTS] {
+        let upto = usize::try_from(upto).unwrap();
+        model
+            .apply_batch(&log.events[..upto], &BatchKeys::default())
+            .unwrap();
+        written.push(written_for(&model, &request, upto as u64));
+    }
+    let [fifth, two_hundredth, last] = written[..] else {
+        unreachable!("three measurements")
+    };
+    // From the 200th event on, the version, position and event id ("event-200")
+    // are as wide as at the 500th: the same bytes are written.
+    assert_eq!(
+        last, two_hundredth,
+        "the 500th event wrote more than the 200th"
+    );
+    // From the 5th they widen: the version and position varints by one
+    // byte each in the record and the entry, the event id by two.
+    const WIDENING: usize = 6;
+    assert!(
+        last <= fifth + WIDENING,
+        "the 500th event wrote {last} bytes, the 5th {fifth}"
+    );
+    // The timeline is whole nonetheless, and served as the domain folds it.
+    let served = model.request(&request).unwrap().unwrap();
+    assert_eq!(served.timeline.len() as u64, EVENTS);
+    assert_eq!(served, log.states[&request]);
 }

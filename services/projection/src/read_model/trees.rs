@@ -61,6 +61,10 @@ trees! {
     /// person id → the ids of the requests that concern them (16 bytes
     /// each), so folding their erasure can drop those requests' sealed text.
     idx_person_requests,
+    /// `[id len u32 BE][id][version u64 BE]` → a request's timeline entry
+    /// (see [`super::timeline`]), kept out of the request's record so an
+    /// event appends one entry instead of rewriting them all.
+    timeline,
 }
 
 impl<T> Trees<T> {
