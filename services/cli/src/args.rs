@@ -252,7 +252,7 @@ pub struct SoakRunArgs {
     pub rate: u32,
     /// How long to send new commands (60s, 5m, 1m30s); the run then waits
     /// for the pending ones.
-    #[arg(long, value_parser = crate::soak::parse_duration)]
+    #[arg(long, value_parser = parse_duration)]
     pub duration: std::time::Duration,
     /// The fault script's marks file (`<unix ms> <label>` lines), copied
     /// into the report at the end.
@@ -262,7 +262,7 @@ pub struct SoakRunArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// A command not acknowledged this long after its first attempt fails.
-    #[arg(long, default_value = "60s", value_parser = crate::soak::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub give_up: std::time::Duration,
     /// Reads per second.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000))]
@@ -287,7 +287,7 @@ pub struct SoakCheckArgs {
     pub json: bool,
     /// The shortest interval without acknowledgements counted as a window of
     /// unavailability for the recovery time (shorter ones are latency).
-    #[arg(long, default_value = "1s", value_parser = crate::soak::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub unavailable_after: std::time::Duration,
     #[command(flatten)]
     pub log: LogArgs,
@@ -976,6 +976,21 @@ impl From<LevelArg> for pb::SupervisionLevel {
     }
 }
 
+/// Parses a duration as `60s`, `1m 30s`, `500ms` or ISO 8601 (`PT60S`):
+/// positive, for flags such as `--duration`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let parsed: jiff::SignedDuration = text
+        .trim()
+        .parse()
+        .map_err(|err| format!("{text:?} is not a duration such as 60s or 1m30s: {err}"))?;
+    let duration = std::time::Duration::try_from(parsed)
+        .map_err(|_| format!("{text:?} must not be negative"))?;
+    if duration.is_zero() {
+        return Err(format!("{text:?} must be longer than zero"));
+    }
+    Ok(duration)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1113,5 +1128,28 @@ mod tests {
             Cli::try_parse_from(&base[..base.len() - 2]).is_err(),
             "needs a KEK"
         );
+    }
+
+    #[test]
+    fn durations_parse_in_the_friendly_and_iso_forms() {
+        assert_eq!(
+            parse_duration("60s"),
+            Ok(std::time::Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_duration("1m 30s"),
+            Ok(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_duration("500ms"),
+            Ok(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(
+            parse_duration("PT2S"),
+            Ok(std::time::Duration::from_secs(2))
+        );
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("-5s").is_err());
+        assert!(parse_duration("soon").is_err());
     }
 }

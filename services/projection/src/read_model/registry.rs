@@ -57,35 +57,36 @@ pub trait Record: Sized {
     fn decode_record(bytes: &[u8]) -> Result<Self, ReadModelError>;
 }
 
-fn damaged(what: &str, err: impl std::fmt::Display) -> ReadModelError {
+pub(super) fn damaged(what: &str, err: impl std::fmt::Display) -> ReadModelError {
     ReadModelError::corrupt(format!("stored {what}: {err}"))
 }
 
 /// [`Record`] by prost for messages, by postcard for serde types.
 macro_rules! record {
     (prost $type:ty, $what:literal) => {
-        impl Record for $type {
+        impl super::registry::Record for $type {
             const WHAT: &'static str = $what;
             fn encode_record(&self) -> Vec<u8> {
                 prost::Message::encode_to_vec(self)
             }
-            fn decode_record(bytes: &[u8]) -> Result<Self, ReadModelError> {
-                prost::Message::decode(bytes).map_err(|err| damaged($what, err))
+            fn decode_record(bytes: &[u8]) -> Result<Self, super::ReadModelError> {
+                prost::Message::decode(bytes).map_err(|err| super::registry::damaged($what, err))
             }
         }
     };
     (serde $type:ty, $what:literal) => {
-        impl Record for $type {
+        impl super::registry::Record for $type {
             const WHAT: &'static str = $what;
             fn encode_record(&self) -> Vec<u8> {
                 postcard::to_allocvec(self).expect("postcard encodes any owned state into a Vec")
             }
-            fn decode_record(bytes: &[u8]) -> Result<Self, ReadModelError> {
-                postcard::from_bytes(bytes).map_err(|err| damaged($what, err))
+            fn decode_record(bytes: &[u8]) -> Result<Self, super::ReadModelError> {
+                postcard::from_bytes(bytes).map_err(|err| super::registry::damaged($what, err))
             }
         }
     };
 }
+pub(super) use record;
 
 /// A person as stored: the masked view without its masked identity, and
 /// that identity (masked name, ID number, phone, linked names) sealed under
@@ -192,7 +193,6 @@ fn seal_masks(view: &mut pb::PersonView, key: &DataKey) -> Result<pb::SealedFiel
 
 record!(prost pb::Request, "request");
 record!(prost StoredPerson, "person");
-record!(prost super::timeline::StoredEntry, "timeline entry");
 record!(serde StoredPlacement, "placement");
 record!(serde StoredAllowance, "allowance");
 record!(serde Station, "station");

@@ -32,6 +32,8 @@ pub struct StoredEntry {
     pub sealed_note: Option<pb::SealedField>,
 }
 
+super::registry::record!(prost StoredEntry, "timeline entry");
+
 /// A request as stored: its record with the timeline put back, and the
 /// sealed notes of that timeline, entry by entry. Queries serve it through
 /// [`super::request_text::unseal`].
