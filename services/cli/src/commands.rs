@@ -44,8 +44,9 @@ macro_rules! commands {
 
         /// Sends `cmd` as `actor`; the result once JetStream acknowledged it.
         /// A call over the credential's rate is sent again after the delay
-        /// the server asks for (safe: every command carries its idempotency
-        /// key), a bounded number of times.
+        /// the server asks for, growing with each attempt and jittered
+        /// (safe: every command carries its idempotency key), a bounded
+        /// number of times.
         pub async fn send(
             clients: &mut IntakeClients,
             cmd: Cmd,
@@ -64,7 +65,7 @@ macro_rules! commands {
                             && throttled < rpc::MAX_THROTTLED =>
                     {
                         throttled += 1;
-                        tokio::time::sleep(rpc::retry_delay(&status)).await;
+                        tokio::time::sleep(rpc::throttle_delay(&status, throttled)).await;
                     }
                     Err(status) => return Err(Error::rpc(call)(status)),
                 }

@@ -205,7 +205,7 @@ async fn submit_batch(
                     && throttled < rpc::MAX_THROTTLED =>
             {
                 throttled += 1;
-                tokio::time::sleep(rpc::retry_delay(&status)).await;
+                tokio::time::sleep(rpc::throttle_delay(&status, throttled)).await;
             }
             Err(status) => return Err(Error::rpc("SubmitRequests")(status)),
         }

@@ -276,13 +276,26 @@ pub const MAX_THROTTLED: u32 = 50;
 
 /// How long to wait before sending again a call refused as over its rate:
 /// the server's `RetryInfo`, else 100 ms; at most 5 s.
-pub fn retry_delay(status: &tonic::Status) -> Duration {
+fn retry_delay(status: &tonic::Status) -> Duration {
     use tonic_types::StatusExt;
     status
         .get_details_retry_info()
         .and_then(|info| info.retry_delay)
         .unwrap_or(Duration::from_millis(100))
         .min(Duration::from_secs(5))
+}
+
+/// The wait before sending a throttled call again, the `attempt`th time:
+/// the delay the server asks for, but at least 10 ms doubling with each
+/// attempt up to about a second, plus up to half as much again at random.
+/// Many scripts sharing one credential otherwise wake together after the
+/// server's hint (a millisecond when the bucket refills) and empty it again.
+pub fn throttle_delay(status: &tonic::Status, attempt: u32) -> Duration {
+    let floor = Duration::from_millis(10u64 << attempt.min(7));
+    let base = retry_delay(status).max(floor);
+    let spread = base.as_millis() as u64 / 2 + 1;
+    let jitter = getrandom::u64().map_or(0, |random| random % spread);
+    base + Duration::from_millis(jitter)
 }
 
 /// How a read retries while the projection cannot answer yet.
