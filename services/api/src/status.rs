@@ -123,6 +123,37 @@ pub fn position_not_reached(wanted: u64, current: u64) -> Status {
     status
 }
 
+/// A batch item's outcome as the wire carries it (`SubmitRequests`): the
+/// result, or the status the command alone would have failed with, its
+/// field violations (already bounded here) spelled out.
+pub fn batch_outcome(
+    result: Result<crate::pb::CommandResult, Status>,
+) -> crate::pb::CommandOutcome {
+    use crate::pb::command_outcome::Outcome;
+    let outcome = match result {
+        Ok(result) => Outcome::Result(result),
+        Err(status) => Outcome::Error(crate::pb::CommandError {
+            code: i32::from(status.code()),
+            message: status.message().to_string(),
+            field_violations: status
+                .get_details_bad_request()
+                .map(|bad| {
+                    bad.field_violations
+                        .into_iter()
+                        .map(|v| crate::pb::CommandFieldViolation {
+                            field: v.field,
+                            description: v.description,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }),
+    };
+    crate::pb::CommandOutcome {
+        outcome: Some(outcome),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

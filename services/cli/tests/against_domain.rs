@@ -195,8 +195,6 @@ impl pb::intake_server::Intake for Fake {
         &self,
         r: Request<pb::SubmitRequestsRequest>,
     ) -> Result<Response<pb::SubmitRequestsResponse>, Status> {
-        use pb::command_outcome::Outcome;
-        use tonic_types::StatusExt;
         let metadata = r.metadata().clone();
         let outcomes = r
             .into_inner()
@@ -205,28 +203,7 @@ impl pb::intake_server::Intake for Fake {
             .map(|command| {
                 let mut one = Request::new(command);
                 *one.metadata_mut() = metadata.clone();
-                let outcome = match self.handle(one) {
-                    Ok(result) => Outcome::Result(result.into_inner()),
-                    Err(status) => Outcome::Error(pb::CommandError {
-                        code: i32::from(status.code()),
-                        message: status.message().to_string(),
-                        field_violations: status
-                            .get_details_bad_request()
-                            .map(|bad| {
-                                bad.field_violations
-                                    .into_iter()
-                                    .map(|v| pb::CommandFieldViolation {
-                                        field: v.field,
-                                        description: v.description,
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    }),
-                };
-                pb::CommandOutcome {
-                    outcome: Some(outcome),
-                }
+                sy_api::status::batch_outcome(self.handle(one).map(Response::into_inner))
             })
             .collect();
         Ok(Response::new(pb::SubmitRequestsResponse { outcomes }))

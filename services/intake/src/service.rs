@@ -22,13 +22,13 @@ use std::time::Instant;
 use sy_api::identity::Principal;
 use sy_api::pb::intake_server::Intake;
 use sy_api::pb::placements_server::Placements;
-use sy_api::pb::{self, CommandResult, command_outcome};
+use sy_api::pb::{self, CommandResult};
 use sy_api::policy::Grant;
 use sy_api::quota::Charge;
+use sy_api::status::batch_outcome;
 use sy_api::telemetry::code_name;
 use sy_domain::command_meta::CommandMessage;
 use tonic::{Request, Response, Status};
-use tonic_types::StatusExt;
 use tracing::Instrument;
 use tracing::field::Empty;
 
@@ -185,7 +185,7 @@ impl IntakeService {
                 // Only a task that panicked leaves its slot empty: whether
                 // it wrote is unknown, so the caller retries it with its key.
                 outcome.unwrap_or_else(|| {
-                    outcome_of(Err(Status::internal(
+                    batch_outcome(Err(Status::internal(
                         "the command failed unexpectedly; retry it with the same idempotency key",
                     )))
                 })
@@ -219,35 +219,7 @@ impl IntakeService {
             Err(status) => code_name(status.code()),
         };
         metrics::command(M::NAME, outcome, started.elapsed());
-        outcome_of(result)
-    }
-}
-
-/// A batch item's outcome as the wire carries it: the result, or the
-/// status the command alone would have failed with, its field violations
-/// (already bounded by `sy_api::status`) spelled out.
-fn outcome_of(result: Result<CommandResult, Status>) -> pb::CommandOutcome {
-    let outcome = match result {
-        Ok(result) => command_outcome::Outcome::Result(result),
-        Err(status) => command_outcome::Outcome::Error(pb::CommandError {
-            code: i32::from(status.code()),
-            message: status.message().to_string(),
-            field_violations: status
-                .get_details_bad_request()
-                .map(|bad| {
-                    bad.field_violations
-                        .into_iter()
-                        .map(|v| pb::CommandFieldViolation {
-                            field: v.field,
-                            description: v.description,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }),
-    };
-    pb::CommandOutcome {
-        outcome: Some(outcome),
+        batch_outcome(result)
     }
 }
 
@@ -502,6 +474,7 @@ impl Placements for IntakeService {
 
 #[cfg(test)]
 mod tests {
+    use sy_api::pb::command_outcome;
     use sy_domain::{DomainError, FieldViolation};
 
     use super::*;
@@ -512,7 +485,8 @@ mod tests {
             FieldViolation::new("title", "is required"),
             FieldViolation::new("area_code", "must be a 12-digit area code"),
         ]));
-        let Some(command_outcome::Outcome::Error(error)) = outcome_of(Err(status)).outcome else {
+        let Some(command_outcome::Outcome::Error(error)) = batch_outcome(Err(status)).outcome
+        else {
             panic!("a refusal is an error outcome");
         };
         assert_eq!(error.code, i32::from(tonic::Code::InvalidArgument));
@@ -531,7 +505,7 @@ mod tests {
         );
 
         let Some(command_outcome::Outcome::Error(error)) =
-            outcome_of(Err(Status::unavailable("log down"))).outcome
+            batch_outcome(Err(Status::unavailable("log down"))).outcome
         else {
             panic!("a refusal is an error outcome");
         };
@@ -548,7 +522,7 @@ mod tests {
             event_ids: vec!["e".into()],
             replayed: false,
         };
-        let outcome = outcome_of(Ok(result.clone())).outcome;
+        let outcome = batch_outcome(Ok(result.clone())).outcome;
         assert_eq!(outcome, Some(command_outcome::Outcome::Result(result)));
     }
 }
