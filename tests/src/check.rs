@@ -151,3 +151,17 @@ pub fn row(rows: &[pb::BoardRow], needle: &str) -> pb::BoardCounts {
     );
     matching.first().and_then(|r| r.counts).unwrap_or_default()
 }
+
+/// The gRPC health of `service` (`""`: the whole server) on `channel`.
+pub async fn health(
+    channel: tonic::transport::Channel,
+    service: &str,
+) -> anyhow::Result<tonic_health::pb::health_check_response::ServingStatus> {
+    let reply = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: service.to_string(),
+        })
+        .await?
+        .into_inner();
+    Ok(reply.status())
+}

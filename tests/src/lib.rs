@@ -33,7 +33,7 @@ pub mod service;
 pub mod system;
 pub mod tls;
 
-pub use check::{board, expect_code, get_request, list_all, row, violated_fields};
+pub use check::{board, expect_code, get_request, health, list_all, row, violated_fields};
 pub use client::{
     AGENCY, AREA_CODE, ActorInterceptor, DEPARTMENT, DEPARTMENT_AGENCY, IntakeClient, QueryClient,
     USER, ctx, date_in_days, eventually, fresh_ctx, new_key, submit_command,

@@ -11,27 +11,13 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use sy_tests::client::*;
 use sy_tests::metrics::{sample, scrape};
-use sy_tests::{NatsServer, ServiceBuilder, System, eventually, free_port};
+use sy_tests::{NatsServer, ServiceBuilder, System, eventually, free_port, health};
 use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use tonic_reflection::pb::{v1, v1alpha};
 
 /// A fault bound, not a performance target: probes run every second with a
 /// one-second deadline, and two failures withdraw a replica.
 const NOTICED: Duration = Duration::from_secs(15);
-
-async fn health(
-    channel: tonic::transport::Channel,
-    service: &str,
-) -> anyhow::Result<ServingStatus> {
-    let reply = HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: service.to_string(),
-        })
-        .await?
-        .into_inner();
-    Ok(reply.status())
-}
 
 /// Waits until both the server's and the Intake service's health are `want`.
 async fn until_health(

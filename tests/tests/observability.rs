@@ -6,22 +6,8 @@ use std::time::Duration;
 
 use sy_tests::client::*;
 use sy_tests::metrics::{sample, scrape};
-use sy_tests::{NatsServer, ServiceBuilder, eventually, free_port, wait_applied};
+use sy_tests::{NatsServer, ServiceBuilder, eventually, free_port, health, wait_applied};
 use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-
-async fn health(
-    channel: tonic::transport::Channel,
-    service: &str,
-) -> anyhow::Result<ServingStatus> {
-    let reply = HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: service.to_string(),
-        })
-        .await?
-        .into_inner();
-    Ok(reply.status())
-}
 
 #[tokio::test]
 async fn metrics_and_health_follow_what_happens() -> anyhow::Result<()> {

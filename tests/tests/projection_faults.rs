@@ -27,9 +27,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use sy_tests::metrics::{sample, scrape};
 use sy_tests::pb::CommandResult;
-use sy_tests::{CONVERGE, QueryClient, Service, System, eventually, free_port, get_request};
+use sy_tests::{
+    CONVERGE, QueryClient, Service, System, eventually, free_port, get_request, health,
+};
 use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 /// A fault bound, not a performance target: a write acknowledged after NATS
 /// came back must be readable through `min_position` within it.
@@ -42,21 +43,11 @@ const HEALTH_BOUND: Duration = Duration::from_secs(20);
 /// The metric a blocked fold sets.
 const BLOCKED_DISK_FULL: &str = "sy_projection_fold_blocked{reason=\"disk_full\"}";
 
-async fn health(channel: tonic::transport::Channel) -> anyhow::Result<ServingStatus> {
-    let reply = HealthClient::new(channel)
-        .check(HealthCheckRequest {
-            service: "shuangyong.v1.Query".into(),
-        })
-        .await?
-        .into_inner();
-    Ok(reply.status())
-}
-
 async fn expect_health(service: &Service, want: ServingStatus) -> anyhow::Result<()> {
     eventually(HEALTH_BOUND, &format!("health {want:?}"), || {
         let channel = service.channel();
         async move {
-            let status = health(channel).await?;
+            let status = health(channel, "shuangyong.v1.Query").await?;
             anyhow::ensure!(status == want, "health is {status:?}");
             Ok(())
         }
@@ -214,7 +205,7 @@ async fn a_fold_standing_still_behind_the_log_is_not_serving_until_it_moves() ->
     let deadline = Instant::now() + HEALTH_BOUND;
     let last = loop {
         let last = sys.submit().await?;
-        if health(projection.channel()).await? == ServingStatus::NotServing {
+        if health(projection.channel(), "shuangyong.v1.Query").await? == ServingStatus::NotServing {
             break last;
         }
         anyhow::ensure!(
@@ -339,7 +330,7 @@ async fn a_full_disk_blocks_the_fold_reads_go_on_and_it_resumes_when_there_is_ro
     let deadline = Instant::now() + HEALTH_BOUND;
     loop {
         written.extend(submit_some(&sys, 5).await?);
-        if health(projection.channel()).await? == ServingStatus::NotServing {
+        if health(projection.channel(), "shuangyong.v1.Query").await? == ServingStatus::NotServing {
             break;
         }
         anyhow::ensure!(
@@ -358,7 +349,7 @@ async fn a_full_disk_blocks_the_fold_reads_go_on_and_it_resumes_when_there_is_ro
     // Still blocked a while later: retries do not pretend, and warn seldom.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
-        health(projection.channel()).await?,
+        health(projection.channel(), "shuangyong.v1.Query").await?,
         ServingStatus::NotServing
     );
     let warnings = projection
