@@ -108,6 +108,21 @@ soak_around() {
   eval "$heal"
   wait "$pid" || { tail -n 20 "$WORK/soak-$n.log" >&2; die "sy soak run failed during: $label"; }
   mapfile -t args < <(auditor_args "$nats")
-  "$SY" soak check "$WORK/soak-$n.json" --label "$label" --marks "$WORK/marks-$n" "${args[@]}" \
-    | tee -a "$WORK/table.md"
+  # A cluster just healed may still answer 503 (JetStream re-forming): the
+  # check is tried again then; exit 3 is its verdict (lost or duplicated).
+  local attempt status=0
+  for attempt in 1 2 3 4 5; do
+    if "$SY" soak check "$WORK/soak-$n.json" --label "$label" --marks "$WORK/marks-$n" "${args[@]}" \
+      >"$WORK/check-$n.out"; then
+      status=0
+      break
+    else
+      status=$?
+    fi
+    [ "$status" != 3 ] || break
+    log "sy soak check failed (exit $status, attempt $attempt); trying again in 5 s"
+    sleep 5
+  done
+  [ "$status" = 0 ] || die "sy soak check failed (exit $status) after: $label"
+  tee -a "$WORK/table.md" <"$WORK/check-$n.out"
 }
