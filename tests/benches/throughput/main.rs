@@ -138,6 +138,8 @@ async fn main() -> anyhow::Result<()> {
         raw::EVENT_BYTES
     ));
 
+    let keys = EventKeys::new()?;
+
     // Raw limits on the testkit's server.
     progress("raw limits");
     let nats = NatsServer::start().await?;
@@ -175,7 +177,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // Intake at 1, 16 and 64 callers.
-    let intake = intake_on(&nats).start().await?;
+    let intake = intake_on(&nats, &keys).start().await?;
     let mut ids = Vec::new();
     for (callers, n) in CALLERS.into_iter().zip(sizes.intake) {
         progress(&format!("intake, callers: {callers}"));
@@ -203,7 +205,7 @@ async fn main() -> anyhow::Result<()> {
     // Durable mode, against its own raw limit.
     progress("durable mode");
     match durable_nats_binary() {
-        Ok(binary) => durable(&mut report, &sizes, binary).await?,
+        Ok(binary) => durable(&mut report, &sizes, &keys, binary).await?,
         Err(why) => {
             report.row(
                 "durable (sync_interval: always): raw and intake",
@@ -216,7 +218,9 @@ async fn main() -> anyhow::Result<()> {
     progress("log to the small size");
     fill(&nats, &intake, "small", sizes.small_log).await?;
     let small_data = tempfile::tempdir()?;
-    let small = projection_on(&nats, small_data.path()).start().await?;
+    let small = projection_on(&nats, &keys, small_data.path())
+        .start()
+        .await?;
     system::caught_up(small.channel(), nats.last_sequence(STREAM).await?).await?;
     let idle_small = system::queries(small.channel(), &ids, sizes.query_rounds).await?;
     drop(small);
@@ -228,7 +232,7 @@ async fn main() -> anyhow::Result<()> {
     progress(&format!("projection catching up {last} events"));
     let data = tempfile::tempdir()?;
     let started = Instant::now();
-    let projection = projection_on(&nats, data.path()).start().await?;
+    let projection = projection_on(&nats, &keys, data.path()).start().await?;
     system::caught_up(projection.channel(), last).await?;
     let fold = rate(usize::try_from(last)?, started.elapsed());
     report.row(
@@ -306,14 +310,49 @@ async fn main() -> anyhow::Result<()> {
 /// for one client, is lifted as the testkit lifts the rate limits.
 const IN_FLIGHT_PER_CREDENTIAL: usize = 1_000_000;
 
-fn intake_on(nats: &NatsServer) -> ServiceBuilder {
-    ServiceBuilder::intake(nats, STREAM)
-        .flag("--in-flight-per-credential", IN_FLIGHT_PER_CREDENTIAL)
+/// The event signing key intake signs with and the verify keys file the
+/// projection checks every event against, as in a deployment: signing and
+/// verifying are part of what a write and a fold cost.
+struct EventKeys {
+    dir: tempfile::TempDir,
+    signing: PathBuf,
 }
 
-fn projection_on(nats: &NatsServer, data_dir: &std::path::Path) -> ServiceBuilder {
+impl EventKeys {
+    const KEY_ID: &str = "bench";
+
+    fn new() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let key = sy_api::event_keys::new_signing_key(Self::KEY_ID, dir.path())?;
+        std::fs::write(
+            dir.path().join("verify-keys"),
+            format!("{}\n", key.public_line),
+        )?;
+        Ok(Self {
+            signing: key.path,
+            dir,
+        })
+    }
+
+    fn verify_keys(&self) -> PathBuf {
+        self.dir.path().join("verify-keys")
+    }
+}
+
+fn intake_on(nats: &NatsServer, keys: &EventKeys) -> ServiceBuilder {
+    ServiceBuilder::intake(nats, STREAM)
+        .flag("--in-flight-per-credential", IN_FLIGHT_PER_CREDENTIAL)
+        .flag("--signing-key-file", keys.signing.display())
+}
+
+fn projection_on(
+    nats: &NatsServer,
+    keys: &EventKeys,
+    data_dir: &std::path::Path,
+) -> ServiceBuilder {
     ServiceBuilder::projection(nats, STREAM, data_dir)
         .flag("--in-flight-per-credential", IN_FLIGHT_PER_CREDENTIAL)
+        .flag("--verify-keys-file", keys.verify_keys().display())
 }
 
 /// Writes `SubmitRequest`s from 64 callers until the stream holds `target`
@@ -334,7 +373,12 @@ async fn fill(
 
 /// The durable rows: a server with `sync_interval: always`, its raw
 /// publishes, and intake on it at 64 callers.
-async fn durable(report: &mut Report, sizes: &Sizes, binary: PathBuf) -> anyhow::Result<()> {
+async fn durable(
+    report: &mut Report,
+    sizes: &Sizes,
+    keys: &EventKeys,
+    binary: PathBuf,
+) -> anyhow::Result<()> {
     let [awaited_n, pipelined_n, intake_n] = sizes.durable;
     let nats = NatsOptions::new()
         .binary(binary)
@@ -345,7 +389,7 @@ async fn durable(report: &mut Report, sizes: &Sizes, binary: PathBuf) -> anyhow:
     raw::raw_stream(&js).await?;
     let (awaited, awaited_latencies) = raw::publish_awaited(&js, awaited_n).await?;
     let pipelined = raw::publish_pipelined(&js, pipelined_n).await?;
-    let intake = intake_on(&nats).start().await?;
+    let intake = intake_on(&nats, keys).start().await?;
     let submitted = system::submits(intake.channel(), "durable", intake_n, 64).await?;
     // With an fsync before every acknowledgement, pipelining need not beat
     // awaiting one by one: the better of the two is the limit.

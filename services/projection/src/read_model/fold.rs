@@ -26,7 +26,8 @@
 //!
 //! With verify keys (`ReadModel::verifying`), every event of a kind the
 //! read model keeps must carry intake's signature over its stored bytes
-//! (`sy_domain::signature`), checked before anything else: an unsigned
+//! (`sy_domain::signature`), checked before anything else (before the
+//! transaction, on every core: [`super::checked`]): an unsigned
 //! event, one signed under an unknown key id, or one whose signature does
 //! not match is quarantined, the reason saying which, and counted in
 //! [`BatchOutcome::unsigned`]. A forged event with a correct `prev_hash`
@@ -53,15 +54,15 @@ use sled::transaction::{
 use sy_domain::aggregate::{Aggregate, ApplyError};
 use sy_domain::allowance::Allowance;
 use sy_domain::audit::{LogDigest, check_prev_hash};
-use sy_domain::event::{GENESIS_HASH, SCHEMA_VERSION, SUBJECT_PREFIX, hash};
+use sy_domain::event::{GENESIS_HASH, hash};
 use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
 use sy_domain::person::Person;
 use sy_domain::placement::Placement;
-use sy_domain::signature::VerifyKeys;
 use sy_domain::station::Station;
-use sy_domain::upcast::{UpcastError, upcast_reading};
+use sy_domain::upcast::UpcastError;
 use sy_eventlog::StoredEvent;
 
+use super::checked::{Checked, Unusable, check_batch};
 use super::keys::{
     Index, LAST_APPLIED, LOG_DIGEST, PlacementKeys, QUARANTINED, read_u64, station_key,
     timeline_key, u64_bytes,
@@ -78,6 +79,8 @@ const PERSON: &str = <Person as Aggregate>::KIND;
 const PLACEMENT: &str = <Placement as Aggregate>::KIND;
 const ALLOWANCE: &str = <Allowance as Aggregate>::KIND;
 const STATION: &str = <Station as Aggregate>::KIND;
+/// The kinds the read model keeps; events of others are checkpointed past.
+const KEPT: [&str; 5] = [REQUEST, PERSON, PLACEMENT, ALLOWANCE, STATION];
 
 /// The version of an aggregate's first event.
 const FIRST_VERSION: u64 = 1;
@@ -138,6 +141,19 @@ impl From<ReadModelError> for Skip {
     }
 }
 
+impl From<Unusable> for Skip {
+    fn from(unusable: Unusable) -> Self {
+        match unusable {
+            Unusable::Unsigned(reason) => Self::Unsigned(reason),
+            Unusable::Refused(reason) => Self::Refused(reason),
+            Unusable::Newer(err) => {
+                let UpcastError::Newer { found, .. } = err;
+                Self::Newer(found, err.to_string())
+            }
+        }
+    }
+}
+
 fn refused(reason: impl ToString) -> Skip {
     Skip::Refused(reason.to_string())
 }
@@ -152,6 +168,7 @@ impl ReadModel {
         events: &[StoredEvent],
         keys: &BatchKeys,
     ) -> Result<BatchOutcome, ReadModelError> {
+        let checked = check_batch(events, &KEPT, self.verifier.as_deref(), self.schema_version);
         self.trees.all()[..]
             .transaction(|tx| {
                 // sled hands out one transactional tree per tree, in order.
@@ -160,13 +177,7 @@ impl ReadModel {
                         "the batch transaction did not open every tree",
                     ))
                 })?;
-                Batch {
-                    trees,
-                    verifier: self.verifier.as_deref(),
-                    schema_version: self.schema_version,
-                    keys,
-                }
-                .fold(events)
+                Batch { trees, keys }.fold(events, &checked)
             })
             .map_err(|err| match err {
                 TransactionError::Abort(err) => err,
@@ -178,9 +189,6 @@ impl ReadModel {
 /// The transactional view of every tree during one batch.
 struct Batch<'a> {
     trees: Trees<&'a TransactionalTree>,
-    verifier: Option<&'a VerifyKeys>,
-    /// The newest event schema version the fold reads.
-    schema_version: u32,
     keys: &'a BatchKeys,
 }
 
@@ -190,84 +198,6 @@ struct Batch<'a> {
 struct Deltas {
     board: board::Delta,
     stats: stats::Delta,
-}
-
-/// Why an event cannot be folded before its payload is looked at.
-#[derive(Debug)]
-pub enum Unusable {
-    /// No valid signature by one of the verifier's keys.
-    Unsigned(String),
-    /// Written by a newer release than the reader's.
-    Newer(UpcastError),
-    /// It does not decode, or names another aggregate.
-    Refused(String),
-}
-
-impl std::fmt::Display for Unusable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Unsigned(reason) | Self::Refused(reason) => f.write_str(reason),
-            Self::Newer(err) => write!(f, "{err}"),
-        }
-    }
-}
-
-/// The envelope of `event`, upcast, if it decodes, carries a signature by
-/// one of `verifier`'s keys (when there are keys) and names the aggregate
-/// its subject names (`kind` `id`); otherwise why not. The one check every
-/// reader of single events shares with the fold.
-pub fn checked_envelope(
-    event: &StoredEvent,
-    kind: &str,
-    id: &str,
-    verifier: Option<&VerifyKeys>,
-) -> Result<EventEnvelope, Unusable> {
-    checked_envelope_reading(event, kind, id, verifier, SCHEMA_VERSION)
-}
-
-/// [`checked_envelope`] by a reader of schema versions up to `supported`.
-fn checked_envelope_reading(
-    event: &StoredEvent,
-    kind: &str,
-    id: &str,
-    verifier: Option<&VerifyKeys>,
-    supported: u32,
-) -> Result<EventEnvelope, Unusable> {
-    let envelope = EventEnvelope::decode(event.payload.as_ref())
-        .map_err(|err| Unusable::Refused(format!("cannot decode envelope: {err}")))?;
-    if let Some(keys) = verifier {
-        // On the bytes as stored, before any upcast.
-        keys.verify(&event.payload, &envelope)
-            .map_err(|err| Unusable::Unsigned(format!("signature: {err}")))?;
-    }
-    let envelope = upcast_reading(envelope, supported).map_err(Unusable::Newer)?;
-    if envelope.aggregate_id != id {
-        return Err(Unusable::Refused(format!(
-            "subject names {kind} {id} but the envelope names {}",
-            envelope.aggregate_id
-        )));
-    }
-    Ok(envelope)
-}
-
-/// [`checked_envelope`] as the fold handles it.
-fn decode(
-    event: &StoredEvent,
-    kind: &str,
-    id: &str,
-    verifier: Option<&VerifyKeys>,
-    supported: u32,
-) -> Result<EventEnvelope, Skip> {
-    checked_envelope_reading(event, kind, id, verifier, supported).map_err(
-        |unusable| match unusable {
-            Unusable::Unsigned(reason) => Skip::Unsigned(reason),
-            Unusable::Refused(reason) => Skip::Refused(reason),
-            Unusable::Newer(err) => {
-                let UpcastError::Newer { found, .. } = err;
-                Skip::Newer(found, err.to_string())
-            }
-        },
-    )
 }
 
 /// The event being folded and the aggregate it belongs to.
@@ -293,7 +223,12 @@ fn applied<A: Aggregate>(
 }
 
 impl Batch<'_> {
-    fn fold(&self, events: &[StoredEvent]) -> TxResult<BatchOutcome> {
+    /// Folds `events`, each with what [`check_batch`] found of it.
+    fn fold(
+        &self,
+        events: &[StoredEvent],
+        checked: &[Option<Checked<'_>>],
+    ) -> TxResult<BatchOutcome> {
         let meta = self.trees.meta;
         let mut outcome = BatchOutcome {
             checkpoint: self.counter(LAST_APPLIED)?,
@@ -304,13 +239,19 @@ impl Batch<'_> {
             position: outcome.checkpoint,
             digest: self.digest()?,
         };
-        for event in events {
+        for (event, checked) in events.iter().zip(checked) {
             if event.position <= outcome.checkpoint {
                 outcome.redelivered += 1;
                 continue;
             }
             digest.advance(event.position, &event.payload);
-            match self.fold_event(event, &mut deltas, &mut outcome.correlation_ids) {
+            let folded = match checked {
+                None => Ok(false),
+                Some(checked) => {
+                    self.fold_event(event, checked, &mut deltas, &mut outcome.correlation_ids)
+                }
+            };
+            match folded {
                 Ok(true) => outcome.applied += 1,
                 Ok(false) => outcome.ignored += 1,
                 Err(Skip::Refused(reason)) => self.quarantine(event, reason, None, &mut outcome)?,
@@ -394,26 +335,18 @@ impl Batch<'_> {
         }
     }
 
-    /// Folds one event; `Ok(false)` for an event of a kind the read model
-    /// does not keep.
+    /// Folds one event of a kind the read model keeps.
     fn fold_event(
         &self,
         event: &StoredEvent,
+        checked: &Checked<'_>,
         deltas: &mut Deltas,
         correlation_ids: &mut Vec<(u64, String)>,
     ) -> Result<bool, Skip> {
-        let Some((kind, id)) = event
-            .subject
-            .strip_prefix(SUBJECT_PREFIX)
-            .and_then(|rest| rest.strip_prefix('.'))
-            .and_then(|rest| rest.split_once('.'))
-        else {
-            return Ok(false);
-        };
-        if ![REQUEST, PERSON, PLACEMENT, ALLOWANCE, STATION].contains(&kind) {
-            return Ok(false);
-        }
-        let mut envelope = decode(event, kind, id, self.verifier, self.schema_version)?;
+        let (kind, id) = (checked.kind, checked.id);
+        // A copy: sled may run the transaction again, and opening seals
+        // changes the envelope.
+        let mut envelope = checked.envelope.clone().map_err(Skip::from)?;
         let opened_with = if kind == PERSON || kind == REQUEST {
             self.keys
                 .open_sealed(&mut envelope)

@@ -39,6 +39,7 @@
 //! `{kind}.{id}`.
 
 mod board;
+mod checked;
 mod counters;
 mod fold;
 mod keys;
@@ -84,7 +85,8 @@ use trees::Trees;
 /// tree, entry by entry, each note sealed on its own.
 pub const FORMAT: u64 = 6;
 
-pub use fold::{BatchOutcome, checked_envelope};
+pub use checked::checked_envelope;
+pub use fold::BatchOutcome;
 pub use list::{ListError, ListFilter, Page};
 pub use placement_list::{PlacementFilter, PlacementPage, StationPage};
 pub use registry::StoredPerson;
