@@ -13,10 +13,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use prost::Message as _;
+use prost::{Message, Name};
 use std::sync::LazyLock;
 
-use prost::Name as _;
 use prost_reflect::{
     DescriptorPool, DynamicMessage, Kind, MessageDescriptor, ReflectMessage as _, SerializeOptions,
     Value,
@@ -296,15 +295,43 @@ fn with_empty_messages(message: &mut DynamicMessage) {
     }
 }
 
-/// `shuangyong.v1.EventEnvelope` in the descriptor set `sy-api` embeds.
-fn envelope_descriptor() -> MessageDescriptor {
-    static ENVELOPE: LazyLock<MessageDescriptor> = LazyLock::new(|| {
+/// The descriptor set `sy-api` embeds: every message of the protocol.
+fn descriptors() -> &'static DescriptorPool {
+    static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
         DescriptorPool::decode(sy_api::FILE_DESCRIPTOR_SET)
             .expect("the descriptor set built with the protos decodes")
-            .get_message_by_name(EventEnvelope::full_name().as_str())
-            .expect("the descriptor set holds the event log's envelope")
     });
-    ENVELOPE.clone()
+    &POOL
+}
+
+/// `shuangyong.v1.EventEnvelope` in the descriptor set `sy-api` embeds.
+fn envelope_descriptor() -> MessageDescriptor {
+    descriptors()
+        .get_message_by_name(EventEnvelope::full_name().as_str())
+        .expect("the descriptor set holds the event log's envelope")
+}
+
+/// Any message of the protocol as JSON by its descriptor (the protobuf JSON
+/// mapping with proto field names, defaults included, enums by name), for
+/// `--json` answers of reads.
+pub fn message_json<M: Message + Name>(message: &M) -> String {
+    let Some(descriptor) = descriptors().get_message_by_name(M::full_name().as_str()) else {
+        return "{}".to_string();
+    };
+    let options = SerializeOptions::new()
+        .use_proto_field_name(true)
+        .skip_default_fields(false)
+        .stringify_64_bit_integers(false);
+    DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())
+        .ok()
+        .and_then(|dynamic| {
+            let mut out = serde_json::Serializer::new(Vec::new());
+            dynamic
+                .serialize_with_options(&mut out, &options)
+                .ok()
+                .and_then(|()| String::from_utf8(out.into_inner()).ok())
+        })
+        .unwrap_or_else(|| "{}".to_string())
 }
 
 #[cfg(test)]
