@@ -1030,11 +1030,14 @@ impl From<LevelArg> for pb::SupervisionLevel {
 
 /// Parses a calendar day "YYYY-MM-DD" (a real day: not 2027-02-30).
 pub fn parse_date(text: &str) -> Result<String, String> {
-    let date: jiff::civil::Date = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a day written YYYY-MM-DD"))?;
-    Ok(date.strftime("%Y-%m-%d").to_string())
+    let bad = || format!("{text:?} is not a day written YYYY-MM-DD");
+    let date: jiff::civil::Date = text.trim().parse().map_err(|_| bad())?;
+    let day = date.strftime("%Y-%m-%d").to_string();
+    // jiff also reads a date and time as its date: the flag wants a day only.
+    if day != text.trim() {
+        return Err(bad());
+    }
+    Ok(day)
 }
 
 /// Parses a month "YYYY-MM".
@@ -1203,6 +1206,26 @@ mod tests {
             Cli::try_parse_from(&base[..base.len() - 2]).is_err(),
             "needs a KEK"
         );
+    }
+
+    #[test]
+    fn days_and_months_are_real_ones() {
+        assert_eq!(parse_date("2027-01-10"), Ok("2027-01-10".to_string()));
+        assert_eq!(parse_date(" 2028-02-29 "), Ok("2028-02-29".to_string()));
+        for bad in [
+            "2027-02-29",
+            "2027-1-10",
+            "10/01/2027",
+            "2027-01-10T00:00",
+            "",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_month("2026-03"), Ok("2026-03".to_string()));
+        assert_eq!(parse_month("2026-3"), Ok("2026-03".to_string()));
+        for bad in ["2026-13", "2026-00", "26-03", "2026", "2026-03-01", "march"] {
+            assert!(parse_month(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -400,3 +400,89 @@ pub fn parse_yuan(text: &str) -> Result<i64, String> {
         .and_then(|fen| fen.checked_add(cents))
         .ok_or_else(bad)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    #[test]
+    fn yuan_become_fen() {
+        assert_eq!(parse_yuan("2100"), Ok(210_000));
+        assert_eq!(parse_yuan("2100.5"), Ok(210_050));
+        assert_eq!(parse_yuan("0.05"), Ok(5));
+        for bad in ["", "-1", "2100.555", "21,00", "1e3", ".5", "2100.x"] {
+            assert!(parse_yuan(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_spouse_is_registered_with_the_member_she_belongs_to() {
+        let cli = Cli::try_parse_from([
+            "sy",
+            "person",
+            "register",
+            "--role",
+            "spouse",
+            "--name",
+            "李秀英",
+            "--id-number",
+            "x",
+            "--area",
+            "500106001002",
+            "--relation",
+            "spouse-of",
+            "--member-name",
+            "张伟",
+            "--member-unit",
+            "unit-31001",
+        ])
+        .expect("parses");
+        let Command::Person {
+            command: crate::args::PersonCommand::Register(register),
+        } = cli.command
+        else {
+            panic!("not a registration");
+        };
+        assert_eq!(register.role, RoleArg::Spouse);
+        assert_eq!(register.relation, Some(RelationArg::SpouseOf));
+        assert!(
+            Cli::try_parse_from([
+                "sy",
+                "person",
+                "register",
+                "--role",
+                "spouse",
+                "--name",
+                "n",
+                "--id-number",
+                "x",
+                "--area",
+                "a",
+                "--member-unit",
+                "unit-1",
+            ])
+            .is_err(),
+            "a member needs its relation"
+        );
+    }
+
+    #[test]
+    fn placement_statuses_are_the_projections_names() {
+        let cli = Cli::try_parse_from(["sy", "placements", "list", "--status", "on_duty"])
+            .expect("parses");
+        let Command::Placements {
+            command: PlacementsCommand::List(list),
+        } = cli.command
+        else {
+            panic!("not a list");
+        };
+        assert_eq!(list.status.map(PlacementStatusArg::as_str), Some("on_duty"));
+        for status in PlacementStatusArg::value_variants() {
+            let name = status.to_possible_value().expect("not hidden");
+            assert_eq!(name.get_name(), status.as_str());
+        }
+    }
+}
