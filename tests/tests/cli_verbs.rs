@@ -364,11 +364,24 @@ async fn people_placements_and_stations_are_registered_and_shown_masked() -> any
             ],
         )
         .await?;
-    let on_duty = clerk
+    clerk
         .write(
             BUREAU,
             "placement",
             &["placements", "on-duty", &placement.id],
+        )
+        .await?;
+    let recommended = clerk
+        .write(
+            BUREAU,
+            "placement",
+            &[
+                "placements",
+                "talent-pool",
+                &placement.id,
+                "--community",
+                AREA_CODE,
+            ],
         )
         .await?;
 
@@ -423,6 +436,24 @@ async fn people_placements_and_stations_are_registered_and_shown_masked() -> any
                 &spouse_placement.id,
                 "--reason",
                 "本人暂不就业",
+            ],
+        )
+        .await?;
+    clerk
+        .write(
+            BUREAU,
+            "person",
+            &[
+                "person",
+                "training",
+                "--person",
+                &spouse.id,
+                "--course",
+                "电子商务运营",
+                "--hours",
+                "40",
+                "--completed",
+                &date_in_days(-3),
             ],
         )
         .await?;
@@ -525,7 +556,7 @@ async fn people_placements_and_stations_are_registered_and_shown_masked() -> any
                 "show",
                 &veteran.id,
                 "--min-position",
-                &at(&on_duty),
+                &at(&recommended),
             ],
         )
         .await?;
@@ -551,7 +582,7 @@ async fn people_placements_and_stations_are_registered_and_shown_masked() -> any
                 &veteran.id,
                 "--json",
                 "--min-position",
-                &at(&on_duty),
+                &at(&recommended),
             ],
         )
         .await?;
@@ -572,6 +603,12 @@ async fn people_placements_and_stations_are_registered_and_shown_masked() -> any
     assert!(!spouse_shown.contains("李秀英"), "{spouse_shown}");
     assert!(!spouse_shown.contains("张伟"), "{spouse_shown}");
     assert!(spouse_shown.contains("declined"), "{spouse_shown}");
+    // The course is free text about her: sealed, left out of the masked view.
+    assert!(
+        spouse_shown.contains(&format!("- (40 h, {})", date_in_days(-3))),
+        "{spouse_shown}"
+    );
+    assert!(!spouse_shown.contains("电子商务运营"), "{spouse_shown}");
     assert!(
         spouse_shown.contains("2,100 yuan a month, 1 months paid (2,100 yuan"),
         "{spouse_shown}"
@@ -632,6 +669,7 @@ async fn people_placements_and_stations_are_registered_and_shown_masked() -> any
         &["1", "1", "100.0%"],
         "one registered, one placed: {veterans}"
     );
+    assert_eq!(cells[9], "1", "one into the talent pool: {veterans}");
     assert!(stats.contains("1 spouses granted, 1 active"), "{stats}");
     assert!(stats.contains(&AREA_CODE[..9]), "the street row: {stats}");
 

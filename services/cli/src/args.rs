@@ -417,11 +417,22 @@ Exit codes: 0 ok; 1 the call failed (its gRPC code and every field it refused ar
 
 #[derive(Debug, Subcommand)]
 pub enum PersonCommand {
+    /// A person with their placements and allowance, personal data masked.
+    Show(ShowByIdArgs),
+    #[command(flatten)]
+    Step(PersonStep),
+}
+
+/// A command on a person: one Placements RPC each.
+#[derive(Debug, Subcommand)]
+pub enum PersonStep {
     /// Register a veteran, military spouse or military child; prints the
     /// person id (derived from the ID number).
     Register(RegisterPersonArgs),
-    /// A person with their placements and allowance, personal data masked.
-    Show(ShowByIdArgs),
+    /// Record a training course a spouse completed.
+    Training(TrainingArgs),
+    /// Record a certificate a spouse obtained (取证).
+    Certificate(CertificateArgs),
     /// Erase a person's personal data for good: intake destroys their data
     /// key, so their name, ID number, phone and every free text about them
     /// no longer open anywhere (read models, exports, replays). Placements,

@@ -62,6 +62,17 @@ pub struct ReadArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum PlacementsCommand {
+    /// Placements matching all given filters, newest first.
+    List(ListPlacementsArgs),
+    /// Figures per programme for an area and each area directly below it.
+    Stats(StatsArgs),
+    #[command(flatten)]
+    Step(PlacementStep),
+}
+
+/// A command on a placement: one Placements RPC each.
+#[derive(Debug, Subcommand)]
+pub enum PlacementStep {
     /// A person enters a programme; prints the placement id.
     Register(RegisterPlacementArgs),
     /// A post (or a school place) is found for the placement.
@@ -72,10 +83,14 @@ pub enum PlacementsCommand {
     Decline(PlacementReasonArgs),
     /// The placement is withdrawn.
     Withdraw(PlacementReasonArgs),
-    /// Placements matching all given filters, newest first.
-    List(ListPlacementsArgs),
-    /// Figures per programme for an area and each area directly below it.
-    Stats(StatsArgs),
+    /// Recommend a placed veteran to a community's reserve talent pool.
+    TalentPool(TalentPoolArgs),
+    /// The school accepts a child's school request (the education office).
+    SchoolAccept(SchoolNoteArgs),
+    /// The school declines a child's school request (the education office).
+    SchoolDecline(PlacementReasonArgs),
+    /// The child is enrolled at the school.
+    SchoolEnroll(SchoolEnrollArgs),
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +154,72 @@ pub struct PlacementReasonArgs {
     pub id: String,
     #[arg(long)]
     pub reason: String,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TalentPoolArgs {
+    /// The placement id.
+    pub id: String,
+    /// 12-digit community code.
+    #[arg(long)]
+    pub community: String,
+    #[arg(long, default_value = "")]
+    pub note: String,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SchoolNoteArgs {
+    /// The placement id.
+    pub id: String,
+    #[arg(long, default_value = "")]
+    pub note: String,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SchoolEnrollArgs {
+    /// The placement id.
+    pub id: String,
+    /// The school the child is enrolled at.
+    #[arg(long)]
+    pub school: String,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainingArgs {
+    /// The person's id.
+    #[arg(long)]
+    pub person: String,
+    #[arg(long)]
+    pub course: String,
+    #[arg(long)]
+    pub hours: u32,
+    /// The day it was completed ("YYYY-MM-DD", not in the future).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub completed: String,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CertificateArgs {
+    /// The person's id.
+    #[arg(long)]
+    pub person: String,
+    #[arg(long)]
+    pub certificate: String,
+    #[arg(long)]
+    pub issuer: String,
+    /// The day it was issued ("YYYY-MM-DD", not in the future).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub issued: String,
     #[command(flatten)]
     pub write: WriteArgs,
 }
@@ -227,6 +308,17 @@ pub struct StopArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum StationsCommand {
+    /// One station with its seated children and waitlist.
+    Show(ShowByIdArgs),
+    /// Stations, by area.
+    List(ListStationsArgs),
+    #[command(flatten)]
+    Step(StationStep),
+}
+
+/// A command on a care station: one Placements RPC each.
+#[derive(Debug, Subcommand)]
+pub enum StationStep {
     /// Open a children's care station (军娃托管站); prints its id.
     Open(OpenStationArgs),
     /// Change a station's number of seats.
@@ -235,10 +327,6 @@ pub enum StationsCommand {
     Enroll(ChildArgs),
     /// Withdraw a child: the freed seat goes to the first child waiting.
     Withdraw(WithdrawChildArgs),
-    /// One station with its seated children and waitlist.
-    Show(ShowByIdArgs),
-    /// Stations, by area.
-    List(ListStationsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -441,7 +529,7 @@ mod tests {
         ])
         .expect("parses");
         let Command::Person {
-            command: crate::args::PersonCommand::Register(register),
+            command: crate::args::PersonCommand::Step(crate::args::PersonStep::Register(register)),
         } = cli.command
         else {
             panic!("not a registration");

@@ -1,6 +1,7 @@
 //! The placement registries for people: a person (masked as the projection
 //! serves them), placements, care stations. Masking is the projection's:
-//! nothing here can show more than it was given.
+//! nothing here can show more than it was given (a masked view leaves a
+//! spouse's courses and certificates out, shown as `-`).
 
 use comfy_table::Table;
 use sy_api::pb::{self, PersonRole, Programme, Relation};
@@ -56,13 +57,18 @@ pub fn person_text(p: &pb::PersonView) -> String {
     for t in &p.trainings {
         rows.push((
             "training",
-            format!("{} ({} h, {})", t.course, t.hours, t.completed_on),
+            format!("{} ({} h, {})", or_dash(&t.course), t.hours, t.completed_on),
         ));
     }
     for c in &p.certificates {
         rows.push((
             "certificate",
-            format!("{} by {} ({})", c.certificate, c.issuer, c.issued_on),
+            format!(
+                "{} by {} ({})",
+                or_dash(&c.certificate),
+                or_dash(&c.issuer),
+                c.issued_on
+            ),
         ));
     }
     let mut out = format!("{}\n", field_table(rows));

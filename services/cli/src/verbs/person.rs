@@ -1,37 +1,58 @@
-//! `sy person register|show|erase|hold|release`: registering a person
-//! (the registration office), showing them masked (a read), and the privacy
-//! officer's commands on their personal data, which need the role
-//! `privacy-officer`. Writes go through [`super::write`] as the operator.
+//! `sy person show|register|training|certificate|erase|hold|release`:
+//! showing a person masked (a read), registering them and what they
+//! achieved (the programmes' offices), and the privacy officer's commands on
+//! their personal data, which need the role `privacy-officer`. Writes go
+//! through [`super::write`] as the operator.
 
 use sy_api::pb;
 
 use super::{context_of, or_empty, registry, write};
-use crate::args::{EraseArgs, HoldArgs, PersonCommand, RegisterPersonArgs};
+use crate::args::{EraseArgs, HoldArgs, PersonCommand, PersonStep, RegisterPersonArgs};
 use crate::commands::Cmd;
 use crate::error::Error;
 use crate::rpc::Endpoints;
 
-/// Sends the command `command` names as `operator`, or reads the person.
+/// Reads the person, or sends the step as `operator`, printing its result.
 pub async fn run(
     endpoints: &Endpoints,
     operator: &pb::Actor,
     command: &PersonCommand,
 ) -> Result<(), Error> {
-    match (command, plan(command)) {
-        (_, Some((cmd, json))) => write(endpoints, operator, cmd, json).await,
-        (PersonCommand::Show(show), None) => registry::person(endpoints, show).await,
-        (_, None) => Err(Error::Usage("nothing to send".into())),
+    match command {
+        PersonCommand::Show(show) => registry::person(endpoints, show).await,
+        PersonCommand::Step(step) => {
+            let (cmd, json) = plan(step);
+            write(endpoints, operator, cmd, json).await
+        }
     }
 }
 
-/// The command for a write of `command` (none for a read), and whether its
-/// result is wanted as JSON.
-fn plan(command: &PersonCommand) -> Option<(Cmd, bool)> {
+/// The command for `step`, and whether its result is wanted as JSON.
+fn plan(step: &PersonStep) -> (Cmd, bool) {
     let key = |w| context_of(w, "person");
-    Some(match command {
-        PersonCommand::Register(a) => (Cmd::RegisterPerson(register(a)), a.write.json),
-        PersonCommand::Show(_) => return None,
-        PersonCommand::Erase(EraseArgs {
+    match step {
+        PersonStep::Register(a) => (Cmd::RegisterPerson(register(a)), a.write.json),
+        PersonStep::Training(a) => (
+            Cmd::RecordTraining(pb::RecordTrainingCommand {
+                context: key(&a.write),
+                person_id: a.person.clone(),
+                course: a.course.clone(),
+                hours: a.hours,
+                completed_on: a.completed.clone(),
+            }),
+            a.write.json,
+        ),
+        PersonStep::Certificate(a) => (
+            Cmd::RecordCertificate(pb::RecordCertificateCommand {
+                context: key(&a.write),
+                person_id: a.person.clone(),
+                certificate: a.certificate.clone(),
+                issuer: a.issuer.clone(),
+                issued_on: a.issued.clone(),
+            }),
+            a.write.json,
+        ),
+        PersonStep::Erase(EraseArgs {
             person,
             legal_basis,
             write,
@@ -43,7 +64,7 @@ fn plan(command: &PersonCommand) -> Option<(Cmd, bool)> {
             }),
             write.json,
         ),
-        PersonCommand::Hold(HoldArgs {
+        PersonStep::Hold(HoldArgs {
             person,
             reason,
             write,
@@ -55,7 +76,7 @@ fn plan(command: &PersonCommand) -> Option<(Cmd, bool)> {
             }),
             write.json,
         ),
-        PersonCommand::Release(HoldArgs {
+        PersonStep::Release(HoldArgs {
             person,
             reason,
             write,
@@ -67,7 +88,7 @@ fn plan(command: &PersonCommand) -> Option<(Cmd, bool)> {
             }),
             write.json,
         ),
-    })
+    }
 }
 
 fn register(a: &RegisterPersonArgs) -> pb::RegisterPersonCommand {
@@ -97,10 +118,13 @@ mod tests {
 
     fn planned(args: &[&str]) -> Cmd {
         let cli = Cli::try_parse_from(args).expect("parses");
-        let Command::Person { command } = cli.command else {
-            panic!("wrong subcommand");
+        let Command::Person {
+            command: PersonCommand::Step(step),
+        } = cli.command
+        else {
+            panic!("not a command on a person");
         };
-        plan(&command).expect("a write").0
+        plan(&step).0
     }
 
     #[test]
