@@ -18,7 +18,7 @@ use sy_domain::pii::Cipher;
 #[command(
     name = "sy",
     version,
-    about = "Operate and inspect shuangyong (双拥): demo data, a lifecycle walkthrough, the close-out board, requests, health, and audits of the event log.",
+    about = "Operate and inspect shuangyong (双拥): demo data, a lifecycle walkthrough, the close-out board, every step of a request's lifecycle, the placement programmes (people, placements, allowances, care stations, statistics), health, and audits of the event log.",
     after_help = "Every intake call carries the metadata x-sy-agency and x-sy-user. \
                   `demo` and `walkthrough` act as the parties of their script (a military unit, \
                   the responsible department, the supervision office) and as --agency/--user for \
@@ -207,7 +207,8 @@ pub enum Command {
         command: PersonCommand,
     },
     /// Placements (安置) of veterans, spouses and children: register, match,
-    /// on duty, decline, withdraw; list them and their statistics by area.
+    /// on duty, decline, withdraw, the talent pool and the school decisions;
+    /// list them and their statistics by area.
     #[command(after_help = WRITE_HELP)]
     Placements {
         #[command(subcommand)]

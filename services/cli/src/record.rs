@@ -313,25 +313,17 @@ fn envelope_descriptor() -> MessageDescriptor {
 
 /// Any message of the protocol as JSON by its descriptor (the protobuf JSON
 /// mapping with proto field names, defaults included, enums by name), for
-/// `--json` answers of reads.
-pub fn message_json<M: Message + Name>(message: &M) -> String {
-    let Some(descriptor) = descriptors().get_message_by_name(M::full_name().as_str()) else {
-        return "{}".to_string();
-    };
+/// `--json` answers of reads; `None` for a message the descriptor set lacks.
+pub fn message_json<M: Message + Name>(message: &M) -> Option<String> {
+    let descriptor = descriptors().get_message_by_name(M::full_name().as_str())?;
     let options = SerializeOptions::new()
         .use_proto_field_name(true)
         .skip_default_fields(false)
         .stringify_64_bit_integers(false);
-    DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())
-        .ok()
-        .and_then(|dynamic| {
-            let mut out = serde_json::Serializer::new(Vec::new());
-            dynamic
-                .serialize_with_options(&mut out, &options)
-                .ok()
-                .and_then(|()| String::from_utf8(out.into_inner()).ok())
-        })
-        .unwrap_or_else(|| "{}".to_string())
+    let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice()).ok()?;
+    let mut out = serde_json::Serializer::new(Vec::new());
+    dynamic.serialize_with_options(&mut out, &options).ok()?;
+    String::from_utf8(out.into_inner()).ok()
 }
 
 #[cfg(test)]
@@ -406,6 +398,25 @@ mod tests {
             })),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_read_answer_is_json_by_its_descriptor() {
+        let answer = pb::GetStationResponse {
+            station: Some(pb::StationView {
+                id: "st-1".into(),
+                seats: 6,
+                waitlist: vec!["c-1".into()],
+                ..Default::default()
+            }),
+            position: 42,
+        };
+        let json: Value =
+            serde_json::from_str(&message_json(&answer).expect("in the descriptor set")).unwrap();
+        assert_eq!(json["position"], 42);
+        assert_eq!(json["station"]["id"], "st-1");
+        assert_eq!(json["station"]["free_seats"], 0, "defaults included");
+        assert_eq!(json["station"]["waitlist"], json!(["c-1"]));
     }
 
     #[test]

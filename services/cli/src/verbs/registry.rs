@@ -141,7 +141,10 @@ fn answer<M: Message + Name>(
     tables: impl FnOnce() -> Result<String, Error>,
 ) -> Result<(), Error> {
     if read.json {
-        say!("{}", message_json(answer));
+        let json = message_json(answer).ok_or_else(|| {
+            Error::Failed(format!("{} cannot be written as JSON", M::full_name()))
+        })?;
+        say!("{json}");
     } else {
         say!("{}", tables()?.trim_end());
     }
