@@ -1,9 +1,15 @@
 //! The command line: every subcommand, flag and environment variable of `sy`,
 //! declared with clap derive so `sy --help` is the reference.
 
+mod placements;
+mod requests;
+
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+
+pub use placements::*;
+pub use requests::*;
 
 use sy_api::pb;
 use sy_domain::pii::Cipher;
@@ -12,7 +18,7 @@ use sy_domain::pii::Cipher;
 #[command(
     name = "sy",
     version,
-    about = "Operate and inspect shuangyong (双拥): demo data, a lifecycle walkthrough, the close-out board, requests, health, and audits of the event log.",
+    about = "Operate and inspect shuangyong (双拥): demo data, a lifecycle walkthrough, the close-out board, every step of a request's lifecycle, the placement programmes (people, placements, allowances, care stations, statistics), health, and audits of the event log.",
     after_help = "Every intake call carries the metadata x-sy-agency and x-sy-user. \
                   `demo` and `walkthrough` act as the parties of their script (a military unit, \
                   the responsible department, the supervision office) and as --agency/--user for \
@@ -123,7 +129,10 @@ pub enum Command {
     Walkthrough,
     /// The close-out board (销号清零): open, overdue and closed counts.
     Board(BoardArgs),
-    /// List and show support requests.
+    /// Support requests: list and show them, and every step of their
+    /// lifecycle (submit, assign, start, progress, resolve, close, reject,
+    /// reopen, escalate, due-date).
+    #[command(after_help = WRITE_HELP)]
     Requests {
         #[command(subcommand)]
         command: RequestsCommand,
@@ -189,11 +198,34 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// A person's personal data: erase it for good, or hold it from erasure
+    /// People of the placement programmes: register one, show one
+    /// (masked), erase their personal data for good or hold it from erasure
     /// (role privacy-officer).
+    #[command(after_help = WRITE_HELP)]
     Person {
         #[command(subcommand)]
         command: PersonCommand,
+    },
+    /// Placements (安置) of veterans, spouses and children: register, match,
+    /// on duty, decline, withdraw, the talent pool and the school decisions;
+    /// list them and their statistics by area.
+    #[command(after_help = WRITE_HELP)]
+    Placements {
+        #[command(subcommand)]
+        command: PlacementsCommand,
+    },
+    /// The unemployed spouse allowance (生活保障金): grant, pay, stop.
+    #[command(after_help = WRITE_HELP)]
+    Allowance {
+        #[command(subcommand)]
+        command: AllowanceCommand,
+    },
+    /// Children's care stations (军娃托管站): open, change seats, enroll
+    /// and withdraw children; show and list them.
+    #[command(after_help = WRITE_HELP)]
+    Stations {
+        #[command(subcommand)]
+        command: StationsCommand,
     },
     /// Fault campaigns: keep a steady, retrying load on the services while
     /// faults are injected (`run`), then check the log against what was
@@ -375,8 +407,33 @@ pub struct RewrapArgs {
 const ROTATION_HELP: &str = "Rotating the KEK:\n1. sy keys rotate-kek --kek-file FILE (adds version N+1; keep a backup of the file)\n2. give the new FILE to intake and every projection and restart them: new data keys are wrapped \
 under N+1, every version still unwraps\n3. sy keys rewrap --kek-file FILE --nats-user intake ... (refused until a service runs with N+1)\n4. sy keys rewrap --kek-file FILE --retire ... (or delete the older lines from the file by hand)\n5. give the retired FILE to intake and every projection and restart them.\n\nExit codes: 0 ok; 1 the file or the key store could not be used; 2 bad command line.";
 
+const WRITE_HELP: &str = "Every write acts as --agency/--user (with --credentials-dir, as that \
+agency's token) and carries an idempotency key: --idempotency-key, else a fresh one printed \
+before the call; rerun with it to retry a call whose answer was lost (intake answers from the \
+log: `replayed`). A write prints the aggregate's id, version and log position (--json: one JSON \
+object). Reads print tables (--json: the answer in the protobuf JSON mapping); personal data is \
+masked.\n\n\
+Exit codes: 0 ok; 1 the call failed (its gRPC code and every field it refused are printed); \
+2 bad command line (also a malformed date, naming its flag).";
+
 #[derive(Debug, Subcommand)]
 pub enum PersonCommand {
+    /// A person with their placements and allowance, personal data masked.
+    Show(ShowByIdArgs),
+    #[command(flatten)]
+    Step(PersonStep),
+}
+
+/// A command on a person: one Placements RPC each.
+#[derive(Debug, Subcommand)]
+pub enum PersonStep {
+    /// Register a veteran, military spouse or military child; prints the
+    /// person id (derived from the ID number).
+    Register(RegisterPersonArgs),
+    /// Record a training course a spouse completed.
+    Training(TrainingArgs),
+    /// Record a certificate a spouse obtained (取证).
+    Certificate(CertificateArgs),
     /// Erase a person's personal data for good: intake destroys their data
     /// key, so their name, ID number, phone and every free text about them
     /// no longer open anywhere (read models, exports, replays). Placements,
@@ -398,7 +455,7 @@ pub struct EraseArgs {
     #[arg(long)]
     pub legal_basis: String,
     #[command(flatten)]
-    pub key: IdempotencyArgs,
+    pub write: WriteArgs,
 }
 
 #[derive(Debug, Args)]
@@ -410,16 +467,21 @@ pub struct HoldArgs {
     #[arg(long)]
     pub reason: String,
     #[command(flatten)]
-    pub key: IdempotencyArgs,
+    pub write: WriteArgs,
 }
 
+/// What every write takes.
 #[derive(Debug, Args)]
-pub struct IdempotencyArgs {
+pub struct WriteArgs {
     /// Idempotency key of the command (1 to 128 printable ASCII characters);
     /// default a fresh one, printed. To retry a call whose answer was lost,
     /// rerun it with the printed key: intake answers from the log.
     #[arg(long)]
     pub idempotency_key: Option<String>,
+    /// Print the result as one JSON object (call, idempotency_key,
+    /// aggregate, aggregate_id, version, position, replayed).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -829,6 +891,8 @@ pub enum RequestsCommand {
     List(ListArgs),
     /// One request with its timeline.
     Show(ShowArgs),
+    #[command(flatten)]
+    Step(RequestStep),
 }
 
 #[derive(Debug, Args)]
@@ -974,6 +1038,32 @@ impl From<LevelArg> for pb::SupervisionLevel {
             LevelArg::National => Self::National,
         }
     }
+}
+
+/// Parses a calendar day "YYYY-MM-DD" (a real day: not 2027-02-30).
+pub fn parse_date(text: &str) -> Result<String, String> {
+    let bad = || format!("{text:?} is not a day written YYYY-MM-DD");
+    let date: jiff::civil::Date = text.trim().parse().map_err(|_| bad())?;
+    let day = date.strftime("%Y-%m-%d").to_string();
+    // jiff also reads a date and time as its date: the flag wants a day only.
+    if day != text.trim() {
+        return Err(bad());
+    }
+    Ok(day)
+}
+
+/// Parses a month "YYYY-MM".
+pub fn parse_month(text: &str) -> Result<String, String> {
+    let bad = || format!("{text:?} is not a month written YYYY-MM");
+    let (year, month) = text.trim().split_once('-').ok_or_else(bad)?;
+    let (year, month): (i16, i8) = (
+        year.parse().map_err(|_| bad())?,
+        month.parse().map_err(|_| bad())?,
+    );
+    if year.to_string().len() != 4 || !(1..=12).contains(&month) {
+        return Err(bad());
+    }
+    Ok(format!("{year}-{month:02}"))
 }
 
 /// Parses a duration as `60s`, `1m 30s`, `500ms` or ISO 8601 (`PT60S`):
@@ -1128,6 +1218,26 @@ mod tests {
             Cli::try_parse_from(&base[..base.len() - 2]).is_err(),
             "needs a KEK"
         );
+    }
+
+    #[test]
+    fn days_and_months_are_real_ones() {
+        assert_eq!(parse_date("2027-01-10"), Ok("2027-01-10".to_string()));
+        assert_eq!(parse_date(" 2028-02-29 "), Ok("2028-02-29".to_string()));
+        for bad in [
+            "2027-02-29",
+            "2027-1-10",
+            "10/01/2027",
+            "2027-01-10T00:00",
+            "",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_month("2026-03"), Ok("2026-03".to_string()));
+        assert_eq!(parse_month("2026-3"), Ok("2026-03".to_string()));
+        for bad in ["2026-13", "2026-00", "26-03", "2026", "2026-03-01", "march"] {
+            assert!(parse_month(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

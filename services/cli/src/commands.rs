@@ -94,13 +94,19 @@ commands! {
     RegisterPlacement(RegisterPlacementCommand) => placements.register_placement, "RegisterPlacement";
     Match(MatchPlacementCommand) => placements.match_placement, "MatchPlacement";
     PutOnDuty(PutOnDutyCommand) => placements.put_on_duty, "PutOnDuty";
+    DeclinePlacement(DeclinePlacementCommand) => placements.decline_placement, "DeclinePlacement";
+    WithdrawPlacement(WithdrawPlacementCommand) => placements.withdraw_placement, "WithdrawPlacement";
     RecommendToTalentPool(RecommendToTalentPoolCommand) => placements.recommend_to_talent_pool, "RecommendToTalentPool";
     AcceptSchoolRequest(AcceptSchoolRequestCommand) => placements.accept_school_request, "AcceptSchoolRequest";
+    DeclineSchoolRequest(DeclineSchoolRequestCommand) => placements.decline_school_request, "DeclineSchoolRequest";
     EnrollInSchool(EnrollInSchoolCommand) => placements.enroll_in_school, "EnrollInSchool";
     GrantAllowance(GrantAllowanceCommand) => placements.grant_allowance, "GrantAllowance";
     PayAllowance(PayAllowanceCommand) => placements.pay_allowance, "PayAllowance";
+    StopAllowance(StopAllowanceCommand) => placements.stop_allowance, "StopAllowance";
     OpenStation(OpenStationCommand) => placements.open_station, "OpenStation";
+    ChangeStationSeats(ChangeStationSeatsCommand) => placements.change_station_seats, "ChangeStationSeats";
     EnrollChild(EnrollChildCommand) => placements.enroll_child, "EnrollChild";
+    WithdrawChild(WithdrawChildCommand) => placements.withdraw_child, "WithdrawChild";
 }
 
 /// What kind of aggregate an id a script learns names.
@@ -110,6 +116,18 @@ pub enum Slot {
     Person,
     Placement,
     Station,
+}
+
+impl Slot {
+    /// The aggregate's kind as printed: `request`, `person`, ...
+    pub fn label(self) -> &'static str {
+        match self {
+            Slot::Request => "request",
+            Slot::Person => "person",
+            Slot::Placement => "placement",
+            Slot::Station => "station",
+        }
+    }
 }
 
 /// The ids a script learns from the results of its creating commands.
@@ -143,6 +161,13 @@ impl Cmd {
         }
     }
 
+    /// The kind of aggregate the command creates or addresses.
+    pub fn aggregate(&self) -> Slot {
+        self.creates()
+            .or_else(|| self.clone().target().map(|(_, slot)| slot))
+            .expect("every command creates its aggregate or names it")
+    }
+
     /// The field naming the aggregate the command addresses, and its kind.
     fn target(&mut self) -> Option<(&mut String, Slot)> {
         use Slot::{Person, Placement, Request, Station};
@@ -165,12 +190,18 @@ impl Cmd {
             Cmd::RegisterPlacement(c) => (&mut c.person_id, Person),
             Cmd::GrantAllowance(c) => (&mut c.person_id, Person),
             Cmd::PayAllowance(c) => (&mut c.person_id, Person),
+            Cmd::StopAllowance(c) => (&mut c.person_id, Person),
             Cmd::Match(c) => (&mut c.placement_id, Placement),
             Cmd::PutOnDuty(c) => (&mut c.placement_id, Placement),
+            Cmd::DeclinePlacement(c) => (&mut c.placement_id, Placement),
+            Cmd::WithdrawPlacement(c) => (&mut c.placement_id, Placement),
+            Cmd::DeclineSchoolRequest(c) => (&mut c.placement_id, Placement),
             Cmd::RecommendToTalentPool(c) => (&mut c.placement_id, Placement),
             Cmd::AcceptSchoolRequest(c) => (&mut c.placement_id, Placement),
             Cmd::EnrollInSchool(c) => (&mut c.placement_id, Placement),
             Cmd::EnrollChild(c) => (&mut c.station_id, Station),
+            Cmd::ChangeStationSeats(c) => (&mut c.station_id, Station),
+            Cmd::WithdrawChild(c) => (&mut c.station_id, Station),
         })
     }
 

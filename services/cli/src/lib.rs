@@ -22,9 +22,15 @@
 //! store, access log) into one file and restores it into an empty server.
 //! `status`, `quarantine` and `rebuild` ask a projection replica.
 //!
+//! The clerk's verbs, in `verbs`: every step of a request's lifecycle, and
+//! the placement programmes' commands (people, placements, allowances, care
+//! stations) and reads (a masked person, lists, statistics by area), each
+//! one command sent once with its idempotency key.
+//!
 //! Keys and personal data: `setup` writes a deployment's secrets, `kek`
-//! makes and rotates the key-encryption key file and rewraps the key store,
-//! `person` erases a person or holds them from erasure.
+//! makes and rotates the key-encryption key file and rewraps the key store;
+//! `sy person erase|hold|release` (in `verbs`) erase a person or hold them
+//! from erasure.
 //! `migrate` copies a log written before personal data was sealed into a
 //! new, sealed one.
 //!
@@ -73,7 +79,6 @@ pub mod kek;
 pub mod load;
 pub mod log;
 pub mod migrate;
-pub mod person;
 pub mod placements;
 pub mod quarantine;
 pub mod rebuild;
@@ -84,6 +89,7 @@ pub mod setup;
 pub mod soak;
 pub mod status;
 pub mod summary;
+pub mod verbs;
 pub mod verify;
 pub mod walkthrough;
 
@@ -138,6 +144,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Requests {
             command: RequestsCommand::Show(show),
         } => run_show(&endpoints, &show).await,
+        Command::Requests {
+            command: RequestsCommand::Step(step),
+        } => verbs::requests(&endpoints, &rpc::actor(&cli.agency, &cli.user)?, &step).await,
         Command::Health(health) => run_health(&health, endpoints.timeout).await,
         Command::Export(export) => export::run(&export, endpoints.timeout).await,
         Command::Verify(verify) => verify::run(&verify, endpoints.timeout).await,
@@ -165,7 +174,19 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         },
         Command::Person { command } => {
             let operator = rpc::actor(&cli.agency, &cli.user)?;
-            person::run(&endpoints, &operator, &command).await
+            verbs::person(&endpoints, &operator, &command).await
+        }
+        Command::Placements { command } => {
+            let operator = rpc::actor(&cli.agency, &cli.user)?;
+            verbs::placements(&endpoints, &operator, &command).await
+        }
+        Command::Allowance { command } => {
+            let operator = rpc::actor(&cli.agency, &cli.user)?;
+            verbs::allowance(&endpoints, &operator, &command).await
+        }
+        Command::Stations { command } => {
+            let operator = rpc::actor(&cli.agency, &cli.user)?;
+            verbs::stations(&endpoints, &operator, &command).await
         }
         Command::Soak { command } => match command {
             args::SoakCommand::Run(soak) => {

@@ -13,10 +13,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use prost::Message as _;
+use prost::{Message, Name};
 use std::sync::LazyLock;
 
-use prost::Name as _;
 use prost_reflect::{
     DescriptorPool, DynamicMessage, Kind, MessageDescriptor, ReflectMessage as _, SerializeOptions,
     Value,
@@ -296,15 +295,35 @@ fn with_empty_messages(message: &mut DynamicMessage) {
     }
 }
 
-/// `shuangyong.v1.EventEnvelope` in the descriptor set `sy-api` embeds.
-fn envelope_descriptor() -> MessageDescriptor {
-    static ENVELOPE: LazyLock<MessageDescriptor> = LazyLock::new(|| {
+/// The descriptor set `sy-api` embeds: every message of the protocol.
+fn descriptors() -> &'static DescriptorPool {
+    static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
         DescriptorPool::decode(sy_api::FILE_DESCRIPTOR_SET)
             .expect("the descriptor set built with the protos decodes")
-            .get_message_by_name(EventEnvelope::full_name().as_str())
-            .expect("the descriptor set holds the event log's envelope")
     });
-    ENVELOPE.clone()
+    &POOL
+}
+
+/// `shuangyong.v1.EventEnvelope` in the descriptor set `sy-api` embeds.
+fn envelope_descriptor() -> MessageDescriptor {
+    descriptors()
+        .get_message_by_name(EventEnvelope::full_name().as_str())
+        .expect("the descriptor set holds the event log's envelope")
+}
+
+/// Any message of the protocol as JSON by its descriptor (the protobuf JSON
+/// mapping with proto field names, defaults included, enums by name), for
+/// `--json` answers of reads; `None` for a message the descriptor set lacks.
+pub fn message_json<M: Message + Name>(message: &M) -> Option<String> {
+    let descriptor = descriptors().get_message_by_name(M::full_name().as_str())?;
+    let options = SerializeOptions::new()
+        .use_proto_field_name(true)
+        .skip_default_fields(false)
+        .stringify_64_bit_integers(false);
+    let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice()).ok()?;
+    let mut out = serde_json::Serializer::new(Vec::new());
+    dynamic.serialize_with_options(&mut out, &options).ok()?;
+    String::from_utf8(out.into_inner()).ok()
 }
 
 #[cfg(test)]
@@ -379,6 +398,25 @@ mod tests {
             })),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_read_answer_is_json_by_its_descriptor() {
+        let answer = pb::GetStationResponse {
+            station: Some(pb::StationView {
+                id: "st-1".into(),
+                seats: 6,
+                waitlist: vec!["c-1".into()],
+                ..Default::default()
+            }),
+            position: 42,
+        };
+        let json: Value =
+            serde_json::from_str(&message_json(&answer).expect("in the descriptor set")).unwrap();
+        assert_eq!(json["position"], 42);
+        assert_eq!(json["station"]["id"], "st-1");
+        assert_eq!(json["station"]["free_seats"], 0, "defaults included");
+        assert_eq!(json["station"]["waitlist"], json!(["c-1"]));
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Readable output, one module per subject: `requests` (the request
 //! protocol's labels, the close-out board, requests and timelines),
-//! `placements` (the placement statistics) and `events` (who sent an event
+//! `placements` (the placement statistics), `registry` (people, placements
+//! and care stations) and `events` (who sent an event
 //! as stored in the log); what a demo load did is [`crate::summary`]'s. Here: what they share, China
 //! Standard Time for timestamps, durations, money, and the house table style.
 
 mod events;
 mod placements;
+mod registry;
 mod requests;
 
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
@@ -15,6 +17,7 @@ use sy_domain::validate::CHINA_OFFSET_HOURS;
 
 pub use events::actor;
 pub use placements::{programme_label, stats_text};
+pub use registry::*;
 pub use requests::*;
 
 /// A timestamp in China Standard Time, `YYYY-MM-DD HH:MM`; "-" when unset.
@@ -61,6 +64,15 @@ pub fn table(header: &[&str]) -> Table {
         .load_preset(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header.iter().map(Cell::new));
+    table
+}
+
+/// A record as a two-column table of its fields and their values.
+pub fn field_table(rows: Vec<(&str, String)>) -> Table {
+    let mut table = table(&["field", "value"]);
+    for (field, value) in rows {
+        table.add_row(vec![field.to_string(), value]);
+    }
     table
 }
 

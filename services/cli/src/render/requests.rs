@@ -202,7 +202,6 @@ pub fn request_list(requests: &[pb::Request]) -> Table {
 pub fn request_fields(r: &pb::Request) -> Table {
     let requester = r.requester.clone().unwrap_or_default();
     let submitted_by = r.submitted_by.clone().unwrap_or_default();
-    let mut table = table(&["field", "value"]);
     let rows: Vec<(&str, String)> = vec![
         ("id", r.id.clone()),
         ("title", r.title.clone()),
@@ -242,10 +241,7 @@ pub fn request_fields(r: &pb::Request) -> Table {
         ("updated", time(r.updated_at.as_ref())),
         ("last position", r.last_position.to_string()),
     ];
-    for (field, value) in rows {
-        table.add_row(vec![field.to_string(), value]);
-    }
-    table
+    super::field_table(rows)
 }
 
 /// A request's timeline, oldest first.

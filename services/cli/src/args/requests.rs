@@ -1,0 +1,190 @@
+//! The clerk's request verbs (`sy requests submit|assign|...`), one per
+//! Intake RPC. Dates are checked here, before any call, so a mistyped day is
+//! a usage error naming its flag rather than a round trip.
+
+use clap::{Args, Subcommand};
+
+use super::{CategoryArg, DirectionArg, LevelArg, WriteArgs, parse_date};
+
+/// A step of a request's lifecycle: one Intake RPC each.
+#[derive(Debug, Subcommand)]
+pub enum RequestStep {
+    /// File a request as the requesting party (--agency); prints its id.
+    Submit(SubmitArgs),
+    /// Assign a request to the responsible department, with a due date
+    /// (the coordinating office, 交办).
+    Assign(AssignArgs),
+    /// The department starts work on it.
+    Start(NoteArgs),
+    /// The department records progress.
+    Progress(ProgressArgs),
+    /// The department reports it resolved; the requesting party confirms.
+    Resolve(ResolveArgs),
+    /// The requesting party confirms the resolution (销号).
+    Close(NoteArgs),
+    /// Refuse the request (不予受理).
+    Reject(ReasonArgs),
+    /// The requesting party reopens a resolved request.
+    Reopen(ReasonArgs),
+    /// List it for supervision at a higher level (挂牌督办), optionally
+    /// with a new due date (the supervision office).
+    Escalate(EscalateArgs),
+    /// Move the due date (the supervision office).
+    DueDate(DueArgs),
+}
+
+/// A request verb's target: the request id.
+#[derive(Debug, Args)]
+pub struct RequestId {
+    /// Request id (a UUID).
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Which way the request goes.
+    #[arg(long, value_enum)]
+    pub direction: DirectionArg,
+    /// What the request is about.
+    #[arg(long, value_enum)]
+    pub category: CategoryArg,
+    /// 1 to 200 characters.
+    #[arg(long)]
+    pub title: String,
+    /// Up to 4000 characters.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// Display name of the requesting party (the calling agency, `--agency`),
+    /// e.g. "某部队营房科".
+    #[arg(long)]
+    pub requester_name: String,
+    /// 12-digit area code inside a served district.
+    #[arg(long)]
+    pub area: String,
+    /// Priority; default normal.
+    #[arg(long, value_enum)]
+    pub priority: Option<PriorityArg>,
+    /// Due date ("YYYY-MM-DD", not before today).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub due: Option<String>,
+    /// Supervision level (挂牌督办); default none.
+    #[arg(long, value_enum)]
+    pub level: Option<LevelArg>,
+    /// Id of a registered person the request concerns (its text is then
+    /// sealed under their data key).
+    #[arg(long)]
+    pub person: Option<String>,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AssignArgs {
+    #[command(flatten)]
+    pub request: RequestId,
+    /// Responsible department code, e.g. district-housing-bureau.
+    #[arg(long)]
+    pub department: String,
+    /// Due date ("YYYY-MM-DD", not before today).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub due: String,
+    #[arg(long, default_value = "")]
+    pub note: String,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+/// A verb whose only content is an optional note (start, close).
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    #[command(flatten)]
+    pub request: RequestId,
+    #[arg(long, default_value = "")]
+    pub note: String,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ProgressArgs {
+    #[command(flatten)]
+    pub request: RequestId,
+    /// What was done (1 to 4000 characters).
+    #[arg(long)]
+    pub note: String,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    #[command(flatten)]
+    pub request: RequestId,
+    /// How it was resolved (1 to 4000 characters).
+    #[arg(long)]
+    pub resolution: String,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+/// A verb that must say why (reject, reopen).
+#[derive(Debug, Args)]
+pub struct ReasonArgs {
+    #[command(flatten)]
+    pub request: RequestId,
+    /// Why (1 to 4000 characters).
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EscalateArgs {
+    #[command(flatten)]
+    pub request: RequestId,
+    /// The new supervision level, higher than the current one.
+    #[arg(long, value_enum)]
+    pub level: LevelArg,
+    /// 1 to 4000 characters.
+    #[arg(long)]
+    pub reason: String,
+    /// A new due date set by the supervising office ("YYYY-MM-DD").
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub due: Option<String>,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DueArgs {
+    #[command(flatten)]
+    pub request: RequestId,
+    /// The new due date ("YYYY-MM-DD", not before today).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub due: String,
+    /// 1 to 4000 characters.
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PriorityArg {
+    Low,
+    Normal,
+    High,
+    Urgent,
+}
+
+impl From<PriorityArg> for sy_api::pb::Priority {
+    fn from(value: PriorityArg) -> Self {
+        match value {
+            PriorityArg::Low => Self::Low,
+            PriorityArg::Normal => Self::Normal,
+            PriorityArg::High => Self::High,
+            PriorityArg::Urgent => Self::Urgent,
+        }
+    }
+}

@@ -1,0 +1,835 @@
+//! The clerk's `sy` verbs against a deployment as it runs in production
+//! (gRPC over TLS, every agency calling with its own token, the demo's role
+//! policy): a request walked from submission to close-out with nothing but
+//! `sy`, people and placements registered and read back as tables whose
+//! personal data is masked, and bad input refused with its field named and
+//! a non-zero exit.
+
+use sy_tests::System;
+use sy_tests::client::{AREA_CODE, date_in_days, fresh_id_number};
+
+/// The coordinating office: assigns, and runs the placement programmes.
+const BUREAU: &str = "district-veterans-bureau";
+const UNIT: &str = "unit-31001";
+const HOUSING: &str = "district-housing-bureau";
+const SUPERVISION: &str = "district-supervision-office";
+
+/// Runs `sy` against one secured system as one agency or another.
+struct Clerk<'a> {
+    sys: &'a System,
+    ca: String,
+    credentials: String,
+}
+
+/// What a write printed: `<kind> <id> version <v> position <p>`.
+#[derive(Debug)]
+struct Written {
+    id: String,
+    version: u64,
+    position: u64,
+    replayed: bool,
+}
+
+impl<'a> Clerk<'a> {
+    fn new(sys: &'a System) -> Self {
+        let secrets = sys.nats.secrets().expect("a secured system");
+        Self {
+            sys,
+            ca: secrets.ca().display().to_string(),
+            credentials: secrets.path().join("clients").display().to_string(),
+        }
+    }
+
+    /// `sy ARGS` as `agency`: its exit code and output.
+    async fn sy(&self, agency: &str, args: &[&str]) -> anyhow::Result<(i32, String)> {
+        let intake = self.sys.intake.endpoint();
+        let query = self.sys.projection().endpoint();
+        let connection = [
+            "--intake-url",
+            intake.as_str(),
+            "--query-url",
+            query.as_str(),
+            "--ca",
+            self.ca.as_str(),
+            "--credentials-dir",
+            self.credentials.as_str(),
+            "--agency",
+            agency,
+            "--timeout-ms",
+            "30000",
+        ];
+        sy_tests::process::sy(connection.iter().chain(args)).await
+    }
+
+    /// `sy ARGS` as `agency`, which must succeed; its output.
+    async fn ok(&self, agency: &str, args: &[&str]) -> anyhow::Result<String> {
+        let (code, out) = self.sy(agency, args).await?;
+        anyhow::ensure!(code == 0, "sy {args:?} as {agency} exited {code}:\n{out}");
+        Ok(out)
+    }
+
+    /// A write as `agency` of an aggregate of `kind`: what it wrote.
+    async fn write(&self, agency: &str, kind: &str, args: &[&str]) -> anyhow::Result<Written> {
+        let out = self.ok(agency, args).await?;
+        written(&out, kind).ok_or_else(|| anyhow::anyhow!("no `{kind} ...` line in:\n{out}"))
+    }
+}
+
+/// Parses the result line of a write of a `kind` aggregate.
+fn written(out: &str, kind: &str) -> Option<Written> {
+    let line = out
+        .lines()
+        .find(|line| line.starts_with(&format!("{kind} ")))?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        [_, id, "version", version, "position", position, rest @ ..] => Some(Written {
+            id: id.to_string(),
+            version: version.parse().ok()?,
+            position: position.parse().ok()?,
+            replayed: rest.first().is_some_and(|w| w.starts_with("(replayed")),
+        }),
+        _ => None,
+    }
+}
+
+/// The idempotency key a write printed before its call.
+fn printed_key(out: &str) -> Option<String> {
+    let at = out.find("(idempotency key ")? + "(idempotency key ".len();
+    Some(out[at..].split(')').next()?.to_string())
+}
+
+#[tokio::test]
+async fn a_request_goes_from_submission_to_close_out_with_sy_alone() -> anyhow::Result<()> {
+    let sys = System::builder().secured().start().await?;
+    let clerk = Clerk::new(&sys);
+
+    let submitted = clerk
+        .write(
+            UNIT,
+            "request",
+            &[
+                "requests",
+                "submit",
+                "--direction",
+                "military-to-local",
+                "--category",
+                "barracks-and-training-grounds",
+                "--title",
+                "营区道路维修",
+                "--requester-name",
+                "某部营房科",
+                "--area",
+                AREA_CODE,
+                "--level",
+                "none",
+            ],
+        )
+        .await?;
+    assert_eq!(submitted.version, 1);
+    let id = submitted.id.as_str();
+    let step = |agency: &'static str, args: Vec<String>| {
+        let clerk = &clerk;
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            clerk.write(agency, "request", &args).await
+        }
+    };
+    let args = |words: &[&str]| -> Vec<String> { words.iter().map(|w| w.to_string()).collect() };
+
+    let due = date_in_days(20);
+    let assigned = step(
+        BUREAU,
+        args(&[
+            "requests",
+            "assign",
+            id,
+            "--department",
+            HOUSING,
+            "--due",
+            &due,
+        ]),
+    )
+    .await?;
+    assert_eq!((assigned.id.as_str(), assigned.version), (id, 2));
+    assert!(assigned.position > submitted.position);
+    step(
+        HOUSING,
+        args(&["requests", "start", id, "--note", "已派人"]),
+    )
+    .await?;
+    step(
+        HOUSING,
+        args(&["requests", "progress", id, "--note", "材料已到"]),
+    )
+    .await?;
+    step(
+        HOUSING,
+        args(&["requests", "resolve", id, "--resolution", "道路已修复"]),
+    )
+    .await?;
+    step(
+        UNIT,
+        args(&["requests", "reopen", id, "--reason", "排水未处理"]),
+    )
+    .await?;
+    step(
+        SUPERVISION,
+        args(&[
+            "requests",
+            "escalate",
+            id,
+            "--level",
+            "district",
+            "--reason",
+            "reopened once",
+            "--due",
+            &date_in_days(10),
+        ]),
+    )
+    .await?;
+    let moved = date_in_days(15);
+    step(
+        SUPERVISION,
+        args(&[
+            "requests", "due-date", id, "--due", &moved, "--reason", "rain",
+        ]),
+    )
+    .await?;
+    step(
+        HOUSING,
+        args(&["requests", "resolve", id, "--resolution", "排水已处理"]),
+    )
+    .await?;
+
+    // Close-out, then the same close again with the printed key: answered
+    // from the log, nothing written twice.
+    let (code, out) = clerk
+        .sy(UNIT, &["requests", "close", id, "--note", "满意"])
+        .await?;
+    assert_eq!(code, 0, "{out}");
+    let closed = written(&out, "request").expect("a result line");
+    assert_eq!(closed.version, 10, "ten steps, ten events: {out}");
+    let key = printed_key(&out).expect("the fresh key is printed");
+    let again = clerk
+        .write(
+            UNIT,
+            "request",
+            &[
+                "requests",
+                "close",
+                id,
+                "--note",
+                "满意",
+                "--idempotency-key",
+                &key,
+            ],
+        )
+        .await?;
+    assert!(again.replayed, "{again:?}");
+    assert_eq!(
+        (again.version, again.position),
+        (closed.version, closed.position)
+    );
+
+    // The request as the projection has it once it applied the close.
+    let position = closed.position.to_string();
+    let shown = clerk
+        .ok(UNIT, &["requests", "show", id, "--min-position", &position])
+        .await?;
+    assert!(shown.contains("closed 已销号"), "{shown}");
+    assert!(shown.contains(HOUSING), "{shown}");
+    assert!(shown.contains(&moved), "the moved due date: {shown}");
+    assert!(shown.contains("district 区级督办"), "{shown}");
+
+    // --json: one object on stdout with the result.
+    let (code, out) = clerk
+        .sy(
+            UNIT,
+            &[
+                "requests",
+                "submit",
+                "--direction",
+                "military-to-local",
+                "--category",
+                "medical",
+                "--title",
+                "体检",
+                "--requester-name",
+                "某部卫生队",
+                "--area",
+                AREA_CODE,
+                "--idempotency-key",
+                "json-submit-1",
+                "--json",
+            ],
+        )
+        .await?;
+    assert_eq!(code, 0, "{out}");
+    let json = out
+        .lines()
+        .find(|line| line.starts_with('{'))
+        .expect("a JSON line");
+    assert!(json.contains(r#""call":"SubmitRequest""#), "{json}");
+    assert!(
+        json.contains(r#""idempotency_key":"json-submit-1""#),
+        "{json}"
+    );
+    assert!(json.contains(r#""version":1"#), "{json}");
+    let second = json
+        .split(r#""aggregate_id":""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("an aggregate id")
+        .to_string();
+    let rejected = clerk
+        .write(
+            BUREAU,
+            "request",
+            &["requests", "reject", &second, "--reason", "不属本区事权"],
+        )
+        .await?;
+    let listed = clerk
+        .ok(
+            BUREAU,
+            &[
+                "requests",
+                "list",
+                "--status",
+                "rejected",
+                "--min-position",
+                &rejected.position.to_string(),
+            ],
+        )
+        .await?;
+    assert!(listed.contains(&second), "{listed}");
+    assert!(!listed.contains(id), "only the rejected one: {listed}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn people_placements_and_stations_are_registered_and_shown_masked() -> anyhow::Result<()> {
+    let sys = System::builder().secured().start().await?;
+    let clerk = Clerk::new(&sys);
+
+    let veteran_number = fresh_id_number(30);
+    let veteran = clerk
+        .write(
+            BUREAU,
+            "person",
+            &[
+                "person",
+                "register",
+                "--role",
+                "veteran",
+                "--name",
+                "王建国",
+                "--id-number",
+                &veteran_number,
+                "--phone",
+                "13812345678",
+                "--area",
+                AREA_CODE,
+            ],
+        )
+        .await?;
+    let placement = clerk
+        .write(
+            BUREAU,
+            "placement",
+            &[
+                "placements",
+                "register",
+                "--person",
+                &veteran.id,
+                "--programme",
+                "veteran",
+                "--area",
+                AREA_CODE,
+                "--fast-lane",
+            ],
+        )
+        .await?;
+    clerk
+        .write(
+            BUREAU,
+            "placement",
+            &[
+                "placements",
+                "match",
+                &placement.id,
+                "--employer",
+                "重庆某物流公司",
+                "--post",
+                "调度员",
+            ],
+        )
+        .await?;
+    clerk
+        .write(
+            BUREAU,
+            "placement",
+            &["placements", "on-duty", &placement.id],
+        )
+        .await?;
+    let recommended = clerk
+        .write(
+            BUREAU,
+            "placement",
+            &[
+                "placements",
+                "talent-pool",
+                &placement.id,
+                "--community",
+                AREA_CODE,
+            ],
+        )
+        .await?;
+
+    // A spouse on the allowance, whose placement is declined.
+    let spouse = clerk
+        .write(
+            BUREAU,
+            "person",
+            &[
+                "person",
+                "register",
+                "--role",
+                "spouse",
+                "--name",
+                "李秀英",
+                "--id-number",
+                &fresh_id_number(32),
+                "--area",
+                AREA_CODE,
+                "--relation",
+                "spouse-of",
+                "--member-name",
+                "张伟",
+                "--member-unit",
+                UNIT,
+            ],
+        )
+        .await?;
+    let spouse_placement = clerk
+        .write(
+            BUREAU,
+            "placement",
+            &[
+                "placements",
+                "register",
+                "--person",
+                &spouse.id,
+                "--programme",
+                "spouse",
+                "--area",
+                AREA_CODE,
+            ],
+        )
+        .await?;
+    clerk
+        .write(
+            BUREAU,
+            "placement",
+            &[
+                "placements",
+                "decline",
+                &spouse_placement.id,
+                "--reason",
+                "本人暂不就业",
+            ],
+        )
+        .await?;
+    clerk
+        .write(
+            BUREAU,
+            "person",
+            &[
+                "person",
+                "training",
+                "--person",
+                &spouse.id,
+                "--course",
+                "电子商务运营",
+                "--hours",
+                "40",
+                "--completed",
+                &date_in_days(-3),
+            ],
+        )
+        .await?;
+    let month = &date_in_days(0)[..7];
+    clerk
+        .write(
+            BUREAU,
+            "person",
+            &[
+                "allowance",
+                "grant",
+                "--person",
+                &spouse.id,
+                "--monthly-yuan",
+                "2100",
+                "--from",
+                month,
+            ],
+        )
+        .await?;
+    let paid = clerk
+        .write(
+            BUREAU,
+            "person",
+            &["allowance", "pay", "--person", &spouse.id, "--month", month],
+        )
+        .await?;
+
+    // A care station with one seat: the first child seated, the second waits.
+    let station = clerk
+        .write(
+            BUREAU,
+            "station",
+            &[
+                "stations",
+                "open",
+                "--name",
+                "军娃托管站（童家桥）",
+                "--seats",
+                "1",
+                "--hours",
+                "08:00-18:00",
+                "--area",
+                AREA_CODE,
+                "--address",
+                "童家桥社区服务中心二楼",
+            ],
+        )
+        .await?;
+    let mut children = Vec::new();
+    for name in ["张小明", "张小红"] {
+        let child = clerk
+            .write(
+                BUREAU,
+                "person",
+                &[
+                    "person",
+                    "register",
+                    "--role",
+                    "child",
+                    "--name",
+                    name,
+                    "--id-number",
+                    &fresh_id_number(6),
+                    "--area",
+                    AREA_CODE,
+                    "--relation",
+                    "child-of",
+                    "--member-name",
+                    "张伟",
+                    "--member-unit",
+                    UNIT,
+                ],
+            )
+            .await?;
+        clerk
+            .write(
+                BUREAU,
+                "station",
+                &["stations", "enroll", &station.id, "--child", &child.id],
+            )
+            .await?;
+        children.push(child.id);
+    }
+    let seats = clerk
+        .write(
+            BUREAU,
+            "station",
+            &["stations", "seats", &station.id, "--seats", "2"],
+        )
+        .await?;
+
+    // The person, masked: name, ID number and phone never in the clear.
+    let at = |w: &Written| w.position.to_string();
+    let shown = clerk
+        .ok(
+            BUREAU,
+            &[
+                "person",
+                "show",
+                &veteran.id,
+                "--min-position",
+                &at(&recommended),
+            ],
+        )
+        .await?;
+    let last4 = &veteran_number[14..];
+    assert!(
+        shown.contains(&format!("**************{last4}")),
+        "the masked ID number: {shown}"
+    );
+    assert!(shown.contains("*******5678"), "the masked phone: {shown}");
+    assert!(shown.contains("王*"), "the masked name: {shown}");
+    for clear in [veteran_number.as_str(), "王建国", "13812345678"] {
+        assert!(!shown.contains(clear), "{clear} in the clear: {shown}");
+    }
+    assert!(shown.contains(&placement.id), "{shown}");
+    assert!(shown.contains("on_duty"), "{shown}");
+    assert!(shown.contains("重庆某物流公司 调度员"), "{shown}");
+    let json = clerk
+        .ok(
+            BUREAU,
+            &[
+                "person",
+                "show",
+                &veteran.id,
+                "--json",
+                "--min-position",
+                &at(&recommended),
+            ],
+        )
+        .await?;
+    assert!(
+        json.contains(&format!(r#""id_number":"**************{last4}""#)),
+        "{json}"
+    );
+    assert!(!json.contains(&veteran_number), "{json}");
+
+    let spouse_shown = clerk
+        .ok(
+            BUREAU,
+            &["person", "show", &spouse.id, "--min-position", &at(&paid)],
+        )
+        .await?;
+    assert!(spouse_shown.contains("李*"), "{spouse_shown}");
+    assert!(spouse_shown.contains("spouse of 张*"), "{spouse_shown}");
+    assert!(!spouse_shown.contains("李秀英"), "{spouse_shown}");
+    assert!(!spouse_shown.contains("张伟"), "{spouse_shown}");
+    assert!(spouse_shown.contains("declined"), "{spouse_shown}");
+    // The course is free text about her: sealed, left out of the masked view.
+    assert!(
+        spouse_shown.contains(&format!("- (40 h, {})", date_in_days(-3))),
+        "{spouse_shown}"
+    );
+    assert!(!spouse_shown.contains("电子商务运营"), "{spouse_shown}");
+    assert!(
+        spouse_shown.contains("2,100 yuan a month, 1 months paid (2,100 yuan"),
+        "{spouse_shown}"
+    );
+
+    // Placements of the area, one row each.
+    let listed = clerk
+        .ok(
+            BUREAU,
+            &[
+                "placements",
+                "list",
+                "--area",
+                AREA_CODE,
+                "--min-position",
+                &at(&paid),
+            ],
+        )
+        .await?;
+    let row = |id: &str| {
+        listed
+            .lines()
+            .find(|line| line.contains(id))
+            .unwrap_or_else(|| panic!("no row for {id}:\n{listed}"))
+            .to_string()
+    };
+    assert!(row(&placement.id).contains("on_duty"), "{listed}");
+    assert!(row(&placement.id).contains("(fast lane)"), "{listed}");
+    assert!(row(&spouse_placement.id).contains("declined"), "{listed}");
+    assert!(listed.contains("2 placements"), "{listed}");
+
+    // Statistics of the district, its street below it.
+    let stats = clerk
+        .ok(
+            BUREAU,
+            &[
+                "placements",
+                "stats",
+                "--area",
+                "500106000000",
+                "--min-position",
+                &at(&paid),
+            ],
+        )
+        .await?;
+    assert!(
+        stats.contains("placement statistics of 500106000000"),
+        "{stats}"
+    );
+    let veterans = stats
+        .lines()
+        .find(|line| line.contains("veteran resettlement"))
+        .unwrap_or_else(|| panic!("no veterans row:\n{stats}"));
+    let cells: Vec<&str> = veterans.split(['│', '┆']).map(str::trim).collect();
+    assert!(cells.len() > 5, "{stats}");
+    assert_eq!(
+        &cells[2..5],
+        &["1", "1", "100.0%"],
+        "one registered, one placed: {veterans}"
+    );
+    assert_eq!(cells[9], "1", "one into the talent pool: {veterans}");
+    assert!(stats.contains("1 spouses granted, 1 active"), "{stats}");
+    assert!(stats.contains(&AREA_CODE[..9]), "the street row: {stats}");
+
+    // The station: the second child moved from the waitlist to the new seat.
+    let station_shown = clerk
+        .ok(
+            BUREAU,
+            &[
+                "stations",
+                "show",
+                &station.id,
+                "--min-position",
+                &at(&seats),
+            ],
+        )
+        .await?;
+    assert!(
+        station_shown.contains("2 (2 taken, 0 free)"),
+        "{station_shown}"
+    );
+    for child in &children {
+        let line = station_shown
+            .lines()
+            .find(|line| line.contains(child.as_str()))
+            .unwrap_or_else(|| panic!("no row for {child}:\n{station_shown}"));
+        assert!(line.contains("seated"), "{station_shown}");
+    }
+    let stations = clerk
+        .ok(
+            BUREAU,
+            &[
+                "stations",
+                "list",
+                "--area",
+                AREA_CODE,
+                "--min-position",
+                &at(&seats),
+            ],
+        )
+        .await?;
+    assert!(stations.contains(&station.id), "{stations}");
+    assert!(stations.contains("1 stations"), "{stations}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_naming_the_field_with_a_non_zero_exit() -> anyhow::Result<()> {
+    let sys = System::builder().secured().start().await?;
+    let clerk = Clerk::new(&sys);
+
+    // Not a day: refused before any call, naming the flag.
+    let (code, out) = clerk
+        .sy(
+            BUREAU,
+            &[
+                "requests",
+                "assign",
+                "0190c9a8-0000-7000-8000-000000000000",
+                "--department",
+                HOUSING,
+                "--due",
+                "2027-02-30",
+            ],
+        )
+        .await?;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--due"), "{out}");
+    assert!(out.contains("YYYY-MM-DD"), "{out}");
+
+    // A real day in the past: intake refuses it, naming `due_date`.
+    let submitted = clerk
+        .write(
+            UNIT,
+            "request",
+            &[
+                "requests",
+                "submit",
+                "--direction",
+                "military-to-local",
+                "--category",
+                "other",
+                "--title",
+                "双拥共建",
+                "--requester-name",
+                "某部政治工作处",
+                "--area",
+                AREA_CODE,
+            ],
+        )
+        .await?;
+    let (code, out) = clerk
+        .sy(
+            BUREAU,
+            &[
+                "requests",
+                "assign",
+                &submitted.id,
+                "--department",
+                HOUSING,
+                "--due",
+                "2020-01-10",
+            ],
+        )
+        .await?;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("AssignRequest failed: INVALID_ARGUMENT"),
+        "{out}"
+    );
+    assert!(out.contains("field due_date:"), "{out}");
+
+    // An ID number whose check character is wrong, named by intake.
+    let mut bad_number = fresh_id_number(40);
+    let check = if bad_number.ends_with('0') { "1" } else { "0" };
+    bad_number.replace_range(17.., check);
+    let (code, out) = clerk
+        .sy(
+            BUREAU,
+            &[
+                "person",
+                "register",
+                "--role",
+                "veteran",
+                "--name",
+                "赵四",
+                "--id-number",
+                &bad_number,
+                "--area",
+                AREA_CODE,
+            ],
+        )
+        .await?;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("field id_number:"), "{out}");
+
+    // Not a month, and not an amount: usage errors naming their flags.
+    let (code, out) = clerk
+        .sy(
+            BUREAU,
+            &["allowance", "pay", "--person", "p", "--month", "2026-13"],
+        )
+        .await?;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--month"), "{out}");
+    let (code, out) = clerk
+        .sy(
+            BUREAU,
+            &[
+                "allowance",
+                "grant",
+                "--person",
+                "p",
+                "--monthly-yuan",
+                "2100.555",
+                "--from",
+                "2026-01",
+            ],
+        )
+        .await?;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--monthly-yuan"), "{out}");
+    Ok(())
+}
