@@ -37,6 +37,7 @@ pub fn event_type(payload: &Payload) -> &'static str {
         Payload::RequestReopened(_) => "RequestReopened",
         Payload::RequestEscalated(_) => "RequestEscalated",
         Payload::DueDateChanged(_) => "DueDateChanged",
+        Payload::RequestReminded(_) => "RequestReminded",
         Payload::PersonRegistered(_) => "PersonRegistered",
         Payload::TrainingRecorded(_) => "TrainingRecorded",
         Payload::CertificateRecorded(_) => "CertificateRecorded",
