@@ -32,6 +32,7 @@ use sy_domain::follow_up::FollowUp;
 use sy_domain::pb::{self, CommandResult, EventEnvelope};
 use sy_domain::pii::fields;
 use sy_domain::signature::EventSigner;
+use sy_domain::supervision;
 use sy_domain::{DomainError, FieldViolation};
 use sy_eventlog::keystore::{KeyState, KeyStore};
 use sy_eventlog::{EventLog, LogError, StoredEvent};
@@ -118,6 +119,29 @@ impl Pipeline {
         let Executed { result, follow_ups } = self.run(actor, Some(grant), parsed).await?;
         if let Some(event_id) = result.event_ids.first() {
             self.follow(actor, follow_ups, event_id).await;
+        }
+        Ok(result)
+    }
+
+    /// Records a supervision clock action on the request `id`, as its
+    /// rule (the actor) and without a caller's grant. Its idempotency key
+    /// and message id derive from the request, the rule, the deadline and
+    /// the occurrence: whichever intake replica gets there first records
+    /// it, every other attempt is a replay (`replayed` in the result), and
+    /// an action the request no longer needs (its due date moved, it was
+    /// resolved) is refused by `decide`.
+    pub async fn supervise(
+        &self,
+        id: Uuid,
+        action: supervision::Action,
+    ) -> Result<CommandResult, IntakeError> {
+        let key = format!("supervision/{}", action.key());
+        let actor = action.actor();
+        let command = sy_domain::request::Command::Supervise(action);
+        let parsed = command_meta::issued::<pb::Request>(id, command, &key, "", Timestamp::now())?;
+        let Executed { result, follow_ups } = self.run(&actor, None, parsed).await?;
+        if let Some(event_id) = result.event_ids.first() {
+            self.follow(&actor, follow_ups, event_id).await;
         }
         Ok(result)
     }
