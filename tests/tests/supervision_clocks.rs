@@ -3,7 +3,8 @@
 //! forward day by day, works and moves the due dates of requests, kills one
 //! replica and restarts the other in between, and then reads the log: every
 //! reminder and every automatic escalation is there exactly once, with its
-//! rule as the actor, and a moved due date re-armed the clocks.
+//! rule as the actor, and a moved due date re-armed the clocks; the policy
+//! itself is recorded once.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -219,6 +220,24 @@ async fn reminders_and_escalations_happen_once_across_replicas_restarts_and_new_
     ];
     expected.sort();
     assert_eq!(clocked(&sys).await?, expected);
+
+    // The policy is in the log once, however many replicas started with it.
+    let adoptions: Vec<pb::SupervisionPolicyAdopted> = sys
+        .events()
+        .await?
+        .into_iter()
+        .filter_map(|event| match event.payload {
+            Some(Payload::SupervisionPolicyAdopted(adopted)) => Some(adopted),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(adoptions.len(), 1, "{adoptions:?}");
+    let digest = blake3::hash(POLICY.as_bytes()).to_hex().to_string();
+    assert_eq!(
+        (adoptions[0].version.as_str(), adoptions[0].digest.as_str()),
+        ("test-1", digest.as_str())
+    );
+    assert_eq!(adoptions[0].text, POLICY);
 
     // The read model shows them: the timeline and the level.
     let position = sys.log_position().await?;

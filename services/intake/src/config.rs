@@ -149,6 +149,7 @@ impl Config {
         };
         Ok(Some(Clocks {
             policy,
+            text,
             clock,
             tick: std::time::Duration::from_millis(self.supervision_tick_ms),
         }))

@@ -146,6 +146,38 @@ impl Pipeline {
         Ok(result)
     }
 
+    /// Records `adopt` as the supervision policy in force, unless it
+    /// already is (`None`). Keyed by the policy's digest and the record's
+    /// next version, so replicas starting together with one file write it
+    /// once, and a file brought back after another was adopted is recorded
+    /// again.
+    pub async fn adopt(
+        &self,
+        adopt: supervision::Adopt,
+    ) -> Result<Option<CommandResult>, IntakeError> {
+        let id = supervision::Adopted::ID;
+        let current = supervision::Adopted::aggregates(&self.stores)
+            .load(id, true)
+            .await?;
+        let key = format!(
+            "{}/{}/{}",
+            supervision::Adopted::KIND,
+            adopt.digest,
+            current.state.version() + 1
+        );
+        let actor = pb::Actor {
+            agency: supervision::ACTOR_AGENCY.to_string(),
+            user: adopt.version.clone(),
+        };
+        let parsed =
+            command_meta::issued::<supervision::Adopted>(id, adopt, &key, "", Timestamp::now())?;
+        match self.run(&actor, None, parsed).await {
+            Ok(executed) => Ok(Some(executed.result)),
+            Err(IntakeError::Domain(DomainError::AlreadyExists { .. })) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
     /// Issues `follow_ups` of the event `caused_by`, and theirs in turn, as
     /// commands of `actor`. A failure is logged, not returned: the causing
     /// event stands (a placed spouse's allowance that could not be stopped

@@ -13,10 +13,15 @@
 //! and the log's message id from it, so an action happens once per rule and
 //! deadline however many intakes run; a new due date makes new keys, which
 //! is how a changed due date re-arms the clocks.
+//!
+//! Which policy was in force when is itself in the log (`adopted`): the
+//! first intake to start with a changed file records it.
 
+mod adopted;
 mod policy;
 mod schedule;
 
+pub use adopted::{Adopt, Adopted};
 pub use policy::{Escalation, Policy, PolicyError, Rule};
 pub use schedule::scheduled;
 

@@ -7,6 +7,8 @@ use jiff::civil::{Date, date};
 use proptest::prelude::*;
 
 use super::*;
+use crate::DomainError;
+use crate::pb::event_envelope::Payload;
 use crate::pb::{Category, ReminderKind, SupervisionLevel as L};
 
 const POLICY: &str = r#"
@@ -264,4 +266,54 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_policy_is_adopted_once_until_its_text_changes() {
+    use crate::aggregate::testing::run;
+    use crate::aggregate::{Aggregate, testing::actor};
+    let id = adopted_id();
+    let mut record = Adopted::default();
+    let first = Adopt::of(&policy(), POLICY);
+    let Payload::SupervisionPolicyAdopted(e) = run(&mut record, &id, &first, &(), 0) else {
+        panic!("an adoption");
+    };
+    assert_eq!(
+        (e.version.as_str(), e.previous_digest.as_str()),
+        ("2026.1", "")
+    );
+    assert_eq!(e.text, POLICY);
+    assert_eq!(record.digest, policy().digest);
+
+    let again = record.decide(&first, &(), &actor("intake"));
+    assert!(
+        matches!(again, Err(DomainError::AlreadyExists { .. })),
+        "{again:?}"
+    );
+
+    let changed_text = POLICY.replace("2026.1", "2026.2");
+    let changed = Adopt::of(&Policy::parse(&changed_text).unwrap(), &changed_text);
+    let Payload::SupervisionPolicyAdopted(e) = run(&mut record, &id, &changed, &(), 1) else {
+        panic!("an adoption");
+    };
+    assert_eq!(e.previous_digest, policy().digest);
+    assert_eq!(record.policy_version, "2026.2");
+    // Back to the first text: a change again, so recorded again.
+    assert!(record.decide(&first, &(), &actor("intake")).is_ok());
+}
+
+fn adopted_id() -> String {
+    Adopted::ID.to_string()
+}
+
+#[test]
+fn the_shipped_policy_is_valid() {
+    let text = include_str!("../../../../deploy/supervision-policy.toml");
+    let shipped = Policy::parse(text).unwrap_or_else(|err| panic!("deploy's policy: {err}"));
+    assert!(
+        shipped
+            .rule_for(Category::Medical, L::None)
+            .is_some_and(|rule| !rule.escalate.is_empty()),
+        "a default rule that escalates"
+    );
 }

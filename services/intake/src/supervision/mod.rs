@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use sy_domain::supervision::{Action, Effect, Policy};
+use sy_domain::supervision::{Action, Adopt, Effect, Policy};
 use sy_domain::validate::china_date;
 use sy_eventlog::EventLog;
 use uuid::Uuid;
@@ -40,6 +40,8 @@ const CONCURRENT_ACTIONS: usize = 16;
 pub struct Clocks {
     /// The rules.
     pub policy: Policy,
+    /// The policy file's text, recorded when it comes into force.
+    pub text: String,
     /// Where the time comes from.
     pub clock: Box<dyn Clock>,
     /// Time between two ticks.
@@ -48,6 +50,7 @@ pub struct Clocks {
 
 /// Runs the clocks until the task is aborted.
 pub async fn run(clocks: Clocks, log: EventLog, pipeline: Arc<Pipeline>) {
+    adopt(&clocks, &pipeline).await;
     let index = Arc::new(Mutex::new(OpenRequests::default()));
     // Aborted with this task: a follower without its scheduler is waste.
     let _follower = AbortOnDrop(tokio::spawn(follow(log.clone(), index.clone())));
@@ -90,6 +93,28 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// Records the policy as the one in force (once the log answers): the
+/// first replica to start with a changed file writes it, the others find it.
+async fn adopt(clocks: &Clocks, pipeline: &Pipeline) {
+    let adopt = Adopt::of(&clocks.policy, &clocks.text);
+    loop {
+        match pipeline.adopt(adopt.clone()).await {
+            Ok(Some(result)) => {
+                tracing::info!(position = result.position, "supervision policy adopted");
+                return;
+            }
+            Ok(None) => {
+                tracing::info!("supervision policy already in force");
+                return;
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot record the supervision policy; trying again");
+                tokio::time::sleep(clocks.tick).await;
+            }
+        }
     }
 }
 
