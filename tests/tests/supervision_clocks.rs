@@ -239,6 +239,16 @@ async fn reminders_and_escalations_happen_once_across_replicas_restarts_and_new_
     );
     assert_eq!(adoptions[0].text, POLICY);
 
+    // An auditor's view: `sy history` shows the clock events and the rules.
+    let (code, text) = sys.sy(&["history", "request", &a]).await?;
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(text.matches("RequestReminded").count(), 7, "{text}");
+    assert!(text.contains("supervision-policy/district-watch"), "{text}");
+    let record = sy_domain::supervision::Adopted::ID.to_string();
+    let (code, text) = sys.sy(&["history", "supervision-policy", &record]).await?;
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("SupervisionPolicyAdopted"), "{text}");
+
     // The read model shows them: the timeline and the level.
     let position = sys.log_position().await?;
     let query = sys.query();
