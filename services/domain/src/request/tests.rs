@@ -547,3 +547,71 @@ remind_overdue_every_days = 1
         );
     }
 }
+
+mod clock_properties {
+    //! Whatever the days the clock visits (in order, possibly skipping)
+    //! and however the due date moves, each key is recorded once and
+    //! names the due date in force when it fired.
+
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::supervision::{Effect, Policy};
+
+    const POLICY: &str = r#"
+version = "p"
+[[rules]]
+id = "standard"
+remind_before_days = [1, 4]
+remind_on_due_date = true
+remind_overdue_every_days = 3
+escalate = [{ overdue_days = 2, to = "district" }, { overdue_days = 9, to = "national" }]
+[[rules]]
+id = "district"
+level = "district"
+remind_overdue_every_days = 1
+escalate = [{ overdue_days = 4, to = "city" }]
+"#;
+
+    proptest! {
+        #[test]
+        fn every_clock_action_is_recorded_once_for_the_due_date_in_force(
+            steps in proptest::collection::vec((1i64..4, proptest::option::weighted(0.15, 0i64..20)), 1..40)
+        ) {
+            let policy = Policy::parse(POLICY).unwrap();
+            let mut state = in_status(S::InProgress);
+            let mut today = date(2027, 2, 20);
+            let mut keys = BTreeSet::new();
+            for (advance, moved_to) in steps {
+                today = today.checked_add(jiff::Span::new().days(advance)).unwrap();
+                if let Some(offset) = moved_to {
+                    let due_date = today.checked_add(jiff::Span::new().days(offset)).unwrap();
+                    if due_date.to_string() != state.due_date {
+                        let change = Command::ChangeDueDate { due_date, reason: note("moved") };
+                        let payload = decide(&state, &change, &actor(REQUESTER)).unwrap();
+                        fold(&mut state, payload, &actor(REQUESTER));
+                    }
+                }
+                // Until nothing is due: an escalation hands over to another rule.
+                for _ in 0..4 {
+                    let actions = due_actions(&policy, &state, today);
+                    for action in actions {
+                        prop_assert_eq!(action.due_date.to_string(), state.due_date.clone());
+                        prop_assert!(action.occurrence <= today);
+                        if let Effect::Escalate(to) = action.effect {
+                            prop_assert!(to > state.supervision_level());
+                        }
+                        prop_assert!(keys.insert(action.key()), "recorded twice: {}", action.key());
+                        let command = Command::Supervise(action.clone());
+                        let payload = decide(&state, &command, &action.actor()).unwrap();
+                        fold(&mut state, payload, &action.actor());
+                        let again = decide(&state, &command, &action.actor());
+                        prop_assert!(again.is_err());
+                    }
+                }
+                prop_assert!(due_actions(&policy, &state, today).is_empty());
+            }
+            prop_assert_eq!(state.supervision_fired.len(), keys.len());
+        }
+    }
+}
