@@ -176,6 +176,7 @@ LOG_FILE="$DATA/intake.log" PID_FILE="$DATA/intake.pid" \
     SY_TLS_CERT="$SECRETS/intake/server.pem" SY_TLS_KEY="$SECRETS/intake/server.key" \
     SY_IDENTITY_KEY_FILE="$SECRETS/intake/identity.key" \
     SY_SIGNING_KEY_FILE="$SECRETS/intake/intake-1.key" \
+    SY_SUPERVISION_POLICY="$ROOT/deploy/supervision-policy.toml" \
     SY_DISTRICTS=500106 "$BIN/sy-intake"
 INTAKE_PID=$STARTED_PID
 

@@ -40,6 +40,7 @@ pub struct SystemBuilder {
     nats_timeout_ms: Option<u64>,
     rate_per_credential: Option<(u32, u32)>,
     secured: bool,
+    intake_flags: Vec<(String, String)>,
 }
 
 impl SystemBuilder {
@@ -74,6 +75,13 @@ impl SystemBuilder {
         self
     }
 
+    /// `flag value` on every intake of the system (the first and each
+    /// [`System::intake_replica`]).
+    pub fn intake_flag(mut self, flag: &str, value: impl ToString) -> Self {
+        self.intake_flags.push((flag.into(), value.to_string()));
+        self
+    }
+
     /// Runs as a deployment does: NATS with TLS and users (from `sy
     /// setup`, see [`crate::nats::Secrets`]), the services connected as
     /// their users, with the identity key, and without `--dev`.
@@ -101,24 +109,8 @@ impl SystemBuilder {
             format!("# this system's intake\n{}\n", signing.public_line),
         )
         .context("cannot write the verify keys file")?;
-        let mut intake = ServiceBuilder::intake(&nats, &stream)
-            .flag("--signing-key-file", signing.path.display());
-        if let Some(districts) = &self.districts {
-            intake = intake.flag("--districts", districts);
-        }
-        if let Some(ms) = self.nats_timeout_ms {
-            intake = intake.flag("--nats-timeout-ms", ms);
-        }
-        if let Some((rate, burst)) = self.rate_per_credential {
-            intake = intake
-                .flag("--rate-per-credential", rate)
-                .flag("--burst-per-credential", burst);
-        }
-        if self.secured {
-            intake = intake.without_dev();
-        }
         // Intake first: it sets the stream up.
-        let intake = intake.start().await?;
+        let intake = self.intake(&nats, &stream, &signing.path).start().await?;
         let mut system = System {
             nats,
             intake,
@@ -133,6 +125,37 @@ impl SystemBuilder {
         let projection = system.projection_builder().start().await?;
         system.projection = Some(projection);
         Ok(system)
+    }
+}
+
+impl SystemBuilder {
+    /// How an intake of the system starts: its stream, signing key and flags.
+    fn intake(
+        &self,
+        nats: &NatsServer,
+        stream: &str,
+        signing_key_file: &std::path::Path,
+    ) -> ServiceBuilder {
+        let mut intake = ServiceBuilder::intake(nats, stream)
+            .flag("--signing-key-file", signing_key_file.display());
+        if let Some(districts) = &self.districts {
+            intake = intake.flag("--districts", districts);
+        }
+        if let Some(ms) = self.nats_timeout_ms {
+            intake = intake.flag("--nats-timeout-ms", ms);
+        }
+        if let Some((rate, burst)) = self.rate_per_credential {
+            intake = intake
+                .flag("--rate-per-credential", rate)
+                .flag("--burst-per-credential", burst);
+        }
+        for (flag, value) in &self.intake_flags {
+            intake = intake.flag(flag, value);
+        }
+        if self.secured {
+            intake = intake.without_dev();
+        }
+        intake
     }
 }
 
@@ -202,6 +225,28 @@ impl System {
     /// The projection service, to kill or restart it.
     pub fn projection_mut(&mut self) -> &mut Service {
         self.projection.as_mut().expect("projection started")
+    }
+
+    /// How a further intake replica of this system starts: the same
+    /// stream, signing key and flags as the first, named `label`.
+    pub fn intake_replica(&self, label: &str) -> ServiceBuilder {
+        self.config
+            .intake(&self.nats, &self.stream, &self.signing_key_file)
+            .label(label)
+    }
+
+    /// Every event of the log, in stream order, read from NATS directly.
+    pub async fn events(&self) -> anyhow::Result<Vec<pb::EventEnvelope>> {
+        use prost::Message;
+        let js = async_nats::jetstream::new(self.nats.client().await?);
+        let stream = js.get_stream(self.stream()).await?;
+        let last = self.log_position().await?;
+        let mut events = Vec::new();
+        for position in 1..=last {
+            let stored = stream.get_raw_message(position).await?;
+            events.push(pb::EventEnvelope::decode(stored.payload.as_ref())?);
+        }
+        Ok(events)
     }
 
     /// An intake client acting as the requesting party ([`AGENCY`]).

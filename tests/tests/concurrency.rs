@@ -12,7 +12,7 @@ use futures::future::join_all;
 use sy_tests::client::*;
 use sy_tests::metrics::{sample, scrape};
 use sy_tests::pb::{self, RequestStatus as S};
-use sy_tests::{ServiceBuilder, System, expect_code, free_port, get_request};
+use sy_tests::{System, expect_code, free_port, get_request};
 
 #[tokio::test]
 async fn reject_and_start_race_and_exactly_one_wins() -> anyhow::Result<()> {
@@ -281,9 +281,8 @@ async fn two_intake_replicas_on_one_request_abort_under_one_percent() -> anyhow:
     const ROUNDS: usize = 3;
     let sys = System::start().await?;
     let metrics_port = free_port()?;
-    let second = ServiceBuilder::intake(&sys.nats, sys.stream())
-        .label("sy-intake#2")
-        .flag("--signing-key-file", sys.signing_key_file().display())
+    let second = sys
+        .intake_replica("sy-intake#2")
         .flag("--metrics-listen", format!("127.0.0.1:{metrics_port}"))
         .start()
         .await?;

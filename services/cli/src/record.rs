@@ -479,7 +479,7 @@ mod tests {
             from_level: pb::SupervisionLevel::None as i32,
             to_level: 42,
             reason: "r".into(),
-            due_date: String::new(),
+            ..Default::default()
         }));
         let view = serde_json::to_value(EventView::from_envelope(&e)).unwrap();
         assert_eq!(view["data"]["from_level"], "SUPERVISION_LEVEL_NONE");

@@ -186,7 +186,21 @@ pub fn follow_up<A: Aggregate>(
     now: Timestamp,
 ) -> Result<Parsed<A>, DomainError> {
     let key = format!("{}/{caused_by}", implied.key_prefix);
-    let idempotency_key = IdempotencyKey::parse("context.idempotency_key", &key)
+    issued(implied.id, implied.command, &key, caused_by, now)
+}
+
+/// A command intake issues on its own (a follow-up, a supervision clock),
+/// with no caller's context: `key` is its idempotency key and, as it names
+/// everything the command holds, the source of its fingerprint; issuing it
+/// again is a replay, not a repeat.
+pub fn issued<A: Aggregate>(
+    id: Uuid,
+    command: A::Command,
+    key: &str,
+    causation_id: &str,
+    now: Timestamp,
+) -> Result<Parsed<A>, DomainError> {
+    let idempotency_key = IdempotencyKey::parse("context.idempotency_key", key)
         .map_err(|violation| DomainError::Invalid(vec![violation]))?;
     Ok(Parsed {
         meta: Meta {
@@ -195,11 +209,11 @@ pub fn follow_up<A: Aggregate>(
             occurred_at: now,
             expected_version: 0,
         },
-        id: implied.id,
-        command: implied.command,
+        id,
+        command,
         fingerprint: *blake3::hash(key.as_bytes()).as_bytes(),
         assume_new: false,
-        causation_id: caused_by.to_string(),
+        causation_id: causation_id.to_string(),
     })
 }
 

@@ -37,6 +37,8 @@ pub fn event_type(payload: &Payload) -> &'static str {
         Payload::RequestReopened(_) => "RequestReopened",
         Payload::RequestEscalated(_) => "RequestEscalated",
         Payload::DueDateChanged(_) => "DueDateChanged",
+        Payload::RequestReminded(_) => "RequestReminded",
+        Payload::SupervisionPolicyAdopted(_) => "SupervisionPolicyAdopted",
         Payload::PersonRegistered(_) => "PersonRegistered",
         Payload::TrainingRecorded(_) => "TrainingRecorded",
         Payload::CertificateRecorded(_) => "CertificateRecorded",

@@ -31,3 +31,4 @@ impl Implies for crate::pb::Request {}
 impl Implies for Person {}
 impl Implies for Allowance {}
 impl Implies for Station {}
+impl Implies for crate::supervision::Adopted {}

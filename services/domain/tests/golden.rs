@@ -63,6 +63,7 @@ fn golden_payloads() -> Vec<(&'static str, &'static str, Payload)> {
                 to_level: pb::SupervisionLevel::City as i32,
                 reason: "市级挂牌督办".into(),
                 due_date: "2025-02-15".into(),
+                ..Default::default()
             }),
         ),
         (

@@ -13,7 +13,10 @@ use sy_api::event_keys::KeyFileError;
 use sy_api::secret_file::read_private;
 use sy_domain::pii::Cipher;
 use sy_domain::signature::{EventSigner, VerifyKeys};
+use sy_domain::supervision::Policy;
 use sy_domain::validate::Districts;
+
+use crate::supervision::{Clock, Clocks, FileClock, SystemClock};
 
 /// The command API of shuangyong: validates commands and appends their events
 /// to the NATS JetStream event log.
@@ -81,6 +84,22 @@ pub struct Config {
     /// Aggregates whose folded state is kept in memory (LRU).
     #[arg(long, env = "SY_CACHE_SIZE", default_value_t = 10_000)]
     pub cache_size: usize,
+
+    /// The supervision policy (TOML; see the README's "Supervision
+    /// clocks"): when requests remind their department and escalate on
+    /// their own. Without it no clocks run. A bad file stops intake.
+    #[arg(long, env = "SY_SUPERVISION_POLICY")]
+    pub supervision_policy: Option<PathBuf>,
+
+    /// Milliseconds between two ticks of the supervision clocks.
+    #[arg(long, env = "SY_SUPERVISION_TICK_MS", default_value_t = 60_000,
+          value_parser = clap::value_parser!(u64).range(10..))]
+    pub supervision_tick_ms: u64,
+
+    /// Development and tests only: the clocks read the time from this file
+    /// (an RFC 3339 instant, re-read every tick) instead of the system.
+    #[arg(long, env = "SY_SIMULATED_CLOCK_FILE")]
+    pub simulated_clock_file: Option<PathBuf>,
 }
 
 /// Parses an identity key: 64 hex digits (surrounding whitespace ignored).
@@ -109,6 +128,33 @@ fn hex_decode(text: &str, out: &mut [u8; 32]) -> Result<(), ()> {
 const DEVELOPMENT_KEY: [u8; 32] = *b"shuangyong-development-only-key!";
 
 impl Config {
+    /// The supervision clocks configured, or `None` without a policy. A
+    /// policy that does not read or validate is an error naming the file
+    /// and the key at fault.
+    pub fn clocks(&self) -> Result<Option<Clocks>, StartError> {
+        let Some(path) = &self.supervision_policy else {
+            return Ok(None);
+        };
+        let invalid = |reason: String| {
+            StartError::Invalid(format!("supervision policy {}: {reason}", path.display()))
+        };
+        let text = std::fs::read_to_string(path).map_err(|err| invalid(err.to_string()))?;
+        let policy = Policy::parse(&text).map_err(|err| invalid(err.to_string()))?;
+        let clock: Box<dyn Clock> = match &self.simulated_clock_file {
+            Some(file) => {
+                tracing::warn!(file = %file.display(), "supervision clocks run on a simulated clock");
+                Box::new(FileClock { path: file.clone() })
+            }
+            None => Box::new(SystemClock),
+        };
+        Ok(Some(Clocks {
+            policy,
+            text,
+            clock,
+            tick: std::time::Duration::from_millis(self.supervision_tick_ms),
+        }))
+    }
+
     /// The keys events read from the log are checked with: the verify keys
     /// file (which must hold `signer`'s key), else `signer`'s own; `None`
     /// without a signer (development mode).
@@ -189,6 +235,32 @@ mod tests {
             Config::try_parse_from(["sy-intake", "--identity-key", &"00".repeat(32)]).is_err(),
             "the key is never an argument"
         );
+    }
+
+    #[test]
+    fn a_bad_supervision_policy_stops_intake_naming_file_and_key() {
+        assert!(
+            config(&[]).clocks().unwrap().is_none(),
+            "no policy, no clocks"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.toml");
+        std::fs::write(
+            &path,
+            "version = \"1\"\n[[rules]]\nid = \"a\"\nlevel = \"county\"\n",
+        )
+        .unwrap();
+        let args = ["--supervision-policy", path.to_str().unwrap()];
+        let err = config(&args).clocks().err().unwrap().to_string();
+        assert!(
+            err.contains("policy.toml") && err.contains("rules[0].level"),
+            "{err}"
+        );
+
+        std::fs::write(&path, "version = \"1\"\n[[rules]]\nid = \"a\"\n").unwrap();
+        let clocks = config(&args).clocks().unwrap().unwrap();
+        assert_eq!(clocks.policy.rules.len(), 1);
+        assert_eq!(clocks.tick, std::time::Duration::from_secs(60));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use sy_domain::pb::{self, Programme};
 use sy_domain::person::Person;
 use sy_domain::placement::{self, Placement, PlacementFacts};
 use sy_domain::station::{self, Station, StationFacts};
+use sy_domain::supervision::Adopted;
 use uuid::Uuid;
 
 use crate::aggregate::{Aggregates, History};
@@ -27,6 +28,7 @@ pub struct Stores {
     placements: Aggregates<Placement>,
     allowances: Aggregates<Allowance>,
     stations: Aggregates<Station>,
+    supervision_policy: Aggregates<Adopted>,
 }
 
 impl Stores {
@@ -37,6 +39,7 @@ impl Stores {
             placements: Aggregates::new(history.clone(), cache_size),
             allowances: Aggregates::new(history.clone(), cache_size),
             stations: Aggregates::new(history.clone(), cache_size),
+            supervision_policy: Aggregates::new(history.clone(), 1),
         }
     }
 
@@ -271,6 +274,17 @@ impl Stored for Station {
                 state.operator()
             )));
         }
+        Ok(())
+    }
+}
+
+/// The supervision policy in force: written by intake itself at start.
+impl Stored for Adopted {
+    fn aggregates(stores: &Stores) -> &Aggregates<Self> {
+        &stores.supervision_policy
+    }
+
+    async fn facts(_: &Stores, _: &Self, _: &Self::Command) -> Result<(), IntakeError> {
         Ok(())
     }
 }

@@ -10,10 +10,12 @@
 //! what each kind needs of the others), `aggregate` (loading and caching
 //! aggregates), `queue` (commands on one aggregate take turns), `error`
 //! (errors and their gRPC codes), `readiness` (gRPC health from a probe of
-//! JetStream), `metrics` (what it reports to Prometheus). Commands are parsed by the domain
+//! JetStream), `supervision` (the clocks that remind and escalate overdue
+//! requests through the pipeline), `metrics` (what it reports to Prometheus). Commands are parsed by the domain
 //! (`sy_domain::command_meta::CommandMessage`). Modules depend one way:
-//! `service` → `pipeline` → `kinds` → `aggregate` → `queue`, `error`. Intake keeps no
-//! state of its own beyond a cache: run as many as needed.
+//! `service` and `supervision` → `pipeline` → `kinds` → `aggregate` → `queue`,
+//! `error`. Intake keeps no state of its own beyond a cache and the clocks'
+//! index, both rebuilt from the log: run as many as needed.
 #![forbid(unsafe_code)]
 
 mod aggregate;
@@ -25,6 +27,7 @@ mod pipeline;
 mod queue;
 mod readiness;
 mod service;
+mod supervision;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -53,6 +56,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let signer =
         sy_api::event_keys::signer_or_dev(config.signing_key_file.as_deref(), config.common.dev)?;
     let keys = config.loaded_event_keys(signer.as_ref())?;
+    let clocks = config.clocks()?;
     let kek = Arc::new(config.common.kek_ring()?);
     if let Some(listen) = config.common.metrics_listen {
         sy_api::telemetry::install_metrics(listen)?;
@@ -94,6 +98,26 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         config.cache_size,
         signer,
     ));
+    let clocks = match clocks {
+        Some(clocks) => {
+            tracing::info!(
+                version = clocks.policy.version,
+                digest = clocks.policy.digest,
+                rules = clocks.policy.rules.len(),
+                tick_ms = clocks.tick.as_millis(),
+                "supervision clocks running"
+            );
+            Some(tokio::spawn(supervision::run(
+                clocks,
+                log.clone(),
+                pipeline.clone(),
+            )))
+        }
+        None => {
+            tracing::info!("no supervision policy (--supervision-policy): no clocks run");
+            None
+        }
+    };
     let commands = service::IntakeService::new(pipeline);
     let (health, health_service) = tonic_health::server::health_reporter();
     let readiness = tokio::spawn(readiness::track(log.clone(), health, SERVICE_NAMES));
@@ -115,6 +139,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         .serve_with_incoming_shutdown(sy_api::server::incoming(listener), shutdown)
         .await;
     readiness.abort();
+    if let Some(clocks) = clocks {
+        clocks.abort();
+    }
     if let Some(reloader) = reloader {
         reloader.abort();
     }

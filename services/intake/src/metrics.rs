@@ -44,3 +44,17 @@ pub fn probed(answered: Option<Duration>) {
         metrics::histogram!("sy_intake_log_probe_seconds").record(elapsed.as_secs_f64());
     }
 }
+
+/// `sy_intake_clock_actions_total{effect,outcome}`: supervision clock
+/// actions tried; effect `reminder` or `escalation`, outcome `recorded`,
+/// `replayed` (another replica or an earlier try recorded it), `refused`
+/// (no longer needed) or `failed` (retried on the next tick).
+pub fn clock_action(effect: &'static str, outcome: &'static str) {
+    metrics::counter!("sy_intake_clock_actions_total", "effect" => effect, "outcome" => outcome)
+        .increment(1);
+}
+
+/// `sy_intake_clock_requests`: open requests the supervision clocks watch.
+pub fn clocks_watched(requests: usize) {
+    metrics::gauge!("sy_intake_clock_requests").set(requests as f64);
+}

@@ -32,6 +32,7 @@ use sy_domain::follow_up::FollowUp;
 use sy_domain::pb::{self, CommandResult, EventEnvelope};
 use sy_domain::pii::fields;
 use sy_domain::signature::EventSigner;
+use sy_domain::supervision;
 use sy_domain::{DomainError, FieldViolation};
 use sy_eventlog::keystore::{KeyState, KeyStore};
 use sy_eventlog::{EventLog, LogError, StoredEvent};
@@ -120,6 +121,61 @@ impl Pipeline {
             self.follow(actor, follow_ups, event_id).await;
         }
         Ok(result)
+    }
+
+    /// Records a supervision clock action on the request `id`, as its
+    /// rule (the actor) and without a caller's grant. Its idempotency key
+    /// and message id derive from the request, the rule, the deadline and
+    /// the occurrence: whichever intake replica gets there first records
+    /// it, every other attempt is a replay (`replayed` in the result), and
+    /// an action the request no longer needs (its due date moved, it was
+    /// resolved) is refused by `decide`.
+    pub async fn supervise(
+        &self,
+        id: Uuid,
+        action: supervision::Action,
+    ) -> Result<CommandResult, IntakeError> {
+        let key = format!("supervision/{}", action.key());
+        let actor = action.actor();
+        let command = sy_domain::request::Command::Supervise(action);
+        let parsed = command_meta::issued::<pb::Request>(id, command, &key, "", Timestamp::now())?;
+        let Executed { result, follow_ups } = self.run(&actor, None, parsed).await?;
+        if let Some(event_id) = result.event_ids.first() {
+            self.follow(&actor, follow_ups, event_id).await;
+        }
+        Ok(result)
+    }
+
+    /// Records `adopt` as the supervision policy in force, unless it
+    /// already is (`None`). Keyed by the policy's digest and the record's
+    /// next version, so replicas starting together with one file write it
+    /// once, and a file brought back after another was adopted is recorded
+    /// again.
+    pub async fn adopt(
+        &self,
+        adopt: supervision::Adopt,
+    ) -> Result<Option<CommandResult>, IntakeError> {
+        let id = supervision::Adopted::ID;
+        let current = supervision::Adopted::aggregates(&self.stores)
+            .load(id, true)
+            .await?;
+        let key = format!(
+            "{}/{}/{}",
+            supervision::Adopted::KIND,
+            adopt.digest,
+            current.state.version() + 1
+        );
+        let actor = pb::Actor {
+            agency: supervision::ACTOR_AGENCY.to_string(),
+            user: adopt.version.clone(),
+        };
+        let parsed =
+            command_meta::issued::<supervision::Adopted>(id, adopt, &key, "", Timestamp::now())?;
+        match self.run(&actor, None, parsed).await {
+            Ok(executed) => Ok(Some(executed.result)),
+            Err(IntakeError::Domain(DomainError::AlreadyExists { .. })) => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 
     /// Issues `follow_ups` of the event `caused_by`, and theirs in turn, as

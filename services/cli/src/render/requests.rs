@@ -225,6 +225,7 @@ pub fn request_fields(r: &pb::Request) -> Table {
         ("resolution", or_dash(&r.resolution).to_string()),
         ("rejection", or_dash(&r.rejection_reason).to_string()),
         ("reopened", r.reopen_count.to_string()),
+        ("clock actions", clock_actions(&r.supervision_fired)),
         (
             "submitted",
             format!(
@@ -242,6 +243,16 @@ pub fn request_fields(r: &pb::Request) -> Table {
         ("last position", r.last_position.to_string()),
     ];
     super::field_table(rows)
+}
+
+/// How many supervision clock actions (reminders, automatic escalations)
+/// the request recorded, and the latest one's key (rule, kind, due date,
+/// day); the timeline lists each.
+fn clock_actions(fired: &[String]) -> String {
+    match fired.last() {
+        Some(last) => format!("{} (latest {last})", fired.len()),
+        None => "-".to_string(),
+    }
 }
 
 /// A request's timeline, oldest first.
@@ -288,6 +299,25 @@ mod tests {
             "district-housing-bureau"
         );
         assert_eq!(board_key_label("(unassigned)"), "(unassigned)");
+    }
+
+    #[test]
+    fn a_request_shows_its_clock_actions() {
+        let mut request = pb::Request::default();
+        assert!(
+            request_fields(&request)
+                .to_string()
+                .contains("clock actions")
+        );
+        request.supervision_fired = vec![
+            "standard/remind/2027-03-01/2027-02-26".into(),
+            "standard/escalate/2027-03-01/2027-03-06".into(),
+        ];
+        let shown = request_fields(&request).to_string();
+        assert!(
+            shown.contains("2 (latest standard/escalate/2027-03-01/2027-03-06)"),
+            "{shown}"
+        );
     }
 
     #[test]

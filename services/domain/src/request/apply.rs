@@ -8,6 +8,18 @@ use crate::event::event_type;
 use crate::pb::{self, EventEnvelope, TimelineEntry, event_envelope::Payload};
 
 use super::lifecycle::transition;
+use crate::supervision::{ESCALATE, REMIND, fired_key};
+
+/// The timeline's note of a reminder: what it said and which rule sent it.
+fn reminder_note(e: &pb::RequestReminded) -> String {
+    let what = match e.kind() {
+        pb::ReminderKind::DueSoon => "due soon",
+        pb::ReminderKind::DueToday => "due today",
+        pb::ReminderKind::Overdue => "overdue",
+        pb::ReminderKind::Unspecified => "reminder",
+    };
+    format!("{what}: due {} (rule {})", e.due_date, e.rule_id)
+}
 
 /// Folds `event`, stored at stream sequence `position`, into `state`. On error
 /// `state` is unchanged.
@@ -73,11 +85,20 @@ pub(super) fn apply(
             e.reason.clone()
         }
         Payload::RequestEscalated(e) => {
+            if !e.rule_id.is_empty() {
+                let key = fired_key(&e.rule_id, ESCALATE, &state.due_date, &e.occurrence);
+                state.supervision_fired.push(key);
+            }
             state.supervision_level = e.to_level;
             if !e.due_date.is_empty() {
                 state.due_date = e.due_date.clone();
             }
             e.reason.clone()
+        }
+        Payload::RequestReminded(e) => {
+            let key = fired_key(&e.rule_id, REMIND, &e.due_date, &e.occurrence);
+            state.supervision_fired.push(key);
+            reminder_note(e)
         }
         Payload::DueDateChanged(e) => {
             state.due_date = e.due_date.clone();

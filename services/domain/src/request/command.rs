@@ -97,6 +97,9 @@ pub enum Command {
         /// A new due date set by the supervising office, if any.
         due_date: Option<Date>,
     },
+    /// A supervision clock fell due (a reminder or an automatic
+    /// escalation); issued by intake's scheduler, never by a caller.
+    Supervise(crate::supervision::Action),
     /// Moves the due date of an unresolved request.
     ChangeDueDate {
         /// The new due date, not before today.
@@ -120,6 +123,7 @@ impl Command {
             Command::Reopen { .. } => "reopen",
             Command::Escalate { .. } => "escalate",
             Command::ChangeDueDate { .. } => "change the due date of",
+            Command::Supervise(_) => "run a supervision clock on",
         }
     }
 }

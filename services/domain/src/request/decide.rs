@@ -5,7 +5,8 @@ use crate::error::DomainError;
 use crate::pb::{self, RequestStatus, event_envelope::Payload};
 
 use super::command::{Command, Submission};
-use super::lifecycle::transition;
+use super::lifecycle::{is_unresolved, transition};
+use crate::supervision::{Action, Effect};
 
 /// The event a command yields on a request in `state`, or why it may not.
 ///
@@ -61,9 +62,48 @@ fn check_rules(
                 "request is already due on {due_date}"
             )));
         }
+        Command::Supervise(action) => check_clock(state, action)?,
         _ => {}
     }
     Ok(())
+}
+
+/// A clock action applies to the due date in force, to a request the
+/// department still owes work on, once.
+fn check_clock(state: &pb::Request, action: &Action) -> Result<(), DomainError> {
+    if !is_unresolved(state.status()) {
+        return Err(DomainError::IllegalTransition {
+            action: "run a supervision clock on",
+            status: state.status(),
+        });
+    }
+    if state.due_date != action.due_date.to_string() {
+        return Err(DomainError::RuleViolated(format!(
+            "the clock of rule {} is for due date {}; the request is due on {}",
+            action.rule_id,
+            action.due_date,
+            display_due(&state.due_date)
+        )));
+    }
+    if state.supervision_fired.contains(&action.key()) {
+        return Err(DomainError::AlreadyExists {
+            kind: "supervision clock action",
+            id: action.key(),
+        });
+    }
+    if let Effect::Escalate(level) = action.effect
+        && level <= state.supervision_level()
+    {
+        return Err(DomainError::RuleViolated(format!(
+            "request is already supervised at level {}",
+            level_name(state.supervision_level())
+        )));
+    }
+    Ok(())
+}
+
+fn display_due(due: &str) -> &str {
+    if due.is_empty() { "no date" } else { due }
 }
 
 fn level_name(level: pb::SupervisionLevel) -> String {
@@ -110,7 +150,9 @@ fn event_for(state: &pb::Request, command: &Command) -> Payload {
             to_level: level as i32,
             reason,
             due_date: date_text(due_date),
+            ..Default::default()
         }),
+        Command::Supervise(action) => clock_event(state, action),
         Command::ChangeDueDate { due_date, reason } => {
             Payload::DueDateChanged(pb::DueDateChanged {
                 previous_due_date: state.due_date.clone(),
@@ -118,6 +160,33 @@ fn event_for(state: &pb::Request, command: &Command) -> Payload {
                 reason,
             })
         }
+    }
+}
+
+/// A reminder, or an escalation naming its rule (no new due date: the
+/// supervising office sets one when it takes the request up).
+fn clock_event(state: &pb::Request, action: Action) -> Payload {
+    let due_date = action.due_date.to_string();
+    let occurrence = action.occurrence.to_string();
+    match action.effect {
+        Effect::Remind(kind) => Payload::RequestReminded(pb::RequestReminded {
+            rule_id: action.rule_id,
+            kind: kind as i32,
+            due_date,
+            occurrence,
+            department: state.department.clone(),
+        }),
+        Effect::Escalate(level) => Payload::RequestEscalated(pb::RequestEscalated {
+            from_level: state.supervision_level,
+            to_level: level as i32,
+            reason: format!(
+                "overdue since {due_date}: escalated on {occurrence} by rule {}",
+                action.rule_id
+            ),
+            due_date: String::new(),
+            rule_id: action.rule_id,
+            occurrence,
+        }),
     }
 }
 

@@ -7,10 +7,12 @@
 //! against exactly what the projection serves.
 
 mod apply;
+mod clocks;
 mod command;
 mod decide;
 mod lifecycle;
 
+pub use clocks::due_actions;
 pub use command::{Command, Submission};
 pub use decide::decide;
 pub use lifecycle::{is_open, is_unresolved, transition};

@@ -399,3 +399,219 @@ proptest! {
         }
     }
 }
+
+mod clocks {
+    //! Supervision clocks on a request: given a policy and a request,
+    //! when a day comes, then the actions it still needs, which record
+    //! once, re-arm with a new due date and stop once resolved.
+
+    use super::*;
+    use crate::supervision::{Action, Effect, Policy};
+
+    const POLICY: &str = r#"
+version = "t"
+[[rules]]
+id = "standard"
+remind_before_days = [3]
+remind_on_due_date = true
+remind_overdue_every_days = 2
+escalate = [{ overdue_days = 5, to = "district" }, { overdue_days = 20, to = "city" }]
+[[rules]]
+id = "district-watch"
+level = "district"
+remind_overdue_every_days = 1
+"#;
+
+    fn policy() -> Policy {
+        Policy::parse(POLICY).unwrap()
+    }
+
+    /// Runs the actions due on `today` as their rules' actors until none
+    /// is left (an escalation may hand the request to another rule, whose
+    /// clocks are then due too); returns them.
+    fn tick(state: &mut pb::Request, today: jiff::civil::Date) -> Vec<Action> {
+        let mut all = Vec::new();
+        loop {
+            let actions = due_actions(&policy(), state, today);
+            if actions.is_empty() {
+                return all;
+            }
+            for action in &actions {
+                let command = Command::Supervise(action.clone());
+                let payload =
+                    decide(state, &command, &action.actor()).expect("a due action is legal");
+                fold(state, payload, &action.actor());
+            }
+            all.extend(actions);
+        }
+    }
+
+    fn effects(actions: &[Action]) -> Vec<(String, Effect)> {
+        actions
+            .iter()
+            .map(|a| (a.occurrence.to_string(), a.effect))
+            .collect()
+    }
+
+    #[test]
+    fn a_request_is_reminded_and_escalated_once_per_rule_and_deadline() {
+        let mut state = in_status(S::Assigned);
+        assert_eq!(state.due_date, "2027-03-01");
+        let mut fired = Vec::new();
+        for day in 0..12 {
+            let today = date(2027, 2, 25)
+                .checked_add(jiff::Span::new().days(day))
+                .unwrap();
+            fired.extend(effects(&tick(&mut state, today)));
+        }
+        let remind = |k| Effect::Remind(k);
+        use pb::ReminderKind as K;
+        assert_eq!(
+            fired,
+            vec![
+                ("2027-02-26".into(), remind(K::DueSoon)),
+                ("2027-03-01".into(), remind(K::DueToday)),
+                ("2027-03-03".into(), remind(K::Overdue)),
+                ("2027-03-05".into(), remind(K::Overdue)),
+                (
+                    "2027-03-06".into(),
+                    Effect::Escalate(pb::SupervisionLevel::District)
+                ),
+                // The district rule takes over: reminds every day overdue.
+                ("2027-03-06".into(), remind(K::Overdue)),
+                ("2027-03-07".into(), remind(K::Overdue)),
+                ("2027-03-08".into(), remind(K::Overdue)),
+            ]
+        );
+        assert_eq!(state.supervision_level(), pb::SupervisionLevel::District);
+        assert_eq!(state.supervision_fired.len(), fired.len());
+        let last = state.timeline.last().unwrap();
+        assert_eq!(last.event_type, "RequestReminded");
+        assert_eq!(last.actor.as_ref().unwrap().user, "district-watch");
+        assert_eq!(last.note, "overdue: due 2027-03-01 (rule district-watch)");
+    }
+
+    #[test]
+    fn a_recorded_action_is_refused_and_a_moved_due_date_re_arms() {
+        let mut state = in_status(S::InProgress);
+        let today = date(2027, 3, 1);
+        let action = tick(&mut state, today).remove(0);
+        let again = decide(&state, &Command::Supervise(action.clone()), &action.actor());
+        assert!(
+            matches!(again, Err(DomainError::AlreadyExists { .. })),
+            "{again:?}"
+        );
+
+        let moved = Command::ChangeDueDate {
+            due_date: date(2027, 3, 2),
+            reason: note("顺延"),
+        };
+        let payload = decide(&state, &moved, &actor(REQUESTER)).unwrap();
+        fold(&mut state, payload, &actor(REQUESTER));
+        let stale = decide(&state, &Command::Supervise(action), &actor("x"));
+        assert!(
+            matches!(&stale, Err(DomainError::RuleViolated(m)) if m.contains("due on 2027-03-02")),
+            "{stale:?}"
+        );
+        let rearmed = effects(&tick(&mut state, today));
+        assert_eq!(
+            rearmed,
+            vec![(
+                "2027-02-27".into(),
+                Effect::Remind(pb::ReminderKind::DueSoon)
+            )]
+        );
+    }
+
+    #[test]
+    fn resolved_and_finished_requests_run_no_clocks() {
+        let late = date(2027, 6, 1);
+        for status in [S::Resolved, S::Closed, S::Rejected, S::Submitted] {
+            let state = in_status(status);
+            assert!(
+                due_actions(&policy(), &state, late).is_empty(),
+                "{status:?}"
+            );
+        }
+        let mut working = in_status(S::InProgress);
+        let action = due_actions(&policy(), &working, late).remove(0);
+        let resolve = Command::Resolve {
+            resolution: note("done"),
+        };
+        let payload = decide(&working, &resolve, &actor("x")).unwrap();
+        fold(&mut working, payload, &actor("x"));
+        let refused = decide(&working, &Command::Supervise(action), &actor("x"));
+        assert!(
+            matches!(refused, Err(DomainError::IllegalTransition { .. })),
+            "{refused:?}"
+        );
+    }
+}
+
+mod clock_properties {
+    //! Whatever the days the clock visits (in order, possibly skipping)
+    //! and however the due date moves, each key is recorded once and
+    //! names the due date in force when it fired.
+
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::supervision::{Effect, Policy};
+
+    const POLICY: &str = r#"
+version = "p"
+[[rules]]
+id = "standard"
+remind_before_days = [1, 4]
+remind_on_due_date = true
+remind_overdue_every_days = 3
+escalate = [{ overdue_days = 2, to = "district" }, { overdue_days = 9, to = "national" }]
+[[rules]]
+id = "district"
+level = "district"
+remind_overdue_every_days = 1
+escalate = [{ overdue_days = 4, to = "city" }]
+"#;
+
+    proptest! {
+        #[test]
+        fn every_clock_action_is_recorded_once_for_the_due_date_in_force(
+            steps in proptest::collection::vec((1i64..4, proptest::option::weighted(0.15, 0i64..20)), 1..40)
+        ) {
+            let policy = Policy::parse(POLICY).unwrap();
+            let mut state = in_status(S::InProgress);
+            let mut today = date(2027, 2, 20);
+            let mut keys = BTreeSet::new();
+            for (advance, moved_to) in steps {
+                today = today.checked_add(jiff::Span::new().days(advance)).unwrap();
+                if let Some(offset) = moved_to {
+                    let due_date = today.checked_add(jiff::Span::new().days(offset)).unwrap();
+                    if due_date.to_string() != state.due_date {
+                        let change = Command::ChangeDueDate { due_date, reason: note("moved") };
+                        let payload = decide(&state, &change, &actor(REQUESTER)).unwrap();
+                        fold(&mut state, payload, &actor(REQUESTER));
+                    }
+                }
+                // Until nothing is due: an escalation hands over to another rule.
+                for _ in 0..4 {
+                    let actions = due_actions(&policy, &state, today);
+                    for action in actions {
+                        prop_assert_eq!(action.due_date.to_string(), state.due_date.clone());
+                        prop_assert!(action.occurrence <= today);
+                        if let Effect::Escalate(to) = action.effect {
+                            prop_assert!(to > state.supervision_level());
+                        }
+                        prop_assert!(keys.insert(action.key()), "recorded twice: {}", action.key());
+                        let command = Command::Supervise(action.clone());
+                        let payload = decide(&state, &command, &action.actor()).unwrap();
+                        fold(&mut state, payload, &action.actor());
+                        let again = decide(&state, &command, &action.actor());
+                        prop_assert!(again.is_err());
+                    }
+                }
+                prop_assert!(due_actions(&policy, &state, today).is_empty());
+            }
+            prop_assert_eq!(state.supervision_fired.len(), keys.len());
+        }
+    }
+}
