@@ -183,12 +183,23 @@ pub fn resolve_command(request_id: &str) -> pb::ResolveRequestCommand {
     }
 }
 
-/// Closes out `request_id` (must be sent by the requesting agency).
+/// Closes out `request_id` rated 满意 (must be sent by the requesting agency).
 pub fn close_command(request_id: &str) -> pb::CloseRequestCommand {
+    rated_close_command(request_id, pb::Satisfaction::Satisfied, "确认销号")
+}
+
+/// The requesting agency's confirmation of `request_id` rated
+/// `satisfaction`; 不满意 reopens it, with `note` as what is not resolved.
+pub fn rated_close_command(
+    request_id: &str,
+    satisfaction: pb::Satisfaction,
+    note: &str,
+) -> pb::CloseRequestCommand {
     pb::CloseRequestCommand {
         context: fresh_ctx(),
         request_id: request_id.into(),
-        note: "确认销号".into(),
+        note: note.into(),
+        satisfaction: satisfaction as i32,
     }
 }
 

@@ -97,6 +97,7 @@ fn script(
                 context: ctx("close"),
                 request_id: String::new(),
                 note: cat.notes.close.clone(),
+                satisfaction: pb::Satisfaction::Satisfied as i32,
             }),
         ),
     ]
@@ -196,8 +197,9 @@ pub async fn run(
         render::board_section("department 责任单位", &rows, board.total.as_ref())
     );
     say!(
-        "\nclosed out: request {request_id} went submitted → assigned → in progress → resolved → closed in {} events.",
-        request.version
+        "\nclosed out: request {request_id} went submitted → assigned → in progress → resolved → closed in {} events, rated {} by the requester.",
+        request.version,
+        render::satisfaction_label(request.satisfaction())
     );
     Ok(())
 }
@@ -223,7 +225,7 @@ pub fn history_text(history: &pb::GetRequestHistoryResponse) -> String {
         table.add_row(vec![
             event.position.to_string(),
             envelope.aggregate_version.to_string(),
-            crate::record::event_label(&envelope).to_string(),
+            render::event_cell(&envelope),
             render::actor(envelope.actor.as_ref()),
             render::time(envelope.recorded_at.as_ref()),
             render::short_hash(&event.hash),
@@ -271,6 +273,10 @@ mod tests {
             ]
         );
         assert_eq!(steps[5].0.agency, REQUESTER);
+        let Cmd::Close(close) = &steps[5].1 else {
+            panic!("the last step closes");
+        };
+        assert_eq!(close.satisfaction(), pb::Satisfaction::Satisfied);
         assert_eq!(steps[0].0.agency, REQUESTER);
     }
 

@@ -5,7 +5,7 @@
 use comfy_table::{Cell, CellAlignment, Table};
 use sy_api::pb::{self, Category, Direction, RequestStatus, SupervisionLevel};
 
-use super::{duration, number, or_dash, table, time};
+use super::{duration, number, or_dash, satisfaction_label, table, time};
 
 pub fn status_label(status: RequestStatus) -> &'static str {
     match status {
@@ -86,7 +86,7 @@ pub fn board_key_label(key: &str) -> String {
     key.to_string()
 }
 
-const BOARD_HEADER: [&str; 8] = [
+const BOARD_HEADER: [&str; 9] = [
     "",
     "submitted",
     "open",
@@ -95,7 +95,22 @@ const BOARD_HEADER: [&str; 8] = [
     "closed",
     "rejected",
     "mean time to close",
+    "满意/基本满意/不满意",
 ];
+
+/// A row's ratings as "satisfied/basically/dissatisfied", with close-outs
+/// from before ratings after a plus ("3/1/0 +2 not rated").
+fn ratings(counts: &pb::BoardCounts) -> String {
+    let s = counts.satisfaction.unwrap_or_default();
+    let mut text = format!(
+        "{}/{}/{}",
+        s.satisfied, s.basically_satisfied, s.dissatisfied
+    );
+    if s.not_rated > 0 {
+        text.push_str(&format!(" +{} not rated", s.not_rated));
+    }
+    text
+}
 
 fn board_row(label: String, counts: &pb::BoardCounts) -> Vec<Cell> {
     let mean = counts
@@ -111,6 +126,7 @@ fn board_row(label: String, counts: &pb::BoardCounts) -> Vec<Cell> {
         number(counts.closed),
         number(counts.rejected),
         Cell::new(duration(mean)).set_alignment(CellAlignment::Right),
+        Cell::new(ratings(counts)).set_alignment(CellAlignment::Right),
     ]
 }
 
@@ -227,6 +243,11 @@ pub fn request_fields(r: &pb::Request) -> Table {
         ("rejection", or_dash(&r.rejection_reason).to_string()),
         ("reopened", r.reopen_count.to_string()),
         (
+            "satisfaction",
+            satisfaction_label(r.satisfaction()).to_string(),
+        ),
+        ("rated 不满意", r.dissatisfied_count.to_string()),
+        (
             "submitted",
             format!(
                 "{} by {}/{}",
@@ -315,5 +336,23 @@ mod tests {
         assert!(text.starts_with("close-out board 销号清零 as of 2026-05-01 (position 9): 2 open"));
         assert!(text.contains("district-housing-bureau"));
         assert!(!text.contains("category 类别"));
+        let rated = pb::BoardCounts {
+            satisfaction: Some(pb::SatisfactionCounts {
+                satisfied: 3,
+                basically_satisfied: 1,
+                dissatisfied: 2,
+                not_rated: 0,
+            }),
+            ..counts
+        };
+        assert_eq!(ratings(&rated), "3/1/2");
+        let legacy = pb::BoardCounts {
+            satisfaction: Some(pb::SatisfactionCounts {
+                not_rated: 4,
+                ..Default::default()
+            }),
+            ..counts
+        };
+        assert_eq!(ratings(&legacy), "0/0/0 +4 not rated");
     }
 }

@@ -60,6 +60,7 @@ pub(super) fn apply(
         }
         Payload::RequestClosed(e) => {
             state.closed_at = at;
+            state.satisfaction = e.satisfaction;
             e.note.clone()
         }
         Payload::RequestRejected(e) => {
@@ -70,6 +71,10 @@ pub(super) fn apply(
             state.reopen_count += 1;
             state.resolution.clear();
             state.resolved_at = None;
+            if e.satisfaction() == pb::Satisfaction::Dissatisfied {
+                state.satisfaction = e.satisfaction;
+                state.dissatisfied_count += 1;
+            }
             e.reason.clone()
         }
         Payload::RequestEscalated(e) => {

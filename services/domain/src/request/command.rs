@@ -73,10 +73,13 @@ pub enum Command {
         /// How it was resolved; required.
         resolution: String,
     },
-    /// The requesting party confirms the resolution: closed out (销号).
+    /// The requesting party confirms the resolution with a rating: closed
+    /// out (销号), or reopened when rated 不满意.
     Close {
-        /// The requester's note; may be empty.
+        /// The requester's note; may be empty unless dissatisfied.
         note: String,
+        /// The rating; never `Unspecified` past parsing.
+        satisfaction: pb::Satisfaction,
     },
     /// Refuses the request before work starts.
     Reject {
@@ -249,7 +252,21 @@ on_existing! { pb::Request, request_id;
             .map(|resolution| Command::Resolve { resolution })
     };
     pb::CloseRequestCommand => |m, v, _| {
-        optional_text(v, "note", &m.note).map(|note| Command::Close { note })
+        let satisfaction = v.check(validate::enum_value("satisfaction", m.satisfaction, None));
+        let note = match satisfaction {
+            Some(pb::Satisfaction::Dissatisfied) if m.note.trim().is_empty() => {
+                v.push(FieldViolation::new(
+                    "note",
+                    "is required when satisfaction is DISSATISFIED: say what is not resolved",
+                ));
+                None
+            }
+            _ => optional_text(v, "note", &m.note),
+        };
+        Some(Command::Close {
+            note: note?,
+            satisfaction: satisfaction?,
+        })
     };
     pb::RejectRequestCommand => |m, v, _| {
         required_text(v, "reason", &m.reason).map(|reason| Command::Reject { reason })
@@ -463,6 +480,37 @@ mod tests {
         let mut got = fields(parse(&command, now()).unwrap_err());
         got.sort();
         assert_eq!(got, ["request_id", "resolution"]);
+    }
+
+    #[test]
+    fn a_close_out_needs_a_rating_and_a_dissatisfied_one_a_note() {
+        let close = |satisfaction: pb::Satisfaction, note: &str| pb::CloseRequestCommand {
+            context: context("k"),
+            request_id: "0190e3a0-0000-8000-8000-000000000001".into(),
+            note: note.into(),
+            satisfaction: satisfaction as i32,
+        };
+        let unrated = close(pb::Satisfaction::Unspecified, "确认");
+        assert_eq!(
+            fields(parse(&unrated, now()).unwrap_err()),
+            ["satisfaction"]
+        );
+        let mut unknown = close(pb::Satisfaction::Satisfied, "");
+        unknown.satisfaction = 9;
+        assert_eq!(
+            fields(parse(&unknown, now()).unwrap_err()),
+            ["satisfaction"]
+        );
+        let silent = close(pb::Satisfaction::Dissatisfied, " ");
+        assert_eq!(fields(parse(&silent, now()).unwrap_err()), ["note"]);
+        let parsed = parse(&close(pb::Satisfaction::BasicallySatisfied, ""), now()).unwrap();
+        assert_eq!(
+            parsed.command,
+            Command::Close {
+                note: String::new(),
+                satisfaction: pb::Satisfaction::BasicallySatisfied,
+            }
+        );
     }
 
     #[test]

@@ -98,9 +98,12 @@ fn event_for(state: &pb::Request, command: &Command) -> Payload {
         Command::Resolve { resolution } => {
             Payload::RequestResolved(pb::RequestResolved { resolution })
         }
-        Command::Close { note } => Payload::RequestClosed(pb::RequestClosed { note }),
+        Command::Close { note, satisfaction } => closed(note, satisfaction),
         Command::Reject { reason } => Payload::RequestRejected(pb::RequestRejected { reason }),
-        Command::Reopen { reason } => Payload::RequestReopened(pb::RequestReopened { reason }),
+        Command::Reopen { reason } => Payload::RequestReopened(pb::RequestReopened {
+            reason,
+            satisfaction: pb::Satisfaction::Unspecified as i32,
+        }),
         Command::Escalate {
             level,
             reason,
@@ -118,6 +121,23 @@ fn event_for(state: &pb::Request, command: &Command) -> Payload {
                 reason,
             })
         }
+    }
+}
+
+/// A confirmation rated 不满意 is not a close-out: it reopens the request
+/// with the rating, in the one event the command writes, and the note says
+/// what is not resolved.
+fn closed(note: String, satisfaction: pb::Satisfaction) -> Payload {
+    if satisfaction == pb::Satisfaction::Dissatisfied {
+        Payload::RequestReopened(pb::RequestReopened {
+            reason: note,
+            satisfaction: satisfaction as i32,
+        })
+    } else {
+        Payload::RequestClosed(pb::RequestClosed {
+            note,
+            satisfaction: satisfaction as i32,
+        })
     }
 }
 

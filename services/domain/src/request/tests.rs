@@ -34,6 +34,14 @@ fn note(text: &str) -> String {
     text.to_string()
 }
 
+/// The requester's confirmation with `satisfaction`.
+fn close(satisfaction: pb::Satisfaction) -> Command {
+    Command::Close {
+        note: note("确认"),
+        satisfaction,
+    }
+}
+
 /// One command of each kind, valid in shape.
 fn every_command() -> Vec<Command> {
     vec![
@@ -46,9 +54,7 @@ fn every_command() -> Vec<Command> {
         Command::Resolve {
             resolution: note("已完工"),
         },
-        Command::Close {
-            note: note("确认")
-        },
+        close(pb::Satisfaction::Satisfied),
         Command::Reject {
             reason: note("不属于职责范围"),
         },
@@ -120,7 +126,7 @@ fn in_status(status: S) -> pb::Request {
             assign(),
             start,
             resolve,
-            Command::Close { note: note("") },
+            close(pb::Satisfaction::BasicallySatisfied),
         ],
         S::Rejected => vec![submit(), Command::Reject { reason: note("no") }],
     };
@@ -197,7 +203,7 @@ fn every_command_in_every_status_follows_the_lifecycle() {
 fn illegal_transition_names_the_current_state() {
     let err = decide(
         &in_status(S::Submitted),
-        &Command::Close { note: note("") },
+        &close(pb::Satisfaction::Satisfied),
         &actor(REQUESTER),
     )
     .unwrap_err();
@@ -208,7 +214,7 @@ fn illegal_transition_names_the_current_state() {
 fn only_the_requesting_party_closes_or_disputes() {
     let resolved = in_status(S::Resolved);
     for command in [
-        Command::Close { note: note("") },
+        close(pb::Satisfaction::Satisfied),
         Command::Reopen { reason: note("x") },
     ] {
         let err = decide(&resolved, &command, &actor("district-housing-bureau")).unwrap_err();
@@ -315,6 +321,106 @@ fn reopening_clears_the_resolution_and_counts_disputes() {
     assert_eq!(state.status(), S::InProgress);
     assert_eq!(state.reopen_count, 1);
     assert!(state.resolution.is_empty() && state.resolved_at.is_none());
+}
+
+#[test]
+fn a_rated_confirmation_closes_out_with_its_rating() {
+    for rating in [
+        pb::Satisfaction::Satisfied,
+        pb::Satisfaction::BasicallySatisfied,
+    ] {
+        let mut state = in_status(S::Resolved);
+        let payload = decide(&state, &close(rating), &actor(REQUESTER)).unwrap();
+        assert_eq!(
+            payload,
+            Payload::RequestClosed(pb::RequestClosed {
+                note: note("确认"),
+                satisfaction: rating as i32,
+            })
+        );
+        fold(&mut state, payload, &actor(REQUESTER));
+        assert_eq!(state.status(), S::Closed);
+        assert_eq!(state.satisfaction(), rating);
+        assert_eq!(state.dissatisfied_count, 0);
+    }
+}
+
+#[test]
+fn a_dissatisfied_confirmation_reopens_in_one_event() {
+    let mut state = in_status(S::Resolved);
+    let dissatisfied = Command::Close {
+        note: note("东侧仍积水"),
+        satisfaction: pb::Satisfaction::Dissatisfied,
+    };
+    let payload = decide(&state, &dissatisfied, &actor(REQUESTER)).unwrap();
+    assert_eq!(
+        payload,
+        Payload::RequestReopened(pb::RequestReopened {
+            reason: note("东侧仍积水"),
+            satisfaction: pb::Satisfaction::Dissatisfied as i32,
+        })
+    );
+    fold(&mut state, payload, &actor(REQUESTER));
+    assert_eq!(state.status(), S::InProgress);
+    assert_eq!(state.reopen_count, 1);
+    assert_eq!(state.dissatisfied_count, 1);
+    assert_eq!(state.satisfaction(), pb::Satisfaction::Dissatisfied);
+    assert!(state.resolution.is_empty() && state.closed_at.is_none());
+
+    // Only a resolved request can be confirmed, whatever the rating.
+    let err = decide(&state, &dissatisfied, &actor(REQUESTER)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot close a request that is in_progress"
+    );
+    // Nor may anyone but the requesting party rate it.
+    let resolved = in_status(S::Resolved);
+    let err = decide(&resolved, &dissatisfied, &actor("district-housing-bureau")).unwrap_err();
+    assert!(matches!(err, DomainError::PermissionDenied(_)));
+
+    // Worked again, it closes with a new rating; the 不满意 stays counted.
+    let resolve = Command::Resolve {
+        resolution: note("已补修"),
+    };
+    let payload = decide(&state, &resolve, &actor("district-housing-bureau")).unwrap();
+    fold(&mut state, payload, &actor("district-housing-bureau"));
+    let payload = decide(
+        &state,
+        &close(pb::Satisfaction::Satisfied),
+        &actor(REQUESTER),
+    )
+    .unwrap();
+    fold(&mut state, payload, &actor(REQUESTER));
+    assert_eq!(state.status(), S::Closed);
+    assert_eq!(state.satisfaction(), pb::Satisfaction::Satisfied);
+    assert_eq!(state.dissatisfied_count, 1);
+}
+
+#[test]
+fn a_dispute_without_a_rating_leaves_the_ratings_alone() {
+    let mut state = in_status(S::Resolved);
+    let reopen = Command::Reopen {
+        reason: note("仍有积水"),
+    };
+    let payload = decide(&state, &reopen, &actor(REQUESTER)).unwrap();
+    assert!(
+        matches!(&payload, Payload::RequestReopened(e) if e.satisfaction() == pb::Satisfaction::Unspecified)
+    );
+    fold(&mut state, payload, &actor(REQUESTER));
+    assert_eq!(state.dissatisfied_count, 0);
+    assert_eq!(state.satisfaction(), pb::Satisfaction::Unspecified);
+}
+
+#[test]
+fn a_close_out_recorded_before_ratings_reads_as_not_rated() {
+    let mut state = in_status(S::Resolved);
+    let legacy = Payload::RequestClosed(pb::RequestClosed {
+        note: note("确认销号"),
+        ..Default::default()
+    });
+    fold(&mut state, legacy, &actor(REQUESTER));
+    assert_eq!(state.status(), S::Closed);
+    assert_eq!(state.satisfaction(), pb::Satisfaction::Unspecified);
 }
 
 #[test]

@@ -1,0 +1,151 @@
+//! Close-out with a rating (issue 12, deliverable 6) through the real
+//! services: the requesting party's confirmation carries 满意 / 基本满意 /
+//! 不满意, a 不满意 reopens the request in the same write, and the board
+//! counts the ratings per department.
+
+use sy_tests::client::*;
+use sy_tests::pb::{self, RequestStatus as S};
+use sy_tests::{System, board, expect_code, get_request, row, violated_fields};
+
+/// Submits a request as the requester and works it to resolved as the
+/// department; its id and the last position.
+async fn resolved_request(
+    requester: &mut IntakeClient,
+    department: &mut IntakeClient,
+) -> anyhow::Result<(String, u64)> {
+    let id = requester
+        .submit_request(submit_command(&new_key("submit")))
+        .await?
+        .into_inner()
+        .aggregate_id;
+    department
+        .assign_request(assign_command(&id, DEPARTMENT, 14))
+        .await?;
+    department.start_request(start_command(&id)).await?;
+    let resolved = department
+        .resolve_request(resolve_command(&id))
+        .await?
+        .into_inner();
+    Ok((id, resolved.position))
+}
+
+#[tokio::test]
+async fn ratings_close_out_or_reopen_and_count_per_department() -> anyhow::Result<()> {
+    let sys = System::start().await?;
+    let mut requester = sys.intake();
+    let mut department = sys.intake_as(DEPARTMENT_AGENCY, "li.na");
+    let query = sys.query();
+
+    // 满意: closed out with the rating.
+    let (satisfied, _) = resolved_request(&mut requester, &mut department).await?;
+    let closed = requester
+        .close_request(close_command(&satisfied))
+        .await?
+        .into_inner();
+    let request = get_request(&query, &satisfied, closed.position).await?;
+    assert_eq!(request.status(), S::Closed);
+    assert_eq!(request.satisfaction(), pb::Satisfaction::Satisfied);
+
+    // A confirmation without a rating, or 不满意 without saying why, is
+    // refused naming the field; nothing is written.
+    let (disputed, resolved_at) = resolved_request(&mut requester, &mut department).await?;
+    let unrated = rated_close_command(&disputed, pb::Satisfaction::Unspecified, "确认");
+    let status = expect_code(
+        requester.close_request(unrated).await,
+        tonic::Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&status), ["satisfaction"]);
+    let silent = rated_close_command(&disputed, pb::Satisfaction::Dissatisfied, "");
+    let status = expect_code(
+        requester.close_request(silent).await,
+        tonic::Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&status), ["note"]);
+    // Only the requesting party rates.
+    expect_code(
+        department
+            .close_request(rated_close_command(
+                &disputed,
+                pb::Satisfaction::Dissatisfied,
+                "自评",
+            ))
+            .await,
+        tonic::Code::PermissionDenied,
+    );
+
+    // 不满意: one event, RequestReopened with the rating; work resumes.
+    let reopened = requester
+        .close_request(rated_close_command(
+            &disputed,
+            pb::Satisfaction::Dissatisfied,
+            "东侧仍有积水",
+        ))
+        .await?
+        .into_inner();
+    assert_eq!(reopened.event_ids.len(), 1, "one command, one event");
+    let request = get_request(&query, &disputed, reopened.position).await?;
+    assert_eq!(request.status(), S::InProgress);
+    assert_eq!(request.version, 5);
+    assert_eq!(request.reopen_count, 1);
+    assert_eq!(request.dissatisfied_count, 1);
+    assert_eq!(request.satisfaction(), pb::Satisfaction::Dissatisfied);
+    assert!(request.resolution.is_empty());
+    let last = request.timeline.last().unwrap();
+    assert_eq!(last.event_type, "RequestReopened");
+    assert_eq!(last.note, "东侧仍有积水");
+    assert!(reopened.position > resolved_at);
+
+    // The log holds the rating on the event itself.
+    let history = query
+        .clone()
+        .get_request_history(pb::GetRequestHistoryRequest {
+            id: disputed.clone(),
+        })
+        .await?
+        .into_inner();
+    let envelope = history.events.last().unwrap().envelope.clone().unwrap();
+    let Some(pb::event_envelope::Payload::RequestReopened(event)) = envelope.payload else {
+        panic!("the last event is the reopening: {envelope:?}");
+    };
+    assert_eq!(event.satisfaction(), pb::Satisfaction::Dissatisfied);
+
+    // While it is open, the board shows one satisfied and one dissatisfied.
+    let open = board(&query, "", reopened.position).await?;
+    let ratings = row(&open.by_department, DEPARTMENT).satisfaction.unwrap();
+    assert_eq!(
+        (ratings.satisfied, ratings.dissatisfied),
+        (1, 1),
+        "{ratings:?}"
+    );
+
+    // Worked again and closed 基本满意: every rating stays counted.
+    department
+        .resolve_request(resolve_command(&disputed))
+        .await?;
+    let closed = requester
+        .close_request(rated_close_command(
+            &disputed,
+            pb::Satisfaction::BasicallySatisfied,
+            "已整改",
+        ))
+        .await?
+        .into_inner();
+    let request = get_request(&query, &disputed, closed.position).await?;
+    assert_eq!(request.status(), S::Closed);
+    assert_eq!(request.satisfaction(), pb::Satisfaction::BasicallySatisfied);
+
+    let board = board(&query, "", closed.position).await?;
+    let expected = pb::SatisfactionCounts {
+        satisfied: 1,
+        basically_satisfied: 1,
+        dissatisfied: 1,
+        not_rated: 0,
+    };
+    assert_eq!(
+        row(&board.by_department, DEPARTMENT).satisfaction,
+        Some(expected)
+    );
+    assert_eq!(board.total.unwrap().satisfaction, Some(expected));
+    assert_eq!(board.total.unwrap().closed, 2);
+    Ok(())
+}
