@@ -1,7 +1,8 @@
 //! Close-out with a rating (issue 12, deliverable 6) through the real
 //! services: the requesting party's confirmation carries 满意 / 基本满意 /
 //! 不满意, a 不满意 reopens the request in the same write, and the board
-//! counts the ratings per department.
+//! counts the ratings per department; and task breakdown with inspections
+//! (deliverable 4).
 
 use sy_tests::client::*;
 use sy_tests::pb::{self, RequestStatus as S};
@@ -147,5 +148,156 @@ async fn ratings_close_out_or_reopen_and_count_per_department() -> anyhow::Resul
     );
     assert_eq!(board.total.unwrap().satisfaction, Some(expected));
     assert_eq!(board.total.unwrap().closed, 2);
+    Ok(())
+}
+
+/// Task breakdown and inspections (issue 12, deliverable 4), on a
+/// deployment as shipped (the demo policy's roles, tokens, TLS): the
+/// coordinating and supervision offices break a request down, each
+/// sub-task's department completes it, the request resolves only once they
+/// are all done, and only the supervision office records inspections.
+#[tokio::test]
+async fn sub_tasks_hold_the_resolution_and_only_the_supervision_office_inspects()
+-> anyhow::Result<()> {
+    const HOUSING: &str = "district-housing-bureau";
+    const PLANNING: &str = "district-planning-resources";
+    const SUPERVISION: &str = "district-supervision-office";
+    let sys = System::builder().secured().start().await?;
+    let mut unit = sys.intake_as(AGENCY, USER);
+    let mut coordinator = sys.intake_as("district-veterans-bureau", USER);
+    let mut housing = sys.intake_as(HOUSING, USER);
+    let mut planning = sys.intake_as(PLANNING, USER);
+    let mut supervision = sys.intake_as(SUPERVISION, USER);
+    let query = sys.query();
+
+    let id = unit
+        .submit_request(submit_command(&new_key("breakdown")))
+        .await?
+        .into_inner()
+        .aggregate_id;
+    coordinator
+        .assign_request(assign_command(&id, HOUSING, 30))
+        .await?;
+    housing.start_request(start_command(&id)).await?;
+
+    // The supervision office and the coordinating office break it down; a
+    // department may not.
+    supervision
+        .add_sub_task(add_sub_task_command(&id, PLANNING, 10))
+        .await?;
+    coordinator
+        .add_sub_task(add_sub_task_command(&id, HOUSING, 20))
+        .await?;
+    let denied = expect_code(
+        housing
+            .add_sub_task(add_sub_task_command(&id, HOUSING, 5))
+            .await,
+        tonic::Code::PermissionDenied,
+    );
+    assert!(denied.message().contains("coordinator"), "{denied:?}");
+
+    // Open sub-tasks hold the resolution, each named.
+    let held = expect_code(
+        housing.resolve_request(resolve_command(&id)).await,
+        tonic::Code::FailedPrecondition,
+    );
+    for named in [
+        format!("#1 ({PLANNING}, due {})", date_in_days(10)),
+        format!("#2 ({HOUSING}, due {})", date_in_days(20)),
+    ] {
+        assert!(held.message().contains(&named), "{named} in {held:?}");
+    }
+
+    // Each sub-task is completed by its own department only.
+    let foreign = expect_code(
+        housing
+            .complete_sub_task(complete_sub_task_command(&id, 1))
+            .await,
+        tonic::Code::PermissionDenied,
+    );
+    assert!(foreign.message().contains(PLANNING), "{foreign:?}");
+    expect_code(
+        housing
+            .complete_sub_task(complete_sub_task_command(&id, 3))
+            .await,
+        tonic::Code::NotFound,
+    );
+    planning
+        .complete_sub_task(complete_sub_task_command(&id, 1))
+        .await?;
+    let held = expect_code(
+        housing.resolve_request(resolve_command(&id)).await,
+        tonic::Code::FailedPrecondition,
+    );
+    assert!(
+        held.message().contains("#2 (") && !held.message().contains("#1 ("),
+        "{held:?}"
+    );
+    housing
+        .complete_sub_task(complete_sub_task_command(&id, 2))
+        .await?;
+
+    // Inspections: the supervision office only; a visit to come is invalid.
+    for (wrong, role_holder) in [(&mut housing, HOUSING), (&mut unit, AGENCY)] {
+        let denied = expect_code(
+            wrong
+                .record_inspection(record_inspection_command(&id))
+                .await,
+            tonic::Code::PermissionDenied,
+        );
+        assert!(
+            denied.message().contains("supervisor"),
+            "{role_holder}: {denied:?}"
+        );
+    }
+    let mut future = record_inspection_command(&id);
+    future.visited_on = date_in_days(3);
+    let status = expect_code(
+        supervision.record_inspection(future).await,
+        tonic::Code::InvalidArgument,
+    );
+    assert_eq!(violated_fields(&status), ["visited_on"]);
+    supervision
+        .record_inspection(record_inspection_command(&id))
+        .await?;
+
+    let resolved = housing
+        .resolve_request(resolve_command(&id))
+        .await?
+        .into_inner();
+    let request = get_request(&query, &id, resolved.position).await?;
+    assert_eq!(request.status(), S::Resolved);
+    let tasks: Vec<(u32, &str, bool)> = request
+        .sub_tasks
+        .iter()
+        .map(|t| (t.id, t.department.as_str(), t.done))
+        .collect();
+    assert_eq!(tasks, [(1, PLANNING, true), (2, HOUSING, true)]);
+    assert_eq!(request.sub_tasks[0].note, "设计图已交付");
+    let [visit] = request.inspections.as_slice() else {
+        panic!("one inspection: {:?}", request.inspections);
+    };
+    assert_eq!(visit.inspector.as_ref().unwrap().agency, SUPERVISION);
+    assert_eq!(visit.findings, "现场施工进度滞后于计划");
+    assert!(visit.follow_up_required);
+    let events: Vec<&str> = request
+        .timeline
+        .iter()
+        .map(|e| e.event_type.as_str())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "RequestSubmitted",
+            "RequestAssigned",
+            "RequestStarted",
+            "SubTaskAdded",
+            "SubTaskAdded",
+            "SubTaskCompleted",
+            "SubTaskCompleted",
+            "InspectionRecorded",
+            "RequestResolved",
+        ]
+    );
     Ok(())
 }

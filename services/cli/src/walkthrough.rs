@@ -169,6 +169,7 @@ pub async fn run(
         got.position
     );
     say!("{}", render::request_fields(&request));
+    say_raw!("{}", render::breakdown(&request));
     say!("{}", render::timeline(&request.timeline));
 
     say!("\nGetRequestHistory id={request_id} (from the event log itself)");

@@ -191,6 +191,24 @@ impl pb::intake_server::Intake for Fake {
     ) -> Result<Response<pb::CommandResult>, Status> {
         self.handle(r)
     }
+    async fn add_sub_task(
+        &self,
+        r: Request<pb::AddSubTaskCommand>,
+    ) -> Result<Response<pb::CommandResult>, Status> {
+        self.handle(r)
+    }
+    async fn complete_sub_task(
+        &self,
+        r: Request<pb::CompleteSubTaskCommand>,
+    ) -> Result<Response<pb::CommandResult>, Status> {
+        self.handle(r)
+    }
+    async fn record_inspection(
+        &self,
+        r: Request<pb::RecordInspectionCommand>,
+    ) -> Result<Response<pb::CommandResult>, Status> {
+        self.handle(r)
+    }
     async fn submit_requests(
         &self,
         r: Request<pb::SubmitRequestsRequest>,

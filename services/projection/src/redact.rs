@@ -18,7 +18,7 @@ pub(crate) const MASK: &str = "[redacted]";
 /// Names of the string fields that hold personal data or free text, in any
 /// message: people's names, national ID numbers, phones, addresses (of a
 /// person or a station), and whatever an operator may type into a title,
-/// description, note, resolution or reason.
+/// description, note, resolution, reason or an inspection's findings.
 const PERSONAL: &[&str] = &[
     "name",
     "id_number",
@@ -29,6 +29,7 @@ const PERSONAL: &[&str] = &[
     "note",
     "resolution",
     "reason",
+    "findings",
 ];
 
 /// A quarantined event as it may be served.

@@ -13,19 +13,35 @@ pub fn actor(actor: Option<&Actor>) -> String {
 }
 
 /// An event's type, with what an auditor needs to read it at a glance:
-/// the rating of a confirmation ("RequestClosed 满意", "RequestReopened
-/// 不满意"; a close-out from before ratings reads "not rated").
+/// the rating of a confirmation ("RequestClosed (satisfied 满意)"; a
+/// close-out from before ratings reads "not rated"), which sub-task a
+/// breakdown event concerns, the day of an inspection. Never free text:
+/// it may be sealed personal data.
 pub fn event_cell(envelope: &EventEnvelope) -> String {
     let label = crate::record::event_label(envelope);
-    let rating = match &envelope.payload {
-        Some(Payload::RequestClosed(e)) => Some(e.satisfaction()),
-        Some(Payload::RequestReopened(e)) => {
-            Some(e.satisfaction()).filter(|s| *s != Satisfaction::Unspecified)
+    let detail = match &envelope.payload {
+        Some(Payload::RequestClosed(e)) => Some(satisfaction_label(e.satisfaction()).to_string()),
+        Some(Payload::RequestReopened(e)) if e.satisfaction() != Satisfaction::Unspecified => {
+            Some(satisfaction_label(e.satisfaction()).to_string())
         }
+        Some(Payload::SubTaskAdded(e)) => Some(format!(
+            "#{} {}, due {}",
+            e.sub_task_id, e.department, e.due_date
+        )),
+        Some(Payload::SubTaskCompleted(e)) => Some(format!("#{}", e.sub_task_id)),
+        Some(Payload::InspectionRecorded(e)) => Some(format!(
+            "visited {}{}",
+            e.visited_on,
+            if e.follow_up_required {
+                ", follow-up required"
+            } else {
+                ""
+            }
+        )),
         _ => None,
     };
-    match rating {
-        Some(rating) => format!("{label} ({})", satisfaction_label(rating)),
+    match detail {
+        Some(detail) => format!("{label} ({detail})"),
         None => label.to_string(),
     }
 }
@@ -43,7 +59,7 @@ mod tests {
     }
 
     #[test]
-    fn confirmations_show_their_rating() {
+    fn events_show_their_rating_sub_task_or_visit() {
         let closed = envelope(Payload::RequestClosed(pb::RequestClosed {
             note: String::new(),
             satisfaction: Satisfaction::BasicallySatisfied as i32,
@@ -61,6 +77,25 @@ mod tests {
         assert_eq!(event_cell(&rated), "RequestReopened (dissatisfied 不满意)");
         let disputed = envelope(Payload::RequestReopened(pb::RequestReopened::default()));
         assert_eq!(event_cell(&disputed), "RequestReopened");
+        let added = envelope(Payload::SubTaskAdded(pb::SubTaskAdded {
+            sub_task_id: 2,
+            department: "district-water-bureau".into(),
+            due_date: "2027-01-01".into(),
+            title: "主管道".into(),
+        }));
+        assert_eq!(
+            event_cell(&added),
+            "SubTaskAdded (#2 district-water-bureau, due 2027-01-01)"
+        );
+        let visit = envelope(Payload::InspectionRecorded(pb::InspectionRecorded {
+            visited_on: "2026-12-01".into(),
+            findings: "滞后".into(),
+            follow_up_required: true,
+        }));
+        assert_eq!(
+            event_cell(&visit),
+            "InspectionRecorded (visited 2026-12-01, follow-up required)"
+        );
         let started = envelope(Payload::RequestStarted(pb::RequestStarted::default()));
         assert_eq!(event_cell(&started), "RequestStarted");
     }

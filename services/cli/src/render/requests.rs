@@ -269,6 +269,48 @@ pub fn request_fields(r: &pb::Request) -> Table {
     table
 }
 
+/// A request's sub-tasks (任务分解) and inspection visits (督查), as text
+/// to print under its fields; empty when it has neither.
+pub fn breakdown(r: &pb::Request) -> String {
+    let mut out = String::new();
+    if !r.sub_tasks.is_empty() {
+        let mut tasks = table(&["sub-task", "department", "due", "title", "done", "note"]);
+        for task in &r.sub_tasks {
+            tasks.add_row(vec![
+                Cell::new(format!("#{}", task.id)),
+                Cell::new(&task.department),
+                Cell::new(&task.due_date),
+                Cell::new(or_dash(&task.title)),
+                Cell::new(if task.done {
+                    format!("done {}", time(task.completed_at.as_ref()))
+                } else {
+                    "open".to_string()
+                }),
+                Cell::new(or_dash(&task.note)),
+            ]);
+        }
+        out.push_str(&format!("sub-tasks 任务分解\n{tasks}\n"));
+    }
+    if !r.inspections.is_empty() {
+        let mut visits = table(&["visited", "inspector", "follow-up", "findings"]);
+        for visit in &r.inspections {
+            let inspector = visit.inspector.clone().unwrap_or_default();
+            visits.add_row(vec![
+                Cell::new(&visit.visited_on),
+                Cell::new(format!("{}/{}", inspector.agency, inspector.user)),
+                Cell::new(if visit.follow_up_required {
+                    "required"
+                } else {
+                    "-"
+                }),
+                Cell::new(or_dash(&visit.findings)),
+            ]);
+        }
+        out.push_str(&format!("inspections 督查\n{visits}\n"));
+    }
+    out
+}
+
 /// A request's timeline, oldest first.
 pub fn timeline(entries: &[pb::TimelineEntry]) -> Table {
     let mut table = table(&[
@@ -313,6 +355,38 @@ mod tests {
             "district-housing-bureau"
         );
         assert_eq!(board_key_label("(unassigned)"), "(unassigned)");
+    }
+
+    #[test]
+    fn a_breakdown_lists_sub_tasks_and_inspections() {
+        assert_eq!(breakdown(&pb::Request::default()), "");
+        let text = breakdown(&pb::Request {
+            sub_tasks: vec![pb::SubTask {
+                id: 2,
+                department: "district-water-bureau".into(),
+                due_date: "2027-01-01".into(),
+                title: "铺设主管道".into(),
+                ..Default::default()
+            }],
+            inspections: vec![pb::Inspection {
+                visited_on: "2026-12-01".into(),
+                findings: "进度滞后".into(),
+                follow_up_required: true,
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        assert!(text.starts_with("sub-tasks 任务分解"));
+        for expected in [
+            "#2",
+            "district-water-bureau",
+            "open",
+            "inspections 督查",
+            "进度滞后",
+            "required",
+        ] {
+            assert!(text.contains(expected), "{expected} in {text}");
+        }
     }
 
     #[test]

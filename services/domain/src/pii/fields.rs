@@ -126,6 +126,9 @@ fn request_text(payload: &mut Payload) -> Vec<(String, &mut String)> {
         Payload::RequestReopened(e) => ("reason", &mut e.reason),
         Payload::RequestEscalated(e) => ("reason", &mut e.reason),
         Payload::DueDateChanged(e) => ("reason", &mut e.reason),
+        Payload::SubTaskAdded(e) => ("title", &mut e.title),
+        Payload::SubTaskCompleted(e) => ("note", &mut e.note),
+        Payload::InspectionRecorded(e) => ("findings", &mut e.findings),
         _ => return Vec::new(),
     };
     vec![(path.to_string(), value)]

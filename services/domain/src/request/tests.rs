@@ -70,7 +70,34 @@ fn every_command() -> Vec<Command> {
             due_date: date(2027, 4, 1),
             reason: note("雨季顺延"),
         },
+        sub_task("district-water-bureau"),
+        inspection(),
     ]
+}
+
+/// A sub-task for `department`.
+fn sub_task(department: &str) -> Command {
+    Command::AddSubTask {
+        department: crate::validate::Code::parse("department", department).unwrap(),
+        due_date: date(2027, 2, 1),
+        title: note("铺设排水主管道"),
+    }
+}
+
+/// Completes sub-task `id`.
+fn complete(id: u32) -> Command {
+    Command::CompleteSubTask {
+        sub_task_id: id,
+        note: note("主管道已铺设"),
+    }
+}
+
+fn inspection() -> Command {
+    Command::RecordInspection {
+        visited_on: date(2026, 12, 1),
+        findings: note("现场施工进度滞后"),
+        follow_up_required: true,
+    }
 }
 
 /// Folds the events of `commands`, each decided by the requester, and panics
@@ -163,6 +190,11 @@ fn expected_lifecycle(action: &str) -> (&'static [S], Option<S>) {
             None,
         ),
         "change the due date of" => (&[S::Submitted, S::Assigned, S::InProgress], None),
+        "add a sub-task to" => (&[S::Submitted, S::Assigned, S::InProgress], None),
+        "record an inspection of" => (
+            &[S::Submitted, S::Assigned, S::InProgress, S::Resolved],
+            None,
+        ),
         other => panic!("unknown action {other}"),
     }
 }
@@ -421,6 +453,134 @@ fn a_close_out_recorded_before_ratings_reads_as_not_rated() {
     fold(&mut state, legacy, &actor(REQUESTER));
     assert_eq!(state.status(), S::Closed);
     assert_eq!(state.satisfaction(), pb::Satisfaction::Unspecified);
+}
+
+#[test]
+fn a_request_resolves_only_when_its_sub_tasks_are_done() {
+    let worker = actor("district-housing-bureau");
+    let mut state = in_status(S::InProgress);
+    for department in ["district-water-bureau", "district-housing-bureau"] {
+        let payload = decide(&state, &sub_task(department), &actor("coordinator")).unwrap();
+        fold(&mut state, payload, &actor("coordinator"));
+    }
+    assert_eq!(
+        state.sub_tasks.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [1, 2],
+        "numbered in the order added"
+    );
+    assert_eq!(state.sub_tasks[0].department, "district-water-bureau");
+    assert_eq!(state.sub_tasks[0].due_date, "2027-02-01");
+    assert_eq!(state.status(), S::InProgress);
+
+    let resolve = Command::Resolve {
+        resolution: note("已完工"),
+    };
+    let err = decide(&state, &resolve, &worker).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "request has open sub-tasks: #1 (district-water-bureau, due 2027-02-01), \
+         #2 (district-housing-bureau, due 2027-02-01); it resolves once they are done"
+    );
+
+    let payload = decide(&state, &complete(1), &worker).unwrap();
+    assert_eq!(
+        payload,
+        Payload::SubTaskCompleted(pb::SubTaskCompleted {
+            sub_task_id: 1,
+            note: note("主管道已铺设"),
+        })
+    );
+    fold(&mut state, payload, &worker);
+    assert!(state.sub_tasks[0].done && state.sub_tasks[0].completed_at.is_some());
+    let err = decide(&state, &resolve, &worker).unwrap_err();
+    assert!(err.to_string().contains("#2 (") && !err.to_string().contains("#1 ("));
+
+    assert!(matches!(
+        decide(&state, &complete(1), &worker),
+        Err(DomainError::RuleViolated(ref m)) if m == "sub-task #1 is already done"
+    ));
+    assert!(matches!(
+        decide(&state, &complete(3), &worker),
+        Err(DomainError::NotFound {
+            kind: "sub-task",
+            ..
+        })
+    ));
+
+    let payload = decide(&state, &complete(2), &worker).unwrap();
+    fold(&mut state, payload, &worker);
+    let payload = decide(&state, &resolve, &worker).unwrap();
+    fold(&mut state, payload, &worker);
+    assert_eq!(state.status(), S::Resolved);
+    assert_eq!(state.timeline.len(), 8);
+    // Resolved, nothing more is broken down.
+    assert!(matches!(
+        decide(&state, &sub_task("district-water-bureau"), &worker),
+        Err(DomainError::IllegalTransition { .. })
+    ));
+}
+
+#[test]
+fn sub_tasks_are_bounded() {
+    let mut state = in_status(S::Assigned);
+    for _ in 0..decide::MAX_SUB_TASKS {
+        let payload = decide(&state, &sub_task("d"), &actor("x")).unwrap();
+        fold(&mut state, payload, &actor("x"));
+    }
+    assert!(matches!(
+        decide(&state, &sub_task("d"), &actor("x")),
+        Err(DomainError::RuleViolated(ref m)) if m.contains("50 sub-tasks")
+    ));
+}
+
+#[test]
+fn inspections_keep_their_findings_and_inspector() {
+    let office = actor("district-supervision-office");
+    let mut state = in_status(S::Resolved);
+    let payload = decide(&state, &inspection(), &office).unwrap();
+    fold(&mut state, payload, &office);
+    assert_eq!(state.status(), S::Resolved, "an inspection moves no status");
+    let visit = &state.inspections[0];
+    assert_eq!(visit.visited_on, "2026-12-01");
+    assert_eq!(visit.findings, "现场施工进度滞后");
+    assert!(visit.follow_up_required);
+    assert_eq!(visit.inspector, Some(office));
+    let last = state.timeline.last().unwrap();
+    assert_eq!(
+        (last.event_type.as_str(), last.note.as_str()),
+        ("InspectionRecorded", "现场施工进度滞后")
+    );
+    assert!(matches!(
+        decide(&in_status(S::Closed), &inspection(), &actor("x")),
+        Err(DomainError::IllegalTransition { .. })
+    ));
+}
+
+#[test]
+fn apply_refuses_sub_task_events_that_break_the_numbering() {
+    let state = in_status(S::InProgress);
+    let skipped = Payload::SubTaskAdded(pb::SubTaskAdded {
+        sub_task_id: 2,
+        department: "d".into(),
+        due_date: "2027-01-01".into(),
+        title: "x".into(),
+    });
+    let mut copy = state.clone();
+    let event = envelope(&state, skipped, &actor("x"));
+    assert!(matches!(
+        apply(&mut copy, &event, 9),
+        Err(ApplyError::NotApplicable { .. })
+    ));
+    let unknown = Payload::SubTaskCompleted(pb::SubTaskCompleted {
+        sub_task_id: 1,
+        note: String::new(),
+    });
+    let event = envelope(&state, unknown, &actor("x"));
+    assert!(matches!(
+        apply(&mut copy, &event, 9),
+        Err(ApplyError::NotApplicable { .. })
+    ));
+    assert_eq!(copy, state);
 }
 
 #[test]

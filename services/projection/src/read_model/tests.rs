@@ -767,6 +767,20 @@ fn every_command() -> Vec<Command> {
             due_date: date(2027, 4, 1),
             reason: "雨季顺延".into(),
         },
+        Command::AddSubTask {
+            department: Code::parse("d", "district-water-bureau").unwrap(),
+            due_date: date(2027, 2, 1),
+            title: "铺设主管道".into(),
+        },
+        Command::CompleteSubTask {
+            sub_task_id: 1,
+            note: "已铺设".into(),
+        },
+        Command::RecordInspection {
+            visited_on: date(2026, 12, 1),
+            findings: "进度滞后".into(),
+            follow_up_required: true,
+        },
     ]
 }
 
