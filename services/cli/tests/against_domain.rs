@@ -533,7 +533,11 @@ async fn the_walkthrough_closes_its_request() {
     assert_eq!(log.requests.len(), 1);
     let request = log.requests.values().next().unwrap();
     assert_eq!(request.status(), pb::RequestStatus::Closed);
-    assert_eq!(request.version, 6);
+    assert_eq!(request.version, 9);
+    assert_eq!(request.satisfaction(), pb::Satisfaction::Satisfied);
+    assert!(request.sub_tasks.iter().all(|task| task.done));
+    assert_eq!(request.sub_tasks.len(), 1);
+    assert_eq!(request.inspections.len(), 1);
 }
 
 #[tokio::test]
