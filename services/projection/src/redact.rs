@@ -169,6 +169,40 @@ mod tests {
     }
 
     #[test]
+    fn inspection_findings_and_sub_task_titles_are_masked() {
+        let visit = pb::InspectionRecorded {
+            visited_on: "2026-12-01".into(),
+            findings: "张三家中漏水未修".into(),
+            follow_up_required: true,
+        };
+        let served = redact(&envelope(Payload::InspectionRecorded(visit)).encode_to_vec());
+        let decoded = EventEnvelope::decode(served.payload.as_slice()).unwrap();
+        assert_eq!(
+            decoded.payload,
+            Some(Payload::InspectionRecorded(pb::InspectionRecorded {
+                visited_on: "2026-12-01".into(),
+                findings: MASK.into(),
+                follow_up_required: true,
+            }))
+        );
+        let task = pb::SubTaskAdded {
+            sub_task_id: 1,
+            department: "district-civil-affairs".into(),
+            due_date: "2027-01-01".into(),
+            title: "走访张三".into(),
+        };
+        let served = redact(&envelope(Payload::SubTaskAdded(task.clone())).encode_to_vec());
+        let decoded = EventEnvelope::decode(served.payload.as_slice()).unwrap();
+        assert_eq!(
+            decoded.payload,
+            Some(Payload::SubTaskAdded(pb::SubTaskAdded {
+                title: MASK.into(),
+                ..task
+            }))
+        );
+    }
+
+    #[test]
     fn undecodable_bytes_are_not_served() {
         let stored = b"\xff\x00 13800138000".to_vec();
         let served = redact(&stored);
