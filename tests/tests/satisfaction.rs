@@ -222,9 +222,18 @@ async fn sub_tasks_hold_the_resolution_and_only_the_supervision_office_inspects(
             .await,
         tonic::Code::NotFound,
     );
-    planning
+    // The sub-task's department (a scoped reader) reads the request it
+    // does a part of.
+    let done = planning
         .complete_sub_task(complete_sub_task_command(&id, 1))
-        .await?;
+        .await?
+        .into_inner();
+    let planning_reader = pb::query_client::QueryClient::with_interceptor(
+        sys.projection().channel(),
+        sys.caller(PLANNING, USER),
+    );
+    let seen = get_request(&planning_reader, &id, done.position).await?;
+    assert!(seen.sub_tasks[0].done);
     let held = expect_code(
         housing.resolve_request(resolve_command(&id)).await,
         tonic::Code::FailedPrecondition,

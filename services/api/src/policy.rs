@@ -56,7 +56,8 @@ pub enum Role {
     StationOperator,
     /// Reads every request, person view (masked), placement and station.
     Reader,
-    /// Reads only the requests its agency raised or was assigned.
+    /// Reads only the requests its agency raised, was assigned or was given
+    /// a sub-task of.
     ReaderOwn,
     /// Request histories, the projection's status and the quarantine.
     Auditor,
