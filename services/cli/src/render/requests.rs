@@ -184,6 +184,16 @@ pub fn board(board: &pb::ClearanceBoard) -> String {
             times.over_90_days,
         ));
     }
+    if let Some(s) = total
+        .satisfaction
+        .as_ref()
+        .filter(|s| **s != Default::default())
+    {
+        out.push_str(&format!(
+            "\nsatisfaction 满意度: {} 满意, {} 基本满意, {} 不满意 (each reopened its request), {} closed before ratings\n",
+            s.satisfied, s.basically_satisfied, s.dissatisfied, s.not_rated,
+        ));
+    }
     out
 }
 
@@ -410,6 +420,7 @@ mod tests {
         assert!(text.starts_with("close-out board 销号清零 as of 2026-05-01 (position 9): 2 open"));
         assert!(text.contains("district-housing-bureau"));
         assert!(!text.contains("category 类别"));
+        assert!(!text.contains("满意度"), "no line without ratings");
         let rated = pb::BoardCounts {
             satisfaction: Some(pb::SatisfactionCounts {
                 satisfied: 3,
@@ -420,6 +431,14 @@ mod tests {
             ..counts
         };
         assert_eq!(ratings(&rated), "3/1/2");
+        let text = board(&pb::ClearanceBoard {
+            total: Some(rated),
+            ..Default::default()
+        });
+        assert!(
+            text.contains("satisfaction 满意度: 3 满意, 1 基本满意, 2 不满意"),
+            "{text}"
+        );
         let legacy = pb::BoardCounts {
             satisfaction: Some(pb::SatisfactionCounts {
                 not_rated: 4,
