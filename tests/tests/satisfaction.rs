@@ -310,3 +310,40 @@ async fn sub_tasks_hold_the_resolution_and_only_the_supervision_office_inspects(
     );
     Ok(())
 }
+
+/// `sy walkthrough` against the real services: the supervision office
+/// breaks out a sub-task and inspects, and the requester closes it out
+/// rated 满意, which the history and the board show.
+#[tokio::test]
+async fn the_walkthrough_breaks_down_inspects_and_closes_with_a_rating() -> anyhow::Result<()> {
+    let sys = System::start().await?;
+    let output = tokio::process::Command::new(sy_tests::binary_path("sy"))
+        .arg("walkthrough")
+        .args(["--intake-url", &sys.intake.endpoint()])
+        .args(["--query-url", &sys.projection().endpoint()])
+        .args(["--timeout-ms", "30000"])
+        .env_remove("SY_AGENCY")
+        .env_remove("SY_USER")
+        .output()
+        .await?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "sy walkthrough failed:\n{text}");
+    for expected in [
+        "AddSubTask as district-supervision-office",
+        "CompleteSubTask as district-planning-resources",
+        "RecordInspection as district-supervision-office",
+        "sub-tasks 任务分解",
+        "inspections 督查",
+        "SubTaskAdded (#1 district-planning-resources",
+        "RequestClosed (satisfied 满意)",
+        "满意/基本满意/不满意",
+        "rated satisfied 满意 by the requester",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in:\n{text}");
+    }
+    Ok(())
+}
