@@ -630,9 +630,17 @@ fn request_ids_derive_from_agency_and_key() {
     assert_ne!(a, request_id_for("unit-1", "k2"));
 }
 
+/// Every command, and completions of the first sub-tasks (legal only once
+/// they were added, so not in [`every_command`]).
+fn sequence_commands() -> Vec<Command> {
+    let mut commands = every_command();
+    commands.extend([complete(1), complete(2)]);
+    commands
+}
+
 fn arbitrary_command() -> impl Strategy<Value = (Command, bool)> {
-    (0..every_command().len(), any::<bool>())
-        .prop_map(|(i, by_requester)| (every_command()[i].clone(), by_requester))
+    (0..sequence_commands().len(), any::<bool>())
+        .prop_map(|(i, by_requester)| (sequence_commands()[i].clone(), by_requester))
 }
 
 proptest! {
@@ -663,5 +671,10 @@ proptest! {
         if live.status() == S::Closed {
             prop_assert!(live.closed_at.is_some() && live.resolved_at.is_some());
         }
+        if matches!(live.status(), S::Resolved | S::Closed) {
+            prop_assert!(live.sub_tasks.iter().all(|t| t.done), "resolved with an open sub-task");
+        }
+        let ids: Vec<u32> = live.sub_tasks.iter().map(|t| t.id).collect();
+        prop_assert_eq!(ids, (1..=live.sub_tasks.len() as u32).collect::<Vec<_>>());
     }
 }
