@@ -207,7 +207,7 @@ pub async fn run(
         got.position
     );
     say!("{}", render::request_fields(&request));
-    say_raw!("{}", render::breakdown(&request));
+    say_raw!("{}", render::breakdown(&request, today));
     say!("{}", render::timeline(&request.timeline));
 
     say!("\nGetRequestHistory id={request_id} (from the event log itself)");

@@ -280,8 +280,10 @@ pub fn request_fields(r: &pb::Request) -> Table {
 }
 
 /// A request's sub-tasks (任务分解) and inspection visits (督查), as text
-/// to print under its fields; empty when it has neither.
-pub fn breakdown(r: &pb::Request) -> String {
+/// to print under its fields; empty when it has neither. An open sub-task
+/// due before `today` (China's date) is marked overdue.
+pub fn breakdown(r: &pb::Request, today: jiff::civil::Date) -> String {
+    let today = today.to_string();
     let mut out = String::new();
     if !r.sub_tasks.is_empty() {
         let mut tasks = table(&["sub-task", "department", "due", "title", "done", "note"]);
@@ -293,6 +295,8 @@ pub fn breakdown(r: &pb::Request) -> String {
                 Cell::new(or_dash(&task.title)),
                 Cell::new(if task.done {
                     format!("done {}", time(task.completed_at.as_ref()))
+                } else if task.due_date < today {
+                    "open, overdue 逾期".to_string()
                 } else {
                     "open".to_string()
                 }),
@@ -369,8 +373,9 @@ mod tests {
 
     #[test]
     fn a_breakdown_lists_sub_tasks_and_inspections() {
-        assert_eq!(breakdown(&pb::Request::default()), "");
-        let text = breakdown(&pb::Request {
+        let today = jiff::civil::date(2026, 12, 1);
+        assert_eq!(breakdown(&pb::Request::default(), today), "");
+        let request = pb::Request {
             sub_tasks: vec![pb::SubTask {
                 id: 2,
                 department: "district-water-bureau".into(),
@@ -385,8 +390,12 @@ mod tests {
                 ..Default::default()
             }],
             ..Default::default()
-        });
+        };
+        let text = breakdown(&request, today);
         assert!(text.starts_with("sub-tasks 任务分解"));
+        assert!(!text.contains("overdue"));
+        let later = breakdown(&request, jiff::civil::date(2027, 1, 2));
+        assert!(later.contains("open, overdue 逾期"), "{later}");
         for expected in [
             "#2",
             "district-water-bureau",
