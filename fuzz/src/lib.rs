@@ -105,6 +105,11 @@ command_targets!(
     pb::ChangeStationSeatsCommand,
     pb::EnrollChildCommand,
     pb::WithdrawChildCommand,
+    // Added after the first corpus: appended, so earlier seeds keep their
+    // first byte's meaning.
+    pb::AddSubTaskCommand,
+    pb::CompleteSubTaskCommand,
+    pb::RecordInspectionCommand,
 );
 
 /// The index of message `M` in [`COMMANDS`] (the first byte of its seeds).

@@ -217,8 +217,9 @@ pub fn corpus() -> Result<Vec<Seed>, String> {
 }
 
 /// A request's lifecycle: submitted, escalated, its due date changed,
-/// assigned, started, progressed, resolved, reopened, resolved again and
-/// closed; and a second one, submitted and rejected.
+/// assigned, started, broken down (a sub-task added and completed),
+/// inspected, progressed, resolved, reopened, resolved again and closed
+/// rated 满意; and a second one, submitted and rejected.
 fn request(corpus: &mut Vec<Seed>) -> Result<(), String> {
     let mut flow = Flow::<pb::Request>::new("request");
     let id = submit(&mut flow)?;
@@ -263,6 +264,38 @@ fn request(corpus: &mut Vec<Seed>) -> Result<(), String> {
         with_context!(pb::StartRequestCommand),
         &(),
     )?;
+    flow.step(
+        pb::AddSubTaskCommand {
+            request_id: id.clone(),
+            department: "district-planning-resources".into(),
+            due_date: "2026-12-10".into(),
+            title: "管线用地审查".into(),
+            ..Default::default()
+        },
+        with_context!(pb::AddSubTaskCommand),
+        &(),
+    )?;
+    flow.step(
+        pb::CompleteSubTaskCommand {
+            request_id: id.clone(),
+            sub_task_id: 1,
+            note: "用地手续齐全".into(),
+            ..Default::default()
+        },
+        with_context!(pb::CompleteSubTaskCommand),
+        &(),
+    )?;
+    flow.step(
+        pb::RecordInspectionCommand {
+            request_id: id.clone(),
+            visited_on: "2026-11-30".into(),
+            findings: "施工进度正常".into(),
+            follow_up_required: false,
+            ..Default::default()
+        },
+        with_context!(pb::RecordInspectionCommand),
+        &(),
+    )?;
     let progress = || pb::RecordProgressCommand {
         request_id: id.clone(),
         note: "管材已采购".into(),
@@ -290,6 +323,7 @@ fn request(corpus: &mut Vec<Seed>) -> Result<(), String> {
         pb::CloseRequestCommand {
             request_id: id.clone(),
             note: "确认办结".into(),
+            satisfaction: pb::Satisfaction::Satisfied as i32,
             ..Default::default()
         },
         with_context!(pb::CloseRequestCommand),

@@ -183,12 +183,61 @@ pub fn resolve_command(request_id: &str) -> pb::ResolveRequestCommand {
     }
 }
 
-/// Closes out `request_id` (must be sent by the requesting agency).
+/// Closes out `request_id` rated 满意 (must be sent by the requesting agency).
 pub fn close_command(request_id: &str) -> pb::CloseRequestCommand {
+    rated_close_command(request_id, pb::Satisfaction::Satisfied, "确认销号")
+}
+
+/// The requesting agency's confirmation of `request_id` rated
+/// `satisfaction`; 不满意 reopens it, with `note` as what is not resolved.
+pub fn rated_close_command(
+    request_id: &str,
+    satisfaction: pb::Satisfaction,
+    note: &str,
+) -> pb::CloseRequestCommand {
     pb::CloseRequestCommand {
         context: fresh_ctx(),
         request_id: request_id.into(),
-        note: "确认销号".into(),
+        note: note.into(),
+        satisfaction: satisfaction as i32,
+    }
+}
+
+/// Breaks `request_id` down: a sub-task for `department`, due
+/// `due_in_days` from today.
+pub fn add_sub_task_command(
+    request_id: &str,
+    department: &str,
+    due_in_days: i64,
+) -> pb::AddSubTaskCommand {
+    pb::AddSubTaskCommand {
+        context: fresh_ctx(),
+        request_id: request_id.into(),
+        department: department.into(),
+        due_date: date_in_days(due_in_days),
+        title: "完成管网勘察设计".into(),
+    }
+}
+
+/// Reports sub-task `sub_task_id` of `request_id` done.
+pub fn complete_sub_task_command(request_id: &str, sub_task_id: u32) -> pb::CompleteSubTaskCommand {
+    pb::CompleteSubTaskCommand {
+        context: fresh_ctx(),
+        request_id: request_id.into(),
+        sub_task_id,
+        note: "设计图已交付".into(),
+    }
+}
+
+/// An inspection visit on `request_id` today, whose findings call for
+/// follow-up.
+pub fn record_inspection_command(request_id: &str) -> pb::RecordInspectionCommand {
+    pb::RecordInspectionCommand {
+        context: fresh_ctx(),
+        request_id: request_id.into(),
+        visited_on: date_in_days(0),
+        findings: "现场施工进度滞后于计划".into(),
+        follow_up_required: true,
     }
 }
 

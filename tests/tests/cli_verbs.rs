@@ -157,6 +157,41 @@ async fn a_request_goes_from_submission_to_close_out_with_sy_alone() -> anyhow::
         args(&["requests", "start", id, "--note", "已派人"]),
     )
     .await?;
+    // A part of the work split off, done by its department, and an
+    // inspection by the supervision office.
+    step(
+        SUPERVISION,
+        args(&[
+            "requests",
+            "sub-task",
+            id,
+            "--department",
+            HOUSING,
+            "--due",
+            &date_in_days(5),
+            "--title",
+            "路面材料采购",
+        ]),
+    )
+    .await?;
+    step(
+        HOUSING,
+        args(&["requests", "sub-task-done", id, "1", "--note", "已采购"]),
+    )
+    .await?;
+    step(
+        SUPERVISION,
+        args(&[
+            "requests",
+            "inspect",
+            id,
+            "--visited-on",
+            &date_in_days(0),
+            "--findings",
+            "施工进度正常",
+        ]),
+    )
+    .await?;
     step(
         HOUSING,
         args(&["requests", "progress", id, "--note", "材料已到"]),
@@ -167,9 +202,18 @@ async fn a_request_goes_from_submission_to_close_out_with_sy_alone() -> anyhow::
         args(&["requests", "resolve", id, "--resolution", "道路已修复"]),
     )
     .await?;
+    // 不满意: the confirmation reopens the request instead of closing it.
     step(
         UNIT,
-        args(&["requests", "reopen", id, "--reason", "排水未处理"]),
+        args(&[
+            "requests",
+            "close",
+            id,
+            "--rating",
+            "dissatisfied",
+            "--note",
+            "排水未处理",
+        ]),
     )
     .await?;
     step(
@@ -204,11 +248,11 @@ async fn a_request_goes_from_submission_to_close_out_with_sy_alone() -> anyhow::
     // Close-out, then the same close again with the printed key: answered
     // from the log, nothing written twice.
     let (code, out) = clerk
-        .sy(UNIT, &["requests", "close", id, "--note", "满意"])
+        .sy(UNIT, &["requests", "close", id, "--rating", "satisfied"])
         .await?;
     assert_eq!(code, 0, "{out}");
     let closed = written(&out, "request").expect("a result line");
-    assert_eq!(closed.version, 10, "ten steps, ten events: {out}");
+    assert_eq!(closed.version, 13, "thirteen steps, thirteen events: {out}");
     let key = printed_key(&out).expect("the fresh key is printed");
     let again = clerk
         .write(
@@ -218,8 +262,8 @@ async fn a_request_goes_from_submission_to_close_out_with_sy_alone() -> anyhow::
                 "requests",
                 "close",
                 id,
-                "--note",
-                "满意",
+                "--rating",
+                "satisfied",
                 "--idempotency-key",
                 &key,
             ],

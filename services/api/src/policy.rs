@@ -35,12 +35,15 @@ use serde::Deserialize;
 pub enum Role {
     /// Submits requests, and closes (销号) and reopens its own.
     Requester,
-    /// The coordinating office (区双拥办): assigns, reassigns and rejects.
+    /// The coordinating office (区双拥办): assigns, reassigns, rejects and
+    /// breaks requests down into sub-tasks.
     Coordinator,
     /// A responsible department: starts, records progress on, resolves and
-    /// declines (rejects) the requests assigned to it.
+    /// declines (rejects) the requests assigned to it, and completes the
+    /// sub-tasks given to it.
     Department,
-    /// The supervision office (督查室): escalates and changes due dates.
+    /// The supervision office (督查室): escalates, changes due dates,
+    /// breaks requests down into sub-tasks and records inspections (督查).
     Supervisor,
     /// The veterans bureau: the person registry, veteran resettlement and
     /// spouse placement.
@@ -53,7 +56,8 @@ pub enum Role {
     StationOperator,
     /// Reads every request, person view (masked), placement and station.
     Reader,
-    /// Reads only the requests its agency raised or was assigned.
+    /// Reads only the requests its agency raised, was assigned or was given
+    /// a sub-task of.
     ReaderOwn,
     /// Request histories, the projection's status and the quarantine.
     Auditor,
@@ -265,9 +269,17 @@ const TABLE: &[(&str, &[&str], &[Role])] = &[
     ),
     (
         "Intake",
-        &["EscalateRequest", "ChangeDueDate"],
+        &["EscalateRequest", "ChangeDueDate", "RecordInspection"],
         &[Role::Supervisor],
     ),
+    // The coordinating office and the supervision office (督查室细化任务
+    // 分解) break a request down; a sub-task's department completes it.
+    (
+        "Intake",
+        &["AddSubTask"],
+        &[Role::Coordinator, Role::Supervisor],
+    ),
+    ("Intake", &["CompleteSubTask"], &[Role::Department]),
     (
         "Placements",
         &["ErasePerson", "PlaceLegalHold", "ReleaseLegalHold"],

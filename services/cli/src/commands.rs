@@ -85,6 +85,9 @@ commands! {
     Reopen(ReopenRequestCommand) => requests.reopen_request, "ReopenRequest";
     Escalate(EscalateRequestCommand) => requests.escalate_request, "EscalateRequest";
     ChangeDueDate(ChangeDueDateCommand) => requests.change_due_date, "ChangeDueDate";
+    AddSubTask(AddSubTaskCommand) => requests.add_sub_task, "AddSubTask";
+    CompleteSubTask(CompleteSubTaskCommand) => requests.complete_sub_task, "CompleteSubTask";
+    RecordInspection(RecordInspectionCommand) => requests.record_inspection, "RecordInspection";
     RegisterPerson(RegisterPersonCommand) => placements.register_person, "RegisterPerson";
     ErasePerson(ErasePersonCommand) => placements.erase_person, "ErasePerson";
     PlaceLegalHold(PlaceLegalHoldCommand) => placements.place_legal_hold, "PlaceLegalHold";
@@ -182,6 +185,9 @@ impl Cmd {
             Cmd::Reopen(c) => (&mut c.request_id, Request),
             Cmd::Escalate(c) => (&mut c.request_id, Request),
             Cmd::ChangeDueDate(c) => (&mut c.request_id, Request),
+            Cmd::AddSubTask(c) => (&mut c.request_id, Request),
+            Cmd::CompleteSubTask(c) => (&mut c.request_id, Request),
+            Cmd::RecordInspection(c) => (&mut c.request_id, Request),
             Cmd::ErasePerson(c) => (&mut c.person_id, Person),
             Cmd::PlaceLegalHold(c) => (&mut c.person_id, Person),
             Cmd::ReleaseLegalHold(c) => (&mut c.person_id, Person),
@@ -236,6 +242,18 @@ impl Cmd {
                 c.reason
             ),
             Cmd::ChangeDueDate(c) => format!("to {}: {}", c.due_date, c.reason),
+            Cmd::AddSubTask(c) => format!("to {} due {}: {}", c.department, c.due_date, c.title),
+            Cmd::CompleteSubTask(c) => format!("#{}: {}", c.sub_task_id, c.note),
+            Cmd::RecordInspection(c) => format!(
+                "visited {}{}: {}",
+                c.visited_on,
+                if c.follow_up_required {
+                    ", follow-up required"
+                } else {
+                    ""
+                },
+                c.findings
+            ),
             _ => String::new(),
         }
     }

@@ -344,20 +344,29 @@ fn script(seed: u64, index: u32, now: Timestamp, coordinator: &pb::Actor) -> Scr
                 };
                 (department.actor(), Cmd::Resolve(resolve))
             }
+            // One close-out in four is rated 基本满意, the rest 满意.
             Close => (
                 requester.actor(),
                 Cmd::Close(pb::CloseRequestCommand {
                     context: ctx("close", at),
                     request_id: String::new(),
                     note: cat.notes.close.clone(),
+                    satisfaction: if index % 4 == 3 {
+                        pb::Satisfaction::BasicallySatisfied
+                    } else {
+                        pb::Satisfaction::Satisfied
+                    } as i32,
                 }),
             ),
+            // The dispute is the requester's confirmation rated 不满意,
+            // which reopens the request.
             Reopen => (
                 requester.actor(),
-                Cmd::Reopen(pb::ReopenRequestCommand {
+                Cmd::Close(pb::CloseRequestCommand {
                     context: ctx("reopen", at),
                     request_id: String::new(),
-                    reason: cat.notes.reopen.clone(),
+                    note: cat.notes.reopen.clone(),
+                    satisfaction: pb::Satisfaction::Dissatisfied as i32,
                 }),
             ),
             Reject => (

@@ -106,7 +106,7 @@ pub fn history(kind: &str, id: &str, events: &[StoredEvent], keys: Option<&Verif
         table.add_row(vec![
             event.position.to_string(),
             envelope.aggregate_version.to_string(),
-            crate::record::event_label(&envelope).to_string(),
+            render::event_cell(&envelope),
             render::precise_time(envelope.occurred_at.as_ref()),
             render::precise_time(envelope.recorded_at.as_ref()),
             render::actor(envelope.actor.as_ref()),

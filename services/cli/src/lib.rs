@@ -385,6 +385,13 @@ async fn run_show(endpoints: &Endpoints, args: &ShowArgs) -> Result<(), Error> {
         .request
         .ok_or_else(|| Error::Failed("GetRequest answered without a request".into()))?;
     say!("{}", render::request_fields(&request));
+    say_raw!(
+        "{}",
+        render::breakdown(
+            &request,
+            sy_domain::validate::china_date(jiff::Timestamp::now())
+        )
+    );
     say!("{}", render::timeline(&request.timeline));
     say!("(position {})", got.position);
     if args.history {

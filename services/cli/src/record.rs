@@ -141,7 +141,8 @@ fn drop_added_defaults(data: &mut serde_json::Value, old: &serde_json::Value) ->
         return 0;
     };
     let is_default = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.is_empty(),
+        // An enum's zero value is named `*_UNSPECIFIED` in every proto here.
+        serde_json::Value::String(s) => s.is_empty() || s.ends_with("_UNSPECIFIED"),
         serde_json::Value::Number(n) => n.as_f64() == Some(0.0),
         serde_json::Value::Bool(b) => !b,
         serde_json::Value::Array(a) => a.is_empty(),

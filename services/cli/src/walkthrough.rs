@@ -2,13 +2,16 @@
 //! every call and its `CommandResult` printed, then what the read side and the
 //! log say about it: the request with its timeline (read at the last
 //! position), its history with the hash chain checked, and its board row.
+//! On the way the supervision office breaks out a sub-task (任务分解) for
+//! another department and inspects the work (督查), and the requester
+//! closes it out with a rating (满意).
 
 use std::fmt::Write as _;
 
 use sy_api::pb::{self, query_client::QueryClient};
 use sy_domain::validate::china_date;
 
-use crate::catalogue::{self, Party};
+use crate::catalogue::{self, Party, SUPERVISION_OFFICE};
 use crate::commands::{Cmd, Ids, Slot, context, send};
 use crate::error::Error;
 use crate::render;
@@ -18,6 +21,8 @@ use crate::rpc::{self, Channel, IntakeClients, read_with_retry};
 const DEPARTMENT: &str = "district-housing-bureau";
 /// The military unit that raises it and confirms the close-out.
 const REQUESTER: &str = "unit-31002";
+/// The department that does the sub-task the supervision office breaks out.
+const SUB_TASK_DEPARTMENT: &str = "district-planning-resources";
 
 /// The script: who sends what. `run` fills in the request id after the submission.
 fn script(
@@ -35,6 +40,10 @@ fn script(
     let due = today + jiff::ToSpan::days(30);
     let cat = catalogue::requests();
     let (requester, department): (&Party, &Party) = (cat.party(REQUESTER), cat.party(DEPARTMENT));
+    let (office, planning) = (
+        cat.party(SUPERVISION_OFFICE),
+        cat.party(SUB_TASK_DEPARTMENT),
+    );
     vec![
         (
             requester.actor(),
@@ -76,11 +85,40 @@ fn script(
             }),
         ),
         (
+            office.actor(),
+            Cmd::AddSubTask(pb::AddSubTaskCommand {
+                context: ctx("sub-task"),
+                request_id: String::new(),
+                department: planning.agency.clone(),
+                due_date: (today + jiff::ToSpan::days(14)).to_string(),
+                title: "排水管线用地规划审查".to_string(),
+            }),
+        ),
+        (
+            planning.actor(),
+            Cmd::CompleteSubTask(pb::CompleteSubTaskCommand {
+                context: ctx("sub-task-done"),
+                request_id: String::new(),
+                sub_task_id: 1,
+                note: "管线走向已核准，用地手续齐全。".to_string(),
+            }),
+        ),
+        (
             department.actor(),
             Cmd::Progress(pb::RecordProgressCommand {
                 context: ctx("progress"),
                 request_id: String::new(),
                 note: "排水管网设计已完成，施工单位已进场铺设主管道。".to_string(),
+            }),
+        ),
+        (
+            office.actor(),
+            Cmd::RecordInspection(pb::RecordInspectionCommand {
+                context: ctx("inspection"),
+                request_id: String::new(),
+                visited_on: today.to_string(),
+                findings: "现场查看主管道铺设，施工质量符合要求，按期推进。".to_string(),
+                follow_up_required: false,
             }),
         ),
         (
@@ -97,6 +135,7 @@ fn script(
                 context: ctx("close"),
                 request_id: String::new(),
                 note: cat.notes.close.clone(),
+                satisfaction: pb::Satisfaction::Satisfied as i32,
             }),
         ),
     ]
@@ -168,6 +207,7 @@ pub async fn run(
         got.position
     );
     say!("{}", render::request_fields(&request));
+    say_raw!("{}", render::breakdown(&request, today));
     say!("{}", render::timeline(&request.timeline));
 
     say!("\nGetRequestHistory id={request_id} (from the event log itself)");
@@ -196,8 +236,9 @@ pub async fn run(
         render::board_section("department 责任单位", &rows, board.total.as_ref())
     );
     say!(
-        "\nclosed out: request {request_id} went submitted → assigned → in progress → resolved → closed in {} events.",
-        request.version
+        "\nclosed out: request {request_id} went submitted → assigned → in progress (a sub-task done, an inspection) → resolved → closed in {} events, rated {} by the requester.",
+        request.version,
+        render::satisfaction_label(request.satisfaction())
     );
     Ok(())
 }
@@ -223,7 +264,7 @@ pub fn history_text(history: &pb::GetRequestHistoryResponse) -> String {
         table.add_row(vec![
             event.position.to_string(),
             envelope.aggregate_version.to_string(),
-            crate::record::event_label(&envelope).to_string(),
+            render::event_cell(&envelope),
             render::actor(envelope.actor.as_ref()),
             render::time(envelope.recorded_at.as_ref()),
             render::short_hash(&event.hash),
@@ -253,7 +294,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_script_closes_as_the_requester() {
+    fn the_script_breaks_out_a_sub_task_inspects_and_closes_as_the_requester() {
         let coordinator = catalogue::requests()
             .party("district-veterans-bureau")
             .actor();
@@ -265,12 +306,22 @@ mod tests {
                 "SubmitRequest",
                 "AssignRequest",
                 "StartRequest",
+                "AddSubTask",
+                "CompleteSubTask",
                 "RecordProgress",
+                "RecordInspection",
                 "ResolveRequest",
                 "CloseRequest"
             ]
         );
-        assert_eq!(steps[5].0.agency, REQUESTER);
+        assert_eq!(steps[3].0.agency, SUPERVISION_OFFICE);
+        assert_eq!(steps[4].0.agency, SUB_TASK_DEPARTMENT);
+        assert_eq!(steps[6].0.agency, SUPERVISION_OFFICE);
+        assert_eq!(steps[8].0.agency, REQUESTER);
+        let Cmd::Close(close) = &steps[8].1 else {
+            panic!("the last step closes");
+        };
+        assert_eq!(close.satisfaction(), pb::Satisfaction::Satisfied);
         assert_eq!(steps[0].0.agency, REQUESTER);
     }
 

@@ -191,6 +191,24 @@ impl pb::intake_server::Intake for Fake {
     ) -> Result<Response<pb::CommandResult>, Status> {
         self.handle(r)
     }
+    async fn add_sub_task(
+        &self,
+        r: Request<pb::AddSubTaskCommand>,
+    ) -> Result<Response<pb::CommandResult>, Status> {
+        self.handle(r)
+    }
+    async fn complete_sub_task(
+        &self,
+        r: Request<pb::CompleteSubTaskCommand>,
+    ) -> Result<Response<pb::CommandResult>, Status> {
+        self.handle(r)
+    }
+    async fn record_inspection(
+        &self,
+        r: Request<pb::RecordInspectionCommand>,
+    ) -> Result<Response<pb::CommandResult>, Status> {
+        self.handle(r)
+    }
     async fn submit_requests(
         &self,
         r: Request<pb::SubmitRequestsRequest>,
@@ -515,7 +533,11 @@ async fn the_walkthrough_closes_its_request() {
     assert_eq!(log.requests.len(), 1);
     let request = log.requests.values().next().unwrap();
     assert_eq!(request.status(), pb::RequestStatus::Closed);
-    assert_eq!(request.version, 6);
+    assert_eq!(request.version, 9);
+    assert_eq!(request.satisfaction(), pb::Satisfaction::Satisfied);
+    assert!(request.sub_tasks.iter().all(|task| task.done));
+    assert_eq!(request.sub_tasks.len(), 1);
+    assert_eq!(request.inspections.len(), 1);
 }
 
 #[tokio::test]

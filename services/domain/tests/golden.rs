@@ -101,6 +101,7 @@ fn golden_payloads() -> Vec<(&'static str, &'static str, Payload)> {
             "unit-31001",
             Payload::RequestReopened(pb::RequestReopened {
                 reason: "东侧仍积水".into(),
+                ..Default::default()
             }),
         ),
         (
@@ -115,6 +116,7 @@ fn golden_payloads() -> Vec<(&'static str, &'static str, Payload)> {
             "unit-31001",
             Payload::RequestClosed(pb::RequestClosed {
                 note: "确认销号".into(),
+                ..Default::default()
             }),
         ),
         (

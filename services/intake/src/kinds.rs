@@ -132,7 +132,8 @@ impl Stored for pb::Request {
     }
 
     /// A department acts only on the requests assigned to it (a rejection
-    /// by the coordinating office is its screening, of any request).
+    /// by the coordinating office is its screening, of any request), and
+    /// completes only the sub-tasks given to it.
     fn authorize(
         state: &Self,
         command: &Self::Command,
@@ -140,6 +141,19 @@ impl Stored for pb::Request {
         grant: &Grant,
     ) -> Result<(), DomainError> {
         use sy_domain::request::Command;
+        if let Command::CompleteSubTask { sub_task_id, .. } = command {
+            let owner = state.sub_tasks.iter().find(|task| task.id == *sub_task_id);
+            return match owner {
+                Some(task) if task.department != actor.agency => {
+                    Err(DomainError::PermissionDenied(format!(
+                        "sub-task #{sub_task_id} of request {} is given to {}; only that department may complete it",
+                        state.id, task.department
+                    )))
+                }
+                // An unknown sub-task is decide's NOT_FOUND.
+                _ => Ok(()),
+            };
+        }
         let by_department = match command {
             Command::Start { .. } | Command::RecordProgress { .. } | Command::Resolve { .. } => {
                 true

@@ -295,6 +295,27 @@ impl Intake for IntakeService {
         self.run(request).await
     }
 
+    async fn add_sub_task(
+        &self,
+        request: Request<pb::AddSubTaskCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn complete_sub_task(
+        &self,
+        request: Request<pb::CompleteSubTaskCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn record_inspection(
+        &self,
+        request: Request<pb::RecordInspectionCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
     async fn submit_requests(
         &self,
         request: Request<pb::SubmitRequestsRequest>,

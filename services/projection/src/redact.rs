@@ -18,7 +18,7 @@ pub(crate) const MASK: &str = "[redacted]";
 /// Names of the string fields that hold personal data or free text, in any
 /// message: people's names, national ID numbers, phones, addresses (of a
 /// person or a station), and whatever an operator may type into a title,
-/// description, note, resolution or reason.
+/// description, note, resolution, reason or an inspection's findings.
 const PERSONAL: &[&str] = &[
     "name",
     "id_number",
@@ -29,6 +29,7 @@ const PERSONAL: &[&str] = &[
     "note",
     "resolution",
     "reason",
+    "findings",
 ];
 
 /// A quarantined event as it may be served.
@@ -163,6 +164,40 @@ mod tests {
             decoded.payload,
             Some(Payload::ProgressRecorded(pb::ProgressRecorded {
                 note: MASK.into()
+            }))
+        );
+    }
+
+    #[test]
+    fn inspection_findings_and_sub_task_titles_are_masked() {
+        let visit = pb::InspectionRecorded {
+            visited_on: "2026-12-01".into(),
+            findings: "张三家中漏水未修".into(),
+            follow_up_required: true,
+        };
+        let served = redact(&envelope(Payload::InspectionRecorded(visit)).encode_to_vec());
+        let decoded = EventEnvelope::decode(served.payload.as_slice()).unwrap();
+        assert_eq!(
+            decoded.payload,
+            Some(Payload::InspectionRecorded(pb::InspectionRecorded {
+                visited_on: "2026-12-01".into(),
+                findings: MASK.into(),
+                follow_up_required: true,
+            }))
+        );
+        let task = pb::SubTaskAdded {
+            sub_task_id: 1,
+            department: "district-civil-affairs".into(),
+            due_date: "2027-01-01".into(),
+            title: "走访张三".into(),
+        };
+        let served = redact(&envelope(Payload::SubTaskAdded(task.clone())).encode_to_vec());
+        let decoded = EventEnvelope::decode(served.payload.as_slice()).unwrap();
+        assert_eq!(
+            decoded.payload,
+            Some(Payload::SubTaskAdded(pb::SubTaskAdded {
+                title: MASK.into(),
+                ..task
             }))
         );
     }

@@ -1,6 +1,7 @@
 //! Which requests a caller may read. A reader (or an auditor) reads them all;
-//! an agency holding only `reader-own` reads the requests it raised or that
-//! were assigned to it, and nothing else: a refused read is
+//! an agency holding only `reader-own` reads the requests it raised, that
+//! were assigned to it or that gave it a sub-task (it must see the request
+//! it does a part of), and nothing else: a refused read is
 //! `PERMISSION_DENIED`, a watch skips the others' changes. Development mode
 //! (no policy) reads everything.
 
@@ -16,7 +17,7 @@ use crate::read_model::ReadModel;
 pub(crate) enum ReadScope {
     /// Every request.
     All,
-    /// Those this agency raised or was assigned.
+    /// Those this agency raised, was assigned or was given a sub-task of.
     Agency(String),
 }
 
@@ -41,6 +42,7 @@ impl ReadScope {
                         .requester
                         .as_ref()
                         .is_some_and(|r| r.agency == *agency)
+                    || request.sub_tasks.iter().any(|t| t.department == *agency)
             }
         }
     }
@@ -50,8 +52,8 @@ impl ReadScope {
         match self {
             Self::Agency(agency) if !self.permits(request) => {
                 Err(Status::permission_denied(format!(
-                    "role {} reads only the requests {agency} raised or was assigned; \
-                     request {} is neither",
+                    "role {} reads only the requests {agency} raised, was assigned or was \
+                     given a sub-task of; request {} is none of these",
                     Role::ReaderOwn,
                     request.id
                 )))
@@ -115,6 +117,13 @@ mod tests {
         assert!(refused.message().contains("reader-own"), "{refused:?}");
         assert!(scope.check_list(Some("unit-1")).is_ok());
         assert!(scope.check_list(None).is_err());
+        let mut broken_down = request("unit-2", "dept-9");
+        broken_down.sub_tasks.push(pb::SubTask {
+            id: 1,
+            department: "unit-1".into(),
+            ..Default::default()
+        });
+        assert!(scope.check(&broken_down).is_ok(), "its sub-task's request");
         assert!(ReadScope::All.check(&request("x", "y")).is_ok());
         assert!(ReadScope::All.check_list(None).is_ok());
     }

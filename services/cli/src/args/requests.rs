@@ -20,8 +20,10 @@ pub enum RequestStep {
     Progress(ProgressArgs),
     /// The department reports it resolved; the requesting party confirms.
     Resolve(ResolveArgs),
-    /// The requesting party confirms the resolution (销号).
-    Close(NoteArgs),
+    /// The requesting party confirms the resolution (销号) with its rating;
+    /// `dissatisfied` (不满意) reopens the request instead, and needs a note
+    /// saying what is not resolved.
+    Close(CloseArgs),
     /// Refuse the request (不予受理).
     Reject(ReasonArgs),
     /// The requesting party reopens a resolved request.
@@ -31,6 +33,86 @@ pub enum RequestStep {
     Escalate(EscalateArgs),
     /// Move the due date (the supervision office).
     DueDate(DueArgs),
+    /// Split off a part of the work to a department, with its own due date
+    /// (任务分解; the coordinating or supervision office). The request
+    /// resolves only once every sub-task is done.
+    SubTask(SubTaskArgs),
+    /// The sub-task's department reports it done.
+    SubTaskDone(SubTaskDoneArgs),
+    /// Record an inspection visit (督查) with its findings (the
+    /// supervision office).
+    Inspect(InspectArgs),
+}
+
+/// The requesting party's rating of a resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RatingArg {
+    /// 满意
+    Satisfied,
+    /// 基本满意
+    BasicallySatisfied,
+    /// 不满意: reopens the request.
+    Dissatisfied,
+}
+
+#[derive(Debug, Args)]
+pub struct CloseArgs {
+    #[command(flatten)]
+    pub request: RequestId,
+    /// The rating (满意 / 基本满意 / 不满意).
+    #[arg(long, value_enum)]
+    pub rating: RatingArg,
+    /// Required with `--rating dissatisfied`: what is not resolved.
+    #[arg(long, default_value = "")]
+    pub note: String,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SubTaskArgs {
+    #[command(flatten)]
+    pub request: RequestId,
+    /// Code of the department that does this part.
+    #[arg(long)]
+    pub department: String,
+    /// Its due date ("YYYY-MM-DD", not before today).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub due: String,
+    /// What this part of the work is (1 to 200 characters).
+    #[arg(long)]
+    pub title: String,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SubTaskDoneArgs {
+    #[command(flatten)]
+    pub request: RequestId,
+    /// The sub-task's number within the request (1, 2, ...).
+    pub sub_task: u32,
+    #[arg(long, default_value = "")]
+    pub note: String,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub request: RequestId,
+    /// Day of the visit ("YYYY-MM-DD", not in the future).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub visited_on: String,
+    /// What the inspectors found.
+    #[arg(long)]
+    pub findings: String,
+    /// The findings call for follow-up work.
+    #[arg(long)]
+    pub follow_up: bool,
+    #[command(flatten)]
+    pub write: WriteArgs,
 }
 
 /// A request verb's target: the request id.

@@ -15,10 +15,22 @@ use jiff::tz::Offset;
 use sy_domain::event::to_jiff;
 use sy_domain::validate::CHINA_OFFSET_HOURS;
 
-pub use events::actor;
+pub use events::{actor, event_cell};
 pub use placements::{programme_label, stats_text};
 pub use registry::*;
 pub use requests::*;
+
+/// A requester's rating (满意度), as the request view, the board and the
+/// history show it.
+pub fn satisfaction_label(satisfaction: sy_domain::pb::Satisfaction) -> &'static str {
+    use sy_domain::pb::Satisfaction;
+    match satisfaction {
+        Satisfaction::Unspecified => "not rated 未评价",
+        Satisfaction::Satisfied => "satisfied 满意",
+        Satisfaction::BasicallySatisfied => "basically satisfied 基本满意",
+        Satisfaction::Dissatisfied => "dissatisfied 不满意",
+    }
+}
 
 /// A timestamp in China Standard Time, `YYYY-MM-DD HH:MM`; "-" when unset.
 pub fn time(ts: Option<&prost_types::Timestamp>) -> String {

@@ -5,7 +5,7 @@
 use comfy_table::{Cell, CellAlignment, Table};
 use sy_api::pb::{self, Category, Direction, RequestStatus, SupervisionLevel};
 
-use super::{duration, number, or_dash, table, time};
+use super::{duration, number, or_dash, satisfaction_label, table, time};
 
 pub fn status_label(status: RequestStatus) -> &'static str {
     match status {
@@ -86,7 +86,7 @@ pub fn board_key_label(key: &str) -> String {
     key.to_string()
 }
 
-const BOARD_HEADER: [&str; 8] = [
+const BOARD_HEADER: [&str; 9] = [
     "",
     "submitted",
     "open",
@@ -95,7 +95,22 @@ const BOARD_HEADER: [&str; 8] = [
     "closed",
     "rejected",
     "mean time to close",
+    "满意/基本满意/不满意",
 ];
+
+/// A row's ratings as "satisfied/basically/dissatisfied", with close-outs
+/// from before ratings after a plus ("3/1/0 +2 not rated").
+fn ratings(counts: &pb::BoardCounts) -> String {
+    let s = counts.satisfaction.unwrap_or_default();
+    let mut text = format!(
+        "{}/{}/{}",
+        s.satisfied, s.basically_satisfied, s.dissatisfied
+    );
+    if s.not_rated > 0 {
+        text.push_str(&format!(" +{} not rated", s.not_rated));
+    }
+    text
+}
 
 fn board_row(label: String, counts: &pb::BoardCounts) -> Vec<Cell> {
     let mean = counts
@@ -111,6 +126,7 @@ fn board_row(label: String, counts: &pb::BoardCounts) -> Vec<Cell> {
         number(counts.closed),
         number(counts.rejected),
         Cell::new(duration(mean)).set_alignment(CellAlignment::Right),
+        Cell::new(ratings(counts)).set_alignment(CellAlignment::Right),
     ]
 }
 
@@ -166,6 +182,16 @@ pub fn board(board: &pb::ClearanceBoard) -> String {
             times.within_30_days,
             times.within_90_days,
             times.over_90_days,
+        ));
+    }
+    if let Some(s) = total
+        .satisfaction
+        .as_ref()
+        .filter(|s| **s != Default::default())
+    {
+        out.push_str(&format!(
+            "\nsatisfaction 满意度: {} 满意, {} 基本满意, {} 不满意 (each reopened its request), {} closed before ratings\n",
+            s.satisfied, s.basically_satisfied, s.dissatisfied, s.not_rated,
         ));
     }
     out
@@ -227,6 +253,11 @@ pub fn request_fields(r: &pb::Request) -> Table {
         ("reopened", r.reopen_count.to_string()),
         ("clock actions", clock_actions(&r.supervision_fired)),
         (
+            "satisfaction",
+            satisfaction_label(r.satisfaction()).to_string(),
+        ),
+        ("rated 不满意", r.dissatisfied_count.to_string()),
+        (
             "submitted",
             format!(
                 "{} by {}/{}",
@@ -253,6 +284,52 @@ fn clock_actions(fired: &[String]) -> String {
         Some(last) => format!("{} (latest {last})", fired.len()),
         None => "-".to_string(),
     }
+}
+
+/// A request's sub-tasks (任务分解) and inspection visits (督查), as text
+/// to print under its fields; empty when it has neither. An open sub-task
+/// due before `today` (China's date) is marked overdue.
+pub fn breakdown(r: &pb::Request, today: jiff::civil::Date) -> String {
+    let today = today.to_string();
+    let mut out = String::new();
+    if !r.sub_tasks.is_empty() {
+        let mut tasks = table(&["sub-task", "department", "due", "title", "done", "note"]);
+        for task in &r.sub_tasks {
+            tasks.add_row(vec![
+                Cell::new(format!("#{}", task.id)),
+                Cell::new(&task.department),
+                Cell::new(&task.due_date),
+                Cell::new(or_dash(&task.title)),
+                Cell::new(if task.done {
+                    format!("done {}", time(task.completed_at.as_ref()))
+                } else if task.due_date < today {
+                    "open, overdue 逾期".to_string()
+                } else {
+                    "open".to_string()
+                }),
+                Cell::new(or_dash(&task.note)),
+            ]);
+        }
+        out.push_str(&format!("sub-tasks 任务分解\n{tasks}\n"));
+    }
+    if !r.inspections.is_empty() {
+        let mut visits = table(&["visited", "inspector", "follow-up", "findings"]);
+        for visit in &r.inspections {
+            let inspector = visit.inspector.clone().unwrap_or_default();
+            visits.add_row(vec![
+                Cell::new(&visit.visited_on),
+                Cell::new(format!("{}/{}", inspector.agency, inspector.user)),
+                Cell::new(if visit.follow_up_required {
+                    "required"
+                } else {
+                    "-"
+                }),
+                Cell::new(or_dash(&visit.findings)),
+            ]);
+        }
+        out.push_str(&format!("inspections 督查\n{visits}\n"));
+    }
+    out
 }
 
 /// A request's timeline, oldest first.
@@ -321,6 +398,43 @@ mod tests {
     }
 
     #[test]
+    fn a_breakdown_lists_sub_tasks_and_inspections() {
+        let today = jiff::civil::date(2026, 12, 1);
+        assert_eq!(breakdown(&pb::Request::default(), today), "");
+        let request = pb::Request {
+            sub_tasks: vec![pb::SubTask {
+                id: 2,
+                department: "district-water-bureau".into(),
+                due_date: "2027-01-01".into(),
+                title: "铺设主管道".into(),
+                ..Default::default()
+            }],
+            inspections: vec![pb::Inspection {
+                visited_on: "2026-12-01".into(),
+                findings: "进度滞后".into(),
+                follow_up_required: true,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let text = breakdown(&request, today);
+        assert!(text.starts_with("sub-tasks 任务分解"));
+        assert!(!text.contains("overdue"));
+        let later = breakdown(&request, jiff::civil::date(2027, 1, 2));
+        assert!(later.contains("open, overdue 逾期"), "{later}");
+        for expected in [
+            "#2",
+            "district-water-bureau",
+            "open",
+            "inspections 督查",
+            "进度滞后",
+            "required",
+        ] {
+            assert!(text.contains(expected), "{expected} in {text}");
+        }
+    }
+
+    #[test]
     fn a_board_prints_its_sections() {
         let counts = pb::BoardCounts {
             submitted: 3,
@@ -341,5 +455,32 @@ mod tests {
         assert!(text.starts_with("close-out board 销号清零 as of 2026-05-01 (position 9): 2 open"));
         assert!(text.contains("district-housing-bureau"));
         assert!(!text.contains("category 类别"));
+        assert!(!text.contains("满意度"), "no line without ratings");
+        let rated = pb::BoardCounts {
+            satisfaction: Some(pb::SatisfactionCounts {
+                satisfied: 3,
+                basically_satisfied: 1,
+                dissatisfied: 2,
+                not_rated: 0,
+            }),
+            ..counts
+        };
+        assert_eq!(ratings(&rated), "3/1/2");
+        let text = board(&pb::ClearanceBoard {
+            total: Some(rated),
+            ..Default::default()
+        });
+        assert!(
+            text.contains("satisfaction 满意度: 3 满意, 1 基本满意, 2 不满意"),
+            "{text}"
+        );
+        let legacy = pb::BoardCounts {
+            satisfaction: Some(pb::SatisfactionCounts {
+                not_rated: 4,
+                ..Default::default()
+            }),
+            ..counts
+        };
+        assert_eq!(ratings(&legacy), "0/0/0 +4 not rated");
     }
 }

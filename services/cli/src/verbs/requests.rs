@@ -1,5 +1,5 @@
 //! `sy requests submit|assign|start|progress|resolve|close|reject|reopen|
-//! escalate|due-date`: each step of a request's lifecycle as its Intake RPC,
+//! escalate|due-date|sub-task|sub-task-done|inspect`: each step of a request's lifecycle as its Intake RPC,
 //! sent as the operator. Who may send which is intake's policy (the
 //! requesting party submits, closes and reopens; the coordinating office
 //! assigns; the department works it; the supervision office escalates and
@@ -8,7 +8,7 @@
 use sy_api::pb;
 
 use super::{context_of, or_empty, write};
-use crate::args::{LevelArg, RequestStep};
+use crate::args::{LevelArg, RatingArg, RequestStep};
 use crate::commands::Cmd;
 use crate::error::Error;
 use crate::rpc::Endpoints;
@@ -85,6 +85,7 @@ fn plan(step: &RequestStep) -> (Cmd, bool) {
                 context: key(&a.write),
                 request_id: a.request.id.clone(),
                 note: a.note.clone(),
+                satisfaction: satisfaction(a.rating) as i32,
             }),
             a.write.json,
         ),
@@ -114,6 +115,35 @@ fn plan(step: &RequestStep) -> (Cmd, bool) {
             }),
             a.write.json,
         ),
+        RequestStep::SubTask(a) => (
+            Cmd::AddSubTask(pb::AddSubTaskCommand {
+                context: key(&a.write),
+                request_id: a.request.id.clone(),
+                department: a.department.clone(),
+                due_date: a.due.clone(),
+                title: a.title.clone(),
+            }),
+            a.write.json,
+        ),
+        RequestStep::SubTaskDone(a) => (
+            Cmd::CompleteSubTask(pb::CompleteSubTaskCommand {
+                context: key(&a.write),
+                request_id: a.request.id.clone(),
+                sub_task_id: a.sub_task,
+                note: a.note.clone(),
+            }),
+            a.write.json,
+        ),
+        RequestStep::Inspect(a) => (
+            Cmd::RecordInspection(pb::RecordInspectionCommand {
+                context: key(&a.write),
+                request_id: a.request.id.clone(),
+                visited_on: a.visited_on.clone(),
+                findings: a.findings.clone(),
+                follow_up_required: a.follow_up,
+            }),
+            a.write.json,
+        ),
         RequestStep::DueDate(a) => (
             Cmd::ChangeDueDate(pb::ChangeDueDateCommand {
                 context: key(&a.write),
@@ -123,6 +153,14 @@ fn plan(step: &RequestStep) -> (Cmd, bool) {
             }),
             a.write.json,
         ),
+    }
+}
+
+fn satisfaction(rating: RatingArg) -> pb::Satisfaction {
+    match rating {
+        RatingArg::Satisfied => pb::Satisfaction::Satisfied,
+        RatingArg::BasicallySatisfied => pb::Satisfaction::BasicallySatisfied,
+        RatingArg::Dissatisfied => pb::Satisfaction::Dissatisfied,
     }
 }
 
@@ -224,7 +262,32 @@ mod tests {
                 &["resolve", "r-1", "--resolution", "done"],
                 "ResolveRequest",
             ),
-            (&["close", "r-1"], "CloseRequest"),
+            (&["close", "r-1", "--rating", "satisfied"], "CloseRequest"),
+            (
+                &[
+                    "sub-task",
+                    "r-1",
+                    "--department",
+                    "d",
+                    "--due",
+                    "2027-01-10",
+                    "--title",
+                    "t",
+                ],
+                "AddSubTask",
+            ),
+            (&["sub-task-done", "r-1", "2"], "CompleteSubTask"),
+            (
+                &[
+                    "inspect",
+                    "r-1",
+                    "--visited-on",
+                    "2026-12-01",
+                    "--findings",
+                    "f",
+                ],
+                "RecordInspection",
+            ),
             (&["reject", "r-1", "--reason", "no"], "RejectRequest"),
             (&["reopen", "r-1", "--reason", "not done"], "ReopenRequest"),
             (

@@ -126,6 +126,9 @@ fn request_text(payload: &mut Payload) -> Vec<(String, &mut String)> {
         Payload::RequestReopened(e) => ("reason", &mut e.reason),
         Payload::RequestEscalated(e) => ("reason", &mut e.reason),
         Payload::DueDateChanged(e) => ("reason", &mut e.reason),
+        Payload::SubTaskAdded(e) => ("title", &mut e.title),
+        Payload::SubTaskCompleted(e) => ("note", &mut e.note),
+        Payload::InspectionRecorded(e) => ("findings", &mut e.findings),
         _ => return Vec::new(),
     };
     vec![(path.to_string(), value)]
@@ -485,6 +488,26 @@ mod tests {
         assert!(has_personal_data_for(&progress("见了张三丰"), true));
         assert!(!has_personal_data_for(&progress(""), true));
         assert!(!has_personal_data_for(&progress("见了张三丰"), false));
+        // So is the text of its breakdown and inspections.
+        let sub_task = Payload::SubTaskAdded(pb::SubTaskAdded {
+            sub_task_id: 1,
+            department: "district-civil-affairs".into(),
+            due_date: "2027-01-01".into(),
+            title: "走访张三丰家".into(),
+        });
+        let done = Payload::SubTaskCompleted(pb::SubTaskCompleted {
+            sub_task_id: 1,
+            note: "张三丰家已修缮".into(),
+        });
+        let visit = Payload::InspectionRecorded(pb::InspectionRecorded {
+            visited_on: "2026-12-01".into(),
+            findings: "张三丰反映属实".into(),
+            follow_up_required: false,
+        });
+        for payload in [&sub_task, &done, &visit] {
+            assert!(has_personal_data_for(payload, true), "{payload:?}");
+            assert!(!has_personal_data_for(payload, false), "{payload:?}");
+        }
         // A person's identity is personal whoever the event concerns.
         let registered = registration().payload.unwrap();
         assert!(has_personal_data_for(&registered, false));

@@ -7,6 +7,7 @@ use crate::error::status_name;
 use crate::event::event_type;
 use crate::pb::{self, EventEnvelope, TimelineEntry, event_envelope::Payload};
 
+use super::decide::next_sub_task_id;
 use super::lifecycle::transition;
 use crate::supervision::{ESCALATE, REMIND, fired_key};
 
@@ -72,6 +73,7 @@ pub(super) fn apply(
         }
         Payload::RequestClosed(e) => {
             state.closed_at = at;
+            state.satisfaction = e.satisfaction;
             e.note.clone()
         }
         Payload::RequestRejected(e) => {
@@ -82,6 +84,10 @@ pub(super) fn apply(
             state.reopen_count += 1;
             state.resolution.clear();
             state.resolved_at = None;
+            if e.satisfaction() == pb::Satisfaction::Dissatisfied {
+                state.satisfaction = e.satisfaction;
+                state.dissatisfied_count += 1;
+            }
             e.reason.clone()
         }
         Payload::RequestEscalated(e) => {
@@ -103,6 +109,50 @@ pub(super) fn apply(
         Payload::DueDateChanged(e) => {
             state.due_date = e.due_date.clone();
             e.reason.clone()
+        }
+        Payload::SubTaskAdded(e) => {
+            if e.sub_task_id != next_sub_task_id(state) {
+                let have = state.sub_tasks.len();
+                return Err(not_applicable::<pb::Request>(
+                    payload,
+                    format!("with {have} sub-tasks (it must number the next one)"),
+                ));
+            }
+            state.sub_tasks.push(pb::SubTask {
+                id: e.sub_task_id,
+                department: e.department.clone(),
+                due_date: e.due_date.clone(),
+                title: e.title.clone(),
+                added_at: at,
+                ..Default::default()
+            });
+            e.title.clone()
+        }
+        Payload::SubTaskCompleted(e) => {
+            let Some(task) = state
+                .sub_tasks
+                .iter_mut()
+                .find(|task| task.id == e.sub_task_id && !task.done)
+            else {
+                return Err(not_applicable::<pb::Request>(
+                    payload,
+                    format!("without an open sub-task #{}", e.sub_task_id),
+                ));
+            };
+            task.done = true;
+            task.note = e.note.clone();
+            task.completed_at = at;
+            e.note.clone()
+        }
+        Payload::InspectionRecorded(e) => {
+            state.inspections.push(pb::Inspection {
+                visited_on: e.visited_on.clone(),
+                findings: e.findings.clone(),
+                follow_up_required: e.follow_up_required,
+                inspector: event.actor.clone(),
+                recorded_at: at,
+            });
+            e.findings.clone()
         }
         // `transition` refused every other kind's event above.
         _ => return Err(refused()),

@@ -73,10 +73,13 @@ pub enum Command {
         /// How it was resolved; required.
         resolution: String,
     },
-    /// The requesting party confirms the resolution: closed out (销号).
+    /// The requesting party confirms the resolution with a rating: closed
+    /// out (销号), or reopened when rated 不满意.
     Close {
-        /// The requester's note; may be empty.
+        /// The requester's note; may be empty unless dissatisfied.
         note: String,
+        /// The rating; never `Unspecified` past parsing.
+        satisfaction: pb::Satisfaction,
     },
     /// Refuses the request before work starts.
     Reject {
@@ -107,6 +110,32 @@ pub enum Command {
         /// Why it moves; required.
         reason: String,
     },
+    /// Breaks the request down (任务分解): a part of the work for a
+    /// department, with its own due date.
+    AddSubTask {
+        /// Code of the department that does this part.
+        department: Code,
+        /// Not before today.
+        due_date: Date,
+        /// What this part is; 1 to 200 characters.
+        title: String,
+    },
+    /// The sub-task's department reports it done.
+    CompleteSubTask {
+        /// The sub-task's number within the request (1, 2, ...).
+        sub_task_id: u32,
+        /// What was done; may be empty.
+        note: String,
+    },
+    /// The supervision office records an inspection visit (督查).
+    RecordInspection {
+        /// The day of the visit, not after today.
+        visited_on: Date,
+        /// What the inspectors found; required.
+        findings: String,
+        /// Whether the findings call for follow-up work.
+        follow_up_required: bool,
+    },
 }
 
 impl Command {
@@ -124,6 +153,9 @@ impl Command {
             Command::Escalate { .. } => "escalate",
             Command::ChangeDueDate { .. } => "change the due date of",
             Command::Supervise(_) => "run a supervision clock on",
+            Command::AddSubTask { .. } => "add a sub-task to",
+            Command::CompleteSubTask { .. } => "complete a sub-task of",
+            Command::RecordInspection { .. } => "record an inspection of",
         }
     }
 }
@@ -253,7 +285,21 @@ on_existing! { pb::Request, request_id;
             .map(|resolution| Command::Resolve { resolution })
     };
     pb::CloseRequestCommand => |m, v, _| {
-        optional_text(v, "note", &m.note).map(|note| Command::Close { note })
+        let satisfaction = v.check(validate::enum_value("satisfaction", m.satisfaction, None));
+        let note = match satisfaction {
+            Some(pb::Satisfaction::Dissatisfied) if m.note.trim().is_empty() => {
+                v.push(FieldViolation::new(
+                    "note",
+                    "is required when satisfaction is DISSATISFIED: say what is not resolved",
+                ));
+                None
+            }
+            _ => optional_text(v, "note", &m.note),
+        };
+        Some(Command::Close {
+            note: note?,
+            satisfaction: satisfaction?,
+        })
     };
     pb::RejectRequestCommand => |m, v, _| {
         required_text(v, "reason", &m.reason).map(|reason| Command::Reject { reason })
@@ -279,6 +325,50 @@ on_existing! { pb::Request, request_id;
             reason: reason?,
         })
     };
+    pb::AddSubTaskCommand => |m, v, input| {
+        let department = v.check(Code::parse("department", &m.department));
+        let due = due_date(v, "due_date", &m.due_date, input.today);
+        let title = v.check(text("title", &m.title, 1, TITLE_MAX));
+        Some(Command::AddSubTask {
+            department: department?,
+            due_date: due?,
+            title: title?,
+        })
+    };
+    pb::CompleteSubTaskCommand => |m, v, _| {
+        let sub_task_id = if m.sub_task_id == 0 {
+            v.push(FieldViolation::new("sub_task_id", "is required (sub-tasks are numbered from 1)"));
+            None
+        } else {
+            Some(m.sub_task_id)
+        };
+        let note = optional_text(v, "note", &m.note);
+        Some(Command::CompleteSubTask {
+            sub_task_id: sub_task_id?,
+            note: note?,
+        })
+    };
+    pb::RecordInspectionCommand => |m, v, input| {
+        let visited_on = v.check(validate::date("visited_on", &m.visited_on));
+        let visited_on = visited_on.and_then(|day| v.check(not_after("visited_on", day, input.today)));
+        let findings = required_text(v, "findings", &m.findings);
+        Some(Command::RecordInspection {
+            visited_on: visited_on?,
+            findings: findings?,
+            follow_up_required: m.follow_up_required,
+        })
+    };
+}
+
+/// A day that has already come (a visit is recorded after it took place).
+fn not_after(field: &str, day: Date, today: Date) -> Result<Date, FieldViolation> {
+    if day > today {
+        return Err(FieldViolation::new(
+            field,
+            format!("{day} is in the future (today is {today})"),
+        ));
+    }
+    Ok(day)
 }
 
 #[cfg(test)]
@@ -467,6 +557,88 @@ mod tests {
         let mut got = fields(parse(&command, now()).unwrap_err());
         got.sort();
         assert_eq!(got, ["request_id", "resolution"]);
+    }
+
+    #[test]
+    fn a_close_out_needs_a_rating_and_a_dissatisfied_one_a_note() {
+        let close = |satisfaction: pb::Satisfaction, note: &str| pb::CloseRequestCommand {
+            context: context("k"),
+            request_id: "0190e3a0-0000-8000-8000-000000000001".into(),
+            note: note.into(),
+            satisfaction: satisfaction as i32,
+        };
+        let unrated = close(pb::Satisfaction::Unspecified, "确认");
+        assert_eq!(
+            fields(parse(&unrated, now()).unwrap_err()),
+            ["satisfaction"]
+        );
+        let mut unknown = close(pb::Satisfaction::Satisfied, "");
+        unknown.satisfaction = 9;
+        assert_eq!(
+            fields(parse(&unknown, now()).unwrap_err()),
+            ["satisfaction"]
+        );
+        let silent = close(pb::Satisfaction::Dissatisfied, " ");
+        assert_eq!(fields(parse(&silent, now()).unwrap_err()), ["note"]);
+        let parsed = parse(&close(pb::Satisfaction::BasicallySatisfied, ""), now()).unwrap();
+        assert_eq!(
+            parsed.command,
+            Command::Close {
+                note: String::new(),
+                satisfaction: pb::Satisfaction::BasicallySatisfied,
+            }
+        );
+    }
+
+    #[test]
+    fn sub_tasks_and_inspections_name_their_bad_fields() {
+        let request_id = "0190e3a0-0000-8000-8000-000000000001".to_string();
+        let add = pb::AddSubTaskCommand {
+            context: context("k"),
+            request_id: request_id.clone(),
+            department: "有 空格".into(),
+            due_date: "2026-11-30".into(),
+            title: String::new(),
+        };
+        let mut got = fields(parse(&add, now()).unwrap_err());
+        got.sort();
+        assert_eq!(got, ["department", "due_date", "title"]);
+
+        let complete = pb::CompleteSubTaskCommand {
+            context: context("k"),
+            request_id: request_id.clone(),
+            sub_task_id: 0,
+            note: String::new(),
+        };
+        assert_eq!(
+            fields(parse(&complete, now()).unwrap_err()),
+            ["sub_task_id"]
+        );
+
+        let mut inspect = pb::RecordInspectionCommand {
+            context: context("k"),
+            request_id,
+            visited_on: "2026-12-02".into(),
+            findings: " ".into(),
+            follow_up_required: true,
+        };
+        let mut got = fields(parse(&inspect, now()).unwrap_err());
+        got.sort();
+        assert_eq!(
+            got,
+            ["findings", "visited_on"],
+            "a visit to come is not recorded"
+        );
+        inspect.visited_on = "2026-11-28".into();
+        inspect.findings = "现场排水沟已开挖".into();
+        assert_eq!(
+            parse(&inspect, now()).unwrap().command,
+            Command::RecordInspection {
+                visited_on: jiff::civil::date(2026, 11, 28),
+                findings: "现场排水沟已开挖".into(),
+                follow_up_required: true,
+            }
+        );
     }
 
     #[test]

@@ -8,6 +8,10 @@ use super::command::{Command, Submission};
 use super::lifecycle::{is_unresolved, transition};
 use crate::supervision::{Action, Effect};
 
+/// Most sub-tasks one request may be broken into: a bound on what one
+/// record carries (the article's supervised items break into a handful).
+pub const MAX_SUB_TASKS: usize = 50;
+
 /// The event a command yields on a request in `state`, or why it may not.
 ///
 /// `state` is the folded request; a request with no events yet has status
@@ -63,6 +67,41 @@ fn check_rules(
             )));
         }
         Command::Supervise(action) => check_clock(state, action)?,
+        Command::Resolve { .. } => {
+            let open: Vec<String> = state
+                .sub_tasks
+                .iter()
+                .filter(|task| !task.done)
+                .map(|task| format!("#{} ({}, due {})", task.id, task.department, task.due_date))
+                .collect();
+            if !open.is_empty() {
+                return Err(DomainError::RuleViolated(format!(
+                    "request has open sub-tasks: {}; it resolves once they are done",
+                    open.join(", ")
+                )));
+            }
+        }
+        Command::AddSubTask { .. } if state.sub_tasks.len() >= MAX_SUB_TASKS => {
+            return Err(DomainError::RuleViolated(format!(
+                "request already has {MAX_SUB_TASKS} sub-tasks, the most one request may have"
+            )));
+        }
+        Command::CompleteSubTask { sub_task_id, .. } => {
+            match state.sub_tasks.iter().find(|task| task.id == *sub_task_id) {
+                None => {
+                    return Err(DomainError::NotFound {
+                        kind: "sub-task",
+                        id: format!("{}#{sub_task_id}", state.id),
+                    });
+                }
+                Some(task) if task.done => {
+                    return Err(DomainError::RuleViolated(format!(
+                        "sub-task #{sub_task_id} is already done"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
         _ => {}
     }
     Ok(())
@@ -138,9 +177,12 @@ fn event_for(state: &pb::Request, command: &Command) -> Payload {
         Command::Resolve { resolution } => {
             Payload::RequestResolved(pb::RequestResolved { resolution })
         }
-        Command::Close { note } => Payload::RequestClosed(pb::RequestClosed { note }),
+        Command::Close { note, satisfaction } => closed(note, satisfaction),
         Command::Reject { reason } => Payload::RequestRejected(pb::RequestRejected { reason }),
-        Command::Reopen { reason } => Payload::RequestReopened(pb::RequestReopened { reason }),
+        Command::Reopen { reason } => Payload::RequestReopened(pb::RequestReopened {
+            reason,
+            satisfaction: pb::Satisfaction::Unspecified as i32,
+        }),
         Command::Escalate {
             level,
             reason,
@@ -160,6 +202,50 @@ fn event_for(state: &pb::Request, command: &Command) -> Payload {
                 reason,
             })
         }
+        Command::AddSubTask {
+            department,
+            due_date,
+            title,
+        } => Payload::SubTaskAdded(pb::SubTaskAdded {
+            sub_task_id: next_sub_task_id(state),
+            department: department.to_string(),
+            due_date: due_date.to_string(),
+            title,
+        }),
+        Command::CompleteSubTask { sub_task_id, note } => {
+            Payload::SubTaskCompleted(pb::SubTaskCompleted { sub_task_id, note })
+        }
+        Command::RecordInspection {
+            visited_on,
+            findings,
+            follow_up_required,
+        } => Payload::InspectionRecorded(pb::InspectionRecorded {
+            visited_on: visited_on.to_string(),
+            findings,
+            follow_up_required,
+        }),
+    }
+}
+
+/// Sub-tasks are numbered 1, 2, ... in the order added.
+pub(super) fn next_sub_task_id(state: &pb::Request) -> u32 {
+    u32::try_from(state.sub_tasks.len()).map_or(u32::MAX, |n| n + 1)
+}
+
+/// A confirmation rated 不满意 is not a close-out: it reopens the request
+/// with the rating, in the one event the command writes, and the note says
+/// what is not resolved.
+fn closed(note: String, satisfaction: pb::Satisfaction) -> Payload {
+    if satisfaction == pb::Satisfaction::Dissatisfied {
+        Payload::RequestReopened(pb::RequestReopened {
+            reason: note,
+            satisfaction: satisfaction as i32,
+        })
+    } else {
+        Payload::RequestClosed(pb::RequestClosed {
+            note,
+            satisfaction: satisfaction as i32,
+        })
     }
 }
 

@@ -29,6 +29,9 @@ pub fn transition(current: S, payload: &Payload) -> Option<S> {
         Payload::RequestEscalated(_) => open.then_some(current),
         Payload::DueDateChanged(_) => unresolved.then_some(current),
         Payload::RequestReminded(_) => unresolved.then_some(current),
+        // Work is broken down and its parts done while the request is worked.
+        Payload::SubTaskAdded(_) | Payload::SubTaskCompleted(_) => unresolved.then_some(current),
+        Payload::InspectionRecorded(_) => open.then_some(current),
         // Events of other aggregates never apply to a request.
         _ => None,
     }

@@ -34,6 +34,14 @@ fn note(text: &str) -> String {
     text.to_string()
 }
 
+/// The requester's confirmation with `satisfaction`.
+fn close(satisfaction: pb::Satisfaction) -> Command {
+    Command::Close {
+        note: note("确认"),
+        satisfaction,
+    }
+}
+
 /// One command of each kind, valid in shape.
 fn every_command() -> Vec<Command> {
     vec![
@@ -46,9 +54,7 @@ fn every_command() -> Vec<Command> {
         Command::Resolve {
             resolution: note("已完工"),
         },
-        Command::Close {
-            note: note("确认")
-        },
+        close(pb::Satisfaction::Satisfied),
         Command::Reject {
             reason: note("不属于职责范围"),
         },
@@ -64,7 +70,34 @@ fn every_command() -> Vec<Command> {
             due_date: date(2027, 4, 1),
             reason: note("雨季顺延"),
         },
+        sub_task("district-water-bureau"),
+        inspection(),
     ]
+}
+
+/// A sub-task for `department`.
+fn sub_task(department: &str) -> Command {
+    Command::AddSubTask {
+        department: crate::validate::Code::parse("department", department).unwrap(),
+        due_date: date(2027, 2, 1),
+        title: note("铺设排水主管道"),
+    }
+}
+
+/// Completes sub-task `id`.
+fn complete(id: u32) -> Command {
+    Command::CompleteSubTask {
+        sub_task_id: id,
+        note: note("主管道已铺设"),
+    }
+}
+
+fn inspection() -> Command {
+    Command::RecordInspection {
+        visited_on: date(2026, 12, 1),
+        findings: note("现场施工进度滞后"),
+        follow_up_required: true,
+    }
 }
 
 /// Folds the events of `commands`, each decided by the requester, and panics
@@ -120,7 +153,7 @@ fn in_status(status: S) -> pb::Request {
             assign(),
             start,
             resolve,
-            Command::Close { note: note("") },
+            close(pb::Satisfaction::BasicallySatisfied),
         ],
         S::Rejected => vec![submit(), Command::Reject { reason: note("no") }],
     };
@@ -157,6 +190,11 @@ fn expected_lifecycle(action: &str) -> (&'static [S], Option<S>) {
             None,
         ),
         "change the due date of" => (&[S::Submitted, S::Assigned, S::InProgress], None),
+        "add a sub-task to" => (&[S::Submitted, S::Assigned, S::InProgress], None),
+        "record an inspection of" => (
+            &[S::Submitted, S::Assigned, S::InProgress, S::Resolved],
+            None,
+        ),
         other => panic!("unknown action {other}"),
     }
 }
@@ -197,7 +235,7 @@ fn every_command_in_every_status_follows_the_lifecycle() {
 fn illegal_transition_names_the_current_state() {
     let err = decide(
         &in_status(S::Submitted),
-        &Command::Close { note: note("") },
+        &close(pb::Satisfaction::Satisfied),
         &actor(REQUESTER),
     )
     .unwrap_err();
@@ -208,7 +246,7 @@ fn illegal_transition_names_the_current_state() {
 fn only_the_requesting_party_closes_or_disputes() {
     let resolved = in_status(S::Resolved);
     for command in [
-        Command::Close { note: note("") },
+        close(pb::Satisfaction::Satisfied),
         Command::Reopen { reason: note("x") },
     ] {
         let err = decide(&resolved, &command, &actor("district-housing-bureau")).unwrap_err();
@@ -318,6 +356,234 @@ fn reopening_clears_the_resolution_and_counts_disputes() {
 }
 
 #[test]
+fn a_rated_confirmation_closes_out_with_its_rating() {
+    for rating in [
+        pb::Satisfaction::Satisfied,
+        pb::Satisfaction::BasicallySatisfied,
+    ] {
+        let mut state = in_status(S::Resolved);
+        let payload = decide(&state, &close(rating), &actor(REQUESTER)).unwrap();
+        assert_eq!(
+            payload,
+            Payload::RequestClosed(pb::RequestClosed {
+                note: note("确认"),
+                satisfaction: rating as i32,
+            })
+        );
+        fold(&mut state, payload, &actor(REQUESTER));
+        assert_eq!(state.status(), S::Closed);
+        assert_eq!(state.satisfaction(), rating);
+        assert_eq!(state.dissatisfied_count, 0);
+    }
+}
+
+#[test]
+fn a_dissatisfied_confirmation_reopens_in_one_event() {
+    let mut state = in_status(S::Resolved);
+    let dissatisfied = Command::Close {
+        note: note("东侧仍积水"),
+        satisfaction: pb::Satisfaction::Dissatisfied,
+    };
+    let payload = decide(&state, &dissatisfied, &actor(REQUESTER)).unwrap();
+    assert_eq!(
+        payload,
+        Payload::RequestReopened(pb::RequestReopened {
+            reason: note("东侧仍积水"),
+            satisfaction: pb::Satisfaction::Dissatisfied as i32,
+        })
+    );
+    fold(&mut state, payload, &actor(REQUESTER));
+    assert_eq!(state.status(), S::InProgress);
+    assert_eq!(state.reopen_count, 1);
+    assert_eq!(state.dissatisfied_count, 1);
+    assert_eq!(state.satisfaction(), pb::Satisfaction::Dissatisfied);
+    assert!(state.resolution.is_empty() && state.closed_at.is_none());
+
+    // Only a resolved request can be confirmed, whatever the rating.
+    let err = decide(&state, &dissatisfied, &actor(REQUESTER)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot close a request that is in_progress"
+    );
+    // Nor may anyone but the requesting party rate it.
+    let resolved = in_status(S::Resolved);
+    let err = decide(&resolved, &dissatisfied, &actor("district-housing-bureau")).unwrap_err();
+    assert!(matches!(err, DomainError::PermissionDenied(_)));
+
+    // Worked again, it closes with a new rating; the 不满意 stays counted.
+    let resolve = Command::Resolve {
+        resolution: note("已补修"),
+    };
+    let payload = decide(&state, &resolve, &actor("district-housing-bureau")).unwrap();
+    fold(&mut state, payload, &actor("district-housing-bureau"));
+    let payload = decide(
+        &state,
+        &close(pb::Satisfaction::Satisfied),
+        &actor(REQUESTER),
+    )
+    .unwrap();
+    fold(&mut state, payload, &actor(REQUESTER));
+    assert_eq!(state.status(), S::Closed);
+    assert_eq!(state.satisfaction(), pb::Satisfaction::Satisfied);
+    assert_eq!(state.dissatisfied_count, 1);
+}
+
+#[test]
+fn a_dispute_without_a_rating_leaves_the_ratings_alone() {
+    let mut state = in_status(S::Resolved);
+    let reopen = Command::Reopen {
+        reason: note("仍有积水"),
+    };
+    let payload = decide(&state, &reopen, &actor(REQUESTER)).unwrap();
+    assert!(
+        matches!(&payload, Payload::RequestReopened(e) if e.satisfaction() == pb::Satisfaction::Unspecified)
+    );
+    fold(&mut state, payload, &actor(REQUESTER));
+    assert_eq!(state.dissatisfied_count, 0);
+    assert_eq!(state.satisfaction(), pb::Satisfaction::Unspecified);
+}
+
+#[test]
+fn a_close_out_recorded_before_ratings_reads_as_not_rated() {
+    let mut state = in_status(S::Resolved);
+    let legacy = Payload::RequestClosed(pb::RequestClosed {
+        note: note("确认销号"),
+        ..Default::default()
+    });
+    fold(&mut state, legacy, &actor(REQUESTER));
+    assert_eq!(state.status(), S::Closed);
+    assert_eq!(state.satisfaction(), pb::Satisfaction::Unspecified);
+}
+
+#[test]
+fn a_request_resolves_only_when_its_sub_tasks_are_done() {
+    let worker = actor("district-housing-bureau");
+    let mut state = in_status(S::InProgress);
+    for department in ["district-water-bureau", "district-housing-bureau"] {
+        let payload = decide(&state, &sub_task(department), &actor("coordinator")).unwrap();
+        fold(&mut state, payload, &actor("coordinator"));
+    }
+    assert_eq!(
+        state.sub_tasks.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [1, 2],
+        "numbered in the order added"
+    );
+    assert_eq!(state.sub_tasks[0].department, "district-water-bureau");
+    assert_eq!(state.sub_tasks[0].due_date, "2027-02-01");
+    assert_eq!(state.status(), S::InProgress);
+
+    let resolve = Command::Resolve {
+        resolution: note("已完工"),
+    };
+    let err = decide(&state, &resolve, &worker).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "request has open sub-tasks: #1 (district-water-bureau, due 2027-02-01), \
+         #2 (district-housing-bureau, due 2027-02-01); it resolves once they are done"
+    );
+
+    let payload = decide(&state, &complete(1), &worker).unwrap();
+    assert_eq!(
+        payload,
+        Payload::SubTaskCompleted(pb::SubTaskCompleted {
+            sub_task_id: 1,
+            note: note("主管道已铺设"),
+        })
+    );
+    fold(&mut state, payload, &worker);
+    assert!(state.sub_tasks[0].done && state.sub_tasks[0].completed_at.is_some());
+    let err = decide(&state, &resolve, &worker).unwrap_err();
+    assert!(err.to_string().contains("#2 (") && !err.to_string().contains("#1 ("));
+
+    assert!(matches!(
+        decide(&state, &complete(1), &worker),
+        Err(DomainError::RuleViolated(ref m)) if m == "sub-task #1 is already done"
+    ));
+    assert!(matches!(
+        decide(&state, &complete(3), &worker),
+        Err(DomainError::NotFound {
+            kind: "sub-task",
+            ..
+        })
+    ));
+
+    let payload = decide(&state, &complete(2), &worker).unwrap();
+    fold(&mut state, payload, &worker);
+    let payload = decide(&state, &resolve, &worker).unwrap();
+    fold(&mut state, payload, &worker);
+    assert_eq!(state.status(), S::Resolved);
+    assert_eq!(state.timeline.len(), 8);
+    // Resolved, nothing more is broken down.
+    assert!(matches!(
+        decide(&state, &sub_task("district-water-bureau"), &worker),
+        Err(DomainError::IllegalTransition { .. })
+    ));
+}
+
+#[test]
+fn sub_tasks_are_bounded() {
+    let mut state = in_status(S::Assigned);
+    for _ in 0..decide::MAX_SUB_TASKS {
+        let payload = decide(&state, &sub_task("d"), &actor("x")).unwrap();
+        fold(&mut state, payload, &actor("x"));
+    }
+    assert!(matches!(
+        decide(&state, &sub_task("d"), &actor("x")),
+        Err(DomainError::RuleViolated(ref m)) if m.contains("50 sub-tasks")
+    ));
+}
+
+#[test]
+fn inspections_keep_their_findings_and_inspector() {
+    let office = actor("district-supervision-office");
+    let mut state = in_status(S::Resolved);
+    let payload = decide(&state, &inspection(), &office).unwrap();
+    fold(&mut state, payload, &office);
+    assert_eq!(state.status(), S::Resolved, "an inspection moves no status");
+    let visit = &state.inspections[0];
+    assert_eq!(visit.visited_on, "2026-12-01");
+    assert_eq!(visit.findings, "现场施工进度滞后");
+    assert!(visit.follow_up_required);
+    assert_eq!(visit.inspector, Some(office));
+    let last = state.timeline.last().unwrap();
+    assert_eq!(
+        (last.event_type.as_str(), last.note.as_str()),
+        ("InspectionRecorded", "现场施工进度滞后")
+    );
+    assert!(matches!(
+        decide(&in_status(S::Closed), &inspection(), &actor("x")),
+        Err(DomainError::IllegalTransition { .. })
+    ));
+}
+
+#[test]
+fn apply_refuses_sub_task_events_that_break_the_numbering() {
+    let state = in_status(S::InProgress);
+    let skipped = Payload::SubTaskAdded(pb::SubTaskAdded {
+        sub_task_id: 2,
+        department: "d".into(),
+        due_date: "2027-01-01".into(),
+        title: "x".into(),
+    });
+    let mut copy = state.clone();
+    let event = envelope(&state, skipped, &actor("x"));
+    assert!(matches!(
+        apply(&mut copy, &event, 9),
+        Err(ApplyError::NotApplicable { .. })
+    ));
+    let unknown = Payload::SubTaskCompleted(pb::SubTaskCompleted {
+        sub_task_id: 1,
+        note: String::new(),
+    });
+    let event = envelope(&state, unknown, &actor("x"));
+    assert!(matches!(
+        apply(&mut copy, &event, 9),
+        Err(ApplyError::NotApplicable { .. })
+    ));
+    assert_eq!(copy, state);
+}
+
+#[test]
 fn apply_refuses_gaps_foreign_events_and_unknown_payloads() {
     let state = in_status(S::Assigned);
     let started = Payload::RequestStarted(pb::RequestStarted::default());
@@ -364,9 +630,17 @@ fn request_ids_derive_from_agency_and_key() {
     assert_ne!(a, request_id_for("unit-1", "k2"));
 }
 
+/// Every command, and completions of the first sub-tasks (legal only once
+/// they were added, so not in [`every_command`]).
+fn sequence_commands() -> Vec<Command> {
+    let mut commands = every_command();
+    commands.extend([complete(1), complete(2)]);
+    commands
+}
+
 fn arbitrary_command() -> impl Strategy<Value = (Command, bool)> {
-    (0..every_command().len(), any::<bool>())
-        .prop_map(|(i, by_requester)| (every_command()[i].clone(), by_requester))
+    (0..sequence_commands().len(), any::<bool>())
+        .prop_map(|(i, by_requester)| (sequence_commands()[i].clone(), by_requester))
 }
 
 proptest! {
@@ -397,6 +671,11 @@ proptest! {
         if live.status() == S::Closed {
             prop_assert!(live.closed_at.is_some() && live.resolved_at.is_some());
         }
+        if matches!(live.status(), S::Resolved | S::Closed) {
+            prop_assert!(live.sub_tasks.iter().all(|t| t.done), "resolved with an open sub-task");
+        }
+        let ids: Vec<u32> = live.sub_tasks.iter().map(|t| t.id).collect();
+        prop_assert_eq!(ids, (1..=live.sub_tasks.len() as u32).collect::<Vec<_>>());
     }
 }
 

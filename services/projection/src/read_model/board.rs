@@ -3,11 +3,19 @@
 //!
 //! A request counts in five rows: the total, its department (`(unassigned)`
 //! until assigned), category, supervision level and direction. Each row holds
-//! fixed counters (submitted, open, awaiting confirmation, closed, rejected and
-//! close-time statistics). [`delta`] is a pure function of the request before
+//! fixed counters (submitted, open, awaiting confirmation, closed, rejected,
+//! close-time statistics and the requesters' satisfaction ratings). [`delta`] is a pure function of the request before
 //! and after an event: it subtracts the old request's contribution and adds
 //! the new one's, so a request that moves row (reassigned, escalated) or
 //! changes status leaves its old row and enters the new one.
+//!
+//! Satisfaction (满意度) counts ratings, read from the request like every
+//! other counter: a closed request counts under its close-out's rating (or
+//! as not rated when closed before ratings existed), and every 不满意 it
+//! received counts from the request's `dissatisfied_count`, which only
+//! grows, so the rating stays counted after the request is reopened,
+//! worked and closed again. Department rows count under the department the
+//! request is assigned to.
 //!
 //! Overdue depends on the day asked about, so it cannot be one counter.
 //! Instead `due/<row>/<YYYY-MM-DD>` counts the unresolved requests of a row
@@ -34,7 +42,7 @@ use super::keys::{DATE_LEN, ROW_PREFIX, due_date, due_key, read_u64, row_key};
 use super::{ReadModelError, counters};
 
 /// Counters per row, in this order.
-pub const FIELDS: usize = 12;
+pub const FIELDS: usize = 16;
 const SUBMITTED: usize = 0;
 const OPEN: usize = 1;
 const AWAITING_CONFIRMATION: usize = 2;
@@ -49,6 +57,10 @@ const WITHIN_7_DAYS: usize = 8;
 const WITHIN_30_DAYS: usize = 9;
 const WITHIN_90_DAYS: usize = 10;
 const OVER_90_DAYS: usize = 11;
+const SATISFIED: usize = 12;
+const BASICALLY_SATISFIED: usize = 13;
+const DISSATISFIED: usize = 14;
+const NOT_RATED: usize = 15;
 
 const DAY_SECONDS: i64 = 24 * 60 * 60;
 
@@ -149,6 +161,8 @@ fn counted_alike(a: &pb::Request, b: &pb::Request) -> bool {
         && a.due_date == b.due_date
         && a.submitted_at == b.submitted_at
         && a.closed_at == b.closed_at
+        && a.satisfaction == b.satisfaction
+        && a.dissatisfied_count == b.dissatisfied_count
 }
 
 impl Delta {
@@ -201,6 +215,17 @@ fn contribution(request: &pb::Request) -> CountDelta {
         counts[WITHIN_90_DAYS] = i64::from(seconds <= 90 * DAY_SECONDS);
         counts[OVER_90_DAYS] = i64::from(seconds > 90 * DAY_SECONDS);
     }
+    if status == RequestStatus::Closed {
+        let rated = match request.satisfaction() {
+            pb::Satisfaction::Satisfied => SATISFIED,
+            pb::Satisfaction::BasicallySatisfied => BASICALLY_SATISFIED,
+            // A close-out is never rated 不满意 (that reopens instead); a
+            // stored one would be damage, and counts as not rated.
+            pb::Satisfaction::Dissatisfied | pb::Satisfaction::Unspecified => NOT_RATED,
+        };
+        counts[rated] = 1;
+    }
+    counts[DISSATISFIED] = i64::from(request.dissatisfied_count);
     counts
 }
 
@@ -283,6 +308,12 @@ fn board_counts(counts: &Counts, overdue: u64) -> pb::BoardCounts {
             within_30_days: counts[WITHIN_30_DAYS],
             within_90_days: counts[WITHIN_90_DAYS],
             over_90_days: counts[OVER_90_DAYS],
+        }),
+        satisfaction: Some(pb::SatisfactionCounts {
+            satisfied: counts[SATISFIED],
+            basically_satisfied: counts[BASICALLY_SATISFIED],
+            dissatisfied: counts[DISSATISFIED],
+            not_rated: counts[NOT_RATED],
         }),
     }
 }
@@ -414,6 +445,7 @@ mod tests {
             (OPEN, -1),
             (AWAITING_CONFIRMATION, -1),
             (CLOSED, 1),
+            (NOT_RATED, 1),
             (CLOSE_COUNT, 1),
             (CLOSE_TOTAL_SECONDS, 3 * DAY_SECONDS),
             (WITHIN_7_DAYS, 1),
@@ -472,6 +504,69 @@ mod tests {
                 ("supervision_level:SUPERVISION_LEVEL_NONE", one.map(|c| -c)),
             ])
         );
+    }
+
+    #[test]
+    fn ratings_count_under_the_assigned_department() {
+        let resolved = with(&submitted(), |r| {
+            r.set_status(S::Resolved);
+            r.department = "housing".into();
+        });
+        let satisfied = with(&resolved, |r| {
+            r.set_status(S::Closed);
+            r.set_satisfaction(pb::Satisfaction::Satisfied);
+        });
+        let delta_satisfied = delta(Some(&resolved), &satisfied);
+        assert_eq!(
+            delta_satisfied.rows[&row_key("department:housing")][SATISFIED],
+            1
+        );
+        assert!(
+            !delta_satisfied
+                .rows
+                .contains_key(&row_key("department:(unassigned)")),
+            "only the assigned department's row moves"
+        );
+        let basically = with(&resolved, |r| {
+            r.set_status(S::Closed);
+            r.set_satisfaction(pb::Satisfaction::BasicallySatisfied);
+        });
+        let row = delta(Some(&resolved), &basically).rows[&row_key("department:housing")];
+        assert_eq!(row[BASICALLY_SATISFIED..=NOT_RATED], [1, 0, 0]);
+        assert_eq!(row[SATISFIED], 0);
+    }
+
+    #[test]
+    fn a_dissatisfied_rating_stays_counted_through_the_reopened_work() {
+        let resolved = with(&submitted(), |r| {
+            r.set_status(S::Resolved);
+            r.department = "housing".into();
+        });
+        let reopened = with(&resolved, |r| {
+            r.set_status(S::InProgress);
+            r.set_satisfaction(pb::Satisfaction::Dissatisfied);
+            r.dissatisfied_count = 1;
+        });
+        let change = delta(Some(&resolved), &reopened).rows[&row_key("department:housing")];
+        assert_eq!(change[DISSATISFIED], 1);
+        assert_eq!(change[AWAITING_CONFIRMATION], -1);
+        let closed = with(&reopened, |r| {
+            r.set_status(S::Closed);
+            r.set_satisfaction(pb::Satisfaction::Satisfied);
+        });
+        let change = delta(Some(&reopened), &closed).rows[&row_key("total:")];
+        assert_eq!(change[SATISFIED], 1);
+        assert_eq!(change[DISSATISFIED], 0, "the 不满意 is still counted, once");
+        assert_eq!(contribution(&closed)[DISSATISFIED], 1);
+    }
+
+    #[test]
+    fn a_close_out_from_before_ratings_counts_as_not_rated() {
+        let closed = with(&submitted(), |r| r.set_status(S::Closed));
+        let counts = contribution(&closed);
+        assert_eq!(counts[SATISFIED..=NOT_RATED], [0, 0, 0, 1]);
+        let open = contribution(&submitted());
+        assert_eq!(open[SATISFIED..=NOT_RATED], [0, 0, 0, 0]);
     }
 
     #[test]

@@ -82,8 +82,9 @@ use trees::Trees;
 /// concerns a person, with an index of the requests each person concerns;
 /// 5: a quarantine entry records the schema version of an event refused as
 /// written by a newer release; 6: a request's timeline is stored in its own
-/// tree, entry by entry, each note sealed on its own.
-pub const FORMAT: u64 = 6;
+/// tree, entry by entry, each note sealed on its own; 7: board rows hold
+/// four more counters, the requesters' satisfaction ratings.
+pub const FORMAT: u64 = 7;
 
 pub use checked::checked_envelope;
 pub use fold::BatchOutcome;

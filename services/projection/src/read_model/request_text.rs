@@ -5,7 +5,8 @@
 //! The fold opens the events with the key ([`super::sealed`]) and needs the
 //! text in the clear only while the domain's `apply` folds it: before, the
 //! text of the request's record is opened back into it; after, it (title,
-//! description, resolution, rejection reason) moves out again into
+//! description, resolution, rejection reason, the titles and notes of its
+//! sub-tasks, the findings of its inspections) moves out again into
 //! `sealed_text`, and the note of the event's new timeline entry is sealed
 //! on its own ([`seal_note`]): the timeline is stored apart
 //! ([`super::timeline`]) and the notes before are never opened again by the
@@ -55,11 +56,33 @@ fn note_aad(id: &str, version: u64) -> Vec<u8> {
 /// the live fold. The timeline is not part of the record (see
 /// [`seal_note`]).
 pub fn seal(request: &mut pb::Request, key: &DataKey) -> Result<(), CryptoError> {
+    // Sub-tasks and inspections stay in the record (their departments,
+    // dates and state are not personal); only their text moves out, kept
+    // in the same order so `open` puts each back in its place.
+    let sub_tasks = request
+        .sub_tasks
+        .iter_mut()
+        .map(|task| pb::SubTask {
+            title: std::mem::take(&mut task.title),
+            note: std::mem::take(&mut task.note),
+            ..Default::default()
+        })
+        .collect();
+    let inspections = request
+        .inspections
+        .iter_mut()
+        .map(|visit| pb::Inspection {
+            findings: std::mem::take(&mut visit.findings),
+            ..Default::default()
+        })
+        .collect();
     let text = pb::Request {
         title: std::mem::take(&mut request.title),
         description: std::mem::take(&mut request.description),
         resolution: std::mem::take(&mut request.resolution),
         rejection_reason: std::mem::take(&mut request.rejection_reason),
+        sub_tasks,
+        inspections,
         ..Default::default()
     };
     let sealed = key.seal_deterministic(&aad(request), &text.encode_to_vec())?;
@@ -100,6 +123,13 @@ pub fn open(request: &mut pb::Request, key: &DataKey) -> Result<(), CryptoError>
     request.description = text.description;
     request.resolution = text.resolution;
     request.rejection_reason = text.rejection_reason;
+    for (task, text) in request.sub_tasks.iter_mut().zip(text.sub_tasks) {
+        task.title = text.title;
+        task.note = text.note;
+    }
+    for (visit, text) in request.inspections.iter_mut().zip(text.inspections) {
+        visit.findings = text.findings;
+    }
     request.sealed_text = None;
     Ok(())
 }
@@ -175,4 +205,46 @@ pub fn fold(
             sealed_note,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use sy_domain::pii::Cipher;
+
+    use super::*;
+
+    #[test]
+    fn sub_task_and_inspection_text_is_sealed_with_the_request() {
+        let key = DataKey::generate(Cipher::Aes256Gcm).unwrap();
+        let clear = pb::Request {
+            id: "r1".into(),
+            title: "军人家庭困难".into(),
+            sub_tasks: vec![pb::SubTask {
+                id: 1,
+                department: "district-civil-affairs".into(),
+                due_date: "2027-01-01".into(),
+                title: "上门走访".into(),
+                done: true,
+                note: "已走访".into(),
+                ..Default::default()
+            }],
+            inspections: vec![pb::Inspection {
+                visited_on: "2026-12-01".into(),
+                findings: "家属反映情况属实".into(),
+                follow_up_required: true,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut sealed = clear.clone();
+        seal(&mut sealed, &key).unwrap();
+        let task = &sealed.sub_tasks[0];
+        assert_eq!((task.title.as_str(), task.note.as_str()), ("", ""));
+        assert_eq!((task.id, task.done), (1, true), "what is not text stays");
+        assert_eq!(task.department, "district-civil-affairs");
+        assert_eq!(sealed.inspections[0].findings, "");
+        assert!(sealed.inspections[0].follow_up_required);
+        open(&mut sealed, &key).unwrap();
+        assert_eq!(sealed, clear);
+    }
 }

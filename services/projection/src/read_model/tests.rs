@@ -76,8 +76,14 @@ fn resolve() -> Command {
 }
 
 fn close() -> Command {
+    rated(pb::Satisfaction::Satisfied)
+}
+
+/// The requester's confirmation rated `satisfaction`.
+fn rated(satisfaction: pb::Satisfaction) -> Command {
     Command::Close {
-        note: "确认".into(),
+        note: "东侧仍积水".into(),
+        satisfaction,
     }
 }
 
@@ -630,6 +636,56 @@ fn a_list_call_examines_a_bounded_number_of_entries() {
     assert!(rest.next_page_token.is_empty(), "the rest fits the budget");
 }
 
+#[test]
+fn the_board_counts_ratings_per_department() {
+    let (_dir, model) = open();
+    let mut log = Log::default();
+    closed_request(&mut log, &id(1));
+    // Rated 不满意: reopened, worked again, then closed 基本满意.
+    let twice = id(2);
+    log.must(&twice, &submit(), REQUESTER);
+    log.must(&twice, &assign(WORKER, date(2027, 3, 1)), WORKER);
+    log.must(&twice, &start(), WORKER);
+    log.must(&twice, &resolve(), WORKER);
+    log.must(&twice, &rated(pb::Satisfaction::Dissatisfied), REQUESTER);
+    model
+        .apply_batch(&log.events, &BatchKeys::default())
+        .unwrap();
+    let board = model.board(date(2026, 12, 1)).unwrap();
+    let ratings = |counts: &pb::BoardCounts| counts.satisfaction.unwrap();
+    let worker = row(&board.by_department, WORKER);
+    assert_eq!(worker.open, 1, "the dissatisfied one is worked again");
+    assert_eq!(
+        ratings(worker),
+        pb::SatisfactionCounts {
+            satisfied: 1,
+            dissatisfied: 1,
+            ..Default::default()
+        }
+    );
+
+    let seen = log.events.len();
+    log.must(&twice, &resolve(), WORKER);
+    log.must(
+        &twice,
+        &rated(pb::Satisfaction::BasicallySatisfied),
+        REQUESTER,
+    );
+    model
+        .apply_batch(&log.events[seen..], &BatchKeys::default())
+        .unwrap();
+    let board = model.board(date(2026, 12, 1)).unwrap();
+    let expected = pb::SatisfactionCounts {
+        satisfied: 1,
+        basically_satisfied: 1,
+        dissatisfied: 1,
+        not_rated: 0,
+    };
+    assert_eq!(ratings(row(&board.by_department, WORKER)), expected);
+    assert_eq!(ratings(&total(&board)), expected);
+    assert_eq!(total(&board).closed, 2);
+}
+
 /// The board tree's entries, and each index's keys in order.
 type Recomputed = (BTreeMap<Vec<u8>, Vec<u8>>, BTreeMap<Index, Vec<Vec<u8>>>);
 
@@ -689,6 +745,8 @@ fn every_command() -> Vec<Command> {
         },
         resolve(),
         close(),
+        rated(pb::Satisfaction::BasicallySatisfied),
+        rated(pb::Satisfaction::Dissatisfied),
         Command::Reject {
             reason: "不属于职责范围".into(),
         },
@@ -708,6 +766,20 @@ fn every_command() -> Vec<Command> {
         Command::ChangeDueDate {
             due_date: date(2027, 4, 1),
             reason: "雨季顺延".into(),
+        },
+        Command::AddSubTask {
+            department: Code::parse("d", "district-water-bureau").unwrap(),
+            due_date: date(2027, 2, 1),
+            title: "铺设主管道".into(),
+        },
+        Command::CompleteSubTask {
+            sub_task_id: 1,
+            note: "已铺设".into(),
+        },
+        Command::RecordInspection {
+            visited_on: date(2026, 12, 1),
+            findings: "进度滞后".into(),
+            follow_up_required: true,
         },
     ]
 }
