@@ -139,6 +139,15 @@ impl ServiceBuilder {
         self.arg(flag).arg(value.to_string())
     }
 
+    /// `--flag value` in place of any `--flag` given before (a replica built
+    /// from another service's flags, on a port of its own).
+    pub fn set_flag(mut self, flag: &str, value: impl ToString) -> Self {
+        if let Some(at) = self.args.iter().position(|arg| arg == flag) {
+            self.args.drain(at..(at + 2).min(self.args.len()));
+        }
+        self.flag(flag, value)
+    }
+
     /// Sets an environment variable of the process.
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
         self.envs

@@ -54,6 +54,12 @@ pub fn clock_action(effect: &'static str, outcome: &'static str) {
         .increment(1);
 }
 
+/// `sy_intake_clock_ticks_total`: ticks of the supervision clocks that ran
+/// to their end (every due action recorded, refused or failed).
+pub fn clock_ticked() {
+    metrics::counter!("sy_intake_clock_ticks_total").increment(1);
+}
+
 /// `sy_intake_clock_requests`: open requests the supervision clocks watch.
 pub fn clocks_watched(requests: usize) {
     metrics::gauge!("sy_intake_clock_requests").set(requests as f64);

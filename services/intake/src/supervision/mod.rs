@@ -84,6 +84,7 @@ pub async fn run(clocks: Clocks, log: EventLog, pipeline: Arc<Pipeline>) {
             continue;
         }
         tick(&clocks, &index, &pipeline).await;
+        metrics::clock_ticked();
     }
 }
 
