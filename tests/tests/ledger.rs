@@ -358,6 +358,25 @@ async fn a_malformed_ledger_is_refused_row_by_row_and_writes_nothing() -> anyhow
         &HEADER,
         &["A-1", "A-2", "A-3", "A-4", "A-5"].map(good_row),
     )?;
+    let (file, policy) = (fixed.display().to_string(), policy_file(&sys));
+    let out = sy_ok(
+        &sys,
+        &[
+            "ledger",
+            "import",
+            &file,
+            "--policy-file",
+            &policy,
+            "--dry-run",
+        ],
+    )
+    .await?;
+    assert!(out.contains("5 rows are good; nothing written"), "{out}");
+    assert_eq!(
+        sys.log_position().await?,
+        before,
+        "a dry run writes nothing"
+    );
     let (code, out) = import(&sys, &fixed).await?;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("imported 5 rows"), "{out}");
