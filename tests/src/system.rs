@@ -206,6 +206,34 @@ impl System {
         crate::process::sy(args.iter().copied().chain(place)).await
     }
 
+    /// Runs the real `sy` binary with `args` against this system's gRPC
+    /// services, as `agency` (a secured system's clients: its CA and the
+    /// agency's token from `sy setup`); returns its exit code and output.
+    pub async fn sy_as(&self, agency: &str, args: &[&str]) -> anyhow::Result<(i32, String)> {
+        let intake = self.intake.endpoint();
+        let query = self.projection().endpoint();
+        let mut line: Vec<std::ffi::OsString> = [
+            "--intake-url",
+            intake.as_str(),
+            "--query-url",
+            query.as_str(),
+            "--agency",
+            agency,
+            "--timeout-ms",
+            "30000",
+        ]
+        .iter()
+        .map(Into::into)
+        .collect();
+        if let Some(secrets) = self.nats.secrets() {
+            line.extend(["--ca".into(), secrets.ca().into_os_string()]);
+            line.push("--credentials-dir".into());
+            line.push(secrets.path().join("clients").into_os_string());
+        }
+        line.extend(args.iter().map(Into::into));
+        crate::process::sy(line).await
+    }
+
     /// The directory holding this system's files: every projection's data
     /// dir and its keys (not NATS's store: see `nats.store_dir()`).
     pub fn root(&self) -> &std::path::Path {

@@ -17,8 +17,6 @@ const SUPERVISION: &str = "district-supervision-office";
 /// Runs `sy` against one secured system as one agency or another.
 struct Clerk<'a> {
     sys: &'a System,
-    ca: String,
-    credentials: String,
 }
 
 /// What a write printed: `<kind> <id> version <v> position <p>`.
@@ -32,33 +30,12 @@ struct Written {
 
 impl<'a> Clerk<'a> {
     fn new(sys: &'a System) -> Self {
-        let secrets = sys.nats.secrets().expect("a secured system");
-        Self {
-            sys,
-            ca: secrets.ca().display().to_string(),
-            credentials: secrets.path().join("clients").display().to_string(),
-        }
+        Self { sys }
     }
 
     /// `sy ARGS` as `agency`: its exit code and output.
     async fn sy(&self, agency: &str, args: &[&str]) -> anyhow::Result<(i32, String)> {
-        let intake = self.sys.intake.endpoint();
-        let query = self.sys.projection().endpoint();
-        let connection = [
-            "--intake-url",
-            intake.as_str(),
-            "--query-url",
-            query.as_str(),
-            "--ca",
-            self.ca.as_str(),
-            "--credentials-dir",
-            self.credentials.as_str(),
-            "--agency",
-            agency,
-            "--timeout-ms",
-            "30000",
-        ];
-        sy_tests::process::sy(connection.iter().chain(args)).await
+        self.sys.sy_as(agency, args).await
     }
 
     /// `sy ARGS` as `agency`, which must succeed; its output.

@@ -1,6 +1,7 @@
 //! The command line: every subcommand, flag and environment variable of `sy`,
 //! declared with clap derive so `sy --help` is the reference.
 
+mod ledger;
 mod placements;
 mod requests;
 
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
+pub use ledger::*;
 pub use placements::*;
 pub use requests::*;
 
@@ -136,6 +138,12 @@ pub enum Command {
     Requests {
         #[command(subcommand)]
         command: RequestsCommand,
+    },
+    /// Ledgers (台账) in and out: export the request ledger of a period or
+    /// the board as CSV or XLSX; import requests from an XLSX ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
     },
     /// Ask a service's gRPC health endpoint; exits 0 only when SERVING.
     Health(HealthArgs),

@@ -34,6 +34,10 @@
 //! `migrate` copies a log written before personal data was sealed into a
 //! new, sealed one.
 //!
+//! Ledgers: `ledger` exports the request ledger (台账) and the board as
+//! CSV or XLSX and imports requests from an XLSX ledger, every row checked
+//! before anything is written.
+//!
 //! Fault campaigns: `soak` keeps a steady, retrying load of the demo's
 //! submissions and reads on the services while a script injects faults, and
 //! checks the log against what was acknowledged.
@@ -76,6 +80,7 @@ pub mod error;
 pub mod export;
 pub mod history;
 pub mod kek;
+pub mod ledger;
 pub mod load;
 pub mod log;
 pub mod migrate;
@@ -147,6 +152,10 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Requests {
             command: RequestsCommand::Step(step),
         } => verbs::requests(&endpoints, &rpc::actor(&cli.agency, &cli.user)?, &step).await,
+        Command::Ledger { command } => {
+            let operator = rpc::actor(&cli.agency, &cli.user)?;
+            ledger::run(&endpoints, &operator, &command).await
+        }
         Command::Health(health) => run_health(&health, endpoints.timeout).await,
         Command::Export(export) => export::run(&export, endpoints.timeout).await,
         Command::Verify(verify) => verify::run(&verify, endpoints.timeout).await,
