@@ -25,6 +25,7 @@
 //! room (see `follow`).
 #![forbid(unsafe_code)]
 
+mod board_request;
 mod config;
 mod data_dir;
 mod follow;

@@ -3,8 +3,9 @@
 //!
 //! A request counts in five rows: the total, its department (`(unassigned)`
 //! until assigned), category, supervision level and direction. Each row holds
-//! fixed counters (submitted, open, awaiting confirmation, closed, rejected and
-//! close-time statistics). [`delta`] is a pure function of the request before
+//! fixed counters (submitted, open, awaiting confirmation, closed, rejected,
+//! close-time statistics, and closed on or before the due date, for the
+//! on-time close rate). [`delta`] is a pure function of the request before
 //! and after an event: it subtracts the old request's contribution and adds
 //! the new one's, so a request that moves row (reassigned, escalated) or
 //! changes status leaves its old row and enters the new one.
@@ -22,6 +23,10 @@
 //! confused with another row's (a row's due keys have exactly its prefix's
 //! length plus ten). Counters that fall to zero are removed, so the tree is a
 //! function of the counts alone.
+//!
+//! The same tree holds the board by period and place
+//! ([`super::board_period`]), which reuses this module's per-request
+//! contribution and row rendering.
 
 use std::collections::BTreeMap;
 
@@ -29,12 +34,13 @@ use jiff::civil::Date;
 use sy_domain::event::to_jiff;
 use sy_domain::pb::{self, RequestStatus};
 use sy_domain::request::{is_open, is_unresolved};
+use sy_domain::validate::china_date;
 
 use super::keys::{DATE_LEN, ROW_PREFIX, due_date, due_key, read_u64, row_key};
 use super::{ReadModelError, counters};
 
 /// Counters per row, in this order.
-pub const FIELDS: usize = 12;
+pub const FIELDS: usize = 14;
 const SUBMITTED: usize = 0;
 const OPEN: usize = 1;
 const AWAITING_CONFIRMATION: usize = 2;
@@ -49,6 +55,9 @@ const WITHIN_7_DAYS: usize = 8;
 const WITHIN_30_DAYS: usize = 9;
 const WITHIN_90_DAYS: usize = 10;
 const OVER_90_DAYS: usize = 11;
+/// Closed requests that had a due date, and those closed on or before it.
+const CLOSED_WITH_DUE_DATE: usize = 12;
+const CLOSED_ON_TIME: usize = 13;
 
 const DAY_SECONDS: i64 = 24 * 60 * 60;
 
@@ -104,12 +113,19 @@ impl Dimension {
     fn key_of(self, request: &pb::Request) -> &str {
         match self {
             Dimension::Total => "",
-            Dimension::Department if request.department.is_empty() => UNASSIGNED,
-            Dimension::Department => &request.department,
+            Dimension::Department => department_of(request),
             Dimension::Category => request.category().as_str_name(),
             Dimension::SupervisionLevel => request.supervision_level().as_str_name(),
             Dimension::Direction => request.direction().as_str_name(),
         }
+    }
+}
+
+/// The department row a request counts in.
+pub fn department_of(request: &pb::Request) -> &str {
+    match request.department.as_str() {
+        "" => UNASSIGNED,
+        department => department,
     }
 }
 
@@ -132,10 +148,7 @@ pub fn delta(before: Option<&pb::Request>, after: &pb::Request) -> Delta {
         delta.add(before, -1);
     }
     delta.add(after, 1);
-    delta
-        .rows
-        .retain(|_, counts| counts.iter().any(|c| *c != 0));
-    delta.due.retain(|_, count| *count != 0);
+    delta.prune();
     delta
 }
 
@@ -165,15 +178,26 @@ impl Delta {
         }
     }
 
+    /// Drops the entries that net to zero.
+    pub fn prune(&mut self) {
+        self.rows.retain(|_, counts| counts.iter().any(|c| *c != 0));
+        self.due.retain(|_, count| *count != 0);
+    }
+
+    /// Adds `sign` times `counts` to the row counters at `key`.
+    pub fn add_row(&mut self, key: String, counts: &CountDelta, sign: i64) {
+        let entry = self.rows.entry(key).or_insert([0; FIELDS]);
+        for (total, count) in entry.iter_mut().zip(counts) {
+            *total += sign * count;
+        }
+    }
+
     fn add(&mut self, request: &pb::Request, sign: i64) {
         let counts = contribution(request);
         let due = due_date(request).filter(|_| is_unresolved(request.status()));
         for dimension in Dimension::ALL {
             let row = dimension.row_of(request);
-            let entry = self.rows.entry(row_key(&row)).or_insert([0; FIELDS]);
-            for (total, count) in entry.iter_mut().zip(counts) {
-                *total += sign * count;
-            }
+            self.add_row(row_key(&row), &counts, sign);
             if let Some(date) = due {
                 *self.due.entry(due_key(&row, date)).or_default() += sign;
             }
@@ -182,7 +206,7 @@ impl Delta {
 }
 
 /// What one request adds to each row it counts in.
-fn contribution(request: &pb::Request) -> CountDelta {
+pub fn contribution(request: &pb::Request) -> CountDelta {
     let status = request.status();
     let mut counts = [0; FIELDS];
     counts[SUBMITTED] = 1;
@@ -200,6 +224,14 @@ fn contribution(request: &pb::Request) -> CountDelta {
         counts[WITHIN_30_DAYS] = i64::from(seconds <= 30 * DAY_SECONDS);
         counts[WITHIN_90_DAYS] = i64::from(seconds <= 90 * DAY_SECONDS);
         counts[OVER_90_DAYS] = i64::from(seconds > 90 * DAY_SECONDS);
+    }
+    if status == RequestStatus::Closed
+        && let Some(due) = due_date(request)
+    {
+        counts[CLOSED_WITH_DUE_DATE] = 1;
+        let closed_on = to_jiff(request.closed_at.as_ref()).map(china_date);
+        counts[CLOSED_ON_TIME] =
+            i64::from(closed_on.is_some_and(|day| day.to_string().as_str() <= due));
     }
     counts
 }
@@ -263,8 +295,11 @@ fn overdue(tree: &sled::Tree, row: &str, as_of: &str) -> Result<u64, ReadModelEr
     Ok(overdue)
 }
 
-fn board_counts(counts: &Counts, overdue: u64) -> pb::BoardCounts {
+/// A row as served, from its counters and its overdue count; the age of
+/// what awaits confirmation is left to the caller.
+pub fn board_counts(counts: &Counts, overdue: u64) -> pb::BoardCounts {
     let close_count = counts[CLOSE_COUNT];
+    let with_due = counts[CLOSED_WITH_DUE_DATE];
     pb::BoardCounts {
         submitted: counts[SUBMITTED],
         open: counts[OPEN],
@@ -284,6 +319,14 @@ fn board_counts(counts: &Counts, overdue: u64) -> pb::BoardCounts {
             within_90_days: counts[WITHIN_90_DAYS],
             over_90_days: counts[OVER_90_DAYS],
         }),
+        closed_with_due_date: with_due,
+        closed_on_time: counts[CLOSED_ON_TIME],
+        on_time_close_rate: match with_due {
+            0 => 0.0,
+            // Counts stay far below 2^53: exact as f64.
+            with_due => counts[CLOSED_ON_TIME] as f64 / with_due as f64,
+        },
+        awaiting_age: None,
     }
 }
 
