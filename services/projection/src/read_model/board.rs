@@ -133,7 +133,11 @@ pub fn department_of(request: &pb::Request) -> &str {
 /// Entries that net to zero are dropped.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Delta {
+    /// Counters of [`FIELDS`] values: the rows here, and the period rows of
+    /// [`super::board_period`].
     pub rows: BTreeMap<String, CountDelta>,
+    /// Single counters: the due counters here, and the dated counters of
+    /// [`super::board_period`].
     pub due: BTreeMap<String, i64>,
 }
 
@@ -491,6 +495,32 @@ mod tests {
         let untimed = contribution(&with(&submitted(), |r| r.set_status(S::Closed)));
         assert_eq!(untimed[CLOSED], 1);
         assert_eq!(untimed[CLOSE_COUNT], 0, "no close time without timestamps");
+    }
+
+    #[test]
+    fn a_close_on_the_due_day_in_china_time_is_on_time() {
+        // SUBMITTED_AT + 10 days is 2026-06-08 in China; due that day.
+        let closed_at = |seconds: i64| {
+            contribution(&with(&submitted(), |r| {
+                r.set_status(S::Closed);
+                r.due_date = "2026-06-08".into();
+                r.closed_at = Some(prost_types::Timestamp {
+                    seconds: SUBMITTED_AT + seconds,
+                    nanos: 0,
+                });
+            }))
+        };
+        let on_the_day = closed_at(10 * DAY_SECONDS);
+        assert_eq!(on_the_day[CLOSED_WITH_DUE_DATE..=CLOSED_ON_TIME], [1, 1]);
+        let next_day = closed_at(11 * DAY_SECONDS);
+        assert_eq!(next_day[CLOSED_WITH_DUE_DATE..=CLOSED_ON_TIME], [1, 0]);
+        let counts = board_counts(&counters::add([0; FIELDS], &on_the_day).map(|c| c * 3), 0);
+        let late = board_counts(&counters::add([0; FIELDS], &next_day), 0);
+        assert_eq!(counts.on_time_close_rate, 1.0);
+        assert_eq!(late.on_time_close_rate, 0.0);
+        let undated = contribution(&with(&submitted(), |r| r.set_status(S::Closed)));
+        assert_eq!(undated[CLOSED_WITH_DUE_DATE..=CLOSED_ON_TIME], [0, 0]);
+        assert_eq!(board_counts(&[0; FIELDS], 0).on_time_close_rate, 0.0);
     }
 
     #[test]
