@@ -125,8 +125,9 @@ async fn the_board_filters_by_period_and_place_and_shows_on_time_and_waiting() -
 async fn bad_board_filters_are_refused_by_field() -> anyhow::Result<()> {
     let sys = System::start().await?;
     let query = sys.query();
-    let cases: [(Change, &str); 6] = [
+    let cases: [(Change, &str); 7] = [
         (|r| r.area = "5001".into(), "area"),
+        (|r| r.area = "500107001002".into(), "area"),
         (|r| r.area = "500106000000".into(), "area"),
         (
             |r| {

@@ -1,13 +1,13 @@
 //! The filters of `GetClearanceBoard`, checked at the edge: every bad field
 //! is reported at once, by name, before the read model is touched. A period
 //! is a year or a from/to pair, never both; an area is a street or a
-//! community, because the board's counters are kept for those two levels
-//! only (see `crate::read_model::BoardFilter`).
+//! community of a served district, because the board's counters are kept
+//! for those two levels only (see `crate::read_model::BoardFilter`).
 
 use jiff::civil::Date;
 use sy_domain::error::FieldViolation;
 use sy_domain::pb;
-use sy_domain::validate::{self, Code, Violations, china_date};
+use sy_domain::validate::{self, Code, Districts, Violations, china_date};
 use tonic::Status;
 
 use crate::read_model::BoardFilter;
@@ -17,6 +17,7 @@ use sy_api::status::from_domain;
 /// The day the board is reckoned at, and its filter (`None`: unfiltered).
 pub(crate) fn parse(
     request: &pb::GetClearanceBoardRequest,
+    districts: &Districts,
 ) -> Result<(Date, Option<BoardFilter>), Status> {
     let mut v = Violations::default();
     let as_of = match request.as_of.as_str() {
@@ -26,7 +27,7 @@ pub(crate) fn parse(
     let period = period(&mut v, request);
     let area = match request.area.as_str() {
         "" => Some(None),
-        area => v.check(street_or_community(area)).map(Some),
+        area => v.check(street_or_community(area, districts)).map(Some),
     };
     let requester = match request.requester.as_str() {
         "" => Some(None),
@@ -95,15 +96,21 @@ fn year(year: u32) -> Result<(Date, Date), FieldViolation> {
     Ok((first, last))
 }
 
-/// A street (9 digits, or 12 ending in `000`) or community (12 digits) code,
-/// as the board's counters key it.
-fn street_or_community(area: &str) -> Result<String, FieldViolation> {
+/// A street (9 digits, or 12 ending in `000`) or community (12 digits) code
+/// in one of `districts`, as the board's counters key it.
+fn street_or_community(area: &str, districts: &Districts) -> Result<String, FieldViolation> {
     let bad = |reason: &str| FieldViolation::new("area", reason);
     if !area.bytes().all(|b| b.is_ascii_digit()) || !matches!(area.len(), 9 | 12) {
         return Err(bad("must be a 9-digit street or 12-digit community code"));
     }
     if &area[6..9] == "000" {
         return Err(bad("must name a street or community, not a whole district"));
+    }
+    if !districts.contains(&area[..6]) {
+        return Err(bad(&format!(
+            "district {} is not served by this deployment",
+            &area[..6]
+        )));
     }
     Ok(match area.strip_suffix("000") {
         Some(street) if area.len() == 12 => street.to_string(),
@@ -124,6 +131,12 @@ mod tests {
         };
         change(&mut request);
         request
+    }
+
+    fn parse(
+        request: &pb::GetClearanceBoardRequest,
+    ) -> Result<(Date, Option<BoardFilter>), Status> {
+        super::parse(request, &Districts::parse("500106").unwrap())
     }
 
     /// A change to a valid request, in a table of bad ones.
@@ -175,8 +188,9 @@ mod tests {
 
     #[test]
     fn bad_filters_are_refused_by_field() {
-        let cases: [(Change, &str); 9] = [
+        let cases: [(Change, &str); 10] = [
             (|r| r.area = "5001".into(), "area"),
+            (|r| r.area = "500107001".into(), "area"),
             (|r| r.area = "500106000000".into(), "area"),
             (|r| r.area = "50010600a".into(), "area"),
             (|r| r.year = 12, "year"),

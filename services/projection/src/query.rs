@@ -24,7 +24,7 @@ use sy_api::status::{from_domain, invalid_field};
 use sy_domain::event::{hash, subject};
 use sy_domain::pb;
 use sy_domain::request::KIND;
-use sy_domain::validate::{self, AreaCode, Code, Violations};
+use sy_domain::validate::{self, AreaCode, Code, Districts, Violations};
 use sy_eventlog::{EventLog, LogError};
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
@@ -50,6 +50,8 @@ pub(crate) struct QueryService {
     stop: Stop,
     read_only: bool,
     watches: Watches,
+    /// The districts a board's area must lie in.
+    districts: Districts,
 }
 
 impl QueryService {
@@ -59,6 +61,7 @@ impl QueryService {
         stop: Stop,
         read_only: bool,
         watches: Watches,
+        districts: Districts,
     ) -> Self {
         Self {
             reads,
@@ -66,6 +69,7 @@ impl QueryService {
             stop,
             read_only,
             watches,
+            districts,
         }
     }
 
@@ -197,7 +201,7 @@ impl Query for QueryService {
         request: Request<pb::GetClearanceBoardRequest>,
     ) -> Result<Response<pb::ClearanceBoard>, Status> {
         let request = request.into_inner();
-        let (as_of, filter) = board_request::parse(&request)?;
+        let (as_of, filter) = board_request::parse(&request, &self.districts)?;
         let position = self.reads.reached(request.min_position).await?;
         let mut board = self
             .reads
