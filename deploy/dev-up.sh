@@ -185,7 +185,7 @@ LOG_FILE="$DATA/projection.log" PID_FILE="$DATA/projection.pid" \
   start_bg env SY_LISTEN="$QUERY_ADDR" SY_METRICS_LISTEN="$QUERY_METRICS_ADDR" \
     SY_NATS_USER=projection SY_NATS_PASSWORD_FILE="$SECRETS/nats/projection.password" \
     SY_TLS_CERT="$SECRETS/projection/server.pem" SY_TLS_KEY="$SECRETS/projection/server.key" \
-    SY_DATA_DIR="$DATA/projection" "$BIN/sy-projection"
+    SY_DISTRICTS=500106 SY_DATA_DIR="$DATA/projection" "$BIN/sy-projection"
 QUERY_PID=$STARTED_PID
 
 wait_for_log "$DATA/intake.log" "listening" "$INTAKE_PID" 60

@@ -124,6 +124,7 @@ pub async fn board(
         .get_clearance_board(pb::GetClearanceBoardRequest {
             as_of: as_of.to_string(),
             min_position,
+            ..Default::default()
         })
         .await
         .context("GetClearanceBoard")?

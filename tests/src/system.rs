@@ -414,6 +414,7 @@ pub async fn wait_applied(query: &QueryClient, position: u64) -> anyhow::Result<
                     .get_clearance_board(pb::GetClearanceBoardRequest {
                         as_of: String::new(),
                         min_position: position,
+                        ..Default::default()
                     })
                     .await?
                     .into_inner();

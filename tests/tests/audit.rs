@@ -218,6 +218,7 @@ async fn a_read_only_replica_serves_its_data_dir_as_it_is() -> anyhow::Result<()
         .get_clearance_board(pb::GetClearanceBoardRequest {
             as_of: String::new(),
             min_position: after,
+            ..Default::default()
         })
         .await;
     assert_eq!(unreachable.unwrap_err().code(), tonic::Code::Unavailable);

@@ -176,6 +176,7 @@ async fn a_position_beyond_the_log_is_unavailable_after_a_bounded_wait() -> anyh
         .get_clearance_board(pb::GetClearanceBoardRequest {
             as_of: String::new(),
             min_position: far,
+            ..Default::default()
         })
         .await
         .expect_err("not applied");

@@ -883,11 +883,32 @@ pub struct PlacementsDemoArgs {
     pub concurrency: u32,
 }
 
+/// With any of the period, area, requester or direction filters, the board
+/// counts only the matching requests, by department.
 #[derive(Debug, Args)]
 pub struct BoardArgs {
-    /// Day ("YYYY-MM-DD", Asia/Shanghai) for the overdue counts; default today.
+    /// Day ("YYYY-MM-DD", Asia/Shanghai) for the overdue counts and the age of
+    /// items awaiting confirmation; default today.
     #[arg(long)]
     pub as_of: Option<String>,
+    /// Only requests filed in this year (China time).
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub year: Option<u32>,
+    /// Only requests filed from this day ("YYYY-MM-DD") ...
+    #[arg(long, requires = "to")]
+    pub from: Option<String>,
+    /// ... through this day, included.
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
+    /// Only requests of this street (9 digits) or community (12 digits).
+    #[arg(long)]
+    pub area: Option<String>,
+    /// Only requests filed by this agency.
+    #[arg(long)]
+    pub requester: Option<String>,
+    /// Only requests of this direction.
+    #[arg(long, value_enum)]
+    pub direction: Option<DirectionArg>,
     /// Wait until the projection has applied this stream position.
     #[arg(long, default_value_t = 0)]
     pub min_position: u64,

@@ -337,8 +337,17 @@ async fn run_placements_demo(
 
 async fn run_board(endpoints: &Endpoints, args: &BoardArgs) -> Result<(), Error> {
     let mut query = endpoints.query().await?;
-    let as_of = args.as_of.clone().unwrap_or_default();
-    let board = rpc::clearance_board(&mut query, as_of, args.min_position).await?;
+    let request = pb::GetClearanceBoardRequest {
+        as_of: args.as_of.clone().unwrap_or_default(),
+        min_position: args.min_position,
+        year: args.year.unwrap_or_default(),
+        from: args.from.clone().unwrap_or_default(),
+        to: args.to.clone().unwrap_or_default(),
+        area: args.area.clone().unwrap_or_default(),
+        requester: args.requester.clone().unwrap_or_default(),
+        direction: args.direction.map_or(0, |d| pb::Direction::from(d) as i32),
+    };
+    let board = rpc::filtered_board(&mut query, request).await?;
     say_raw!("{}", render::board(&board));
     Ok(())
 }

@@ -360,13 +360,22 @@ pub async fn clearance_board(
     as_of: String,
     min_position: u64,
 ) -> Result<pb::ClearanceBoard, Error> {
+    let request = pb::GetClearanceBoardRequest {
+        as_of,
+        min_position,
+        ..Default::default()
+    };
+    filtered_board(query, request).await
+}
+
+/// The close-out board as `request` asks for it (a period, an area, a
+/// requester, a direction).
+pub async fn filtered_board(
+    query: &mut QueryClient<Channel>,
+    request: pb::GetClearanceBoardRequest,
+) -> Result<pb::ClearanceBoard, Error> {
     read_with_retry("GetClearanceBoard", async || {
-        query
-            .get_clearance_board(pb::GetClearanceBoardRequest {
-                as_of: as_of.clone(),
-                min_position,
-            })
-            .await
+        query.get_clearance_board(request.clone()).await
     })
     .await
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use sy_api::args::CommonArgs;
+use sy_domain::validate::Districts;
 
 /// The projection: folds the event log into sled and serves `shuangyong.v1.Query`.
 #[derive(Debug, Clone, Parser)]
@@ -78,6 +79,11 @@ pub struct Config {
     /// one more is RESOURCE_EXHAUSTED.
     #[arg(long, env = "SY_MAX_WATCHES_PER_CALLER", default_value_t = 8)]
     pub max_watches_per_caller: usize,
+
+    /// Districts served (6-digit codes, comma-separated), as intake is
+    /// told: a board asked for an area outside them is refused.
+    #[arg(long, env = "SY_DISTRICTS", default_value = "500106", value_parser = Districts::parse)]
+    pub districts: Districts,
 }
 
 impl Config {

@@ -25,6 +25,7 @@
 //! room (see `follow`).
 #![forbid(unsafe_code)]
 
+mod board_request;
 mod config;
 mod data_dir;
 mod follow;
@@ -260,6 +261,7 @@ pub async fn serve(
         Stop(stop_rx.clone()),
         config.read_only,
         watches::Watches::new(config.max_watches_per_caller.max(1)),
+        config.districts.clone(),
     );
 
     let addr = listener.local_addr().map_err(RunError::LocalAddr)?;

@@ -20,17 +20,18 @@ use futures::stream::BoxStream;
 use prost::Message;
 use sy_api::identity::Principal;
 use sy_api::pb::query_server::Query;
-use sy_api::status::{from_domain, invalid_argument, invalid_field};
+use sy_api::status::{from_domain, invalid_field};
 use sy_domain::event::{hash, subject};
 use sy_domain::pb;
 use sy_domain::request::KIND;
-use sy_domain::validate::{self, AreaCode, Code, Violations, china_date};
+use sy_domain::validate::{self, AreaCode, Code, Districts, Violations};
 use sy_eventlog::{EventLog, LogError};
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 use tracing::warn;
 
 use crate::Stop;
+use crate::board_request;
 use crate::live::Live;
 use crate::read_model::{ListFilter, ReadModel, ReadModelError, StoredRequest, request_text};
 use crate::redact::redact;
@@ -49,6 +50,8 @@ pub(crate) struct QueryService {
     stop: Stop,
     read_only: bool,
     watches: Watches,
+    /// The districts a board's area must lie in.
+    districts: Districts,
 }
 
 impl QueryService {
@@ -58,6 +61,7 @@ impl QueryService {
         stop: Stop,
         read_only: bool,
         watches: Watches,
+        districts: Districts,
     ) -> Self {
         Self {
             reads,
@@ -65,6 +69,7 @@ impl QueryService {
             stop,
             read_only,
             watches,
+            districts,
         }
     }
 
@@ -196,16 +201,13 @@ impl Query for QueryService {
         request: Request<pb::GetClearanceBoardRequest>,
     ) -> Result<Response<pb::ClearanceBoard>, Status> {
         let request = request.into_inner();
-        let as_of = match request.as_of.as_str() {
-            "" => china_date(jiff::Timestamp::now()),
-            day => validate::date("as_of", day).map_err(|v| invalid_argument(&[v]))?,
-        };
+        let (as_of, filter) = board_request::parse(&request, &self.districts)?;
         let position = self.reads.reached(request.min_position).await?;
         let mut board = self
             .reads
             .live
             .model()
-            .and_then(|model| model.board(as_of))
+            .and_then(|model| model.board(as_of, filter.as_ref()))
             .map_err(internal)?;
         board.position = position;
         Ok(Response::new(board))

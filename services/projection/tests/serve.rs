@@ -308,6 +308,7 @@ async fn projection_serves_from_sled_and_follows_the_log() {
         .get_clearance_board(pb::GetClearanceBoardRequest {
             as_of: "2027-03-02".into(),
             min_position: assigned,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -86,13 +86,15 @@ pub fn board_key_label(key: &str) -> String {
     key.to_string()
 }
 
-const BOARD_HEADER: [&str; 9] = [
+const BOARD_HEADER: [&str; 11] = [
     "",
     "submitted",
     "open",
     "overdue",
     "awaiting confirmation",
+    "waited (oldest/mean days)",
     "closed",
+    "on time 按期",
     "rejected",
     "mean time to close",
     "满意/基本满意/不满意",
@@ -112,6 +114,26 @@ fn ratings(counts: &pb::BoardCounts) -> String {
     text
 }
 
+/// Closed on time of those with a due date, and the rate; `-` for none.
+fn on_time(counts: &pb::BoardCounts) -> String {
+    match counts.closed_with_due_date {
+        0 => "-".to_string(),
+        with_due => format!(
+            "{}/{with_due} ({:.0}%)",
+            counts.closed_on_time,
+            counts.on_time_close_rate * 100.0
+        ),
+    }
+}
+
+/// How long resolved requests have awaited confirmation; `-` for none.
+fn waited(counts: &pb::BoardCounts) -> String {
+    match counts.awaiting_age.filter(|age| age.count > 0) {
+        None => "-".to_string(),
+        Some(age) => format!("{} / {:.1}", age.oldest_days, age.mean_days),
+    }
+}
+
 fn board_row(label: String, counts: &pb::BoardCounts) -> Vec<Cell> {
     let mean = counts
         .close_times
@@ -123,7 +145,9 @@ fn board_row(label: String, counts: &pb::BoardCounts) -> Vec<Cell> {
         number(counts.open),
         number(counts.overdue),
         number(counts.awaiting_confirmation),
+        Cell::new(waited(counts)).set_alignment(CellAlignment::Right),
         number(counts.closed),
+        Cell::new(on_time(counts)).set_alignment(CellAlignment::Right),
         number(counts.rejected),
         Cell::new(duration(mean)).set_alignment(CellAlignment::Right),
         Cell::new(ratings(counts)).set_alignment(CellAlignment::Right),
@@ -482,5 +506,26 @@ mod tests {
             ..counts
         };
         assert_eq!(ratings(&legacy), "0/0/0 +4 not rated");
+        assert!(!text.contains("(0%)"), "no rate without a due date");
+    }
+
+    #[test]
+    fn a_board_row_shows_the_on_time_rate_and_the_wait() {
+        let counts = pb::BoardCounts {
+            closed: 4,
+            closed_with_due_date: 4,
+            closed_on_time: 3,
+            on_time_close_rate: 0.75,
+            awaiting_confirmation: 2,
+            awaiting_age: Some(pb::AwaitingAge {
+                count: 2,
+                oldest_days: 9,
+                mean_days: 6.5,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(on_time(&counts), "3/4 (75%)");
+        assert_eq!(waited(&counts), "9 / 6.5");
+        assert_eq!(waited(&pb::BoardCounts::default()), "-");
     }
 }

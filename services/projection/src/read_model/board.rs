@@ -4,7 +4,8 @@
 //! A request counts in five rows: the total, its department (`(unassigned)`
 //! until assigned), category, supervision level and direction. Each row holds
 //! fixed counters (submitted, open, awaiting confirmation, closed, rejected,
-//! close-time statistics and the requesters' satisfaction ratings). [`delta`] is a pure function of the request before
+//! close-time statistics, the requesters' satisfaction ratings, and closed
+//! on or before the due date, for the on-time close rate). [`delta`] is a pure function of the request before
 //! and after an event: it subtracts the old request's contribution and adds
 //! the new one's, so a request that moves row (reassigned, escalated) or
 //! changes status leaves its old row and enters the new one.
@@ -30,6 +31,10 @@
 //! confused with another row's (a row's due keys have exactly its prefix's
 //! length plus ten). Counters that fall to zero are removed, so the tree is a
 //! function of the counts alone.
+//!
+//! The same tree holds the board by period and place
+//! ([`super::board_period`]), which reuses this module's per-request
+//! contribution and row rendering.
 
 use std::collections::BTreeMap;
 
@@ -37,12 +42,13 @@ use jiff::civil::Date;
 use sy_domain::event::to_jiff;
 use sy_domain::pb::{self, RequestStatus};
 use sy_domain::request::{is_open, is_unresolved};
+use sy_domain::validate::china_date;
 
 use super::keys::{DATE_LEN, ROW_PREFIX, due_date, due_key, read_u64, row_key};
 use super::{ReadModelError, counters};
 
 /// Counters per row, in this order.
-pub const FIELDS: usize = 16;
+pub const FIELDS: usize = 18;
 const SUBMITTED: usize = 0;
 const OPEN: usize = 1;
 const AWAITING_CONFIRMATION: usize = 2;
@@ -61,6 +67,9 @@ const SATISFIED: usize = 12;
 const BASICALLY_SATISFIED: usize = 13;
 const DISSATISFIED: usize = 14;
 const NOT_RATED: usize = 15;
+/// Closed requests that had a due date, and those closed on or before it.
+const CLOSED_WITH_DUE_DATE: usize = 16;
+const CLOSED_ON_TIME: usize = 17;
 
 const DAY_SECONDS: i64 = 24 * 60 * 60;
 
@@ -116,8 +125,7 @@ impl Dimension {
     fn key_of(self, request: &pb::Request) -> &str {
         match self {
             Dimension::Total => "",
-            Dimension::Department if request.department.is_empty() => UNASSIGNED,
-            Dimension::Department => &request.department,
+            Dimension::Department => department_of(request),
             Dimension::Category => request.category().as_str_name(),
             Dimension::SupervisionLevel => request.supervision_level().as_str_name(),
             Dimension::Direction => request.direction().as_str_name(),
@@ -125,11 +133,23 @@ impl Dimension {
     }
 }
 
+/// The department row a request counts in.
+pub fn department_of(request: &pb::Request) -> &str {
+    match request.department.as_str() {
+        "" => UNASSIGNED,
+        department => department,
+    }
+}
+
 /// Changes to board counters caused by one event, keyed by board tree key.
 /// Entries that net to zero are dropped.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Delta {
+    /// Counters of [`FIELDS`] values: the rows here, and the period rows of
+    /// [`super::board_period`].
     pub rows: BTreeMap<String, CountDelta>,
+    /// Single counters: the due counters here, and the dated counters of
+    /// [`super::board_period`].
     pub due: BTreeMap<String, i64>,
 }
 
@@ -144,10 +164,7 @@ pub fn delta(before: Option<&pb::Request>, after: &pb::Request) -> Delta {
         delta.add(before, -1);
     }
     delta.add(after, 1);
-    delta
-        .rows
-        .retain(|_, counts| counts.iter().any(|c| *c != 0));
-    delta.due.retain(|_, count| *count != 0);
+    delta.prune();
     delta
 }
 
@@ -179,15 +196,26 @@ impl Delta {
         }
     }
 
+    /// Drops the entries that net to zero.
+    pub fn prune(&mut self) {
+        self.rows.retain(|_, counts| counts.iter().any(|c| *c != 0));
+        self.due.retain(|_, count| *count != 0);
+    }
+
+    /// Adds `sign` times `counts` to the row counters at `key`.
+    pub fn add_row(&mut self, key: String, counts: &CountDelta, sign: i64) {
+        let entry = self.rows.entry(key).or_insert([0; FIELDS]);
+        for (total, count) in entry.iter_mut().zip(counts) {
+            *total += sign * count;
+        }
+    }
+
     fn add(&mut self, request: &pb::Request, sign: i64) {
         let counts = contribution(request);
         let due = due_date(request).filter(|_| is_unresolved(request.status()));
         for dimension in Dimension::ALL {
             let row = dimension.row_of(request);
-            let entry = self.rows.entry(row_key(&row)).or_insert([0; FIELDS]);
-            for (total, count) in entry.iter_mut().zip(counts) {
-                *total += sign * count;
-            }
+            self.add_row(row_key(&row), &counts, sign);
             if let Some(date) = due {
                 *self.due.entry(due_key(&row, date)).or_default() += sign;
             }
@@ -196,7 +224,7 @@ impl Delta {
 }
 
 /// What one request adds to each row it counts in.
-fn contribution(request: &pb::Request) -> CountDelta {
+pub fn contribution(request: &pb::Request) -> CountDelta {
     let status = request.status();
     let mut counts = [0; FIELDS];
     counts[SUBMITTED] = 1;
@@ -226,6 +254,14 @@ fn contribution(request: &pb::Request) -> CountDelta {
         counts[rated] = 1;
     }
     counts[DISSATISFIED] = i64::from(request.dissatisfied_count);
+    if status == RequestStatus::Closed
+        && let Some(due) = due_date(request)
+    {
+        counts[CLOSED_WITH_DUE_DATE] = 1;
+        let closed_on = to_jiff(request.closed_at.as_ref()).map(china_date);
+        counts[CLOSED_ON_TIME] =
+            i64::from(closed_on.is_some_and(|day| day.to_string().as_str() <= due));
+    }
     counts
 }
 
@@ -288,8 +324,11 @@ fn overdue(tree: &sled::Tree, row: &str, as_of: &str) -> Result<u64, ReadModelEr
     Ok(overdue)
 }
 
-fn board_counts(counts: &Counts, overdue: u64) -> pb::BoardCounts {
+/// A row as served, from its counters and its overdue count; the age of
+/// what awaits confirmation is left to the caller.
+pub fn board_counts(counts: &Counts, overdue: u64) -> pb::BoardCounts {
     let close_count = counts[CLOSE_COUNT];
+    let with_due = counts[CLOSED_WITH_DUE_DATE];
     pb::BoardCounts {
         submitted: counts[SUBMITTED],
         open: counts[OPEN],
@@ -315,6 +354,14 @@ fn board_counts(counts: &Counts, overdue: u64) -> pb::BoardCounts {
             dissatisfied: counts[DISSATISFIED],
             not_rated: counts[NOT_RATED],
         }),
+        closed_with_due_date: with_due,
+        closed_on_time: counts[CLOSED_ON_TIME],
+        on_time_close_rate: match with_due {
+            0 => 0.0,
+            // Counts stay far below 2^53: exact as f64.
+            with_due => counts[CLOSED_ON_TIME] as f64 / with_due as f64,
+        },
+        awaiting_age: None,
     }
 }
 
@@ -480,6 +527,32 @@ mod tests {
         let untimed = contribution(&with(&submitted(), |r| r.set_status(S::Closed)));
         assert_eq!(untimed[CLOSED], 1);
         assert_eq!(untimed[CLOSE_COUNT], 0, "no close time without timestamps");
+    }
+
+    #[test]
+    fn a_close_on_the_due_day_in_china_time_is_on_time() {
+        // SUBMITTED_AT + 10 days is 2026-06-08 in China; due that day.
+        let closed_at = |seconds: i64| {
+            contribution(&with(&submitted(), |r| {
+                r.set_status(S::Closed);
+                r.due_date = "2026-06-08".into();
+                r.closed_at = Some(prost_types::Timestamp {
+                    seconds: SUBMITTED_AT + seconds,
+                    nanos: 0,
+                });
+            }))
+        };
+        let on_the_day = closed_at(10 * DAY_SECONDS);
+        assert_eq!(on_the_day[CLOSED_WITH_DUE_DATE..=CLOSED_ON_TIME], [1, 1]);
+        let next_day = closed_at(11 * DAY_SECONDS);
+        assert_eq!(next_day[CLOSED_WITH_DUE_DATE..=CLOSED_ON_TIME], [1, 0]);
+        let counts = board_counts(&counters::add([0; FIELDS], &on_the_day).map(|c| c * 3), 0);
+        let late = board_counts(&counters::add([0; FIELDS], &next_day), 0);
+        assert_eq!(counts.on_time_close_rate, 1.0);
+        assert_eq!(late.on_time_close_rate, 0.0);
+        let undated = contribution(&with(&submitted(), |r| r.set_status(S::Closed)));
+        assert_eq!(undated[CLOSED_WITH_DUE_DATE..=CLOSED_ON_TIME], [0, 0]);
+        assert_eq!(board_counts(&[0; FIELDS], 0).on_time_close_rate, 0.0);
     }
 
     #[test]

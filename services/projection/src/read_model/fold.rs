@@ -14,7 +14,7 @@
 //! placements, allowances and stations are folded by the domain's own
 //! `Aggregate::apply` into the state the read model stores (see
 //! [`super::registry`]); persons by the masking fold there. Indexes and
-//! counters ([`super::board`], [`super::stats`]) move by comparing the state
+//! counters ([`super::board`], [`super::board_period`], [`super::stats`]) move by comparing the state
 //! before and after. Events of other kinds are checkpointed past as ignored.
 //! A request event rewrites the request's record and appends one entry to
 //! its timeline, which is stored apart ([`super::timeline`]), so what an
@@ -72,7 +72,7 @@ use super::request_text;
 use super::sealed::{BatchKeys, NotOpened};
 use super::timeline::StoredEntry;
 use super::trees::Trees;
-use super::{Quarantined, ReadModel, ReadModelError, board, counters, stats};
+use super::{Quarantined, ReadModel, ReadModelError, board, board_period, counters, stats};
 
 const REQUEST: &str = <pb::Request as Aggregate>::KIND;
 const PERSON: &str = <Person as Aggregate>::KIND;
@@ -409,6 +409,9 @@ impl Batch<'_> {
                     self.index_concerned_person(&after)?;
                 }
                 deltas.board.merge(board::delta(before.as_ref(), &after));
+                deltas
+                    .board
+                    .merge(board_period::delta(before.as_ref(), &after));
                 let change = pb::RequestChange {
                     position,
                     request_id: after.id.clone(),

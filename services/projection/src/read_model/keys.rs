@@ -219,6 +219,72 @@ pub fn due_key(row: &str, date: &str) -> String {
     [DUE_PREFIX, row, "/", date].concat()
 }
 
+/// A filter combination of the board by period and place: the area, the
+/// requesting agency and the direction, each `-` (any) or `=` and its value,
+/// each preceded by its length in three digits. Length-prefixed, so one
+/// slice's encoding is never a prefix of another's.
+pub fn board_slice(area: Option<&str>, requester: Option<&str>, direction: Option<i32>) -> String {
+    let direction = direction.map(|d| d.to_string());
+    let mut slice = String::new();
+    for part in [area, requester, direction.as_deref()] {
+        let part = part.map_or_else(|| "-".to_string(), |value| format!("={value}"));
+        slice.push_str(&format!("{:03}{part}", part.len()));
+    }
+    slice
+}
+
+/// The counter families of the board by period and place, each keyed
+/// `<family>/<slice>/<filed YYYY-MM-DD>/...`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeriodFamily {
+    /// `p/<slice>/<filed>/<department>` → the board's row counters.
+    Counts,
+    /// `o/<slice>/<filed>/<due>/<department>` → unresolved requests due that day.
+    Due,
+    /// `a/<slice>/<filed>/<resolved>/<department>` → requests awaiting
+    /// confirmation since that day.
+    Resolved,
+}
+
+impl PeriodFamily {
+    /// The prefix of every key of `slice` in this family.
+    pub fn prefix(self, slice: &str) -> String {
+        let family = match self {
+            PeriodFamily::Counts => "p/",
+            PeriodFamily::Due => "o/",
+            PeriodFamily::Resolved => "a/",
+        };
+        [family, slice, "/"].concat()
+    }
+
+    /// The key of a counter: `day` is the due or resolution day, absent
+    /// for [`PeriodFamily::Counts`].
+    pub fn key(self, slice: &str, filed: &str, day: Option<&str>, department: &str) -> String {
+        let mut key = self.prefix(slice);
+        key.push_str(filed);
+        key.push('/');
+        if let Some(day) = day {
+            key.push_str(day);
+            key.push('/');
+        }
+        key.push_str(department);
+        key
+    }
+
+    /// The filing day, the due or resolution day (for the dated families)
+    /// and the department of a key of this family after its prefix.
+    pub fn parts(self, rest: &str) -> Option<(&str, Option<&str>, &str)> {
+        let filed = rest.get(..DATE_LEN)?;
+        let rest = rest.get(DATE_LEN..)?.strip_prefix('/')?;
+        if self == PeriodFamily::Counts {
+            return Some((filed, None, rest));
+        }
+        let day = rest.get(..DATE_LEN)?;
+        let department = rest.get(DATE_LEN..)?.strip_prefix('/')?;
+        Some((filed, Some(day), department))
+    }
+}
+
 /// A statistics counter's key: `{len:02}/{area}/{metric}`.
 pub fn stats_key(area: &str, metric: &str) -> Vec<u8> {
     format!("{:02}/{area}/{metric}", area.len()).into_bytes()
@@ -494,6 +560,29 @@ mod tests {
             Cursor::<Index>::decode(&URL_SAFE_NO_PAD.encode([1, 1, 0])),
             None
         );
+    }
+
+    #[test]
+    fn board_slices_do_not_nest_and_period_keys_parse_back() {
+        let any = board_slice(None, None, None);
+        assert_eq!(any, "001-001-001-");
+        let street = board_slice(Some("500106001"), Some("unit-1"), Some(1));
+        assert_eq!(street, "010=500106001007=unit-1002=1");
+        let longer = board_slice(Some("500106001"), Some("unit-10"), Some(1));
+        assert!(!longer.starts_with(&street));
+        let counts = PeriodFamily::Counts.key(&street, "2026-03-01", None, "housing/x");
+        let rest = &counts[PeriodFamily::Counts.prefix(&street).len()..];
+        assert_eq!(
+            PeriodFamily::Counts.parts(rest),
+            Some(("2026-03-01", None, "housing/x"))
+        );
+        let due = PeriodFamily::Due.key(&any, "2026-03-01", Some("2026-04-01"), "d");
+        let rest = &due[PeriodFamily::Due.prefix(&any).len()..];
+        assert_eq!(
+            PeriodFamily::Due.parts(rest),
+            Some(("2026-03-01", Some("2026-04-01"), "d"))
+        );
+        assert_eq!(PeriodFamily::Due.parts("2026-03-01/short"), None);
     }
 
     #[test]

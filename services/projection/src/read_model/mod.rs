@@ -17,7 +17,8 @@
 //!   event's `prev_hash` must name (tamper evidence, checked on every fold);
 //! - `idx_all`, `idx_status`, `idx_department`, `idx_open_due`: list indexes
 //!   (layouts in [`keys`]), values empty;
-//! - `board`: clearance board counters (see [`board`]);
+//! - `board`: clearance board counters (see [`board`]), and those of the
+//!   board by period and place (see [`board_period`]);
 //! - `changes`: position u64 BE → prost-encoded `RequestChange`, for `WatchRequests`;
 //! - `quarantine`: position u64 BE → why an event could not be folded (and
 //!   the schema version of one refused as written by a newer release), and
@@ -39,6 +40,7 @@
 //! `{kind}.{id}`.
 
 mod board;
+mod board_period;
 mod checked;
 mod counters;
 mod fold;
@@ -83,9 +85,11 @@ use trees::Trees;
 /// 5: a quarantine entry records the schema version of an event refused as
 /// written by a newer release; 6: a request's timeline is stored in its own
 /// tree, entry by entry, each note sealed on its own; 7: board rows hold
-/// four more counters, the requesters' satisfaction ratings.
+/// the requesters' satisfaction ratings and count closes on time, and the
+/// board keeps counters by period and place.
 pub const FORMAT: u64 = 7;
 
+pub use board_period::BoardFilter;
 pub use checked::checked_envelope;
 pub use fold::BatchOutcome;
 pub use list::{ListError, ListFilter, Page};
@@ -415,10 +419,23 @@ impl ReadModel {
             .transpose()
     }
 
-    /// The clearance board with overdue counts as of `as_of`; `position` is
-    /// left for the caller, who knows which position it read before.
-    pub fn board(&self, as_of: Date) -> Result<pb::ClearanceBoard, ReadModelError> {
-        board::read(&self.trees.board, as_of)
+    /// The clearance board with overdue counts and ages as of `as_of`, of
+    /// every request or of those `filter` matches; `position` is left for
+    /// the caller, who knows which position it read before.
+    pub fn board(
+        &self,
+        as_of: Date,
+        filter: Option<&BoardFilter>,
+    ) -> Result<pb::ClearanceBoard, ReadModelError> {
+        let tree = &self.trees.board;
+        match filter {
+            Some(filter) => board_period::read(tree, filter, as_of),
+            None => {
+                let mut board = board::read(tree, as_of)?;
+                board_period::add_ages(tree, &mut board, as_of)?;
+                Ok(board)
+            }
+        }
     }
 
     /// Up to `limit` changes with a position after `after`, oldest first.

@@ -523,7 +523,10 @@ fn a_request_concerning_a_person_keeps_its_text_sealed() {
         (replayed.title.as_str(), replayed.status),
         ("", stored.status)
     );
-    assert_eq!(fresh.board(TODAY).unwrap(), live.board(TODAY).unwrap());
+    assert_eq!(
+        fresh.board(TODAY, None).unwrap(),
+        live.board(TODAY, None).unwrap()
+    );
 
     // A reader without keys (`sy as-of`) folds it sealed too.
     let (_dir, keyless) = open();

@@ -24,13 +24,13 @@ const REQUESTER: &str = "unit-31001";
 const WORKER: &str = "district-housing-bureau";
 const BASE_SECONDS: i64 = 1_780_000_000;
 
-fn open() -> (TempDir, ReadModel) {
+pub(super) fn open() -> (TempDir, ReadModel) {
     let dir = tempfile::tempdir().unwrap();
     let model = ReadModel::open(dir.path()).unwrap();
     (dir, model)
 }
 
-fn id(n: u128) -> String {
+pub(super) fn id(n: u128) -> String {
     uuid::Uuid::from_u128(0x0195_d3b2_0000_7000_8000_0000_0000_0000 + n).to_string()
 }
 
@@ -90,14 +90,17 @@ fn rated(satisfaction: pb::Satisfaction) -> Command {
 /// A log in the making: decides commands against the folded state of each
 /// request, as intake does, and records the stored events.
 #[derive(Default)]
-struct Log {
-    events: Vec<StoredEvent>,
-    states: HashMap<String, pb::Request>,
+pub(super) struct Log {
+    pub(super) events: Vec<StoredEvent>,
+    pub(super) states: HashMap<String, pb::Request>,
     /// Hash of each request's last event: the next one's `prev_hash`.
     heads: HashMap<String, [u8; 32]>,
     /// The schema version new events are written with (0, the first
     /// release's, unless a test plays a newer release).
     schema_version: u32,
+    /// When set, the time every new event occurs at (seconds); otherwise
+    /// an hour per position after `BASE_SECONDS`.
+    pub(super) clock: Option<i64>,
 }
 
 impl Log {
@@ -106,7 +109,7 @@ impl Log {
     }
 
     /// Decides `command` on request `id` as `agency`; `false` if refused.
-    fn command(&mut self, id: &str, command: &Command, agency: &str) -> bool {
+    pub(super) fn command(&mut self, id: &str, command: &Command, agency: &str) -> bool {
         let position = self.next_position();
         let state = self
             .states
@@ -128,7 +131,7 @@ impl Log {
             aggregate_id: id.to_string(),
             aggregate_version: state.version + 1,
             occurred_at: Some(prost_types::Timestamp {
-                seconds: BASE_SECONDS + 3600 * position as i64,
+                seconds: self.clock.unwrap_or(BASE_SECONDS + 3600 * position as i64),
                 nanos: 0,
             }),
             actor: Some(actor),
@@ -204,7 +207,7 @@ fn folds_a_request_through_its_lifecycle() {
     assert_eq!(request.status(), S::Closed);
     assert_eq!(request.timeline.len(), 5);
 
-    let board = model.board(date(2030, 1, 1)).unwrap();
+    let board = model.board(date(2030, 1, 1), None).unwrap();
     let counts = total(&board);
     assert_eq!((counts.submitted, counts.open, counts.closed), (1, 0, 1));
     assert_eq!(counts.overdue, 0, "a closed request is never overdue");
@@ -421,7 +424,7 @@ fn the_board_counts_overdue_by_due_date_and_row() {
         .apply_batch(&log.events, &BatchKeys::default())
         .unwrap();
 
-    let overdue = |day| total(&model.board(day).unwrap()).overdue;
+    let overdue = |day| total(&model.board(day, None).unwrap()).overdue;
     assert_eq!(
         overdue(date(2027, 3, 1)),
         0,
@@ -430,7 +433,7 @@ fn the_board_counts_overdue_by_due_date_and_row() {
     assert_eq!(overdue(date(2027, 3, 2)), 1);
     assert_eq!(overdue(date(2027, 4, 2)), 2);
 
-    let board = model.board(date(2027, 3, 2)).unwrap();
+    let board = model.board(date(2027, 3, 2), None).unwrap();
     assert_eq!(board.as_of, "2027-03-02");
     let counts = total(&board);
     assert_eq!(
@@ -456,7 +459,7 @@ fn the_board_counts_overdue_by_due_date_and_row() {
 #[test]
 fn an_empty_board_has_a_zero_total() {
     let (_dir, model) = open();
-    let board = model.board(date(2027, 1, 1)).unwrap();
+    let board = model.board(date(2027, 1, 1), None).unwrap();
     assert_eq!(total(&board).submitted, 0);
     assert!(board.by_department.is_empty());
 }
@@ -651,7 +654,7 @@ fn the_board_counts_ratings_per_department() {
     model
         .apply_batch(&log.events, &BatchKeys::default())
         .unwrap();
-    let board = model.board(date(2026, 12, 1)).unwrap();
+    let board = model.board(date(2026, 12, 1), None).unwrap();
     let ratings = |counts: &pb::BoardCounts| counts.satisfaction.unwrap();
     let worker = row(&board.by_department, WORKER);
     assert_eq!(worker.open, 1, "the dissatisfied one is worked again");
@@ -674,7 +677,7 @@ fn the_board_counts_ratings_per_department() {
     model
         .apply_batch(&log.events[seen..], &BatchKeys::default())
         .unwrap();
-    let board = model.board(date(2026, 12, 1)).unwrap();
+    let board = model.board(date(2026, 12, 1), None).unwrap();
     let expected = pb::SatisfactionCounts {
         satisfied: 1,
         basically_satisfied: 1,
@@ -701,6 +704,7 @@ fn recomputed(model: &ReadModel) -> Recomputed {
             .unwrap();
         let submitted = request.timeline.first().unwrap().position;
         sum.merge(board::delta(None, &request));
+        sum.merge(board_period::delta(None, &request));
         for index in Index::ALL {
             if let Some(key) = index.key_of(&request, submitted) {
                 indexes.entry(index).or_default().push(key);
