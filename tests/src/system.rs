@@ -17,7 +17,9 @@ use anyhow::Context;
 use sy_api::pb;
 use tempfile::TempDir;
 
-use crate::client::{self, AGENCY, ActorInterceptor, IntakeClient, QueryClient, USER};
+use crate::client::{
+    self, AGENCY, ActorInterceptor, IntakeClient, NotificationsClient, QueryClient, USER,
+};
 use crate::nats::{NatsServer, Secrets};
 use crate::service::{Service, ServiceBuilder};
 
@@ -287,6 +289,15 @@ impl System {
         pb::query_client::QueryClient::with_interceptor(
             projection.channel(),
             self.caller(AUDITOR_AGENCY, USER),
+        )
+    }
+
+    /// A notifications client on the system's projection, acting as `user`
+    /// of `agency` (its token on a secured system).
+    pub fn notifications_as(&self, agency: &str, user: &str) -> NotificationsClient {
+        pb::notifications_client::NotificationsClient::with_interceptor(
+            self.projection().channel(),
+            self.caller(agency, user),
         )
     }
 

@@ -371,6 +371,21 @@ const TABLE: &[(&str, &[&str], &[Role])] = &[
         &[Role::PersonalData],
     ),
     ("Admin", &["Rebuild"], &[Role::Admin]),
+    // Every agency told of requests watches its own notifications (the
+    // service checks whose); an auditor watches any agency's.
+    (
+        "Notifications",
+        &["Watch"],
+        &[
+            Role::Requester,
+            Role::Coordinator,
+            Role::Department,
+            Role::Supervisor,
+            Role::Reader,
+            Role::ReaderOwn,
+            Role::Auditor,
+        ],
+    ),
 ];
 
 /// The gRPC package every service of the table is in.

@@ -19,6 +19,7 @@ pub mod event;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod follow_up;
+pub mod notification;
 pub mod person;
 pub mod person_data;
 pub mod pii;

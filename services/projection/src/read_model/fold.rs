@@ -18,7 +18,9 @@
 //! before and after. Events of other kinds are checkpointed past as ignored.
 //! A request event rewrites the request's record and appends one entry to
 //! its timeline, which is stored apart ([`super::timeline`]), so what an
-//! event costs does not grow with the request's history.
+//! event costs does not grow with the request's history. It also stores the
+//! notifications it yields (`sy_domain::notification`), in the same
+//! transaction, so a notification exists exactly when its event is folded.
 //!
 //! Every event moves the running log digest, and an aggregate's event must
 //! name the hash of the aggregate's previous event (`prev_hash`): an altered,
@@ -55,6 +57,7 @@ use sy_domain::aggregate::{Aggregate, ApplyError};
 use sy_domain::allowance::Allowance;
 use sy_domain::audit::{LogDigest, check_prev_hash};
 use sy_domain::event::{GENESIS_HASH, hash};
+use sy_domain::notification::notifications;
 use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
 use sy_domain::person::Person;
 use sy_domain::placement::Placement;
@@ -64,8 +67,8 @@ use sy_eventlog::StoredEvent;
 
 use super::checked::{Checked, Unusable, check_batch};
 use super::keys::{
-    Index, LAST_APPLIED, LOG_DIGEST, PlacementKeys, QUARANTINED, read_u64, station_key,
-    timeline_key, u64_bytes,
+    Index, LAST_APPLIED, LOG_DIGEST, PlacementKeys, QUARANTINED, notification_key, read_u64,
+    station_key, timeline_key, u64_bytes,
 };
 use super::registry::{self, Record, StoredAllowance, StoredPerson, StoredPlacement};
 use super::request_text;
@@ -418,6 +421,12 @@ impl Batch<'_> {
                 };
                 t.changes
                     .insert(&u64_bytes(position)[..], change.encode_to_vec())?;
+                for told in notifications(&after, &envelope, position) {
+                    t.notifications.insert(
+                        notification_key(&told.agency, position),
+                        told.encode_to_vec(),
+                    )?;
+                }
             }
             PERSON => {
                 let (before, after) = self.step(t.people, &at, |before| {

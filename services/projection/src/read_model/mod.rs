@@ -19,6 +19,9 @@
 //!   (layouts in [`keys`]), values empty;
 //! - `board`: clearance board counters (see [`board`]);
 //! - `changes`: position u64 BE → prost-encoded `RequestChange`, for `WatchRequests`;
+//! - `notifications`: `[agency len u32 BE][agency][position u64 BE]` →
+//!   prost-encoded `Notification`, what each request event yields for whom
+//!   (`sy_domain::notification`), for `Notifications.Watch` and webhooks;
 //! - `quarantine`: position u64 BE → why an event could not be folded (and
 //!   the schema version of one refused as written by a newer release), and
 //!   its bytes;
@@ -82,8 +85,9 @@ use trees::Trees;
 /// concerns a person, with an index of the requests each person concerns;
 /// 5: a quarantine entry records the schema version of an event refused as
 /// written by a newer release; 6: a request's timeline is stored in its own
-/// tree, entry by entry, each note sealed on its own.
-pub const FORMAT: u64 = 6;
+/// tree, entry by entry, each note sealed on its own; 7: the notifications
+/// each request event yields are kept per agency.
+pub const FORMAT: u64 = 7;
 
 pub use checked::checked_envelope;
 pub use fold::BatchOutcome;
@@ -430,6 +434,28 @@ impl ReadModel {
             pb::RequestChange::decode(value)
                 .map_err(|err| ReadModelError::corrupt(format!("stored change: {err}")))
         })
+    }
+
+    /// Up to `limit` notifications of `agency` with a position after
+    /// `after`, oldest first.
+    pub fn notifications_after(
+        &self,
+        agency: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<pb::Notification>, ReadModelError> {
+        let start = Bound::Excluded(keys::notification_key(agency, after));
+        let end = keys::prefix_end(&keys::timeline_prefix(agency));
+        self.trees
+            .notifications
+            .range((start, end))
+            .take(limit)
+            .map(|entry| {
+                let (_, value) = entry?;
+                pb::Notification::decode(&value[..])
+                    .map_err(|err| ReadModelError::corrupt(format!("stored notification: {err}")))
+            })
+            .collect()
     }
 
     /// BLAKE3 over every tree's name, keys and values in order (each

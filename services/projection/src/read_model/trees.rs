@@ -65,6 +65,9 @@ trees! {
     /// (see [`super::timeline`]), kept out of the request's record so an
     /// event appends one entry instead of rewriting them all.
     timeline,
+    /// `[agency len u32 BE][agency][position u64 BE]` → prost-encoded
+    /// `Notification` (see `sy_domain::notification`), for `Notifications.Watch`.
+    notifications,
 }
 
 impl<T> Trees<T> {
