@@ -295,8 +295,19 @@ impl System {
     /// A notifications client on the system's projection, acting as `user`
     /// of `agency` (its token on a secured system).
     pub fn notifications_as(&self, agency: &str, user: &str) -> NotificationsClient {
+        self.notifications_at(self.projection(), agency, user)
+    }
+
+    /// A notifications client on another projection (the one delivering
+    /// webhooks, say), acting as `user` of `agency`.
+    pub fn notifications_at(
+        &self,
+        projection: &Service,
+        agency: &str,
+        user: &str,
+    ) -> NotificationsClient {
         pb::notifications_client::NotificationsClient::with_interceptor(
-            self.projection().channel(),
+            projection.channel(),
             self.caller(agency, user),
         )
     }

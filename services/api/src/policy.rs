@@ -57,7 +57,7 @@ pub enum Role {
     ReaderOwn,
     /// Request histories, the projection's status and the quarantine.
     Auditor,
-    /// Rebuilds read models.
+    /// Rebuilds read models; manages webhook subscriptions.
     Admin,
     /// The personal-information protection officer (个人信息保护负责人):
     /// erases a person's data and places or releases legal holds.
@@ -371,6 +371,17 @@ const TABLE: &[(&str, &[&str], &[Role])] = &[
         &[Role::PersonalData],
     ),
     ("Admin", &["Rebuild"], &[Role::Admin]),
+    // Webhook subscriptions of any agency, and their dead letters.
+    (
+        "Intake",
+        &["SubscribeWebhook", "UnsubscribeWebhook"],
+        &[Role::Admin],
+    ),
+    (
+        "Notifications",
+        &["ListDeadLetters", "ReplayDeadLetters"],
+        &[Role::Admin],
+    ),
     // Every agency told of requests watches its own notifications (the
     // service checks whose); an auditor watches any agency's.
     (

@@ -27,6 +27,7 @@ pub mod placement;
 pub mod request;
 pub mod signature;
 pub mod station;
+pub mod subscription;
 pub mod supervision;
 pub mod upcast;
 pub mod validate;

@@ -42,6 +42,7 @@ mod serving;
 mod tail;
 mod unmasked;
 mod watches;
+mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -116,6 +117,9 @@ pub enum RunError {
     /// The fold stopped for good.
     #[error("fold stopped: {0}")]
     Follow(#[from] FollowError),
+    /// Webhook delivery was asked for but cannot start.
+    #[error(transparent)]
+    Webhooks(#[from] webhooks::WebhookError),
 }
 
 /// Opens the read model a replica serves from `data_dir` (the active
@@ -260,10 +264,17 @@ pub async fn serve(
     );
     // One cap on open streams per credential, whichever they watch.
     let watches = watches::Watches::new(config.max_watches_per_caller.max(1));
+    let deliveries = webhooks::start(
+        &config.webhooks,
+        live.clone(),
+        reads.applied.clone(),
+        Stop(stop_rx.clone()),
+    )?;
     let notifications = notifications::NotificationsService::new(
         reads.clone(),
         Stop(stop_rx.clone()),
         watches.clone(),
+        deliveries,
     );
     let service =
         query::QueryService::new(reads, log, Stop(stop_rx.clone()), config.read_only, watches);

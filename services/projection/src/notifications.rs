@@ -1,7 +1,8 @@
 //! The `shuangyong.v1.Notifications` gRPC service: an agency's
 //! notifications (derived by the fold, `sy_domain::notification`) as a
 //! server stream that resumes after a position. An agency watches only its
-//! own; an auditor (and development mode) watches any.
+//! own; an auditor (and development mode) watches any. On the replica that
+//! delivers webhooks it also serves their dead letters and replays.
 
 use futures::stream::BoxStream;
 use sy_api::identity::Principal;
@@ -16,6 +17,7 @@ use crate::Stop;
 use crate::serving::Reads;
 use crate::tail::{ReadAfter, Tail};
 use crate::watches::Watches;
+use crate::webhooks::{Store, StoreError};
 
 /// Notifications `Watch` reads from sled at a time.
 const WATCH_CHUNK: usize = 256;
@@ -24,16 +26,47 @@ pub(crate) struct NotificationsService {
     reads: Reads,
     stop: Stop,
     watches: Watches,
+    /// The delivery state, on the replica that delivers webhooks.
+    deliveries: Option<Store>,
 }
 
 impl NotificationsService {
-    pub(crate) fn new(reads: Reads, stop: Stop, watches: Watches) -> Self {
+    pub(crate) fn new(
+        reads: Reads,
+        stop: Stop,
+        watches: Watches,
+        deliveries: Option<Store>,
+    ) -> Self {
         Self {
             reads,
             stop,
             watches,
+            deliveries,
         }
     }
+
+    /// The delivery state; FAILED_PRECONDITION on a replica that does not
+    /// deliver webhooks.
+    fn deliveries(&self) -> Result<&Store, Status> {
+        self.deliveries.as_ref().ok_or_else(|| {
+            Status::failed_precondition(
+                "this replica does not deliver webhooks (--deliver-webhooks): \
+                 ask the one that does",
+            )
+        })
+    }
+}
+
+/// An optional agency filter: empty, or a valid code.
+fn agency_filter(agency: &str) -> Result<&str, Status> {
+    if !agency.is_empty() {
+        Code::parse("agency", agency).map_err(|v| invalid_argument(&[v]))?;
+    }
+    Ok(agency)
+}
+
+fn from_store(err: StoreError) -> Status {
+    Status::internal(err.to_string())
 }
 
 /// The agency whose notifications `principal` asks for (`asked`, or its
@@ -87,6 +120,29 @@ impl Notifications for NotificationsService {
             after,
             read,
         )))
+    }
+
+    async fn list_dead_letters(
+        &self,
+        request: Request<pb::ListDeadLettersRequest>,
+    ) -> Result<Response<pb::ListDeadLettersResponse>, Status> {
+        let agency = agency_filter(&request.get_ref().agency)?;
+        let store = self.deliveries()?;
+        let dead_letters = store.dead_letters(agency).map_err(from_store)?;
+        Ok(Response::new(pb::ListDeadLettersResponse { dead_letters }))
+    }
+
+    async fn replay_dead_letters(
+        &self,
+        request: Request<pb::ReplayDeadLettersRequest>,
+    ) -> Result<Response<pb::ReplayDeadLettersResponse>, Status> {
+        let request = request.get_ref();
+        let agency = agency_filter(&request.agency)?;
+        let store = self.deliveries()?;
+        let replayed = store
+            .replay(agency, &request.notification_ids)
+            .map_err(from_store)?;
+        Ok(Response::new(pb::ReplayDeadLettersResponse { replayed }))
     }
 }
 

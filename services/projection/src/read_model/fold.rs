@@ -11,7 +11,7 @@
 //! logging happens after the commit, from the returned [`BatchOutcome`].
 //!
 //! Events are dispatched by the kind their subject names. Requests,
-//! placements, allowances and stations are folded by the domain's own
+//! placements, allowances, stations and webhook subscriptions are folded by the domain's own
 //! `Aggregate::apply` into the state the read model stores (see
 //! [`super::registry`]); persons by the masking fold there. Indexes and
 //! counters ([`super::board`], [`super::stats`]) move by comparing the state
@@ -62,6 +62,7 @@ use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
 use sy_domain::person::Person;
 use sy_domain::placement::Placement;
 use sy_domain::station::Station;
+use sy_domain::subscription::Subscription;
 use sy_domain::upcast::UpcastError;
 use sy_eventlog::StoredEvent;
 
@@ -82,8 +83,9 @@ const PERSON: &str = <Person as Aggregate>::KIND;
 const PLACEMENT: &str = <Placement as Aggregate>::KIND;
 const ALLOWANCE: &str = <Allowance as Aggregate>::KIND;
 const STATION: &str = <Station as Aggregate>::KIND;
+const SUBSCRIPTION: &str = <Subscription as Aggregate>::KIND;
 /// The kinds the read model keeps; events of others are checkpointed past.
-const KEPT: [&str; 5] = [REQUEST, PERSON, PLACEMENT, ALLOWANCE, STATION];
+const KEPT: [&str; 6] = [REQUEST, PERSON, PLACEMENT, ALLOWANCE, STATION, SUBSCRIPTION];
 
 /// The version of an aggregate's first event.
 const FIRST_VERSION: u64 = 1;
@@ -470,6 +472,11 @@ impl Batch<'_> {
                     })?;
                 let before_state = before.as_ref().map(|b| &b.state);
                 stats::allowance(&mut deltas.stats, before_state, &after.area_code, payload);
+            }
+            SUBSCRIPTION => {
+                self.step(t.subscriptions, &at, |before| {
+                    applied::<Subscription>(before, &envelope, position)
+                })?;
             }
             _ => {
                 let (before, after) = self.step(t.stations, &at, |before| {

@@ -22,6 +22,8 @@
 //! - `notifications`: `[agency len u32 BE][agency][position u64 BE]` →
 //!   prost-encoded `Notification`, what each request event yields for whom
 //!   (`sy_domain::notification`), for `Notifications.Watch` and webhooks;
+//! - `subscriptions`: subscription id → the domain `Subscription`
+//!   (postcard), each agency's webhook receiver;
 //! - `quarantine`: position u64 BE → why an event could not be folded (and
 //!   the schema version of one refused as written by a newer release), and
 //!   its bytes;
@@ -69,6 +71,7 @@ use jiff::civil::Date;
 use prost::Message;
 use sy_domain::pb;
 use sy_domain::signature::VerifyKeys;
+use sy_domain::subscription::Subscription;
 
 use keys::{FORMAT as FORMAT_KEY, LAST_APPLIED, LOG_DIGEST, QUARANTINED, read_u64, u64_bytes};
 use registry::Record;
@@ -86,7 +89,7 @@ use trees::Trees;
 /// 5: a quarantine entry records the schema version of an event refused as
 /// written by a newer release; 6: a request's timeline is stored in its own
 /// tree, entry by entry, each note sealed on its own; 7: the notifications
-/// each request event yields are kept per agency.
+/// each request event yields are kept per agency, and webhook subscriptions.
 pub const FORMAT: u64 = 7;
 
 pub use checked::checked_envelope;
@@ -455,6 +458,15 @@ impl ReadModel {
                 pb::Notification::decode(&value[..])
                     .map_err(|err| ReadModelError::corrupt(format!("stored notification: {err}")))
             })
+            .collect()
+    }
+
+    /// Every webhook subscription folded, active or ended, in id order.
+    pub fn subscriptions(&self) -> Result<Vec<Subscription>, ReadModelError> {
+        self.trees
+            .subscriptions
+            .iter()
+            .map(|entry| Subscription::decode_record(&entry?.1))
             .collect()
     }
 

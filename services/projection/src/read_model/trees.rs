@@ -68,6 +68,9 @@ trees! {
     /// `[agency len u32 BE][agency][position u64 BE]` → prost-encoded
     /// `Notification` (see `sy_domain::notification`), for `Notifications.Watch`.
     notifications,
+    /// subscription id → the domain `Subscription` (postcard): each
+    /// agency's webhook receiver, for the delivering replica.
+    subscriptions,
 }
 
 impl<T> Trees<T> {
