@@ -146,6 +146,37 @@ async fn until(
     Ok(())
 }
 
+/// `sy ARGS` as `agency` against intake and the `query` projection, which
+/// must succeed; its output.
+async fn sy_ok(
+    sys: &System,
+    query: &sy_tests::Service,
+    agency: &str,
+    args: &[&str],
+) -> anyhow::Result<String> {
+    let secrets = sys.nats.secrets().expect("a secured system");
+    let (intake, query) = (sys.intake.endpoint(), query.endpoint());
+    let (ca, credentials) = (
+        secrets.ca().display().to_string(),
+        secrets.path().join("clients").display().to_string(),
+    );
+    let connection = [
+        "--intake-url",
+        intake.as_str(),
+        "--query-url",
+        query.as_str(),
+        "--ca",
+        ca.as_str(),
+        "--credentials-dir",
+        credentials.as_str(),
+        "--agency",
+        agency,
+    ];
+    let (code, out) = sy_tests::process::sy(connection.iter().chain(args)).await?;
+    anyhow::ensure!(code == 0, "sy {args:?} as {agency} exited {code}:\n{out}");
+    Ok(out)
+}
+
 #[tokio::test]
 async fn webhooks_are_signed_retried_dead_lettered_and_replayed() -> anyhow::Result<()> {
     let sys = System::builder().secured().start().await?;
@@ -188,14 +219,29 @@ async fn webhooks_are_signed_retried_dead_lettered_and_replayed() -> anyhow::Res
         sys.intake_as(ADMIN, USER)
             .subscribe_webhook(pb::SubscribeWebhookCommand {
                 url: "ftp://nowhere".into(),
-                ..subscribe.clone()
+                ..subscribe
             })
             .await,
         Code::InvalidArgument,
     );
-    sys.intake_as(ADMIN, USER)
-        .subscribe_webhook(subscribe)
-        .await?;
+    let url = format!("http://{addr}/sy");
+    let out = sy_ok(
+        &sys,
+        &delivering,
+        ADMIN,
+        &[
+            "notifications",
+            "subscribe",
+            "--for",
+            DEPARTMENT_AGENCY,
+            "--url",
+            &url,
+            "--secret-id",
+            SECRET_ID,
+        ],
+    )
+    .await?;
+    assert!(out.contains("subscription "), "{out}");
 
     // Receiver up: the assignment is delivered, signed.
     let mut requester = sys.intake();
@@ -239,7 +285,7 @@ async fn webhooks_are_signed_retried_dead_lettered_and_replayed() -> anyhow::Res
     .await?;
     let letter = &dead[0];
     assert_eq!(letter.notification.as_ref().unwrap().id, reopened_id);
-    assert_eq!(letter.url, format!("http://{addr}/sy"));
+    assert_eq!(letter.url, url);
     let attempts: Vec<(u32, u32)> = letter
         .attempts
         .iter()
@@ -286,15 +332,25 @@ async fn webhooks_are_signed_retried_dead_lettered_and_replayed() -> anyhow::Res
             .await,
         Code::FailedPrecondition,
     );
-    let replayed = admin
-        .clone()
-        .replay_dead_letters(pb::ReplayDeadLettersRequest {
-            agency: DEPARTMENT_AGENCY.into(),
-            notification_ids: Vec::new(),
-        })
-        .await?
-        .into_inner();
-    assert_eq!(replayed.replayed, 1);
+    let listed = sy_ok(
+        &sys,
+        &delivering,
+        ADMIN,
+        &["notifications", "dead-letters", "--of", DEPARTMENT_AGENCY],
+    )
+    .await?;
+    assert!(
+        listed.contains(&reopened_id) && listed.contains("1 dead letters"),
+        "{listed}"
+    );
+    let replayed = sy_ok(
+        &sys,
+        &delivering,
+        ADMIN,
+        &["notifications", "replay", "--of", DEPARTMENT_AGENCY],
+    )
+    .await?;
+    assert!(replayed.contains("1 dead letters queued"), "{replayed}");
     until(&receiver, "the replay delivered", |p| p.len() == 6).await?;
     assert_eq!(
         receiver.taken(),
@@ -316,5 +372,31 @@ async fn webhooks_are_signed_retried_dead_lettered_and_replayed() -> anyhow::Res
     assert_eq!(reopened_posts, 4, "three failures and the replay");
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(receiver.posts().len(), 6);
+
+    // What was delivered is what the agency's watch shows, in log order.
+    let watched = sy_ok(
+        &sys,
+        &delivering,
+        ADMIN,
+        &[
+            "notifications",
+            "watch",
+            "--of",
+            DEPARTMENT_AGENCY,
+            "--limit",
+            "3",
+        ],
+    )
+    .await?;
+    let ids: Vec<&str> = watched
+        .lines()
+        .filter_map(|line| line.rsplit_once(" id ").map(|(_, id)| id))
+        .collect();
+    assert_eq!(ids.len(), 3, "{watched}");
+    let mut taken = receiver.taken();
+    taken.sort();
+    let mut watched_ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    watched_ids.sort();
+    assert_eq!(watched_ids, taken);
     Ok(())
 }
