@@ -5,7 +5,7 @@
 //! that outage is retried, then becomes a dead letter with a record of each
 //! attempt, while later ones are delivered once the receiver is back; the
 //! operator's replay delivers it again with the same id. Every POST's
-//! signature is checked.
+//! signature is checked, and nothing from before the subscription is sent.
 #![allow(
     clippy::unwrap_used,
     reason = "helpers outside #[test] fns; a panic there is the failure report"
@@ -224,6 +224,13 @@ async fn webhooks_are_signed_retried_dead_lettered_and_replayed() -> anyhow::Res
             .await,
         Code::InvalidArgument,
     );
+    // Assigned before the subscription: never delivered.
+    let before = sys.submit().await?.aggregate_id;
+    let before = sys
+        .intake_as(DEPARTMENT_AGENCY, USER)
+        .assign_request(assign_command(&before, DEPARTMENT, 7))
+        .await?
+        .into_inner();
     let url = format!("http://{addr}/sy");
     let out = sy_ok(
         &sys,
@@ -373,7 +380,9 @@ async fn webhooks_are_signed_retried_dead_lettered_and_replayed() -> anyhow::Res
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(receiver.posts().len(), 6);
 
-    // What was delivered is what the agency's watch shows, in log order.
+    // What was delivered is what the agency's watch shows after the
+    // assignment from before the subscription.
+    let after = before.position.to_string();
     let watched = sy_ok(
         &sys,
         &delivering,
@@ -383,6 +392,8 @@ async fn webhooks_are_signed_retried_dead_lettered_and_replayed() -> anyhow::Res
             "watch",
             "--of",
             DEPARTMENT_AGENCY,
+            "--after",
+            &after,
             "--limit",
             "3",
         ],

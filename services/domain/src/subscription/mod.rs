@@ -42,6 +42,12 @@ pub struct Subscription {
     pub kinds: Vec<i32>,
     /// Subscribed and not since unsubscribed.
     pub active: bool,
+    /// The position of the event that started the current subscription
+    /// (its first, or the first after an unsubscription): notifications
+    /// from before it are not delivered, so subscribing does not replay an
+    /// agency's whole history, nor resubscribing what it missed meanwhile. A
+    /// replacement (new url, key or kinds) keeps it.
+    pub since: u64,
 }
 
 impl Subscription {
@@ -73,7 +79,7 @@ impl Aggregate for Subscription {
         self.version
     }
 
-    fn apply(&mut self, event: &pb::EventEnvelope, _position: u64) -> Result<(), ApplyError> {
+    fn apply(&mut self, event: &pb::EventEnvelope, position: u64) -> Result<(), ApplyError> {
         let payload = check_envelope(self, event)?;
         let state = if self.active { "active" } else { "inactive" };
         match payload {
@@ -82,6 +88,9 @@ impl Aggregate for Subscription {
                 self.url = e.url.clone();
                 self.secret_id = e.secret_id.clone();
                 self.kinds = e.kinds.clone();
+                if !self.active {
+                    self.since = position;
+                }
                 self.active = true;
             }
             Payload::WebhookUnsubscribed(_) if self.active => self.active = false,

@@ -45,10 +45,11 @@ fn parsed<M: CommandMessage<Target = Subscription>>(message: &M) -> Command {
         .command
 }
 
-/// Decides and folds `commands` in order: the `given` of a test.
+/// Decides and folds `commands` in order, the n-th at position n: the
+/// `given` of a test.
 fn given(commands: &[Command]) -> Subscription {
     let mut state = Subscription::default();
-    for command in commands {
+    for (position, command) in (1..).zip(commands) {
         let payload = state
             .decide(command, &(), &admin())
             .expect("given must be legal");
@@ -59,7 +60,9 @@ fn given(commands: &[Command]) -> Subscription {
             payload: Some(payload),
             ..Default::default()
         };
-        state.apply(&event, 1).expect("a decided event applies");
+        state
+            .apply(&event, position)
+            .expect("a decided event applies");
     }
     state
 }
@@ -183,4 +186,17 @@ fn apply_refuses_an_unsubscription_of_nothing() {
         Err(ApplyError::NotApplicable { .. })
     ));
     assert_eq!(state, Subscription::default());
+}
+
+#[test]
+fn delivery_starts_where_the_subscription_did_and_a_replacement_keeps_it() {
+    assert_eq!(given(&[subscribe("https://h/a")]).since, 1);
+    let replaced = given(&[subscribe("https://h/a"), subscribe("https://h/b")]);
+    assert_eq!(replaced.since, 1, "a replacement delivers what is queued");
+    let resumed = given(&[
+        subscribe("https://h/a"),
+        unsubscribe(),
+        subscribe("https://h/a"),
+    ]);
+    assert_eq!(resumed.since, 3, "nothing from while it was unsubscribed");
 }

@@ -204,7 +204,8 @@ impl<D: Deliver> Delivery<D> {
             self.store.replayed(agency, replayed.position)?;
             return Ok(true);
         }
-        let after = self.store.cursor(agency)?;
+        // Nothing from before the subscription started.
+        let after = self.store.cursor(agency)?.max(subscription.since);
         let due = self
             .live
             .model()
