@@ -5,7 +5,8 @@
 //! that outage is retried, then becomes a dead letter with a record of each
 //! attempt, while later ones are delivered once the receiver is back; the
 //! operator's replay delivers it again with the same id. Every POST's
-//! signature is checked, and nothing from before the subscription is sent.
+//! signature is checked, nothing from before the subscription is sent, and
+//! a restarted delivering replica resumes without delivering again.
 #![allow(
     clippy::unwrap_used,
     reason = "helpers outside #[test] fns; a panic there is the failure report"
@@ -187,7 +188,7 @@ async fn webhooks_are_signed_retried_dead_lettered_and_replayed() -> anyhow::Res
         &secrets,
         std::os::unix::fs::PermissionsExt::from_mode(0o600),
     )?;
-    let delivering = sys
+    let mut delivering = sys
         .projection_builder()
         .label("sy-projection-webhooks")
         .arg("--deliver-webhooks")
@@ -409,5 +410,23 @@ async fn webhooks_are_signed_retried_dead_lettered_and_replayed() -> anyhow::Res
     let mut watched_ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
     watched_ids.sort();
     assert_eq!(watched_ids, taken);
+
+    // A restarted delivering replica resumes from its cursor: the next
+    // notification only, nothing delivered again.
+    delivering.restart().await?;
+    let next = sys.submit().await?.aggregate_id;
+    let assigned_next = department
+        .assign_request(assign_command(&next, DEPARTMENT, 14))
+        .await?
+        .into_inner();
+    until(&receiver, "the next assignment delivered", |p| p.len() == 7).await?;
+    let last = receiver.posts().pop().unwrap();
+    assert_eq!(
+        last.id,
+        notification_id(assigned_next.position, DEPARTMENT_AGENCY, K::Assigned)
+    );
+    verified(&last);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(receiver.posts().len(), 7, "nothing delivered twice");
     Ok(())
 }

@@ -34,6 +34,7 @@ use tracing::{info, warn};
 use crate::Stop;
 use crate::config::WebhookArgs;
 use crate::live::Live;
+use crate::metrics;
 use backoff::Retry;
 use deliver::{Deliver, Outgoing, Webhook, body, sign};
 use secrets::Secrets;
@@ -255,10 +256,12 @@ impl<D: Deliver> Delivery<D> {
             let attempt = earlier.saturating_add(tried);
             match self.deliver.deliver(&outgoing).await {
                 Ok(status) => {
+                    metrics::webhook_attempt(true);
                     self.record(n, attempt, status, String::new())?;
                     return Ok(Outcome::Delivered);
                 }
                 Err(failed) => {
+                    metrics::webhook_attempt(false);
                     warn!(
                         agency = %n.agency,
                         notification = %n.id,
@@ -303,6 +306,7 @@ impl<D: Deliver> Delivery<D> {
         n: &pb::Notification,
     ) -> Result<Outcome, StoreError> {
         warn!(agency = %n.agency, notification = %n.id, "webhook delivery given up: a dead letter");
+        metrics::webhook_dead_letter();
         self.store.bury(&pb::DeadLetter {
             notification: Some(n.clone()),
             url: subscription.url.clone(),
