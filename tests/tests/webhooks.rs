@@ -1,7 +1,8 @@
 //! Webhook delivery through the real stack: an administrator subscribes a
 //! department's receiver through intake, the replica started with
-//! `--deliver-webhooks` POSTs its notifications, signed. The receiver here
-//! (a hyper server in the test) fails for a while: the notification of
+//! `--deliver-webhooks` POSTs its notifications over HTTPS, signed. The
+//! receiver here (a hyper server in the test, with a certificate of the CA
+//! the replica is given) fails for a while: the notification of
 //! that outage is retried, then becomes a dead letter with a record of each
 //! attempt, while later ones are delivered once the receiver is back; the
 //! operator's replay delivers it again with the same id. Every POST's
@@ -25,7 +26,11 @@ use sha2::Sha256;
 use sy_api::pb::{self, NotificationKind as K};
 use sy_domain::notification::notification_id;
 use sy_tests::client::*;
+use sy_tests::tls::{KeyedCert, TestCa};
 use sy_tests::{System, expect_code};
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tonic::Code;
 
 const ADMIN: &str = "district-data-center";
@@ -50,7 +55,17 @@ struct Receiver {
 }
 
 impl Receiver {
-    async fn start() -> anyhow::Result<(Arc<Self>, SocketAddr)> {
+    /// Serves HTTPS on a free port with `cert`.
+    async fn start(cert: &KeyedCert) -> anyhow::Result<(Arc<Self>, SocketAddr)> {
+        let chain = CertificateDer::pem_slice_iter(cert.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()?;
+        let key = PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes())?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let receiver = Arc::new(Self::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -58,14 +73,19 @@ impl Receiver {
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let receiver = Arc::clone(&serving);
-                let service = hyper::service::service_fn(move |request| {
-                    let receiver = Arc::clone(&receiver);
-                    async move { Ok::<_, Infallible>(receiver.take(request).await) }
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(move |request| {
+                        let receiver = Arc::clone(&receiver);
+                        async move { Ok::<_, Infallible>(receiver.take(request).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
                 });
-                tokio::spawn(
-                    hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
-                );
             }
         });
         Ok((receiver, addr))
@@ -181,7 +201,12 @@ async fn sy_ok(
 #[tokio::test]
 async fn webhooks_are_signed_retried_dead_lettered_and_replayed() -> anyhow::Result<()> {
     let sys = System::builder().secured().start().await?;
-    let (receiver, addr) = Receiver::start().await?;
+    // The receiver's certificate is of a CA the delivering replica trusts
+    // (--webhook-ca-file), as a deployment's receivers are.
+    let ca = TestCa::new("webhook receivers");
+    let ca_file = sys.root().join("webhook-ca.pem");
+    std::fs::write(&ca_file, ca.cert_pem())?;
+    let (receiver, addr) = Receiver::start(&ca.server()).await?;
     let secrets = sys.root().join("webhook-secrets");
     std::fs::write(&secrets, format!("# test\n{SECRET_ID} {KEY}\n"))?;
     std::fs::set_permissions(
@@ -192,7 +217,7 @@ async fn webhooks_are_signed_retried_dead_lettered_and_replayed() -> anyhow::Res
         .projection_builder()
         .label("sy-projection-webhooks")
         .arg("--deliver-webhooks")
-        .arg("--webhook-allow-http")
+        .flag("--webhook-ca-file", ca_file.display())
         .flag("--webhook-secrets-file", secrets.display())
         .flag("--webhook-state-dir", sys.root().join("webhooks").display())
         .flag("--webhook-max-attempts", 3)
@@ -206,7 +231,7 @@ async fn webhooks_are_signed_retried_dead_lettered_and_replayed() -> anyhow::Res
     let subscribe = pb::SubscribeWebhookCommand {
         context: fresh_ctx(),
         agency: DEPARTMENT_AGENCY.into(),
-        url: format!("http://{addr}/sy"),
+        url: format!("https://{addr}/sy"),
         secret_id: SECRET_ID.into(),
         kinds: Vec::new(),
     };
@@ -232,7 +257,7 @@ async fn webhooks_are_signed_retried_dead_lettered_and_replayed() -> anyhow::Res
         .assign_request(assign_command(&before, DEPARTMENT, 7))
         .await?
         .into_inner();
-    let url = format!("http://{addr}/sy");
+    let url = format!("https://{addr}/sy");
     let out = sy_ok(
         &sys,
         &delivering,
