@@ -74,7 +74,8 @@ pub struct Config {
     #[arg(long, env = "SY_READ_ONLY")]
     pub read_only: bool,
 
-    /// Most `WatchRequests` streams one credential may hold open at once;
+    /// Most watch streams (`WatchRequests`, `Notifications.Watch`) one
+    /// credential may hold open at once;
     /// one more is RESOURCE_EXHAUSTED.
     #[arg(long, env = "SY_MAX_WATCHES_PER_CALLER", default_value_t = 8)]
     pub max_watches_per_caller: usize,
