@@ -5,4 +5,4 @@
 set -eu
 groupadd --system --gid 10001 shuangyong
 useradd --system --uid 10001 --gid shuangyong --home-dir /var/lib/shuangyong --shell /usr/sbin/nologin shuangyong
-install -d -o shuangyong -g shuangyong -m 0750 /var/lib/shuangyong /var/lib/shuangyong/projection
+install -d -o shuangyong -g shuangyong -m 0750 /var/lib/shuangyong /var/lib/shuangyong/projection /var/lib/shuangyong/projection-webhooks

@@ -10,12 +10,13 @@
 use std::path::{Path, PathBuf};
 
 const PROTO_ROOT: &str = "../../proto";
-const FILES: [&str; 5] = [
+const FILES: [&str; 6] = [
     "../../proto/shuangyong/v1/intake.proto",
     "../../proto/shuangyong/v1/query.proto",
     "../../proto/shuangyong/v1/admin.proto",
     "../../proto/shuangyong/v1/placement_intake.proto",
     "../../proto/shuangyong/v1/placement_query.proto",
+    "../../proto/shuangyong/v1/notifications.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

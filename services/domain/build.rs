@@ -11,6 +11,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "../../proto/shuangyong/v1/placement_intake.proto",
         "../../proto/shuangyong/v1/placement_query.proto",
         "../../proto/shuangyong/v1/access.proto",
+        "../../proto/shuangyong/v1/notifications.proto",
+        "../../proto/shuangyong/v1/notification_events.proto",
     ];
     let mut config = prost_build::Config::new();
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);

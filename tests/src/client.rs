@@ -80,6 +80,9 @@ pub type IntakeClient =
     pb::intake_client::IntakeClient<InterceptedService<Channel, ActorInterceptor>>;
 /// A query client (carrying actor metadata too, harmless where unused).
 pub type QueryClient = pb::query_client::QueryClient<InterceptedService<Channel, ActorInterceptor>>;
+/// A notifications client acting as one actor.
+pub type NotificationsClient =
+    pb::notifications_client::NotificationsClient<InterceptedService<Channel, ActorInterceptor>>;
 /// Clients without any metadata, to test that it is required.
 pub type BareIntakeClient = pb::intake_client::IntakeClient<Channel>;
 

@@ -17,7 +17,9 @@ use anyhow::Context;
 use sy_api::pb;
 use tempfile::TempDir;
 
-use crate::client::{self, AGENCY, ActorInterceptor, IntakeClient, QueryClient, USER};
+use crate::client::{
+    self, AGENCY, ActorInterceptor, IntakeClient, NotificationsClient, QueryClient, USER,
+};
 use crate::nats::{NatsServer, Secrets};
 use crate::service::{Service, ServiceBuilder};
 
@@ -315,6 +317,26 @@ impl System {
         pb::query_client::QueryClient::with_interceptor(
             projection.channel(),
             self.caller(AUDITOR_AGENCY, USER),
+        )
+    }
+
+    /// A notifications client on the system's projection, acting as `user`
+    /// of `agency` (its token on a secured system).
+    pub fn notifications_as(&self, agency: &str, user: &str) -> NotificationsClient {
+        self.notifications_at(self.projection(), agency, user)
+    }
+
+    /// A notifications client on another projection (the one delivering
+    /// webhooks, say), acting as `user` of `agency`.
+    pub fn notifications_at(
+        &self,
+        projection: &Service,
+        agency: &str,
+        user: &str,
+    ) -> NotificationsClient {
+        pb::notifications_client::NotificationsClient::with_interceptor(
+            projection.channel(),
+            self.caller(agency, user),
         )
     }
 

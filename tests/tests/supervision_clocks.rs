@@ -4,7 +4,8 @@
 //! replica and restarts the other in between, and then reads the log: every
 //! reminder and every automatic escalation is there exactly once, with its
 //! rule as the actor, and a moved due date re-armed the clocks; the policy
-//! itself is recorded once.
+//! itself is recorded once; and the department's notification stream tells
+//! it of each.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -282,6 +283,48 @@ async fn reminders_and_escalations_happen_once_across_replicas_restarts_and_new_
         .count();
     assert_eq!(reminded, 7);
     assert_eq!(served.supervision_fired.len(), 9);
+
+    // The department was told of each without polling: its notifications
+    // are one per reminder (due soon or today, overdue) and escalation.
+    let events = sys.events().await?;
+    let count = |wanted: &dyn Fn(&Payload) -> bool| {
+        events
+            .iter()
+            .filter(|e| e.payload.as_ref().is_some_and(wanted))
+            .count()
+    };
+    let overdue_reminders = count(
+        &|p| matches!(p, Payload::RequestReminded(r) if r.kind() == pb::ReminderKind::Overdue),
+    );
+    let other_reminders = count(&|p| matches!(p, Payload::RequestReminded(_))) - overdue_reminders;
+    let escalations = count(&|p| matches!(p, Payload::RequestEscalated(_)));
+    let expected = [
+        (pb::NotificationKind::Assigned, 3),
+        (pb::NotificationKind::DueSoon, other_reminders),
+        (pb::NotificationKind::Overdue, overdue_reminders),
+        (pb::NotificationKind::Escalated, escalations),
+    ];
+    let total: usize = expected.iter().map(|(_, n)| n).sum();
+    let mut watch = sys
+        .notifications_as(DEPARTMENT_AGENCY, "li.na")
+        .watch(pb::WatchRequest::default())
+        .await?
+        .into_inner();
+    let mut told: BTreeMap<i32, usize> = BTreeMap::new();
+    for _ in 0..total {
+        let item = tokio::time::timeout(Duration::from_secs(30), watch.message())
+            .await??
+            .ok_or_else(|| anyhow::anyhow!("the watch ended; told {told:?}"))?;
+        let kind = item.notification.map_or(0, |n| n.kind);
+        *told.entry(kind).or_default() += 1;
+    }
+    for (kind, n) in expected {
+        assert_eq!(
+            told.get(&(kind as i32)).copied().unwrap_or(0),
+            n,
+            "{kind:?}: {told:?}"
+        );
+    }
 
     let logs = format!("{}{}", sys.intake.log(), second.log());
     assert!(logs.contains("supervision clocks running"), "{logs}");

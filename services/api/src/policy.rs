@@ -61,7 +61,7 @@ pub enum Role {
     ReaderOwn,
     /// Request histories, the projection's status and the quarantine.
     Auditor,
-    /// Rebuilds read models.
+    /// Rebuilds read models; manages webhook subscriptions.
     Admin,
     /// The personal-information protection officer (个人信息保护负责人):
     /// erases a person's data and places or releases legal holds.
@@ -383,6 +383,32 @@ const TABLE: &[(&str, &[&str], &[Role])] = &[
         &[Role::PersonalData],
     ),
     ("Admin", &["Rebuild"], &[Role::Admin]),
+    // Webhook subscriptions of any agency, and their dead letters.
+    (
+        "Intake",
+        &["SubscribeWebhook", "UnsubscribeWebhook"],
+        &[Role::Admin],
+    ),
+    (
+        "Notifications",
+        &["ListDeadLetters", "ReplayDeadLetters"],
+        &[Role::Admin],
+    ),
+    // Every agency told of requests watches its own notifications (the
+    // service checks whose); an auditor watches any agency's.
+    (
+        "Notifications",
+        &["Watch"],
+        &[
+            Role::Requester,
+            Role::Coordinator,
+            Role::Department,
+            Role::Supervisor,
+            Role::Reader,
+            Role::ReaderOwn,
+            Role::Auditor,
+        ],
+    ),
 ];
 
 /// The gRPC package every service of the table is in.

@@ -235,6 +235,15 @@ pub enum Command {
         #[command(subcommand)]
         command: StationsCommand,
     },
+    /// Notifications to agencies: watch an agency's (a stream that resumes
+    /// after a position), manage webhook subscriptions (role admin), list
+    /// and replay the webhook dead letters (role admin, on the replica
+    /// that delivers webhooks).
+    #[command(after_help = WRITE_HELP)]
+    Notifications {
+        #[command(subcommand)]
+        command: NotificationsCommand,
+    },
     /// Fault campaigns: keep a steady, retrying load on the services while
     /// faults are injected (`run`), then check the log against what was
     /// acknowledged (`check`).
@@ -242,6 +251,114 @@ pub enum Command {
         #[command(subcommand)]
         command: SoakCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotificationsCommand {
+    /// Print an agency's notifications after a position, then live ones as
+    /// they come, one line each (or one JSON object with `--json`), until
+    /// interrupted. Resume with `--after` the last position printed.
+    Watch(WatchNotificationsArgs),
+    /// Subscribe an agency's webhook receiver (or replace its subscription).
+    Subscribe(SubscribeWebhookArgs),
+    /// End an agency's webhook subscription.
+    Unsubscribe(UnsubscribeWebhookArgs),
+    /// The notifications whose webhook delivery was given up, with each
+    /// attempt (status, error, time).
+    DeadLetters(DeadLettersArgs),
+    /// Deliver dead letters again (same notification ids).
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WatchNotificationsArgs {
+    /// The agency whose notifications to watch; default `--agency` (an
+    /// auditor may watch any).
+    #[arg(long = "of")]
+    pub of: Option<String>,
+    /// Start after this position (0: from the beginning).
+    #[arg(long, default_value_t = 0)]
+    pub after: u64,
+    /// Stop after this many notifications (default: run until interrupted).
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// Print each notification as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A notification kind, as `sy` spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NotificationKindArg {
+    Assigned,
+    DueSoon,
+    Overdue,
+    Escalated,
+    AwaitingConfirmation,
+    Reopened,
+}
+
+impl From<NotificationKindArg> for pb::NotificationKind {
+    fn from(kind: NotificationKindArg) -> Self {
+        match kind {
+            NotificationKindArg::Assigned => Self::Assigned,
+            NotificationKindArg::DueSoon => Self::DueSoon,
+            NotificationKindArg::Overdue => Self::Overdue,
+            NotificationKindArg::Escalated => Self::Escalated,
+            NotificationKindArg::AwaitingConfirmation => Self::AwaitingConfirmation,
+            NotificationKindArg::Reopened => Self::Reopened,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SubscribeWebhookArgs {
+    /// The agency whose notifications are delivered.
+    #[arg(long = "for")]
+    pub for_agency: String,
+    /// The receiver: an https URL.
+    #[arg(long)]
+    pub url: String,
+    /// Id of the HMAC key in the delivering replica's `--webhook-secrets-file`.
+    #[arg(long)]
+    pub secret_id: String,
+    /// Deliver only these kinds (repeatable); default every kind.
+    #[arg(long = "kind", value_enum)]
+    pub kinds: Vec<NotificationKindArg>,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UnsubscribeWebhookArgs {
+    /// The agency whose subscription ends.
+    #[arg(long = "for")]
+    pub for_agency: String,
+    /// Why.
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeadLettersArgs {
+    /// Only this agency's; default every agency's.
+    #[arg(long = "of")]
+    pub of: Option<String>,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Only this agency's; default every agency's.
+    #[arg(long = "of")]
+    pub of: Option<String>,
+    /// Only these notification ids (repeatable); default all.
+    #[arg(long = "id")]
+    pub ids: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -110,6 +110,8 @@ commands! {
     ChangeStationSeats(ChangeStationSeatsCommand) => placements.change_station_seats, "ChangeStationSeats";
     EnrollChild(EnrollChildCommand) => placements.enroll_child, "EnrollChild";
     WithdrawChild(WithdrawChildCommand) => placements.withdraw_child, "WithdrawChild";
+    SubscribeWebhook(SubscribeWebhookCommand) => requests.subscribe_webhook, "SubscribeWebhook";
+    UnsubscribeWebhook(UnsubscribeWebhookCommand) => requests.unsubscribe_webhook, "UnsubscribeWebhook";
 }
 
 /// What kind of aggregate an id a script learns names.
@@ -119,6 +121,8 @@ pub enum Slot {
     Person,
     Placement,
     Station,
+    /// An agency's webhook subscription (addressed by the agency's code).
+    Subscription,
 }
 
 impl Slot {
@@ -129,13 +133,14 @@ impl Slot {
             Slot::Person => "person",
             Slot::Placement => "placement",
             Slot::Station => "station",
+            Slot::Subscription => "subscription",
         }
     }
 }
 
 /// The ids a script learns from the results of its creating commands.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Ids([Option<String>; 4]);
+pub struct Ids([Option<String>; 5]);
 
 impl Ids {
     pub fn get(&self, slot: Slot) -> Option<&str> {
@@ -160,6 +165,7 @@ impl Cmd {
             Cmd::RegisterPerson(_) => Some(Slot::Person),
             Cmd::RegisterPlacement(_) => Some(Slot::Placement),
             Cmd::OpenStation(_) => Some(Slot::Station),
+            Cmd::SubscribeWebhook(_) => Some(Slot::Subscription),
             _ => None,
         }
     }
@@ -173,9 +179,13 @@ impl Cmd {
 
     /// The field naming the aggregate the command addresses, and its kind.
     fn target(&mut self) -> Option<(&mut String, Slot)> {
-        use Slot::{Person, Placement, Request, Station};
+        use Slot::{Person, Placement, Request, Station, Subscription};
         Some(match self {
-            Cmd::Submit(_) | Cmd::RegisterPerson(_) | Cmd::OpenStation(_) => return None,
+            Cmd::Submit(_)
+            | Cmd::RegisterPerson(_)
+            | Cmd::OpenStation(_)
+            | Cmd::SubscribeWebhook(_) => return None,
+            Cmd::UnsubscribeWebhook(c) => (&mut c.agency, Subscription),
             Cmd::Assign(c) => (&mut c.request_id, Request),
             Cmd::Start(c) => (&mut c.request_id, Request),
             Cmd::Progress(c) => (&mut c.request_id, Request),

@@ -193,6 +193,10 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let operator = rpc::actor(&cli.agency, &cli.user)?;
             verbs::allowance(&endpoints, &operator, &command).await
         }
+        Command::Notifications { command } => {
+            let actor = rpc::actor(&cli.agency, &cli.user)?;
+            verbs::notifications(&endpoints, &actor, &command).await
+        }
         Command::Stations { command } => {
             let operator = rpc::actor(&cli.agency, &cli.user)?;
             verbs::stations(&endpoints, &operator, &command).await

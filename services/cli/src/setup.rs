@@ -22,6 +22,8 @@
 //!                                      a client certificate (O=<agency>, CN=<user>) and token
 //! DIR/policy.toml                      the role policy (`--policy-file`): with `--demo`
 //!                                      the demo's, else none granted (edit it)
+//! DIR/webhook-secrets                  the HMAC keys webhooks are signed with
+//!                                      (`--webhook-secrets-file`): none yet (add lines)
 //! ```
 //!
 //! Server certificates name the service (compose names, `-1`..`-3` for the
@@ -77,10 +79,18 @@ pub fn run(args: &SetupArgs) -> Result<(), Error> {
     clients.dedup_by(|a, b| a.agency == b.agency);
     write(out, &clients, &args.stream, &args.san)?;
     file(&out.join("policy.toml"), policy)?;
+    file(&out.join("webhook-secrets"), WEBHOOK_SECRETS)?;
     say!("deployment secrets written to {}", out.display());
     say!("give each agency its clients/<agency>/ directory; keep ca.key offline");
     Ok(())
 }
+
+/// The webhook keys file before any subscription: the delivering
+/// projection reads it at start.
+const WEBHOOK_SECRETS: &str = "# HMAC-SHA256 keys of webhook subscriptions (`--webhook-secrets-file`):\n\
+# one line `<secret-id> <key>` per key, keys of at least 32 bytes, e.g. from\n\
+# `openssl rand -hex 32`. Give each agency its key out of band; a subscription\n\
+# names the id (`sy notifications subscribe --secret-id`).\n";
 
 /// The demo deployment's role policy.
 const DEMO_POLICY: &str = include_str!("../data/demo-policy.toml");

@@ -226,6 +226,20 @@ impl pb::intake_server::Intake for Fake {
             .collect();
         Ok(Response::new(pb::SubmitRequestsResponse { outcomes }))
     }
+    // The fake log holds requests only; no script manages subscriptions
+    // (the end-to-end suite `webhooks` runs them against real intake).
+    async fn subscribe_webhook(
+        &self,
+        _: Request<pb::SubscribeWebhookCommand>,
+    ) -> Result<Response<pb::CommandResult>, Status> {
+        Err(Status::unimplemented("no script subscribes webhooks"))
+    }
+    async fn unsubscribe_webhook(
+        &self,
+        _: Request<pb::UnsubscribeWebhookCommand>,
+    ) -> Result<Response<pb::CommandResult>, Status> {
+        Err(Status::unimplemented("no script unsubscribes webhooks"))
+    }
 }
 
 #[tonic::async_trait]

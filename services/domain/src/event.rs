@@ -64,6 +64,8 @@ pub fn event_type(payload: &Payload) -> &'static str {
         Payload::StationSeatsChanged(_) => "StationSeatsChanged",
         Payload::ChildEnrolled(_) => "ChildEnrolled",
         Payload::ChildWithdrawn(_) => "ChildWithdrawn",
+        Payload::WebhookSubscribed(_) => "WebhookSubscribed",
+        Payload::WebhookUnsubscribed(_) => "WebhookUnsubscribed",
     }
 }
 

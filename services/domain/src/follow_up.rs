@@ -32,3 +32,4 @@ impl Implies for Person {}
 impl Implies for Allowance {}
 impl Implies for Station {}
 impl Implies for crate::supervision::Adopted {}
+impl Implies for crate::subscription::Subscription {}

@@ -19,6 +19,7 @@ pub mod event;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod follow_up;
+pub mod notification;
 pub mod person;
 pub mod person_data;
 pub mod pii;
@@ -26,6 +27,7 @@ pub mod placement;
 pub mod request;
 pub mod signature;
 pub mod station;
+pub mod subscription;
 pub mod supervision;
 pub mod upcast;
 pub mod validate;

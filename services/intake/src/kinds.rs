@@ -15,6 +15,7 @@ use sy_domain::pb::{self, Programme};
 use sy_domain::person::Person;
 use sy_domain::placement::{self, Placement, PlacementFacts};
 use sy_domain::station::{self, Station, StationFacts};
+use sy_domain::subscription::Subscription;
 use sy_domain::supervision::Adopted;
 use uuid::Uuid;
 
@@ -29,6 +30,7 @@ pub struct Stores {
     allowances: Aggregates<Allowance>,
     stations: Aggregates<Station>,
     supervision_policy: Aggregates<Adopted>,
+    subscriptions: Aggregates<Subscription>,
 }
 
 impl Stores {
@@ -40,6 +42,7 @@ impl Stores {
             allowances: Aggregates::new(history.clone(), cache_size),
             stations: Aggregates::new(history.clone(), cache_size),
             supervision_policy: Aggregates::new(history.clone(), 1),
+            subscriptions: Aggregates::new(history.clone(), cache_size),
         }
     }
 
@@ -296,6 +299,18 @@ impl Stored for Station {
 impl Stored for Adopted {
     fn aggregates(stores: &Stores) -> &Aggregates<Self> {
         &stores.supervision_policy
+    }
+
+    async fn facts(_: &Stores, _: &Self, _: &Self::Command) -> Result<(), IntakeError> {
+        Ok(())
+    }
+}
+
+/// Webhook subscriptions: administrators manage them (the method's role),
+/// for any agency.
+impl Stored for Subscription {
+    fn aggregates(stores: &Stores) -> &Aggregates<Self> {
+        &stores.subscriptions
     }
 
     async fn facts(_: &Stores, _: &Self, _: &Self::Command) -> Result<(), IntakeError> {

@@ -334,6 +334,20 @@ impl Intake for IntakeService {
         let outcomes = self.run_batch(&principal, commands).await?;
         Ok(Response::new(pb::SubmitRequestsResponse { outcomes }))
     }
+
+    async fn subscribe_webhook(
+        &self,
+        request: Request<pb::SubscribeWebhookCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn unsubscribe_webhook(
+        &self,
+        request: Request<pb::UnsubscribeWebhookCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
 }
 
 #[tonic::async_trait]

@@ -75,7 +75,8 @@ pub struct Config {
     #[arg(long, env = "SY_READ_ONLY")]
     pub read_only: bool,
 
-    /// Most `WatchRequests` streams one credential may hold open at once;
+    /// Most watch streams (`WatchRequests`, `Notifications.Watch`) one
+    /// credential may hold open at once;
     /// one more is RESOURCE_EXHAUSTED.
     #[arg(long, env = "SY_MAX_WATCHES_PER_CALLER", default_value_t = 8)]
     pub max_watches_per_caller: usize,
@@ -84,6 +85,58 @@ pub struct Config {
     /// told: a board asked for an area outside them is refused.
     #[arg(long, env = "SY_DISTRICTS", default_value = "500106", value_parser = Districts::parse)]
     pub districts: Districts,
+
+    /// Webhook delivery, run by one replica of a deployment only (every
+    /// replica derives the same notifications; two delivering replicas
+    /// would deliver each twice).
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
+
+/// Flags of webhook delivery (`--deliver-webhooks`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebhookArgs {
+    /// Deliver notifications to the agencies' webhook subscriptions from
+    /// this replica (one replica per deployment).
+    #[arg(long, env = "SY_DELIVER_WEBHOOKS")]
+    pub deliver_webhooks: bool,
+
+    /// Owner-only file of the HMAC keys webhooks are signed with: lines
+    /// `<secret-id> <key>` (keys of at least 32 bytes). Required with
+    /// `--deliver-webhooks`.
+    #[arg(long, env = "SY_WEBHOOK_SECRETS_FILE")]
+    pub webhook_secrets_file: Option<PathBuf>,
+
+    /// PEM file of the CA certificates receivers' HTTPS certificates must
+    /// chain to (the deployment CA); no public roots are trusted.
+    #[arg(long, env = "SY_WEBHOOK_CA_FILE")]
+    pub webhook_ca_file: Option<PathBuf>,
+
+    /// Development only: allow receivers on plain http (logged as a
+    /// warning at start).
+    #[arg(long, env = "SY_WEBHOOK_ALLOW_HTTP")]
+    pub webhook_allow_http: bool,
+
+    /// Directory of the delivery state (cursors, attempts, dead letters),
+    /// kept apart from the read model so a rebuild keeps it.
+    #[arg(long, env = "SY_WEBHOOK_STATE_DIR", default_value = "data/webhooks")]
+    pub webhook_state_dir: PathBuf,
+
+    /// Attempts at one notification before it becomes a dead letter.
+    #[arg(long, env = "SY_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub webhook_max_attempts: u32,
+
+    /// Wait after a first failed attempt, in milliseconds; it doubles with
+    /// each further failure (with jitter), up to `--webhook-backoff-max-ms`.
+    #[arg(long, env = "SY_WEBHOOK_BACKOFF_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub webhook_backoff_ms: u64,
+
+    /// Longest wait between two attempts, in milliseconds.
+    #[arg(long, env = "SY_WEBHOOK_BACKOFF_MAX_MS", default_value_t = 300_000,
+          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    pub webhook_backoff_max_ms: u64,
 }
 
 impl Config {

@@ -1,14 +1,15 @@
 //! `sy-projection`: the read side. Folds the JetStream event log into a sled
-//! read model and serves `shuangyong.v1.Query` and
-//! `shuangyong.v1.PlacementQuery` from it.
+//! read model and serves `shuangyong.v1.Query`,
+//! `shuangyong.v1.PlacementQuery` and `shuangyong.v1.Notifications` from it.
 //!
 //! Layout: `config` (flags), `follow` (the fold task: log → batches →
 //! checkpoint, a span per batch), `data_dir` (generations, and the rebuild of
 //! a store in an older format), `read_model` (one named set of sled trees,
 //! the fold transaction, indexes, counters, list paging, the placement
 //! programmes' views and statistics), `redact` (what of a quarantined
-//! event may be served), `query` and `placement_query` (the gRPC
-//! surface, sharing `serving`), `unmasked` (a person in the clear, from the
+//! event may be served), `query`, `placement_query` and `notifications`
+//! (the gRPC surface, sharing `serving`; streams follow the fold through
+//! `tail`), `unmasked` (a person in the clear, from the
 //! log and the key store, each read recorded in the access log). Each replica keeps its own sled directory and
 //! can be rebuilt from the log alone, so run as many as reads need.
 //!
@@ -31,6 +32,7 @@ mod data_dir;
 mod follow;
 mod live;
 mod metrics;
+mod notifications;
 mod placement_query;
 mod query;
 mod read_model;
@@ -38,8 +40,10 @@ mod rebuild;
 mod redact;
 mod scope;
 mod serving;
+mod tail;
 mod unmasked;
 mod watches;
+mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -52,6 +56,7 @@ use data_dir::DataDir;
 use follow::{FoldStatus, Follower};
 use live::Live;
 use sy_api::pb::admin_server::AdminServer;
+use sy_api::pb::notifications_server::NotificationsServer;
 use sy_api::pb::placement_query_server::PlacementQueryServer;
 use sy_api::pb::query_server::QueryServer;
 use sy_eventlog::{EventLog, LogError};
@@ -113,6 +118,9 @@ pub enum RunError {
     /// The fold stopped for good.
     #[error("fold stopped: {0}")]
     Follow(#[from] FollowError),
+    /// Webhook delivery was asked for but cannot start.
+    #[error(transparent)]
+    Webhooks(#[from] webhooks::WebhookError),
 }
 
 /// Opens the read model a replica serves from `data_dir` (the active
@@ -255,12 +263,26 @@ pub async fn serve(
         reads.clone(),
         unmasked::Unmasked::new(live.clone(), log.clone(), log_config.replicas),
     );
+    // One cap on open streams per credential, whichever they watch.
+    let watches = watches::Watches::new(config.max_watches_per_caller.max(1));
+    let deliveries = webhooks::start(
+        &config.webhooks,
+        live.clone(),
+        reads.applied.clone(),
+        Stop(stop_rx.clone()),
+    )?;
+    let notifications = notifications::NotificationsService::new(
+        reads.clone(),
+        Stop(stop_rx.clone()),
+        watches.clone(),
+        deliveries,
+    );
     let service = query::QueryService::new(
         reads,
         log,
         Stop(stop_rx.clone()),
         config.read_only,
-        watches::Watches::new(config.max_watches_per_caller.max(1)),
+        watches,
         config.districts.clone(),
     );
 
@@ -292,6 +314,7 @@ pub async fn serve(
         .add_service(QueryServer::new(service))
         .add_service(PlacementQueryServer::new(placements))
         .add_service(AdminServer::new(admin))
+        .add_service(NotificationsServer::new(notifications))
         .serve_with_incoming_shutdown(sy_api::server::incoming(listener), signal)
         .await;
 

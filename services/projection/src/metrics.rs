@@ -67,3 +67,16 @@ pub fn disk_full(blocked: bool) {
 pub fn stalled(for_: Duration) {
     metrics::gauge!("sy_projection_fold_stalled_seconds").set(for_.as_secs_f64());
 }
+
+/// `sy_projection_webhook_attempts_total{outcome}`: POSTs to webhook
+/// receivers, `delivered` or `failed`.
+pub fn webhook_attempt(delivered: bool) {
+    let outcome = if delivered { "delivered" } else { "failed" };
+    metrics::counter!("sy_projection_webhook_attempts_total", "outcome" => outcome).increment(1);
+}
+
+/// `sy_projection_webhook_dead_letters_total`: notifications given up
+/// after their last attempt.
+pub fn webhook_dead_letter() {
+    metrics::counter!("sy_projection_webhook_dead_letters_total").increment(1);
+}

@@ -14,8 +14,6 @@
 //! Every reply's `position` is the applied position read before the data, so
 //! the data reflects at least that position (possibly a little more).
 
-use std::collections::VecDeque;
-
 use futures::stream::BoxStream;
 use prost::Message;
 use sy_api::identity::Principal;
@@ -26,18 +24,17 @@ use sy_domain::pb;
 use sy_domain::request::KIND;
 use sy_domain::validate::{self, AreaCode, Code, Districts, Violations};
 use sy_eventlog::{EventLog, LogError};
-use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 use tracing::warn;
 
 use crate::Stop;
 use crate::board_request;
-use crate::live::Live;
 use crate::read_model::{ListFilter, ReadModel, ReadModelError, StoredRequest, request_text};
 use crate::redact::redact;
 use crate::scope::ReadScope;
 use crate::serving::{MAX_PAGE_SIZE, Reads, from_list, id, internal, optional_enum, page_size};
-use crate::watches::{WatchSlot, Watches};
+use crate::tail::{ReadAfter, Tail};
+use crate::watches::Watches;
 
 /// Quarantine entries per call when the caller gives no limit.
 const DEFAULT_QUARANTINE_LIMIT: u32 = 100;
@@ -344,77 +341,26 @@ impl Query for QueryService {
         request: Request<pb::WatchRequestsRequest>,
     ) -> Result<Response<Self::WatchRequestsStream>, Status> {
         let slot = self.watches.open(Principal::of(&request)?)?;
-        let watch = Watch {
-            _slot: slot,
-            scope: ReadScope::of(&request)?,
-            live: self.reads.live.clone(),
-            after: request.into_inner().after_position,
-            applied: self.reads.applied.clone(),
-            stop: self.stop.clone(),
-            pending: VecDeque::new(),
-            failed: false,
-        };
-        Ok(Response::new(Box::pin(futures::stream::unfold(
-            watch,
-            Watch::next,
-        ))))
-    }
-}
-
-/// State of one `WatchRequests` stream. Dropped (and so ended) when the client
-/// goes away; ends by itself on shutdown or a storage failure.
-struct Watch {
-    /// Its place among the caller's open streams, freed when it ends.
-    _slot: WatchSlot,
-    /// The changes sent are those of the requests the caller may read.
-    scope: ReadScope,
-    live: Live,
-    /// Position of the last change read from sled.
-    after: u64,
-    applied: watch::Receiver<u64>,
-    stop: Stop,
-    pending: VecDeque<pb::RequestChange>,
-    /// A read failed and the error was sent: the stream ends.
-    failed: bool,
-}
-
-impl Watch {
-    async fn next(mut self) -> Option<(Result<pb::RequestChange, Status>, Self)> {
-        loop {
-            if let Some(change) = self.pending.pop_front() {
-                return Some((Ok(change), self));
-            }
-            if self.failed || self.stop.is_stopped() {
-                return None;
-            }
-            // Mark the current position seen before reading, so a batch
-            // committed after the read wakes the wait below.
-            self.applied.borrow_and_update();
-            let read = self.live.model().and_then(|model| {
-                let changes = model.changes_after(self.after, WATCH_CHUNK)?;
-                Ok((model, changes))
-            });
-            match read {
-                Err(err) => {
-                    self.failed = true;
-                    return Some((Err(internal(err)), self));
-                }
-                Ok((model, changes)) if !changes.is_empty() => {
-                    self.after = changes.last().map_or(self.after, |c| c.position);
-                    let scope = &self.scope;
-                    self.pending.extend(
-                        changes
-                            .into_iter()
-                            .filter(|c| scope.permits_id(&model, &c.request_id)),
-                    );
-                }
-                Ok(_) => {
-                    tokio::select! {
-                        changed = self.applied.changed() => if changed.is_err() { return None },
-                        () = self.stop.wait() => return None,
-                    }
-                }
-            }
-        }
+        // The changes sent are those of the requests the caller may read.
+        let scope = ReadScope::of(&request)?;
+        let read: ReadAfter<pb::RequestChange> = Box::new(move |model, after| {
+            let changes = model.changes_after(after, WATCH_CHUNK)?;
+            let Some(last) = changes.last().map(|c| c.position) else {
+                return Ok(None);
+            };
+            let permitted = changes
+                .into_iter()
+                .filter(|c| scope.permits_id(model, &c.request_id))
+                .collect();
+            Ok(Some((last, permitted)))
+        });
+        let after = request.into_inner().after_position;
+        Ok(Response::new(Tail::stream(
+            slot,
+            &self.reads,
+            self.stop.clone(),
+            after,
+            read,
+        )))
     }
 }

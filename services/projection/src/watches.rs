@@ -1,4 +1,4 @@
-//! Open `WatchRequests` streams per caller, capped so that one credential
+//! Open watch streams (`WatchRequests`, `Notifications.Watch`) per caller, capped so that one credential
 //! cannot hold the server's memory and tasks with streams it never reads. A
 //! stream holds a [`WatchSlot`] for its whole life; one over the cap is
 //! `RESOURCE_EXHAUSTED`, a security event like every limit hit.
@@ -42,7 +42,7 @@ impl Watches {
         let count = open.entry(credential.clone()).or_default();
         if *count >= self.max {
             let message = format!(
-                "{} WatchRequests streams of this credential are already open \
+                "{} watch streams of this credential are already open \
                  (--max-watches-per-caller); close one first",
                 self.max
             );

@@ -1,6 +1,7 @@
 //! The clerk's verbs: one `sy` command per intake command an office clerk
 //! sends (the request lifecycle, people, placements, allowances, care
-//! stations) and per read of the placement registries. The commands are
+//! stations, webhook subscriptions) and per read of the placement
+//! registries, and an agency's notifications. The commands are
 //! [`crate::commands::Cmd`]s like the demos' scripts; here is only what turns
 //! a command line into one, sends it once and reports it.
 //!
@@ -14,6 +15,7 @@
 //! `requests`, `person` and `placements` plan the writes of their command
 //! trees; `registry` runs the placement reads and prints their tables.
 
+mod notifications;
 mod person;
 mod placements;
 mod registry;
@@ -28,6 +30,7 @@ use crate::commands::{Cmd, context, send};
 use crate::error::Error;
 use crate::rpc::Endpoints;
 
+pub use notifications::run as notifications;
 pub use person::run as person;
 pub use placements::{allowance, placements, stations};
 pub use requests::run as requests;

@@ -11,14 +11,16 @@
 //! logging happens after the commit, from the returned [`BatchOutcome`].
 //!
 //! Events are dispatched by the kind their subject names. Requests,
-//! placements, allowances and stations are folded by the domain's own
+//! placements, allowances, stations and webhook subscriptions are folded by the domain's own
 //! `Aggregate::apply` into the state the read model stores (see
 //! [`super::registry`]); persons by the masking fold there. Indexes and
 //! counters ([`super::board`], [`super::board_period`], [`super::stats`]) move by comparing the state
 //! before and after. Events of other kinds are checkpointed past as ignored.
 //! A request event rewrites the request's record and appends one entry to
 //! its timeline, which is stored apart ([`super::timeline`]), so what an
-//! event costs does not grow with the request's history.
+//! event costs does not grow with the request's history. It also stores the
+//! notifications it yields (`sy_domain::notification`), in the same
+//! transaction, so a notification exists exactly when its event is folded.
 //!
 //! Every event moves the running log digest, and an aggregate's event must
 //! name the hash of the aggregate's previous event (`prev_hash`): an altered,
@@ -55,17 +57,19 @@ use sy_domain::aggregate::{Aggregate, ApplyError};
 use sy_domain::allowance::Allowance;
 use sy_domain::audit::{LogDigest, check_prev_hash};
 use sy_domain::event::{GENESIS_HASH, hash};
+use sy_domain::notification::notifications;
 use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
 use sy_domain::person::Person;
 use sy_domain::placement::Placement;
 use sy_domain::station::Station;
+use sy_domain::subscription::Subscription;
 use sy_domain::upcast::UpcastError;
 use sy_eventlog::StoredEvent;
 
 use super::checked::{Checked, Unusable, check_batch};
 use super::keys::{
-    Index, LAST_APPLIED, LOG_DIGEST, PlacementKeys, QUARANTINED, read_u64, station_key,
-    timeline_key, u64_bytes,
+    Index, LAST_APPLIED, LOG_DIGEST, PlacementKeys, QUARANTINED, notification_key, read_u64,
+    station_key, timeline_key, u64_bytes,
 };
 use super::registry::{self, Record, StoredAllowance, StoredPerson, StoredPlacement};
 use super::request_text;
@@ -79,8 +83,9 @@ const PERSON: &str = <Person as Aggregate>::KIND;
 const PLACEMENT: &str = <Placement as Aggregate>::KIND;
 const ALLOWANCE: &str = <Allowance as Aggregate>::KIND;
 const STATION: &str = <Station as Aggregate>::KIND;
+const SUBSCRIPTION: &str = <Subscription as Aggregate>::KIND;
 /// The kinds the read model keeps; events of others are checkpointed past.
-const KEPT: [&str; 5] = [REQUEST, PERSON, PLACEMENT, ALLOWANCE, STATION];
+const KEPT: [&str; 6] = [REQUEST, PERSON, PLACEMENT, ALLOWANCE, STATION, SUBSCRIPTION];
 
 /// The version of an aggregate's first event.
 const FIRST_VERSION: u64 = 1;
@@ -421,6 +426,12 @@ impl Batch<'_> {
                 };
                 t.changes
                     .insert(&u64_bytes(position)[..], change.encode_to_vec())?;
+                for told in notifications(&after, &envelope, position) {
+                    t.notifications.insert(
+                        notification_key(&told.agency, position),
+                        told.encode_to_vec(),
+                    )?;
+                }
             }
             PERSON => {
                 let (before, after) = self.step(t.people, &at, |before| {
@@ -464,6 +475,11 @@ impl Batch<'_> {
                     })?;
                 let before_state = before.as_ref().map(|b| &b.state);
                 stats::allowance(&mut deltas.stats, before_state, &after.area_code, payload);
+            }
+            SUBSCRIPTION => {
+                self.step(t.subscriptions, &at, |before| {
+                    applied::<Subscription>(before, &envelope, position)
+                })?;
             }
             _ => {
                 let (before, after) = self.step(t.stations, &at, |before| {

@@ -67,6 +67,14 @@ pub fn timeline_key(id: &str, version: u64) -> Vec<u8> {
     key
 }
 
+/// The `notifications` key of `agency`'s notification from the event at
+/// `position`: `[agency len u32 BE][agency][position u64 BE]`, laid out as a
+/// timeline key (owner, then a number), so one agency's notifications scan
+/// in log order from any position.
+pub fn notification_key(agency: &str, position: u64) -> Vec<u8> {
+    timeline_key(agency, position)
+}
+
 /// Prefix of the `by_status` index for one status.
 pub fn status_prefix(status: pb::RequestStatus) -> Vec<u8> {
     (status as i32).to_be_bytes().to_vec()

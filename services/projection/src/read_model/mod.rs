@@ -20,6 +20,11 @@
 //! - `board`: clearance board counters (see [`board`]), and those of the
 //!   board by period and place (see [`board_period`]);
 //! - `changes`: position u64 BE → prost-encoded `RequestChange`, for `WatchRequests`;
+//! - `notifications`: `[agency len u32 BE][agency][position u64 BE]` →
+//!   prost-encoded `Notification`, what each request event yields for whom
+//!   (`sy_domain::notification`), for `Notifications.Watch` and webhooks;
+//! - `subscriptions`: subscription id → the domain `Subscription`
+//!   (postcard), each agency's webhook receiver;
 //! - `quarantine`: position u64 BE → why an event could not be folded (and
 //!   the schema version of one refused as written by a newer release), and
 //!   its bytes;
@@ -68,6 +73,7 @@ use jiff::civil::Date;
 use prost::Message;
 use sy_domain::pb;
 use sy_domain::signature::VerifyKeys;
+use sy_domain::subscription::Subscription;
 
 use keys::{FORMAT as FORMAT_KEY, LAST_APPLIED, LOG_DIGEST, QUARANTINED, read_u64, u64_bytes};
 use registry::Record;
@@ -85,8 +91,9 @@ use trees::Trees;
 /// 5: a quarantine entry records the schema version of an event refused as
 /// written by a newer release; 6: a request's timeline is stored in its own
 /// tree, entry by entry, each note sealed on its own; 7: board rows hold
-/// the requesters' satisfaction ratings and count closes on time, and the
-/// board keeps counters by period and place.
+/// the requesters' satisfaction ratings and count closes on time, the
+/// board keeps counters by period and place, the notifications each
+/// request event yields are kept per agency, and webhook subscriptions.
 pub const FORMAT: u64 = 7;
 
 pub use board_period::BoardFilter;
@@ -448,6 +455,37 @@ impl ReadModel {
             pb::RequestChange::decode(value)
                 .map_err(|err| ReadModelError::corrupt(format!("stored change: {err}")))
         })
+    }
+
+    /// Up to `limit` notifications of `agency` with a position after
+    /// `after`, oldest first.
+    pub fn notifications_after(
+        &self,
+        agency: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<pb::Notification>, ReadModelError> {
+        let start = Bound::Excluded(keys::notification_key(agency, after));
+        let end = keys::prefix_end(&keys::timeline_prefix(agency));
+        self.trees
+            .notifications
+            .range((start, end))
+            .take(limit)
+            .map(|entry| {
+                let (_, value) = entry?;
+                pb::Notification::decode(&value[..])
+                    .map_err(|err| ReadModelError::corrupt(format!("stored notification: {err}")))
+            })
+            .collect()
+    }
+
+    /// Every webhook subscription folded, active or ended, in id order.
+    pub fn subscriptions(&self) -> Result<Vec<Subscription>, ReadModelError> {
+        self.trees
+            .subscriptions
+            .iter()
+            .map(|entry| Subscription::decode_record(&entry?.1))
+            .collect()
     }
 
     /// BLAKE3 over every tree's name, keys and values in order (each

@@ -29,6 +29,7 @@ use sy_domain::person_data::{PersonName, Phone};
 use sy_domain::pii::{CryptoError, DataKey};
 use sy_domain::placement::Placement;
 use sy_domain::station::Station;
+use sy_domain::subscription::Subscription;
 
 use super::ReadModelError;
 
@@ -196,6 +197,7 @@ record!(prost StoredPerson, "person");
 record!(serde StoredPlacement, "placement");
 record!(serde StoredAllowance, "allowance");
 record!(serde Station, "station");
+record!(serde Subscription, "subscription");
 
 /// Folds a person event into the stored person `before` (`None`: not
 /// registered yet); `key` is the data key that opened the registration, if

@@ -238,6 +238,51 @@ fn folds_a_request_through_its_lifecycle() {
 }
 
 #[test]
+fn keeps_each_agencys_notifications_in_log_order_whatever_the_batches() {
+    let mut log = Log::default();
+    closed_request(&mut log, &id(1));
+    log.must(&id(2), &submit(), REQUESTER);
+    log.must(&id(2), &assign(WORKER, date(2027, 3, 1)), WORKER);
+    let kinds = |model: &ReadModel, agency: &str, after: u64| -> Vec<(u64, pb::NotificationKind)> {
+        model
+            .notifications_after(agency, after, 100)
+            .unwrap()
+            .iter()
+            .map(|n| (n.position, n.kind()))
+            .collect()
+    };
+    let (_dir, whole) = open();
+    whole
+        .apply_batch(&log.events, &BatchKeys::default())
+        .unwrap();
+    use pb::NotificationKind as K;
+    assert_eq!(
+        kinds(&whole, WORKER, 0),
+        [(2, K::Assigned), (7, K::Assigned)]
+    );
+    assert_eq!(kinds(&whole, WORKER, 2), [(7, K::Assigned)]);
+    assert_eq!(kinds(&whole, REQUESTER, 0), [(4, K::AwaitingConfirmation)]);
+    assert!(
+        kinds(&whole, "unit-31", 0).is_empty(),
+        "agencies do not share prefixes"
+    );
+    assert_eq!(whole.notifications_after(WORKER, 0, 1).unwrap().len(), 1);
+
+    // One event at a time: the same notifications, byte for byte.
+    let (_dir, stepwise) = open();
+    for event in &log.events {
+        stepwise
+            .apply_batch(std::slice::from_ref(event), &BatchKeys::default())
+            .unwrap();
+    }
+    assert_eq!(
+        stepwise.notifications_after(WORKER, 0, 100).unwrap(),
+        whole.notifications_after(WORKER, 0, 100).unwrap()
+    );
+    assert_eq!(stepwise.digest().unwrap(), whole.digest().unwrap());
+}
+
+#[test]
 fn quarantines_what_it_cannot_fold_and_keeps_going() {
     let (_dir, model) = open();
     let mut log = Log::default();

@@ -65,6 +65,12 @@ trees! {
     /// (see [`super::timeline`]), kept out of the request's record so an
     /// event appends one entry instead of rewriting them all.
     timeline,
+    /// `[agency len u32 BE][agency][position u64 BE]` → prost-encoded
+    /// `Notification` (see `sy_domain::notification`), for `Notifications.Watch`.
+    notifications,
+    /// subscription id → the domain `Subscription` (postcard): each
+    /// agency's webhook receiver, for the delivering replica.
+    subscriptions,
 }
 
 impl<T> Trees<T> {
