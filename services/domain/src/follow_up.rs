@@ -31,4 +31,5 @@ impl Implies for crate::pb::Request {}
 impl Implies for Person {}
 impl Implies for Allowance {}
 impl Implies for Station {}
+impl Implies for crate::double_list::DoubleList {}
 impl Implies for crate::supervision::Adopted {}
