@@ -54,6 +54,7 @@ use sled::transaction::{
 use sy_domain::aggregate::{Aggregate, ApplyError};
 use sy_domain::allowance::Allowance;
 use sy_domain::audit::{LogDigest, check_prev_hash};
+use sy_domain::double_list::DoubleList;
 use sy_domain::event::{GENESIS_HASH, hash};
 use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
 use sy_domain::person::Person;
@@ -79,8 +80,9 @@ const PERSON: &str = <Person as Aggregate>::KIND;
 const PLACEMENT: &str = <Placement as Aggregate>::KIND;
 const ALLOWANCE: &str = <Allowance as Aggregate>::KIND;
 const STATION: &str = <Station as Aggregate>::KIND;
+const DOUBLE_LIST: &str = <DoubleList as Aggregate>::KIND;
 /// The kinds the read model keeps; events of others are checkpointed past.
-const KEPT: [&str; 5] = [REQUEST, PERSON, PLACEMENT, ALLOWANCE, STATION];
+const KEPT: [&str; 6] = [REQUEST, PERSON, PLACEMENT, ALLOWANCE, STATION, DOUBLE_LIST];
 
 /// The version of an aggregate's first event.
 const FIRST_VERSION: u64 = 1;
@@ -464,6 +466,13 @@ impl Batch<'_> {
                     })?;
                 let before_state = before.as_ref().map(|b| &b.state);
                 stats::allowance(&mut deltas.stats, before_state, &after.area_code, payload);
+            }
+            // A list keeps no counters of its own: its progress is read
+            // from its items' requests when it is asked for.
+            DOUBLE_LIST => {
+                self.step(t.double_lists, &at, |before| {
+                    applied::<DoubleList>(before, &envelope, position)
+                })?;
             }
             _ => {
                 let (before, after) = self.step(t.stations, &at, |before| {

@@ -43,6 +43,7 @@ mod board;
 mod board_period;
 mod checked;
 mod counters;
+mod double_list;
 mod fold;
 mod keys;
 mod list;
@@ -86,8 +87,9 @@ use trees::Trees;
 /// written by a newer release; 6: a request's timeline is stored in its own
 /// tree, entry by entry, each note sealed on its own; 7: board rows hold
 /// the requesters' satisfaction ratings and count closes on time, and the
-/// board keeps counters by period and place.
-pub const FORMAT: u64 = 7;
+/// board keeps counters by period and place; 8: yearly double lists are
+/// kept in their own tree.
+pub const FORMAT: u64 = 8;
 
 pub use board_period::BoardFilter;
 pub use checked::checked_envelope;

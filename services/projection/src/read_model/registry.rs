@@ -22,6 +22,7 @@ use prost::Message as _;
 use serde::{Deserialize, Serialize};
 use sy_domain::aggregate::Aggregate;
 use sy_domain::allowance::Allowance;
+use sy_domain::double_list::DoubleList;
 use sy_domain::event::to_proto;
 use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
 use sy_domain::person::{Person, RecordEntry};
@@ -196,6 +197,7 @@ record!(prost StoredPerson, "person");
 record!(serde StoredPlacement, "placement");
 record!(serde StoredAllowance, "allowance");
 record!(serde Station, "station");
+record!(serde DoubleList, "double-list");
 
 /// Folds a person event into the stored person `before` (`None`: not
 /// registered yet); `key` is the data key that opened the registration, if

@@ -65,6 +65,8 @@ trees! {
     /// (see [`super::timeline`]), kept out of the request's record so an
     /// event appends one entry instead of rewriting them all.
     timeline,
+    /// double-list id → the list's domain state (its items, published or not).
+    double_lists,
 }
 
 impl<T> Trees<T> {
