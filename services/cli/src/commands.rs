@@ -110,6 +110,9 @@ commands! {
     ChangeStationSeats(ChangeStationSeatsCommand) => placements.change_station_seats, "ChangeStationSeats";
     EnrollChild(EnrollChildCommand) => placements.enroll_child, "EnrollChild";
     WithdrawChild(WithdrawChildCommand) => placements.withdraw_child, "WithdrawChild";
+    AddDoubleListItem(AddDoubleListItemCommand) => requests.add_double_list_item, "AddDoubleListItem";
+    RemoveDoubleListItem(RemoveDoubleListItemCommand) => requests.remove_double_list_item, "RemoveDoubleListItem";
+    PublishDoubleList(PublishDoubleListCommand) => requests.publish_double_list, "PublishDoubleList";
 }
 
 /// What kind of aggregate an id a script learns names.
@@ -119,6 +122,8 @@ pub enum Slot {
     Person,
     Placement,
     Station,
+    /// A yearly double list, named by year and direction rather than by id.
+    DoubleList,
 }
 
 impl Slot {
@@ -129,13 +134,14 @@ impl Slot {
             Slot::Person => "person",
             Slot::Placement => "placement",
             Slot::Station => "station",
+            Slot::DoubleList => "double-list",
         }
     }
 }
 
 /// The ids a script learns from the results of its creating commands.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Ids([Option<String>; 4]);
+pub struct Ids([Option<String>; 5]);
 
 impl Ids {
     pub fn get(&self, slot: Slot) -> Option<&str> {
@@ -166,6 +172,12 @@ impl Cmd {
 
     /// The kind of aggregate the command creates or addresses.
     pub fn aggregate(&self) -> Slot {
+        if let Cmd::AddDoubleListItem(_)
+        | Cmd::RemoveDoubleListItem(_)
+        | Cmd::PublishDoubleList(_) = self
+        {
+            return Slot::DoubleList;
+        }
         self.creates()
             .or_else(|| self.clone().target().map(|(_, slot)| slot))
             .expect("every command creates its aggregate or names it")
@@ -176,6 +188,10 @@ impl Cmd {
         use Slot::{Person, Placement, Request, Station};
         Some(match self {
             Cmd::Submit(_) | Cmd::RegisterPerson(_) | Cmd::OpenStation(_) => return None,
+            // Named by year and direction: nothing a script fills in.
+            Cmd::AddDoubleListItem(_)
+            | Cmd::RemoveDoubleListItem(_)
+            | Cmd::PublishDoubleList(_) => return None,
             Cmd::Assign(c) => (&mut c.request_id, Request),
             Cmd::Start(c) => (&mut c.request_id, Request),
             Cmd::Progress(c) => (&mut c.request_id, Request),

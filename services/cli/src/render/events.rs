@@ -38,6 +38,14 @@ pub fn event_cell(envelope: &EventEnvelope) -> String {
                 ""
             }
         )),
+        Some(Payload::DoubleListItemAdded(e)) => Some(format!(
+            "request {}, list {} {}",
+            e.request_id,
+            e.year,
+            super::direction_label(e.direction())
+        )),
+        Some(Payload::DoubleListItemRemoved(e)) => Some(format!("request {}", e.request_id)),
+        Some(Payload::DoubleListPublished(e)) => Some(format!("{} items", e.items)),
         _ => None,
     };
     match detail {

@@ -11,9 +11,10 @@
 //! JSON object on stdout (the key line then goes to stderr, keeping stdout
 //! parseable).
 //!
-//! `requests`, `person` and `placements` plan the writes of their command
+//! `lists` runs the yearly double list (双清单). `requests`, `person` and `placements` plan the writes of their command
 //! trees; `registry` runs the placement reads and prints their tables.
 
+mod lists;
 mod person;
 mod placements;
 mod registry;
@@ -28,6 +29,7 @@ use crate::commands::{Cmd, context, send};
 use crate::error::Error;
 use crate::rpc::Endpoints;
 
+pub use lists::run as lists;
 pub use person::run as person;
 pub use placements::{allowance, placements, stations};
 pub use requests::run as requests;
