@@ -11,7 +11,7 @@
 //! logging happens after the commit, from the returned [`BatchOutcome`].
 //!
 //! Events are dispatched by the kind their subject names. Requests,
-//! placements, allowances and stations are folded by the domain's own
+//! placements, allowances, stations and double lists are folded by the domain's own
 //! `Aggregate::apply` into the state the read model stores (see
 //! [`super::registry`]); persons by the masking fold there. Indexes and
 //! counters ([`super::board`], [`super::board_period`], [`super::stats`]) move by comparing the state

@@ -1,6 +1,6 @@
 //! What the read model stores per aggregate, and how it is encoded.
 //!
-//! Requests, placements, allowances and stations are stored as their domain
+//! Requests, placements, allowances, stations and double lists are stored as their domain
 //! state, folded by the domain's own `Aggregate::apply`, so the read model
 //! holds no copy of a domain rule. Requests are their own prost message;
 //! the other states are encoded with `postcard` (serde), whose output is a
