@@ -150,6 +150,7 @@ const PROJECTION_RPCS: &[&str] = &[
     "Query/WatchRequests",
     "Query/GetProjectionStatus",
     "Query/ListQuarantined",
+    "Query/GetDoubleList",
     "PlacementQuery/GetPerson",
     "PlacementQuery/GetPersonUnmasked",
     "PlacementQuery/ListPlacements",
@@ -209,6 +210,14 @@ async fn call(
             .list_quarantined(pb::ListQuarantinedRequest {
                 after_position: 0,
                 limit: 10,
+            })
+            .await
+            .map(drop),
+        "Query/GetDoubleList" => query
+            .get_double_list(pb::GetDoubleListRequest {
+                year: 2026,
+                direction: pb::Direction::MilitaryToLocal as i32,
+                ..Default::default()
             })
             .await
             .map(drop),

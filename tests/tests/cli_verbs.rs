@@ -854,3 +854,69 @@ async fn bad_input_is_refused_naming_the_field_with_a_non_zero_exit() -> anyhow:
     assert!(out.contains("--monthly-yuan"), "{out}");
     Ok(())
 }
+
+#[tokio::test]
+async fn the_coordinating_office_drafts_publishes_and_shows_a_double_list_with_sy()
+-> anyhow::Result<()> {
+    let sys = System::builder().secured().start().await?;
+    let clerk = Clerk::new(&sys);
+    let year = date_in_days(0)[..4].to_string();
+    let submitted = clerk
+        .write(
+            UNIT,
+            "request",
+            &[
+                "requests",
+                "submit",
+                "--direction",
+                "military-to-local",
+                "--category",
+                "other",
+                "--title",
+                "营区道路维修",
+                "--requester-name",
+                "某部营房科",
+                "--area",
+                AREA_CODE,
+            ],
+        )
+        .await?;
+    let list = |verb: &'static str| {
+        vec![
+            "lists",
+            verb,
+            "--year",
+            year.as_str(),
+            "--direction",
+            "military-to-local",
+        ]
+    };
+    let mut add = list("add");
+    add.extend(["--request", submitted.id.as_str(), "--note", "年度重点"]);
+    let added = clerk.write(BUREAU, "double-list", &add).await?;
+    assert_eq!(added.version, 1);
+    // Only the coordinating office drafts it.
+    let (code, out) = clerk.sy(UNIT, &add).await?;
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("coordinator"), "{out}");
+    let published = clerk.write(BUREAU, "double-list", &list("publish")).await?;
+    assert_eq!(published.version, 2);
+    let (code, out) = clerk.sy(BUREAU, &add).await?;
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("is published"), "{out}");
+
+    let position = published.position.to_string();
+    let mut show = list("show");
+    show.extend(["--min-position", position.as_str()]);
+    let out = clerk.ok(BUREAU, &show).await?;
+    assert!(
+        out.contains("1 items, 0 closed, 1 open, 0 overdue, 0 awaiting confirmation"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&submitted.id) && out.contains("年度重点"),
+        "{out}"
+    );
+    assert!(out.contains("published"), "{out}");
+    Ok(())
+}

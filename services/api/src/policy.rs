@@ -280,6 +280,16 @@ const TABLE: &[(&str, &[&str], &[Role])] = &[
         &[Role::Coordinator, Role::Supervisor],
     ),
     ("Intake", &["CompleteSubTask"], &[Role::Department]),
+    // The coordinating office drafts and publishes the yearly double list.
+    (
+        "Intake",
+        &[
+            "AddDoubleListItem",
+            "RemoveDoubleListItem",
+            "PublishDoubleList",
+        ],
+        &[Role::Coordinator],
+    ),
     (
         "Placements",
         &["ErasePerson", "PlaceLegalHold", "ReleaseLegalHold"],
@@ -357,6 +367,17 @@ const TABLE: &[(&str, &[&str], &[Role])] = &[
         &[Role::Auditor, Role::Admin],
     ),
     ("Query", &["ListQuarantined"], &[Role::Auditor]),
+    // The list names requests of every agency: not for scoped readers.
+    (
+        "Query",
+        &["GetDoubleList"],
+        &[
+            Role::Reader,
+            Role::Coordinator,
+            Role::Supervisor,
+            Role::Auditor,
+        ],
+    ),
     (
         "PlacementQuery",
         &[

@@ -2,6 +2,7 @@
 //! declared with clap derive so `sy --help` is the reference.
 
 mod ledger;
+mod lists;
 mod placements;
 mod requests;
 
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 pub use ledger::*;
+pub use lists::*;
 pub use placements::*;
 pub use requests::*;
 
@@ -243,6 +245,13 @@ pub enum Command {
     Notifications {
         #[command(subcommand)]
         command: NotificationsCommand,
+    },
+    /// The yearly double list (双清单) of a year and direction: add and
+    /// remove requests while a draft, publish it, show it with its progress.
+    #[command(after_help = WRITE_HELP)]
+    Lists {
+        #[command(subcommand)]
+        command: ListsCommand,
     },
     /// Fault campaigns: keep a steady, retrying load on the services while
     /// faults are injected (`run`), then check the log against what was

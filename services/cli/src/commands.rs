@@ -112,6 +112,9 @@ commands! {
     WithdrawChild(WithdrawChildCommand) => placements.withdraw_child, "WithdrawChild";
     SubscribeWebhook(SubscribeWebhookCommand) => requests.subscribe_webhook, "SubscribeWebhook";
     UnsubscribeWebhook(UnsubscribeWebhookCommand) => requests.unsubscribe_webhook, "UnsubscribeWebhook";
+    AddDoubleListItem(AddDoubleListItemCommand) => requests.add_double_list_item, "AddDoubleListItem";
+    RemoveDoubleListItem(RemoveDoubleListItemCommand) => requests.remove_double_list_item, "RemoveDoubleListItem";
+    PublishDoubleList(PublishDoubleListCommand) => requests.publish_double_list, "PublishDoubleList";
 }
 
 /// What kind of aggregate an id a script learns names.
@@ -123,6 +126,8 @@ pub enum Slot {
     Station,
     /// An agency's webhook subscription (addressed by the agency's code).
     Subscription,
+    /// A yearly double list, named by year and direction rather than by id.
+    DoubleList,
 }
 
 impl Slot {
@@ -134,6 +139,7 @@ impl Slot {
             Slot::Placement => "placement",
             Slot::Station => "station",
             Slot::Subscription => "subscription",
+            Slot::DoubleList => "double-list",
         }
     }
 }
@@ -172,6 +178,12 @@ impl Cmd {
 
     /// The kind of aggregate the command creates or addresses.
     pub fn aggregate(&self) -> Slot {
+        if let Cmd::AddDoubleListItem(_)
+        | Cmd::RemoveDoubleListItem(_)
+        | Cmd::PublishDoubleList(_) = self
+        {
+            return Slot::DoubleList;
+        }
         self.creates()
             .or_else(|| self.clone().target().map(|(_, slot)| slot))
             .expect("every command creates its aggregate or names it")
@@ -186,6 +198,10 @@ impl Cmd {
             | Cmd::OpenStation(_)
             | Cmd::SubscribeWebhook(_) => return None,
             Cmd::UnsubscribeWebhook(c) => (&mut c.agency, Subscription),
+            // Named by year and direction: nothing a script fills in.
+            Cmd::AddDoubleListItem(_)
+            | Cmd::RemoveDoubleListItem(_)
+            | Cmd::PublishDoubleList(_) => return None,
             Cmd::Assign(c) => (&mut c.request_id, Request),
             Cmd::Start(c) => (&mut c.request_id, Request),
             Cmd::Progress(c) => (&mut c.request_id, Request),

@@ -201,6 +201,10 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let operator = rpc::actor(&cli.agency, &cli.user)?;
             verbs::stations(&endpoints, &operator, &command).await
         }
+        Command::Lists { command } => {
+            let operator = rpc::actor(&cli.agency, &cli.user)?;
+            verbs::lists(&endpoints, &operator, &command).await
+        }
         Command::Soak { command } => match command {
             args::SoakCommand::Run(soak) => {
                 let coordinator = rpc::actor(&cli.agency, &cli.user)?;

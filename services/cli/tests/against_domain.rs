@@ -240,6 +240,31 @@ impl pb::intake_server::Intake for Fake {
     ) -> Result<Response<pb::CommandResult>, Status> {
         Err(Status::unimplemented("no script unsubscribes webhooks"))
     }
+    // The double list is not part of what this fake models (requests only).
+    async fn add_double_list_item(
+        &self,
+        _: Request<pb::AddDoubleListItemCommand>,
+    ) -> Result<Response<pb::CommandResult>, Status> {
+        Err(Status::unimplemented(
+            "the fake intake models requests only",
+        ))
+    }
+    async fn remove_double_list_item(
+        &self,
+        _: Request<pb::RemoveDoubleListItemCommand>,
+    ) -> Result<Response<pb::CommandResult>, Status> {
+        Err(Status::unimplemented(
+            "the fake intake models requests only",
+        ))
+    }
+    async fn publish_double_list(
+        &self,
+        _: Request<pb::PublishDoubleListCommand>,
+    ) -> Result<Response<pb::CommandResult>, Status> {
+        Err(Status::unimplemented(
+            "the fake intake models requests only",
+        ))
+    }
 }
 
 #[tonic::async_trait]
@@ -347,6 +372,14 @@ impl pb::query_server::Query for Fake {
         }))
     }
 
+    async fn get_double_list(
+        &self,
+        _: Request<pb::GetDoubleListRequest>,
+    ) -> Result<Response<pb::DoubleList>, Status> {
+        Err(Status::unimplemented(
+            "the fake projection models requests only",
+        ))
+    }
     async fn list_quarantined(
         &self,
         r: Request<pb::ListQuarantinedRequest>,

@@ -1,5 +1,5 @@
 //! The shape every aggregate shares (request, person, placement, allowance,
-//! station), so intake can run one pipeline for all kinds and the projection
+//! station, double list), so intake can run one pipeline for all kinds and the projection
 //! one fold: a state folded from its own events by
 //! `apply`, and `decide`, which turns a validated command into the one event
 //! it records (one command, one event, one subject: atomic in the log).

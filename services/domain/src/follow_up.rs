@@ -31,5 +31,6 @@ impl Implies for crate::pb::Request {}
 impl Implies for Person {}
 impl Implies for Allowance {}
 impl Implies for Station {}
+impl Implies for crate::double_list::DoubleList {}
 impl Implies for crate::supervision::Adopted {}
 impl Implies for crate::subscription::Subscription {}

@@ -14,6 +14,7 @@ pub mod aggregate;
 pub mod allowance;
 pub mod audit;
 pub mod command_meta;
+pub mod double_list;
 pub mod error;
 pub mod event;
 #[cfg(any(test, feature = "fixtures"))]

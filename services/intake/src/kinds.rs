@@ -10,6 +10,7 @@ use sy_api::policy::{Grant, Role};
 use sy_domain::DomainError;
 use sy_domain::aggregate::{Aggregate, PersonFacts};
 use sy_domain::allowance::{self, Allowance, AllowanceFacts};
+use sy_domain::double_list::{self, DoubleList, DoubleListFacts, RequestFacts};
 use sy_domain::follow_up::Implies;
 use sy_domain::pb::{self, Programme};
 use sy_domain::person::Person;
@@ -29,6 +30,7 @@ pub struct Stores {
     placements: Aggregates<Placement>,
     allowances: Aggregates<Allowance>,
     stations: Aggregates<Station>,
+    double_lists: Aggregates<DoubleList>,
     supervision_policy: Aggregates<Adopted>,
     subscriptions: Aggregates<Subscription>,
 }
@@ -41,6 +43,7 @@ impl Stores {
             placements: Aggregates::new(history.clone(), cache_size),
             allowances: Aggregates::new(history.clone(), cache_size),
             stations: Aggregates::new(history.clone(), cache_size),
+            double_lists: Aggregates::new(history.clone(), cache_size),
             supervision_policy: Aggregates::new(history.clone(), 1),
             subscriptions: Aggregates::new(history.clone(), cache_size),
         }
@@ -292,6 +295,35 @@ impl Stored for Station {
             )));
         }
         Ok(())
+    }
+}
+
+impl Stored for DoubleList {
+    fn aggregates(stores: &Stores) -> &Aggregates<Self> {
+        &stores.double_lists
+    }
+
+    /// The request an item names, with its direction (which never changes,
+    /// so a cached request will do; one not found in the cache is read
+    /// again, as another replica may have filed it since).
+    async fn facts(
+        stores: &Stores,
+        _: &Self,
+        command: &double_list::Command,
+    ) -> Result<DoubleListFacts, IntakeError> {
+        let double_list::Command::Add { request_id, .. } = command else {
+            return Ok(DoubleListFacts::default());
+        };
+        let mut loaded = stores.requests.load(*request_id, false).await?;
+        if loaded.state.version == 0 {
+            loaded = stores.requests.load(*request_id, true).await?;
+        }
+        let request = &loaded.state;
+        let request = (request.version > 0).then(|| RequestFacts {
+            id: *request_id,
+            direction: request.direction(),
+        });
+        Ok(DoubleListFacts { request })
     }
 }
 

@@ -309,6 +309,27 @@ impl Intake for IntakeService {
         self.run(request).await
     }
 
+    async fn add_double_list_item(
+        &self,
+        request: Request<pb::AddDoubleListItemCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn remove_double_list_item(
+        &self,
+        request: Request<pb::RemoveDoubleListItemCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
+    async fn publish_double_list(
+        &self,
+        request: Request<pb::PublishDoubleListCommand>,
+    ) -> Result<Response<CommandResult>, Status> {
+        self.run(request).await
+    }
+
     async fn record_inspection(
         &self,
         request: Request<pb::RecordInspectionCommand>,

@@ -19,6 +19,8 @@ use prost::Message;
 use sy_api::identity::Principal;
 use sy_api::pb::query_server::Query;
 use sy_api::status::{from_domain, invalid_field};
+use sy_domain::double_list::FIRST_YEAR;
+use sy_domain::error::FieldViolation;
 use sy_domain::event::{hash, subject};
 use sy_domain::pb;
 use sy_domain::request::KIND;
@@ -210,6 +212,27 @@ impl Query for QueryService {
         Ok(Response::new(board))
     }
 
+    async fn get_double_list(
+        &self,
+        request: Request<pb::GetDoubleListRequest>,
+    ) -> Result<Response<pb::DoubleList>, Status> {
+        let request = request.into_inner();
+        let (year, direction, as_of) = double_list_request(&request)?;
+        self.reads.reached(request.min_position).await?;
+        let list = self
+            .reads
+            .live
+            .model()
+            .and_then(|model| model.double_list(year, direction, as_of))
+            .map_err(internal)?;
+        list.map(Response::new).ok_or_else(|| {
+            Status::not_found(format!(
+                "no double list for {year} {}",
+                direction.as_str_name()
+            ))
+        })
+    }
+
     async fn get_request_history(
         &self,
         request: Request<pb::GetRequestHistoryRequest>,
@@ -363,4 +386,31 @@ impl Query for QueryService {
             read,
         )))
     }
+}
+
+/// The list `GetDoubleList` names and the day it is reckoned at; every bad
+/// field named at once.
+fn double_list_request(
+    request: &pb::GetDoubleListRequest,
+) -> Result<(i32, pb::Direction, jiff::civil::Date), Status> {
+    let mut v = Violations::default();
+    let year = v.check(if request.year >= FIRST_YEAR && request.year <= 9999 {
+        Ok(request.year)
+    } else {
+        Err(FieldViolation::new(
+            "year",
+            format!("must be {FIRST_YEAR} or later, is {}", request.year),
+        ))
+    });
+    let direction = v.check(validate::enum_value::<pb::Direction>(
+        "direction",
+        request.direction,
+        None,
+    ));
+    let as_of = match request.as_of.as_str() {
+        "" => Some(validate::china_date(jiff::Timestamp::now())),
+        day => v.check(validate::date("as_of", day)),
+    };
+    v.finish(|| Some((year?, direction?, as_of?)))
+        .map_err(|err| from_domain(&err))
 }

@@ -38,6 +38,14 @@ pub fn event_cell(envelope: &EventEnvelope) -> String {
                 ""
             }
         )),
+        Some(Payload::DoubleListItemAdded(e)) => Some(format!(
+            "request {}, list {} {}",
+            e.request_id,
+            e.year,
+            super::direction_label(e.direction())
+        )),
+        Some(Payload::DoubleListItemRemoved(e)) => Some(format!("request {}", e.request_id)),
+        Some(Payload::DoubleListPublished(e)) => Some(format!("{} items", e.items)),
         _ => None,
     };
     match detail {
@@ -98,5 +106,31 @@ mod tests {
         );
         let started = envelope(Payload::RequestStarted(pb::RequestStarted::default()));
         assert_eq!(event_cell(&started), "RequestStarted");
+    }
+
+    #[test]
+    fn double_list_events_show_the_request_and_list_never_the_note() {
+        let added = envelope(Payload::DoubleListItemAdded(pb::DoubleListItemAdded {
+            year: 2026,
+            direction: pb::Direction::MilitaryToLocal as i32,
+            request_id: "0190-a".into(),
+            note: "营区道路".into(),
+        }));
+        assert_eq!(
+            event_cell(&added),
+            "DoubleListItemAdded (request 0190-a, list 2026 military→local 部队需求)"
+        );
+        let removed = envelope(Payload::DoubleListItemRemoved(pb::DoubleListItemRemoved {
+            request_id: "0190-a".into(),
+            reason: "下年度".into(),
+        }));
+        assert_eq!(
+            event_cell(&removed),
+            "DoubleListItemRemoved (request 0190-a)"
+        );
+        let published = envelope(Payload::DoubleListPublished(pb::DoubleListPublished {
+            items: 12,
+        }));
+        assert_eq!(event_cell(&published), "DoubleListPublished (12 items)");
     }
 }

@@ -382,6 +382,47 @@ pub fn timeline(entries: &[pb::TimelineEntry]) -> Table {
     table
 }
 
+/// A yearly double list (双清单): its progress line, then one row per item
+/// with its request's status now.
+pub fn double_list(list: &pb::DoubleList) -> String {
+    let p = list.progress.unwrap_or_default();
+    let state = if list.published {
+        format!("published {}", time(list.published_at.as_ref()))
+    } else {
+        "draft 草稿".to_string()
+    };
+    let mut out = format!(
+        "double list 双清单 {} {} ({state}, version {}): {} items, {} closed, {} open, {} overdue, {} awaiting confirmation, {} rejected\n",
+        list.year,
+        direction_label(list.direction()),
+        list.version,
+        p.items,
+        p.closed,
+        p.open,
+        p.overdue,
+        p.awaiting_confirmation,
+        p.rejected,
+    );
+    let mut table = table(&["request", "status", "department", "due", "note"]);
+    for item in &list.items {
+        let due = if item.overdue {
+            format!("{} overdue 逾期", item.due_date)
+        } else {
+            or_dash(&item.due_date).to_string()
+        };
+        table.add_row(vec![
+            item.request_id.clone(),
+            status_label(item.status()).to_string(),
+            or_dash(&item.department).to_string(),
+            due,
+            or_dash(&item.note).to_string(),
+        ]);
+    }
+    out.push_str(&table.to_string());
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,9 +12,10 @@
 //! JSON object on stdout (the key line then goes to stderr, keeping stdout
 //! parseable).
 //!
-//! `requests`, `person` and `placements` plan the writes of their command
+//! `lists` runs the yearly double list (双清单). `requests`, `person` and `placements` plan the writes of their command
 //! trees; `registry` runs the placement reads and prints their tables.
 
+mod lists;
 mod notifications;
 mod person;
 mod placements;
@@ -30,6 +31,7 @@ use crate::commands::{Cmd, context, send};
 use crate::error::Error;
 use crate::rpc::Endpoints;
 
+pub use lists::run as lists;
 pub use notifications::run as notifications;
 pub use person::run as person;
 pub use placements::{allowance, placements, stations};

@@ -11,7 +11,7 @@
 //! logging happens after the commit, from the returned [`BatchOutcome`].
 //!
 //! Events are dispatched by the kind their subject names. Requests,
-//! placements, allowances, stations and webhook subscriptions are folded by the domain's own
+//! placements, allowances, stations, webhook subscriptions and double lists are folded by the domain's own
 //! `Aggregate::apply` into the state the read model stores (see
 //! [`super::registry`]); persons by the masking fold there. Indexes and
 //! counters ([`super::board`], [`super::board_period`], [`super::stats`]) move by comparing the state
@@ -56,6 +56,7 @@ use sled::transaction::{
 use sy_domain::aggregate::{Aggregate, ApplyError};
 use sy_domain::allowance::Allowance;
 use sy_domain::audit::{LogDigest, check_prev_hash};
+use sy_domain::double_list::DoubleList;
 use sy_domain::event::{GENESIS_HASH, hash};
 use sy_domain::notification::notifications;
 use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
@@ -84,8 +85,17 @@ const PLACEMENT: &str = <Placement as Aggregate>::KIND;
 const ALLOWANCE: &str = <Allowance as Aggregate>::KIND;
 const STATION: &str = <Station as Aggregate>::KIND;
 const SUBSCRIPTION: &str = <Subscription as Aggregate>::KIND;
+const DOUBLE_LIST: &str = <DoubleList as Aggregate>::KIND;
 /// The kinds the read model keeps; events of others are checkpointed past.
-const KEPT: [&str; 6] = [REQUEST, PERSON, PLACEMENT, ALLOWANCE, STATION, SUBSCRIPTION];
+const KEPT: [&str; 7] = [
+    REQUEST,
+    PERSON,
+    PLACEMENT,
+    ALLOWANCE,
+    STATION,
+    SUBSCRIPTION,
+    DOUBLE_LIST,
+];
 
 /// The version of an aggregate's first event.
 const FIRST_VERSION: u64 = 1;
@@ -479,6 +489,13 @@ impl Batch<'_> {
             SUBSCRIPTION => {
                 self.step(t.subscriptions, &at, |before| {
                     applied::<Subscription>(before, &envelope, position)
+                })?;
+            }
+            // A list keeps no counters of its own: its progress is read
+            // from its items' requests when it is asked for.
+            DOUBLE_LIST => {
+                self.step(t.double_lists, &at, |before| {
+                    applied::<DoubleList>(before, &envelope, position)
                 })?;
             }
             _ => {

@@ -48,6 +48,7 @@ mod board;
 mod board_period;
 mod checked;
 mod counters;
+mod double_list;
 mod fold;
 mod keys;
 mod list;
@@ -93,8 +94,9 @@ use trees::Trees;
 /// tree, entry by entry, each note sealed on its own; 7: board rows hold
 /// the requesters' satisfaction ratings and count closes on time, the
 /// board keeps counters by period and place, the notifications each
-/// request event yields are kept per agency, and webhook subscriptions.
-pub const FORMAT: u64 = 7;
+/// request event yields are kept per agency, and webhook subscriptions;
+/// 8: yearly double lists are kept in their own tree.
+pub const FORMAT: u64 = 8;
 
 pub use board_period::BoardFilter;
 pub use checked::checked_envelope;

@@ -1418,3 +1418,85 @@ proptest::proptest! {
         proptest::prop_assert_eq!(served, (domain.version() > 0).then(|| views::station(&domain)));
     }
 }
+
+/// The yearly double list is kept here too: its progress is read from the
+/// items' requests, and an event after publishing is quarantined.
+#[test]
+fn a_double_list_reads_its_progress_from_its_requests() {
+    use sy_domain::double_list::double_list_id;
+    let troops = pb::Direction::MilitaryToLocal;
+    let mut log = Log::default();
+    let worked = uuid::Uuid::from_u128(0x0190_e3a0_0000_8000_8000_0000_0000_0011).to_string();
+    let refused = uuid::Uuid::from_u128(0x0190_e3a0_0000_8000_8000_0000_0000_0012).to_string();
+    for request in [&worked, &refused] {
+        let submitted = Payload::RequestSubmitted(pb::RequestSubmitted {
+            direction: troops as i32,
+            category: pb::Category::Other as i32,
+            title: "营区道路".into(),
+            area_code: COMMUNITY.into(),
+            ..Default::default()
+        });
+        log.emit("request", request, submitted, 0);
+    }
+    let assigned = Payload::RequestAssigned(pb::RequestAssigned {
+        department: "district-housing-bureau".into(),
+        due_date: "2026-07-01".into(),
+        note: String::new(),
+    });
+    log.emit("request", &worked, assigned, 1);
+    let rejected = Payload::RequestRejected(pb::RequestRejected {
+        reason: "不属本区事权".into(),
+    });
+    log.emit("request", &refused, rejected, 1);
+    let list = double_list_id(2026, troops).to_string();
+    let item = |request: &str| {
+        Payload::DoubleListItemAdded(pb::DoubleListItemAdded {
+            year: 2026,
+            direction: troops as i32,
+            request_id: request.into(),
+            note: String::new(),
+        })
+    };
+    log.emit("double-list", &list, item(&worked), 2);
+    log.emit("double-list", &list, item(&refused), 2);
+    let published = Payload::DoubleListPublished(pb::DoubleListPublished { items: 2 });
+    log.emit("double-list", &list, published, 3);
+    let late = uuid::Uuid::from_u128(0x0190_e3a0_0000_8000_8000_0000_0000_0013).to_string();
+    log.emit("double-list", &list, item(&late), 4);
+
+    let (_dir, model) = open();
+    let outcome = model
+        .apply_batch(&log.events, &BatchKeys::default())
+        .unwrap();
+    assert_eq!(outcome.quarantined.len(), 1, "{outcome:?}");
+    assert!(
+        outcome.quarantined[0].1.contains("published"),
+        "{outcome:?}"
+    );
+
+    let read = |as_of| {
+        model
+            .double_list(2026, troops, as_of)
+            .unwrap()
+            .expect("the list is kept")
+    };
+    let later = read(Date::constant(2026, 7, 15));
+    assert!(later.published && later.version == 3);
+    let progress = later.progress.unwrap();
+    assert_eq!(
+        (
+            progress.items,
+            progress.open,
+            progress.overdue,
+            progress.rejected,
+            progress.closed
+        ),
+        (2, 1, 1, 1, 0)
+    );
+    assert_eq!(later.items[0].department, "district-housing-bureau");
+    assert_eq!(read(TODAY).progress.unwrap().overdue, 0);
+    let other = model
+        .double_list(2026, pb::Direction::LocalToMilitary, TODAY)
+        .unwrap();
+    assert!(other.is_none());
+}

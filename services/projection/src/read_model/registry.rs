@@ -1,6 +1,6 @@
 //! What the read model stores per aggregate, and how it is encoded.
 //!
-//! Requests, placements, allowances and stations are stored as their domain
+//! Requests, placements, allowances, stations and double lists are stored as their domain
 //! state, folded by the domain's own `Aggregate::apply`, so the read model
 //! holds no copy of a domain rule. Requests are their own prost message;
 //! the other states are encoded with `postcard` (serde), whose output is a
@@ -22,6 +22,7 @@ use prost::Message as _;
 use serde::{Deserialize, Serialize};
 use sy_domain::aggregate::Aggregate;
 use sy_domain::allowance::Allowance;
+use sy_domain::double_list::DoubleList;
 use sy_domain::event::to_proto;
 use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
 use sy_domain::person::{Person, RecordEntry};
@@ -198,6 +199,7 @@ record!(serde StoredPlacement, "placement");
 record!(serde StoredAllowance, "allowance");
 record!(serde Station, "station");
 record!(serde Subscription, "subscription");
+record!(serde DoubleList, "double-list");
 
 /// Folds a person event into the stored person `before` (`None`: not
 /// registered yet); `key` is the data key that opened the registration, if

@@ -71,6 +71,8 @@ trees! {
     /// subscription id → the domain `Subscription` (postcard): each
     /// agency's webhook receiver, for the delivering replica.
     subscriptions,
+    /// double-list id → the list's domain state (its items, published or not).
+    double_lists,
 }
 
 impl<T> Trees<T> {
