@@ -180,6 +180,42 @@ async fn an_exported_ledger_imported_into_a_fresh_deployment_gives_the_same_boar
     .await?;
     assert!(out.contains("wrote 0 台账 rows"), "{out}");
     assert!(std::fs::read_to_string(&empty)?.starts_with("\u{feff}编号,方向,提出单位"));
+    // The board of a period counts the requests filed in it, from the
+    // board's own period counters.
+    let today = sy_domain::validate::china_date(jiff::Timestamp::now());
+    for (from, to, total) in [
+        (
+            "2020-01-01".to_string(),
+            "2020-12-31".to_string(),
+            "合计,合计,0,0,0,0,0,0,-",
+        ),
+        (
+            today.yesterday()?.to_string(),
+            today.tomorrow()?.to_string(),
+            "合计,合计,5,5,0,0,0,0,-",
+        ),
+    ] {
+        let period_board = path(&format!("board-{from}.csv"));
+        sy_ok(
+            &source,
+            &[
+                "ledger",
+                "export",
+                "--board",
+                "--out",
+                &period_board,
+                "--from",
+                &from,
+                "--to",
+                &to,
+                "--min-position",
+                &seeded,
+            ],
+        )
+        .await?;
+        let written = std::fs::read_to_string(&period_board)?;
+        assert!(written.contains(total), "{from}..{to}: {written}");
+    }
 
     let fresh = System::builder().secured().start().await?;
     let (code, out) = import(&fresh, Path::new(&ledger)).await?;

@@ -37,7 +37,8 @@ pub struct LedgerExportArgs {
     /// Export the close-out board (销号清零) instead of the request ledger.
     #[arg(long)]
     pub board: bool,
-    /// First filing day of the period (YYYY-MM-DD, China time), inclusive.
+    /// First filing day of the period (YYYY-MM-DD, China time), inclusive;
+    /// for the ledger and the board alike (the board wants both ends).
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
     pub from: Option<String>,
     /// Last filing day of the period (YYYY-MM-DD, China time), inclusive.

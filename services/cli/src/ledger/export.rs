@@ -3,7 +3,9 @@
 //!
 //! The ledger is every request ListRequests pages through, kept when its
 //! filing day (China time) lies in the period, oldest first. The board is
-//! written as GetClearanceBoard answers it: one row per section and key.
+//! written as GetClearanceBoard answers it, for the same period when one is
+//! given (then counted from the board's period counters: the total and the
+//! departments): one row per section and key.
 
 use jiff::civil::Date;
 use sy_api::pb;
@@ -26,12 +28,15 @@ const PAGE: u32 = 500;
 pub async fn run(endpoints: &Endpoints, args: &LedgerExportArgs) -> Result<(), Error> {
     let mut query = endpoints.query().await?;
     let table = if args.board {
-        if args.from.is_some() || args.to.is_some() {
-            return Err(Error::Usage(
-                "--from/--to select the ledger's requests; the board counts every request".into(),
-            ));
-        }
-        board(&rpc::clearance_board(&mut query, String::new(), args.min_position).await?)
+        // The board counts the requests filed in the period itself (from
+        // its counters); the projection checks the period.
+        let request = pb::GetClearanceBoardRequest {
+            min_position: args.min_position,
+            from: args.from.clone().unwrap_or_default(),
+            to: args.to.clone().unwrap_or_default(),
+            ..Default::default()
+        };
+        board(&rpc::filtered_board(&mut query, request).await?)
     } else {
         let period = Period {
             from: day(args.from.as_deref())?,
