@@ -170,11 +170,20 @@ pub fn delta(before: Option<&pb::Request>, after: &pb::Request) -> Delta {
 
 /// Whether two versions of a request agree on every field the board reads.
 fn counted_alike(a: &pb::Request, b: &pb::Request) -> bool {
-    a.status == b.status
-        && a.department == b.department
+    contributes_alike(a, b)
         && a.category == b.category
         && a.supervision_level == b.supervision_level
         && a.direction == b.direction
+}
+
+/// Whether two versions of a request agree on every field [`contribution`]
+/// and [`department_of`] read, so their row counters are the same. The
+/// board by period and place keeps the same counters and skips on this
+/// too: a field added to the contribution (as the ratings were) moves both
+/// boards alike, never only the unfiltered one.
+pub fn contributes_alike(a: &pb::Request, b: &pb::Request) -> bool {
+    a.status == b.status
+        && a.department == b.department
         && a.due_date == b.due_date
         && a.submitted_at == b.submitted_at
         && a.closed_at == b.closed_at

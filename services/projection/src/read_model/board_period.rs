@@ -12,8 +12,11 @@
 //! Within a slice, counters are bucketed by the day the request was filed
 //! (China time), which is the period filter:
 //! - `p/<slice>/<filed>/<department>` → the board's row counters
-//!   ([`super::board::contribution`]): a period is one range read over its
-//!   days, at most (days × departments) keys, a year ≤ 366 per department;
+//!   ([`super::board::contribution`]), the same as the unfiltered rows',
+//!   requesters' ratings included, moved on the same changes
+//!   ([`super::board::contributes_alike`]): a period is one range read over
+//!   its days, at most (days × departments) keys, a year ≤ 366 per
+//!   department;
 //! - `o/<slice>/<filed>/<due>/<department>` → unresolved requests due that
 //!   day: overdue as of D sums those due before D;
 //! - `a/<slice>/<filed>/<resolved>/<department>` → requests awaiting
@@ -25,7 +28,8 @@
 //! leave them. Key layouts are in [`super::keys::PeriodFamily`]. A request
 //! without a submission time (only a foreign writer makes one) has no filing
 //! day and counts in no slice; one whose area code is not 12 digits counts
-//! only under "any area".
+//! only under "any area", one without a requester only under "any
+//! requester".
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -36,7 +40,9 @@ use sy_domain::pb::{self, RequestStatus};
 use sy_domain::request::is_unresolved;
 use sy_domain::validate::china_date;
 
-use super::board::{Counts, Delta, FIELDS, board_counts, contribution, department_of};
+use super::board::{
+    Counts, Delta, FIELDS, board_counts, contributes_alike, contribution, department_of,
+};
 use super::keys::{DATE_LEN, PeriodFamily, board_slice, due_date, prefix_end, read_u64};
 use super::{ReadModelError, counters};
 
@@ -69,11 +75,14 @@ fn slices(request: &pb::Request) -> Vec<String> {
     if code.len() == 12 && code.bytes().all(|b| b.is_ascii_digit()) {
         areas.extend([Some(&code[..9]), Some(code)]);
     }
-    let agency = request.requester.as_ref().map(|r| r.agency.as_str());
+    // Without a requester (only a foreign writer makes one) the request
+    // counts under "any requester" once, not twice.
+    let mut requesters = vec![None];
+    requesters.extend(request.requester.as_ref().map(|r| Some(r.agency.as_str())));
     let direction = request.direction;
     let mut slices = Vec::with_capacity(areas.len() * 4);
     for area in areas {
-        for requester in [None, agency] {
+        for requester in requesters.iter().copied() {
             for direction in [None, Some(direction)] {
                 slices.push(board_slice(area, requester, direction));
             }
@@ -97,17 +106,14 @@ pub fn delta(before: Option<&pb::Request>, after: &pb::Request) -> Delta {
     delta
 }
 
-/// Whether two versions of a request agree on every field counted here.
+/// Whether two versions of a request agree on every field counted here:
+/// the row counters' (ratings included), the slices' and the resolution day.
 fn counted_alike(a: &pb::Request, b: &pb::Request) -> bool {
-    a.status == b.status
-        && a.department == b.department
+    contributes_alike(a, b)
         && a.direction == b.direction
         && a.area_code == b.area_code
         && a.requester.as_ref().map(|r| &r.agency) == b.requester.as_ref().map(|r| &r.agency)
-        && a.due_date == b.due_date
-        && a.submitted_at == b.submitted_at
         && a.resolved_at == b.resolved_at
-        && a.closed_at == b.closed_at
 }
 
 /// The China day of a timestamp, as keys write it.
