@@ -1,7 +1,8 @@
 //! The clearance board by period and place through the real services: the
 //! filters of `GetClearanceBoard` (period, street or community, requesting
-//! agency, direction), the on-time close rate and the age of what awaits
-//! confirmation, and bad filters refused by field.
+//! agency, direction), the on-time close rate, the age of what awaits
+//! confirmation and the requesters' ratings, and bad filters refused by
+//! field.
 
 use sy_tests::client::*;
 use sy_tests::pb;
@@ -30,8 +31,8 @@ async fn filtered(
 }
 
 #[tokio::test]
-async fn the_board_filters_by_period_and_place_and_shows_on_time_and_waiting() -> anyhow::Result<()>
-{
+async fn the_board_filters_by_period_and_place_and_shows_on_time_waiting_and_ratings()
+-> anyhow::Result<()> {
     let sys = System::start().await?;
     let mut requester = sys.intake();
     let mut department = sys.intake_as(DEPARTMENT_AGENCY, "li.na");
@@ -79,6 +80,12 @@ async fn the_board_filters_by_period_and_place_and_shows_on_time_and_waiting() -
     assert_eq!(dept.on_time_close_rate, 1.0);
     let age = dept.awaiting_age.unwrap();
     assert_eq!((age.count, age.oldest_days), (1, 0), "resolved today");
+    let satisfied = pb::SatisfactionCounts {
+        satisfied: 1,
+        ..Default::default()
+    };
+    assert_eq!(dept.satisfaction, Some(satisfied));
+    assert_eq!(total.satisfaction, Some(satisfied));
 
     // Three weeks on, the one awaiting has waited 21 days.
     let later = filtered(&query, position, |r| {
@@ -118,6 +125,46 @@ async fn the_board_filters_by_period_and_place_and_shows_on_time_and_waiting() -
     assert_eq!(dept.closed_on_time, 1);
     assert_eq!(dept.awaiting_age.unwrap().count, 1);
     assert!(!whole.by_category.is_empty());
+
+    // The one awaiting is rated 不满意: reopened, it counts as 不满意 on the
+    // filtered board as on the whole one.
+    let reopened = requester
+        .close_request(rated_close_command(
+            &ids[1],
+            pb::Satisfaction::Dissatisfied,
+            "东侧仍积水",
+        ))
+        .await?
+        .into_inner();
+    let year_board = filtered(&query, reopened.position, |r| r.year = year).await?;
+    let rated = pb::SatisfactionCounts {
+        satisfied: 1,
+        dissatisfied: 1,
+        ..Default::default()
+    };
+    let dept = row(&year_board.by_department, DEPARTMENT);
+    assert_eq!((dept.open, dept.awaiting_confirmation), (1, 0));
+    assert_eq!(dept.satisfaction, Some(rated));
+    let whole = filtered(&query, reopened.position, |_| {}).await?;
+    assert_eq!(
+        row(&whole.by_department, DEPARTMENT).satisfaction,
+        Some(rated)
+    );
+
+    // `sy board --year` answers "the ratings of this year, by department".
+    let (year, min_position) = (year.to_string(), reopened.position.to_string());
+    let board_args = ["board", "--year", &year, "--min-position", &min_position];
+    let (code, out) = sys.sy_as(AGENCY, &board_args).await?;
+    assert_eq!(code, 0, "{out}");
+    let department_line = out.lines().find(|line| line.contains(DEPARTMENT));
+    assert!(
+        department_line.is_some_and(|line| line.contains("1/0/1")),
+        "{out}"
+    );
+    assert!(
+        out.contains("satisfaction 满意度: 1 满意, 0 基本满意, 1 不满意"),
+        "{out}"
+    );
     Ok(())
 }
 
