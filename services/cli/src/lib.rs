@@ -7,7 +7,8 @@
 //! `commands` is the one command tree of
 //! intake (requests and placement programmes alike) and sends a command;
 //! `load` sends scripts of commands and totals what was written. The demos
-//! are scripts over those: `demo` (support requests), `placements` (the
+//! are scripts over those: `demo` (support requests, then a few of them on
+//! the year's draft double lists), `placements` (the
 //! placement programmes, `sy demo placements`) and `walkthrough`, with their
 //! data in `data/*.toml`, read by `catalogue`. `render` makes every table;
 //! `summary` says what a demo load did; `error` reports failed calls with their gRPC details and

@@ -23,6 +23,7 @@ pub struct RegisterPersonArgs {
     /// member_person (here or as flags).
     #[arg(long, value_name = "FILE|-")]
     pub from_file: PathBuf,
+    /// Who registers: a veteran, a military spouse or a military child.
     #[arg(long, value_enum)]
     pub role: Option<RoleArg>,
     /// 12-digit street or community code in a served district.
