@@ -321,6 +321,17 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
+    sy_fed(args, None).await
+}
+
+/// [`sy`] with `stdin` written to its standard input (then closed), or
+/// with no input at all.
+pub async fn sy_fed<I, S>(args: I, stdin: Option<&[u8]>) -> anyhow::Result<(i32, String)>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    use tokio::io::AsyncWriteExt as _;
     let mut command = tokio::process::Command::new(binary_path("sy"));
     command.args(args);
     for (key, _) in std::env::vars_os() {
@@ -328,7 +339,20 @@ where
             command.env_remove(key);
         }
     }
-    let output = command.output().await?;
+    command
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn()?;
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(input).await?;
+        // Dropped here: `sy` sees the end of its input.
+    }
+    let output = child.wait_with_output().await?;
     Ok((
         output.status.code().unwrap_or(-1),
         format!(

@@ -212,6 +212,17 @@ impl System {
     /// services, as `agency` (a secured system's clients: its CA and the
     /// agency's token from `sy setup`); returns its exit code and output.
     pub async fn sy_as(&self, agency: &str, args: &[&str]) -> anyhow::Result<(i32, String)> {
+        self.sy_as_fed(agency, args, None).await
+    }
+
+    /// [`System::sy_as`] with `stdin` as `sy`'s standard input (a person
+    /// piped into `sy person register --from-file -`).
+    pub async fn sy_as_fed(
+        &self,
+        agency: &str,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+    ) -> anyhow::Result<(i32, String)> {
         let intake = self.intake.endpoint();
         let query = self.projection().endpoint();
         let mut line: Vec<std::ffi::OsString> = [
@@ -233,7 +244,7 @@ impl System {
             line.push(secrets.path().join("clients").into_os_string());
         }
         line.extend(args.iter().map(Into::into));
-        crate::process::sy(line).await
+        crate::process::sy_fed(line, stdin).await
     }
 
     /// The directory holding this system's files: every projection's data

@@ -1,9 +1,10 @@
 //! The clerk's `sy` verbs against a deployment as it runs in production
 //! (gRPC over TLS, every agency calling with its own token, the demo's role
 //! policy): a request walked from submission to close-out with nothing but
-//! `sy`, people and placements registered and read back as tables whose
-//! personal data is masked, and bad input refused with its field named and
-//! a non-zero exit.
+//! `sy`, read back as tables and as JSON, people registered from owner-only
+//! files and stdin (never from flags) and read back masked, the demo's
+//! draft double lists, and bad input refused with its field named and a
+//! non-zero exit.
 
 use sy_tests::System;
 use sy_tests::client::{AREA_CODE, date_in_days, fresh_id_number};
@@ -17,6 +18,8 @@ const SUPERVISION: &str = "district-supervision-office";
 /// Runs `sy` against one secured system as one agency or another.
 struct Clerk<'a> {
     sys: &'a System,
+    /// Where the clerk keeps person files.
+    files: tempfile::TempDir,
 }
 
 /// What a write printed: `<kind> <id> version <v> position <p>`.
@@ -29,13 +32,50 @@ struct Written {
 }
 
 impl<'a> Clerk<'a> {
-    fn new(sys: &'a System) -> Self {
-        Self { sys }
+    fn new(sys: &'a System) -> anyhow::Result<Self> {
+        Ok(Self {
+            sys,
+            files: tempfile::tempdir()?,
+        })
     }
 
     /// `sy ARGS` as `agency`: its exit code and output.
     async fn sy(&self, agency: &str, args: &[&str]) -> anyhow::Result<(i32, String)> {
         self.sys.sy_as(agency, args).await
+    }
+
+    /// `sy ARGS` as `agency` with `stdin` as its input.
+    async fn sy_fed(
+        &self,
+        agency: &str,
+        args: &[&str],
+        stdin: &str,
+    ) -> anyhow::Result<(i32, String)> {
+        self.sys
+            .sy_as_fed(agency, args, Some(stdin.as_bytes()))
+            .await
+    }
+
+    /// A new owner-only person file `name` holding `text`; its path.
+    fn person_file(&self, name: &str, text: &str) -> anyhow::Result<String> {
+        let path = self.files.path().join(name);
+        sy_api::secret_file::write_private(&path, text.as_bytes())?;
+        Ok(path.to_string_lossy().into_owned())
+    }
+
+    /// `sy person register --from-file FILE FLAGS` with `text` as the file,
+    /// as `agency`: the person written.
+    async fn register(
+        &self,
+        agency: &str,
+        file: &str,
+        text: &str,
+        flags: &[&str],
+    ) -> anyhow::Result<Written> {
+        let path = self.person_file(file, text)?;
+        let mut args = vec!["person", "register", "--from-file", path.as_str()];
+        args.extend(flags);
+        self.write(agency, "person", &args).await
     }
 
     /// `sy ARGS` as `agency`, which must succeed; its output.
@@ -69,6 +109,11 @@ fn written(out: &str, kind: &str) -> Option<Written> {
     }
 }
 
+/// Owned words as the `&str`s `sy` takes.
+fn strs(words: &[String]) -> Vec<&str> {
+    words.iter().map(String::as_str).collect()
+}
+
 /// The idempotency key a write printed before its call.
 fn printed_key(out: &str) -> Option<String> {
     let at = out.find("(idempotency key ")? + "(idempotency key ".len();
@@ -78,7 +123,7 @@ fn printed_key(out: &str) -> Option<String> {
 #[tokio::test]
 async fn a_request_goes_from_submission_to_close_out_with_sy_alone() -> anyhow::Result<()> {
     let sys = System::builder().secured().start().await?;
-    let clerk = Clerk::new(&sys);
+    let clerk = Clerk::new(&sys)?;
 
     let submitted = clerk
         .write(
@@ -261,6 +306,33 @@ async fn a_request_goes_from_submission_to_close_out_with_sy_alone() -> anyhow::
     assert!(shown.contains(HOUSING), "{shown}");
     assert!(shown.contains(&moved), "the moved due date: {shown}");
     assert!(shown.contains("district 区级督办"), "{shown}");
+    // The same read as JSON, with the log's events: one object, the
+    // answers as served.
+    let json = clerk
+        .ok(
+            UNIT,
+            &[
+                "requests",
+                "show",
+                id,
+                "--history",
+                "--json",
+                "--min-position",
+                &position,
+            ],
+        )
+        .await?;
+    let value: serde_json::Value = serde_json::from_str(json.trim())?;
+    let request = &value["request"]["request"];
+    assert_eq!(request["id"], id, "{json}");
+    assert_eq!(request["status"], "REQUEST_STATUS_CLOSED", "{json}");
+    assert_eq!(request["department"], HOUSING, "{json}");
+    assert_eq!(request["due_date"], moved.as_str(), "{json}");
+    assert_eq!(
+        value["history"]["events"].as_array().map(Vec::len),
+        Some(13),
+        "{json}"
+    );
 
     // --json: one object on stdout with the result.
     let (code, out) = clerk
@@ -309,48 +381,48 @@ async fn a_request_goes_from_submission_to_close_out_with_sy_alone() -> anyhow::
             &["requests", "reject", &second, "--reason", "不属本区事权"],
         )
         .await?;
-    let listed = clerk
-        .ok(
-            BUREAU,
-            &[
-                "requests",
-                "list",
-                "--status",
-                "rejected",
-                "--min-position",
-                &rejected.position.to_string(),
-            ],
-        )
-        .await?;
+    // The rejected requests as a table, then as JSON (every page).
+    let at = rejected.position.to_string();
+    let rejected_list = [
+        "requests",
+        "list",
+        "--status",
+        "rejected",
+        "--min-position",
+        &at,
+    ];
+    let listed = clerk.ok(BUREAU, &rejected_list).await?;
     assert!(listed.contains(&second), "{listed}");
     assert!(!listed.contains(id), "only the rejected one: {listed}");
+    let json = clerk
+        .ok(BUREAU, &[&rejected_list[..], &["--all", "--json"]].concat())
+        .await?;
+    let value: serde_json::Value = serde_json::from_str(json.trim())?;
+    let ids: Vec<&str> = value["requests"]
+        .as_array()
+        .map(|requests| requests.iter().filter_map(|r| r["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, [second.as_str()], "{json}");
+    assert_eq!(value["next_page_token"], "", "{json}");
     Ok(())
 }
 
 #[tokio::test]
 async fn people_placements_and_stations_are_registered_and_shown_masked() -> anyhow::Result<()> {
     let sys = System::builder().secured().start().await?;
-    let clerk = Clerk::new(&sys);
+    let clerk = Clerk::new(&sys)?;
 
+    // The veteran's personal fields from an owner-only TOML file, the rest
+    // as flags.
     let veteran_number = fresh_id_number(30);
     let veteran = clerk
-        .write(
+        .register(
             BUREAU,
-            "person",
-            &[
-                "person",
-                "register",
-                "--role",
-                "veteran",
-                "--name",
-                "王建国",
-                "--id-number",
-                &veteran_number,
-                "--phone",
-                "13812345678",
-                "--area",
-                AREA_CODE,
-            ],
+            "veteran.toml",
+            &format!(
+                "name = \"王建国\"\nid_number = \"{veteran_number}\"\nphone = \"13812345678\"\n"
+            ),
+            &["--role", "veteran", "--area", AREA_CODE],
         )
         .await?;
     let placement = clerk
@@ -406,31 +478,33 @@ async fn people_placements_and_stations_are_registered_and_shown_masked() -> any
         )
         .await?;
 
-    // A spouse on the allowance, whose placement is declined.
-    let spouse = clerk
-        .write(
+    // A spouse on the allowance, whose placement is declined: her fields
+    // piped in as JSON.
+    let (code, out) = clerk
+        .sy_fed(
             BUREAU,
-            "person",
             &[
                 "person",
                 "register",
+                "--from-file",
+                "-",
                 "--role",
                 "spouse",
-                "--name",
-                "李秀英",
-                "--id-number",
-                &fresh_id_number(32),
                 "--area",
                 AREA_CODE,
                 "--relation",
                 "spouse-of",
-                "--member-name",
-                "张伟",
                 "--member-unit",
                 UNIT,
             ],
+            &format!(
+                r#"{{"name": "李秀英", "id_number": "{}", "member_name": "张伟"}}"#,
+                fresh_id_number(32)
+            ),
         )
         .await?;
+    assert_eq!(code, 0, "{out}");
+    let spouse = written(&out, "person").expect("a result line");
     let spouse_placement = clerk
         .write(
             BUREAU,
@@ -526,28 +600,18 @@ async fn people_placements_and_stations_are_registered_and_shown_masked() -> any
         .await?;
     let mut children = Vec::new();
     for name in ["张小明", "张小红"] {
+        // Everything in the file.
         let child = clerk
-            .write(
+            .register(
                 BUREAU,
-                "person",
-                &[
-                    "person",
-                    "register",
-                    "--role",
-                    "child",
-                    "--name",
-                    name,
-                    "--id-number",
-                    &fresh_id_number(6),
-                    "--area",
-                    AREA_CODE,
-                    "--relation",
-                    "child-of",
-                    "--member-name",
-                    "张伟",
-                    "--member-unit",
-                    UNIT,
-                ],
+                &format!("{name}.toml"),
+                &format!(
+                    "role = \"child\"\narea = \"{AREA_CODE}\"\nname = \"{name}\"\n\
+                     id_number = \"{}\"\nrelation = \"child-of\"\nmember_name = \"张伟\"\n\
+                     member_unit = \"{UNIT}\"\n",
+                    fresh_id_number(6)
+                ),
+                &[],
             )
             .await?;
         clerk
@@ -739,7 +803,7 @@ async fn people_placements_and_stations_are_registered_and_shown_masked() -> any
 #[tokio::test]
 async fn bad_input_is_refused_naming_the_field_with_a_non_zero_exit() -> anyhow::Result<()> {
     let sys = System::builder().secured().start().await?;
-    let clerk = Clerk::new(&sys);
+    let clerk = Clerk::new(&sys)?;
 
     // Not a day: refused before any call, naming the flag.
     let (code, out) = clerk
@@ -806,25 +870,53 @@ async fn bad_input_is_refused_naming_the_field_with_a_non_zero_exit() -> anyhow:
     let mut bad_number = fresh_id_number(40);
     let check = if bad_number.ends_with('0') { "1" } else { "0" };
     bad_number.replace_range(17.., check);
-    let (code, out) = clerk
-        .sy(
-            BUREAU,
-            &[
-                "person",
-                "register",
-                "--role",
-                "veteran",
-                "--name",
-                "赵四",
-                "--id-number",
-                &bad_number,
-                "--area",
-                AREA_CODE,
-            ],
-        )
-        .await?;
+    let bad_file = clerk.person_file(
+        "bad.toml",
+        &format!("name = \"赵四\"\nid_number = \"{bad_number}\"\n"),
+    )?;
+    // `sy person register --from-file FILE --role veteran --area .. MORE`.
+    let register = |file: &str, more: &[&str]| -> Vec<String> {
+        ["person", "register", "--from-file", file]
+            .into_iter()
+            .chain(["--role", "veteran", "--area", AREA_CODE])
+            .chain(more.iter().copied())
+            .map(str::to_string)
+            .collect()
+    };
+    let (code, out) = clerk.sy(BUREAU, &strs(&register(&bad_file, &[]))).await?;
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("field id_number:"), "{out}");
+
+    // The ID number as a flag: refused before any call, naming the flag
+    // and where the number goes instead, without echoing it.
+    let number = fresh_id_number(41);
+    let line = register("-", &["--id-number", &number]);
+    let (code, out) = clerk.sy(BUREAU, &strs(&line)).await?;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--id-number is refused"), "{out}");
+    assert!(
+        out.contains("`id_number`") && out.contains("--from-file"),
+        "{out}"
+    );
+    assert!(!out.contains(&number), "the number echoed: {out}");
+    // A file group or others may read, and a file without the number.
+    let open_file = clerk.person_file(
+        "open.toml",
+        &format!("name = \"赵四\"\nid_number = \"{number}\"\n"),
+    )?;
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&open_file, std::fs::Permissions::from_mode(0o644))?;
+    }
+    let (code, out) = clerk.sy(BUREAU, &strs(&register(&open_file, &[]))).await?;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("chmod 600"), "{out}");
+    assert!(!out.contains(&number), "{out}");
+    let (code, out) = clerk
+        .sy_fed(BUREAU, &strs(&register("-", &[])), "name = \"赵四\"\n")
+        .await?;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("`id_number` is missing"), "{out}");
 
     // Not a month, and not an amount: usage errors naming their flags.
     let (code, out) = clerk
@@ -859,7 +951,7 @@ async fn bad_input_is_refused_naming_the_field_with_a_non_zero_exit() -> anyhow:
 async fn the_coordinating_office_drafts_publishes_and_shows_a_double_list_with_sy()
 -> anyhow::Result<()> {
     let sys = System::builder().secured().start().await?;
-    let clerk = Clerk::new(&sys);
+    let clerk = Clerk::new(&sys)?;
     let year = date_in_days(0)[..4].to_string();
     let submitted = clerk
         .write(
@@ -918,5 +1010,53 @@ async fn the_coordinating_office_drafts_publishes_and_shows_a_double_list_with_s
         "{out}"
     );
     assert!(out.contains("published"), "{out}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_demo_drafts_the_years_double_lists_once() -> anyhow::Result<()> {
+    let sys = System::builder().secured().start().await?;
+    let clerk = Clerk::new(&sys)?;
+    let year = date_in_days(0)[..4].to_string();
+    let demo = ["demo", "--seed", "5", "--count", "12"];
+    let first = clerk.ok(BUREAU, &demo).await?;
+    for direction in ["military-to-local", "local-to-military"] {
+        let out = clerk
+            .ok(
+                BUREAU,
+                &[
+                    "lists",
+                    "show",
+                    "--year",
+                    &year,
+                    "--direction",
+                    direction,
+                    "--min-position",
+                    &sys.log_position().await?.to_string(),
+                ],
+            )
+            .await?;
+        assert!(out.contains("draft 草稿"), "{out}");
+        assert!(out.contains(": 3 items"), "{direction}: {out}");
+    }
+    assert_eq!(
+        first.matches("(draft): 3 added, 0 already on it").count(),
+        2,
+        "{first}"
+    );
+
+    // Again: every request answered from the log, nothing added twice.
+    let position = sys.log_position().await?;
+    let again = clerk.ok(BUREAU, &demo).await?;
+    assert_eq!(
+        again.matches("(draft): 0 added, 3 already on it").count(),
+        2,
+        "{again}"
+    );
+    assert_eq!(
+        sys.log_position().await?,
+        position,
+        "the rerun wrote nothing"
+    );
     Ok(())
 }

@@ -331,3 +331,54 @@ async fn reminders_and_escalations_happen_once_across_replicas_restarts_and_new_
     assert!(logs.contains("simulated clock"), "{logs}");
     Ok(())
 }
+
+/// As deployed (NATS with TLS and users from `sy setup`, tokens, no
+/// `--dev`): intake's NATS user may follow the log, so the clocks run. It
+/// once could not: the server refused the clocks' consumer as a publish
+/// violation, which intake saw only as a timeout, and no reminder came.
+#[tokio::test]
+async fn the_clocks_run_as_intakes_nats_user() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, POLICY)?;
+    let clock = dir.path().join("clock");
+    set_clock(
+        &clock,
+        sy_domain::validate::china_date(jiff::Timestamp::now()),
+    )?;
+    let sys = System::builder()
+        .secured()
+        .intake_flag("--supervision-policy", policy.display())
+        .intake_flag("--supervision-tick-ms", TICK_MS)
+        .intake_flag("--simulated-clock-file", clock.display())
+        .start()
+        .await?;
+    let id = sys
+        .intake()
+        .submit_request(submit_command(&new_key("clocks")))
+        .await?
+        .into_inner()
+        .aggregate_id;
+    sys.intake_as(DEPARTMENT_AGENCY, "li.na")
+        .assign_request(assign_command(&id, DEPARTMENT, 1))
+        .await?;
+
+    // Due tomorrow: the standard rule's "2 days before" reminder is due now.
+    let reminded = async {
+        loop {
+            let clocked = clocked(&sys).await?;
+            if let Some(found) = clocked.into_iter().find(|c| c.0 == id) {
+                return anyhow::Ok(found);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let (_, rule, what, _, _) = tokio::time::timeout(Duration::from_secs(30), reminded)
+        .await
+        .map_err(|_| anyhow::anyhow!("no reminder; intake's log:\n{}", sys.intake.log()))??;
+    assert_eq!(
+        (rule.as_str(), what.as_str()),
+        ("standard", "REMINDER_KIND_DUE_SOON")
+    );
+    Ok(())
+}

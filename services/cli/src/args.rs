@@ -1082,21 +1082,21 @@ pub struct ListArgs {
     /// Follow page tokens to the last page.
     #[arg(long, conflicts_with = "page_token")]
     pub all: bool,
-    /// Wait until the projection has applied this stream position.
-    #[arg(long, default_value_t = 0)]
-    pub min_position: u64,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Request id (a UUID).
     pub id: String,
-    /// Wait until the projection has applied this stream position.
-    #[arg(long, default_value_t = 0)]
-    pub min_position: u64,
-    /// Also print the request's events as stored in the log, with the hash chain.
+    /// Also print the request's events as stored in the log, with the hash
+    /// chain (with --json: one object, `request` the GetRequest answer and
+    /// `history` the GetRequestHistory answer).
     #[arg(long)]
     pub history: bool,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 #[derive(Debug, Args)]

@@ -56,6 +56,8 @@ pub struct Notes {
     pub escalate: String,
     pub reschedule: String,
     pub reject: Vec<String>,
+    /// Why the demo puts a request on the year's double list.
+    pub double_list: String,
     assign: String,
 }
 

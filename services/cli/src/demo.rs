@@ -9,6 +9,11 @@
 //! are computed from those dates. A rerun on a later day therefore computes
 //! other due dates for the same keys, which intake refuses as
 //! `ALREADY_EXISTS`: the demo counts those steps as kept from the earlier run.
+//!
+//! Then a few of the requests go on the current year's draft double lists
+//! (`lists`).
+
+pub mod lists;
 
 use std::collections::HashMap;
 
@@ -102,6 +107,16 @@ pub struct Script {
     pub plan: Plan,
     pub title: String,
     pub steps: Vec<Step>,
+}
+
+impl Script {
+    /// The direction of the request the script submits.
+    pub fn direction(&self) -> pb::Direction {
+        match self.steps.first().map(|step| &step.cmd) {
+            Some(Cmd::Submit(submit)) => submit.direction(),
+            _ => pb::Direction::Unspecified,
+        }
+    }
 }
 
 /// SplitMix64: small, fast and stable across releases, so a seed means the
@@ -442,6 +457,7 @@ pub fn office_time(day: Date, rng: &mut Rng) -> Timestamp {
 pub struct Loaded {
     pub index: u32,
     pub plan: Plan,
+    pub direction: pb::Direction,
     pub title: String,
     pub sent: Sent,
 }
@@ -461,6 +477,7 @@ pub async fn load(
         .map(|(script, sent)| Loaded {
             index: script.index,
             plan: script.plan,
+            direction: script.direction(),
             title: script.title,
             sent,
         })

@@ -7,7 +7,8 @@
 //! `commands` is the one command tree of
 //! intake (requests and placement programmes alike) and sends a command;
 //! `load` sends scripts of commands and totals what was written. The demos
-//! are scripts over those: `demo` (support requests), `placements` (the
+//! are scripts over those: `demo` (support requests, then a few of them on
+//! the year's draft double lists), `placements` (the
 //! placement programmes, `sy demo placements`) and `walkthrough`, with their
 //! data in `data/*.toml`, read by `catalogue`. `render` makes every table;
 //! `summary` says what a demo load did; `error` reports failed calls with their gRPC details and
@@ -256,7 +257,8 @@ async fn run_demo(
     args: &DemoArgs,
 ) -> Result<(), Error> {
     let intake = endpoints.intake().await?;
-    let scripts = demo::plan(args.seed, args.count, jiff::Timestamp::now(), coordinator);
+    let now = jiff::Timestamp::now();
+    let scripts = demo::plan(args.seed, args.count, now, coordinator);
     say!(
         "loading demo seed {} ({} requests) into {} as the parties of each request; coordinator {}/{}",
         args.seed,
@@ -268,6 +270,20 @@ async fn run_demo(
     let loaded = demo::load(&intake, scripts, args.concurrency as usize).await;
     say_raw!("{}", summary::requests_summary(args.seed, &loaded));
     let totals = demo::totals(&loaded);
+
+    let year = i32::from(sy_domain::validate::china_date(now).year());
+    let items = demo::lists::choose(&loaded);
+    let drafted = demo::lists::draft(
+        endpoints,
+        coordinator,
+        args.seed,
+        year,
+        &items,
+        totals.max_position,
+    )
+    .await?;
+    say!();
+    say_raw!("{}", summary::lists_summary(&drafted));
 
     let mut query = endpoints.query().await?;
     let board = rpc::clearance_board(&mut query, String::new(), totals.max_position).await?;
@@ -285,6 +301,13 @@ async fn run_demo(
         return Err(Error::Failed(format!(
             "{} of {} demo requests failed; first: {first}",
             totals.failed, totals.scripts
+        )));
+    }
+    let unlisted: usize = drafted.iter().map(|list| list.failed.len()).sum();
+    if unlisted > 0 {
+        return Err(Error::Failed(format!(
+            "{unlisted} of {} requests could not be put on the double lists (see above)",
+            items.len()
         )));
     }
     Ok(())
@@ -374,26 +397,39 @@ async fn run_list(endpoints: &Endpoints, args: &ListArgs) -> Result<(), Error> {
         overdue_as_of: args.overdue_as_of.clone().unwrap_or_default(),
         page_size: args.page_size,
         page_token: args.page_token.clone().unwrap_or_default(),
-        min_position: args.min_position,
+        min_position: args.read.min_position,
     };
-    let mut requests = Vec::new();
-    let (next, position) = loop {
+    // With --all, the pages as one answer: every request, the last page's
+    // token (empty) and position.
+    let mut listed = pb::ListRequestsResponse::default();
+    loop {
         let page = read_with_retry("ListRequests", async || {
             query.list_requests(request.clone()).await
         })
         .await?;
-        requests.extend(page.requests);
-        if !args.all || page.next_page_token.is_empty() {
-            break (page.next_page_token, page.position);
+        listed.requests.extend(page.requests);
+        listed.next_page_token = page.next_page_token;
+        listed.position = page.position;
+        if !args.all || listed.next_page_token.is_empty() {
+            break;
         }
-        request.page_token = page.next_page_token;
-    };
-    say!("{}", render::request_list(&requests));
-    say!("{} requests (position {position})", requests.len());
-    if !next.is_empty() {
-        say!("more: --page-token {next}   (or --all)");
+        request.page_token = listed.next_page_token.clone();
     }
-    Ok(())
+    verbs::answer(&args.read, &listed, || {
+        let mut text = format!(
+            "{}\n{} requests (position {})",
+            render::request_list(&listed.requests),
+            listed.requests.len(),
+            listed.position
+        );
+        if !listed.next_page_token.is_empty() {
+            text.push_str(&format!(
+                "\nmore: --page-token {}   (or --all)",
+                listed.next_page_token
+            ));
+        }
+        Ok(text)
+    })
 }
 
 async fn run_show(endpoints: &Endpoints, args: &ShowArgs) -> Result<(), Error> {
@@ -402,25 +438,16 @@ async fn run_show(endpoints: &Endpoints, args: &ShowArgs) -> Result<(), Error> {
         query
             .get_request(pb::GetRequestRequest {
                 id: args.id.clone(),
-                min_position: args.min_position,
+                min_position: args.read.min_position,
             })
             .await
     })
     .await?;
     let request = got
         .request
+        .as_ref()
         .ok_or_else(|| Error::Failed("GetRequest answered without a request".into()))?;
-    say!("{}", render::request_fields(&request));
-    say_raw!(
-        "{}",
-        render::breakdown(
-            &request,
-            sy_domain::validate::china_date(jiff::Timestamp::now())
-        )
-    );
-    say!("{}", render::timeline(&request.timeline));
-    say!("(position {})", got.position);
-    if args.history {
+    let history = if args.history {
         let history = query
             .get_request_history(pb::GetRequestHistoryRequest {
                 id: args.id.clone(),
@@ -428,7 +455,34 @@ async fn run_show(endpoints: &Endpoints, args: &ShowArgs) -> Result<(), Error> {
             .await
             .map_err(Error::rpc("GetRequestHistory"))?
             .into_inner();
-        say_raw!("{}", walkthrough::history_text(&history));
+        Some(history)
+    } else {
+        None
+    };
+    if args.read.json {
+        match &history {
+            // One object, so the output stays one JSON value.
+            Some(history) => say!(
+                r#"{{"request":{},"history":{}}}"#,
+                verbs::json_of(&got)?,
+                verbs::json_of(history)?
+            ),
+            None => say!("{}", verbs::json_of(&got)?),
+        }
+        return Ok(());
+    }
+    say!("{}", render::request_fields(request));
+    say_raw!(
+        "{}",
+        render::breakdown(
+            request,
+            sy_domain::validate::china_date(jiff::Timestamp::now())
+        )
+    );
+    say!("{}", render::timeline(&request.timeline));
+    say!("(position {})", got.position);
+    if let Some(history) = &history {
+        say_raw!("{}", walkthrough::history_text(history));
     }
     Ok(())
 }

@@ -48,6 +48,45 @@ pub fn requests_summary(seed: u64, loaded: &[demo::Loaded]) -> String {
     out
 }
 
+/// What `sy demo` did to the year's draft double lists, with the command
+/// that shows each.
+pub fn lists_summary(drafted: &[demo::lists::Drafted]) -> String {
+    use clap::ValueEnum as _;
+    let mut out = String::new();
+    for list in drafted {
+        let label = crate::render::direction_label(list.direction);
+        let flag = crate::args::DirectionArg::value_variants()
+            .iter()
+            .find(|d| sy_api::pb::Direction::from(**d) == list.direction)
+            .and_then(|d| d.to_possible_value())
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default();
+        if list.published {
+            out.push_str(&format!(
+                "double list 双清单 {} {label}: published already, the demo adds nothing to it\n",
+                list.year
+            ));
+        } else {
+            out.push_str(&format!(
+                "double list 双清单 {} {label} (draft): {} added, {} already on it{}   (sy lists show --year {} --direction {flag})\n",
+                list.year,
+                list.added,
+                list.kept,
+                if list.failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} failed", list.failed.len())
+                },
+                list.year
+            ));
+        }
+        for failure in &list.failed {
+            out.push_str(&format!("  failed: {failure}\n"));
+        }
+    }
+    out
+}
+
 /// What `sy demo placements` prints after its load: per kind of track, then the figures planned.
 pub fn placements_summary(scenario: &Scenario, loaded: &[placements::Loaded]) -> String {
     let t = Totals::of(loaded.iter().map(|l| &l.sent));

@@ -9,9 +9,10 @@
 //! `STREAM.MSG.GET` (or `DIRECT.GET` when the stream allows direct reads);
 //! `tail` and `range` create an ordered pull consumer (`CONSUMER.CREATE`,
 //! recreated on gaps, then `CONSUMER.MSG.NEXT`); everyone asks
-//! `STREAM.INFO`. Nothing else is allowed: no anonymous user, no one may
-//! delete, purge or reconfigure another stream, and readers may not publish
-//! on `sy.evt.>`.
+//! `STREAM.INFO`. Intake tails the stream too: its supervision clocks
+//! follow every request into their index. Nothing else is allowed: no
+//! anonymous user, no one may delete, purge or reconfigure another stream,
+//! and readers may not publish on `sy.evt.>`.
 //!
 //! The key store ([`crate::keystore`], stream `<stream>_KEYS`): intake
 //! creates it, writes keys and tombstones on `sy.key.>` and erases keys
@@ -111,6 +112,10 @@ impl NatsRole {
             format!("$JS.API.CONSUMER.MSG.NEXT.{access}.>"),
         ];
         match self {
+            // `consume`: the supervision clocks tail the stream. Without
+            // it the server drops their consumer's creation (a publish
+            // violation the client only sees as a timeout) and the clocks
+            // never run.
             Self::Intake => [
                 crate::STREAM_SUBJECTS.to_string(),
                 format!("$JS.API.STREAM.CREATE.{stream}"),
@@ -121,6 +126,7 @@ impl NatsRole {
             ]
             .into_iter()
             .chain(reads)
+            .chain(consume)
             .chain(key_reads)
             .collect(),
             Self::Projection => reads
@@ -288,6 +294,26 @@ mod tests {
             intake
                 .iter()
                 .all(|s| !s.contains("S_ACCESS") && !s.starts_with("sy.access")),
+            "{intake:?}"
+        );
+    }
+
+    #[test]
+    fn intake_tails_its_stream_for_the_clocks_and_no_other() {
+        let intake = NatsRole::Intake.publish("S");
+        for allowed in [
+            "$JS.API.CONSUMER.CREATE.S",
+            "$JS.API.CONSUMER.CREATE.S.>",
+            "$JS.API.CONSUMER.MSG.NEXT.S.>",
+            "$JS.API.CONSUMER.DELETE.S.>",
+        ] {
+            assert!(intake.contains(&allowed.to_string()), "{intake:?}");
+        }
+        assert!(
+            intake
+                .iter()
+                .filter(|s| s.contains("CONSUMER"))
+                .all(|s| !s.contains("S_KEYS") && !s.contains("S_ACCESS")),
             "{intake:?}"
         );
     }

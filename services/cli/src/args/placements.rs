@@ -3,41 +3,76 @@
 //! spouse allowance (`sy allowance`) and care stations (`sy stations`),
 //! each a Placements RPC or a PlacementQuery read.
 
+use std::path::PathBuf;
+
 use clap::{Args, Subcommand, ValueEnum};
 use sy_api::pb;
 
 use super::{WriteArgs, parse_date, parse_month};
 
+/// `sy person register`: the personal fields (name, national ID number,
+/// phone, the service member's name) come from a file or stdin, never from
+/// the command line, where they would stay in the shell's history and show
+/// in `ps` to every user of the machine. The flags carry what is not
+/// personal data; each may instead be in the file, not in both.
 #[derive(Debug, Args)]
 pub struct RegisterPersonArgs {
+    /// The person's fields: an owner-only (chmod 600) TOML or JSON file, or
+    /// `-` for stdin. Keys: name, id_number, phone, member_name (personal
+    /// data: only here), and role, area, relation, member_unit,
+    /// member_person (here or as flags).
+    #[arg(long, value_name = "FILE|-")]
+    pub from_file: PathBuf,
+    /// Who registers: a veteran, a military spouse or a military child.
     #[arg(long, value_enum)]
-    pub role: RoleArg,
-    /// The person's name.
-    #[arg(long)]
-    pub name: String,
-    /// Resident ID number: 18 characters, MOD 11-2 check character.
-    #[arg(long)]
-    pub id_number: String,
-    /// 11-digit mobile number.
-    #[arg(long)]
-    pub phone: Option<String>,
+    pub role: Option<RoleArg>,
     /// 12-digit street or community code in a served district.
     #[arg(long)]
-    pub area: String,
-    /// A spouse's or child's service member or veteran: how they are related.
-    #[arg(long, value_enum, requires = "member_name")]
+    pub area: Option<String>,
+    /// A spouse's or child's service member or veteran: how they are
+    /// related (their name goes in the file as member_name).
+    #[arg(long, value_enum)]
     pub relation: Option<RelationArg>,
-    /// The service member's or veteran's name (with --relation).
-    #[arg(long, requires = "relation")]
-    pub member_name: Option<String>,
     /// Their unit's agency code when serving, e.g. unit-31001.
-    #[arg(long, requires = "relation")]
+    #[arg(long)]
     pub member_unit: Option<String>,
     /// Their person id when registered here (a veteran).
-    #[arg(long, requires = "relation")]
+    #[arg(long)]
     pub member_person: Option<String>,
+    /// Refused: personal data is not taken on the command line.
+    #[command(flatten)]
+    pub refused: PersonalFlags,
     #[command(flatten)]
     pub write: WriteArgs,
+}
+
+/// The flags that once carried a person's data, kept hidden so that using
+/// one is refused with a message saying where the field goes instead of
+/// clap's "unexpected argument". Their values are never printed.
+#[derive(Debug, Args)]
+pub struct PersonalFlags {
+    #[arg(long, hide = true, value_name = "REFUSED")]
+    pub name: Option<String>,
+    #[arg(long, hide = true, value_name = "REFUSED")]
+    pub id_number: Option<String>,
+    #[arg(long, hide = true, value_name = "REFUSED")]
+    pub phone: Option<String>,
+    #[arg(long, hide = true, value_name = "REFUSED")]
+    pub member_name: Option<String>,
+}
+
+impl PersonalFlags {
+    /// The first personal flag given, as `(flag, the file's key)`.
+    pub fn given(&self) -> Option<(&'static str, &'static str)> {
+        [
+            (&self.name, "--name", "name"),
+            (&self.id_number, "--id-number", "id_number"),
+            (&self.phone, "--phone", "phone"),
+            (&self.member_name, "--member-name", "member_name"),
+        ]
+        .into_iter()
+        .find_map(|(value, flag, key)| value.as_ref().map(|_| (flag, key)))
+    }
 }
 
 /// A read of one record by id.
@@ -507,23 +542,19 @@ mod tests {
     }
 
     #[test]
-    fn a_spouse_is_registered_with_the_member_she_belongs_to() {
+    fn a_registration_takes_its_person_from_a_file_and_no_personal_flag_shows() {
         let cli = Cli::try_parse_from([
             "sy",
             "person",
             "register",
+            "--from-file",
+            "-",
             "--role",
             "spouse",
-            "--name",
-            "李秀英",
-            "--id-number",
-            "x",
             "--area",
             "500106001002",
             "--relation",
             "spouse-of",
-            "--member-name",
-            "张伟",
             "--member-unit",
             "unit-31001",
         ])
@@ -534,27 +565,28 @@ mod tests {
         else {
             panic!("not a registration");
         };
-        assert_eq!(register.role, RoleArg::Spouse);
+        assert_eq!(register.from_file, std::path::Path::new("-"));
+        assert_eq!(register.role, Some(RoleArg::Spouse));
         assert_eq!(register.relation, Some(RelationArg::SpouseOf));
+        assert_eq!(register.refused.given(), None);
         assert!(
-            Cli::try_parse_from([
-                "sy",
-                "person",
-                "register",
-                "--role",
-                "spouse",
-                "--name",
-                "n",
-                "--id-number",
-                "x",
-                "--area",
-                "a",
-                "--member-unit",
-                "unit-1",
-            ])
-            .is_err(),
-            "a member needs its relation"
+            Cli::try_parse_from(["sy", "person", "register", "--role", "veteran"]).is_err(),
+            "the file is required"
         );
+        let help = {
+            use clap::CommandFactory as _;
+            let mut command = Cli::command();
+            command
+                .find_subcommand_mut("person")
+                .and_then(|person| person.find_subcommand_mut("register"))
+                .expect("sy person register")
+                .render_long_help()
+                .to_string()
+        };
+        assert!(help.contains("--from-file"), "{help}");
+        for hidden in ["--id-number", "--name", "--phone", "--member-name"] {
+            assert!(!help.contains(hidden), "{hidden} offered: {help}");
+        }
     }
 
     #[test]

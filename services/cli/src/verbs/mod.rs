@@ -12,6 +12,9 @@
 //! JSON object on stdout (the key line then goes to stderr, keeping stdout
 //! parseable).
 //!
+//! Every read prints tables, or with `--json` the answer as the projection
+//! served it ([`answer`]).
+//!
 //! `lists` runs the yearly double list (双清单). `requests`, `person` and `placements` plan the writes of their command
 //! trees; `registry` runs the placement reads and prints their tables.
 
@@ -24,11 +27,13 @@ mod requests;
 
 use std::io::Write as _;
 
+use prost::{Message, Name};
 use sy_api::pb;
 
-use crate::args::WriteArgs;
+use crate::args::{ReadArgs, WriteArgs};
 use crate::commands::{Cmd, context, send};
 use crate::error::Error;
+use crate::record::message_json;
 use crate::rpc::Endpoints;
 
 pub use lists::run as lists;
@@ -86,6 +91,28 @@ async fn write(
         );
     }
     Ok(())
+}
+
+/// Prints a read's answer as JSON (the protobuf JSON mapping: every field
+/// as the projection served it, so masked values stay masked), or as the
+/// text `tables` makes of it.
+pub fn answer<M: Message + Name>(
+    read: &ReadArgs,
+    answer: &M,
+    tables: impl FnOnce() -> Result<String, Error>,
+) -> Result<(), Error> {
+    if read.json {
+        say!("{}", json_of(answer)?);
+    } else {
+        say!("{}", tables()?.trim_end());
+    }
+    Ok(())
+}
+
+/// `message` in the protobuf JSON mapping.
+pub fn json_of<M: Message + Name>(message: &M) -> Result<String, Error> {
+    message_json(message)
+        .ok_or_else(|| Error::Failed(format!("{} cannot be written as JSON", M::full_name())))
 }
 
 /// A context with the given idempotency key, or a fresh one named after

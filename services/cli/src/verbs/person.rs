@@ -2,12 +2,15 @@
 //! showing a person masked (a read), registering them and what they
 //! achieved (the programmes' offices), and the privacy officer's commands on
 //! their personal data, which need the role `privacy-officer`. Writes go
-//! through [`super::write`] as the operator.
+//! through [`super::write`] as the operator. A registration's personal
+//! fields come from a file or stdin (`file`), never from flags.
+
+mod file;
 
 use sy_api::pb;
 
-use super::{context_of, or_empty, registry, write};
-use crate::args::{EraseArgs, HoldArgs, PersonCommand, PersonStep, RegisterPersonArgs};
+use super::{context_of, registry, write};
+use crate::args::{EraseArgs, HoldArgs, PersonCommand, PersonStep};
 use crate::commands::Cmd;
 use crate::error::Error;
 use crate::rpc::Endpoints;
@@ -21,17 +24,24 @@ pub async fn run(
     match command {
         PersonCommand::Show(show) => registry::person(endpoints, show).await,
         PersonCommand::Step(step) => {
-            let (cmd, json) = plan(step);
+            let (cmd, json) = plan(step)?;
             write(endpoints, operator, cmd, json).await
         }
     }
 }
 
-/// The command for `step`, and whether its result is wanted as JSON.
-fn plan(step: &PersonStep) -> (Cmd, bool) {
+/// The command for `step`, and whether its result is wanted as JSON; a
+/// registration's person file is read here.
+fn plan(step: &PersonStep) -> Result<(Cmd, bool), Error> {
     let key = |w| context_of(w, "person");
-    match step {
-        PersonStep::Register(a) => (Cmd::RegisterPerson(register(a)), a.write.json),
+    Ok(match step {
+        PersonStep::Register(a) => {
+            let person = file::read(a)?;
+            (
+                Cmd::RegisterPerson(person.command(key(&a.write))),
+                a.write.json,
+            )
+        }
         PersonStep::Training(a) => (
             Cmd::RecordTraining(pb::RecordTrainingCommand {
                 context: key(&a.write),
@@ -88,25 +98,7 @@ fn plan(step: &PersonStep) -> (Cmd, bool) {
             }),
             write.json,
         ),
-    }
-}
-
-fn register(a: &RegisterPersonArgs) -> pb::RegisterPersonCommand {
-    let link = a.relation.map(|relation| pb::PersonLink {
-        relation: pb::Relation::from(relation) as i32,
-        name: or_empty(&a.member_name),
-        unit: or_empty(&a.member_unit),
-        person_id: or_empty(&a.member_person),
-    });
-    pb::RegisterPersonCommand {
-        context: context_of(&a.write, "person"),
-        role: pb::PersonRole::from(a.role) as i32,
-        name: a.name.clone(),
-        id_number: a.id_number.clone(),
-        phone: or_empty(&a.phone),
-        area_code: a.area.clone(),
-        links: link.into_iter().collect(),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -124,7 +116,7 @@ mod tests {
         else {
             panic!("not a command on a person");
         };
-        plan(&step).0
+        plan(&step).expect("planned").0
     }
 
     #[test]

@@ -3,12 +3,11 @@
 //! read waits for `--min-position` like `sy requests show` and prints
 //! tables, or the answer as JSON with `--json`.
 
-use prost::{Message, Name};
 use sy_api::pb;
 
-use crate::args::{ListPlacementsArgs, ListStationsArgs, ReadArgs, ShowByIdArgs, StatsArgs};
+use super::answer;
+use crate::args::{ListPlacementsArgs, ListStationsArgs, ShowByIdArgs, StatsArgs};
 use crate::error::Error;
-use crate::record::message_json;
 use crate::render;
 use crate::rpc::{Endpoints, read_with_retry};
 
@@ -132,23 +131,6 @@ pub async fn stations(endpoints: &Endpoints, args: &ListStationsArgs) -> Result<
             more(&got.next_page_token)
         ))
     })
-}
-
-/// Prints the answer as JSON, or as the text `tables` makes of it.
-fn answer<M: Message + Name>(
-    read: &ReadArgs,
-    answer: &M,
-    tables: impl FnOnce() -> Result<String, Error>,
-) -> Result<(), Error> {
-    if read.json {
-        let json = message_json(answer).ok_or_else(|| {
-            Error::Failed(format!("{} cannot be written as JSON", M::full_name()))
-        })?;
-        say!("{json}");
-    } else {
-        say!("{}", tables()?.trim_end());
-    }
-    Ok(())
 }
 
 fn missing(call: &str, what: &str) -> Error {
