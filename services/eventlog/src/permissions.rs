@@ -8,7 +8,8 @@
 //! appends publish on `sy.evt.>` (replies on `_INBOX.>`); `read_subject` is
 //! `STREAM.MSG.GET` (or `DIRECT.GET` when the stream allows direct reads);
 //! `tail` and `range` create an ordered pull consumer (`CONSUMER.CREATE`,
-//! recreated on gaps, then `CONSUMER.MSG.NEXT`); everyone asks
+//! recreated on gaps, then `CONSUMER.MSG.NEXT`: the projection, auditors,
+//! and intake, whose supervision clocks follow the log); everyone asks
 //! `STREAM.INFO`. Nothing else is allowed: no anonymous user, no one may
 //! delete, purge or reconfigure another stream, and readers may not publish
 //! on `sy.evt.>`.
@@ -121,6 +122,8 @@ impl NatsRole {
             ]
             .into_iter()
             .chain(reads)
+            // Its supervision clocks follow the log (`tail`).
+            .chain(consume)
             .chain(key_reads)
             .collect(),
             Self::Projection => reads
@@ -229,11 +232,17 @@ mod tests {
 
     #[test]
     fn only_intake_may_publish_events() {
-        assert!(
-            NatsRole::Intake
-                .publish("S")
-                .contains(&"sy.evt.>".to_string())
-        );
+        let intake = NatsRole::Intake.publish("S");
+        assert!(intake.contains(&"sy.evt.>".to_string()));
+        for follow in [
+            "$JS.API.CONSUMER.CREATE.S.>",
+            "$JS.API.CONSUMER.MSG.NEXT.S.>",
+        ] {
+            assert!(
+                intake.contains(&follow.to_string()),
+                "its clocks follow the log: {intake:?}"
+            );
+        }
         for reader in [NatsRole::Projection, NatsRole::Auditor, NatsRole::Backup] {
             let publish = reader.publish("S");
             assert!(
