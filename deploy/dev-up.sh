@@ -5,6 +5,11 @@
 # article's scale).
 #
 #   deploy/dev-up.sh          # build (release), start, load the demo set
+#   deploy/dev-up.sh --simulated-clock
+#                             # the same, but the supervision clocks read the
+#                             # time from .data/clock (a development shortcut,
+#                             # intake warns), ticking every second, for
+#                             # `sy walkthrough supervision` to move forward
 #   deploy/dev-down.sh        # stop; add --purge to delete .data/
 #
 # Everything lives under .data/ in the repository (gitignored): the NATS store,
@@ -37,6 +42,18 @@ STREAM=SHUANGYONG
 
 # shellcheck source=deploy/lib.sh
 . "$ROOT/deploy/lib.sh"
+
+SIMULATED_CLOCK=0
+for arg in "$@"; do
+  case "$arg" in
+    --simulated-clock) SIMULATED_CLOCK=1 ;;
+    -h | --help)
+      sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+      exit 0
+      ;;
+    *) die "unknown option $arg (deploy/dev-up.sh --help)" ;;
+  esac
+done
 
 # True when something accepts TCP connections on 127.0.0.1:$1.
 port_in_use() {
@@ -169,9 +186,19 @@ export SY_VERIFY_KEYS_FILE="$SECRETS/verify.keys"
 # rotate-kek` and `sy keys rewrap` (README, "Personal data").
 export SY_KEK_FILE="$SECRETS/kek.key"
 
+# The supervision clocks run on the system's time, or with --simulated-clock
+# on the instant in .data/clock (kept across restarts; it starts at now).
+CLOCK_ENV=()
+if [ "$SIMULATED_CLOCK" = 1 ]; then
+  CLOCK_FILE="$DATA/clock"
+  [ -f "$CLOCK_FILE" ] || date -u +%Y-%m-%dT%H:%M:%SZ >"$CLOCK_FILE"
+  CLOCK_ENV=(SY_SIMULATED_CLOCK_FILE="$CLOCK_FILE" SY_SUPERVISION_TICK_MS=1000)
+  log "supervision clocks on the simulated clock $CLOCK_FILE ($(cat "$CLOCK_FILE")), ticking every second"
+fi
+
 log "starting sy-intake on $INTAKE_ADDR"
 LOG_FILE="$DATA/intake.log" PID_FILE="$DATA/intake.pid" \
-  start_bg env SY_LISTEN="$INTAKE_ADDR" SY_METRICS_LISTEN="$INTAKE_METRICS_ADDR" \
+  start_bg env "${CLOCK_ENV[@]}" SY_LISTEN="$INTAKE_ADDR" SY_METRICS_LISTEN="$INTAKE_METRICS_ADDR" \
     SY_NATS_USER=intake SY_NATS_PASSWORD_FILE="$SECRETS/nats/intake.password" \
     SY_TLS_CERT="$SECRETS/intake/server.pem" SY_TLS_KEY="$SECRETS/intake/server.key" \
     SY_IDENTITY_KEY_FILE="$SECRETS/intake/identity.key" \
@@ -216,6 +243,10 @@ try:
   export SY_CA=$SECRETS/ca.pem SY_CREDENTIALS_DIR=$SECRETS/clients
   export SY_VERIFY_KEYS_FILE=$SECRETS/verify.keys
   $BIN/sy walkthrough
+$(if [ "$SIMULATED_CLOCK" = 1 ]; then
+  printf '  SY_SIMULATED_CLOCK_FILE=%s SY_SUPERVISION_POLICY=%s \\\n    %s walkthrough supervision\n' \
+    "$CLOCK_FILE" "$ROOT/deploy/supervision-policy.toml" "$BIN/sy"
+fi)
   $BIN/sy board
   $BIN/sy requests list --status in-progress
   $BIN/sy status --agency district-audit-office

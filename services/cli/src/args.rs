@@ -130,7 +130,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Walk one new request from submission to close-out (销号), printing each
     /// call and result, then the request, its history from the log and its board row.
-    Walkthrough,
+    /// `walkthrough supervision`: one request under the supervision clocks,
+    /// on a simulated clock.
+    Walkthrough(WalkthroughArgs),
     /// The close-out board (销号清零): open, overdue and closed counts.
     Board(BoardArgs),
     /// Support requests: list and show them, and every step of their
@@ -971,6 +973,46 @@ pub struct DemoArgs {
     /// Requests loaded concurrently (each request's commands stay in order).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct WalkthroughArgs {
+    /// Another walkthrough instead of the close-out one.
+    #[command(subcommand)]
+    pub scenario: Option<WalkthroughScenario>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WalkthroughScenario {
+    /// One request under the supervision clocks (督办时钟), on intake's
+    /// simulated clock: reminded before and on its due date, overdue,
+    /// escalated by rule (挂牌督办), its department notified, then rated
+    /// 不满意 (reopened) and 满意 (closed), with the board's ratings and the
+    /// year's double list (双清单).
+    #[command(after_help = SUPERVISION_WALKTHROUGH_HELP)]
+    Supervision(SupervisionWalkthroughArgs),
+}
+
+const SUPERVISION_WALKTHROUGH_HELP: &str = "Needs an intake started with \
+--simulated-clock-file (a development flag; `deploy/dev-up.sh --simulated-clock` starts one, \
+ticking every second): the walkthrough moves that clock forward, day by day, to the days the \
+policy's rule owes the request something, and waits on each until intake's clocks recorded \
+what the domain's schedule says is owed. Each run moves the clock about two weeks on; every \
+request with a due date feels it.";
+
+#[derive(Debug, Args)]
+pub struct SupervisionWalkthroughArgs {
+    /// The simulated clock's file, as intake's `--simulated-clock-file`: the
+    /// walkthrough moves it forward.
+    #[arg(long, env = "SY_SIMULATED_CLOCK_FILE")]
+    pub clock_file: PathBuf,
+    /// The supervision policy intake runs with (its `--supervision-policy`):
+    /// which days to visit and what each owes.
+    #[arg(long, env = "SY_SUPERVISION_POLICY")]
+    pub policy: PathBuf,
+    /// Seconds to wait, on each day visited, for intake's clocks.
+    #[arg(long, default_value_t = 60)]
+    pub wait_secs: u64,
 }
 
 #[derive(Debug, Subcommand)]

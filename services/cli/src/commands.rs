@@ -254,7 +254,11 @@ impl Cmd {
             Cmd::Start(c) => c.note.clone(),
             Cmd::Progress(c) => c.note.clone(),
             Cmd::Resolve(c) => c.resolution.clone(),
-            Cmd::Close(c) => c.note.clone(),
+            Cmd::Close(c) => format!(
+                "{}: {}",
+                crate::render::satisfaction_label(c.satisfaction()),
+                c.note
+            ),
             Cmd::Reject(c) => c.reason.clone(),
             Cmd::Reopen(c) => c.reason.clone(),
             Cmd::Escalate(c) => format!(
@@ -279,6 +283,13 @@ impl Cmd {
                     ""
                 },
                 c.findings
+            ),
+            Cmd::AddDoubleListItem(c) => format!(
+                "{} onto the {} {} double list 双清单: {}",
+                c.request_id,
+                c.year,
+                crate::render::direction_label(c.direction()),
+                c.note
             ),
             _ => String::new(),
         }

@@ -108,7 +108,7 @@ use tonic_health::pb::{
 
 use args::{
     BoardArgs, Cli, Command, DemoArgs, DemoScenario, HealthArgs, ListArgs, PlacementsDemoArgs,
-    RequestsCommand, ShowArgs,
+    RequestsCommand, ShowArgs, WalkthroughScenario,
 };
 pub use error::Error;
 use load::Totals;
@@ -137,11 +137,18 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 None => run_demo(&endpoints, &coordinator, &demo).await,
             }
         }
-        Command::Walkthrough => {
+        Command::Walkthrough(args) => {
             let coordinator = rpc::actor(&cli.agency, &cli.user)?;
-            let mut intake = endpoints.intake().await?;
-            let mut query = endpoints.query().await?;
-            walkthrough::run(&mut intake, &mut query, &coordinator).await
+            match &args.scenario {
+                Some(WalkthroughScenario::Supervision(args)) => {
+                    walkthrough::supervision::run(&endpoints, &coordinator, args).await
+                }
+                None => {
+                    let mut intake = endpoints.intake().await?;
+                    let mut query = endpoints.query().await?;
+                    walkthrough::run(&mut intake, &mut query, &coordinator).await
+                }
+            }
         }
         Command::Board(board) => run_board(&endpoints, &board).await,
         Command::Requests {

@@ -10,6 +10,11 @@
 //! that fails it whole) gets the submissions one by one, as scripts did
 //! before.
 //!
+//! Dated steps (a demo's history, backdated) stay dated until intake refuses
+//! a date as earlier than the aggregate's last event: intake's supervision
+//! clocks recorded a reminder on it meanwhile. The script's remaining steps
+//! are then recorded at the current time.
+//!
 //! A rerun of a demo is answered from the log (`replayed`); a step whose key
 //! an earlier run used with other dates is refused as `ALREADY_EXISTS` and
 //! counted as kept, except a creating step, whose id the script needs: a
@@ -263,6 +268,7 @@ async fn send_steps(
     children: &HashMap<u32, String>,
     mut sent: Sent,
 ) -> Sent {
+    let mut dated = true;
     for step in steps {
         let mut cmd = step.cmd.clone();
         cmd.fill(&sent.ids);
@@ -278,18 +284,11 @@ async fn send_steps(
             }
         }
         let creates = cmd.creates();
+        if !dated {
+            undate(&mut cmd);
+        }
         match send(clients, cmd, &step.actor).await {
-            Ok(result) => {
-                sent.max_position = sent.max_position.max(result.position);
-                sent.outcomes.push(if result.replayed {
-                    Outcome::Replayed
-                } else {
-                    Outcome::Written
-                });
-                if let Some(slot) = creates {
-                    sent.ids.set(slot, result.aggregate_id);
-                }
-            }
+            Ok(result) => record(&mut sent, &result, creates),
             Err(err) if code(&err) == Some(tonic::Code::AlreadyExists) => {
                 match creates {
                     None => {}
@@ -309,6 +308,24 @@ async fn send_steps(
                 }
                 sent.outcomes.push(Outcome::Kept);
             }
+            Err(err) if dated && behind_the_log(&err) => {
+                // A supervision clock recorded an event on the request
+                // after the script's dated history began (intake runs its
+                // clocks while a demo loads): the rest of this script is
+                // recorded at the current time instead. A rerun of the demo
+                // finds these keys with other dates (`Kept`).
+                dated = false;
+                let mut cmd = step.cmd.clone();
+                cmd.fill(&sent.ids);
+                undate(&mut cmd);
+                match send(clients, cmd, &step.actor).await {
+                    Ok(result) => record(&mut sent, &result, creates),
+                    Err(err) => {
+                        sent.error = Some(err);
+                        break;
+                    }
+                }
+            }
             Err(err) => {
                 sent.error = Some(err);
                 break;
@@ -316,6 +333,41 @@ async fn send_steps(
         }
     }
     sent
+}
+
+/// Records a written or replayed step: its outcome, its position, and the
+/// id it created.
+fn record(sent: &mut Sent, result: &pb::CommandResult, creates: Option<Slot>) {
+    sent.max_position = sent.max_position.max(result.position);
+    sent.outcomes.push(if result.replayed {
+        Outcome::Replayed
+    } else {
+        Outcome::Written
+    });
+    if let Some(slot) = creates {
+        sent.ids.set(slot, result.aggregate_id.clone());
+    }
+}
+
+/// Drops the command's date: intake records it at the current time.
+fn undate(cmd: &mut Cmd) {
+    if let Some(context) = cmd.context_mut() {
+        context.occurred_at = None;
+    }
+}
+
+/// Whether intake refused the command's date as earlier than the
+/// aggregate's last event (`context.occurred_at`).
+fn behind_the_log(err: &Error) -> bool {
+    let Some(status) = err.status() else {
+        return false;
+    };
+    status.code() == tonic::Code::InvalidArgument
+        && status.get_details_bad_request().is_some_and(|bad| {
+            bad.field_violations
+                .iter()
+                .any(|v| v.field == "context.occurred_at" && v.description.contains("last event"))
+        })
 }
 
 fn code(err: &Error) -> Option<tonic::Code> {
@@ -371,6 +423,44 @@ impl Totals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn refused(field: &str, description: &str) -> Error {
+        let details = ErrorDetails::with_bad_request_violation(field, description);
+        Error::rpc("ResolveRequest")(tonic::Status::with_error_details(
+            tonic::Code::InvalidArgument,
+            "invalid command",
+            details,
+        ))
+    }
+
+    #[test]
+    fn only_a_date_before_the_last_event_is_behind_the_log() {
+        assert!(behind_the_log(&refused(
+            "context.occurred_at",
+            "must not be before the request's last event (2026-12-08T00:21:26Z)"
+        )));
+        assert!(!behind_the_log(&refused(
+            "context.occurred_at",
+            "must not be in the future"
+        )));
+        assert!(!behind_the_log(&refused("title", "must not be empty")));
+        assert!(!behind_the_log(&Error::Failed("x".into())));
+    }
+
+    #[test]
+    fn undated_commands_are_recorded_now() {
+        let mut cmd = Cmd::Start(pb::StartRequestCommand {
+            context: crate::commands::context(
+                "k".into(),
+                "c".into(),
+                Some(jiff::Timestamp::UNIX_EPOCH),
+            ),
+            ..Default::default()
+        });
+        undate(&mut cmd);
+        assert_eq!(cmd.context().unwrap().occurred_at, None);
+        assert_eq!(cmd.context().unwrap().idempotency_key, "k");
+    }
 
     fn submissions(count: usize, title_bytes: usize) -> Vec<(usize, pb::SubmitRequestCommand)> {
         (0..count)

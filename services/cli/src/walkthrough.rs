@@ -4,7 +4,8 @@
 //! position), its history with the hash chain checked, and its board row.
 //! On the way the supervision office breaks out a sub-task (任务分解) for
 //! another department and inspects the work (督查), and the requester
-//! closes it out with a rating (满意).
+//! closes it out with a rating (满意). `supervision` is the walkthrough of
+//! the supervision clocks.
 
 use std::fmt::Write as _;
 
@@ -16,6 +17,8 @@ use crate::commands::{Cmd, Ids, Slot, context, send};
 use crate::error::Error;
 use crate::render;
 use crate::rpc::{self, Channel, IntakeClients, read_with_retry};
+
+pub mod supervision;
 
 /// The department that works the walkthrough's request.
 const DEPARTMENT: &str = "district-housing-bureau";
@@ -143,7 +146,7 @@ fn script(
 
 fn result_line(result: &pb::CommandResult) -> String {
     format!(
-        "   -> request {} version {} position {}{} event {}",
+        "   -> {} version {} position {}{} event {}",
         result.aggregate_id,
         result.version,
         result.position,

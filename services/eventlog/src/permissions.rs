@@ -235,11 +235,17 @@ mod tests {
 
     #[test]
     fn only_intake_may_publish_events() {
-        assert!(
-            NatsRole::Intake
-                .publish("S")
-                .contains(&"sy.evt.>".to_string())
-        );
+        let intake = NatsRole::Intake.publish("S");
+        assert!(intake.contains(&"sy.evt.>".to_string()));
+        for follow in [
+            "$JS.API.CONSUMER.CREATE.S.>",
+            "$JS.API.CONSUMER.MSG.NEXT.S.>",
+        ] {
+            assert!(
+                intake.contains(&follow.to_string()),
+                "its clocks follow the log: {intake:?}"
+            );
+        }
         for reader in [NatsRole::Projection, NatsRole::Auditor, NatsRole::Backup] {
             let publish = reader.publish("S");
             assert!(

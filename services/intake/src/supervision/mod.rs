@@ -193,7 +193,10 @@ async fn follow(log: EventLog, index: Arc<Mutex<OpenRequests>>) {
                     }
                 }
             }
-            Err(err) => tracing::warn!(%err, "clocks: cannot follow the log"),
+            Err(err) => tracing::warn!(
+                %err,
+                "clocks: cannot follow the log (a timeout here usually means intake's NATS user may not create consumers on the stream: README, NATS users and TLS)"
+            ),
         }
         tokio::time::sleep(RETAIL_PAUSE).await;
     }
