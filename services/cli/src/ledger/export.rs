@@ -148,6 +148,12 @@ pub fn board(board: &pb::ClearanceBoard) -> Table {
             "已销号",
             "不予受理",
             "平均办结用时",
+            "按期办结",
+            "按期办结率",
+            "满意",
+            "基本满意",
+            "不满意",
+            "未评价",
         ],
         rows,
     }
@@ -155,6 +161,7 @@ pub fn board(board: &pb::ClearanceBoard) -> Table {
 
 fn counts_row(section: &str, label: String, counts: &pb::BoardCounts) -> Vec<Value> {
     let mean = counts.close_times.as_ref().map_or(0, |t| t.mean_seconds);
+    let ratings = counts.satisfaction.unwrap_or_default();
     vec![
         Value::Text(section.into()),
         Value::Text(label),
@@ -165,6 +172,16 @@ fn counts_row(section: &str, label: String, counts: &pb::BoardCounts) -> Vec<Val
         Value::Count(counts.closed),
         Value::Count(counts.rejected),
         Value::Text(crate::render::duration(mean)),
+        Value::Count(counts.closed_on_time),
+        Value::Text(if counts.closed_with_due_date == 0 {
+            "-".into()
+        } else {
+            crate::render::percent(counts.on_time_close_rate)
+        }),
+        Value::Count(ratings.satisfied),
+        Value::Count(ratings.basically_satisfied),
+        Value::Count(ratings.dissatisfied),
+        Value::Count(ratings.not_rated),
     ]
 }
 
@@ -220,5 +237,54 @@ mod tests {
             Value::Text("district-housing-bureau".into())
         );
         assert_eq!(table.rows[1][2], Value::Count(3));
+        assert_eq!(
+            table.rows[1][10],
+            Value::Text("-".into()),
+            "none closed with a due date"
+        );
+    }
+
+    #[test]
+    fn the_board_carries_the_on_time_rate_and_the_ratings() {
+        let counts = pb::BoardCounts {
+            closed: 4,
+            closed_with_due_date: 4,
+            closed_on_time: 3,
+            on_time_close_rate: 0.75,
+            satisfaction: Some(pb::SatisfactionCounts {
+                satisfied: 2,
+                basically_satisfied: 1,
+                dissatisfied: 1,
+                not_rated: 1,
+            }),
+            ..Default::default()
+        };
+        let table = board(&pb::ClearanceBoard {
+            total: Some(counts),
+            ..Default::default()
+        });
+        assert_eq!(table.header.len(), table.rows[0].len());
+        assert_eq!(
+            &table.header[9..],
+            [
+                "按期办结",
+                "按期办结率",
+                "满意",
+                "基本满意",
+                "不满意",
+                "未评价"
+            ]
+        );
+        assert_eq!(
+            &table.rows[0][9..],
+            [
+                Value::Count(3),
+                Value::Text(crate::render::percent(0.75)),
+                Value::Count(2),
+                Value::Count(1),
+                Value::Count(1),
+                Value::Count(1),
+            ]
+        );
     }
 }
