@@ -121,6 +121,14 @@ if [ ! -f "$SECRETS/kek.key" ]; then
   "$BIN/sy" keys new-kek --out "$SECRETS/kek.key" >/dev/null
 fi
 
+# Secrets made before the supervision clocks gave intake's NATS user no
+# consumer permissions: its clocks could not follow the log (README, NATS
+# users and TLS). Say so rather than run without clocks unnoticed.
+if ! awk '/user: "intake"/ { f = 1 } f && /publish:/ { print; exit }' "$SECRETS/nats/users.conf" |
+  grep -q 'CONSUMER.CREATE'; then
+  log "warning: $SECRETS predates the supervision clocks: intake's NATS user may not follow the log, so no clock will fire; start over with deploy/dev-down.sh --purge (deletes .data/)"
+fi
+
 find_nats_server
 
 for addr in "$INTAKE_ADDR" "$QUERY_ADDR" "$INTAKE_METRICS_ADDR" "$QUERY_METRICS_ADDR"; do
