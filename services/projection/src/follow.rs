@@ -1,6 +1,8 @@
 //! The fold task: follows the event log from `last_applied + 1` with an ordered
 //! consumer and hands the read model one batch at a time (whatever is ready,
-//! up to `--batch-size`), then publishes the new checkpoint to readers.
+//! up to `--batch-size`), then publishes the new checkpoint to readers. The
+//! next batch's signatures are checked while a batch is folded, so a
+//! catch-up keeps both the checks and sled busy.
 //!
 //! NATS may be down at start or go away later; the task retries with capped
 //! exponential backoff (cut short when the connection comes back) and
@@ -33,13 +35,14 @@ use sy_domain::pii::{Cipher, KekRing};
 use sy_eventlog::keystore::{Create, KeyStore, KeyStoreError};
 use sy_eventlog::{EventLog, LogError, StoredEvent};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use crate::Stop;
 use crate::data_dir::Reserve;
 use crate::live::Live;
 use crate::metrics;
-use crate::read_model::{BatchKeys, BatchOutcome, ReadModelError};
+use crate::read_model::{BatchKeys, BatchOutcome, CheckedBatch, ReadModelError};
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(5);
@@ -181,11 +184,37 @@ impl Follower {
 
     /// Folds one subscription's events batch by batch until it breaks,
     /// stalls or `stop`.
+    ///
+    /// Two batches are in hand at a time: one folded (in its own task,
+    /// which publishes its checkpoint as it commits) while the next is read
+    /// and checked (signatures: the costly part that needs no read model),
+    /// so the fold's single thread and the checks share the cores. Batches
+    /// are still folded one after another, in log order.
     async fn fold(
         &self,
         events: impl Stream<Item = Result<StoredEvent, LogError>>,
         stop: &mut Stop,
         retry: &mut Duration,
+    ) -> Result<Ended, FollowError> {
+        let mut folding = None;
+        let ended = self.fold_batches(events, stop, retry, &mut folding).await;
+        // However the subscription ended, the batch in hand commits first
+        // (and its failure, if it failed, is how it ended).
+        let last = finished(folding.take(), retry).await;
+        match (ended, last) {
+            (Err(err), _) | (Ok(_), Err(err)) => Err(err),
+            (Ok(_), Ok(Some(failed))) => Ok(failed),
+            (Ok(ended), Ok(None)) => Ok(ended),
+        }
+    }
+
+    /// The loop of [`Self::fold`]; `folding` is the batch being folded.
+    async fn fold_batches(
+        &self,
+        events: impl Stream<Item = Result<StoredEvent, LogError>>,
+        stop: &mut Stop,
+        retry: &mut Duration,
+        folding: &mut Option<JoinHandle<Result<BatchOutcome, FollowError>>>,
     ) -> Result<Ended, FollowError> {
         let mut chunks = std::pin::pin!(events.ready_chunks(self.batch_size));
         let mut stall_check = tokio::time::interval(STALL_CHECK);
@@ -195,6 +224,13 @@ impl Follower {
             let chunk = tokio::select! {
                 biased;
                 () = stop.wait() => return Ok(Ended::Stopped),
+                Some(folded) = async { Some(folding.as_mut()?.await) }, if folding.is_some() => {
+                    *folding = None;
+                    if let Some(ended) = outcome(folded, retry)? {
+                        return Ok(ended);
+                    }
+                    continue;
+                }
                 chunk = chunks.next() => chunk,
                 _ = stall_check.tick() => {
                     let (log_at, applied) = (self.status.log_position(), *self.applied.borrow());
@@ -225,7 +261,6 @@ impl Follower {
                 }
             }
             if !batch.is_empty() {
-                // A rebuild may switch models between batches, never during one.
                 if let Some(at) = batch
                     .last()
                     .and_then(|event| EventEnvelope::decode(event.payload.as_ref()).ok())
@@ -246,15 +281,19 @@ impl Follower {
                     }
                     Err(err) => return Err(FollowError::Keys(err)),
                 };
-                let outcome = match fold_batch(&self.live, batch, keys).await {
-                    Ok(outcome) => outcome,
-                    Err(FollowError::Store(err)) if err.is_disk_full() => {
-                        return Ok(Ended::DiskFull(err));
-                    }
-                    Err(err) => return Err(err),
-                };
-                self.applied.send_replace(outcome.checkpoint);
-                *retry = FIRST_RETRY;
+                // Checked while the batch before is folded; a rebuild
+                // switching models meanwhile makes the fold check again.
+                let model = self.live.model()?;
+                let checked = tokio::task::spawn_blocking(move || model.check(batch)).await?;
+                if let Some(ended) = finished(folding.take(), retry).await? {
+                    return Ok(ended);
+                }
+                *folding = Some(tokio::spawn(fold_batch(
+                    self.live.clone(),
+                    self.applied.clone(),
+                    checked,
+                    keys,
+                )));
             }
             progressed = Instant::now();
             if let Some(err) = broken {
@@ -311,26 +350,57 @@ impl Follower {
     }
 }
 
-/// Folds one batch into the live model (paused for rebuilds meanwhile) and
-/// reports it.
+/// Waits for the batch being folded, if any: `None` when it committed (or
+/// there was none), else how the subscription ends.
+async fn finished(
+    folding: Option<JoinHandle<Result<BatchOutcome, FollowError>>>,
+    retry: &mut Duration,
+) -> Result<Option<Ended>, FollowError> {
+    match folding {
+        None => Ok(None),
+        Some(folding) => outcome(folding.await, retry),
+    }
+}
+
+/// What a folded batch means for the subscription: `None` when it
+/// committed, `DiskFull` when sled had no room (then the batches after it
+/// are dropped and folded again from the checkpoint), or a lasting failure.
+fn outcome(
+    folded: Result<Result<BatchOutcome, FollowError>, tokio::task::JoinError>,
+    retry: &mut Duration,
+) -> Result<Option<Ended>, FollowError> {
+    match folded? {
+        Ok(_) => {
+            *retry = FIRST_RETRY;
+            Ok(None)
+        }
+        Err(FollowError::Store(err)) if err.is_disk_full() => Ok(Some(Ended::DiskFull(err))),
+        Err(err) => Err(err),
+    }
+}
+
+/// Folds one checked batch into the live model (paused for rebuilds
+/// meanwhile), publishes its checkpoint to readers and reports it.
 #[tracing::instrument(
     skip_all,
     fields(
-        first = batch.first().map(|event| event.position),
-        last = batch.last().map(|event| event.position),
-        events = batch.len(),
+        first = batch.events().first().map(|event| event.position),
+        last = batch.events().last().map(|event| event.position),
+        events = batch.events().len(),
     )
 )]
 async fn fold_batch(
-    live: &Live,
-    batch: Vec<StoredEvent>,
+    live: Live,
+    applied: watch::Sender<u64>,
+    batch: CheckedBatch,
     keys: BatchKeys,
 ) -> Result<BatchOutcome, FollowError> {
     let paused = live.pause().await;
     let model = live.model()?;
     let started = Instant::now();
-    let outcome = tokio::task::spawn_blocking(move || model.apply_batch(&batch, &keys)).await??;
+    let outcome = tokio::task::spawn_blocking(move || model.apply_checked(batch, &keys)).await??;
     drop(paused);
+    applied.send_replace(outcome.checkpoint);
     metrics::batch(&outcome, started.elapsed());
     report(&outcome);
     Ok(outcome)

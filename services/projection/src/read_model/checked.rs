@@ -1,9 +1,8 @@
 //! The part of folding an event that needs no read model: its subject
 //! parsed, its envelope decoded, its signature checked and upcast. It is the
 //! costly part (an Ed25519 verification per event), so a batch is checked
-//! before its transaction: on every core, and once, however often sled
-//! reruns the transaction on a conflict. The transaction then only reads and
-//! writes sled.
+//! on every core before it is folded; the fold then only reads and writes
+//! the read model.
 
 use std::num::NonZeroUsize;
 
@@ -20,10 +19,12 @@ use sy_eventlog::StoredEvent;
 const PARALLEL_FROM: usize = 64;
 
 /// An event of a kind the read model keeps, as checked before its batch.
-pub(super) struct Checked<'e> {
-    /// The aggregate kind and id its subject names.
-    pub kind: &'e str,
-    pub id: &'e str,
+/// Owned, so a batch can be checked while the batch before it is folded.
+pub(super) struct Checked {
+    /// The aggregate kind (one of the kinds checked for) and id its
+    /// subject names.
+    pub kind: &'static str,
+    pub id: String,
     /// Its envelope, upcast, or why it cannot be folded.
     pub envelope: Result<EventEnvelope, Unusable>,
 }
@@ -31,17 +32,18 @@ pub(super) struct Checked<'e> {
 /// Each of `events` checked (`None` for an event of a kind not in `kinds`,
 /// which the fold passes over), in order, split over the machine's cores
 /// when the batch is large enough.
-pub(super) fn check_batch<'e>(
-    events: &'e [StoredEvent],
-    kinds: &[&str],
+pub(super) fn check_batch(
+    events: &[StoredEvent],
+    kinds: &[&'static str],
     verifier: Option<&VerifyKeys>,
     supported: u32,
-) -> Vec<Option<Checked<'e>>> {
-    let check = |event: &'e StoredEvent| {
+) -> Vec<Option<Checked>> {
+    let check = |event: &StoredEvent| {
         let (kind, id) = aggregate_of(event)?;
-        kinds.contains(&kind).then(|| Checked {
+        let kind = *kinds.iter().find(|kept| **kept == kind)?;
+        Some(Checked {
             kind,
-            id,
+            id: id.to_string(),
             envelope: checked_envelope_reading(event, kind, id, verifier, supported),
         })
     };

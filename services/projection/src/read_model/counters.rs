@@ -3,10 +3,9 @@
 //! removed when they all reach zero, so a tree is a function of the counts
 //! alone. One path for every counter the read model keeps.
 
-use sled::transaction::TransactionalTree;
-
 use super::ReadModelError;
 use super::keys::{read_u64, u64_bytes};
+use super::overlay::Overlay;
 
 /// Adds `change` to `counts`. Counters never go below zero when changes
 /// come from the fold's deltas; saturation only guards against a damaged
@@ -38,12 +37,12 @@ pub fn decode<const N: usize>(bytes: &[u8]) -> Option<[u64; N]> {
     Some(counts)
 }
 
-/// Applies `changes` (key, change) to the counters in `tree` inside the
-/// batch transaction, dropping counters that reach zero.
+/// Applies `changes` (key, change) to the counters in `tree`, the batch's
+/// overlay, dropping counters that reach zero.
 pub fn apply<'k, const N: usize>(
-    tree: &TransactionalTree,
+    tree: &Overlay<'_>,
     changes: impl IntoIterator<Item = (&'k [u8], [i64; N])>,
-) -> Result<(), sled::transaction::ConflictableTransactionError<ReadModelError>> {
+) -> Result<(), ReadModelError> {
     for (key, change) in changes {
         if change.iter().all(|c| *c == 0) {
             continue;
@@ -51,15 +50,16 @@ pub fn apply<'k, const N: usize>(
         let counts = match tree.get(key)? {
             None => [0; N],
             Some(bytes) => decode(&bytes).ok_or_else(|| {
-                sled::transaction::ConflictableTransactionError::Abort(ReadModelError::corrupt(
-                    format!("counter {} is malformed", String::from_utf8_lossy(key)),
+                ReadModelError::corrupt(format!(
+                    "counter {} is malformed",
+                    String::from_utf8_lossy(key)
                 ))
             })?,
         };
         match add(counts, &change) {
-            counts if counts == [0; N] => tree.remove(key)?,
-            counts => tree.insert(key, encode(&counts))?,
-        };
+            counts if counts == [0; N] => tree.remove(key),
+            counts => tree.insert(key, encode(&counts)),
+        }
     }
     Ok(())
 }

@@ -1,14 +1,17 @@
-//! The fold: a batch of log events into the read model in one sled
-//! transaction across every tree, checkpoint included. A crash before the
-//! commit loses the whole batch and the next run folds it again from the old
-//! checkpoint; after it, the checkpoint says the batch is in. So no event is
-//! applied twice or skipped.
+//! The fold: a batch of log events into the read model, committed in one
+//! sled transaction across every tree it wrote, checkpoint included. A crash
+//! before the commit loses the whole batch and the next run folds it again
+//! from the old checkpoint; after it, the checkpoint says the batch is in. So
+//! no event is applied twice or skipped.
 //!
-//! Inside the transaction only point reads and writes are used (sled 0.34
-//! transactions cannot scan); transactional trees read their own writes, so
-//! several events of one request in a batch see each other. The closure may be
-//! rerun by sled on a conflict, so it has no side effects besides its writes:
-//! logging happens after the commit, from the returned [`BatchOutcome`].
+//! The events are folded before that transaction, against an overlay of
+//! each tree ([`super::overlay`]) that reads the batch's own writes first,
+//! so several events of one request in a batch see each other; the
+//! transaction then only writes. sled holds a process-wide lock while a
+//! transaction runs, which every query's read waits for: folding outside it
+//! keeps that wait to the writes. Only point reads are used (the overlay
+//! cannot scan). Nothing but the commit has a side effect: logging happens
+//! after it, from the returned [`BatchOutcome`].
 //!
 //! Events are dispatched by the kind their subject names. Requests,
 //! placements, allowances, stations, webhook subscriptions and double lists are folded by the domain's own
@@ -28,8 +31,8 @@
 //!
 //! With verify keys (`ReadModel::verifying`), every event of a kind the
 //! read model keeps must carry intake's signature over its stored bytes
-//! (`sy_domain::signature`), checked before anything else (before the
-//! transaction, on every core: [`super::checked`]): an unsigned
+//! (`sy_domain::signature`), checked before anything else (on every
+//! core: [`super::checked`]): an unsigned
 //! event, one signed under an unknown key id, or one whose signature does
 //! not match is quarantined, the reason saying which, and counted in
 //! [`BatchOutcome::unsigned`]. A forged event with a correct `prev_hash`
@@ -48,11 +51,9 @@
 //! stop every later one from being served. Later events of the same aggregate then fail
 //! `apply`'s version check and are quarantined too, rather than guessed at.
 
+use std::sync::Arc;
+
 use prost::Message;
-use sled::Transactional;
-use sled::transaction::{
-    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
-};
 use sy_domain::aggregate::{Aggregate, ApplyError};
 use sy_domain::allowance::Allowance;
 use sy_domain::audit::{LogDigest, check_prev_hash};
@@ -62,6 +63,7 @@ use sy_domain::notification::notifications;
 use sy_domain::pb::{self, EventEnvelope, event_envelope::Payload};
 use sy_domain::person::Person;
 use sy_domain::placement::Placement;
+use sy_domain::signature::VerifyKeys;
 use sy_domain::station::Station;
 use sy_domain::subscription::Subscription;
 use sy_domain::upcast::UpcastError;
@@ -72,6 +74,7 @@ use super::keys::{
     Index, LAST_APPLIED, LOG_DIGEST, PlacementKeys, QUARANTINED, notification_key, read_u64,
     station_key, timeline_key, u64_bytes,
 };
+use super::overlay::{Overlay, commit};
 use super::registry::{self, Record, StoredAllowance, StoredPerson, StoredPlacement};
 use super::request_text;
 use super::sealed::{BatchKeys, NotOpened};
@@ -121,38 +124,20 @@ pub struct BatchOutcome {
     pub correlation_ids: Vec<(u64, String)>,
 }
 
-type TxResult<T> = Result<T, ConflictableTransactionError<ReadModelError>>;
-
-fn abort(err: ReadModelError) -> ConflictableTransactionError<ReadModelError> {
-    ConflictableTransactionError::Abort(err)
-}
-
 /// Why an event was not folded: refused (it is quarantined and the batch
-/// goes on), or the transaction failed (the batch stops).
+/// goes on), or the read model failed (the batch stops).
 enum Skip {
     Refused(String),
     /// Refused for its signature.
     Unsigned(String),
     /// Refused because a newer release wrote it: its schema version.
     Newer(u32, String),
-    Failed(ConflictableTransactionError<ReadModelError>),
-}
-
-impl From<UnabortableTransactionError> for Skip {
-    fn from(err: UnabortableTransactionError) -> Self {
-        Self::Failed(err.into())
-    }
-}
-
-impl From<ConflictableTransactionError<ReadModelError>> for Skip {
-    fn from(err: ConflictableTransactionError<ReadModelError>) -> Self {
-        Self::Failed(err)
-    }
+    Failed(ReadModelError),
 }
 
 impl From<ReadModelError> for Skip {
     fn from(err: ReadModelError) -> Self {
-        Self::Failed(abort(err))
+        Self::Failed(err)
     }
 }
 
@@ -178,32 +163,107 @@ impl ReadModel {
     /// atomically. Events at or below the current checkpoint are skipped.
     /// `keys` opens the sealed registrations among them
     /// ([`BatchKeys::gather`]).
+    ///
+    /// The batch is folded against an overlay of the trees, outside any
+    /// sled transaction, and only its writes are committed in one (see
+    /// [`super::overlay`]): queries wait for those writes, not the fold.
     pub fn apply_batch(
         &self,
         events: &[StoredEvent],
         keys: &BatchKeys,
     ) -> Result<BatchOutcome, ReadModelError> {
         let checked = check_batch(events, &KEPT, self.verifier.as_deref(), self.schema_version);
-        self.trees.all()[..]
-            .transaction(|tx| {
-                // sled hands out one transactional tree per tree, in order.
-                let trees = Trees::from_ordered(tx.iter()).ok_or_else(|| {
-                    abort(ReadModelError::corrupt(
-                        "the batch transaction did not open every tree",
-                    ))
-                })?;
-                Batch { trees, keys }.fold(events, &checked)
-            })
-            .map_err(|err| match err {
-                TransactionError::Abort(err) => err,
-                TransactionError::Storage(err) => ReadModelError::Storage(err),
-            })
+        self.fold_checked(events, checked, keys)
+    }
+
+    /// `events` (in stream order) checked as this model's fold checks
+    /// them: signatures, decoding, upcasting. The costly part of a fold,
+    /// and it reads nothing of the model, so the fold task checks a batch
+    /// while the one before it is folded.
+    pub fn check(&self, events: Vec<StoredEvent>) -> CheckedBatch {
+        let checked = check_batch(
+            &events,
+            &KEPT,
+            self.verifier.as_deref(),
+            self.schema_version,
+        );
+        CheckedBatch {
+            events,
+            checked,
+            verifier: self.verifier.clone(),
+            schema_version: self.schema_version,
+        }
+    }
+
+    /// [`Self::apply_batch`] of a batch [`Self::check`] checked. A batch
+    /// checked by a model that checks otherwise (other keys or schema
+    /// version: a rebuild switched models meanwhile) is checked again.
+    pub fn apply_checked(
+        &self,
+        batch: CheckedBatch,
+        keys: &BatchKeys,
+    ) -> Result<BatchOutcome, ReadModelError> {
+        let same_keys = match (&batch.verifier, &self.verifier) {
+            (None, None) => true,
+            (Some(checked), Some(ours)) => Arc::ptr_eq(checked, ours),
+            _ => false,
+        };
+        if same_keys && batch.schema_version == self.schema_version {
+            self.fold_checked(&batch.events, batch.checked, keys)
+        } else {
+            self.apply_batch(&batch.events, keys)
+        }
+    }
+
+    fn fold_checked(
+        &self,
+        events: &[StoredEvent],
+        checked: Vec<Option<Checked>>,
+        keys: &BatchKeys,
+    ) -> Result<BatchOutcome, ReadModelError> {
+        // The overlay reads committed state: no other batch may commit to
+        // this model between its reads and its commit.
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let batch = Batch {
+            trees: self.trees.map(Overlay::new),
+            keys,
+        };
+        let outcome = batch.fold(events, checked)?;
+        commit(&batch.trees.all())?;
+        Ok(outcome)
     }
 }
 
-/// The transactional view of every tree during one batch.
+/// Events checked by [`ReadModel::check`], with what it found of each and
+/// what it checked them with.
+pub struct CheckedBatch {
+    events: Vec<StoredEvent>,
+    checked: Vec<Option<Checked>>,
+    verifier: Option<Arc<VerifyKeys>>,
+    schema_version: u32,
+}
+
+impl std::fmt::Debug for CheckedBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedBatch")
+            .field("events", &self.events.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CheckedBatch {
+    /// The events, in stream order.
+    pub fn events(&self) -> &[StoredEvent] {
+        &self.events
+    }
+}
+
+/// Every tree as the batch sees it, its writes held until the commit.
 struct Batch<'a> {
-    trees: Trees<&'a TransactionalTree>,
+    trees: Trees<Overlay<'a>>,
     keys: &'a BatchKeys,
 }
 
@@ -242,9 +302,9 @@ impl Batch<'_> {
     fn fold(
         &self,
         events: &[StoredEvent],
-        checked: &[Option<Checked<'_>>],
-    ) -> TxResult<BatchOutcome> {
-        let meta = self.trees.meta;
+        checked: Vec<Option<Checked>>,
+    ) -> Result<BatchOutcome, ReadModelError> {
+        let meta = &self.trees.meta;
         let mut outcome = BatchOutcome {
             checkpoint: self.counter(LAST_APPLIED)?,
             ..Default::default()
@@ -286,19 +346,19 @@ impl Batch<'_> {
             .rows
             .iter()
             .map(|(key, change)| (key.as_bytes(), *change));
-        counters::apply(self.trees.board, rows)?;
+        counters::apply(&self.trees.board, rows)?;
         let due = board
             .due
             .iter()
             .map(|(key, change)| (key.as_bytes(), [*change]));
-        counters::apply(self.trees.board, due)?;
+        counters::apply(&self.trees.board, due)?;
         let stats = stats.iter().map(|(key, change)| (&key[..], [*change]));
-        counters::apply(self.trees.stats, stats)?;
-        meta.insert(LAST_APPLIED, &u64_bytes(outcome.checkpoint)[..])?;
-        meta.insert(LOG_DIGEST, &digest.digest[..])?;
+        counters::apply(&self.trees.stats, stats)?;
+        meta.insert(LAST_APPLIED, &u64_bytes(outcome.checkpoint)[..]);
+        meta.insert(LOG_DIGEST, &digest.digest[..]);
         if !outcome.quarantined.is_empty() {
             let total = self.counter(QUARANTINED)? + outcome.quarantined.len() as u64;
-            meta.insert(QUARANTINED, &u64_bytes(total)[..])?;
+            meta.insert(QUARANTINED, &u64_bytes(total)[..]);
         }
         Ok(outcome)
     }
@@ -311,42 +371,43 @@ impl Batch<'_> {
         reason: String,
         newer_schema: Option<u32>,
         outcome: &mut BatchOutcome,
-    ) -> TxResult<()> {
+    ) -> Result<(), ReadModelError> {
         let entry = Quarantined::encode(&event.subject, &reason, newer_schema, &event.payload);
         self.trees
             .quarantine
-            .insert(&u64_bytes(event.position)[..], entry)?;
+            .insert(&u64_bytes(event.position)[..], entry);
         outcome.quarantined.push((event.position, reason));
         Ok(())
     }
 
-    fn digest(&self) -> TxResult<[u8; 32]> {
+    fn digest(&self) -> Result<[u8; 32], ReadModelError> {
         match self.trees.meta.get(LOG_DIGEST)? {
             None => Ok(LogDigest::default().digest),
             Some(bytes) => bytes
                 .as_ref()
                 .try_into()
-                .map_err(|_| abort(ReadModelError::corrupt("log digest is not 32 bytes"))),
+                .map_err(|_| ReadModelError::corrupt("log digest is not 32 bytes")),
         }
     }
 
     /// The hash the next event of aggregate `id` must name as `prev_hash`
     /// (requests by id, other kinds by `{kind}.{id}`).
-    fn chain_head(&self, id: &str) -> TxResult<[u8; 32]> {
+    fn chain_head(&self, id: &str) -> Result<[u8; 32], ReadModelError> {
         match self.trees.chain.get(id.as_bytes())? {
             None => Ok(GENESIS_HASH),
             Some(bytes) => bytes
                 .as_ref()
                 .try_into()
-                .map_err(|_| abort(ReadModelError::corrupt("chain hash is not 32 bytes"))),
+                .map_err(|_| ReadModelError::corrupt("chain hash is not 32 bytes")),
         }
     }
 
-    fn counter(&self, key: &[u8]) -> TxResult<u64> {
+    fn counter(&self, key: &[u8]) -> Result<u64, ReadModelError> {
         match self.trees.meta.get(key)? {
             None => Ok(0),
-            Some(bytes) => read_u64(&bytes)
-                .ok_or_else(|| abort(ReadModelError::corrupt("meta counter is not a u64"))),
+            Some(bytes) => {
+                read_u64(&bytes).ok_or_else(|| ReadModelError::corrupt("meta counter is not a u64"))
+            }
         }
     }
 
@@ -354,22 +415,21 @@ impl Batch<'_> {
     fn fold_event(
         &self,
         event: &StoredEvent,
-        checked: &Checked<'_>,
+        checked: Checked,
         deltas: &mut Deltas,
         correlation_ids: &mut Vec<(u64, String)>,
     ) -> Result<bool, Skip> {
-        let (kind, id) = (checked.kind, checked.id);
-        // A copy: sled may run the transaction again, and opening seals
-        // changes the envelope.
-        let mut envelope = checked.envelope.clone().map_err(Skip::from)?;
+        let Checked { kind, id, envelope } = checked;
+        let id = id.as_str();
+        let mut envelope = envelope.map_err(Skip::from)?;
         let opened_with = if kind == PERSON || kind == REQUEST {
             self.keys
                 .open_sealed(&mut envelope)
                 .map_err(|err| match err {
                     NotOpened::Unreadable(reason) => refused(reason),
-                    NotOpened::NotGathered(person) => Skip::Failed(abort(ReadModelError::corrupt(
+                    NotOpened::NotGathered(person) => Skip::Failed(ReadModelError::corrupt(
                         format!("the data key of person {person} was not gathered for the batch"),
-                    ))),
+                    )),
                 })?
         } else {
             None
@@ -397,16 +457,14 @@ impl Batch<'_> {
         match kind {
             REQUEST => {
                 let mut entry = None;
-                let (before, after) = self.step(t.requests, &at, |before| {
+                let (before, after) = self.step(&t.requests, &at, |before| {
                     let (after, new_entry) =
                         request_text::fold(before, &envelope, position, opened_with)?;
                     entry = Some(new_entry);
                     Ok(after)
                 })?;
                 let entry = entry.ok_or_else(|| {
-                    abort(ReadModelError::corrupt(
-                        "a folded request event left no timeline entry",
-                    ))
+                    ReadModelError::corrupt("a folded request event left no timeline entry")
                 })?;
                 let event_type = entry
                     .entry
@@ -414,12 +472,12 @@ impl Batch<'_> {
                     .map(|entry| entry.event_type.clone())
                     .unwrap_or_default();
                 t.timeline
-                    .insert(timeline_key(id, after.version), entry.encode_record())?;
+                    .insert(timeline_key(id, after.version), entry.encode_record());
                 let submitted = match &before {
                     None => position,
                     Some(_) => self.submitted_position(id)?,
                 };
-                self.reindex(before.as_ref(), &after, submitted)?;
+                self.reindex(before.as_ref(), &after, submitted);
                 if before.is_none() {
                     self.index_concerned_person(&after)?;
                 }
@@ -435,16 +493,16 @@ impl Batch<'_> {
                     status: after.status,
                 };
                 t.changes
-                    .insert(&u64_bytes(position)[..], change.encode_to_vec())?;
+                    .insert(&u64_bytes(position)[..], change.encode_to_vec());
                 for told in notifications(&after, &envelope, position) {
                     t.notifications.insert(
                         notification_key(&told.agency, position),
                         told.encode_to_vec(),
-                    )?;
+                    );
                 }
             }
             PERSON => {
-                let (before, after) = self.step(t.people, &at, |before| {
+                let (before, after) = self.step(&t.people, &at, |before| {
                     registry::person(before, &envelope, position, opened_with)
                 })?;
                 if before.is_none() {
@@ -456,7 +514,7 @@ impl Batch<'_> {
             }
             PLACEMENT => {
                 let (before, after) =
-                    self.step(t.placements, &at, |before: Option<&StoredPlacement>| {
+                    self.step(&t.placements, &at, |before: Option<&StoredPlacement>| {
                         let state = applied(before.map(|b| &b.state), &envelope, position)?;
                         let registered_position = match payload {
                             Payload::PlacementRegistered(_) => position,
@@ -469,7 +527,7 @@ impl Batch<'_> {
                     })?;
                 let before_state = before.as_ref().map(|b| &b.state);
                 stats::placement(&mut deltas.stats, before_state, &after.state, payload);
-                self.reindex_placement(id, before.as_ref(), &after)?;
+                self.reindex_placement(id, before.as_ref(), &after);
             }
             ALLOWANCE => {
                 let area = match payload {
@@ -477,7 +535,7 @@ impl Batch<'_> {
                     _ => String::new(),
                 };
                 let (before, after) =
-                    self.step(t.allowances, &at, |before: Option<&StoredAllowance>| {
+                    self.step(&t.allowances, &at, |before: Option<&StoredAllowance>| {
                         let state = applied(before.map(|b| &b.state), &envelope, position)?;
                         let kept = before.map(|b| b.area_code.clone()).unwrap_or_default();
                         let area_code = if kept.is_empty() { area } else { kept };
@@ -487,24 +545,24 @@ impl Batch<'_> {
                 stats::allowance(&mut deltas.stats, before_state, &after.area_code, payload);
             }
             SUBSCRIPTION => {
-                self.step(t.subscriptions, &at, |before| {
+                self.step(&t.subscriptions, &at, |before| {
                     applied::<Subscription>(before, &envelope, position)
                 })?;
             }
             // A list keeps no counters of its own: its progress is read
             // from its items' requests when it is asked for.
             DOUBLE_LIST => {
-                self.step(t.double_lists, &at, |before| {
+                self.step(&t.double_lists, &at, |before| {
                     applied::<DoubleList>(before, &envelope, position)
                 })?;
             }
             _ => {
-                let (before, after) = self.step(t.stations, &at, |before| {
+                let (before, after) = self.step(&t.stations, &at, |before| {
                     applied::<Station>(before, &envelope, position)
                 })?;
                 if before.is_none() {
                     t.idx_stations
-                        .insert(station_key(after.area_code(), id), &[][..])?;
+                        .insert(station_key(after.area_code(), id), &[][..]);
                 }
             }
         }
@@ -517,7 +575,7 @@ impl Batch<'_> {
     /// checks pass, so a refused event leaves the read model as it was.
     fn step<R: Record>(
         &self,
-        tree: &TransactionalTree,
+        tree: &Overlay<'_>,
         at: &At<'_>,
         fold: impl FnOnce(Option<&R>) -> Result<R, String>,
     ) -> Result<(Option<R>, R), Skip> {
@@ -532,32 +590,44 @@ impl Batch<'_> {
             .map(|bytes| R::decode_record(&bytes))
             .transpose()?;
         let after = fold(before.as_ref()).map_err(Skip::Refused)?;
+        // The record and the chain head are written together, here and
+        // nowhere else: an aggregate without a record has no head yet, and
+        // its first event must name the genesis hash (one read saved per
+        // new aggregate, most of a catch-up's events).
+        let head = match before {
+            None => GENESIS_HASH,
+            Some(_) => self.chain_head(chain_key)?,
+        };
+        debug_assert!(
+            before.is_some() || self.trees.chain.get(chain_key.as_bytes())?.is_none(),
+            "a chain head without its record: {chain_key}"
+        );
         // After `apply`, so a replayed or skipped version is reported as such;
         // what remains is an event whose content or predecessor was altered.
-        check_prev_hash(envelope, &self.chain_head(chain_key)?)
+        check_prev_hash(envelope, &head)
             .map_err(|broken| refused(format!("hash chain broken: {broken}")))?;
         self.trees
             .chain
-            .insert(chain_key.as_bytes(), &hash(&event.payload)[..])?;
-        tree.insert(id.as_bytes(), after.encode_record())?;
+            .insert(chain_key.as_bytes(), &hash(&event.payload)[..]);
+        tree.insert(id.as_bytes(), after.encode_record());
         Ok((before, after))
     }
 
     /// Notes that the new request `request` concerns its person, if any.
-    fn index_concerned_person(&self, request: &pb::Request) -> TxResult<()> {
+    fn index_concerned_person(&self, request: &pb::Request) -> Result<(), ReadModelError> {
         let Some(person) = request_text::subject(request) else {
             return Ok(());
         };
         let Ok(id) = uuid::Uuid::try_parse(&request.id) else {
             return Ok(());
         };
-        let tree = self.trees.idx_person_requests;
+        let tree = &self.trees.idx_person_requests;
         let mut ids = tree
             .get(person.as_bytes())?
             .map(|ids| ids.to_vec())
             .unwrap_or_default();
         ids.extend_from_slice(id.as_bytes());
-        tree.insert(person.as_bytes(), ids)?;
+        tree.insert(person.as_bytes(), ids);
         Ok(())
     }
 
@@ -582,10 +652,10 @@ impl Batch<'_> {
             if request.sealed_text.take().is_some() {
                 self.trees
                     .requests
-                    .insert(id.as_bytes(), request.encode_record())?;
+                    .insert(id.as_bytes(), request.encode_record());
             }
             // Versions run from the first without gaps: a refused event
-            // takes none. Point reads, as transactions cannot scan.
+            // takes none. Point reads: the overlay cannot scan.
             for version in FIRST_VERSION..=request.version {
                 let key = timeline_key(&id, version);
                 let Some(bytes) = self.trees.timeline.get(&key)? else {
@@ -593,7 +663,7 @@ impl Batch<'_> {
                 };
                 let mut stored = StoredEntry::decode_record(&bytes)?;
                 if stored.sealed_note.take().is_some() {
-                    self.trees.timeline.insert(key, stored.encode_record())?;
+                    self.trees.timeline.insert(key, stored.encode_record());
                 }
             }
         }
@@ -601,38 +671,29 @@ impl Batch<'_> {
     }
 
     /// The stream position of request `id`'s submission: its first
-    /// timeline entry's (a point read: transactions cannot scan).
-    fn submitted_position(&self, id: &str) -> TxResult<u64> {
+    /// timeline entry's.
+    fn submitted_position(&self, id: &str) -> Result<u64, ReadModelError> {
         let first = self
             .trees
             .timeline
             .get(timeline_key(id, FIRST_VERSION))?
             .map(|bytes| StoredEntry::decode_record(&bytes))
-            .transpose()
-            .map_err(abort)?
+            .transpose()?
             .and_then(|stored| stored.entry)
             .ok_or_else(|| {
-                abort(ReadModelError::corrupt(format!(
-                    "request {id} has no first timeline entry"
-                )))
+                ReadModelError::corrupt(format!("request {id} has no first timeline entry"))
             })?;
         Ok(first.position)
     }
 
     /// Moves the request's index entries from where `before` had them;
     /// `submitted` is the position of its submission.
-    fn reindex(
-        &self,
-        before: Option<&pb::Request>,
-        after: &pb::Request,
-        submitted: u64,
-    ) -> TxResult<()> {
+    fn reindex(&self, before: Option<&pb::Request>, after: &pb::Request, submitted: u64) {
         for index in Index::ALL {
             let old = before.and_then(|request| index.key_of(request, submitted));
             let new = index.key_of(after, submitted);
-            move_entry(self.trees.index(index), old, new)?;
+            move_entry(self.trees.index(index), old, new);
         }
-        Ok(())
     }
 
     /// The area of person `person_id` as folded so far; empty if unknown.
@@ -652,36 +713,31 @@ impl Batch<'_> {
         id: &str,
         before: Option<&StoredPlacement>,
         after: &StoredPlacement,
-    ) -> TxResult<()> {
+    ) {
         let keys = |p: &StoredPlacement| PlacementKeys::of(id, p.registered_position, &p.state);
         let old = before.map(keys);
         let new = keys(after);
         let t = &self.trees;
         move_entry(
-            t.idx_placements,
+            &t.idx_placements,
             old.as_ref().map(|k| k.all.clone()),
             Some(new.all),
-        )?;
+        );
         let old_status = old.as_ref().map(|k| k.by_status.clone());
-        move_entry(t.idx_placement_status, old_status, Some(new.by_status))?;
-        move_entry(t.idx_placement_fast, old.and_then(|k| k.fast), new.fast)
+        move_entry(&t.idx_placement_status, old_status, Some(new.by_status));
+        move_entry(&t.idx_placement_fast, old.and_then(|k| k.fast), new.fast);
     }
 }
 
 /// Moves an index entry (values are empty) from key `old` to key `new`.
-fn move_entry(
-    tree: &TransactionalTree,
-    old: Option<Vec<u8>>,
-    new: Option<Vec<u8>>,
-) -> TxResult<()> {
+fn move_entry(tree: &Overlay<'_>, old: Option<Vec<u8>>, new: Option<Vec<u8>>) {
     if old == new {
-        return Ok(());
+        return;
     }
     if let Some(old) = old {
-        tree.remove(old)?;
+        tree.remove(old);
     }
     if let Some(new) = new {
-        tree.insert(new, &[][..])?;
+        tree.insert(new, &[][..]);
     }
-    Ok(())
 }

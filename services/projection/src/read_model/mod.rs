@@ -1,7 +1,9 @@
 //! The sled read model: one directory per projection replica, rebuilt from the
 //! log alone. Every write happens in [`ReadModel::apply_batch`], one multi-tree
 //! transaction per batch that also moves the checkpoint, so what is durable is
-//! always the fold of exactly the events up to the durable checkpoint.
+//! always the fold of exactly the events up to the durable checkpoint. The
+//! batch is folded before that transaction, which only writes (see
+//! [`overlay`]): queries wait for sled's writes, never for the fold.
 //!
 //! Trees (one named set, [`trees::Trees`]):
 //! - `meta`: `last_applied` (the checkpoint) and `quarantined` (a count), u64 BE;
@@ -52,6 +54,7 @@ mod double_list;
 mod fold;
 mod keys;
 mod list;
+mod overlay;
 mod placement_list;
 #[cfg(test)]
 mod placement_tests;
@@ -100,7 +103,7 @@ pub const FORMAT: u64 = 8;
 
 pub use board_period::BoardFilter;
 pub use checked::checked_envelope;
-pub use fold::BatchOutcome;
+pub use fold::{BatchOutcome, CheckedBatch};
 pub use list::{ListError, ListFilter, Page};
 pub use placement_list::{PlacementFilter, PlacementPage, StationPage};
 pub use registry::StoredPerson;
@@ -237,6 +240,11 @@ pub struct ReadModel {
     /// The newest event schema version the fold reads: this release's
     /// `SCHEMA_VERSION`; tests fold as another release would.
     schema_version: u32,
+    /// Held by [`ReadModel::apply_batch`] from its first read to its
+    /// commit: a batch is folded against the committed trees outside the
+    /// sled transaction (see [`overlay`]), so batches of one database must
+    /// not interleave.
+    writer: Arc<std::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for ReadModel {
@@ -285,6 +293,7 @@ impl ReadModel {
             trees,
             verifier: None,
             schema_version: SCHEMA_VERSION,
+            writer: Arc::default(),
         })
     }
 

@@ -1,6 +1,6 @@
 //! The read model's sled trees as one named set. [`Trees`] is generic over
-//! what stands for a tree (a `sled::Tree` when opened, a
-//! `&TransactionalTree` inside the batch transaction), so every tree is
+//! what stands for a tree (a `sled::Tree` when opened, an overlay holding
+//! a batch's writes while it is folded), so every tree is
 //! reached by its name and swapping two is a compile error, not a silent
 //! mix-up. The names are listed once, in [`trees!`]; their order is the
 //! digest order (part of the read-model digest: never reorder, only append).
@@ -22,16 +22,14 @@ macro_rules! trees {
                 Ok(Self { $($name: f(stringify!($name))?,)+ })
             }
 
+            /// Every tree's value built by `f` from this set's.
+            pub fn map<'s, U>(&'s self, mut f: impl FnMut(&'s T) -> U) -> Trees<U> {
+                Trees { $($name: f(&self.$name),)+ }
+            }
+
             /// Every tree in digest order.
             pub fn all(&self) -> Vec<&T> {
                 vec![$(&self.$name),+]
-            }
-
-            /// The set back from values in digest order (what
-            /// [`Self::all`] handed out); `None` if some are missing.
-            pub fn from_ordered<I: IntoIterator<Item = T>>(values: I) -> Option<Self> {
-                let mut values = values.into_iter();
-                Some(Self { $($name: values.next()?,)+ })
             }
         }
     };
