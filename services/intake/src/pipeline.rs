@@ -15,8 +15,9 @@
 //! the same pipeline before the reply.
 //!
 //! Log lines carry the fields of the caller's span (the command, the agency,
-//! the aggregate and the correlation id); this module records the last two
-//! once the command is parsed.
+//! the aggregate and the correlation id; a DEBUG span, see `crate::service`);
+//! this module records the last two once the command is parsed. Its lines
+//! at INFO and above name what they concern themselves.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -300,6 +301,8 @@ impl Pipeline {
             }
         }
         tracing::warn!(
+            kind = A::KIND,
+            aggregate = %id,
             attempts = MAX_ATTEMPTS,
             "aggregate kept changing; giving up"
         );
@@ -350,9 +353,10 @@ impl Pipeline {
             payload: Some(payload),
             ..Default::default()
         };
-        // This intake folds the clear values; the log gets them sealed.
-        let clear = envelope.clone();
-        self.seal(&loaded.state, id, &mut envelope).await?;
+        // This intake folds the clear values; the log gets them sealed
+        // (`clear` is the envelope before sealing, when it had anything to
+        // seal: most events have not, and are not copied).
+        let clear = self.seal(&loaded.state, id, &mut envelope).await?;
         // Sealed, then signed after `prev_hash` is set, so the signature
         // covers the ciphertexts and the link; the next event hashes these
         // bytes, signature included.
@@ -385,7 +389,10 @@ impl Pipeline {
             subject,
             payload: bytes,
         };
-        loaded.fold_envelope(&clear, &stored)?;
+        // Folding the signed envelope is folding it as read back from the
+        // log: the signature is not part of the aggregate's state.
+        let clear = clear.as_ref().unwrap_or(&envelope);
+        loaded.fold_envelope(clear, &stored)?;
         let payload = clear.payload.as_ref().expect("built with a payload");
         let follow_ups = loaded.state.follow_ups(payload);
         self.settle_erasure(&loaded.state).await?;
@@ -412,17 +419,19 @@ impl Pipeline {
 impl Pipeline {
     /// Seals the personal fields of `envelope` (an event of `state`, the
     /// aggregate `id`) under the data key of the person they concern, made
-    /// on first use. An erased person's fields are dropped, not sealed. A
-    /// request's free text is personal only when the request concerns a
-    /// person; a payload personal whoever it concerns needs a person.
+    /// on first use, and returns the envelope as it was before (`None` when
+    /// it had nothing to seal and is unchanged). An erased person's fields
+    /// are dropped, not sealed. A request's free text is personal only when
+    /// the request concerns a person; a payload personal whoever it
+    /// concerns needs a person.
     async fn seal<A: Stored>(
         &self,
         state: &A,
         id: Uuid,
         envelope: &mut EventEnvelope,
-    ) -> Result<(), IntakeError> {
+    ) -> Result<Option<EventEnvelope>, IntakeError> {
         let Some(payload) = envelope.payload.as_ref() else {
-            return Ok(());
+            return Ok(None);
         };
         let sealing = |reason: String| IntakeError::Sealing {
             kind: A::KIND,
@@ -432,14 +441,16 @@ impl Pipeline {
         let subject = fields::sealing_subject(payload, state.data_subject(id, payload))
             .map_err(|err| sealing(err.to_string()))?;
         let Some(subject) = subject else {
-            return Ok(());
+            return Ok(None);
         };
         let key = self.data_keys.key_or_create(subject).await?;
         let key = match &key {
             KeyState::Key(key) => Some(key),
             KeyState::Erased { .. } => None,
         };
-        fields::seal(envelope, subject, key).map_err(|err| sealing(err.to_string()))
+        let clear = envelope.clone();
+        fields::seal(envelope, subject, key).map_err(|err| sealing(err.to_string()))?;
+        Ok(Some(clear))
     }
 
     /// Destroys the data key of a person `state` records as erased (after

@@ -6,7 +6,10 @@
 //!
 //! - intake: `SubmitRequest` throughput and p50/p99 at 1, 16 and 64 callers,
 //!   against "the real ceiling", min(raw gRPC echo of the same message at
-//!   64 callers, raw JetStream pipelined with intake's headers);
+//!   64 callers, raw JetStream pipelined with intake's headers), and how
+//!   much of that ceiling Ed25519 signing alone would take (signatures over
+//!   an event intake wrote, on one core);
+//! - bulk loads: `SubmitRequests` batches against raw JetStream pipelined;
 //! - durable mode: a nats-server ≥ 2.10 with `sync_interval: always`
 //!   (fsync before each acknowledgement), intake against that server's own
 //!   raw publishes (the binary: `$SY_BENCH_DURABLE_NATS`, else
@@ -51,6 +54,12 @@ const CALLERS: [usize; 3] = [1, 16, 64];
 const STEADY_WRITES_PER_SECOND: u32 = 1000;
 /// The intake stream.
 const STREAM: &str = "BENCH";
+/// Commands per `SubmitRequests` call of the bulk row: the most one call
+/// may carry (intake's `MAX_BATCH`).
+const BULK_BATCH: usize = 500;
+/// `SubmitRequests` calls in flight in the bulk row: about as many commands
+/// outstanding as the raw pipelined publishes have ([`raw::IN_FLIGHT`]).
+const BULK_IN_FLIGHT: usize = 2;
 
 /// How much of everything a run does.
 struct Sizes {
@@ -60,6 +69,10 @@ struct Sizes {
     raw: usize,
     /// Intake calls at 1, 16 and 64 callers.
     intake: [usize; 3],
+    /// Commands written through `SubmitRequests` batches.
+    bulk: usize,
+    /// Ed25519 signatures of the raw signing limit.
+    signatures: usize,
     /// Durable mode: awaited raw publishes, pipelined ones, intake calls.
     durable: [usize; 3],
     /// The two log sizes of the growth rows; the fold catches up the larger.
@@ -81,6 +94,8 @@ impl Sizes {
                 awaited: 1000,
                 raw: 20_000,
                 intake: [500, 3000, 6000],
+                bulk: 20_000,
+                signatures: 20_000,
                 durable: [300, 5000, 3000],
                 small_log: large_log / 3,
                 large_log,
@@ -92,6 +107,8 @@ impl Sizes {
                 awaited: 5000,
                 raw: 100_000,
                 intake: [2000, 20_000, 50_000],
+                bulk: 100_000,
+                signatures: 100_000,
                 durable: [2000, 10_000, 10_000],
                 small_log: large_log / 10,
                 large_log,
@@ -151,6 +168,20 @@ async fn main() -> anyhow::Result<()> {
     let sled = tokio::task::spawn_blocking(move || raw::sled_transactions(raw_sled_n)).await??;
     let (grpc, grpc_latencies) = raw::grpc_echo(message.clone(), sizes.raw, 64).await?;
     let ceiling = grpc.min(pipelined);
+
+    // One event as intake signs it: written by intake, read back from the log.
+    let intake = intake_on(&nats, &keys).start().await?;
+    let probe = system::submits(intake.channel(), "probe", 1, 1).await?;
+    let event = js
+        .get_stream(STREAM)
+        .await?
+        .get_raw_message(probe.last_position)
+        .await?
+        .payload;
+    let signatures = sizes.signatures;
+    let (signing, signed_bytes) =
+        tokio::task::spawn_blocking(move || raw::ed25519_signing(&event, signatures)).await??;
+
     report.row(
         "raw JetStream, one publish at a time, awaiting each ack",
         Value::Rate {
@@ -175,9 +206,19 @@ async fn main() -> anyhow::Result<()> {
             latencies: Some(grpc_latencies),
         },
     );
+    report.row_with_ratio(
+        format!("raw Ed25519: signing intake's event ({signed_bytes} bytes signed), one core"),
+        Value::Rate {
+            per_second: signing,
+            latencies: None,
+        },
+        format!(
+            "signing alone at the real ceiling's rate would take {:.2} cores",
+            ceiling / signing
+        ),
+    );
 
     // Intake at 1, 16 and 64 callers.
-    let intake = intake_on(&nats, &keys).start().await?;
     let mut ids = Vec::new();
     for (callers, n) in CALLERS.into_iter().zip(sizes.intake) {
         progress(&format!("intake, callers: {callers}"));
@@ -201,6 +242,28 @@ async fn main() -> anyhow::Result<()> {
             ),
         );
     }
+
+    // Bulk loads through the batch RPC.
+    progress("intake, bulk");
+    let bulk = system::bulk(
+        intake.channel(),
+        "bulk",
+        sizes.bulk,
+        BULK_BATCH,
+        BULK_IN_FLIGHT,
+    )
+    .await?;
+    report.row_with_ratio(
+        format!(
+            "intake SubmitRequests: batches of {BULK_BATCH}, {BULK_IN_FLIGHT} calls in flight \
+             (latency per call)"
+        ),
+        Value::Rate {
+            per_second: bulk.per_second,
+            latencies: Some(bulk.latencies),
+        },
+        ratio(bulk.per_second, pipelined, "raw pipelined"),
+    );
 
     // Durable mode, against its own raw limit.
     progress("durable mode");

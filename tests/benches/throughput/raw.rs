@@ -1,8 +1,10 @@
 //! The raw limits the system is divided by, measured in the same run:
 //! JetStream publishes (awaited one by one, and pipelined with the headers
-//! intake sets), sled transactions shaped like the fold's, and a tonic unary
+//! intake sets), sled transactions shaped like the fold's, a tonic unary
 //! echo of a `SubmitRequestCommand` (the message intake receives) in this
-//! process, which is what gRPC alone costs on this machine.
+//! process, which is what gRPC alone costs on this machine, and Ed25519
+//! signatures over an event intake wrote, on one core, which is what signing
+//! alone costs (intake signs every event it stores).
 
 use std::convert::Infallible;
 use std::future::IntoFuture;
@@ -106,6 +108,30 @@ pub fn sled_transactions(n: usize) -> anyhow::Result<f64> {
     }
     db.flush()?;
     Ok(rate(n, started.elapsed()))
+}
+
+/// Raw Ed25519: signs `n` times, on one thread, exactly what intake signed
+/// for `stored` (an event as it is in the log: the signature domain tag and
+/// the envelope without its signature, see `sy_domain::signature`), with a
+/// key of the bench's own. Returns the signatures per second and the bytes
+/// signed.
+pub fn ed25519_signing(stored: &[u8], n: usize) -> anyhow::Result<(f64, usize)> {
+    use ed25519_dalek::Signer as _;
+    use prost::Message as _;
+    let mut envelope = pb::EventEnvelope::decode(stored)?;
+    anyhow::ensure!(!envelope.signature.is_empty(), "the event is not signed");
+    envelope.signature.clear();
+    let mut message = sy_domain::signature::DOMAIN_TAG.to_vec();
+    envelope.encode(&mut message)?;
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let started = Instant::now();
+    let mut last = [0; 64];
+    for _ in 0..n {
+        last = key.sign(std::hint::black_box(&message)).to_bytes();
+    }
+    let elapsed = started.elapsed();
+    std::hint::black_box(last);
+    Ok((rate(n, elapsed), message.len()))
 }
 
 /// The echo's one method.

@@ -35,26 +35,93 @@ pub async fn submits(
     n: usize,
     callers: usize,
 ) -> anyhow::Result<Submitted> {
+    let prefix = Arc::<str>::from(prefix);
+    calls(channel, n, n, callers, move |mut intake, i| {
+        let command = client::submit_command(&format!("{prefix}-{i}"));
+        async move { Ok(vec![intake.submit_request(command).await?.into_inner()]) }
+    })
+    .await
+}
+
+/// `n` `SubmitRequest` commands sent as `SubmitRequests` calls of `batch`
+/// commands each, `in_flight` calls at a time on one channel (the bulk path
+/// of imports and the demo); keys are `<prefix>-<i>`. Every command must be
+/// written: a refused one fails the run. Latencies are per call (a batch).
+pub async fn bulk(
+    channel: Channel,
+    prefix: &str,
+    n: usize,
+    batch: usize,
+    in_flight: usize,
+) -> anyhow::Result<Submitted> {
+    anyhow::ensure!(batch > 0, "a batch carries at least one command");
+    let prefix = Arc::<str>::from(prefix);
+    calls(
+        channel,
+        n,
+        n.div_ceil(batch),
+        in_flight,
+        move |mut intake, call| {
+            let commands = (call * batch..n.min((call + 1) * batch))
+                .map(|i| client::submit_command(&format!("{prefix}-{i}")))
+                .collect();
+            async move {
+                let reply = intake
+                    .submit_requests(pb::SubmitRequestsRequest { commands })
+                    .await?
+                    .into_inner();
+                reply
+                    .outcomes
+                    .into_iter()
+                    .map(|outcome| match outcome.outcome {
+                        Some(pb::command_outcome::Outcome::Result(result)) => Ok(result),
+                        Some(pb::command_outcome::Outcome::Error(error)) => {
+                            anyhow::bail!("a command of batch {call} was refused: {error:?}")
+                        }
+                        None => anyhow::bail!("a command of batch {call} has no outcome"),
+                    })
+                    .collect()
+            }
+        },
+    )
+    .await
+}
+
+/// `calls` intake calls writing `commands` commands in all, from `callers`
+/// concurrent callers sharing one channel: caller `c` makes calls `c`,
+/// `c + callers`, ... one after the other, each `call(client, index)`
+/// answering the results of the commands it wrote. The rate is of commands.
+async fn calls<F, Fut>(
+    channel: Channel,
+    commands: usize,
+    calls: usize,
+    callers: usize,
+    call: F,
+) -> anyhow::Result<Submitted>
+where
+    F: Fn(client::IntakeClient, usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = anyhow::Result<Vec<pb::CommandResult>>> + Send,
+{
+    anyhow::ensure!(callers > 0, "at least one caller");
     let started = Instant::now();
     let mut tasks = Vec::new();
     for caller in 0..callers {
-        let mut intake = client::intake_client(channel.clone(), AGENCY, USER);
-        let prefix = prefix.to_string();
+        let intake = client::intake_client(channel.clone(), AGENCY, USER);
         let keep = ID_SAMPLE.div_ceil(callers);
+        let call = call.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Latencies::new();
             let mut last = 0;
             let mut ids = Vec::new();
-            for i in (caller..n).step_by(callers) {
-                let call = Instant::now();
-                let result = intake
-                    .submit_request(client::submit_command(&format!("{prefix}-{i}")))
-                    .await?
-                    .into_inner();
-                latencies.record(call.elapsed());
-                last = last.max(result.position);
-                if ids.len() < keep {
-                    ids.push(result.aggregate_id);
+            for i in (caller..calls).step_by(callers) {
+                let started = Instant::now();
+                let results = call(intake.clone(), i).await?;
+                latencies.record(started.elapsed());
+                for result in results {
+                    last = last.max(result.position);
+                    if ids.len() < keep {
+                        ids.push(result.aggregate_id);
+                    }
                 }
             }
             anyhow::Ok((latencies, last, ids))
@@ -72,7 +139,7 @@ pub async fn submits(
         submitted.last_position = submitted.last_position.max(last);
         submitted.ids.extend(ids);
     }
-    submitted.per_second = rate(n, started.elapsed());
+    submitted.per_second = rate(commands, started.elapsed());
     Ok(submitted)
 }
 
