@@ -190,24 +190,12 @@ pub async fn run(
     }
 
     say!("\nGetRequest id={request_id} min_position={position}");
-    let id = request_id.clone();
-    let got = read_with_retry("GetRequest", async || {
-        query
-            .get_request(pb::GetRequestRequest {
-                id: id.clone(),
-                min_position: position,
-            })
-            .await
-    })
-    .await?;
-    let request = got
-        .request
-        .ok_or_else(|| Error::Failed("GetRequest answered without a request".into()))?;
+    let (request, reflects) = read_request(query, &request_id, position).await?;
     say!(
         "   status {} at version {}, answer reflects position {}",
         render::status_label(request.status()),
         request.version,
-        got.position
+        reflects
     );
     say!("{}", render::request_fields(&request));
     say_raw!("{}", render::breakdown(&request, today));
@@ -244,6 +232,28 @@ pub async fn run(
         render::satisfaction_label(request.satisfaction())
     );
     Ok(())
+}
+
+/// The request as the projection has it at `min_position` or later, and
+/// the position its answer reflects (retried while the projection catches up).
+async fn read_request(
+    query: &mut QueryClient<Channel>,
+    id: &str,
+    min_position: u64,
+) -> Result<(pb::Request, u64), Error> {
+    let got = read_with_retry("GetRequest", async || {
+        query
+            .get_request(pb::GetRequestRequest {
+                id: id.to_string(),
+                min_position,
+            })
+            .await
+    })
+    .await?;
+    let request = got
+        .request
+        .ok_or_else(|| Error::Failed("GetRequest answered without a request".into()))?;
+    Ok((request, got.position))
 }
 
 /// The history as a table, and whether each event names its predecessor's hash.

@@ -30,7 +30,7 @@ use sy_domain::request::due_actions;
 use sy_domain::supervision::{Policy, Rule};
 use sy_domain::validate::china_date;
 
-use super::result_line;
+use super::{read_request, result_line};
 use crate::args::SupervisionWalkthroughArgs;
 use crate::catalogue;
 use crate::commands::{Cmd, context, send};
@@ -139,25 +139,6 @@ fn read_policy(file: &Path) -> Result<Policy, Error> {
         .map_err(|err| Error::Usage(format!("supervision policy {}: {err}", file.display())))
 }
 
-/// The request as the projection has it (at `min_position` or later).
-async fn get_request(
-    query: &mut QueryClient<Channel>,
-    id: &str,
-    min_position: u64,
-) -> Result<pb::Request, Error> {
-    let got = rpc::read_with_retry("GetRequest", async || {
-        query
-            .get_request(pb::GetRequestRequest {
-                id: id.to_string(),
-                min_position,
-            })
-            .await
-    })
-    .await?;
-    got.request
-        .ok_or_else(|| Error::Failed("GetRequest answered without a request".into()))
-}
-
 /// Waits until the request, as read, owes nothing more on `day`: intake's
 /// clocks recorded every reminder and escalation the policy calls for
 /// (including those of the stricter rule a new level brings).
@@ -170,7 +151,7 @@ async fn settle(
 ) -> Result<pb::Request, Error> {
     let started = Instant::now();
     loop {
-        let request = get_request(query, id, 0).await?;
+        let request = read_request(query, id, 0).await?.0;
         let owed = due_actions(policy, &request, day);
         if owed.is_empty() {
             return Ok(request);
@@ -521,7 +502,7 @@ pub async fn run(
     )
     .await?;
 
-    let request = get_request(&mut query, &id, closed.position).await?;
+    let request = read_request(&mut query, &id, closed.position).await?.0;
     say!("\nGetRequest {id}: the whole timeline");
     say!("{}", render::timeline(&request.timeline));
 
